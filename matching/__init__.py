@@ -1,0 +1,66 @@
+"""kyodo-match's matching library: Japanese text → tokens → vectors → ranked, explained pairs.
+
+No web or database code lives here; ``service`` builds on this package, never the reverse.
+"""
+
+from ._bm25 import BM25Ranker
+from ._evaluate import EvaluationResult, evaluate_ranker, evaluate_rankings, format_table
+from ._io import (
+    DataFormatError,
+    ParseResult,
+    Problem,
+    Table,
+    load_decisions,
+    load_needs,
+    load_organizations,
+    load_qrels,
+    parse_needs,
+    parse_organizations,
+    read_table,
+)
+from ._metrics import dcg, mrr, ndcg_at_k, recall_at_k
+from ._ranker import Explanation, TermContribution, TfidfRanker, top_k
+from ._schema import FIELD_NAMES, Need, Organization, area_relation, parse_areas, parse_fields
+from ._signals import members_only
+from ._text import normalize_text, split_multi
+from ._tokenize import DEFAULT_STOP_WORDS, JapaneseTokenizer
+from ._vectorize import FieldWeightedTfidf
+
+__all__ = [
+    "DEFAULT_STOP_WORDS",
+    "FIELD_NAMES",
+    "BM25Ranker",
+    "DataFormatError",
+    "EvaluationResult",
+    "Explanation",
+    "FieldWeightedTfidf",
+    "JapaneseTokenizer",
+    "Need",
+    "Organization",
+    "ParseResult",
+    "Problem",
+    "Table",
+    "TermContribution",
+    "TfidfRanker",
+    "area_relation",
+    "dcg",
+    "evaluate_ranker",
+    "evaluate_rankings",
+    "format_table",
+    "load_decisions",
+    "load_needs",
+    "load_organizations",
+    "load_qrels",
+    "members_only",
+    "mrr",
+    "ndcg_at_k",
+    "normalize_text",
+    "parse_areas",
+    "parse_fields",
+    "parse_needs",
+    "parse_organizations",
+    "read_table",
+    "recall_at_k",
+    "split_multi",
+    "top_k",
+]

@@ -1,0 +1,489 @@
+"""Reading the interchange format (../shared/DATA_FORMAT.md): CSV or XLSX, either header language.
+
+Every problem is reported with the file, the line (the spreadsheet row) and the column,
+in Japanese for people and with a stable code for programs. Parsing never stops at the
+first problem: all rejected rows are listed, and loaders refuse the whole file when any
+row is rejected, so nothing is half-read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from ._schema import Need, Organization, parse_areas, parse_fields
+from ._text import split_multi
+
+__all__ = [
+    "NEED_COLUMNS",
+    "ORG_COLUMNS",
+    "DataFormatError",
+    "ParseResult",
+    "Problem",
+    "Table",
+    "load_decisions",
+    "load_needs",
+    "load_organizations",
+    "load_qrels",
+    "parse_needs",
+    "parse_organizations",
+    "read_table",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input file. ``line`` is 1-based (the header is line 1)."""
+
+    code: str
+    message: str
+    file: str = ""
+    line: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "(入力)"
+        if self.line is not None:
+            where += f":{self.line}行目"
+        if self.column:
+            where += f" 列「{self.column}」"
+        return f"{where}: {self.message} [{self.code}]"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+        }
+
+
+class DataFormatError(ValueError):
+    """An input file that cannot be used as it is; ``problems`` lists every reason."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    ja: str
+    required: bool = False
+
+
+NEED_COLUMNS: tuple[Column, ...] = (
+    Column("id", "課題ID", True),
+    Column("department", "担当課", True),
+    Column("title", "件名", True),
+    Column("description", "課題の内容", True),
+    Column("goal", "協働で実現したいこと"),
+    Column("fields", "分野"),
+    Column("area", "対象地域"),
+    Column("forms", "協働の形態"),
+    Column("contact_name", "担当者名"),
+)
+ORG_COLUMNS: tuple[Column, ...] = (
+    Column("id", "団体ID", True),
+    Column("name", "団体名", True),
+    Column("legal_form", "法人格"),
+    Column("fields", "活動分野"),
+    Column("area", "活動地域"),
+    Column("activities", "活動内容", True),
+    Column("offerings", "協働でできること"),
+    Column("wishes", "協働の希望"),
+    Column("contact_name", "担当者名"),
+    Column("contact_email", "メールアドレス"),
+    Column("contact_phone", "電話番号"),
+)
+QREL_COLUMNS: tuple[Column, ...] = (
+    Column("need_id", "課題ID", True),
+    Column("npo_id", "団体ID", True),
+    Column("grade", "評価", True),
+)
+DECISION_COLUMNS: tuple[Column, ...] = (
+    Column("need_id", "課題ID", True),
+    Column("npo_id", "団体ID", True),
+    Column("decision", "判断", True),
+    Column("reason", "理由"),
+)
+
+
+@dataclass(slots=True)
+class Table:
+    """A file's cells: the header row and ``(line, values)`` for each non-empty row."""
+
+    file: str
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _decode(data: bytes, file: str) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        encodings = ["utf-8-sig"]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings = ["utf-16"]
+    else:
+        # cp932, not shift_jis: Windows Excel writes ①, ㈱ and 髙, which shift_jis rejects.
+        encodings = ["utf-8", "cp932"]
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DataFormatError(
+        [
+            Problem(
+                "ENCODING_UNDETECTED",
+                "文字コードを判別できません。UTF-8 または Shift_JIS (CP932) で保存してください。",
+                file,
+            )
+        ]
+    )
+
+
+def _read_csv(data: bytes, file: str) -> Table:
+    text = _decode(data, file)
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for values in reader:
+            cells = [_cell(v) for v in values]
+            if header is None:
+                header = cells
+            elif any(cells):
+                rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise DataFormatError(
+            [Problem("CSV_MALFORMED", f"CSV として読めません（{exc}）。", file, start)]
+        ) from exc
+    return Table(file, header or [], rows)
+
+
+def _read_xlsx(data: bytes, file: str) -> Table:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise DataFormatError(
+            [Problem("XLSX_UNREADABLE", "Excel ファイル (XLSX) として開けません。", file)]
+        ) from exc
+    try:
+        sheet = workbook.worksheets[0]
+        header: list[str] | None = None
+        rows: list[tuple[int, list[str]]] = []
+        for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_cell(v) for v in values]
+            if header is None:
+                header = cells
+            elif any(cells):
+                rows.append((line, cells))
+    finally:
+        workbook.close()
+    while header and not header[-1]:
+        header.pop()
+    return Table(file, header or [], rows)
+
+
+def read_table(source: str | os.PathLike[str] | bytes, *, filename: str | None = None) -> Table:
+    """Read a CSV (UTF-8 with or without BOM, or CP932) or XLSX file into a ``Table``.
+
+    ``source`` is a path, or the file's bytes with ``filename`` naming it (for uploads).
+    """
+    if isinstance(source, bytes):
+        data, file = source, filename or "(アップロード)"
+    else:
+        path = Path(source)
+        file = filename or str(path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise DataFormatError(
+                [Problem("FILE_NOT_FOUND", "ファイルが見つかりません。", file)]
+            ) from exc
+        except OSError as exc:
+            raise DataFormatError(
+                [Problem("FILE_UNREADABLE", f"ファイルを読めません（{exc.strerror}）。", file)]
+            ) from exc
+    if not data.strip():
+        raise DataFormatError([Problem("EMPTY_FILE", "ファイルが空です。", file)])
+    if data.startswith(b"PK\x03\x04"):
+        table = _read_xlsx(data, file)
+    elif file.lower().endswith((".xlsx", ".xlsm")):
+        raise DataFormatError(
+            [Problem("XLSX_UNREADABLE", "Excel ファイル (XLSX) として開けません。", file)]
+        )
+    else:
+        table = _read_csv(data, file)
+    if not any(table.header):
+        raise DataFormatError([Problem("EMPTY_FILE", "見出し行がありません。", file, 1)])
+    return table
+
+
+def _header_key(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().lower().replace(" ", "_")
+
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class ParseResult(Generic[T]):
+    """What a file gave: the valid ``items``, the rejected rows' ``problems``, ``warnings``
+    that did not stop a row, and the ``unknown_columns`` kept aside."""
+
+    file: str
+    items: list[T] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+    rows_read: int = 0
+
+    def raise_for_problems(self) -> None:
+        if self.problems:
+            raise DataFormatError(self.problems)
+
+
+def _map_header(
+    table: Table, columns: tuple[Column, ...]
+) -> tuple[dict[str, int], dict[str, int], list[Problem]]:
+    names = {}
+    for col in columns:
+        names[_header_key(col.key)] = col
+        names[_header_key(col.ja)] = col
+    index: dict[str, int] = {}
+    unknown: dict[str, int] = {}
+    problems: list[Problem] = []
+    for i, raw in enumerate(table.header):
+        if not raw:
+            continue
+        col = names.get(_header_key(raw))
+        if col is None:
+            unknown[raw] = i
+        elif col.key in index:
+            problems.append(
+                Problem("DUPLICATE_COLUMN", f"列「{col.ja}」が2回あります。", table.file, 1, raw)
+            )
+        else:
+            index[col.key] = i
+    for col in columns:
+        if col.required and col.key not in index:
+            problems.append(
+                Problem(
+                    "MISSING_COLUMN",
+                    f"必須の列「{col.ja}」（{col.key}）がありません。",
+                    table.file,
+                    1,
+                    col.ja,
+                )
+            )
+    return index, unknown, problems
+
+
+RowBuilder = Callable[[dict[str, str], dict[str, str], int, "ParseResult[T]"], T]
+
+
+def _parse(
+    table: Table, columns: tuple[Column, ...], build: RowBuilder[T], *, unique_id: str | None
+) -> ParseResult[T]:
+    result: ParseResult[T] = ParseResult(table.file)
+    index, unknown, header_problems = _map_header(table, columns)
+    result.unknown_columns = list(unknown)
+    for name in unknown:
+        result.warnings.append(
+            Problem(
+                "UNKNOWN_COLUMN",
+                f"列「{name}」は形式にない列です。取り込まずに別に保持します。",
+                table.file,
+                1,
+                name,
+            )
+        )
+    if header_problems:
+        result.problems = header_problems
+        return result
+    labels = {col.key: col.ja for col in columns}
+    seen: dict[str, int] = {}
+    for line, cells in table.rows:
+        result.rows_read += 1
+        values = {k: (cells[i] if i < len(cells) else "") for k, i in index.items()}
+        extra = {k: (cells[i] if i < len(cells) else "") for k, i in unknown.items()}
+        row_problems = [
+            Problem("EMPTY_REQUIRED", f"必須の「{col.ja}」が空です。", table.file, line, col.ja)
+            for col in columns
+            if col.required and not values.get(col.key)
+        ]
+        if unique_id and values.get(unique_id):
+            key = values[unique_id]
+            if key in seen:
+                row_problems.append(
+                    Problem(
+                        "DUPLICATE_ID",
+                        f"{labels[unique_id]}「{key}」が重複しています（最初は{seen[key]}行目）。",
+                        table.file,
+                        line,
+                        labels[unique_id],
+                    )
+                )
+            else:
+                seen[key] = line
+        if row_problems:
+            result.problems.extend(row_problems)
+            continue
+        try:
+            item = build(values, extra, line, result)
+        except ValueError as exc:
+            column = getattr(exc, "column", None)
+            result.problems.append(Problem("INVALID_VALUE", str(exc), table.file, line, column))
+            continue
+        result.items.append(item)
+        result.lines.append(line)
+    return result
+
+
+def _fields(cell: str, line: int, column: str, result: ParseResult[T]) -> list[int]:
+    numbers, unknown = parse_fields(cell)
+    for value in unknown:
+        result.warnings.append(
+            Problem(
+                "UNKNOWN_FIELD",
+                f"「{value}」は NPO 法の活動分野（1〜20）として認識できません。"
+                "この値は分野の一致の判定に使いません。",
+                result.file,
+                line,
+                column,
+            )
+        )
+    return numbers
+
+
+def _build_need(v: dict[str, str], extra: dict[str, str], line: int, r: ParseResult[Need]) -> Need:
+    return Need(
+        id=v["id"],
+        department=v["department"],
+        title=v["title"],
+        description=v["description"],
+        goal=v.get("goal", ""),
+        fields=_fields(v.get("fields", ""), line, "分野", r),
+        areas=parse_areas(v.get("area", "")),
+        forms=split_multi(v.get("forms", "")),
+        contact_name=v.get("contact_name", ""),
+        extra=extra,
+    )
+
+
+def _build_org(
+    v: dict[str, str], extra: dict[str, str], line: int, r: ParseResult[Organization]
+) -> Organization:
+    return Organization(
+        id=v["id"],
+        name=v["name"],
+        activities=v["activities"],
+        legal_form=v.get("legal_form", ""),
+        fields=_fields(v.get("fields", ""), line, "活動分野", r),
+        areas=parse_areas(v.get("area", "")),
+        offerings=v.get("offerings", ""),
+        wishes=v.get("wishes", ""),
+        contact_name=v.get("contact_name", ""),
+        contact_email=v.get("contact_email", ""),
+        contact_phone=v.get("contact_phone", ""),
+        extra=extra,
+    )
+
+
+def parse_needs(table: Table) -> ParseResult[Need]:
+    return _parse(table, NEED_COLUMNS, _build_need, unique_id="id")
+
+
+def parse_organizations(table: Table) -> ParseResult[Organization]:
+    return _parse(table, ORG_COLUMNS, _build_org, unique_id="id")
+
+
+def load_needs(
+    source: str | os.PathLike[str] | bytes, *, filename: str | None = None
+) -> ParseResult[Need]:
+    """Read a needs file; raise ``DataFormatError`` listing every problem if any row is bad."""
+    result = parse_needs(read_table(source, filename=filename))
+    result.raise_for_problems()
+    return result
+
+
+def load_organizations(
+    source: str | os.PathLike[str] | bytes, *, filename: str | None = None
+) -> ParseResult[Organization]:
+    """Read a profiles file; raise ``DataFormatError`` listing every problem if any row is bad."""
+    result = parse_organizations(read_table(source, filename=filename))
+    result.raise_for_problems()
+    return result
+
+
+class _ValueProblem(ValueError):
+    def __init__(self, message: str, column: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+def load_qrels(source: str | os.PathLike[str]) -> dict[str, dict[str, int]]:
+    """Graded relevance judgements: ``{need_id: {npo_id: grade}}`` (grade 0, 1, 2 …)."""
+
+    def build(v: dict[str, str], _e: dict[str, str], _l: int, _r: object) -> tuple[str, str, int]:
+        try:
+            grade = int(v["grade"])
+        except ValueError:
+            raise _ValueProblem(f"評価「{v['grade']}」は整数ではありません。", "評価") from None
+        if grade < 0:
+            raise _ValueProblem("評価は 0 以上の整数にしてください。", "評価")
+        return v["need_id"], v["npo_id"], grade
+
+    result = _parse(read_table(source), QREL_COLUMNS, build, unique_id=None)
+    result.raise_for_problems()
+    qrels: dict[str, dict[str, int]] = {}
+    for need_id, npo_id, grade in result.items:
+        qrels.setdefault(need_id, {})[npo_id] = grade
+    return qrels
+
+
+DECISION_VALUES = {"confirm": "confirm", "reject": "reject", "承認": "confirm", "却下": "reject"}
+
+
+def load_decisions(source: str | os.PathLike[str]) -> list[tuple[str, str, str, str]]:
+    """Coordinator decisions: ``(need_id, npo_id, "confirm" | "reject", reason)`` rows."""
+
+    def build(
+        v: dict[str, str], _e: dict[str, str], _l: int, _r: object
+    ) -> tuple[str, str, str, str]:
+        decision = DECISION_VALUES.get(v["decision"].strip().lower())
+        if decision is None:
+            raise _ValueProblem(
+                f"判断「{v['decision']}」は confirm または reject にしてください。", "判断"
+            )
+        return v["need_id"], v["npo_id"], decision, v.get("reason", "")
+
+    result = _parse(read_table(source), DECISION_COLUMNS, build, unique_id=None)
+    result.raise_for_problems()
+    return result.items

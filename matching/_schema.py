@@ -1,0 +1,199 @@
+"""The records the library works on: needs, organisations and their structured fields."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from ._text import normalize_text, split_multi
+
+__all__ = [
+    "FIELD_NAMES",
+    "Need",
+    "Organization",
+    "area_relation",
+    "parse_areas",
+    "parse_fields",
+]
+
+# 特定非営利活動促進法 別表: the 20 fields of activity, numbered as in the law.
+FIELD_NAMES: dict[int, str] = {
+    1: "保健・医療・福祉",
+    2: "社会教育",
+    3: "まちづくり",
+    4: "観光",
+    5: "農山漁村・中山間地域",
+    6: "学術・文化・芸術・スポーツ",
+    7: "環境の保全",
+    8: "災害救援",
+    9: "地域安全",
+    10: "人権・平和",
+    11: "国際協力",
+    12: "男女共同参画",
+    13: "子どもの健全育成",
+    14: "情報化社会",
+    15: "科学技術",
+    16: "経済活動の活性化",
+    17: "職業能力・雇用機会",
+    18: "消費者の保護",
+    19: "団体の運営・活動に関する連絡・助言・援助",
+    20: "条例で定める活動",
+}
+
+# Common short names people type instead of the law's wording.
+_FIELD_ALIASES: dict[str, int] = {
+    "福祉": 1,
+    "保健": 1,
+    "医療": 1,
+    "教育": 2,
+    "生涯学習": 2,
+    "まちづくり": 3,
+    "街づくり": 3,
+    "町づくり": 3,
+    "農山村": 5,
+    "中山間地域": 5,
+    "文化": 6,
+    "芸術": 6,
+    "スポーツ": 6,
+    "学術": 6,
+    "環境": 7,
+    "災害": 8,
+    "防災": 8,
+    "防犯": 9,
+    "人権": 10,
+    "平和": 10,
+    "国際": 11,
+    "子ども": 13,
+    "子供": 13,
+    "こども": 13,
+    "情報化": 14,
+    "it": 14,
+    "経済": 16,
+    "雇用": 17,
+    "就労": 17,
+    "消費者": 18,
+    "中間支援": 19,
+    "npo支援": 19,
+    "条例": 20,
+}
+
+
+def _field_key(text: str) -> str:
+    return re.sub(r"[\s・、,]", "", normalize_text(text))
+
+
+_FIELD_LOOKUP: dict[str, int] = {_field_key(name): num for num, name in FIELD_NAMES.items()}
+_FIELD_LOOKUP.update({_field_key(alias): num for alias, num in _FIELD_ALIASES.items()})
+_LEADING_NUMBER = re.compile(r"^(\d{1,2})(?:[.．:：)）\s]|$)")
+
+
+def parse_fields(cell: str | None) -> tuple[list[int], list[str]]:
+    """Parse a 活動分野 cell into law field numbers.
+
+    Accepts names, short names and numbers (``7``, ``７``, ``7.環境の保全``).
+    Returns ``(numbers, unknown_values)``; unknown values are kept, never dropped.
+    """
+    numbers: list[int] = []
+    unknown: list[str] = []
+    for value in split_multi(cell):
+        value = unicodedata.normalize("NFKC", value).strip()
+        match = _LEADING_NUMBER.match(value)
+        num: int | None = None
+        if match and 1 <= int(match.group(1)) <= 20:
+            num = int(match.group(1))
+        else:
+            num = _FIELD_LOOKUP.get(_field_key(value))
+            if num is None:
+                # a prefix of exactly one law name: 環境保全 → 環境の保全 is not a prefix, but
+                # 保健・医療 or 子どもの健全 are
+                key = _field_key(value)
+                hits = {n for k, n in _FIELD_LOOKUP.items() if key and k.startswith(key)}
+                if len(hits) == 1:
+                    num = hits.pop()
+        if num is None:
+            unknown.append(value)
+        elif num not in numbers:
+            numbers.append(num)
+    return numbers, unknown
+
+
+_CITY_WIDE = {"", "市全域", "全市", "全域", "市内全域", "市内", "全市域", "市内一円", "全区"}
+
+
+def parse_areas(cell: str | None) -> list[str]:
+    """Area values of a cell, normalised; city-wide spellings give an empty list."""
+    return [a for a in (normalize_text(v) for v in split_multi(cell)) if a not in _CITY_WIDE]
+
+
+def _ward_of(area: str) -> str | None:
+    """The ward (…区) an area value starts with, if any (北区山手地区 → 北区; 山手地区 → None)."""
+    match = re.match(r".{1,5}?区", area)
+    if match and not match.group(0).endswith(("地区", "校区", "学区")):
+        return match.group(0)
+    return None
+
+
+def area_relation(need_areas: list[str], org_areas: list[str]) -> str:
+    """How an organisation's working area relates to a need's target area.
+
+    ``"same"``: they share an area, one names a part of the other, or both name the same ward;
+    ``"citywide_org"``: the organisation works city-wide (no area given);
+    ``"citywide_need"``: the need is city-wide and the organisation local;
+    ``"both_citywide"``;
+    ``"other"``: both are local and name different wards, or different areas of the same kind;
+    ``"unknown"``: a district against a ward with nothing to relate them (no gazetteer).
+    """
+    if not need_areas and not org_areas:
+        return "both_citywide"
+    if not org_areas:
+        return "citywide_org"
+    if not need_areas:
+        return "citywide_need"
+    comparable = False
+    for a in need_areas:
+        for b in org_areas:
+            if a == b or a in b or b in a:
+                return "same"
+            wa, wb = _ward_of(a), _ward_of(b)
+            if wa and wb:
+                if wa == wb:
+                    return "same"
+                comparable = True
+            elif (wa is None) == (wb is None):
+                comparable = True
+    return "other" if comparable else "unknown"
+
+
+@dataclass(slots=True)
+class Need:
+    """A department's 協働の種 / 行政課題."""
+
+    id: str
+    department: str
+    title: str
+    description: str
+    goal: str = ""
+    fields: list[int] = field(default_factory=list)
+    areas: list[str] = field(default_factory=list)
+    forms: list[str] = field(default_factory=list)
+    contact_name: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Organization:
+    """An NPO or citizen group's profile and its menu (協働でできること)."""
+
+    id: str
+    name: str
+    activities: str
+    legal_form: str = ""
+    fields: list[int] = field(default_factory=list)
+    areas: list[str] = field(default_factory=list)
+    offerings: str = ""
+    wishes: str = ""
+    contact_name: str = ""
+    contact_email: str = ""
+    contact_phone: str = ""
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,122 @@
+"""Japanese tokenizer: fugashi + unidic-lite lemmas, content words, compound bigrams."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from itertools import pairwise
+
+from ._text import normalize_text
+
+__all__ = ["DEFAULT_STOP_WORDS", "JapaneseTokenizer"]
+
+# Boilerplate of administrative Japanese and of profile writing: words that appear in
+# needs and profiles of every field and say nothing about which group fits which need.
+# Lemma forms (UniDic 語彙素), after NFKC and lower-casing. Chosen by reading the most
+# frequent lemmas of the corpus and keeping only the ones with no topical meaning;
+# the evaluation measures the list against no list (benchmarks/stopwords.py).
+DEFAULT_STOP_WORDS: frozenset[str] = frozenset(
+    """
+    推進 実施 事業 取り組み 取り組む 図る 行う 努める 進める 目指す 向ける 向上 促進 充実 強化
+    確保 活用 検討 展開 対応 必要 課題 現状 状況 状態 予定 可能 困難 増加 減少 不足 懸念
+    為る 成る 有る 居る 出来る 言う 思う 考える 見る 持つ 受ける 得る 係る 関わる 関する 於く 通す
+    事 物 所 為 時 方 中 等 他 様 上 内 以上 以下 以外 全体 各種 一部 場合 程度 今後 現在 近年
+    年 年度 月 日 回 件 名 人 箇所 当 本市 本 当市 市 市内 区 課 担当 係 部 局 室
+    こと もの ため よう ところ とき
+    協働 連携 協力 参加 参画 実現 提供 提案 開催 実践 運営 企画
+    """.split()
+)
+
+_CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞"})
+_CHAIN_POS = frozenset({"名詞", "接頭辞", "接尾辞"})
+
+
+@functools.cache
+def _tagger():  # type: ignore[no-untyped-def]
+    """One MeCab tagger per process, created on first use (taggers do not pickle)."""
+    import fugashi
+
+    return fugashi.Tagger()
+
+
+def _clean_lemma(lemma: str, surface: str) -> str:
+    if not lemma or lemma == "*":
+        return surface
+    head, sep, gloss = lemma.partition("-")
+    # UniDic writes loanwords as サロン-salon: keep the Japanese part.
+    if sep and head and gloss.isascii():
+        return head
+    return lemma
+
+
+class JapaneseTokenizer:
+    """Turn Japanese text into content-word lemmas plus adjacent-noun bigrams.
+
+    ``tokenizer(text)`` returns the token list, so an instance can be passed to
+    scikit-learn as ``analyzer=``. Instances hold settings only; the MeCab tagger is
+    created lazily once per process, so tokenizers pickle and work in worker processes.
+
+    Parameters
+    ----------
+    stop_words:
+        Lemmas to drop as unigrams (and bigrams made only of them). ``None`` keeps all.
+    bigrams:
+        Add a token for each pair of adjacent nouns/affixes (子ども食堂 → 子供食堂), so that
+        compounds are features of their own and not only their parts.
+    """
+
+    def __init__(
+        self, *, stop_words: Iterable[str] | None = DEFAULT_STOP_WORDS, bigrams: bool = True
+    ) -> None:
+        self.stop_words = frozenset(stop_words) if stop_words is not None else frozenset()
+        self.bigrams = bigrams
+
+    def __repr__(self) -> str:
+        return f"JapaneseTokenizer(stop_words=<{len(self.stop_words)}>, bigrams={self.bigrams})"
+
+    def __call__(self, text: str) -> list[str]:
+        return [token for token, _surface in self.analyze(text)]
+
+    def analyze(self, text: str) -> list[tuple[str, str]]:
+        """``(token, surface)`` pairs: the token for the vectorizer, the text a person reads."""
+        normalized = normalize_text(text, lower=False)
+        if not normalized:
+            return []
+        stop = self.stop_words
+        out: list[tuple[str, str]] = []
+        chain: list[tuple[str, str]] = []  # (lemma, surface) of adjacent nouns and affixes
+
+        def flush_chain() -> None:
+            if self.bigrams and len(chain) > 1:
+                for (l1, s1), (l2, s2) in pairwise(chain):
+                    if not (l1 in stop and l2 in stop):
+                        out.append((l1 + l2, s1 + s2))
+            chain.clear()
+
+        for line in _tagger().parse(normalized).split("\n"):
+            parts = line.split("\t")
+            if len(parts) < 5:  # EOS
+                continue
+            surface, lemma, pos = parts[0], parts[3], parts[4]
+            pos1, _, rest = pos.partition("-")
+            pos2 = rest.partition("-")[0]
+            lemma = _clean_lemma(lemma, surface).lower()
+            numeric = pos2 == "数詞" or lemma.isdigit()
+            if pos1 in _CHAIN_POS and not numeric and (pos1 != "接尾辞" or pos2 == "名詞的"):
+                chain.append((lemma, surface))
+            else:
+                flush_chain()
+            if (
+                pos1 in _CONTENT_POS
+                and pos2 != "非自立可能"
+                and not numeric
+                and lemma not in stop
+                and not (len(lemma) == 1 and not _is_kanji(lemma))
+            ):
+                out.append((lemma, surface))
+        flush_chain()
+        return out
+
+
+def _is_kanji(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"

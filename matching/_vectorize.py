@@ -1,0 +1,140 @@
+"""Field-weighted TF-IDF vectors for needs and organisations (one shared vocabulary)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from itertools import chain
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+from sklearn.utils.validation import check_is_fitted
+
+from ._schema import Need, Organization
+from ._tokenize import JapaneseTokenizer
+
+__all__ = ["DEFAULT_NEED_WEIGHTS", "DEFAULT_ORG_WEIGHTS", "FieldWeightedTfidf"]
+
+# The need's problem statement carries most of what a group must address; the title
+# repeats it in few words, the goal says what a partner would do. For a profile, what
+# the group does comes first, its menu next, its wishes last. Measured in
+# benchmarks/field_weights.py (see the note of the foundation issue).
+DEFAULT_NEED_WEIGHTS: dict[str, float] = {"title": 1.0, "description": 1.0, "goal": 0.7}
+DEFAULT_ORG_WEIGHTS: dict[str, float] = {"activities": 1.0, "offerings": 0.7, "wishes": 0.4}
+
+
+def _pretokenized(doc: list[str]) -> list[str]:
+    """scikit-learn analyzer for documents that are already token lists."""
+    return doc
+
+
+Doc = Need | Organization
+
+
+class FieldWeightedTfidf:
+    """TF-IDF over needs and profiles together, each field weighted and the sum L2-normalised.
+
+    ``fit`` learns one vocabulary and IDF from every need and profile (one document
+    each, all fields together). ``transform_*`` vectorises each text field on its own
+    (L2-normalised), multiplies it by the field's weight, adds the fields and
+    L2-normalises the sum, so a long field cannot drown a short one and the cosine of
+    two vectors is a dot product.
+    """
+
+    def __init__(
+        self,
+        *,
+        tokenizer: JapaneseTokenizer | None = None,
+        need_weights: Mapping[str, float] | None = None,
+        org_weights: Mapping[str, float] | None = None,
+        sublinear_tf: bool = True,
+        max_df: float = 1.0,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.need_weights = need_weights
+        self.org_weights = org_weights
+        self.sublinear_tf = sublinear_tf
+        self.max_df = max_df
+
+    # -- fitting -------------------------------------------------------------------
+    def fit(self, needs: Sequence[Need], orgs: Sequence[Organization]) -> FieldWeightedTfidf:
+        self.fit_transform(needs, orgs)
+        return self
+
+    def fit_transform(
+        self, needs: Sequence[Need], orgs: Sequence[Organization]
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Fit on needs and profiles together; return their vectors (each text tokenized once)."""
+        self.tokenizer_ = self.tokenizer or JapaneseTokenizer()
+        self.need_weights_ = dict(self.need_weights or DEFAULT_NEED_WEIGHTS)
+        self.org_weights_ = dict(self.org_weights or DEFAULT_ORG_WEIGHTS)
+        surfaces: dict[str, Counter[str]] = {}
+        need_tokens = self._tokenize(needs, self.need_weights_, surfaces)
+        org_tokens = self._tokenize(orgs, self.org_weights_, surfaces)
+        docs = [list(chain.from_iterable(f.values())) for f in need_tokens + org_tokens]
+        self.tfidf_ = TfidfVectorizer(
+            analyzer=_pretokenized,
+            lowercase=False,
+            sublinear_tf=self.sublinear_tf,
+            max_df=self.max_df,
+            dtype=np.float64,
+        ).fit(docs)
+        self.vocabulary_: dict[str, int] = self.tfidf_.vocabulary_
+        # The form a person reads for each token: its most frequent spelling in the data.
+        self.display_: dict[str, str] = {
+            t: max(c.items(), key=lambda kv: (kv[1], kv[0]))[0] for t, c in surfaces.items()
+        }
+        return (
+            self._combine(need_tokens, self.need_weights_),
+            self._combine(org_tokens, self.org_weights_),
+        )
+
+    # -- transforming --------------------------------------------------------------
+    def transform_needs(self, needs: Sequence[Need]) -> sp.csr_matrix:
+        check_is_fitted(self, "tfidf_")
+        return self._combine(self._tokenize(needs, self.need_weights_), self.need_weights_)
+
+    def transform_orgs(self, orgs: Sequence[Organization]) -> sp.csr_matrix:
+        check_is_fitted(self, "tfidf_")
+        return self._combine(self._tokenize(orgs, self.org_weights_), self.org_weights_)
+
+    def transform_text(self, text: str) -> sp.csr_matrix:
+        """One free text (a search query, say) as an L2-normalised row vector."""
+        check_is_fitted(self, "tfidf_")
+        return self.tfidf_.transform([self.tokenizer_(text)])
+
+    def _tokenize(
+        self,
+        items: Sequence[Doc],
+        weights: Mapping[str, float],
+        surfaces: dict[str, Counter[str]] | None = None,
+    ) -> list[dict[str, list[str]]]:
+        out = []
+        for item in items:
+            fields: dict[str, list[str]] = {}
+            for name in weights:
+                pairs = self.tokenizer_.analyze(getattr(item, name))
+                fields[name] = [token for token, _ in pairs]
+                if surfaces is not None:
+                    for token, surface in pairs:
+                        surfaces.setdefault(token, Counter())[surface] += 1
+            out.append(fields)
+        return out
+
+    def _combine(
+        self, tokens: list[dict[str, list[str]]], weights: Mapping[str, float]
+    ) -> sp.csr_matrix:
+        total = sp.csr_matrix((len(tokens), len(self.vocabulary_)), dtype=np.float64)
+        for name, weight in weights.items():
+            if weight:
+                total = total + self.tfidf_.transform([t[name] for t in tokens]) * weight
+        return normalize(sp.csr_matrix(total), norm="l2", copy=False)
+
+    @property
+    def feature_names_(self) -> np.ndarray:
+        return self.tfidf_.get_feature_names_out()
+
+    def display(self, token: str) -> str:
+        return self.display_.get(token, token)

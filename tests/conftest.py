@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from matching._io import NEED_COLUMNS, ORG_COLUMNS
+
+NEED_ROWS = [
+    ["N1", "高齢福祉課", "独居高齢者の孤立防止",
+     "一人暮らしの高齢者が増え、地域から孤立する方が多い。見守りの担い手が不足している。",
+     "サロンや訪問による見守り", "保健・医療・福祉", "北区", "委託", "佐藤 一郎"],
+    ["N2", "防災危機管理室", "子どもの防災教育", "子供向けの防災教育の機会が少ない。",
+     "防災ワークショップ", "8；13", "", "共催", ""],
+    ["N3", "環境政策課", "放置竹林の整備", "西区の丘陵で放置竹林が広がり、里山が荒れている。",
+     "竹の伐採と活用", "環境の保全、5", "西区", "事業協力", ""],
+]
+ORG_ROWS = [
+    ["P1", "ふれあいの会", "任意団体", "1", "北区",
+     "ふれあいサロンを月2回開き、傾聴ボランティアが独居の高齢者宅を見守り訪問しています。",
+     "見守り訪問、サロン運営", "", "田中 花子", "hanako@example.jp", "090-555-0101"],
+    ["P2", "南区ふれあいクラブ", "任意団体", "1", "南区",
+     "ふれあいサロンを月2回開き、傾聴ボランティアが独居の高齢者宅を見守り訪問しています。",
+     "見守り訪問、サロン運営", "", "", "", ""],
+    ["P3", "そなえ隊", "特定非営利活動法人", "災害救援;子どもの健全育成", "",
+     "こども向けの防災ワークショップと避難訓練の企画運営。", "出前講座", "", "", "", ""],
+    ["P4", "写真愛好会", "任意団体", "6", "",
+     "会員相互の親睦を深めるため、竹林や里山で撮影会を開いています。", "", "", "", "", ""],
+    ["P5", "竹の子くらぶ", "任意団体", "7", "西区",
+     "放置竹林の竹を伐採し、竹炭づくりと里山の手入れをしています。", "竹林整備の人手", "", "", "", ""],
+]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> Path:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+@pytest.fixture
+def toy_files(tmp_path: Path) -> tuple[Path, Path]:
+    needs = write_csv(tmp_path / "needs.csv", [c.ja for c in NEED_COLUMNS], NEED_ROWS)
+    npos = write_csv(tmp_path / "npos.csv", [c.key for c in ORG_COLUMNS], ORG_ROWS)
+    return needs, npos
+
+
+@pytest.fixture
+def make_csv(tmp_path: Path) -> Callable[..., Path]:
+    def make(name: str, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> Path:
+        return write_csv(tmp_path / name, header, rows, encoding)
+
+    return make

@@ -1,0 +1,153 @@
+"""Reading the interchange format: encodings, XLSX, both header languages, and bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from matching import DataFormatError, load_needs, load_organizations, load_qrels, read_table
+from matching._io import NEED_COLUMNS, ORG_COLUMNS
+
+from .conftest import NEED_ROWS, ORG_ROWS
+
+JA_NEED_HEADER = [c.ja for c in NEED_COLUMNS]
+EN_ORG_HEADER = [c.key for c in ORG_COLUMNS]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp932"])
+def test_csv_encodings(make_csv, encoding: str) -> None:
+    rows = [r.copy() for r in NEED_ROWS]
+    rows[0][3] = "①丁目の㈱髙島屋前で見守りが不足している。"  # cp932-only characters
+    path = make_csv("needs.csv", JA_NEED_HEADER, rows, encoding)
+    needs = load_needs(path).items
+    assert [n.id for n in needs] == ["N1", "N2", "N3"]
+    assert needs[0].description.startswith("①丁目の㈱髙島屋")
+    assert needs[0].areas == ["北区"]
+    assert needs[1].fields == [8, 13]
+    assert needs[2].fields == [7, 5]
+
+
+def test_xlsx_with_english_headers(tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(EN_ORG_HEADER)
+    for row in ORG_ROWS:
+        ws.append(row)
+    ws.append([None] * len(EN_ORG_HEADER))  # trailing empty row is ignored
+    path = tmp_path / "npos.xlsx"
+    wb.save(path)
+    orgs = load_organizations(path).items
+    assert [o.id for o in orgs] == ["P1", "P2", "P3", "P4", "P5"]
+    assert orgs[2].fields == [8, 13]
+    assert orgs[0].contact_email == "hanako@example.jp"
+
+
+def test_headers_in_any_order_and_language_mix(make_csv) -> None:
+    header = ["活動内容", "id", "団体名", "area"]
+    path = make_csv("npos.csv", header, [["竹林の整備", "P9", "竹の会", "西区；北区"]])
+    org = load_organizations(path).items[0]
+    assert (org.id, org.name, org.activities, org.areas) == ("P9", "竹の会", "竹林の整備", ["西区", "北区"])
+
+
+def test_unknown_columns_are_kept_and_reported(make_csv) -> None:
+    header = [*EN_ORG_HEADER, "備考"]
+    path = make_csv("npos.csv", header, [[*ORG_ROWS[0], "要確認"]])
+    result = load_organizations(path)
+    assert result.unknown_columns == ["備考"]
+    assert result.items[0].extra == {"備考": "要確認"}
+    assert [w.code for w in result.warnings] == ["UNKNOWN_COLUMN"]
+
+
+def test_unknown_field_value_is_a_warning_not_a_loss(make_csv) -> None:
+    rows = [NEED_ROWS[0][:5] + ["福祉；謎の分野"] + NEED_ROWS[0][6:]]
+    result = load_needs(make_csv("needs.csv", JA_NEED_HEADER, rows))
+    assert result.items[0].fields == [1]
+    assert [(w.code, w.line, w.column) for w in result.warnings] == [("UNKNOWN_FIELD", 2, "分野")]
+
+
+def test_missing_required_column(make_csv) -> None:
+    header = [h for h in JA_NEED_HEADER if h != "課題の内容"]
+    rows = [r[:3] + r[4:] for r in NEED_ROWS]
+    with pytest.raises(DataFormatError) as info:
+        load_needs(make_csv("needs.csv", header, rows))
+    (problem,) = info.value.problems
+    assert (problem.code, problem.line, problem.column) == ("MISSING_COLUMN", 1, "課題の内容")
+    assert "必須の列" in problem.message
+
+
+def test_every_bad_row_is_reported_with_its_line(make_csv) -> None:
+    rows = [r.copy() for r in NEED_ROWS]
+    rows[1][3] = ""  # empty description on line 3
+    rows.append(["N1", "保育課", "重複", "重複した課題ID"])  # duplicate id on line 5
+    path = make_csv("needs.csv", JA_NEED_HEADER, rows)
+    with pytest.raises(DataFormatError) as info:
+        load_needs(path)
+    found = [(p.code, p.line, p.column) for p in info.value.problems]
+    assert found == [("EMPTY_REQUIRED", 3, "課題の内容"), ("DUPLICATE_ID", 5, "課題ID")]
+    assert "最初は2行目" in info.value.problems[1].message
+    assert str(path) in str(info.value)
+
+
+def test_line_numbers_count_multiline_cells(make_csv) -> None:
+    rows = [r.copy() for r in NEED_ROWS]
+    rows[0][3] = "一行目\n二行目\n三行目"
+    rows[2][2] = ""
+    with pytest.raises(DataFormatError) as info:
+        load_needs(make_csv("needs.csv", JA_NEED_HEADER, rows))
+    assert [(p.line, p.column) for p in info.value.problems] == [(6, "件名")]
+
+
+def test_unreadable_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "needs.csv"
+    path.write_bytes("課題ID,担当課\n".encode() + b"\x81\x20\xeb\x40\n")
+    with pytest.raises(DataFormatError) as info:
+        read_table(path)
+    assert info.value.problems[0].code == "ENCODING_UNDETECTED"
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [(b"", "EMPTY_FILE"), (b"PK\x03\x04broken", "XLSX_UNREADABLE")],
+)
+def test_empty_and_broken_files(tmp_path: Path, content: bytes, code: str) -> None:
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(content)
+    with pytest.raises(DataFormatError) as info:
+        read_table(path)
+    assert info.value.problems[0].code == code
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DataFormatError) as info:
+        read_table(tmp_path / "nope.csv")
+    assert info.value.problems[0].code == "FILE_NOT_FOUND"
+
+
+def test_qrels(make_csv) -> None:
+    path = make_csv("q.csv", ["need_id", "npo_id", "grade"], [["N1", "P1", "2"], ["N1", "P2", "1"]])
+    assert load_qrels(path) == {"N1": {"P1": 2, "P2": 1}}
+    bad = make_csv("b.csv", ["need_id", "npo_id", "grade"], [["N1", "P1", "よい"]])
+    with pytest.raises(DataFormatError) as info:
+        load_qrels(bad)
+    assert (info.value.problems[0].code, info.value.problems[0].line) == ("INVALID_VALUE", 2)
+
+
+def test_cli_reports_bad_input_with_exit_status_2(make_csv, toy_files) -> None:
+    _, npos = toy_files
+    rows = [r.copy() for r in NEED_ROWS]
+    rows[2][0] = "N1"
+    needs = make_csv("bad_needs.csv", JA_NEED_HEADER, rows)
+    proc = subprocess.run(
+        [sys.executable, "-m", "matching", "rank", "--needs", str(needs), "--npos", str(npos)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert f"{needs}:4行目 列「課題ID」" in proc.stderr
+    assert "DUPLICATE_ID" in proc.stderr

@@ -1,0 +1,137 @@
+"""The ranker: output shape, determinism, structured signals and reasons."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matching import BM25Ranker, TfidfRanker, load_needs, load_organizations, top_k
+
+
+@pytest.fixture
+def toy(toy_files: tuple[Path, Path]):
+    needs_path, npos_path = toy_files
+    return load_needs(needs_path).items, load_organizations(npos_path).items
+
+
+def test_top_k_orders_best_first_and_breaks_ties_by_index() -> None:
+    scores = np.array([0.2, 0.5, 0.2, 0.9, 0.2, 0.0])
+    assert top_k(scores, 3).tolist() == [3, 1, 0]
+    assert top_k(scores, 4).tolist() == [3, 1, 0, 2]
+    assert top_k(scores, 10).tolist() == [3, 1, 0, 2, 4, 5]
+    assert top_k(scores, 0).tolist() == []
+
+
+def test_top_k_matches_a_full_sort_on_random_ties() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        scores = rng.integers(0, 4, size=40).astype(float)
+        k = int(rng.integers(1, 41))
+        full = sorted(range(40), key=lambda i: (-scores[i], i))[:k]
+        assert top_k(scores, k).tolist() == full
+
+
+def test_relevant_group_first(toy) -> None:
+    needs, orgs = toy
+    ranked = dict(TfidfRanker().fit(needs, orgs).rank_orgs(top=5))
+    assert ranked["N1"][0][0] == "P1"
+    assert ranked["N2"][0][0] == "P3"
+    assert ranked["N3"][0][0] == "P5"
+
+
+def test_area_and_members_only_signals(toy) -> None:
+    needs, orgs = toy
+    ranker = TfidfRanker().fit(needs, orgs)
+    scores = dict(dict(ranker.rank_orgs(["N1"], top=5))["N1"])
+    # P1 (北区) and P2 (南区) have the same text; the need is limited to 北区
+    assert scores["P1"] > scores["P2"] > 0
+    assert scores["P2"] == pytest.approx(scores["P1"] * 0.5, rel=1e-4)
+    # P4 is a members-only photo club that mentions 竹林 and 里山: halved for N3
+    assert ranker.explain("N3", "P4").members_only
+    no_penalty = TfidfRanker(members_only_factor=1.0).fit(needs, orgs)
+    assert ranker.explain("N3", "P4").score == pytest.approx(
+        no_penalty.explain("N3", "P4").score * 0.5, rel=1e-4
+    )
+
+
+def test_reverse_ranking_agrees_with_forward(toy) -> None:
+    needs, orgs = toy
+    ranker = TfidfRanker().fit(needs, orgs)
+    forward = {(n, o): s for n, r in ranker.rank_orgs(top=10) for o, s in r}
+    reverse = {(n, o): s for o, r in ranker.rank_needs(top=10) for n, s in r}
+    assert forward == reverse
+
+
+def test_explanation_terms_are_shared_and_shares_sum_to_one(toy) -> None:
+    needs, orgs = toy
+    ranker = TfidfRanker().fit(needs, orgs)
+    exp = ranker.explain("N1", "P1", max_terms=100)
+    assert sum(t.share for t in exp.terms) == pytest.approx(1.0)
+    assert exp.terms == sorted(exp.terms, key=lambda t: -t.share)
+    assert {"見守り", "傾聴", "サロン"} <= {t.term for t in exp.terms}
+    assert exp.area_relation == "same" and exp.shared_fields == [1]
+    lines = exp.reasons_ja()
+    assert lines[0].startswith("共通する語: ")
+    assert "活動分野が一致: 保健・医療・福祉" in lines
+    assert ranker.explain("N1", "P2").area_relation == "other"
+    assert any(line.startswith("地域が異なる") for line in ranker.explain("N1", "P2").reasons_ja())
+
+
+def test_rank_is_deterministic_and_input_order_free(toy) -> None:
+    needs, orgs = toy
+    a = TfidfRanker().fit(needs, orgs).rank_orgs(top=5)
+    b = TfidfRanker().fit(list(reversed(needs)), list(reversed(orgs))).rank_orgs(top=5)
+    assert a == b
+
+
+def test_bm25_baseline_ranks_the_same_items(toy) -> None:
+    needs, orgs = toy
+    ranked = dict(BM25Ranker().fit(needs, orgs).rank_orgs(top=5))
+    assert set(ranked) == {"N1", "N2", "N3"}
+    assert ranked["N3"][0][0] == "P5"
+    assert all(len(r) == 5 for r in ranked.values())
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "matching", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_rank_command_output_format(toy_files: tuple[Path, Path]) -> None:
+    needs, npos = toy_files
+    proc = _run("rank", "--needs", str(needs), "--npos", str(npos), "--top", "2")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["need_id"] for line in lines] == ["N1", "N2", "N3"]
+    for line in lines:
+        assert list(line) == ["need_id", "ranking"]
+        assert len(line["ranking"]) == 2
+        assert all(list(r) == ["npo_id", "score"] for r in line["ranking"])
+        scores = [r["score"] for r in line["ranking"]]
+        assert scores == sorted(scores, reverse=True)
+    again = _run("rank", "--needs", str(needs), "--npos", str(npos), "--top", "2")
+    assert again.stdout == proc.stdout
+
+
+def test_rank_command_reverse(toy_files: tuple[Path, Path]) -> None:
+    needs, npos = toy_files
+    proc = _run("rank", "--needs", str(needs), "--npos", str(npos), "--top", "3", "--reverse")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["npo_id"] for line in lines] == ["P1", "P2", "P3", "P4", "P5"]
+    assert all(list(r) == ["need_id", "score"] for line in lines for r in line["ranking"])
+
+
+def test_explain_command(toy_files: tuple[Path, Path]) -> None:
+    needs, npos = toy_files
+    proc = _run("explain", "--needs", str(needs), "--npos", str(npos), "N1", "P1")
+    assert proc.returncode == 0, proc.stderr
+    assert "共通する語" in proc.stdout and "活動分野が一致" in proc.stdout
+    bad = _run("explain", "--needs", str(needs), "--npos", str(npos), "N1", "P404")
+    assert bad.returncode == 2 and "P404" in bad.stderr
