@@ -8,16 +8,8 @@ import unicodedata
 __all__ = ["normalize_text", "split_multi"]
 
 # NFKC folds full-width letters/digits and half-width katakana; these are the
-# dash and tilde look-alikes that NFKC leaves distinct.
-_TRANSLATE = str.maketrans(
-    {
-        "〜": "~",
-        "～": "~",
-        "‐": "-",
-        "−": "-",
-        "―": "-",
-    }
-)
+# tilde and dash look-alikes that NFKC leaves distinct.
+_FOLD = (("〜", "~"), ("～", "~"), ("‐", "-"), ("−", "-"), ("―", "-"))
 _SPACES = re.compile(r"\s+")
 # `;` (half- or full-width, NFKC folds both to `;`) and `、` separate values in a cell;
 # `・` joins words inside one value and is never a separator.
@@ -28,7 +20,11 @@ def normalize_text(text: str | None, *, lower: bool = True) -> str:
     """NFKC-normalise, fold tildes and dashes, collapse white space and (by default) lower-case."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    for a, b in _FOLD:
+        if a in text:
+            text = text.replace(a, b)
     if lower:
         text = text.lower()
     return _SPACES.sub(" ", text).strip()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from itertools import pairwise
 
 from ._text import normalize_text
 
@@ -78,44 +77,61 @@ class JapaneseTokenizer:
         return [token for token, _surface in self.analyze(text)]
 
     def analyze(self, text: str) -> list[tuple[str, str]]:
-        """``(token, surface)`` pairs: the token for the vectorizer, the text a person reads."""
+        """``(token, surface)`` pairs: the token for the vectorizer, the text a person reads.
+
+        Unigrams (content words, stop words dropped) in text order, each compound bigram
+        right after its second word.
+        """
         normalized = normalize_text(text, lower=False)
         if not normalized:
             return []
         stop = self.stop_words
+        bigrams = self.bigrams
+        classify = _classify
         out: list[tuple[str, str]] = []
-        chain: list[tuple[str, str]] = []  # (lemma, surface) of adjacent nouns and affixes
-
-        def flush_chain() -> None:
-            if self.bigrams and len(chain) > 1:
-                for (l1, s1), (l2, s2) in pairwise(chain):
-                    if not (l1 in stop and l2 in stop):
-                        out.append((l1 + l2, s1 + s2))
-            chain.clear()
-
+        append = out.append
+        prev: tuple[str, str] | None = None  # the previous word, if it can start a compound
         for line in _tagger().parse(normalized).split("\n"):
-            parts = line.split("\t")
-            if len(parts) < 5:  # EOS
+            word = classify(line)
+            if word is None:
+                prev = None
                 continue
-            surface, lemma, pos = parts[0], parts[3], parts[4]
-            pos1, _, rest = pos.partition("-")
-            pos2 = rest.partition("-")[0]
-            lemma = _clean_lemma(lemma, surface).lower()
-            numeric = pos2 == "数詞" or lemma.isdigit()
-            if pos1 in _CHAIN_POS and not numeric and (pos1 != "接尾辞" or pos2 == "名詞的"):
-                chain.append((lemma, surface))
+            lemma, surface, chainable, content = word
+            if content and lemma not in stop:
+                append((lemma, surface))
+            if chainable:
+                if bigrams and prev is not None and not (prev[0] in stop and lemma in stop):
+                    append((prev[0] + lemma, prev[1] + surface))
+                prev = (lemma, surface)
             else:
-                flush_chain()
-            if (
-                pos1 in _CONTENT_POS
-                and pos2 != "非自立可能"
-                and not numeric
-                and lemma not in stop
-                and not (len(lemma) == 1 and not _is_kanji(lemma))
-            ):
-                out.append((lemma, surface))
-        flush_chain()
+                prev = None
         return out
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _classify(line: str) -> tuple[str, str, bool, bool] | None:
+    """``(lemma, surface, chainable, content)`` of one line of MeCab output.
+
+    The default unidic-lite output is ``surface, pron, kana, lemma, pos, …`` separated
+    by tabs. Words repeat a lot, so the answer is cached per line.
+    """
+    parts = line.split("\t")
+    if len(parts) < 5:  # EOS or an empty line
+        return None
+    surface, lemma, pos = parts[0], parts[3], parts[4]
+    pos1, _, rest = pos.partition("-")
+    pos2 = rest.partition("-")[0]
+    lemma = _clean_lemma(lemma, surface).lower()
+    numeric = pos2 == "数詞" or lemma.isdigit()
+    # nouns and noun-making affixes (高齢+者, 不+就学) chain into compounds
+    chainable = pos1 in _CHAIN_POS and not numeric and (pos1 != "接尾辞" or pos2 == "名詞的")
+    content = (
+        pos1 in _CONTENT_POS
+        and pos2 != "非自立可能"
+        and not numeric
+        and not (len(lemma) == 1 and not _is_kanji(lemma))
+    )
+    return lemma, surface, chainable, content
 
 
 def _is_kanji(ch: str) -> bool:

@@ -1,0 +1,78 @@
+"""Ablations of the cold-start ranker on the bundled corpus, in one run.
+
+    python benchmarks/ablation.py
+
+Each row changes one setting from the default: the stop list, the compound bigrams,
+the field weights, and the structured signals (活動分野, area, members-only). It is how
+the defaults were chosen; coarse steps only, so the defaults are not a fit to our
+corpus's noise. BM25 over the same tokens is printed for reference.
+"""
+
+from __future__ import annotations
+
+from corpus import load_corpus
+from matching import (
+    BM25Ranker,
+    FieldWeightedTfidf,
+    JapaneseTokenizer,
+    TfidfRanker,
+    evaluate_ranker,
+    format_table,
+)
+from matching._vectorize import DEFAULT_NEED_WEIGHTS, DEFAULT_ORG_WEIGHTS
+
+
+def variants() -> dict[str, TfidfRanker | BM25Ranker]:
+    def vec(**kw: object) -> FieldWeightedTfidf:
+        return FieldWeightedTfidf(**kw)  # type: ignore[arg-type]
+
+    flat_need = dict.fromkeys(DEFAULT_NEED_WEIGHTS, 1.0)
+    flat_org = dict.fromkeys(DEFAULT_ORG_WEIGHTS, 1.0)
+    return {
+        "default": TfidfRanker(),
+        "no stop list": TfidfRanker(vectorizer=vec(tokenizer=JapaneseTokenizer(stop_words=None))),
+        "no bigrams": TfidfRanker(vectorizer=vec(tokenizer=JapaneseTokenizer(bigrams=False))),
+        "flat field weights": TfidfRanker(
+            vectorizer=vec(need_weights=flat_need, org_weights=flat_org)
+        ),
+        "need: description only": TfidfRanker(
+            vectorizer=vec(need_weights={"title": 0.0, "description": 1.0, "goal": 0.0})
+        ),
+        "need: title x2": TfidfRanker(
+            vectorizer=vec(need_weights={**DEFAULT_NEED_WEIGHTS, "title": 2.0})
+        ),
+        "org: activities only": TfidfRanker(
+            vectorizer=vec(org_weights={"activities": 1.0, "offerings": 0.0, "wishes": 0.0})
+        ),
+        "org: offerings = activities": TfidfRanker(
+            vectorizer=vec(org_weights={**DEFAULT_ORG_WEIGHTS, "offerings": 1.0})
+        ),
+        "no sublinear tf": TfidfRanker(vectorizer=vec(sublinear_tf=False)),
+        "no field signal": TfidfRanker(field_weight=0.0),
+        "field signal 0.5": TfidfRanker(field_weight=0.5),
+        "no area signal": TfidfRanker(
+            area_factors=dict.fromkeys(
+                ["same", "both_citywide", "citywide_org", "citywide_need", "unknown", "other"], 1.0
+            )
+        ),
+        "no members-only signal": TfidfRanker(members_only_factor=1.0),
+        "text only (no signals)": TfidfRanker(
+            field_weight=0.0,
+            members_only_factor=1.0,
+            area_factors=dict.fromkeys(
+                ["same", "both_citywide", "citywide_org", "citywide_need", "unknown", "other"], 1.0
+            ),
+        ),
+        "bm25 (baseline)": BM25Ranker(),
+    }
+
+
+def main() -> None:
+    needs, orgs, qrels = load_corpus()
+    results = [evaluate_ranker(r, needs, orgs, qrels, name=name) for name, r in variants().items()]
+    print(f"{len(needs)} needs, {len(orgs)} profiles, {len(qrels)} judged needs\n")
+    print(format_table(results))
+
+
+if __name__ == "__main__":
+    main()
