@@ -215,6 +215,74 @@ class TfidfRanker(BaseEstimator):
         )
         self.members_only_ = np.array([members_only(o) for o in orgs], dtype=bool)
 
+    # -- incremental updates -------------------------------------------------------
+    def upsert(self, needs: Sequence[Need] = (), orgs: Sequence[Organization] = ()) -> TfidfRanker:
+        """Add or replace needs and profiles without refitting the vocabulary.
+
+        New items are vectorised with the fitted vocabulary and IDF: words never seen
+        at fit time are ignored until the next ``fit``. Costs a transform of the new
+        items and one re-stacking of the rows, so an edit is rankable at once.
+        """
+        check_is_fitted(self, "need_vectors_")
+        need_rows = self._merge(
+            self.needs_, self.need_vectors_, needs, self.vectorizer_.transform_needs
+        )
+        org_rows = self._merge(self.orgs_, self.org_vectors_, orgs, self.vectorizer_.transform_orgs)
+        self._restack(need_rows, org_rows)
+        return self
+
+    def remove(self, need_ids: Sequence[str] = (), org_ids: Sequence[str] = ()) -> TfidfRanker:
+        """Drop needs and profiles (withdrawn ones) from the index; unknown ids are ignored."""
+        check_is_fitted(self, "need_vectors_")
+        drop_n, drop_o = set(need_ids), set(org_ids)
+        need_rows = {
+            n.id: (n, self.need_vectors_[i])
+            for i, n in enumerate(self.needs_)
+            if n.id not in drop_n
+        }
+        org_rows = {
+            o.id: (o, self.org_vectors_[j]) for j, o in enumerate(self.orgs_) if o.id not in drop_o
+        }
+        self._restack(need_rows, org_rows)
+        return self
+
+    @staticmethod
+    def _merge(current, matrix, new, transform):  # type: ignore[no-untyped-def]
+        rows = {item.id: (item, matrix[i]) for i, item in enumerate(current)}
+        if new:
+            vectors = transform(list(new))
+            for k, item in enumerate(new):
+                rows[item.id] = (item, vectors[k])
+        return rows
+
+    def _restack(self, need_rows: dict, org_rows: dict) -> None:  # type: ignore[type-arg]
+        width = len(self.vectorizer_.vocabulary_)
+
+        def stack(rows: dict) -> tuple[list, sp.csr_matrix]:  # type: ignore[type-arg]
+            ordered = [rows[k] for k in sorted(rows)]
+            items = [item for item, _ in ordered]
+            if not ordered:
+                return items, sp.csr_matrix((0, width))
+            return items, sp.vstack([v for _, v in ordered], format="csr")
+
+        needs, self.need_vectors_ = stack(need_rows)
+        orgs, self.org_vectors_ = stack(org_rows)
+        self._set_items(needs, orgs)
+
+    def similar_needs(
+        self, need_id: str, *, top: int = 5, other_departments: bool = True
+    ) -> Ranking:
+        """Needs whose text looks like the same problem, best first (text cosine only)."""
+        check_is_fitted(self, "need_vectors_")
+        i = self.need_index_[need_id]
+        scores = (self.need_vectors_ @ self.need_vectors_[i].T).toarray().ravel()
+        scores[i] = -1.0
+        if other_departments:
+            same = np.array([n.department == self.needs_[i].department for n in self.needs_])
+            scores[same] = -1.0
+        scores = np.round(scores, SCORE_DECIMALS)
+        return [(self.need_ids_[j], float(scores[j])) for j in top_k(scores, top) if scores[j] > 0]
+
     # -- scoring -------------------------------------------------------------------
     def _factors(self, need_rows: np.ndarray) -> dict[str, np.ndarray]:
         """Structured multipliers for ``need_rows`` × all organisations (dense block)."""

@@ -8,6 +8,7 @@ from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
@@ -33,7 +34,7 @@ def _pretokenized(doc: list[str]) -> list[str]:
 Doc = Need | Organization
 
 
-class FieldWeightedTfidf:
+class FieldWeightedTfidf(BaseEstimator):
     """TF-IDF over needs and profiles together, each field weighted and the sum L2-normalised.
 
     ``fit`` learns one vocabulary and IDF from every need and profile (one document

@@ -135,3 +135,41 @@ def test_explain_command(toy_files: tuple[Path, Path]) -> None:
     assert "共通する語" in proc.stdout and "活動分野が一致" in proc.stdout
     bad = _run("explain", "--needs", str(needs), "--npos", str(npos), "N1", "P404")
     assert bad.returncode == 2 and "P404" in bad.stderr
+
+
+def test_upsert_and_remove_without_refit(toy) -> None:
+    from dataclasses import replace
+
+    needs, orgs = toy
+    ranker = TfidfRanker().fit(needs, orgs)
+    before = ranker.rank_orgs(top=5)
+    vocabulary = dict(ranker.vectorizer_.vocabulary_)
+    # re-upserting unchanged items changes nothing
+    assert ranker.upsert(needs[:1], orgs[:2]).rank_orgs(top=5) == before
+    # a new group about the same problem appears for N1 at once
+    new = replace(orgs[0], id="P0", name="新しい見守りの会")
+    ranker.upsert(orgs=[new])
+    top = dict(ranker.rank_orgs(["N1"], top=2))["N1"]
+    assert [o for o, _ in top] == ["P0", "P1"]  # same score as P1, tie broken by id
+    assert top[0][1] == top[1][1]
+    # an edit moves the group: P1 now does something else
+    ranker.upsert(orgs=[replace(orgs[0], activities="放置竹林の竹を伐採しています。", offerings="")])
+    assert "P1" not in [o for o, s in dict(ranker.rank_orgs(["N1"], top=5))["N1"] if s > 0]
+    # withdrawal removes it
+    ranker.remove(org_ids=["P1"])
+    assert "P1" not in ranker.org_index_
+    assert all("P1" not in [o for o, _ in r] for _, r in ranker.rank_orgs(top=10))
+    assert ranker.vectorizer_.vocabulary_ == vocabulary  # no refit happened
+
+
+def test_similar_needs_from_other_departments(toy) -> None:
+    from dataclasses import replace
+
+    needs, orgs = toy
+    twin = replace(needs[0], id="N9", department="地域福祉課", title="一人暮らし高齢者の見守り")
+    same_dept = replace(needs[0], id="N8", title="独居高齢者の見守り強化")
+    ranker = TfidfRanker().fit([*needs, twin, same_dept], orgs)
+    similar = ranker.similar_needs("N1", top=3)
+    assert similar[0][0] == "N9"
+    assert "N8" not in [n for n, _ in similar]
+    assert "N8" in [n for n, _ in ranker.similar_needs("N1", top=3, other_departments=False)]
