@@ -1,0 +1,163 @@
+"""``python -m service`` (or ``kyodo``): serve, migrate, load, create-user, refit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import Session, select
+
+import matching
+
+from . import loader
+from .config import Settings
+from .db import make_engine
+from .errors import DomainError
+from .migrate import upgrade
+from .models import Organization, Role
+from .schemas import UserCreate
+from .users import create_user
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="協働マッチング service")
+
+DEMO_USERS = [
+    ("coordinator", "kyodo-demo-2026", Role.coordinator, None),
+    ("bousai", "kyodo-demo-2026", Role.department, "防災危機管理室"),
+    ("kourei", "kyodo-demo-2026", Role.department, "高齢福祉課"),
+]
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _counts(c: loader.ImportCounts) -> str:
+    return f"新規 {c.created}・更新 {c.updated}・変更なし {c.unchanged}"
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the schema migrations (creates the SQLite file on first run)."""
+    settings = _settings()
+    upgrade(settings.sqlalchemy_url)
+    typer.echo(f"migrated: {settings.sqlalchemy_url.split('@')[-1]}")
+
+
+@app.command()
+def load(
+    needs: Annotated[Path | None, typer.Option(help="needs file (CSV/XLSX)")] = None,
+    npos: Annotated[Path | None, typer.Option(help="profiles file (CSV/XLSX)")] = None,
+    corpus: Annotated[bool, typer.Option(help="load the bundled corpus")] = False,
+) -> None:
+    """Import needs and profiles (DATA_FORMAT.md); a file with a bad row changes nothing."""
+    if corpus:
+        from corpus import NEEDS_PATH, NPOS_PATH
+
+        needs, npos = NEEDS_PATH, NPOS_PATH
+    if needs is None and npos is None:
+        raise typer.BadParameter("--needs, --npos or --corpus")
+    settings = _settings()
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            if npos is not None:
+                result = matching.load_organizations(npos)
+                counts = loader.import_organizations(
+                    session, result.items, user=None, source=npos.read_bytes()
+                )
+                typer.echo(f"団体: {_counts(counts)}")
+            if needs is not None:
+                need_result = matching.load_needs(needs)
+                counts = loader.import_needs(
+                    session, need_result.items, user=None, source=needs.read_bytes()
+                )
+                typer.echo(f"課題: {_counts(counts)}")
+    except matching.DataFormatError as exc:
+        for problem in exc.problems:
+            typer.echo(f"エラー: {problem}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+
+
+@app.command("create-user")
+def create_user_command(
+    username: Annotated[str, typer.Option()],
+    role: Annotated[Role, typer.Option()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    department: Annotated[str | None, typer.Option(help="担当課 (department users)")] = None,
+    organization: Annotated[str | None, typer.Option(help="団体ID (npo users)")] = None,
+    display_name: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Create a user (the first coordinator comes from here)."""
+    settings = _settings()
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            org_id = None
+            if organization:
+                org_id = session.exec(
+                    select(Organization.id).where(Organization.key == organization)
+                ).first()
+            data = UserCreate(
+                username=username,
+                password=password,
+                role=role,
+                display_name=display_name,
+                department=department,
+                organization_id=org_id,
+            )
+            user = create_user(session, data, by=None)
+            typer.echo(f"created user {user.username} ({user.role})")
+    except DomainError as exc:
+        typer.echo(f"エラー: {exc.message} [{exc.code}]", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def refit() -> None:
+    """Refit the matching index on all stored needs and profiles (new vocabulary)."""
+    from .audit import audit
+
+    settings = _settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    with Session(engine) as session:
+        audit(session, None, "refit", "index")
+        session.commit()
+    engine.dispose()
+    typer.echo("refit requested: every server process refits at its next request")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    demo: Annotated[bool, typer.Option(help="load the corpus and demo users if empty")] = False,
+) -> None:
+    """Migrate, then serve the API (and, with --demo, the bundled corpus)."""
+    import uvicorn
+
+    from .demo import prepare_demo
+    from .main import create_app
+
+    settings = _settings()
+    if demo:
+        settings = settings.model_copy(update={"demo_mode": True})
+    upgrade(settings.sqlalchemy_url)
+    if settings.demo_mode:
+        prepare_demo(settings, DEMO_USERS)
+    typer.echo(f"協働マッチング: http://{host}:{port}/ （API の説明: http://{host}:{port}/docs）")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

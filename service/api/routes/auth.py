@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+
+from ...deps import CurrentUser, SessionDep, SettingsDep
+from ...errors import DomainError
+from ...models import Department
+from ...schemas import TokenOut, UserPublic
+from ...security import authenticate, issue_token, revoke_token
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class BadCredentials(DomainError):
+    status = 401
+    default_code = "BAD_CREDENTIALS"
+
+
+@router.post("/token", response_model=TokenOut, summary="ログインしてトークンを得る")
+def login(
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=200)],
+) -> TokenOut:
+    """OAuth2 password form (``username``, ``password``) → bearer token."""
+    user = authenticate(session, username, password)
+    if user is None:
+        raise BadCredentials("ユーザー名またはパスワードが違います。")
+    return TokenOut(access_token=issue_token(session, user, settings.token_ttl_hours))
+
+
+@router.post("/logout", status_code=204, summary="トークンを無効にする")
+def logout(request: Request, session: SessionDep, _user: CurrentUser) -> Response:
+    header = request.headers.get("authorization", "")
+    token = header.removeprefix("Bearer ").strip() or request.cookies.get("kyodo_session", "")
+    revoke_token(session, token)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=UserPublic, summary="ログイン中の利用者")
+def me(session: SessionDep, user: CurrentUser) -> UserPublic:
+    dept = session.get(Department, user.department_id) if user.department_id else None
+    assert user.id is not None
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,  # type: ignore[arg-type]
+        department=dept.name if dept else None,
+        organization_id=user.organization_id,
+    )

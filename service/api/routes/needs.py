@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from ... import needs as svc
+from ... import suggestions as sugg
+from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
+from ...errors import PermissionDenied
+from ...index import item_key, row_id
+from ...models import NeedStatus, Role
+from ...schemas import NeedCreate, NeedPublic, NeedUpdate, Page, SimilarNeed, SuggestionPublic
+
+router = APIRouter(prefix="/needs", tags=["needs"])
+
+Id = Annotated[int, Path(ge=1, le=2_147_483_647, description="課題の番号")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+@router.get("", response_model=Page[NeedPublic], summary="課題の一覧")
+def list_needs(
+    session: SessionDep,
+    user: CurrentUser,
+    department: Annotated[str | None, Query(max_length=100)] = None,
+    field: Annotated[int | None, Query(ge=1, le=20)] = None,
+    area: Annotated[str | None, Query(max_length=50)] = None,
+    status: NeedStatus | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> Page[NeedPublic]:
+    return svc.list_needs(
+        session,
+        user=user,
+        department=department,
+        field=field,
+        area=area,
+        status=status,
+        q=q,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post("", response_model=NeedPublic, status_code=201, summary="課題を登録する")
+def create_need(session: SessionDep, user: CurrentUser, data: NeedCreate) -> NeedPublic:
+    need, dept = svc.create_need(session, data, user=user)
+    return svc.need_public(need, dept, viewer=user)
+
+
+@router.get("/{need_id}", response_model=NeedPublic, summary="課題を見る")
+def read_need(session: SessionDep, user: CurrentUser, need_id: Id) -> NeedPublic:
+    need, dept = svc.get_need(session, need_id, user=user)
+    return svc.need_public(need, dept, viewer=user)
+
+
+@router.patch("/{need_id}", response_model=NeedPublic, summary="課題を更新する")
+def update_need(
+    session: SessionDep, user: CurrentUser, need_id: Id, data: NeedUpdate
+) -> NeedPublic:
+    need, dept = svc.update_need(session, need_id, data, user=user)
+    return svc.need_public(need, dept, viewer=user)
+
+
+@router.delete("/{need_id}", response_model=NeedPublic, summary="課題を取り下げる")
+def withdraw_need(session: SessionDep, user: CurrentUser, need_id: Id) -> NeedPublic:
+    need, dept = svc.withdraw_need(session, need_id, user=user)
+    return svc.need_public(need, dept, viewer=user)
+
+
+@router.get(
+    "/{need_id}/suggestions", response_model=list[SuggestionPublic], summary="この課題に合う団体"
+)
+def need_suggestions(
+    session: SessionDep, index: IndexDep, settings: SettingsDep, user: CurrentUser, need_id: Id
+) -> list[SuggestionPublic]:
+    return sugg.for_need(session, index, need_id, user=user, top=settings.suggestions_per_need)
+
+
+@router.get("/{need_id}/similar", response_model=list[SimilarNeed], summary="他の課の似た課題")
+def similar_needs(
+    session: SessionDep,
+    index: IndexDep,
+    user: CurrentUser,
+    need_id: Id,
+    top: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> list[SimilarNeed]:
+    svc.get_need(session, need_id, user=user)
+    if user.role == Role.npo:
+        raise PermissionDenied()
+    ranker = index.sync(session)
+    key = item_key(need_id)
+    if ranker is None or key not in ranker.need_index_:
+        return []
+    out = []
+    for other_key, score in ranker.similar_needs(key, top=top):
+        try:
+            other, dept = svc.get_need(session, row_id(other_key), user=user)
+        except svc.NotFound:
+            continue  # a department user sees only its own needs
+        out.append(SimilarNeed(need=svc.need_public(other, dept, viewer=user), score=score))
+    return out

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
+
+from ... import organizations as svc
+from ... import suggestions as sugg
+from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
+from ...models import OrgStatus
+from ...schemas import NeedPublic, OrgCreate, OrgPublic, OrgUpdate, Page
+
+router = APIRouter(prefix="/organizations", tags=["organizations"])
+
+Id = Annotated[int, Path(ge=1, le=2_147_483_647, description="団体の番号")]
+
+
+class NeedSuggestion(BaseModel):
+    need: NeedPublic
+    score: float
+    reasons: dict  # type: ignore[type-arg]
+
+
+@router.get("", response_model=Page[OrgPublic], summary="団体の一覧")
+def list_orgs(
+    session: SessionDep,
+    user: CurrentUser,
+    field: Annotated[int | None, Query(ge=1, le=20)] = None,
+    area: Annotated[str | None, Query(max_length=50)] = None,
+    status: OrgStatus | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[OrgPublic]:
+    return svc.list_orgs(
+        session, user=user, field=field, area=area, status=status, q=q, limit=limit, offset=offset
+    )
+
+
+@router.post("", response_model=OrgPublic, status_code=201, summary="団体を登録する")
+def create_org(session: SessionDep, user: CurrentUser, data: OrgCreate) -> OrgPublic:
+    return svc.org_public(svc.create_org(session, data, user=user), viewer=user)
+
+
+@router.get("/{org_id}", response_model=OrgPublic, summary="団体のプロフィール")
+def read_org(session: SessionDep, user: CurrentUser, org_id: Id) -> OrgPublic:
+    return svc.org_public(svc.get_org(session, org_id, user=user), viewer=user)
+
+
+@router.patch("/{org_id}", response_model=OrgPublic, summary="団体のプロフィールを更新する")
+def update_org(session: SessionDep, user: CurrentUser, org_id: Id, data: OrgUpdate) -> OrgPublic:
+    return svc.org_public(svc.update_org(session, org_id, data, user=user), viewer=user)
+
+
+@router.delete("/{org_id}", response_model=OrgPublic, summary="団体の登録を取り消す")
+def withdraw_org(session: SessionDep, user: CurrentUser, org_id: Id) -> OrgPublic:
+    return svc.org_public(svc.withdraw_org(session, org_id, user=user), viewer=user)
+
+
+@router.get(
+    "/{org_id}/suggestions", response_model=list[NeedSuggestion], summary="この団体に合う協働の種"
+)
+def org_suggestions(
+    session: SessionDep, index: IndexDep, settings: SettingsDep, user: CurrentUser, org_id: Id
+) -> list[NeedSuggestion]:
+    rows = sugg.for_org(session, index, org_id, user=user, top=settings.suggestions_per_need)
+    return [NeedSuggestion(need=n, score=s, reasons=r) for n, s, r in rows]

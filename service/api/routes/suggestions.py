@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from ... import reviews
+from ... import suggestions as sugg
+from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
+from ...schemas import DecisionIn, DecisionPublic, Page, StageIn, SuggestionPublic
+
+router = APIRouter(tags=["review"])
+
+Id = Annotated[int, Path(ge=1, le=2_147_483_647, description="提案の番号")]
+
+
+@router.get(
+    "/review-queue", response_model=Page[SuggestionPublic], summary="確認待ちの提案（スコア順）"
+)
+def review_queue(
+    session: SessionDep,
+    index: IndexDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    department: Annotated[str | None, Query(max_length=100)] = None,
+    field: Annotated[int | None, Query(ge=1, le=20)] = None,
+    need_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[SuggestionPublic]:
+    return sugg.queue(
+        session,
+        index,
+        user=user,
+        top=settings.suggestions_per_need,
+        department=department,
+        field=field,
+        need_id=need_id,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/suggestions/{suggestion_id}", response_model=SuggestionPublic, summary="提案を見る")
+def read_suggestion(session: SessionDep, user: CurrentUser, suggestion_id: Id) -> SuggestionPublic:
+    return reviews.get_suggestion(session, suggestion_id, user=user)
+
+
+@router.get(
+    "/suggestions/{suggestion_id}/history",
+    response_model=list[DecisionPublic],
+    summary="判断の履歴",
+)
+def suggestion_history(
+    session: SessionDep, user: CurrentUser, suggestion_id: Id
+) -> list[DecisionPublic]:
+    return reviews.history(session, suggestion_id, user=user)
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/decision", response_model=SuggestionPublic, summary="承認・見送り"
+)
+def decide(
+    session: SessionDep, user: CurrentUser, suggestion_id: Id, data: DecisionIn
+) -> SuggestionPublic:
+    """``confirm`` or ``reject`` (with ``reason_code``); ``version`` is the one you read."""
+    return reviews.decide(session, suggestion_id, data, user=user)
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/stage",
+    response_model=SuggestionPublic,
+    summary="次の段階へ進める",
+)
+def advance(
+    session: SessionDep, user: CurrentUser, suggestion_id: Id, data: StageIn
+) -> SuggestionPublic:
+    """事前打ち合わせ設定 → 協働事業化 / 見送り."""
+    return reviews.advance(session, suggestion_id, data, user=user)

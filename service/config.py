@@ -1,0 +1,42 @@
+"""The one settings object: everything configurable is read from the environment here."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service settings, from ``KYODO_*`` environment variables (``DATABASE_URL`` too)."""
+
+    model_config = SettingsConfigDict(env_prefix="KYODO_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    # Embedded default: a SQLite file in the working directory, created on first start.
+    database_url: str = Field(
+        default="sqlite:///./kyodo.sqlite3",
+        validation_alias="DATABASE_URL",
+    )
+    # Demo mode creates the demo accounts stated in the README; never in production.
+    demo_mode: bool = False
+    token_ttl_hours: int = 12
+    suggestions_per_need: int = Field(default=10, ge=1, le=100)
+    page_size_max: int = 100
+
+    @model_validator(mode="after")
+    def _production_is_strict(self) -> Settings:
+        if self.environment == "production" and self.demo_mode:
+            raise ValueError("KYODO_DEMO_MODE cannot be used with KYODO_ENVIRONMENT=production")
+        return self
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        """The URL with a driver SQLAlchemy has: ``postgresql://`` → ``postgresql+psycopg://``."""
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url

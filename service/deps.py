@@ -1,0 +1,56 @@
+"""FastAPI dependencies as ``Annotated`` aliases: ``SessionDep``, ``CurrentUser``, ``IndexDep``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from .config import Settings
+from .errors import DomainError
+from .index import MatchingIndex
+from .models import User
+from .security import user_for_token
+
+_bearer = HTTPBearer(auto_error=False, description="POST /api/auth/token で得たトークン")
+
+
+class Unauthorized(DomainError):
+    status = 401
+    default_code = "UNAUTHORIZED"
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+def get_index(request: Request) -> MatchingIndex:
+    return request.app.state.index  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+IndexDep = Annotated[MatchingIndex, Depends(get_index)]
+
+
+def get_current_user(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    token = credentials.credentials if credentials else request.cookies.get("kyodo_session")
+    user = user_for_token(session, token) if token else None
+    if user is None:
+        raise Unauthorized("ログインが必要です。トークンが無いか、期限が切れています。")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

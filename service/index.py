@@ -1,0 +1,151 @@
+"""The in-process matching index, kept in step with the database.
+
+Each server process holds one fitted ``TfidfRanker``. Every change to a need or a
+profile writes an audit row; before ranking, a process reads the audit rows it has not
+seen (one indexed query) and applies them with ``upsert`` / ``remove``, so a profile
+registered through one process is rankable in every process at its next request,
+without a refit. A full refit (new vocabulary and IDF) runs on command, and by itself
+once the items changed since the last fit pass a quarter of the index.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+import matching
+
+from . import models
+from .models import AuditLog, NeedStatus, OrgStatus, from_tags, int_tags
+
+MODEL_VERSION = "cold-start-1"
+REFIT_SHARE = 0.25
+REFIT_MIN_CHANGES = 50
+
+
+def item_key(row_id: int) -> str:
+    """Ranker ids: zero-padded so string order is id order (ties break by id)."""
+    return f"{row_id:010d}"
+
+
+def row_id(key: str) -> int:
+    return int(key)
+
+
+def to_matching_need(row: models.Need, department: str) -> matching.Need:
+    assert row.id is not None
+    return matching.Need(
+        id=item_key(row.id),
+        department=department,
+        title=row.title,
+        description=row.description,
+        goal=row.goal,
+        fields=int_tags(row.fields),
+        areas=matching.parse_areas(";".join(from_tags(row.areas))),
+        forms=from_tags(row.forms),
+    )
+
+
+def to_matching_org(row: models.Organization) -> matching.Organization:
+    assert row.id is not None
+    return matching.Organization(
+        id=item_key(row.id),
+        name=row.name,
+        activities=row.activities,
+        legal_form=row.legal_form,
+        fields=int_tags(row.fields),
+        areas=matching.parse_areas(";".join(from_tags(row.areas))),
+        offerings=row.offerings,
+        wishes=row.wishes,
+    )
+
+
+class MatchingIndex:
+    """Thread-safe holder of the fitted ranker for one process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.lock = threading.RLock()
+        self.ranker: matching.TfidfRanker | None = None
+        self.seen_audit_id = 0
+        self.fitted_audit_id = 0
+        self.changes_since_fit = 0
+        self.suggestions_version = ""  # the index version the stored suggestions reflect
+
+    @property
+    def version(self) -> str:
+        """Which data the rankings come from: the audit id at the fit and the last one applied."""
+        return f"fit{self.fitted_audit_id}+{self.seen_audit_id}"
+
+    def refit(self, session: Session) -> None:
+        with self.lock:
+            last = session.exec(select(func.max(AuditLog.id))).one() or 0
+            needs = self._load_needs(session, None)
+            orgs = self._load_orgs(session, None)
+            ranker: matching.TfidfRanker | None = None
+            if needs and orgs:
+                try:
+                    ranker = matching.TfidfRanker().fit(needs, orgs)
+                except ValueError:  # no content word at all: nothing to rank yet
+                    ranker = None
+            self.ranker = ranker
+            self.seen_audit_id = self.fitted_audit_id = last
+            self.changes_since_fit = 0
+
+    def sync(self, session: Session) -> matching.TfidfRanker | None:
+        """Apply the changes other requests and processes made; return the current ranker."""
+        with self.lock:
+            if self.ranker is None and self.seen_audit_id == 0:
+                self.refit(session)
+                return self.ranker
+            rows = session.exec(
+                select(AuditLog.id, AuditLog.entity, AuditLog.entity_id, AuditLog.action)
+                .where(AuditLog.id > self.seen_audit_id)
+                .where(col(AuditLog.entity).in_(["need", "organization", "index"]))
+                .order_by(col(AuditLog.id))
+            ).all()
+            if not rows:
+                return self.ranker
+            last = max(r[0] for r in rows)
+            if self.ranker is None or any(r[1] == "index" and r[3] == "refit" for r in rows):
+                self.refit(session)
+                return self.ranker
+            need_ids = {r[2] for r in rows if r[1] == "need" and r[2] is not None}
+            org_ids = {r[2] for r in rows if r[1] == "organization" and r[2] is not None}
+            live_needs = self._load_needs(session, need_ids)
+            live_orgs = self._load_orgs(session, org_ids)
+            gone_needs = need_ids - {row_id(n.id) for n in live_needs}
+            gone_orgs = org_ids - {row_id(o.id) for o in live_orgs}
+            self.ranker.upsert(live_needs, live_orgs)
+            self.ranker.remove([item_key(i) for i in gone_needs], [item_key(i) for i in gone_orgs])
+            self.seen_audit_id = last
+            self.changes_since_fit += len(need_ids) + len(org_ids)
+            size = len(self.ranker.need_ids_) + len(self.ranker.org_ids_)
+            if self.changes_since_fit > max(REFIT_MIN_CHANGES, REFIT_SHARE * size):
+                self.refit(session)
+            return self.ranker
+
+    @staticmethod
+    def _load_needs(session: Session, ids: set[int] | None) -> list[matching.Need]:
+        query = (
+            select(models.Need, models.Department.name)
+            .join(models.Department)
+            .where(models.Need.status == NeedStatus.published)
+        )
+        if ids is not None:
+            if not ids:
+                return []
+            query = query.where(col(models.Need.id).in_(ids))
+        return [to_matching_need(n, d) for n, d in session.exec(query).all()]
+
+    @staticmethod
+    def _load_orgs(session: Session, ids: set[int] | None) -> list[matching.Organization]:
+        query = select(models.Organization).where(models.Organization.status == OrgStatus.active)
+        if ids is not None:
+            if not ids:
+                return []
+            query = query.where(col(models.Organization.id).in_(ids))
+        return [to_matching_org(o) for o in session.exec(query).all()]

@@ -1,0 +1,48 @@
+"""``create_app(settings)``: the FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from .api.routes import admin, auth, needs, organizations, suggestions
+from .config import Settings
+from .db import make_engine
+from .errors import install_handlers
+from .index import MatchingIndex
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="協働マッチング API",
+        description=(
+            "市の協働の種（課題）と NPO・市民活動団体を結び、コーディネーターの判断を記録する。"
+        ),
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    # the index is fitted lazily on the first request that ranks (never at import time)
+    app.state.index = MatchingIndex(engine)
+    install_handlers(app)
+    api = APIRouter(prefix="/api")
+    for module in (auth, needs, organizations, suggestions, admin):
+        api.include_router(module.router)
+
+    @api.get("/health", tags=["meta"], summary="死活確認")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(api)
+    return app

@@ -1,0 +1,195 @@
+"""Database tables (SQLModel). API shapes live in ``schemas.py``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# Multi-valued columns are stored as delimited tags ("|1|13|") so that one portable
+# LIKE '%|13|%' filters them on SQLite and PostgreSQL alike.
+def to_tags(values: list[int] | list[str]) -> str:
+    return "|" + "|".join(str(v) for v in values) + "|" if values else ""
+
+
+def from_tags(tags: str) -> list[str]:
+    return [v for v in tags.split("|") if v]
+
+
+def int_tags(tags: str) -> list[int]:
+    return [int(v) for v in from_tags(tags)]
+
+
+def _ts(**kw: object) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), nullable=False, **kw)
+
+
+class Role(StrEnum):
+    coordinator = "coordinator"  # 市民自治推進課
+    department = "department"  # 各課の協働推進員
+    npo = "npo"  # NPO・市民活動団体
+
+
+class NeedStatus(StrEnum):
+    draft = "draft"  # 下書き
+    published = "published"  # 公開中
+    withdrawn = "withdrawn"  # 取り下げ
+
+
+class OrgStatus(StrEnum):
+    active = "active"
+    withdrawn = "withdrawn"
+
+
+class SuggestionStatus(StrEnum):
+    pending = "pending"  # 未判断
+    confirmed = "confirmed"  # 承認
+    rejected = "rejected"  # 見送り（提案段階）
+
+
+class Stage(StrEnum):
+    """What happened after a confirmation."""
+
+    meeting_arranged = "meeting_arranged"  # 事前打ち合わせ設定
+    project_started = "project_started"  # 協働事業化
+    dropped = "dropped"  # 見送り
+
+
+class RejectReason(StrEnum):
+    wrong_field = "分野違い"
+    outside_area = "地域外"
+    mutual_benefit = "共益的活動"
+    lacks_capacity = "体制不足"
+    outside_plan = "計画外"
+    other = "その他"
+
+
+class Department(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True, index=True)
+
+
+class Need(SQLModel, table=True):
+    """A department's 協働の種. ``key`` is the id in the department's own files (課題ID)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True, index=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    title: str = Field(max_length=200)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    goal: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    fields: str = Field(default="", max_length=500)  # tags: "|1|13|"
+    areas: str = Field(default="", max_length=500)  # tags: "|北区|"
+    forms: str = Field(default="", max_length=500)  # tags: "|委託|共催|"
+    contact_name: str = Field(default="", max_length=100)
+    status: str = Field(default=NeedStatus.published, max_length=20, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Organization(SQLModel, table=True):
+    """An NPO / citizen group profile. ``key`` is the id in registry files (団体ID)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200, index=True)
+    legal_form: str = Field(default="", max_length=100)
+    fields: str = Field(default="", max_length=500)  # tags: "|1|13|"
+    areas: str = Field(default="", max_length=500)  # tags: "|北区|"
+    activities: str = Field(sa_column=Column(Text, nullable=False))
+    offerings: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    wishes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    contact_name: str = Field(default="", max_length=100)
+    contact_email: str = Field(default="", max_length=254)
+    contact_phone: str = Field(default="", max_length=40)
+    status: str = Field(default=OrgStatus.active, max_length=20, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, unique=True, index=True)
+    display_name: str = Field(default="", max_length=100)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=20)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    organization_id: int | None = Field(default=None, foreign_key="organization.id")
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+
+
+class Suggestion(SQLModel, table=True):
+    """A proposed (need, organisation) pairing and where the coordinator's review stands.
+
+    ``version`` is checked on every write: a decision made on a stale read is a 409.
+    ``rank`` is None once the pairing has dropped out of the need's current top list.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("need_id", "organization_id", name="uq_suggestion_pair"),
+        Index("ix_suggestion_queue", "status", "score"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    need_id: int = Field(foreign_key="need.id", index=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    score: float
+    rank: int | None = None
+    reasons: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    index_version: str = Field(max_length=64)
+    model_version: str = Field(max_length=64)
+    status: str = Field(default=SuggestionStatus.pending, max_length=20)
+    stage: str | None = Field(default=None, max_length=30)
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Decision(SQLModel, table=True):
+    """One step in a suggestion's history: confirm / reject, or a later stage. Never updated."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: int = Field(foreign_key="suggestion.id", index=True)
+    action: str = Field(
+        max_length=30
+    )  # confirm | reject | meeting_arranged | project_started | dropped
+    reason_code: str | None = Field(default=None, max_length=20)
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    user_id: int = Field(foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class AuditLog(SQLModel, table=True):
+    """Every change, in order. Its ids also tell other server processes what changed."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    action: str = Field(max_length=30)
+    entity: str = Field(max_length=30, index=True)
+    entity_id: int | None = None
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]

@@ -1,0 +1,178 @@
+"""The coordinator's review: confirm / reject with a reason, then the stages that follow.
+
+Every write checks the suggestion's ``version`` (compare-and-set in one UPDATE), so of
+many simultaneous decisions on one suggestion exactly one wins and the others get a
+409; every step is a new ``Decision`` row, so a revised decision never erases history.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from .audit import audit
+from .errors import Conflict, Invalid, NotFound, PermissionDenied
+from .models import (
+    Decision,
+    Department,
+    Need,
+    Organization,
+    RejectReason,
+    Role,
+    Stage,
+    Suggestion,
+    SuggestionStatus,
+    User,
+    utcnow,
+)
+from .schemas import DecisionIn, DecisionPublic, StageIn, SuggestionPublic
+from .suggestions import suggestion_public
+
+# stage → the stages it may move on to (None: just confirmed)
+TRANSITIONS: dict[str | None, set[str]] = {
+    None: {Stage.meeting_arranged, Stage.dropped},
+    Stage.meeting_arranged: {Stage.project_started, Stage.dropped},
+    Stage.project_started: set(),
+    Stage.dropped: set(),
+}
+STAGE_LABELS = {
+    Stage.meeting_arranged: "事前打ち合わせ設定",
+    Stage.project_started: "協働事業化",
+    Stage.dropped: "見送り",
+}
+
+
+def _load(
+    session: Session, suggestion_id: int, *, user: User
+) -> tuple[Suggestion, Need, str, Organization]:
+    row = session.exec(
+        select(Suggestion, Need, Department.name, Organization)
+        .join(Need, col(Suggestion.need_id) == Need.id)
+        .join(Department, col(Need.department_id) == Department.id)
+        .join(Organization, col(Suggestion.organization_id) == Organization.id)
+        .where(Suggestion.id == suggestion_id)
+    ).first()
+    if row is None:
+        raise NotFound("提案")
+    s, need, _, _ = row
+    visible = user.role == Role.coordinator or (
+        user.role == Role.department
+        and need.department_id == user.department_id
+        and s.status == SuggestionStatus.confirmed
+    )
+    if not visible:
+        raise NotFound("提案")
+    return row  # type: ignore[return-value]
+
+
+def get_suggestion(session: Session, suggestion_id: int, *, user: User) -> SuggestionPublic:
+    return suggestion_public(*_load(session, suggestion_id, user=user))
+
+
+def history(session: Session, suggestion_id: int, *, user: User) -> list[DecisionPublic]:
+    _load(session, suggestion_id, user=user)
+    rows = session.exec(
+        select(Decision, User.username)
+        .join(User, col(Decision.user_id) == User.id)
+        .where(Decision.suggestion_id == suggestion_id)
+        .order_by(col(Decision.id))
+    ).all()
+    return [
+        DecisionPublic(
+            id=d.id,
+            action=d.action,
+            reason_code=d.reason_code,
+            comment=d.comment,
+            user=u,
+            created_at=d.created_at,
+        )
+        for d, u in rows
+    ]
+
+
+def _compare_and_set(session: Session, s: Suggestion, expected: int, **values: object) -> None:
+    result = session.execute(
+        update(Suggestion)
+        .where(col(Suggestion.id) == s.id, col(Suggestion.version) == expected)
+        .values(version=Suggestion.version + 1, updated_at=utcnow(), **values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise Conflict(
+            "この提案は、読み込んだ後に他の人が更新しました。最新の状態を読み込み直してください。",
+            code="STALE_VERSION",
+        )
+
+
+def decide(
+    session: Session, suggestion_id: int, data: DecisionIn, *, user: User
+) -> SuggestionPublic:
+    if user.role != Role.coordinator:
+        raise PermissionDenied("提案の承認・見送りはコーディネーターだけが行えます。")
+    s, need, dept, org = _load(session, suggestion_id, user=user)
+    if data.action == "reject" and data.reason_code is None:
+        raise Invalid(
+            "見送る場合は理由を選んでください。",
+            code="VALIDATION_ERROR",
+            errors=[{"field": "reason_code", "code": "MISSING", "message": "理由は必須です。"}],
+        )
+    if s.stage is not None:
+        raise Conflict(
+            f"「{STAGE_LABELS[Stage(s.stage)]}」まで進んだ提案の判断は変更できません。",
+            code="STAGE_LOCKED",
+        )
+    status = SuggestionStatus.confirmed if data.action == "confirm" else SuggestionStatus.rejected
+    reason = data.reason_code.value if data.reason_code else None
+    previous = s.status
+    _compare_and_set(session, s, data.version, status=status)
+    assert user.id is not None and s.id is not None
+    session.add(
+        Decision(
+            suggestion_id=s.id,
+            action=data.action,
+            reason_code=reason,
+            comment=data.comment,
+            user_id=user.id,
+        )
+    )
+    audit(
+        session,
+        user,
+        "revise" if previous != SuggestionStatus.pending else "decide",
+        "suggestion",
+        s.id,
+        decision=data.action,
+        reason=reason,
+        previous=previous,
+    )
+    session.commit()
+    session.refresh(s)
+    return suggestion_public(s, need, dept, org)
+
+
+def advance(session: Session, suggestion_id: int, data: StageIn, *, user: User) -> SuggestionPublic:
+    if user.role != Role.coordinator:
+        raise PermissionDenied("協働の進み具合はコーディネーターが記録します。")
+    s, need, dept, org = _load(session, suggestion_id, user=user)
+    if s.status != SuggestionStatus.confirmed:
+        raise Conflict("承認した提案だけが次の段階に進めます。", code="NOT_CONFIRMED")
+    allowed = TRANSITIONS[s.stage]
+    if data.stage not in allowed:
+        raise Conflict(
+            f"「{STAGE_LABELS.get(Stage(s.stage), '承認') if s.stage else '承認'}」から"
+            f"「{STAGE_LABELS[data.stage]}」には進めません。",
+            code="INVALID_TRANSITION",
+        )
+    previous = s.stage
+    _compare_and_set(session, s, data.version, stage=data.stage.value)
+    assert user.id is not None and s.id is not None
+    session.add(
+        Decision(suggestion_id=s.id, action=data.stage.value, comment=data.comment, user_id=user.id)
+    )
+    audit(session, user, "stage", "suggestion", s.id, stage=data.stage.value, previous=previous)
+    session.commit()
+    session.refresh(s)
+    return suggestion_public(s, need, dept, org)
+
+
+REASON_CODES = [r.value for r in RejectReason]

@@ -1,0 +1,202 @@
+"""API shapes: ``XCreate`` / ``XUpdate`` (PATCH, all optional) / ``XPublic``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .models import NeedStatus, OrgStatus, RejectReason, Role, Stage, SuggestionStatus
+
+T = TypeVar("T")
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
+Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+RequiredLine = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+FieldNo = Annotated[int, Field(ge=1, le=20)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+# -- needs ---------------------------------------------------------------------------
+class NeedBase(Strict):
+    title: RequiredLine
+    description: Required
+    goal: Text = ""
+    fields: list[FieldNo] = Field(default_factory=list, max_length=20)
+    areas: list[Tag] = Field(default_factory=list, max_length=20)
+    forms: list[Tag] = Field(default_factory=list, max_length=10)
+    contact_name: Annotated[str, StringConstraints(max_length=100)] = ""
+
+
+class NeedCreate(NeedBase):
+    key: Key | None = None
+    department: RequiredLine | None = None  # coordinator: required; department user: its own
+    status: Literal[NeedStatus.draft, NeedStatus.published] = NeedStatus.published
+
+
+class NeedUpdate(Strict):
+    title: RequiredLine | None = None
+    description: Required | None = None
+    goal: Text | None = None
+    fields: list[FieldNo] | None = Field(default=None, max_length=20)
+    areas: list[Tag] | None = Field(default=None, max_length=20)
+    forms: list[Tag] | None = Field(default=None, max_length=10)
+    contact_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    status: Literal[NeedStatus.draft, NeedStatus.published] | None = None
+
+
+class NeedPublic(BaseModel):
+    id: int
+    key: str
+    department: str
+    title: str
+    description: str
+    goal: str
+    fields: list[int]
+    field_names: list[str]
+    areas: list[str]
+    forms: list[str]
+    contact_name: str | None  # internal: coordinator and the department only
+    status: NeedStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- organisations -------------------------------------------------------------------
+class OrgBase(Strict):
+    name: RequiredLine
+    legal_form: Line = ""
+    fields: list[FieldNo] = Field(default_factory=list, max_length=20)
+    areas: list[Tag] = Field(default_factory=list, max_length=20)
+    activities: Required
+    offerings: Text = ""
+    wishes: Text = ""
+    contact_name: Annotated[str, StringConstraints(max_length=100)] = ""
+    contact_email: Annotated[str, StringConstraints(max_length=254)] = ""
+    contact_phone: Annotated[str, StringConstraints(max_length=40)] = ""
+
+
+class OrgCreate(OrgBase):
+    key: Key | None = None
+
+
+class OrgUpdate(Strict):
+    name: RequiredLine | None = None
+    legal_form: Line | None = None
+    fields: list[FieldNo] | None = Field(default=None, max_length=20)
+    areas: list[Tag] | None = Field(default=None, max_length=20)
+    activities: Required | None = None
+    offerings: Text | None = None
+    wishes: Text | None = None
+    contact_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    contact_email: Annotated[str, StringConstraints(max_length=254)] | None = None
+    contact_phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+class Contact(BaseModel):
+    name: str
+    email: str
+    phone: str
+
+
+class OrgPublic(BaseModel):
+    id: int
+    key: str
+    name: str
+    legal_form: str
+    fields: list[int]
+    field_names: list[str]
+    areas: list[str]
+    activities: str
+    offerings: str
+    wishes: str
+    contact: Contact | None  # personal data: the coordinator and the group itself only
+    status: OrgStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- suggestions and review ----------------------------------------------------------
+class SuggestionPublic(BaseModel):
+    id: int
+    need_id: int
+    need_title: str
+    department: str
+    organization_id: int
+    organization_name: str
+    score: float
+    rank: int | None
+    reasons: dict  # type: ignore[type-arg]
+    status: SuggestionStatus
+    stage: Stage | None
+    version: int
+    index_version: str
+    model_version: str
+    updated_at: datetime
+
+
+class DecisionIn(Strict):
+    action: Literal["confirm", "reject"]
+    reason_code: RejectReason | None = None
+    comment: Annotated[str, StringConstraints(max_length=2000)] = ""
+    version: Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+class StageIn(Strict):
+    stage: Stage
+    comment: Annotated[str, StringConstraints(max_length=2000)] = ""
+    version: Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+class DecisionPublic(BaseModel):
+    id: int
+    action: str
+    reason_code: str | None
+    comment: str
+    user: str
+    created_at: datetime
+
+
+class SimilarNeed(BaseModel):
+    need: NeedPublic
+    score: float
+
+
+# -- users and auth ------------------------------------------------------------------
+class UserCreate(Strict):
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100)]
+    password: Annotated[str, StringConstraints(min_length=10, max_length=200)]
+    role: Role
+    display_name: Line = ""
+    department: RequiredLine | None = None
+    organization_id: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    department: str | None
+    organization_id: int | None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"

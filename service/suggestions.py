@@ -1,0 +1,202 @@
+"""Ranked suggestions: stored from the matching index; listed per need, per group, as a queue."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from .errors import PermissionDenied
+from .index import MODEL_VERSION, MatchingIndex, item_key, row_id
+from .models import (
+    Department,
+    Need,
+    NeedStatus,
+    Organization,
+    OrgStatus,
+    Role,
+    Suggestion,
+    SuggestionStatus,
+    User,
+    utcnow,
+)
+from .needs import get_need, need_public
+from .organizations import get_org
+from .schemas import NeedPublic, Page, SuggestionPublic
+
+
+def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
+    """Bring the stored suggestions up to the index's current version (cheap when unchanged)."""
+    with index.lock:
+        index.sync(session)
+        if index.suggestions_version == index.version:
+            return
+        for attempt in range(2):
+            try:
+                _refresh_all(session, index, top=top)
+                break
+            except IntegrityError:  # another process inserted the same pair first: read again
+                session.rollback()
+                if attempt:
+                    raise
+        index.suggestions_version = index.version
+
+
+def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
+    ranker = index.ranker
+    version = index.version
+    existing: dict[tuple[int, int], Suggestion] = {
+        (s.need_id, s.organization_id): s for s in session.exec(select(Suggestion)).all()
+    }
+    current: set[tuple[int, int]] = set()
+    now = utcnow()
+    for need_key, ranking in ranker.rank_orgs(top=top) if ranker else []:
+        need_id = row_id(need_key)
+        for rank, (org_key, score) in enumerate(ranking, start=1):
+            if score <= 0:
+                break
+            pair = (need_id, row_id(org_key))
+            current.add(pair)
+            row = existing.get(pair)
+            if row is None:
+                reasons = ranker.explain(need_key, org_key).as_dict()  # type: ignore[union-attr]
+                session.add(
+                    Suggestion(
+                        need_id=need_id,
+                        organization_id=pair[1],
+                        score=score,
+                        rank=rank,
+                        reasons=reasons,
+                        index_version=version,
+                        model_version=MODEL_VERSION,
+                    )
+                )
+            elif row.status == SuggestionStatus.pending and (row.rank, row.score) != (rank, score):
+                if row.score != score:
+                    row.reasons = ranker.explain(need_key, org_key).as_dict()  # type: ignore[union-attr]
+                row.score, row.rank = score, rank
+                row.index_version, row.model_version, row.updated_at = version, MODEL_VERSION, now
+                session.add(row)
+    for pair, row in existing.items():
+        if pair not in current and row.rank is not None and row.status == SuggestionStatus.pending:
+            row.rank = None  # dropped out of the top list; kept, never silently deleted
+            row.updated_at = now
+            session.add(row)
+    session.commit()
+
+
+def suggestion_public(s: Suggestion, need: Need, dept: str, org: Organization) -> SuggestionPublic:
+    assert s.id is not None
+    return SuggestionPublic(
+        id=s.id,
+        need_id=s.need_id,
+        need_title=need.title,
+        department=dept,
+        organization_id=s.organization_id,
+        organization_name=org.name,
+        score=s.score,
+        rank=s.rank,
+        reasons=s.reasons,
+        status=SuggestionStatus(s.status),
+        stage=s.stage,  # type: ignore[arg-type]
+        version=s.version,
+        index_version=s.index_version,
+        model_version=s.model_version,
+        updated_at=s.updated_at,
+    )
+
+
+def _joined():  # type: ignore[no-untyped-def]
+    return (
+        select(Suggestion, Need, Department.name, Organization)
+        .join(Need, col(Suggestion.need_id) == Need.id)
+        .join(Department, col(Need.department_id) == Department.id)
+        .join(Organization, col(Suggestion.organization_id) == Organization.id)
+    )
+
+
+def for_need(
+    session: Session, index: MatchingIndex, need_id: int, *, user: User, top: int
+) -> list[SuggestionPublic]:
+    """Coordinator: the current ranked list and every decided pair. Department: confirmed only."""
+    need, _ = get_need(session, need_id, user=user)
+    if user.role == Role.npo:
+        raise PermissionDenied("団体の利用者は課題への提案一覧を見られません。")
+    ensure_fresh(session, index, top=top)
+    query = _joined().where(Suggestion.need_id == need.id)
+    if user.role == Role.department:
+        query = query.where(Suggestion.status == SuggestionStatus.confirmed)
+    else:
+        query = query.where(
+            (col(Suggestion.rank).is_not(None)) | (Suggestion.status != SuggestionStatus.pending)
+        )
+    rows = session.exec(query).all()
+    rows = sorted(rows, key=lambda r: (r[0].rank is None, r[0].rank or 0, -r[0].score, r[0].id))
+    return [suggestion_public(*r) for r in rows]
+
+
+def for_org(
+    session: Session, index: MatchingIndex, org_id: int, *, user: User, top: int
+) -> list[tuple[NeedPublic, float, dict]]:  # type: ignore[type-arg]
+    """Published needs ranked for a group (computed live; a group's view, not the review)."""
+    org = get_org(session, org_id, user=user)
+    if user.role == Role.department or (user.role == Role.npo and user.organization_id != org.id):
+        raise PermissionDenied("この団体への提案を見る権限がありません。")
+    ranker = index.sync(session)
+    assert org.id is not None
+    key = item_key(org.id)
+    if ranker is None or key not in ranker.org_index_:
+        return []
+    ranking = dict(ranker.rank_needs([key], top=top))[key]
+    ids = [row_id(k) for k, s in ranking if s > 0]
+    rows = {
+        n.id: (n, d)
+        for n, d in session.exec(
+            select(Need, Department.name).join(Department).where(col(Need.id).in_(ids))
+        ).all()
+    }
+    out = []
+    for need_key, score in ranking:
+        need_row = rows.get(row_id(need_key))
+        if score > 0 and need_row and need_row[0].status == NeedStatus.published:
+            reasons = ranker.explain(need_key, key).as_dict()
+            out.append((need_public(*need_row, viewer=user), score, reasons))
+    return out
+
+
+def queue(
+    session: Session,
+    index: MatchingIndex,
+    *,
+    user: User,
+    top: int,
+    department: str | None = None,
+    field: int | None = None,
+    need_id: int | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> Page[SuggestionPublic]:
+    """Undecided suggestions across needs, best first: the coordinator's review queue."""
+    if user.role != Role.coordinator:
+        raise PermissionDenied("確認待ちの一覧はコーディネーターだけが見られます。")
+    ensure_fresh(session, index, top=top)
+    query = (
+        _joined()
+        .where(Suggestion.status == SuggestionStatus.pending)
+        .where(col(Suggestion.rank).is_not(None))
+        .where(Need.status == NeedStatus.published)
+        .where(Organization.status == OrgStatus.active)
+    )
+    if department:
+        query = query.where(Department.name == department)
+    if field is not None:
+        query = query.where(col(Need.fields).contains(f"|{field}|"))
+    if need_id is not None:
+        query = query.where(Suggestion.need_id == need_id)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(Suggestion.score).desc(), col(Suggestion.id)).offset(offset).limit(limit)
+    ).all()
+    return Page(
+        items=[suggestion_public(*r) for r in rows], total=total, limit=limit, offset=offset
+    )

@@ -1,0 +1,45 @@
+"""Users: created by the coordinator (or the ``create-user`` command)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from .audit import audit
+from .errors import Conflict, Invalid, PermissionDenied
+from .models import Organization, Role, User
+from .needs import department_named
+from .schemas import UserCreate
+from .security import hash_password
+
+
+def create_user(session: Session, data: UserCreate, *, by: User | None) -> User:
+    """``by`` is None only for the command line (the first coordinator)."""
+    if by is not None and by.role != Role.coordinator:
+        raise PermissionDenied("利用者を追加できるのはコーディネーターだけです。")
+    if session.exec(select(User.id).where(User.username == data.username)).first() is not None:
+        raise Conflict(
+            f"ユーザー名「{data.username}」は既に使われています。", code="DUPLICATE_USERNAME"
+        )
+    department_id = None
+    if data.role == Role.department:
+        if not data.department:
+            raise Invalid("市の職員には担当課を指定してください。", code="DEPARTMENT_REQUIRED")
+        department_id = department_named(session, data.department, create=True).id
+    if data.organization_id is not None:
+        if data.role != Role.npo or session.get(Organization, data.organization_id) is None:
+            raise Invalid(
+                "団体の利用者には、登録済みの団体を指定してください。", code="BAD_ORGANIZATION"
+            )
+    user = User(
+        username=data.username,
+        display_name=data.display_name,
+        password_hash=hash_password(data.password),
+        role=data.role,
+        department_id=department_id,
+        organization_id=data.organization_id,
+    )
+    session.add(user)
+    session.flush()
+    audit(session, by, "create", "user", user.id, username=user.username, role=user.role)
+    session.commit()
+    return user

@@ -1,0 +1,129 @@
+"""A real server (uvicorn on a loopback port) over a real database, one per test session.
+
+The database is a SQLite file, or PostgreSQL when ``KYODO_TEST_DATABASE_URL`` names one
+(``scripts/test`` runs this suite both ways). Between tests every table but the users'
+is emptied and the server's in-memory index is replaced, so tests do not see each other.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import text
+from sqlmodel import Session, SQLModel
+
+from service.config import Settings
+from service.db import make_engine
+from service.index import MatchingIndex
+from service.main import create_app
+from service.models import Role
+from service.schemas import UserCreate
+from service.users import create_user
+
+PASSWORD = "test-password-1234"
+USERS = {
+    "coord": (Role.coordinator, None),
+    "bousai": (Role.department, "防災危機管理室"),
+    "kourei": (Role.department, "高齢福祉課"),
+    "npo1": (Role.npo, None),
+    "npo2": (Role.npo, None),
+}
+KEEP = {"app_user", "department", "api_token"}
+
+
+def database_url(tmp_dir: Path) -> str:
+    return os.environ.get("KYODO_TEST_DATABASE_URL") or f"sqlite:///{tmp_dir / 'test.sqlite3'}"
+
+
+@dataclass
+class Server:
+    url: str
+    app: object
+    engine: object
+    settings: Settings
+
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, user: str | None = None) -> httpx.Client:
+        """An HTTP client logged in as ``user``; closed when the test ends."""
+        headers = {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
+        client = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        self.clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        while self.clients:
+            self.clients.pop().close()
+
+
+TOKENS: dict[str, str] = {}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    url = database_url(tmp_path_factory.mktemp("db"))
+    settings = Settings(database_url=url)
+    engine = make_engine(settings.sqlalchemy_url)
+    SQLModel.metadata.drop_all(engine)
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        for name, (role, dept) in USERS.items():
+            create_user(
+                session,
+                UserCreate(username=name, password=PASSWORD, role=role, department=dept),
+                by=None,
+            )
+    app = create_app(settings)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    srv = Server(f"http://127.0.0.1:{port}", app, app.state.engine, settings)
+    for name in USERS:
+        response = httpx.post(
+            f"{srv.url}/api/auth/token", data={"username": name, "password": PASSWORD}
+        )
+        response.raise_for_status()
+        TOKENS[name] = response.json()["access_token"]
+    yield srv
+    uv.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
+
+
+def reset(srv: Server) -> None:
+    engine = srv.engine
+    tables = [t for t in reversed(SQLModel.metadata.sorted_tables) if t.name not in KEEP]
+    with engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("UPDATE app_user SET organization_id = NULL"))
+        for t in tables:  # DELETE, not TRUNCATE … CASCADE, which would empty app_user too
+            conn.execute(t.delete())
+    srv.app.state.index = MatchingIndex(engine)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def api(server: Server) -> Iterator[Server]:
+    reset(server)
+    yield server
+    server.close_clients()
