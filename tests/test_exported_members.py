@@ -17,9 +17,13 @@ def test_public_names_are_exported() -> None:
     for name in matching.__all__:
         assert hasattr(matching, name), name
     # the names the CLI, the service and the notebooks rely on
-    assert {"TfidfRanker", "BM25Ranker", "JapaneseTokenizer", "load_needs", "DataFormatError"} <= set(
-        matching.__all__
-    )
+    assert {
+        "TfidfRanker",
+        "BM25Ranker",
+        "JapaneseTokenizer",
+        "load_needs",
+        "DataFormatError",
+    } <= set(matching.__all__)
 
 
 def test_matching_imports_no_web_or_database_code() -> None:

@@ -50,7 +50,12 @@ def test_headers_in_any_order_and_language_mix(make_csv) -> None:
     header = ["活動内容", "id", "団体名", "area"]
     path = make_csv("npos.csv", header, [["竹林の整備", "P9", "竹の会", "西区；北区"]])
     org = load_organizations(path).items[0]
-    assert (org.id, org.name, org.activities, org.areas) == ("P9", "竹の会", "竹林の整備", ["西区", "北区"])
+    assert (org.id, org.name, org.activities, org.areas) == (
+        "P9",
+        "竹の会",
+        "竹林の整備",
+        ["西区", "北区"],
+    )
 
 
 def test_unknown_columns_are_kept_and_reported(make_csv) -> None:
@@ -63,7 +68,7 @@ def test_unknown_columns_are_kept_and_reported(make_csv) -> None:
 
 
 def test_unknown_field_value_is_a_warning_not_a_loss(make_csv) -> None:
-    rows = [NEED_ROWS[0][:5] + ["福祉；謎の分野"] + NEED_ROWS[0][6:]]
+    rows = [[*NEED_ROWS[0][:5], "福祉；謎の分野", *NEED_ROWS[0][6:]]]
     result = load_needs(make_csv("needs.csv", JA_NEED_HEADER, rows))
     assert result.items[0].fields == [1]
     assert [(w.code, w.line, w.column) for w in result.warnings] == [("UNKNOWN_FIELD", 2, "分野")]

@@ -153,7 +153,9 @@ def test_upsert_and_remove_without_refit(toy) -> None:
     assert [o for o, _ in top] == ["P0", "P1"]  # same score as P1, tie broken by id
     assert top[0][1] == top[1][1]
     # an edit moves the group: P1 now does something else
-    ranker.upsert(orgs=[replace(orgs[0], activities="放置竹林の竹を伐採しています。", offerings="")])
+    ranker.upsert(
+        orgs=[replace(orgs[0], activities="放置竹林の竹を伐採しています。", offerings="")]
+    )
     assert "P1" not in [o for o, s in dict(ranker.rank_orgs(["N1"], top=5))["N1"] if s > 0]
     # withdrawal removes it
     ranker.remove(org_ids=["P1"])

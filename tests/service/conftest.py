@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 from service.config import Settings
@@ -127,3 +129,23 @@ def api(server: Server) -> Iterator[Server]:
     reset(server)
     yield server
     server.close_clients()
+
+
+@pytest.fixture
+def empty_database(tmp_path: Path) -> Iterator[str]:
+    """A brand-new empty database of the kind under test."""
+    pg = os.environ.get("KYODO_TEST_DATABASE_URL")
+    if not pg:
+        yield f"sqlite:///{tmp_path / 'migrate.sqlite3'}"
+        return
+    url = make_url(Settings(database_url=pg).sqlalchemy_url)
+    name = f"kyodo_migrate_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -52,8 +52,12 @@ def ok(response: httpx.Response, status: int = 200) -> dict:  # type: ignore[typ
 
 def seed(coord: httpx.Client) -> tuple[dict[str, int], dict[str, int]]:
     """All toy organisations and needs, created through the API by the coordinator."""
-    orgs = {row[0]: ok(coord.post("/api/organizations", json=org_payload(i)), 201)["id"]
-            for i, row in enumerate(ORG_ROWS)}
-    needs = {row[0]: ok(coord.post("/api/needs", json=need_payload(i)), 201)["id"]
-             for i, row in enumerate(NEED_ROWS)}
+    orgs = {
+        row[0]: ok(coord.post("/api/organizations", json=org_payload(i)), 201)["id"]
+        for i, row in enumerate(ORG_ROWS)
+    }
+    needs = {
+        row[0]: ok(coord.post("/api/needs", json=need_payload(i)), 201)["id"]
+        for i, row in enumerate(NEED_ROWS)
+    }
     return needs, orgs

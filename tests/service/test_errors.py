@@ -21,7 +21,10 @@ def test_missing_and_too_long_fields_are_named_in_japanese(api: Server) -> None:
     data = r.json()
     assert data["code"] == "VALIDATION_ERROR" and data["message"] == "入力内容に誤りがあります。"
     by_field = {e["field"]: e for e in data["errors"]}
-    assert by_field["title"]["code"] == "MISSING" and by_field["title"]["message"] == "件名は必須です。"
+    assert (
+        by_field["title"]["code"] == "MISSING"
+        and by_field["title"]["message"] == "件名は必須です。"
+    )
     assert by_field["description"]["code"] == "STRING_TOO_LONG"
     assert "課題の内容は10000文字以内" in by_field["description"]["message"]
 
@@ -75,7 +78,12 @@ def test_stale_version_is_409(api: Server) -> None:
     coord = api.client("coord")
     needs, _ = seed(coord)
     s = ok(coord.get(f"/api/needs/{needs['N3']}/suggestions"))[0]
-    ok(coord.post(f"/api/suggestions/{s['id']}/decision", json={"action": "confirm", "version": s["version"]}))
+    ok(
+        coord.post(
+            f"/api/suggestions/{s['id']}/decision",
+            json={"action": "confirm", "version": s["version"]},
+        )
+    )
     r = coord.post(
         f"/api/suggestions/{s['id']}/decision",
         json={"action": "reject", "reason_code": "地域外", "version": s["version"]},
@@ -92,7 +100,9 @@ def test_list_filters_and_paging(api: Server) -> None:
     assert ok(coord.get("/api/needs", params={"area": "北区"}))["total"] == 1
     assert ok(coord.get("/api/needs", params={"department": "防災危機管理室"}))["total"] == 1
     assert ok(coord.get("/api/needs", params={"q": "竹林"}))["total"] == 1
-    assert ok(coord.get("/api/needs", params={"q": "%"}))["total"] == 0  # LIKE wildcards are literal
+    assert (
+        ok(coord.get("/api/needs", params={"q": "%"}))["total"] == 0
+    )  # LIKE wildcards are literal
     page = ok(coord.get("/api/organizations", params={"limit": 2, "offset": 2}))
     assert page["total"] == 5 and len(page["items"]) == 2 and page["offset"] == 2
     assert ok(coord.get("/api/organizations", params={"field": 1}))["total"] == 2

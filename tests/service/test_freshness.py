@@ -17,8 +17,12 @@ def test_new_profile_is_suggested_without_refit(api: Server) -> None:
     coord = api.client("coord")
     needs, _ = seed(coord)
     before = ok(coord.get("/api/index"))
-    new = ok(coord.post("/api/organizations",
-                        json=org_payload(4, key="P9", name="竹林の守り人", areas=["西区"])), 201)
+    new = ok(
+        coord.post(
+            "/api/organizations", json=org_payload(4, key="P9", name="竹林の守り人", areas=["西区"])
+        ),
+        201,
+    )
     ranked = ok(coord.get(f"/api/needs/{needs['N3']}/suggestions"))
     assert new["id"] in [s["organization_id"] for s in ranked[:2]]
     after = ok(coord.get("/api/index"))
@@ -31,11 +35,24 @@ def test_new_profile_is_suggested_without_refit(api: Server) -> None:
 def test_edit_and_withdrawal_change_the_ranking(api: Server) -> None:
     coord = api.client("coord")
     needs, orgs = seed(coord)
-    ok(coord.patch(f"/api/organizations/{orgs['P5']}", json={"activities": "高齢者の見守り訪問をしています。", "offerings": ""}))
-    ranked = [s["organization_id"] for s in ok(coord.get(f"/api/needs/{needs['N3']}/suggestions")) if s["rank"]]
+    ok(
+        coord.patch(
+            f"/api/organizations/{orgs['P5']}",
+            json={"activities": "高齢者の見守り訪問をしています。", "offerings": ""},
+        )
+    )
+    ranked = [
+        s["organization_id"]
+        for s in ok(coord.get(f"/api/needs/{needs['N3']}/suggestions"))
+        if s["rank"]
+    ]
     assert orgs["P5"] not in ranked[:1]
     ok(coord.delete(f"/api/organizations/{orgs['P1']}"))
-    ranked = [s["organization_id"] for s in ok(coord.get(f"/api/needs/{needs['N1']}/suggestions")) if s["rank"]]
+    ranked = [
+        s["organization_id"]
+        for s in ok(coord.get(f"/api/needs/{needs['N1']}/suggestions"))
+        if s["rank"]
+    ]
     assert orgs["P1"] not in ranked
 
 
@@ -43,7 +60,9 @@ def test_two_server_processes_rank_from_the_same_data(api: Server) -> None:
     """A second app (its own engine and index) on the same database sees the first's writes."""
     second = create_app(api.settings)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(second, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(second, host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -51,13 +70,19 @@ def test_two_server_processes_rank_from_the_same_data(api: Server) -> None:
     try:
         import httpx
 
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}",
-                          headers={"Authorization": f"Bearer {TOKENS['coord']}"}) as other:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {TOKENS['coord']}"},
+        ) as other:
             coord = api.client("coord")
             needs, _ = seed(coord)
             ok(other.get(f"/api/needs/{needs['N1']}/suggestions"))  # the second index is fitted
-            new = ok(coord.post("/api/organizations",
-                                json=org_payload(0, key="P8", name="新しい見守りの会")), 201)
+            new = ok(
+                coord.post(
+                    "/api/organizations", json=org_payload(0, key="P8", name="新しい見守りの会")
+                ),
+                201,
+            )
             ranked = ok(other.get(f"/api/needs/{needs['N1']}/suggestions"))
             assert new["id"] in [s["organization_id"] for s in ranked]
     finally:

@@ -17,15 +17,26 @@ def world(api: Server) -> dict[str, int]:
     needs, orgs = seed(coord)
     npo1 = api.client("npo1")
     own = ok(npo1.post("/api/organizations", json=org_payload(2, key="P3B", name="自前の会")), 201)
-    queue = ok(coord.get("/api/review-queue", params={"need_id": needs["N2"], "limit": 100}))["items"]
+    queue = ok(coord.get("/api/review-queue", params={"need_id": needs["N2"], "limit": 100}))[
+        "items"
+    ]
     confirmed, pending = queue[0], queue[1]
-    ok(coord.post(f"/api/suggestions/{confirmed['id']}/decision",
-                  json={"action": "confirm", "version": confirmed["version"]}))
+    ok(
+        coord.post(
+            f"/api/suggestions/{confirmed['id']}/decision",
+            json={"action": "confirm", "version": confirmed["version"]},
+        )
+    )
     draft = ok(coord.post("/api/needs", json=need_payload(0, key="D1", status="draft")), 201)
     return {
-        "bousai_need": needs["N2"], "kourei_need": needs["N1"], "other_need": needs["N3"],
-        "draft": draft["id"], "org": orgs["P1"], "own_org": own["id"],
-        "confirmed": confirmed["id"], "pending": pending["id"],
+        "bousai_need": needs["N2"],
+        "kourei_need": needs["N1"],
+        "other_need": needs["N3"],
+        "draft": draft["id"],
+        "org": orgs["P1"],
+        "own_org": own["id"],
+        "confirmed": confirmed["id"],
+        "pending": pending["id"],
     }
 
 
@@ -92,13 +103,19 @@ BODIES = {
 
 def _body(method: str, path: str) -> dict[str, object] | None:
     for (m, part), body in BODIES.items():
-        if m == method and path.rstrip("/").split("/")[-1 if part in ("decision", "stage", "users") else 2] == part:
+        if (
+            m == method
+            and path.rstrip("/").split("/")[-1 if part in ("decision", "stage", "users") else 2]
+            == part
+        ):
             return body
     return None
 
 
 @pytest.mark.parametrize(("user", "method", "path", "expected"), MATRIX)
-def test_permission(api: Server, world: dict[str, int], user: str, method: str, path: str, expected: int) -> None:
+def test_permission(
+    api: Server, world: dict[str, int], user: str, method: str, path: str, expected: int
+) -> None:
     url = path.format(**world)
     response = api.client(user).request(method, url, json=_body(method, path))
     assert response.status_code == expected, response.text
@@ -106,7 +123,9 @@ def test_permission(api: Server, world: dict[str, int], user: str, method: str, 
         assert response.json()["code"] and response.json()["message"]
 
 
-def test_contact_details_only_for_coordinator_and_the_group(api: Server, world: dict[str, int]) -> None:
+def test_contact_details_only_for_coordinator_and_the_group(
+    api: Server, world: dict[str, int]
+) -> None:
     coord_view = ok(api.client("coord").get(f"/api/organizations/{world['own_org']}"))
     own_view = ok(api.client("npo1").get(f"/api/organizations/{world['own_org']}"))
     other_view = ok(api.client("npo2").get(f"/api/organizations/{world['own_org']}"))
@@ -133,7 +152,11 @@ def test_one_of_forty_simultaneous_decisions_wins(api: Server, world: dict[str, 
     version = ok(coord.get(f"/api/suggestions/{sid}"))["version"]
 
     def decide(i: int) -> int:
-        body = {"action": "confirm" if i % 2 else "reject", "reason_code": "その他", "version": version}
+        body = {
+            "action": "confirm" if i % 2 else "reject",
+            "reason_code": "その他",
+            "version": version,
+        }
         return api.client("coord").post(f"/api/suggestions/{sid}/decision", json=body).status_code
 
     with ThreadPoolExecutor(max_workers=40) as pool:

@@ -40,32 +40,52 @@ def test_whole_workflow_for_every_role(api: Server) -> None:
     suggestions = ok(coord.get(f"/api/needs/{need['id']}/suggestions"))
     assert suggestions[0]["organization_id"] == mine["id"]
     assert suggestions[0]["rank"] == 1 and suggestions[0]["status"] == "pending"
-    assert suggestions[0]["reasons"]["terms"] and suggestions[0]["reasons"]["reasons"][0].startswith("共通する語")
-    assert [s["score"] for s in suggestions] == sorted((s["score"] for s in suggestions), reverse=True)
+    assert suggestions[0]["reasons"]["terms"] and suggestions[0]["reasons"]["reasons"][
+        0
+    ].startswith("共通する語")
+    assert [s["score"] for s in suggestions] == sorted(
+        (s["score"] for s in suggestions), reverse=True
+    )
     assert suggestions[0]["index_version"] and suggestions[0]["model_version"]
     # the department sees nothing before a confirmation
     assert ok(dept.get(f"/api/needs/{need['id']}/suggestions")) == []
     first = suggestions[0]
-    confirmed = ok(coord.post(
-        f"/api/suggestions/{first['id']}/decision",
-        json={"action": "confirm", "comment": "防災教育の実績あり", "version": first["version"]},
-    ))
+    confirmed = ok(
+        coord.post(
+            f"/api/suggestions/{first['id']}/decision",
+            json={
+                "action": "confirm",
+                "comment": "防災教育の実績あり",
+                "version": first["version"],
+            },
+        )
+    )
     assert (confirmed["status"], confirmed["version"]) == ("confirmed", first["version"] + 1)
     if len(suggestions) > 1:
         second = suggestions[1]
-        rejected = ok(coord.post(
-            f"/api/suggestions/{second['id']}/decision",
-            json={"action": "reject", "reason_code": "分野違い", "version": second["version"]},
-        ))
+        rejected = ok(
+            coord.post(
+                f"/api/suggestions/{second['id']}/decision",
+                json={"action": "reject", "reason_code": "分野違い", "version": second["version"]},
+            )
+        )
         assert rejected["status"] == "rejected"
     # now the department sees the confirmed group, and only that one
     seen = ok(dept.get(f"/api/needs/{need['id']}/suggestions"))
     assert [s["id"] for s in seen] == [first["id"]]
     # 事前打ち合わせ設定 → 協働事業化, each step recorded with who and when
-    step = ok(coord.post(f"/api/suggestions/{first['id']}/stage",
-                         json={"stage": "meeting_arranged", "version": confirmed["version"]}))
-    done = ok(coord.post(f"/api/suggestions/{first['id']}/stage",
-                         json={"stage": "project_started", "version": step["version"]}))
+    step = ok(
+        coord.post(
+            f"/api/suggestions/{first['id']}/stage",
+            json={"stage": "meeting_arranged", "version": confirmed["version"]},
+        )
+    )
+    done = ok(
+        coord.post(
+            f"/api/suggestions/{first['id']}/stage",
+            json={"stage": "project_started", "version": step["version"]},
+        )
+    )
     assert done["stage"] == "project_started"
     history = ok(coord.get(f"/api/suggestions/{first['id']}/history"))
     assert [h["action"] for h in history] == ["confirm", "meeting_arranged", "project_started"]
@@ -86,33 +106,71 @@ def test_revised_decision_keeps_history(api: Server) -> None:
     coord = api.client("coord")
     needs, _ = seed(coord)
     s = ok(coord.get(f"/api/needs/{needs['N1']}/suggestions"))[0]
-    c = ok(coord.post(f"/api/suggestions/{s['id']}/decision", json={"action": "confirm", "version": s["version"]}))
-    r = ok(coord.post(f"/api/suggestions/{s['id']}/decision",
-                      json={"action": "reject", "reason_code": "体制不足", "comment": "人手が足りない", "version": c["version"]}))
+    c = ok(
+        coord.post(
+            f"/api/suggestions/{s['id']}/decision",
+            json={"action": "confirm", "version": s["version"]},
+        )
+    )
+    r = ok(
+        coord.post(
+            f"/api/suggestions/{s['id']}/decision",
+            json={
+                "action": "reject",
+                "reason_code": "体制不足",
+                "comment": "人手が足りない",
+                "version": c["version"],
+            },
+        )
+    )
     assert r["status"] == "rejected"
     history = ok(coord.get(f"/api/suggestions/{s['id']}/history"))
-    assert [(h["action"], h["reason_code"]) for h in history] == [("confirm", None), ("reject", "体制不足")]
+    assert [(h["action"], h["reason_code"]) for h in history] == [
+        ("confirm", None),
+        ("reject", "体制不足"),
+    ]
 
 
 def test_reject_needs_a_reason_and_stages_follow_rules(api: Server) -> None:
     coord = api.client("coord")
     needs, _ = seed(coord)
     s = ok(coord.get(f"/api/needs/{needs['N1']}/suggestions"))[0]
-    r = coord.post(f"/api/suggestions/{s['id']}/decision", json={"action": "reject", "version": s["version"]})
+    r = coord.post(
+        f"/api/suggestions/{s['id']}/decision", json={"action": "reject", "version": s["version"]}
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason_code"
-    r = coord.post(f"/api/suggestions/{s['id']}/stage", json={"stage": "meeting_arranged", "version": s["version"]})
+    r = coord.post(
+        f"/api/suggestions/{s['id']}/stage",
+        json={"stage": "meeting_arranged", "version": s["version"]},
+    )
     assert r.status_code == 409 and r.json()["code"] == "NOT_CONFIRMED"
-    c = ok(coord.post(f"/api/suggestions/{s['id']}/decision", json={"action": "confirm", "version": s["version"]}))
-    r = coord.post(f"/api/suggestions/{s['id']}/stage", json={"stage": "project_started", "version": c["version"]})
+    c = ok(
+        coord.post(
+            f"/api/suggestions/{s['id']}/decision",
+            json={"action": "confirm", "version": s["version"]},
+        )
+    )
+    r = coord.post(
+        f"/api/suggestions/{s['id']}/stage",
+        json={"stage": "project_started", "version": c["version"]},
+    )
     assert r.status_code == 409 and r.json()["code"] == "INVALID_TRANSITION"
-    m = ok(coord.post(f"/api/suggestions/{s['id']}/stage", json={"stage": "meeting_arranged", "version": c["version"]}))
-    r = coord.post(f"/api/suggestions/{s['id']}/decision", json={"action": "reject", "reason_code": "その他", "version": m["version"]})
+    m = ok(
+        coord.post(
+            f"/api/suggestions/{s['id']}/stage",
+            json={"stage": "meeting_arranged", "version": c["version"]},
+        )
+    )
+    r = coord.post(
+        f"/api/suggestions/{s['id']}/decision",
+        json={"action": "reject", "reason_code": "その他", "version": m["version"]},
+    )
     assert r.status_code == 409 and r.json()["code"] == "STAGE_LOCKED"
 
 
 def test_review_queue_best_first_with_filters(api: Server) -> None:
     coord = api.client("coord")
-    needs, _ = seed(coord)
+    _needs, _ = seed(coord)
     page = ok(coord.get("/api/review-queue", params={"limit": 100}))
     scores = [s["score"] for s in page["items"]]
     assert page["total"] == len(page["items"]) > 3
@@ -120,9 +178,16 @@ def test_review_queue_best_first_with_filters(api: Server) -> None:
     only = ok(coord.get("/api/review-queue", params={"department": "環境政策課"}))
     assert only["total"] > 0 and {s["department"] for s in only["items"]} == {"環境政策課"}
     first = page["items"][0]
-    ok(coord.post(f"/api/suggestions/{first['id']}/decision", json={"action": "confirm", "version": first["version"]}))
+    ok(
+        coord.post(
+            f"/api/suggestions/{first['id']}/decision",
+            json={"action": "confirm", "version": first["version"]},
+        )
+    )
     after = ok(coord.get("/api/review-queue", params={"limit": 100}))
-    assert first["id"] not in [s["id"] for s in after["items"]] and after["total"] == page["total"] - 1
+    assert (
+        first["id"] not in [s["id"] for s in after["items"]] and after["total"] == page["total"] - 1
+    )
     paged = ok(coord.get("/api/review-queue", params={"limit": 2, "offset": 1}))
     assert [s["id"] for s in paged["items"]] == [s["id"] for s in after["items"][1:3]]
 
@@ -137,7 +202,14 @@ def test_area_limited_group_ranks_below_local_one(api: Server) -> None:
 def test_similar_needs_from_other_departments(api: Server) -> None:
     coord = api.client("coord")
     needs, _ = seed(coord)
-    twin = ok(coord.post("/api/needs", json=need_payload(0, key="N9", department="地域福祉課",
-                                                         title="一人暮らし高齢者の見守り")), 201)
+    twin = ok(
+        coord.post(
+            "/api/needs",
+            json=need_payload(
+                0, key="N9", department="地域福祉課", title="一人暮らし高齢者の見守り"
+            ),
+        ),
+        201,
+    )
     similar = ok(coord.get(f"/api/needs/{needs['N1']}/similar"))
     assert similar[0]["need"]["id"] == twin["id"] and similar[0]["score"] > 0.5

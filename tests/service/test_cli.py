@@ -1,0 +1,92 @@
+"""``python -m service``: migrate, load (idempotent, all or nothing), create-user."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlmodel import Session, func, select
+
+from service.config import Settings
+from service.db import make_engine
+from service.models import AuditLog, Need, Organization, User
+
+from ..conftest import NEED_ROWS
+from ..test_io import JA_NEED_HEADER
+
+
+def run(url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        check=False,
+    )
+
+
+def counts(url: str) -> tuple[int, int, int]:
+    engine = make_engine(Settings(database_url=url).sqlalchemy_url)
+    try:
+        with Session(engine) as s:
+            return (
+                s.exec(select(func.count()).select_from(Need)).one(),
+                s.exec(select(func.count()).select_from(Organization)).one(),
+                s.exec(select(func.count()).select_from(AuditLog)).one(),
+            )
+    finally:
+        engine.dispose()
+
+
+def test_load_is_idempotent_and_all_or_nothing(empty_database: str, toy_files, make_csv) -> None:
+    needs, npos = toy_files
+    first = run(empty_database, "load", "--needs", str(needs), "--npos", str(npos))
+    assert first.returncode == 0, first.stderr
+    assert "団体: 新規 5・更新 0・変更なし 0" in first.stdout
+    assert "課題: 新規 3・更新 0・変更なし 0" in first.stdout
+    after_first = counts(empty_database)
+    assert after_first[:2] == (3, 5)
+    again = run(empty_database, "load", "--needs", str(needs), "--npos", str(npos))
+    assert "課題: 新規 0・更新 0・変更なし 3" in again.stdout
+    assert counts(empty_database)[:2] == (3, 5)
+    # a file with one bad row changes nothing
+    rows = [r.copy() for r in NEED_ROWS] + [["N4", "保育課", "", "件名が空"]]
+    rows[0][2] = "件名を変えた"
+    bad = make_csv("bad.csv", JA_NEED_HEADER, rows)
+    failed = run(empty_database, "load", "--needs", str(bad))
+    assert failed.returncode == 2
+    assert f"{bad}:5行目 列「件名」" in failed.stderr and "EMPTY_REQUIRED" in failed.stderr
+    assert counts(empty_database)[:2] == (3, 5)
+
+
+def test_create_user_and_migrate(empty_database: str, tmp_path: Path) -> None:
+    assert run(empty_database, "migrate").returncode == 0
+    made = run(
+        empty_database,
+        "create-user",
+        "--username",
+        "chief",
+        "--role",
+        "coordinator",
+        stdin="correct-horse-1\ncorrect-horse-1\n",
+    )
+    assert made.returncode == 0, made.stderr
+    engine = make_engine(Settings(database_url=empty_database).sqlalchemy_url)
+    with Session(engine) as s:
+        user = s.exec(select(User).where(User.username == "chief")).one()
+        assert user.password_hash.startswith("$argon2id$")
+    engine.dispose()
+    dup = run(
+        empty_database,
+        "create-user",
+        "--username",
+        "chief",
+        "--role",
+        "coordinator",
+        stdin="correct-horse-1\ncorrect-horse-1\n",
+    )
+    assert dup.returncode == 2 and "DUPLICATE_USERNAME" in dup.stderr
