@@ -282,15 +282,15 @@ def _map_header(
     for i, raw in enumerate(table.header):
         if not raw:
             continue
-        col = names.get(_header_key(raw))
-        if col is None:
+        spec = names.get(_header_key(raw))
+        if spec is None:
             unknown[raw] = i
-        elif col.key in index:
+        elif spec.key in index:
             problems.append(
-                Problem("DUPLICATE_COLUMN", f"列「{col.ja}」が2回あります。", table.file, 1, raw)
+                Problem("DUPLICATE_COLUMN", f"列「{spec.ja}」が2回あります。", table.file, 1, raw)
             )
         else:
-            index[col.key] = i
+            index[spec.key] = i
     for col in columns:
         if col.required and col.key not in index:
             problems.append(

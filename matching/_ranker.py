@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -134,8 +135,38 @@ class Explanation:
         }
 
 
-def _field_matrix(items: Sequence[Need] | Sequence[Organization]) -> sp.csr_matrix:
-    rows, cols = [], []
+Item = TypeVar("Item", Need, Organization)
+
+
+def _merge(
+    current: list[Item],
+    matrix: sp.csr_matrix,
+    new: Sequence[Item],
+    transform: Callable[[Sequence[Item]], sp.csr_matrix],
+) -> dict[str, tuple[Item, sp.csr_matrix]]:
+    """Rows by id: the current ones, replaced or joined by the newly vectorised ``new``."""
+    rows = {item.id: (item, matrix[i]) for i, item in enumerate(current)}
+    if new:
+        vectors = transform(list(new))
+        for k, item in enumerate(new):
+            rows[item.id] = (item, vectors[k])
+    return rows
+
+
+def _stack(
+    rows: dict[str, tuple[Item, sp.csr_matrix]], width: int
+) -> tuple[list[Item], sp.csr_matrix]:
+    """Items sorted by id and their vectors stacked in the same order."""
+    ordered = [rows[k] for k in sorted(rows)]
+    items = [item for item, _ in ordered]
+    if not ordered:
+        return items, sp.csr_matrix((0, width))
+    return items, sp.vstack([v for _, v in ordered], format="csr")
+
+
+def _field_matrix(items: Sequence[Need | Organization]) -> sp.csr_matrix:
+    rows: list[int] = []
+    cols: list[int] = []
     for i, item in enumerate(items):
         for f in item.fields:
             rows.append(i)
@@ -224,10 +255,8 @@ class TfidfRanker(BaseEstimator):
         items and one re-stacking of the rows, so an edit is rankable at once.
         """
         check_is_fitted(self, "need_vectors_")
-        need_rows = self._merge(
-            self.needs_, self.need_vectors_, needs, self.vectorizer_.transform_needs
-        )
-        org_rows = self._merge(self.orgs_, self.org_vectors_, orgs, self.vectorizer_.transform_orgs)
+        need_rows = _merge(self.needs_, self.need_vectors_, needs, self.vectorizer_.transform_needs)
+        org_rows = _merge(self.orgs_, self.org_vectors_, orgs, self.vectorizer_.transform_orgs)
         self._restack(need_rows, org_rows)
         return self
 
@@ -246,27 +275,14 @@ class TfidfRanker(BaseEstimator):
         self._restack(need_rows, org_rows)
         return self
 
-    @staticmethod
-    def _merge(current, matrix, new, transform):  # type: ignore[no-untyped-def]
-        rows = {item.id: (item, matrix[i]) for i, item in enumerate(current)}
-        if new:
-            vectors = transform(list(new))
-            for k, item in enumerate(new):
-                rows[item.id] = (item, vectors[k])
-        return rows
-
-    def _restack(self, need_rows: dict, org_rows: dict) -> None:  # type: ignore[type-arg]
+    def _restack(
+        self,
+        need_rows: dict[str, tuple[Need, sp.csr_matrix]],
+        org_rows: dict[str, tuple[Organization, sp.csr_matrix]],
+    ) -> None:
         width = len(self.vectorizer_.vocabulary_)
-
-        def stack(rows: dict) -> tuple[list, sp.csr_matrix]:  # type: ignore[type-arg]
-            ordered = [rows[k] for k in sorted(rows)]
-            items = [item for item, _ in ordered]
-            if not ordered:
-                return items, sp.csr_matrix((0, width))
-            return items, sp.vstack([v for _, v in ordered], format="csr")
-
-        needs, self.need_vectors_ = stack(need_rows)
-        orgs, self.org_vectors_ = stack(org_rows)
+        needs, self.need_vectors_ = _stack(need_rows, width)
+        orgs, self.org_vectors_ = _stack(org_rows, width)
         self._set_items(needs, orgs)
 
     def similar_needs(

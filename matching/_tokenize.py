@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ._text import normalize_text
+
+if TYPE_CHECKING:
+    import fugashi
 
 __all__ = ["DEFAULT_STOP_WORDS", "JapaneseTokenizer"]
 
@@ -31,7 +35,7 @@ _CHAIN_POS = frozenset({"名詞", "接頭辞", "接尾辞"})
 
 
 @functools.cache
-def _tagger():  # type: ignore[no-untyped-def]
+def _tagger() -> fugashi.Tagger:
     """One MeCab tagger per process, created on first use (taggers do not pickle)."""
     import fugashi
 
