@@ -1,0 +1,128 @@
+"""Service latency on the bundled corpus, through a real server over HTTP.
+
+    python benchmarks/service_latency.py [--database-url URL] [--rounds 3]
+
+Prints: the first request that fits the index and stores every need's suggestions;
+p50/p95 of ``GET /api/needs/{id}/suggestions`` over every need; and the time from
+registering a profile (POST) to seeing it in a need's suggestions (the next GET), with
+the POST and GET separately. Uses a throw-away SQLite file unless a URL is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+from sqlmodel import Session
+
+import matching
+from corpus import NEEDS_PATH, NPOS_PATH
+from service import loader
+from service.config import Settings
+from service.db import make_engine
+from service.main import create_app
+from service.migrate import upgrade
+from service.models import Role
+from service.schemas import UserCreate
+from service.users import create_user
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite3'}"
+    settings = Settings(database_url=url)
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    orgs = matching.load_organizations(NPOS_PATH).items
+    needs = matching.load_needs(NEEDS_PATH).items
+    with Session(engine) as session:
+        loader.import_organizations(session, orgs, user=None)
+        loader.import_needs(session, needs, user=None)
+        create_user(
+            session,
+            UserCreate(username="bench", password="bench-password-1", role=Role.coordinator),
+            by=None,
+        )
+    engine.dispose()
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=8765, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    base = "http://127.0.0.1:8765"
+    token = httpx.post(
+        f"{base}/api/auth/token", data={"username": "bench", "password": "bench-password-1"}
+    ).json()["access_token"]
+    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+    t0 = time.perf_counter()
+    client.get("/api/review-queue").raise_for_status()
+    first = time.perf_counter() - t0
+    ids = [n["id"] for n in client.get("/api/needs", params={"limit": 100}).json()["items"]]
+    ids += [
+        n["id"]
+        for n in client.get("/api/needs", params={"limit": 100, "offset": 100}).json()["items"]
+    ]
+    latencies = []
+    for _ in range(args.rounds):
+        for need_id in ids:
+            t0 = time.perf_counter()
+            client.get(f"/api/needs/{need_id}/suggestions").raise_for_status()
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    fresh, posts, gets = [], [], []
+    for k in range(10):
+        need_id = ids[k * 7 % len(ids)]
+        top = client.get(f"/api/needs/{need_id}/suggestions").json()[0]
+        twin = client.get(f"/api/organizations/{top['organization_id']}").json()
+        body = {
+            "key": f"BENCH{k}",
+            "name": f"{twin['name']}（複製{k}）",
+            "fields": twin["fields"],
+            "areas": twin["areas"],
+            "activities": twin["activities"],
+            "offerings": twin["offerings"],
+        }
+        t0 = time.perf_counter()
+        created = client.post("/api/organizations", json=body).json()
+        t1 = time.perf_counter()
+        ranked = client.get(f"/api/needs/{need_id}/suggestions").json()
+        t2 = time.perf_counter()
+        assert created["id"] in [s["organization_id"] for s in ranked], "new profile not suggested"
+        fresh.append((t2 - t0) * 1000)
+        posts.append((t1 - t0) * 1000)
+        gets.append((t2 - t1) * 1000)
+
+    kind = settings.sqlalchemy_url.split("://")[0]
+    print(f"database: {kind}; corpus: {len(needs)} needs, {len(orgs)} profiles")
+    print(f"first ranking request (fit + store all suggestions): {first * 1000:8.1f} ms")
+    print(
+        f"GET /api/needs/{{id}}/suggestions, {len(latencies)} requests: "
+        f"p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms"
+    )
+    print(
+        f"register → suggested (POST + next GET), 10 profiles: "
+        f"median {statistics.median(fresh):.1f} ms, max {max(fresh):.1f} ms "
+        f"(POST median {statistics.median(posts):.1f} ms, "
+        f"GET median {statistics.median(gets):.1f} ms)"
+    )
+    client.close()
+    server.should_exit = True
+
+
+if __name__ == "__main__":
+    main()
