@@ -27,6 +27,7 @@ from service.config import Settings
 from service.db import make_engine
 from service.index import MatchingIndex
 from service.main import create_app
+from service.migrate import upgrade
 from service.models import Role
 from service.schemas import UserCreate
 from service.users import create_user
@@ -82,7 +83,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = Settings(database_url=url)
     engine = make_engine(settings.sqlalchemy_url)
     SQLModel.metadata.drop_all(engine)
-    SQLModel.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade(settings.sqlalchemy_url)  # the schema as production gets it: through the migrations
     with Session(engine) as session:
         for name, (role, dept) in USERS.items():
             create_user(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
+import os
+import subprocess
+import sys
 import time
 
-import uvicorn
-
-from service.main import create_app
+import httpx
 
 from .conftest import TOKENS, Server, _free_port
 from .helpers import ok, org_payload, seed
@@ -57,26 +57,35 @@ def test_edit_and_withdrawal_change_the_ranking(api: Server) -> None:
 
 
 def test_two_server_processes_rank_from_the_same_data(api: Server) -> None:
-    """A second app (its own engine and index) on the same database sees the first's writes."""
-    second = create_app(api.settings)
+    """A second server process (``python -m service serve``) on the same database sees the
+    first one's new profile at its next request."""
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(second, host="127.0.0.1", port=port, log_level="warning")
+    env = {**os.environ, "DATABASE_URL": api.settings.database_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
     try:
-        import httpx
-
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}",
             headers={"Authorization": f"Bearer {TOKENS['coord']}"},
+            timeout=30,
         ) as other:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if other.get("/api/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "second server did not start"
+                time.sleep(0.1)
             coord = api.client("coord")
             needs, _ = seed(coord)
-            ok(other.get(f"/api/needs/{needs['N1']}/suggestions"))  # the second index is fitted
+            ok(other.get(f"/api/needs/{needs['N1']}/suggestions"))  # its own index is fitted
             new = ok(
                 coord.post(
                     "/api/organizations", json=org_payload(0, key="P8", name="新しい見守りの会")
@@ -86,6 +95,5 @@ def test_two_server_processes_rank_from_the_same_data(api: Server) -> None:
             ranked = ok(other.get(f"/api/needs/{needs['N1']}/suggestions"))
             assert new["id"] in [s["organization_id"] for s in ranked]
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        second.state.engine.dispose()
+        proc.terminate()
+        proc.communicate(timeout=10)  # waits and closes the stderr pipe
