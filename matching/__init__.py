@@ -5,6 +5,7 @@ No web or database code lives here; ``service`` builds on this package, never th
 
 from ._bm25 import BM25Ranker
 from ._evaluate import EvaluationResult, evaluate_ranker, evaluate_rankings, format_table
+from ._explain import Explanation, TermContribution
 from ._io import (
     DataFormatError,
     ParseResult,
@@ -19,7 +20,7 @@ from ._io import (
     read_table,
 )
 from ._metrics import dcg, mrr, ndcg_at_k, recall_at_k
-from ._ranker import Explanation, TermContribution, TfidfRanker, top_k
+from ._ranker import TfidfRanker, top_k
 from ._schema import FIELD_NAMES, Need, Organization, area_relation, parse_areas, parse_fields
 from ._signals import members_only
 from ._text import normalize_text, split_multi

@@ -9,7 +9,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ._ranker import SCORE_DECIMALS, Ranking, top_k
+from ._explain import SCORE_DECIMALS
+from ._ranker import Ranking, top_k
 from ._schema import Need, Organization
 from ._tokenize import JapaneseTokenizer
 
