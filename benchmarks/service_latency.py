@@ -21,8 +21,7 @@ import httpx
 import uvicorn
 from sqlmodel import Session
 
-import matching
-from corpus import NEEDS_PATH, NPOS_PATH
+from corpus import load_corpus
 from service import loader
 from service.config import Settings
 from service.db import make_engine
@@ -47,8 +46,7 @@ def main() -> None:
     settings = Settings(database_url=url)
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
-    orgs = matching.load_organizations(NPOS_PATH).items
-    needs = matching.load_needs(NEEDS_PATH).items
+    needs, orgs, _ = load_corpus()
     with Session(engine) as session:
         loader.import_organizations(session, orgs, user=None)
         loader.import_needs(session, needs, user=None)

@@ -135,7 +135,9 @@ def _classify(line: str) -> tuple[str, str, bool, bool] | None:
         and not numeric
         and not (len(lemma) == 1 and not _is_kanji(lemma))
     )
-    return lemma, surface, chainable, content
+    # a person reads nouns as written (子ども, 障がい) and inflected words in dictionary form
+    display = surface if pos1 != "動詞" and pos1 != "形容詞" else lemma
+    return lemma, display, chainable, content
 
 
 def _is_kanji(ch: str) -> bool:

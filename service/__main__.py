@@ -51,17 +51,21 @@ def load(
     corpus: Annotated[bool, typer.Option(help="load the bundled corpus")] = False,
 ) -> None:
     """Import needs and profiles (DATA_FORMAT.md); a file with a bad row changes nothing."""
-    if corpus:
-        from corpus import NEEDS_PATH, NPOS_PATH
-
-        needs, npos = NEEDS_PATH, NPOS_PATH
-    if needs is None and npos is None:
+    if needs is None and npos is None and not corpus:
         raise typer.BadParameter("--needs, --npos or --corpus")
     settings = _settings()
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
     try:
         with Session(engine) as session:
+            if corpus:
+                from corpus import load_corpus
+
+                corpus_needs, corpus_orgs, _ = load_corpus()
+                counts = loader.import_organizations(session, corpus_orgs, user=None)
+                typer.echo(f"団体: {_counts(counts)}")
+                counts = loader.import_needs(session, corpus_needs, user=None)
+                typer.echo(f"課題: {_counts(counts)}")
             if npos is not None:
                 result = matching.load_organizations(npos)
                 counts = loader.import_organizations(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from sqlmodel import Session, func, select
 
-import matching
-
 from . import loader
 from .config import Settings
 from .db import make_engine
@@ -18,16 +16,15 @@ def prepare_demo(settings: Settings, users: list[tuple[str, str, Role, str | Non
     """Load the corpus into an empty database and create missing demo users."""
     if settings.environment == "production":
         raise RuntimeError("demo mode is not available in production")
-    from corpus import NEEDS_PATH, NPOS_PATH
+    from corpus import load_corpus
 
     engine = make_engine(settings.sqlalchemy_url)
     try:
         with Session(engine) as session:
             if session.exec(select(func.count()).select_from(Need)).one() == 0:
-                orgs = matching.load_organizations(NPOS_PATH).items
-                loader.import_organizations(session, orgs, user=None, source=NPOS_PATH.read_bytes())
-                needs = matching.load_needs(NEEDS_PATH).items
-                loader.import_needs(session, needs, user=None, source=NEEDS_PATH.read_bytes())
+                needs, orgs, _ = load_corpus()
+                loader.import_organizations(session, orgs, user=None)
+                loader.import_needs(session, needs, user=None)
             for username, password, role, department in users:
                 if session.exec(select(User.id).where(User.username == username)).first() is None:
                     create_user(

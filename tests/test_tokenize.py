@@ -120,3 +120,9 @@ def test_tokenizer_pickles_and_works_in_a_worker_process() -> None:
     assert clone("子ども食堂") == tokenizer("子ども食堂")
     with ProcessPoolExecutor(max_workers=1) as pool:
         assert pool.submit(_tokens_in_worker, tokenizer).result() == tokenizer("子ども食堂の見守り")
+
+
+def test_verbs_are_shown_in_dictionary_form() -> None:
+    pairs = dict(JapaneseTokenizer().analyze("体調の変化に気づいた"))
+    assert pairs["気付く"] == "気付く"
+    assert pairs["体調"] == "体調"
