@@ -1,6 +1,6 @@
 """Demo on the bundled corpus: the best suggestions for a few needs, with their reasons.
 
-    python -m corpus [--needs N] [--top K]
+python -m corpus [--needs N] [--top K]
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,7 +24,7 @@ class Unauthorized(DomainError):
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return cast(Settings, request.app.state.settings)
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -33,7 +33,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def get_index(request: Request) -> MatchingIndex:
-    return request.app.state.index  # type: ignore[no-any-return]
+    return cast(MatchingIndex, request.app.state.index)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -82,7 +82,7 @@ class MatchingIndex:
 
     def refit(self, session: Session) -> None:
         with self.lock:
-            last = session.exec(select(func.max(AuditLog.id))).one() or 0
+            last = int(session.exec(select(func.max(AuditLog.id))).one() or 0)
             needs = self._load_needs(session, None)
             orgs = self._load_orgs(session, None)
             ranker: matching.TfidfRanker | None = None
@@ -103,13 +103,13 @@ class MatchingIndex:
                 return self.ranker
             rows = session.exec(
                 select(AuditLog.id, AuditLog.entity, AuditLog.entity_id, AuditLog.action)
-                .where(AuditLog.id > self.seen_audit_id)
+                .where(col(AuditLog.id) > self.seen_audit_id)
                 .where(col(AuditLog.entity).in_(["need", "organization", "index"]))
                 .order_by(col(AuditLog.id))
             ).all()
             if not rows:
                 return self.ranker
-            last = max(r[0] for r in rows)
+            last = max(int(r[0] or 0) for r in rows)
             if self.ranker is None or any(r[1] == "index" and r[3] == "refit" for r in rows):
                 self.refit(session)
                 return self.ranker

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlmodel import Session, col, select
 
@@ -27,7 +28,7 @@ class ImportCounts:
     unchanged: int = 0
 
 
-def _need_values(n: matching.Need) -> dict[str, object]:
+def _need_values(n: matching.Need) -> dict[str, Any]:
     return {
         "title": n.title,
         "description": n.description,
@@ -39,7 +40,7 @@ def _need_values(n: matching.Need) -> dict[str, object]:
     }
 
 
-def _org_values(o: matching.Organization) -> dict[str, object]:
+def _org_values(o: matching.Organization) -> dict[str, Any]:
     return {
         "name": o.name,
         "legal_form": o.legal_form,
@@ -85,11 +86,14 @@ def import_organizations(
     return counts
 
 
+Model = TypeVar("Model", Need, Organization)
+
+
 def _upsert(
     session: Session,
-    model: type[Need] | type[Organization],
+    model: type[Model],
     entity: str,
-    rows: list[tuple[str, dict[str, object]]],
+    rows: list[tuple[str, dict[str, Any]]],
     status: str,
     user: User | None,
 ) -> ImportCounts:

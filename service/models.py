@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -27,8 +28,8 @@ def int_tags(tags: str) -> list[int]:
     return [int(v) for v in from_tags(tags)]
 
 
-def _ts(**kw: object) -> Column:  # type: ignore[type-arg]
-    return Column(DateTime(timezone=True), nullable=False, **kw)
+def _ts() -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=False)
 
 
 class Role(StrEnum):
@@ -157,7 +158,7 @@ class Suggestion(SQLModel, table=True):
     organization_id: int = Field(foreign_key="organization.id", index=True)
     score: float
     rank: int | None = None
-    reasons: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    reasons: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     index_version: str = Field(max_length=64)
     model_version: str = Field(max_length=64)
     status: str = Field(default=SuggestionStatus.pending, max_length=20)
@@ -192,4 +193,4 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=30)
     entity: str = Field(max_length=30, index=True)
     entity_id: int | None = None
-    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

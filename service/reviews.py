@@ -62,7 +62,7 @@ def _load(
     )
     if not visible:
         raise NotFound("提案")
-    return row  # type: ignore[return-value]
+    return s, need, row[2], row[3]
 
 
 def get_suggestion(session: Session, suggestion_id: int, *, user: User) -> SuggestionPublic:
@@ -79,7 +79,7 @@ def history(session: Session, suggestion_id: int, *, user: User) -> list[Decisio
     ).all()
     return [
         DecisionPublic(
-            id=d.id,
+            id=d.id or 0,
             action=d.action,
             reason_code=d.reason_code,
             comment=d.comment,

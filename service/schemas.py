@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -142,7 +142,7 @@ class SuggestionPublic(BaseModel):
     organization_name: str
     score: float
     rank: int | None
-    reasons: dict  # type: ignore[type-arg]
+    reasons: dict[str, Any]
     status: SuggestionStatus
     stage: Stage | None
     version: int

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from .errors import PermissionDenied
 from .index import MODEL_VERSION, MatchingIndex, item_key, row_id
@@ -106,7 +109,7 @@ def suggestion_public(s: Suggestion, need: Need, dept: str, org: Organization) -
     )
 
 
-def _joined():  # type: ignore[no-untyped-def]
+def _joined() -> Select[Suggestion, Need, str, Organization]:
     return (
         select(Suggestion, Need, Department.name, Organization)
         .join(Need, col(Suggestion.need_id) == Need.id)
@@ -137,7 +140,7 @@ def for_need(
 
 def for_org(
     session: Session, index: MatchingIndex, org_id: int, *, user: User, top: int
-) -> list[tuple[NeedPublic, float, dict]]:  # type: ignore[type-arg]
+) -> list[tuple[NeedPublic, float, dict[str, Any]]]:
     """Published needs ranked for a group (computed live; a group's view, not the review)."""
     org = get_org(session, org_id, user=user)
     if user.role == Role.department or (user.role == Role.npo and user.organization_id != org.id):

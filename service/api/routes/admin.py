@@ -6,6 +6,7 @@ from pydantic import BaseModel
 from ...audit import audit
 from ...deps import CurrentUser, IndexDep, SessionDep
 from ...errors import PermissionDenied
+from ...index import MatchingIndex
 from ...models import Department, Role
 from ...schemas import UserCreate, UserPublic
 from ...users import create_user
@@ -29,8 +30,8 @@ def add_user(session: SessionDep, user: CurrentUser, data: UserCreate) -> UserPu
         id=created.id,
         username=created.username,
         display_name=created.display_name,
-        role=created.role,
-        department=dept.name if dept else None,  # type: ignore[arg-type]
+        role=Role(created.role),
+        department=dept.name if dept else None,
         organization_id=created.organization_id,
     )
 
@@ -53,7 +54,7 @@ def index_info(session: SessionDep, index: IndexDep, user: CurrentUser) -> Index
     return _info(index)
 
 
-def _info(index) -> IndexInfo:  # type: ignore[no-untyped-def]
+def _info(index: MatchingIndex) -> IndexInfo:
     r = index.ranker
     return IndexInfo(
         version=index.version,

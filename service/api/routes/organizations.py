@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
@@ -19,7 +19,7 @@ Id = Annotated[int, Path(ge=1, le=2_147_483_647, description="団体の番号")]
 class NeedSuggestion(BaseModel):
     need: NeedPublic
     score: float
-    reasons: dict  # type: ignore[type-arg]
+    reasons: dict[str, Any]
 
 
 @router.get("", response_model=Page[OrgPublic], summary="団体の一覧")
