@@ -10,7 +10,7 @@ corpus's noise. BM25 over the same tokens is printed for reference.
 
 from __future__ import annotations
 
-from corpus import load_corpus
+from corpus import PARTS, load_corpus
 from matching import (
     BM25Ranker,
     FieldWeightedTfidf,
@@ -49,7 +49,8 @@ def variants() -> dict[str, TfidfRanker | BM25Ranker]:
         ),
         "no sublinear tf": TfidfRanker(vectorizer=vec(sublinear_tf=False)),
         "no field signal": TfidfRanker(field_weight=0.0),
-        "field signal 0.5": TfidfRanker(field_weight=0.5),
+        "field signal 0.25": TfidfRanker(field_weight=0.25),
+        "field signal 0.75": TfidfRanker(field_weight=0.75),
         "no area signal": TfidfRanker(
             area_factors=dict.fromkeys(
                 ["same", "both_citywide", "citywide_org", "citywide_need", "unknown", "other"], 1.0
@@ -68,10 +69,14 @@ def variants() -> dict[str, TfidfRanker | BM25Ranker]:
 
 
 def main() -> None:
-    needs, orgs, qrels = load_corpus()
-    results = [evaluate_ranker(r, needs, orgs, qrels, name=name) for name, r in variants().items()]
-    print(f"{len(needs)} needs, {len(orgs)} profiles, {len(qrels)} judged needs\n")
-    print(format_table(results))
+    """One table per corpus part (each part's judgements are complete only within it)."""
+    for part in PARTS:
+        needs, orgs, qrels = load_corpus((part,))
+        results = [
+            evaluate_ranker(r, needs, orgs, qrels, name=name) for name, r in variants().items()
+        ]
+        print(f"\npart {part}: {len(needs)} needs, {len(orgs)} profiles\n")
+        print(format_table(results))
 
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ class TfidfRanker(BaseEstimator):
     ``score = cosine × field × area × members``, where
 
     - ``cosine`` is the dot product of the field-weighted TF-IDF vectors;
-    - ``field`` is ``1 + field_weight × (2a − 1)`` with ``a`` the share of the need's
+    - ``field`` is ``1 + field_weight × (2a − 1)`` (default 0.5), ``a`` the share of the need's
       活動分野 the group also names (``1`` when either side names none);
     - ``area`` comes from ``area_factors`` by the relation of the two areas (a group
       working only in 南区 keeps half its score for a need limited to 北区);
@@ -125,7 +125,7 @@ class TfidfRanker(BaseEstimator):
         self,
         *,
         vectorizer: FieldWeightedTfidf | None = None,
-        field_weight: float = 0.25,
+        field_weight: float = 0.5,
         area_factors: Mapping[str, float] | None = None,
         members_only_factor: float = 0.5,
     ) -> None:
