@@ -7,7 +7,9 @@ many simultaneous decisions on one suggestion exactly one wins and the others ge
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
 from .audit import audit
@@ -77,26 +79,33 @@ def history(session: Session, suggestion_id: int, *, user: User) -> list[Decisio
         .where(Decision.suggestion_id == suggestion_id)
         .order_by(col(Decision.id))
     ).all()
-    return [
-        DecisionPublic(
-            id=d.id or 0,
-            action=d.action,
-            reason_code=d.reason_code,
-            comment=d.comment,
-            user=u,
-            created_at=d.created_at,
+    out = []
+    for d, u in rows:
+        assert d.id is not None  # loaded from the database
+        out.append(
+            DecisionPublic(
+                id=d.id,
+                action=d.action,
+                reason_code=d.reason_code,
+                comment=d.comment,
+                user=u,
+                created_at=d.created_at,
+            )
         )
-        for d, u in rows
-    ]
+    return out
 
 
 def _compare_and_set(session: Session, s: Suggestion, expected: int, **values: object) -> None:
-    result = session.execute(
-        update(Suggestion)
-        .where(col(Suggestion.id) == s.id, col(Suggestion.version) == expected)
-        .values(version=Suggestion.version + 1, updated_at=utcnow(), **values)
+    # an UPDATE always yields a CursorResult; Session.execute is typed as returning Result
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Suggestion)
+            .where(col(Suggestion.id) == s.id, col(Suggestion.version) == expected)
+            .values(version=Suggestion.version + 1, updated_at=utcnow(), **values)
+        ),
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         session.rollback()
         raise Conflict(
             "この提案は、読み込んだ後に他の人が更新しました。最新の状態を読み込み直してください。",

@@ -18,6 +18,7 @@ from .models import (
     Organization,
     OrgStatus,
     Role,
+    Stage,
     Suggestion,
     SuggestionStatus,
     User,
@@ -54,6 +55,7 @@ def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
     current: set[tuple[int, int]] = set()
     now = utcnow()
     for need_key, ranking in ranker.rank_orgs(top=top) if ranker else []:
+        assert ranker is not None  # nothing to iterate over otherwise
         need_id = row_id(need_key)
         for rank, (org_key, score) in enumerate(ranking, start=1):
             if score <= 0:
@@ -62,7 +64,7 @@ def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
             current.add(pair)
             row = existing.get(pair)
             if row is None:
-                reasons = ranker.explain(need_key, org_key).as_dict()  # type: ignore[union-attr]
+                reasons = ranker.explain(need_key, org_key).as_dict()
                 session.add(
                     Suggestion(
                         need_id=need_id,
@@ -76,7 +78,7 @@ def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
                 )
             elif row.status == SuggestionStatus.pending and (row.rank, row.score) != (rank, score):
                 if row.score != score:
-                    row.reasons = ranker.explain(need_key, org_key).as_dict()  # type: ignore[union-attr]
+                    row.reasons = ranker.explain(need_key, org_key).as_dict()
                 row.score, row.rank = score, rank
                 row.index_version, row.model_version, row.updated_at = version, MODEL_VERSION, now
                 session.add(row)
@@ -101,7 +103,7 @@ def suggestion_public(s: Suggestion, need: Need, dept: str, org: Organization) -
         rank=s.rank,
         reasons=s.reasons,
         status=SuggestionStatus(s.status),
-        stage=s.stage,  # type: ignore[arg-type]
+        stage=Stage(s.stage) if s.stage is not None else None,
         version=s.version,
         index_version=s.index_version,
         model_version=s.model_version,

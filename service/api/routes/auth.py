@@ -6,7 +6,7 @@ from fastapi import APIRouter, Form, Request, Response
 
 from ...deps import CurrentUser, SessionDep, SettingsDep
 from ...errors import DomainError
-from ...models import Department
+from ...models import Department, Role
 from ...schemas import TokenOut, UserPublic
 from ...security import authenticate, issue_token, revoke_token
 
@@ -48,7 +48,7 @@ def me(session: SessionDep, user: CurrentUser) -> UserPublic:
         id=user.id,
         username=user.username,
         display_name=user.display_name,
-        role=user.role,  # type: ignore[arg-type]
+        role=Role(user.role),
         department=dept.name if dept else None,
         organization_id=user.organization_id,
     )
