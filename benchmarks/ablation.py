@@ -57,8 +57,15 @@ def variants() -> dict[str, TfidfRanker | BM25Ranker]:
             )
         ),
         "no members-only signal": TfidfRanker(members_only_factor=1.0),
-        "text only (no signals)": TfidfRanker(
+        "no thesaurus expansion": TfidfRanker(expansion_weight=0.0),
+        "thesaurus expansion 0.4": TfidfRanker(expansion_weight=0.4),
+        "no LSA blend": TfidfRanker(semantic_weight=0.0),
+        "LSA blend 0.4": TfidfRanker(semantic_weight=0.4),
+        "no bridging (thesaurus, LSA)": TfidfRanker(expansion_weight=0.0, semantic_weight=0.0),
+        "text only (no signals, no bridging)": TfidfRanker(
             field_weight=0.0,
+            expansion_weight=0.0,
+            semantic_weight=0.0,
             members_only_factor=1.0,
             area_factors=dict.fromkeys(
                 ["same", "both_citywide", "citywide_org", "citywide_need", "unknown", "other"], 1.0

@@ -28,6 +28,7 @@ class Explanation:
     score: float
     text_similarity: float
     terms: list[TermContribution]
+    related_terms: list[TermContribution]
     shared_fields: list[int]
     need_fields: list[int]
     org_fields: list[int]
@@ -45,6 +46,9 @@ class Explanation:
             out.append(f"共通する語: {joined}")
         else:
             out.append("共通する語はありません。")
+        if self.related_terms:
+            joined = "、".join(f"{t.term}（{t.share:.0%}）" for t in self.related_terms)
+            out.append(f"関連する語（類義語辞書）: {joined}")
         if self.shared_fields:
             out.append("活動分野が一致: " + "、".join(FIELD_NAMES[f] for f in self.shared_fields))
         elif self.need_fields and self.org_fields:
@@ -78,6 +82,9 @@ class Explanation:
             "score": self.score,
             "text_similarity": round(self.text_similarity, SCORE_DECIMALS),
             "terms": [{"term": t.term, "share": round(t.share, 4)} for t in self.terms],
+            "related_terms": [
+                {"term": t.term, "share": round(t.share, 4)} for t in self.related_terms
+            ],
             "shared_fields": [FIELD_NAMES[f] for f in self.shared_fields],
             "area_relation": self.area_relation,
             "members_only": self.members_only,

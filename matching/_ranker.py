@@ -8,11 +8,14 @@ from typing import TypeVar
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
+from sklearn.decomposition import TruncatedSVD
+from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from ._explain import SCORE_DECIMALS, Explanation, TermContribution
 from ._schema import FIELD_NAMES, Need, Organization, area_relation
 from ._signals import members_only
+from ._thesaurus import ThesaurusExpander
 from ._vectorize import FieldWeightedTfidf
 
 __all__ = [
@@ -128,11 +131,15 @@ class TfidfRanker(BaseEstimator):
         field_weight: float = 0.5,
         area_factors: Mapping[str, float] | None = None,
         members_only_factor: float = 0.5,
+        expansion_weight: float = 0.2,
+        semantic_weight: float = 0.2,
     ) -> None:
         self.vectorizer = vectorizer
         self.field_weight = field_weight
         self.area_factors = area_factors
         self.members_only_factor = members_only_factor
+        self.expansion_weight = expansion_weight
+        self.semantic_weight = semantic_weight
 
     # -- fitting -------------------------------------------------------------------
     def fit(self, needs: Sequence[Need], orgs: Sequence[Organization]) -> TfidfRanker:
@@ -141,6 +148,15 @@ class TfidfRanker(BaseEstimator):
         vectorizer = clone(self.vectorizer) if self.vectorizer else FieldWeightedTfidf()
         self.vectorizer_ = vectorizer
         self.need_vectors_, self.org_vectors_ = vectorizer.fit_transform(needs, orgs)
+        self.expander_ = ThesaurusExpander(weight=self.expansion_weight).fit(
+            vectorizer.vocabulary_, vectorizer.tokenizer_
+        )
+        docs = sp.vstack([self.need_vectors_, self.org_vectors_])
+        # LSA: co-occurrence across the whole collection relates words that never meet
+        # in one pair; a quarter of the documents (at most 50) keeps it coarse, and a
+        # collection of fewer than 40 documents has too little co-occurrence to use.
+        k = min(50, docs.shape[0] // 4, docs.shape[1] - 1)
+        self.svd_ = TruncatedSVD(k, random_state=0).fit(docs) if k >= 10 else None
         self._set_items(needs, orgs)
         return self
 
@@ -169,6 +185,20 @@ class TfidfRanker(BaseEstimator):
             else np.ones(self.area_relations_.shape)
         )
         self.members_only_ = np.array([members_only(o) for o in orgs], dtype=bool)
+        self.need_queries_ = self.expander_.transform(self.need_vectors_)
+        if self.svd_ is not None:
+            self.need_topics_ = normalize(self.svd_.transform(self.need_vectors_))
+            self.org_topics_ = normalize(self.svd_.transform(self.org_vectors_))
+
+    def text_similarity(self, need_rows: np.ndarray) -> np.ndarray:
+        """The text part of the score for ``need_rows`` × every organisation (dense block):
+        the cosine of the thesaurus-expanded need with the profile, blended with the
+        LSA cosine by ``semantic_weight``."""
+        text = (self.need_queries_[need_rows] @ self.org_vectors_.T).toarray()
+        if self.svd_ is None or not self.semantic_weight:
+            return text
+        topics = np.clip(self.need_topics_[need_rows] @ self.org_topics_.T, 0.0, None)
+        return (1.0 - self.semantic_weight) * text + self.semantic_weight * topics
 
     # -- incremental updates -------------------------------------------------------
     def upsert(self, needs: Sequence[Need] = (), orgs: Sequence[Organization] = ()) -> TfidfRanker:
@@ -240,8 +270,7 @@ class TfidfRanker(BaseEstimator):
     def score_block(self, need_rows: np.ndarray) -> np.ndarray:
         """Scores of ``need_rows`` × every organisation: a dense block, not the whole matrix."""
         check_is_fitted(self, "need_vectors_")
-        text = (self.need_vectors_[need_rows] @ self.org_vectors_.T).toarray()
-        score = text
+        score = self.text_similarity(need_rows)
         for factor in self._factors(need_rows).values():
             score = score * factor
         return np.round(score, SCORE_DECIMALS)
@@ -302,17 +331,22 @@ class TfidfRanker(BaseEstimator):
     def explain(self, need_id: str, npo_id: str, *, max_terms: int = 8) -> Explanation:
         check_is_fitted(self, "need_vectors_")
         i, j = self.need_index_[need_id], self.org_index_[npo_id]
-        product = self.need_vectors_[i].multiply(self.org_vectors_[j]).tocsr()
-        text = float(product.sum())
-        order = np.argsort(-product.data, kind="stable")[:max_terms]
+        product = self.need_queries_[i].multiply(self.org_vectors_[j]).tocsr()
+        total = float(product.sum())
+        own = set(self.need_vectors_[i].indices.tolist())
         names = self.vectorizer_.feature_names_
-        terms = [
-            TermContribution(
-                self.vectorizer_.display(names[product.indices[k]]), float(product.data[k] / text)
+        terms: list[TermContribution] = []
+        related: list[TermContribution] = []
+        for k in np.argsort(-product.data, kind="stable"):
+            if product.data[k] <= 0:
+                continue
+            term = TermContribution(
+                self.vectorizer_.display(names[product.indices[k]]), float(product.data[k] / total)
             )
-            for k in order
-            if product.data[k] > 0
-        ]
+            bucket = terms if product.indices[k] in own else related
+            if len(bucket) < max_terms:
+                bucket.append(term)
+        text = float(self.text_similarity(np.array([i]))[0, j])
         factors = {k: float(v[0, j]) for k, v in self._factors(np.array([i])).items()}
         need, org = self.needs_[i], self.orgs_[j]
         return Explanation(
@@ -321,6 +355,7 @@ class TfidfRanker(BaseEstimator):
             score=float(self.score_block(np.array([i]))[0, j]),
             text_similarity=text,
             terms=terms,
+            related_terms=related,
             shared_fields=[f for f in need.fields if f in org.fields],
             need_fields=list(need.fields),
             org_fields=list(org.fields),
