@@ -101,6 +101,11 @@ class FieldWeightedTfidf(BaseEstimator):
         check_is_fitted(self, "tfidf_")
         return self._combine(self._tokenize(orgs, self.org_weights_), self.org_weights_)
 
+    def transform_fields(self, items: Sequence[Doc], weights: Mapping[str, float]) -> sp.csr_matrix:
+        """Vectors of chosen fields only (``{"goal": 1.0}``), L2-normalised."""
+        check_is_fitted(self, "tfidf_")
+        return self._combine(self._tokenize(items, weights), weights)
+
     def transform_text(self, text: str) -> sp.csr_matrix:
         """One free text (a search query, say) as an L2-normalised row vector."""
         check_is_fitted(self, "tfidf_")

@@ -10,8 +10,17 @@ from typing import Annotated
 import typer
 
 from ._bm25 import BM25Ranker
-from ._evaluate import evaluate_ranker, format_table
-from ._io import DataFormatError, ParseResult, Problem, load_needs, load_organizations, load_qrels
+from ._evaluate import evaluate_ranker, evaluate_rankings, format_table
+from ._io import (
+    DataFormatError,
+    ParseResult,
+    Problem,
+    load_decisions,
+    load_needs,
+    load_organizations,
+    load_qrels,
+)
+from ._learn import Decision, LearnedRanker
 from ._ranker import TfidfRanker
 from ._schema import Need, Organization
 
@@ -66,10 +75,19 @@ def rank(
     npos: NposOpt,
     top: Annotated[int, typer.Option("--top", min=1, help="suggestions per line")] = 10,
     reverse: Annotated[bool, typer.Option("--reverse", help="rank needs for every NPO")] = False,
+    decisions: Annotated[
+        Path | None,
+        typer.Option("--decisions", help="learn first from need_id,npo_id,decision,reason rows"),
+    ] = None,
 ) -> None:
     """Print one JSON line per need (or per NPO with --reverse): its ranking, best first."""
     need_items, org_items = _load(needs, npos)
-    ranker = TfidfRanker().fit(need_items, org_items)
+    ranker: TfidfRanker | LearnedRanker
+    if decisions is None:
+        ranker = TfidfRanker().fit(need_items, org_items)
+    else:
+        ranker = LearnedRanker().fit(need_items, org_items, _decisions(decisions))
+        typer.echo(f"注意: 学習結果 {json.dumps(ranker.report_, ensure_ascii=False)}", err=True)
     out = sys.stdout
     if reverse:
         for org_id, ranking in ranker.rank_needs(top=top):
@@ -81,23 +99,55 @@ def rank(
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def _decisions(path: Path) -> list[Decision]:
+    try:
+        return [Decision(*row) for row in load_decisions(path)]
+    except DataFormatError as exc:
+        raise _fail(exc.problems) from exc
+
+
 @app.command()
 def evaluate(
     needs: NeedsOpt,
     npos: NposOpt,
     qrels: Annotated[Path, typer.Option("--qrels", help="judgements: need_id,npo_id,grade")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    decisions: Annotated[
+        Path | None,
+        typer.Option("--decisions", help="also learn from these; measured on the other needs"),
+    ] = None,
 ) -> None:
-    """nDCG@5, nDCG@10, Recall@10 and MRR of our ranker and of a BM25 baseline, in one run."""
+    """nDCG@5, nDCG@10, Recall@10 and MRR of our ranker and of a BM25 baseline, in one run.
+
+    With --decisions, every ranker is measured on the needs that have no decision, and the
+    learned ranker is compared with the cold start.
+    """
     need_items, org_items = _load(needs, npos)
     try:
         judgements = load_qrels(qrels)
     except DataFormatError as exc:
         raise _fail(exc.problems) from exc
-    results = [
-        evaluate_ranker(TfidfRanker(), need_items, org_items, judgements, name="tfidf (ours)"),
-        evaluate_ranker(BM25Ranker(), need_items, org_items, judgements, name="bm25 (baseline)"),
-    ]
+    if decisions is None:
+        results = [
+            evaluate_ranker(TfidfRanker(), need_items, org_items, judgements, name="tfidf (ours)"),
+            evaluate_ranker(
+                BM25Ranker(), need_items, org_items, judgements, name="bm25 (baseline)"
+            ),
+        ]
+    else:
+        learned_from = _decisions(decisions)
+        decided = {d.need_id for d in learned_from}
+        heldout = {q: j for q, j in judgements.items() if q not in decided}
+        learned = LearnedRanker().fit(need_items, org_items, learned_from)
+        results = [
+            evaluate_ranker(BM25Ranker(), need_items, org_items, heldout, name="bm25 (baseline)"),
+            evaluate_ranker(learned.base_, need_items, org_items, heldout, name="cold start"),
+            evaluate_rankings(
+                {q: [o for o, _ in r] for q, r in learned.rank_orgs(sorted(heldout), top=100)},
+                heldout,
+                f"learned ({learned.version}, {len(learned.decisions_)} decisions)",
+            ),
+        ]
     if as_json:
         typer.echo(
             json.dumps([{"ranker": r.name, "needs": r.queries, **r.metrics} for r in results])
