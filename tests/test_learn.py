@@ -1,0 +1,141 @@
+"""Learning from decisions: safe fallback, determinism, no worse model promoted."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus import load_corpus, part_paths
+from matching import TfidfRanker, evaluate_rankings
+from matching._evaluate import simulate_decisions, split_needs
+from matching._learn import FEATURES, Decision, LearnedRanker
+
+
+@pytest.fixture(scope="module")
+def part_c():
+    needs, orgs, qrels = load_corpus(("c",))
+    train, test = split_needs([n.id for n in needs], seed=0)
+    cold = TfidfRanker().fit(needs, orgs)
+    decisions = simulate_decisions(cold, train, qrels, seed=0)
+    return needs, orgs, qrels, test, cold, decisions
+
+
+def _heldout_ndcg(ranker, qrels, test) -> float:
+    judged = {q: qrels[q] for q in test}
+    ranked = {q: [o for o, _ in r] for q, r in ranker.rank_orgs(sorted(judged), top=100)}
+    return evaluate_rankings(ranked, judged).metrics["nDCG@10"]
+
+
+def test_tiny_decision_set_falls_back_to_cold_start(part_c) -> None:
+    needs, orgs, _, _, cold, decisions = part_c
+    model = LearnedRanker().fit(needs, orgs, decisions[:5])
+    assert model.version == "cold-start" and model.model_ is None
+    assert model.rank_orgs(top=5) == cold.rank_orgs(top=5)
+
+
+def test_one_kind_of_decision_falls_back(part_c) -> None:
+    needs, orgs, _, _, _cold, decisions = part_c
+    confirms = [d for d in decisions if d.decision == "confirm"]
+    model = LearnedRanker().fit(needs, orgs, confirms)
+    assert model.version == "cold-start" and "one kind" in str(model.report_["reason"])
+
+
+def test_contradictory_decisions_are_not_promoted(part_c) -> None:
+    needs, orgs, _, _, cold, decisions = part_c
+    rng = random.Random(1)
+    noise = [
+        Decision(d.need_id, d.npo_id, rng.choice(["confirm", "reject"]), "その他")
+        for d in decisions
+    ]
+    # every pair decided both ways too
+    noise += [
+        Decision(d.need_id, d.npo_id, "reject" if d.decision == "confirm" else "confirm")
+        for d in noise[:100]
+    ]
+    model = LearnedRanker().fit(needs, orgs, noise)
+    assert model.version == "cold-start", model.report_
+    assert model.report_["reason"] == "not better than cold start on held-out decisions"
+    assert model.rank_orgs(top=5) == cold.rank_orgs(top=5)
+
+
+def test_unknown_ids_in_decisions_are_ignored(part_c) -> None:
+    needs, orgs, _, _, _, decisions = part_c
+    model = LearnedRanker().fit(needs, orgs, [Decision("NOPE", "P401", "confirm"), *decisions[:3]])
+    assert model.report_["decisions"] == 3
+
+
+def test_learning_is_deterministic_and_beats_cold_start_on_heldout_needs(part_c) -> None:
+    needs, orgs, qrels, test, cold, decisions = part_c
+    first = LearnedRanker(random_state=0).fit(needs, orgs, decisions)
+    second = LearnedRanker(random_state=0).fit(needs, orgs, decisions)
+    assert first.version == "learned"
+    assert first.report_ == second.report_
+    assert first.rank_orgs(top=10) == second.rank_orgs(top=10)
+    assert _heldout_ndcg(first, qrels, test) > _heldout_ndcg(cold, qrels, test)
+
+
+def test_contributions_name_the_features(part_c) -> None:
+    needs, orgs, _, _, _, decisions = part_c
+    model = LearnedRanker().fit(needs, orgs, decisions)
+    need_id, ranking = model.rank_orgs(top=1)[0]
+    contributions = model.contributions(need_id, ranking[0][0])
+    assert contributions and set(contributions) <= set(FEATURES)
+
+
+def test_rank_command_learns_from_a_decisions_file(tmp_path: Path, part_c) -> None:
+    *_, decisions = part_c
+    path = tmp_path / "decisions.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["need_id", "npo_id", "decision", "reason"])
+        writer.writerows([d.need_id, d.npo_id, d.decision, d.reason] for d in decisions)
+    needs_path, npos_path, _ = part_paths("c")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "matching",
+            "rank",
+            "--needs",
+            str(needs_path),
+            "--npos",
+            str(npos_path),
+            "--top",
+            "3",
+            "--decisions",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 71 and all(len(line["ranking"]) == 3 for line in lines)
+    assert '"promoted": true' in proc.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("need_id,npo_id,decision\nN201,P401,maybe\n", encoding="utf-8")
+    failed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "matching",
+            "rank",
+            "--needs",
+            str(needs_path),
+            "--npos",
+            str(npos_path),
+            "--decisions",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert failed.returncode == 2 and "判断「maybe」" in failed.stderr
