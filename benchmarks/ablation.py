@@ -62,8 +62,11 @@ def variants() -> dict[str, TfidfRanker | BM25Ranker]:
         "no LSA blend": TfidfRanker(semantic_weight=0.0),
         "LSA blend 0.4": TfidfRanker(semantic_weight=0.4),
         "no bridging (thesaurus, LSA)": TfidfRanker(expansion_weight=0.0, semantic_weight=0.0),
+        "no diversity": TfidfRanker(diversity=0.0),
+        "diversity 0.3": TfidfRanker(diversity=0.3),
         "text only (no signals, no bridging)": TfidfRanker(
             field_weight=0.0,
+            diversity=0.0,
             expansion_weight=0.0,
             semantic_weight=0.0,
             members_only_factor=1.0,

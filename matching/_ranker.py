@@ -133,6 +133,7 @@ class TfidfRanker(BaseEstimator):
         members_only_factor: float = 0.5,
         expansion_weight: float = 0.2,
         semantic_weight: float = 0.2,
+        diversity: float = 0.15,
     ) -> None:
         self.vectorizer = vectorizer
         self.field_weight = field_weight
@@ -140,6 +141,7 @@ class TfidfRanker(BaseEstimator):
         self.members_only_factor = members_only_factor
         self.expansion_weight = expansion_weight
         self.semantic_weight = semantic_weight
+        self.diversity = diversity
 
     # -- fitting -------------------------------------------------------------------
     def fit(self, needs: Sequence[Need], orgs: Sequence[Organization]) -> TfidfRanker:
@@ -189,6 +191,24 @@ class TfidfRanker(BaseEstimator):
         if self.svd_ is not None:
             self.need_topics_ = normalize(self.svd_.transform(self.need_vectors_))
             self.org_topics_ = normalize(self.svd_.transform(self.org_vectors_))
+        self.hubness_ = self._hubness() if self.diversity else np.zeros(len(orgs))
+
+    def _hubness(self) -> np.ndarray:
+        """Each profile's mean score over the needs it fits best (its top ``k``).
+
+        A long, well-written profile that scores high for every need has a high value;
+        subtracting ``diversity × hubness`` (as CSLS does for word translation) keeps it
+        from topping every list while a profile that fits few needs well loses little.
+        """
+        n_needs, n_orgs = len(self.need_ids_), len(self.org_ids_)
+        if not n_needs or not n_orgs:
+            return np.zeros(n_orgs)
+        k = min(10, n_needs)
+        best = np.zeros((k, n_orgs))
+        for start in range(0, n_needs, _BLOCK):
+            block = self._raw_scores(np.arange(start, min(start + _BLOCK, n_needs)))
+            best = -np.sort(-np.vstack([best, block]), axis=0)[:k]
+        return best.mean(axis=0)
 
     def text_similarity(self, need_rows: np.ndarray) -> np.ndarray:
         """The text part of the score for ``need_rows`` × every organisation (dense block):
@@ -267,12 +287,18 @@ class TfidfRanker(BaseEstimator):
         members = np.where(self.members_only_, self.members_only_factor, 1.0)[None, :]
         return {"fields": fields, "area": area, "members": members}
 
-    def score_block(self, need_rows: np.ndarray) -> np.ndarray:
-        """Scores of ``need_rows`` × every organisation: a dense block, not the whole matrix."""
-        check_is_fitted(self, "need_vectors_")
+    def _raw_scores(self, need_rows: np.ndarray) -> np.ndarray:
         score = self.text_similarity(need_rows)
         for factor in self._factors(need_rows).values():
             score = score * factor
+        return score
+
+    def score_block(self, need_rows: np.ndarray) -> np.ndarray:
+        """Scores of ``need_rows`` × every organisation: a dense block, not the whole matrix."""
+        check_is_fitted(self, "need_vectors_")
+        score = self._raw_scores(need_rows)
+        if self.diversity:
+            score = np.clip(score - self.diversity * self.hubness_[None, :], 0.0, None)
         return np.round(score, SCORE_DECIMALS)
 
     def _blocks(self, rows: np.ndarray, reverse: bool) -> Iterator[tuple[int, np.ndarray]]:
