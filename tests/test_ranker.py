@@ -46,14 +46,14 @@ def test_relevant_group_first(toy) -> None:
 
 def test_area_and_members_only_signals(toy) -> None:
     needs, orgs = toy
-    ranker = TfidfRanker().fit(needs, orgs)
+    ranker = TfidfRanker(diversity=0.0).fit(needs, orgs)  # exact ratios: no hub penalty
     scores = dict(dict(ranker.rank_orgs(["N1"], top=5))["N1"])
     # P1 (北区) and P2 (南区) have the same text; the need is limited to 北区
     assert scores["P1"] > scores["P2"] > 0
     assert scores["P2"] == pytest.approx(scores["P1"] * 0.5, rel=1e-4)
     # P4 is a members-only photo club that mentions 竹林 and 里山: halved for N3
     assert ranker.explain("N3", "P4").members_only
-    no_penalty = TfidfRanker(members_only_factor=1.0).fit(needs, orgs)
+    no_penalty = TfidfRanker(members_only_factor=1.0, diversity=0.0).fit(needs, orgs)
     assert ranker.explain("N3", "P4").score == pytest.approx(
         no_penalty.explain("N3", "P4").score * 0.5, rel=1e-4
     )
@@ -175,3 +175,28 @@ def test_similar_needs_from_other_departments(toy) -> None:
     assert similar[0][0] == "N9"
     assert "N8" not in [n for n, _ in similar]
     assert "N8" in [n for n, _ in ranker.similar_needs("N1", top=3, other_departments=False)]
+
+
+def test_diversity_keeps_one_broad_profile_from_topping_every_list(toy) -> None:
+    from dataclasses import replace
+
+    needs, orgs = toy
+    broad = replace(
+        orgs[0],
+        id="P0",
+        name="なんでも協力隊",
+        areas=[],
+        fields=[1, 7, 8, 13],
+        activities="高齢者の見守り訪問、ふれあいサロン、子どもの防災ワークショップ、"
+        "避難訓練、放置竹林の伐採と竹炭づくり、里山の手入れ、防災教育をしています。",
+    )
+    plain = TfidfRanker(diversity=0.0).fit(needs, [*orgs, broad])
+    diverse = TfidfRanker(diversity=0.5).fit(needs, [*orgs, broad])
+
+    def ranks(ranker: TfidfRanker) -> list[int]:
+        return [[o for o, _ in r].index("P0") for _, r in ranker.rank_orgs(top=10)]
+
+    # the broad profile is the biggest hub, and moves down in every list, never up
+    assert diverse.hubness_[diverse.org_index_["P0"]] == max(diverse.hubness_)
+    pairs = list(zip(ranks(plain), ranks(diverse), strict=True))
+    assert all(d >= p for p, d in pairs) and any(d > p for p, d in pairs)
