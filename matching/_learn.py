@@ -17,7 +17,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
 
@@ -61,7 +60,7 @@ FEATURES: tuple[str, ...] = (
 
 
 BLENDS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
-# a blend replaces the cold-start order only if it wins by this much held-out AUC on
+# a blend replaces the cold-start order only if it wins by this much held-out nDCG on
 # average, and in at least this share of the folds (noise wins about half of them)
 MIN_GAIN = 0.01
 MIN_FOLD_WINS = 0.8
@@ -73,6 +72,21 @@ class Decision:
     npo_id: str
     decision: str  # "confirm" | "reject"
     reason: str = ""
+
+
+def _within_need_ndcg(y: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> float:
+    """Mean nDCG of each need's decided candidates ordered by ``scores`` (confirm = 1):
+    the ranking quality the blend is chosen for, measured where it is used."""
+    values = []
+    for g in np.unique(groups):
+        mask = groups == g
+        if y[mask].any():
+            order = np.argsort(-scores[mask], kind="stable")
+            gains = y[mask][order]
+            ideal = np.sort(y[mask])[::-1]
+            discounts = 1.0 / np.log2(np.arange(2, len(gains) + 2))
+            values.append(float(gains @ discounts) / float(ideal @ discounts))
+    return float(np.mean(values)) if values else 0.0
 
 
 def _pair_dot(a: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -155,10 +169,14 @@ class LearnedRanker(BaseEstimator):
         self.mean_ = X.mean(axis=0)
         self.scale_ = X.std(axis=0)
         self.scale_[self.scale_ == 0] = 1.0
-        aucs = self._validate(X, y, rows)
-        self.report_["validation_auc"] = {a: v[0] for a, v in aucs.items()}
-        best = max(aucs, key=lambda a: (aucs[a][0], -a)) if aucs else 0.0
-        if best == 0.0 or aucs[best][0] < aucs[0.0][0] + MIN_GAIN or aucs[best][1] < MIN_FOLD_WINS:
+        scores = self._validate(X, y, rows)
+        self.report_["validation_ndcg"] = {a: v[0] for a, v in scores.items()}
+        best = max(scores, key=lambda a: (scores[a][0], -a)) if scores else 0.0
+        if (
+            best == 0.0
+            or scores[best][0] < scores[0.0][0] + MIN_GAIN
+            or scores[best][1] < MIN_FOLD_WINS
+        ):
             self.report_["reason"] = "not better than cold start on held-out decisions"
             return self
         self.alpha_ = best
@@ -172,12 +190,12 @@ class LearnedRanker(BaseEstimator):
     def _validate(
         self, X: np.ndarray, y: np.ndarray, groups: np.ndarray
     ) -> dict[float, tuple[float, float]]:
-        """Held-out AUC (GroupKFold by need) of each blend ``{α: (mean AUC, share of folds
+        """Held-out nDCG (GroupKFold by need) of each blend ``{α: (mean nDCG, share of folds
         where it beats the cold-start order)}``; α=0 is the cold start itself."""
         n_groups = len(set(groups.tolist()))
         if n_groups < 3:
             return {}
-        aucs: dict[float, list[float]] = {a: [] for a in BLENDS}
+        scores: dict[float, list[float]] = {a: [] for a in BLENDS}
         for train, test in GroupKFold(n_splits=min(5, n_groups)).split(X, y, groups):
             if len(set(y[train])) < 2 or len(set(y[test])) < 2:
                 continue
@@ -185,13 +203,15 @@ class LearnedRanker(BaseEstimator):
             p = model.predict_proba((X[test] - self.mean_) / self.scale_)[:, 1]
             cold = self._cold_share(X[test])
             for alpha in BLENDS:
-                aucs[alpha].append(roc_auc_score(y[test], (1 - alpha) * cold + alpha * p))
-        if not aucs[0.0]:
+                scores[alpha].append(
+                    _within_need_ndcg(y[test], (1 - alpha) * cold + alpha * p, groups[test])
+                )
+        if not scores[0.0]:
             return {}
-        base = np.array(aucs[0.0])
+        base = np.array(scores[0.0])
         return {
             a: (round(float(np.mean(v)), 4), round(float(np.mean(np.array(v) > base)), 2))
-            for a, v in aucs.items()
+            for a, v in scores.items()
         }
 
     @staticmethod
