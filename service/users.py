@@ -6,9 +6,9 @@ from sqlmodel import Session, select
 
 from .audit import audit
 from .errors import Conflict, Invalid, PermissionDenied
-from .models import Organization, Role, User
+from .models import Department, Organization, Role, User
 from .needs import department_named
-from .schemas import UserCreate
+from .schemas import UserCreate, UserPublic
 from .security import hash_password
 
 
@@ -43,3 +43,16 @@ def create_user(session: Session, data: UserCreate, *, by: User | None) -> User:
     audit(session, by, "create", "user", user.id, username=user.username, role=user.role)
     session.commit()
     return user
+
+
+def user_public(session: Session, user: User) -> UserPublic:
+    dept = session.get(Department, user.department_id) if user.department_id else None
+    assert user.id is not None
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        department=dept.name if dept else None,
+        organization_id=user.organization_id,
+    )

@@ -7,9 +7,9 @@ from ...audit import audit
 from ...deps import CurrentUser, IndexDep, SessionDep
 from ...errors import PermissionDenied
 from ...index import MatchingIndex
-from ...models import Department, Role
+from ...models import Role
 from ...schemas import UserCreate, UserPublic
-from ...users import create_user
+from ...users import create_user, user_public
 
 router = APIRouter(tags=["admin"])
 
@@ -23,17 +23,7 @@ class IndexInfo(BaseModel):
 
 @router.post("/users", response_model=UserPublic, status_code=201, summary="利用者を追加する")
 def add_user(session: SessionDep, user: CurrentUser, data: UserCreate) -> UserPublic:
-    created = create_user(session, data, by=user)
-    dept = session.get(Department, created.department_id) if created.department_id else None
-    assert created.id is not None
-    return UserPublic(
-        id=created.id,
-        username=created.username,
-        display_name=created.display_name,
-        role=Role(created.role),
-        department=dept.name if dept else None,
-        organization_id=created.organization_id,
-    )
+    return user_public(session, create_user(session, data, by=user))
 
 
 @router.post("/index/refit", response_model=IndexInfo, summary="索引を作り直す（全件再学習）")

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Form, Request, Response
 
 from ...deps import CurrentUser, SessionDep, SettingsDep
 from ...errors import DomainError
-from ...models import Department, Role
 from ...schemas import TokenOut, UserPublic
 from ...security import authenticate, issue_token, revoke_token
+from ...users import user_public
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -42,13 +42,4 @@ def logout(request: Request, session: SessionDep, _user: CurrentUser) -> Respons
 
 @router.get("/me", response_model=UserPublic, summary="ログイン中の利用者")
 def me(session: SessionDep, user: CurrentUser) -> UserPublic:
-    dept = session.get(Department, user.department_id) if user.department_id else None
-    assert user.id is not None
-    return UserPublic(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=Role(user.role),
-        department=dept.name if dept else None,
-        organization_id=user.organization_id,
-    )
+    return user_public(session, user)
