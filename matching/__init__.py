@@ -19,6 +19,7 @@ from ._io import (
     parse_organizations,
     read_table,
 )
+from ._learn import Decision, LearnedRanker
 from ._metrics import dcg, mrr, ndcg_at_k, recall_at_k
 from ._ranker import TfidfRanker, top_k
 from ._schema import FIELD_NAMES, Need, Organization, area_relation, parse_areas, parse_fields
@@ -32,10 +33,12 @@ __all__ = [
     "FIELD_NAMES",
     "BM25Ranker",
     "DataFormatError",
+    "Decision",
     "EvaluationResult",
     "Explanation",
     "FieldWeightedTfidf",
     "JapaneseTokenizer",
+    "LearnedRanker",
     "Need",
     "Organization",
     "ParseResult",

@@ -141,21 +141,12 @@ class LearnedRanker(BaseEstimator):
         decisions: Sequence[Decision] = (),
     ) -> LearnedRanker:
         base = clone(self.base) if self.base is not None else TfidfRanker()
-        self.base_ = base.fit(needs, orgs)
-        self._prepare_fields()
-        known = [
-            d for d in decisions if d.need_id in base.need_index_ and d.npo_id in base.org_index_
-        ]
-        self.decisions_ = known
-        self.history_ = _History()
-        for d in known:
-            self.history_.by_org.setdefault(base.org_index_[d.npo_id], []).append(
-                (
-                    base.need_index_[d.need_id],
-                    int(d.decision == "confirm"),
-                    REASONS.get(d.reason, "other"),
-                )
-            )
+        return self.fit_on(base.fit(needs, orgs), decisions)
+
+    def fit_on(self, base: TfidfRanker, decisions: Sequence[Decision] = ()) -> LearnedRanker:
+        """Learn on top of an already fitted cold-start ranker (used as it is, not copied)."""
+        self._bind(base, decisions)
+        known = self.decisions_
         self.model_: LogisticRegression | None = None
         self.report_: dict[str, object] = {"decisions": len(known), "promoted": False}
         labels = {d.decision for d in known}
@@ -183,6 +174,29 @@ class LearnedRanker(BaseEstimator):
         self.model_ = self._new_model().fit((X - self.mean_) / self.scale_, y)
         self.report_.update(promoted=True, alpha=best)
         return self
+
+    def rebind(self, base: TfidfRanker) -> LearnedRanker:
+        """Keep the learned weights, but rank over ``base``'s current items (after the cold
+        start ranker's ``upsert``/``remove``/``fit``): fields and history are rebuilt."""
+        check_is_fitted(self, "base_")
+        self._bind(base, self.decisions_)
+        return self
+
+    def _bind(self, base: TfidfRanker, decisions: Sequence[Decision]) -> None:
+        self.base_ = base
+        self._prepare_fields()
+        self.decisions_ = [
+            d for d in decisions if d.need_id in base.need_index_ and d.npo_id in base.org_index_
+        ]
+        self.history_ = _History()
+        for d in self.decisions_:
+            self.history_.by_org.setdefault(base.org_index_[d.npo_id], []).append(
+                (
+                    base.need_index_[d.need_id],
+                    int(d.decision == "confirm"),
+                    REASONS.get(d.reason, "other"),
+                )
+            )
 
     def _new_model(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, class_weight="balanced", max_iter=1000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -135,6 +136,25 @@ def refit() -> None:
         session.commit()
     engine.dispose()
     typer.echo("refit requested: every server process refits at its next request")
+
+
+@app.command()
+def train() -> None:
+    """Retrain the ranking model from the stored decisions (promoted only if it validates)."""
+    from . import training
+    from .index import MatchingIndex
+
+    settings = _settings()
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            row = training.train(session, MatchingIndex(engine), user=None)
+            verdict = "採用" if row.promoted else "不採用（コールドスタートを継続）"
+            typer.echo(f"model {row.version}: decisions {row.decisions}, {verdict}")
+            typer.echo(json.dumps(row.report, ensure_ascii=False))
+    finally:
+        engine.dispose()
 
 
 @app.command()

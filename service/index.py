@@ -21,7 +21,6 @@ import matching
 from . import models
 from .models import AuditLog, NeedStatus, OrgStatus, from_tags, int_tags
 
-MODEL_VERSION = "cold-start-1"
 REFIT_SHARE = 0.25
 REFIT_MIN_CHANGES = 50
 
@@ -74,6 +73,28 @@ class MatchingIndex:
         self.fitted_audit_id = 0
         self.changes_since_fit = 0
         self.suggestions_version = ""  # the index version the stored suggestions reflect
+        self.learned: matching.LearnedRanker | None = None
+        self.model_version = "cold-start"
+
+    @property
+    def active(self) -> matching.TfidfRanker | matching.LearnedRanker | None:
+        """What ranks: the promoted learned model over the index, else the cold start."""
+        if self.learned is not None and self.learned.model_ is not None:
+            return self.learned
+        return self.ranker
+
+    def load_model(self, session: Session) -> None:
+        """Rebuild the promoted model from its stored training decisions (deterministic)."""
+        from .training import current_model, stored_decisions
+
+        model = current_model(session)
+        self.learned, self.model_version = None, "cold-start"
+        if model is None or self.ranker is None:
+            return
+        decisions = stored_decisions(session, up_to=model.max_decision_id)
+        learned = matching.LearnedRanker().fit_on(self.ranker, decisions)
+        if learned.model_ is not None:
+            self.learned, self.model_version = learned, model.version
 
     @property
     def version(self) -> str:
@@ -94,6 +115,7 @@ class MatchingIndex:
             self.ranker = ranker
             self.seen_audit_id = self.fitted_audit_id = last
             self.changes_since_fit = 0
+            self.load_model(session)
 
     def sync(self, session: Session) -> matching.TfidfRanker | None:
         """Apply the changes other requests and processes made; return the current ranker."""
@@ -113,6 +135,8 @@ class MatchingIndex:
             if self.ranker is None or any(r[1] == "index" and r[3] == "refit" for r in rows):
                 self.refit(session)
                 return self.ranker
+            if any(r[1] == "index" and r[3] == "promote" for r in rows):
+                self.load_model(session)
             need_ids = {r[2] for r in rows if r[1] == "need" and r[2] is not None}
             org_ids = {r[2] for r in rows if r[1] == "organization" and r[2] is not None}
             live_needs = self._load_needs(session, need_ids)
@@ -121,6 +145,8 @@ class MatchingIndex:
             gone_orgs = org_ids - {row_id(o.id) for o in live_orgs}
             self.ranker.upsert(live_needs, live_orgs)
             self.ranker.remove([item_key(i) for i in gone_needs], [item_key(i) for i in gone_orgs])
+            if self.learned is not None and (need_ids or org_ids):
+                self.learned.rebind(self.ranker)
             self.seen_audit_id = last
             self.changes_since_fit += len(need_ids) + len(org_ids)
             size = len(self.ranker.need_ids_) + len(self.ranker.org_ids_)

@@ -194,3 +194,23 @@ class AuditLog(SQLModel, table=True):
     entity: str = Field(max_length=30, index=True)
     entity_id: int | None = None
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class RankingModel(SQLModel, table=True):
+    """A trained ranking model: what it learned from and how it validated.
+
+    Models are not pickled: a model is its training data (decisions up to
+    ``max_decision_id``) and the deterministic training run, so every server process
+    rebuilds the same model from the database.
+    """
+
+    __tablename__ = "ranking_model"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    decisions: int
+    max_decision_id: int
+    promoted: bool
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

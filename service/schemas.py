@@ -200,3 +200,13 @@ class UserPublic(BaseModel):
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
+
+
+class RankingModelPublic(BaseModel):
+    id: int
+    version: str
+    created_at: datetime
+    decisions: int
+    promoted: bool
+    current: bool
+    report: dict[str, Any]

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from .errors import PermissionDenied
-from .index import MODEL_VERSION, MatchingIndex, item_key, row_id
+from .index import MatchingIndex, item_key, row_id
 from .models import (
     Department,
     Need,
@@ -33,7 +33,8 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
     """Bring the stored suggestions up to the index's current version (cheap when unchanged)."""
     with index.lock:
         index.sync(session)
-        if index.suggestions_version == index.version:
+        wanted = f"{index.version}|{index.model_version}"
+        if index.suggestions_version == wanted:
             return
         for attempt in range(2):
             try:
@@ -43,19 +44,27 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
                 session.rollback()
                 if attempt:
                     raise
-        index.suggestions_version = index.version
+        index.suggestions_version = wanted
+
+
+def _reasons(index: MatchingIndex, need_key: str, org_key: str) -> dict[str, Any]:
+    """The cold-start explanation, plus what the learned model added when one ranks."""
+    assert index.ranker is not None
+    reasons = index.ranker.explain(need_key, org_key).as_dict()
+    if index.active is index.learned and index.learned is not None:
+        reasons["model"] = index.learned.contributions(need_key, org_key)
+    return reasons
 
 
 def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
-    ranker = index.ranker
-    version = index.version
+    active = index.active
+    version, model = index.version, index.model_version
     existing: dict[tuple[int, int], Suggestion] = {
         (s.need_id, s.organization_id): s for s in session.exec(select(Suggestion)).all()
     }
     current: set[tuple[int, int]] = set()
     now = utcnow()
-    for need_key, ranking in ranker.rank_orgs(top=top) if ranker else []:
-        assert ranker is not None  # nothing to iterate over otherwise
+    for need_key, ranking in active.rank_orgs(top=top) if active else []:
         need_id = row_id(need_key)
         for rank, (org_key, score) in enumerate(ranking, start=1):
             if score <= 0:
@@ -64,23 +73,26 @@ def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
             current.add(pair)
             row = existing.get(pair)
             if row is None:
-                reasons = ranker.explain(need_key, org_key).as_dict()
                 session.add(
                     Suggestion(
                         need_id=need_id,
                         organization_id=pair[1],
                         score=score,
                         rank=rank,
-                        reasons=reasons,
+                        reasons=_reasons(index, need_key, org_key),
                         index_version=version,
-                        model_version=MODEL_VERSION,
+                        model_version=model,
                     )
                 )
-            elif row.status == SuggestionStatus.pending and (row.rank, row.score) != (rank, score):
-                if row.score != score:
-                    row.reasons = ranker.explain(need_key, org_key).as_dict()
+            elif row.status == SuggestionStatus.pending and (
+                row.rank,
+                row.score,
+                row.model_version,
+            ) != (rank, score, model):
+                if row.score != score or row.model_version != model:
+                    row.reasons = _reasons(index, need_key, org_key)
                 row.score, row.rank = score, rank
-                row.index_version, row.model_version, row.updated_at = version, MODEL_VERSION, now
+                row.index_version, row.model_version, row.updated_at = version, model, now
                 session.add(row)
     for pair, row in existing.items():
         if pair not in current and row.rank is not None and row.status == SuggestionStatus.pending:
@@ -148,11 +160,12 @@ def for_org(
     if user.role == Role.department or (user.role == Role.npo and user.organization_id != org.id):
         raise PermissionDenied("この団体への提案を見る権限がありません。")
     ranker = index.sync(session)
+    active = index.active
     assert org.id is not None
     key = item_key(org.id)
-    if ranker is None or key not in ranker.org_index_:
+    if ranker is None or active is None or key not in ranker.org_index_:
         return []
-    ranking = dict(ranker.rank_needs([key], top=top))[key]
+    ranking = dict(active.rank_needs([key], top=top))[key]
     ids = [row_id(k) for k, s in ranking if s > 0]
     rows = {
         n.id: (n, d)

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel
+from sqlmodel import col, select
 
+from ... import training
 from ...audit import audit
 from ...deps import CurrentUser, IndexDep, SessionDep
 from ...errors import PermissionDenied
 from ...index import MatchingIndex
-from ...models import Role
-from ...schemas import UserCreate, UserPublic
+from ...models import RankingModel, Role
+from ...schemas import RankingModelPublic, UserCreate, UserPublic
 from ...users import create_user, user_public
 
 router = APIRouter(tags=["admin"])
@@ -42,6 +44,38 @@ def index_info(session: SessionDep, index: IndexDep, user: CurrentUser) -> Index
         raise PermissionDenied()
     index.sync(session)
     return _info(index)
+
+
+@router.post(
+    "/model/train", response_model=RankingModelPublic, status_code=201, summary="判断から再学習する"
+)
+def train_model(session: SessionDep, index: IndexDep, user: CurrentUser) -> RankingModelPublic:
+    """Train on every stored decision; the model serves only if it beats the cold start."""
+    row = training.train(session, index, user=user)
+    current = training.current_model(session)
+    return _model_public(row, current)
+
+
+@router.get("/models", response_model=list[RankingModelPublic], summary="学習したモデルの一覧")
+def list_models(session: SessionDep, user: CurrentUser) -> list[RankingModelPublic]:
+    if user.role != Role.coordinator:
+        raise PermissionDenied()
+    rows = session.exec(select(RankingModel).order_by(col(RankingModel.id).desc())).all()
+    current = training.current_model(session)
+    return [_model_public(r, current) for r in rows]
+
+
+def _model_public(row: RankingModel, current: RankingModel | None) -> RankingModelPublic:
+    assert row.id is not None
+    return RankingModelPublic(
+        id=row.id,
+        version=row.version,
+        created_at=row.created_at,
+        decisions=row.decisions,
+        promoted=row.promoted,
+        current=current is not None and current.id == row.id,
+        report=row.report,
+    )
 
 
 def _info(index: MatchingIndex) -> IndexInfo:

@@ -1,0 +1,86 @@
+"""Retraining the ranking model from the coordinator's stored decisions.
+
+Decisions are the current state of each decided suggestion (a revised decision counts as
+revised). Training is deterministic, so a model is stored as its training data (the
+decisions up to ``max_decision_id``) and its validation report, never as a pickle; every
+server process rebuilds the current model from the database. A model that does not beat
+the cold start on held-out decisions is recorded but not promoted.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+import matching
+
+from .audit import audit
+from .errors import PermissionDenied
+from .index import MatchingIndex, item_key
+from .models import Decision, RankingModel, Role, Suggestion, SuggestionStatus, User
+
+
+def stored_decisions(session: Session, *, up_to: int | None = None) -> list[matching.Decision]:
+    """``confirm``/``reject`` per decided suggestion, with the reason of its latest decision."""
+    query = (
+        select(Suggestion, Decision)
+        .join(Decision, col(Decision.suggestion_id) == Suggestion.id)
+        .where(col(Decision.action).in_(["confirm", "reject"]))
+        .order_by(col(Decision.id))
+    )
+    if up_to is not None:
+        query = query.where(col(Decision.id) <= up_to)
+    latest: dict[int, tuple[Suggestion, Decision]] = {}
+    for suggestion, decision in session.exec(query).all():
+        assert suggestion.id is not None
+        latest[suggestion.id] = (suggestion, decision)
+    return [
+        matching.Decision(
+            item_key(s.need_id), item_key(s.organization_id), d.action, d.reason_code or ""
+        )
+        for s, d in latest.values()
+        if s.status in (SuggestionStatus.confirmed, SuggestionStatus.rejected)
+    ]
+
+
+def train(session: Session, index: MatchingIndex, *, user: User | None) -> RankingModel:
+    """Train on every stored decision; record the model; promote it if it validates."""
+    if user is not None and user.role != Role.coordinator:
+        raise PermissionDenied("モデルの再学習はコーディネーターだけが行えます。")
+    last = int(session.exec(select(func.max(Decision.id))).one() or 0)
+    decisions = stored_decisions(session, up_to=last)
+    with index.lock:
+        ranker = index.sync(session)
+        learned = matching.LearnedRanker().fit_on(ranker, decisions) if ranker is not None else None
+    promoted = bool(learned is not None and learned.model_ is not None)
+    count = int(session.exec(select(func.count()).select_from(RankingModel)).one())
+    row = RankingModel(
+        version=f"{'learned' if promoted else 'cold-start'}-{count + 1}",
+        created_by=user.id if user else None,
+        decisions=len(decisions),
+        max_decision_id=last,
+        promoted=promoted,
+        report=_jsonable(learned.report_ if learned else {"reason": "nothing to rank yet"}),
+    )
+    session.add(row)
+    session.flush()
+    audit(session, user, "train", "model", row.id, version=row.version, promoted=promoted)
+    if promoted:
+        # every process switches at its next request (see MatchingIndex.sync)
+        audit(session, user, "promote", "index", row.id, version=row.version)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def current_model(session: Session) -> RankingModel | None:
+    return session.exec(
+        select(RankingModel).where(RankingModel.promoted).order_by(col(RankingModel.id).desc())
+    ).first()
+
+
+def _jsonable(report: dict[str, object]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in report.items():
+        out[key] = {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+    return out

@@ -1,0 +1,85 @@
+"""Retraining from stored decisions: versioned, validated, promoted only when better."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from corpus import load_corpus
+from service import loader
+from service.index import MatchingIndex
+
+from .conftest import Server
+from .helpers import ok, seed
+
+
+def test_few_decisions_give_a_recorded_but_unpromoted_model(api: Server) -> None:
+    coord = api.client("coord")
+    needs, _ = seed(coord)
+    s = ok(coord.get(f"/api/needs/{needs['N1']}/suggestions"))[0]
+    ok(
+        coord.post(
+            f"/api/suggestions/{s['id']}/decision",
+            json={"action": "confirm", "version": s["version"]},
+        )
+    )
+    model = ok(coord.post("/api/model/train"), 201)
+    assert (model["version"], model["decisions"], model["promoted"], model["current"]) == (
+        "cold-start-1",
+        1,
+        False,
+        False,
+    )
+    assert "too few decisions" in model["report"]["reason"]
+    assert api.client("bousai").post("/api/model/train").status_code == 403
+    assert api.client("npo1").get("/api/models").status_code == 403
+    listed = ok(coord.get("/api/models"))
+    assert [m["version"] for m in listed] == ["cold-start-1"]
+    again = ok(coord.get(f"/api/needs/{needs['N2']}/suggestions"))
+    assert {x["model_version"] for x in again} == {"cold-start"}
+
+
+def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
+    """The coordinator consistently prefers complete profiles (menu, wishes, fields,
+    legal form, a real description): the model learns it and is promoted."""
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        needs, orgs, _ = load_corpus(("c",))
+        loader.import_organizations(session, orgs, user=None)
+        loader.import_needs(session, needs, user=None)
+    complete = {
+        o.id
+        for o in orgs
+        if o.offerings and o.wishes and o.fields and o.legal_form and len(o.activities) >= 60
+    }
+    coord = api.client("coord")
+    queue = ok(coord.get("/api/review-queue", params={"limit": 100}))["items"]
+    queue += ok(coord.get("/api/review-queue", params={"limit": 100, "offset": 100}))["items"]
+    keys = {
+        o["id"]: o["key"]
+        for o in ok(coord.get("/api/organizations", params={"limit": 100}))["items"]
+    }
+    keys |= {
+        o["id"]: o["key"]
+        for o in ok(coord.get("/api/organizations", params={"limit": 100, "offset": 100}))["items"]
+    }
+    for s in queue:
+        body = (
+            {"action": "confirm", "version": s["version"]}
+            if keys[s["organization_id"]] in complete
+            else {"action": "reject", "reason_code": "体制不足", "version": s["version"]}
+        )
+        ok(coord.post(f"/api/suggestions/{s['id']}/decision", json=body))
+    model = ok(coord.post("/api/model/train"), 201)
+    assert model["promoted"] and model["current"], model["report"]
+    assert model["version"] == "learned-1" and model["decisions"] == len(queue)
+    assert model["report"]["alpha"] > 0
+    # the serving process switched: new suggestions carry the model's version and reasons
+    ranked = ok(coord.get(f"/api/needs/{queue[0]['need_id']}/suggestions"))
+    pending = [s for s in ranked if s["status"] == "pending" and s["rank"]]
+    assert pending and {s["model_version"] for s in pending} == {"learned-1"}
+    assert "model" in pending[0]["reasons"]
+    # another process rebuilds the same model from the database alone
+    other = MatchingIndex(api.engine)  # type: ignore[arg-type]
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        other.sync(session)
+    assert other.model_version == "learned-1" and other.learned is not None
+    assert other.learned.report_["alpha"] == model["report"]["alpha"]
