@@ -24,7 +24,6 @@ class Settings(BaseSettings):
     demo_mode: bool = False
     token_ttl_hours: int = 12
     suggestions_per_need: int = Field(default=10, ge=1, le=100)
-    page_size_max: int = 100
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:
