@@ -15,9 +15,7 @@ from matching import TfidfRanker, evaluate_ranker
 
 
 def main() -> None:
-    print(
-        "| part | diversity | nDCG@10 | most top-10 lists one profile is in | distinct profiles in top-10 |"
-    )
+    print("| part | diversity | nDCG@10 | most top-10 lists of one profile | distinct in top-10 |")
     print("|---|---:|---:|---:|---:|")
     for part in PARTS:
         needs, orgs, qrels = load_corpus((part,))
