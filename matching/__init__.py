@@ -22,6 +22,7 @@ from ._io import (
 from ._learn import Decision, LearnedRanker
 from ._metrics import dcg, mrr, ndcg_at_k, recall_at_k
 from ._ranker import TfidfRanker, top_k
+from ._read import Limits
 from ._schema import FIELD_NAMES, Need, Organization, area_relation, parse_areas, parse_fields
 from ._signals import members_only
 from ._text import normalize_text, split_multi
@@ -39,6 +40,7 @@ __all__ = [
     "FieldWeightedTfidf",
     "JapaneseTokenizer",
     "LearnedRanker",
+    "Limits",
     "Need",
     "Organization",
     "ParseResult",

@@ -8,15 +8,13 @@ row is rejected, so nothing is half-read.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Generic, TypeVar
 
+from ._read import DataFormatError, Problem, Table, read_table
 from ._schema import Need, Organization, parse_areas, parse_fields
 from ._text import split_multi
 
@@ -35,42 +33,6 @@ __all__ = [
     "parse_organizations",
     "read_table",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with an input file. ``line`` is 1-based (the header is line 1)."""
-
-    code: str
-    message: str
-    file: str = ""
-    line: int | None = None
-    column: str | None = None
-
-    def __str__(self) -> str:
-        where = self.file or "(入力)"
-        if self.line is not None:
-            where += f":{self.line}行目"
-        if self.column:
-            where += f" 列「{self.column}」"
-        return f"{where}: {self.message} [{self.code}]"
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "code": self.code,
-            "message": self.message,
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-        }
-
-
-class DataFormatError(ValueError):
-    """An input file that cannot be used as it is; ``problems`` lists every reason."""
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,133 +77,6 @@ DECISION_COLUMNS: tuple[Column, ...] = (
     Column("decision", "判断", True),
     Column("reason", "理由"),
 )
-
-
-@dataclass(slots=True)
-class Table:
-    """A file's cells: the header row and ``(line, values)`` for each non-empty row."""
-
-    file: str
-    header: list[str]
-    rows: list[tuple[int, list[str]]]
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _decode(data: bytes, file: str) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        encodings = ["utf-8-sig"]
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encodings = ["utf-16"]
-    else:
-        # cp932, not shift_jis: Windows Excel writes ①, ㈱ and 髙, which shift_jis rejects.
-        encodings = ["utf-8", "cp932"]
-    for encoding in encodings:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise DataFormatError(
-        [
-            Problem(
-                "ENCODING_UNDETECTED",
-                "文字コードを判別できません。UTF-8 または Shift_JIS (CP932) で保存してください。",
-                file,
-            )
-        ]
-    )
-
-
-def _read_csv(data: bytes, file: str) -> Table:
-    text = _decode(data, file)
-    first_line = text.split("\n", 1)[0]
-    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        for values in reader:
-            cells = [_cell(v) for v in values]
-            if header is None:
-                header = cells
-            elif any(cells):
-                rows.append((start, cells))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise DataFormatError(
-            [Problem("CSV_MALFORMED", f"CSV として読めません（{exc}）。", file, start)]
-        ) from exc
-    return Table(file, header or [], rows)
-
-
-def _read_xlsx(data: bytes, file: str) -> Table:
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise DataFormatError(
-            [Problem("XLSX_UNREADABLE", "Excel ファイル (XLSX) として開けません。", file)]
-        ) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        header: list[str] | None = None
-        rows: list[tuple[int, list[str]]] = []
-        for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_cell(v) for v in values]
-            if header is None:
-                header = cells
-            elif any(cells):
-                rows.append((line, cells))
-    finally:
-        workbook.close()
-    while header and not header[-1]:
-        header.pop()
-    return Table(file, header or [], rows)
-
-
-def read_table(source: str | os.PathLike[str] | bytes, *, filename: str | None = None) -> Table:
-    """Read a CSV (UTF-8 with or without BOM, or CP932) or XLSX file into a ``Table``.
-
-    ``source`` is a path, or the file's bytes with ``filename`` naming it (for uploads).
-    """
-    if isinstance(source, bytes):
-        data, file = source, filename or "(アップロード)"
-    else:
-        path = Path(source)
-        file = filename or str(path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError as exc:
-            raise DataFormatError(
-                [Problem("FILE_NOT_FOUND", "ファイルが見つかりません。", file)]
-            ) from exc
-        except OSError as exc:
-            raise DataFormatError(
-                [Problem("FILE_UNREADABLE", f"ファイルを読めません（{exc.strerror}）。", file)]
-            ) from exc
-    if not data.strip():
-        raise DataFormatError([Problem("EMPTY_FILE", "ファイルが空です。", file)])
-    if data.startswith(b"PK\x03\x04"):
-        table = _read_xlsx(data, file)
-    elif file.lower().endswith((".xlsx", ".xlsm")):
-        raise DataFormatError(
-            [Problem("XLSX_UNREADABLE", "Excel ファイル (XLSX) として開けません。", file)]
-        )
-    else:
-        table = _read_csv(data, file)
-    if not any(table.header):
-        raise DataFormatError([Problem("EMPTY_FILE", "見出し行がありません。", file, 1)])
-    return table
 
 
 def _header_key(text: str) -> str:

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from matching import DataFormatError, load_needs, load_organizations, load_qrels, read_table
+from matching import (
+    DataFormatError,
+    Limits,
+    load_needs,
+    load_organizations,
+    load_qrels,
+    read_table,
+)
 from matching._io import NEED_COLUMNS, ORG_COLUMNS
 
 from .conftest import NEED_ROWS, ORG_ROWS
@@ -156,3 +163,55 @@ def test_cli_reports_bad_input_with_exit_status_2(make_csv, toy_files) -> None:
     assert proc.stdout == ""
     assert f"{needs}:4行目 列「課題ID」" in proc.stderr
     assert "DUPLICATE_ID" in proc.stderr
+
+
+def _xlsx_bytes(extra_member: tuple[str, bytes] | None = None) -> bytes:
+    import io
+    import zipfile
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(EN_ORG_HEADER)
+    ws.append(ORG_ROWS[0])
+    buf = io.BytesIO()
+    wb.save(buf)
+    if extra_member is None:
+        return buf.getvalue()
+    with zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(*extra_member)
+    return buf.getvalue()
+
+
+def test_zip_bomb_xlsx_is_refused_before_opening() -> None:
+    assert read_table(_xlsx_bytes(), filename="ok.xlsx").rows
+    bomb = _xlsx_bytes(("xl/media/padding.bin", b"\0" * 30_000_000))
+    with pytest.raises(DataFormatError) as info:
+        read_table(bomb, filename="bomb.xlsx")
+    assert info.value.problems[0].code == "XLSX_TOO_LARGE"
+
+
+def test_openpyxl_parses_with_defusedxml() -> None:
+    import openpyxl.xml
+
+    assert openpyxl.xml.DEFUSEDXML
+
+
+@pytest.mark.parametrize(
+    ("limits", "code", "line"),
+    [
+        (Limits(file_bytes=100), "FILE_TOO_LARGE", None),
+        (Limits(rows=2), "TOO_MANY_ROWS", 4),  # the third data row
+        (Limits(cell_chars=30), "CELL_TOO_LONG", 2),
+    ],
+)
+def test_limits(toy_files, limits: Limits, code: str, line: int | None) -> None:
+    needs, _ = toy_files
+    with pytest.raises(DataFormatError) as info:
+        read_table(needs, limits=limits)
+    assert (info.value.problems[0].code, info.value.problems[0].line) == (code, line)
+
+
+def test_neutralised_formula_cells_read_back_as_written(make_csv) -> None:
+    path = make_csv("n.csv", EN_ORG_HEADER[:6], [["P1", "'=SUM(A1)", "", "", "", "'-でも活動"]])
+    org = load_organizations(path).items[0]
+    assert (org.name, org.activities) == ("=SUM(A1)", "-でも活動")

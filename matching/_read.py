@@ -1,0 +1,255 @@
+"""Reading a file's cells: CSV (UTF-8 with or without BOM, CP932) or XLSX, within limits.
+
+Uploaded files are untrusted: the size, the number of rows and the length of a cell are
+bounded, and an XLSX is refused before it is opened when its zip directory promises more
+than ``Limits.xlsx_bytes`` uncompressed or a member compressed more than
+``Limits.xlsx_ratio`` times (a zip bomb). openpyxl parses the XML with defusedxml, which
+is a dependency of this package.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DataFormatError", "Limits", "Problem", "Table", "read_table"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input file. ``line`` is 1-based (the header is line 1)."""
+
+    code: str
+    message: str
+    file: str = ""
+    line: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "(入力)"
+        if self.line is not None:
+            where += f":{self.line}行目"
+        if self.column:
+            where += f" 列「{self.column}」"
+        return f"{where}: {self.message} [{self.code}]"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+        }
+
+
+class DataFormatError(ValueError):
+    """An input file that cannot be used as it is; ``problems`` lists every reason."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds that protect the reader (and the server) from oversized input."""
+
+    file_bytes: int = 20 * 1024 * 1024
+    rows: int = 50_000
+    cell_chars: int = 20_000
+    xlsx_bytes: int = 200 * 1024 * 1024
+    xlsx_ratio: int = 200
+
+
+DEFAULT_LIMITS = Limits()
+# Cells we exported with a leading apostrophe (formula neutralisation) read back as written.
+_NEUTRALISED = ("'=", "'+", "'-", "'@")
+
+
+@dataclass(slots=True)
+class Table:
+    """A file's cells: the header row and ``(line, values)`` for each non-empty row."""
+
+    file: str
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text[1:] if text.startswith(_NEUTRALISED) else text
+
+
+def _too_big(code: str, message: str, file: str, line: int | None = None) -> DataFormatError:
+    return DataFormatError([Problem(code, message, file, line)])
+
+
+def _check_row(cells: list[str], line: int, file: str, limits: Limits, count: int) -> None:
+    if count > limits.rows:
+        raise _too_big(
+            "TOO_MANY_ROWS", f"行数が上限（{limits.rows:,}行）を超えています。", file, line
+        )
+    for cell in cells:
+        if len(cell) > limits.cell_chars:
+            raise _too_big(
+                "CELL_TOO_LONG",
+                f"セルの文字数が上限（{limits.cell_chars:,}文字）を超えています。",
+                file,
+                line,
+            )
+
+
+def _decode(data: bytes, file: str) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        encodings = ["utf-8-sig"]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings = ["utf-16"]
+    else:
+        # cp932, not shift_jis: Windows Excel writes ①, ㈱ and 髙, which shift_jis rejects.
+        encodings = ["utf-8", "cp932"]
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DataFormatError(
+        [
+            Problem(
+                "ENCODING_UNDETECTED",
+                "文字コードを判別できません。UTF-8 または Shift_JIS (CP932) で保存してください。",
+                file,
+            )
+        ]
+    )
+
+
+def _read_csv(data: bytes, file: str, limits: Limits) -> Table:
+    text = _decode(data, file)
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for values in reader:
+            cells = [_cell(v) for v in values]
+            _check_row(cells, start, file, limits, len(rows) + 1)
+            if header is None:
+                header = cells
+            elif any(cells):
+                rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise DataFormatError(
+            [Problem("CSV_MALFORMED", f"CSV として読めません（{exc}）。", file, start)]
+        ) from exc
+    return Table(file, header or [], rows)
+
+
+def _check_zip(data: bytes, file: str, limits: Limits) -> None:
+    """Refuse an XLSX whose zip directory promises too much, before anything is inflated."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise _too_big("XLSX_UNREADABLE", "Excel ファイル (XLSX) として開けません。", file) from exc
+    total = sum(m.file_size for m in members)
+    if total > limits.xlsx_bytes or any(
+        m.file_size > limits.xlsx_ratio * max(m.compress_size, 1) for m in members
+    ):
+        raise _too_big(
+            "XLSX_TOO_LARGE",
+            "展開後の大きさが上限を超える Excel ファイルは開きません（圧縮爆弾の疑い）。",
+            file,
+        )
+
+
+def _read_xlsx(data: bytes, file: str, limits: Limits) -> Table:
+    from openpyxl import load_workbook
+
+    _check_zip(data, file, limits)
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise DataFormatError(
+            [Problem("XLSX_UNREADABLE", "Excel ファイル (XLSX) として開けません。", file)]
+        ) from exc
+    try:
+        sheet = workbook.worksheets[0]
+        header: list[str] | None = None
+        rows: list[tuple[int, list[str]]] = []
+        for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_cell(v) for v in values]
+            _check_row(cells, line, file, limits, len(rows) + 1)
+            if header is None:
+                header = cells
+            elif any(cells):
+                rows.append((line, cells))
+    finally:
+        workbook.close()
+    while header and not header[-1]:
+        header.pop()
+    return Table(file, header or [], rows)
+
+
+def read_table(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    filename: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Table:
+    """Read a CSV (UTF-8 with or without BOM, or CP932) or XLSX file into a ``Table``.
+
+    ``source`` is a path, or the file's bytes with ``filename`` naming it (for uploads).
+    """
+    if isinstance(source, bytes):
+        data, file = source, filename or "(アップロード)"
+    else:
+        path = Path(source)
+        file = filename or str(path)
+        try:
+            if path.stat().st_size > limits.file_bytes:
+                raise _too_big(
+                    "FILE_TOO_LARGE",
+                    f"ファイルが大きすぎます（上限 {limits.file_bytes // (1024 * 1024)} MB）。",
+                    file,
+                )
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise DataFormatError(
+                [Problem("FILE_NOT_FOUND", "ファイルが見つかりません。", file)]
+            ) from exc
+        except OSError as exc:
+            raise DataFormatError(
+                [Problem("FILE_UNREADABLE", f"ファイルを読めません（{exc.strerror}）。", file)]
+            ) from exc
+    if len(data) > limits.file_bytes:
+        raise _too_big(
+            "FILE_TOO_LARGE",
+            f"ファイルが大きすぎます（上限 {limits.file_bytes // (1024 * 1024)} MB）。",
+            file,
+        )
+    if not data.strip():
+        raise DataFormatError([Problem("EMPTY_FILE", "ファイルが空です。", file)])
+    if data.startswith(b"PK\x03\x04"):
+        table = _read_xlsx(data, file, limits)
+    elif file.lower().endswith((".xlsx", ".xlsm")):
+        raise DataFormatError(
+            [Problem("XLSX_UNREADABLE", "Excel ファイル (XLSX) として開けません。", file)]
+        )
+    else:
+        table = _read_csv(data, file, limits)
+    if not any(table.header):
+        raise DataFormatError([Problem("EMPTY_FILE", "見出し行がありません。", file, 1)])
+    return table
