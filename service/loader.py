@@ -8,7 +8,7 @@ file twice changes nothing the second time. A file with any bad row raises
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -17,7 +17,16 @@ from sqlmodel import Session, col, select
 import matching
 
 from .audit import audit
-from .models import Need, NeedStatus, Organization, OrgStatus, User, to_tags, utcnow
+from .models import (
+    Department,
+    Need,
+    NeedStatus,
+    Organization,
+    OrgStatus,
+    User,
+    to_tags,
+    utcnow,
+)
 from .needs import department_named
 
 
@@ -55,8 +64,62 @@ def _org_values(o: matching.Organization) -> dict[str, Any]:
     }
 
 
+@dataclass
+class ImportPlan:
+    """What an import would do, by id, before anything is written (the dry run)."""
+
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+
+
+def plan_needs(session: Session, needs: Sequence[matching.Need]) -> ImportPlan:
+    stored = {
+        n.key: (n, d)
+        for n, d in session.exec(
+            select(Need, Department.name)
+            .join(Department)
+            .where(col(Need.key).in_([n.id for n in needs]))
+        ).all()
+    }
+    return _plan(
+        [(n.id, _need_values(n), n.department) for n in needs],
+        {k: (row, dept) for k, (row, dept) in stored.items()},
+    )
+
+
+def plan_organizations(session: Session, orgs: Sequence[matching.Organization]) -> ImportPlan:
+    stored = {
+        o.key: (o, None)
+        for o in session.exec(
+            select(Organization).where(col(Organization.key).in_([o.id for o in orgs]))
+        ).all()
+    }
+    return _plan([(o.id, _org_values(o), None) for o in orgs], stored)
+
+
+def _plan(
+    rows: list[tuple[str, dict[str, Any], str | None]],
+    stored: Mapping[str, tuple[Need | Organization, str | None]],
+) -> ImportPlan:
+    plan = ImportPlan([], [], [])
+    for key, values, dept in rows:
+        if key not in stored:
+            plan.created.append(key)
+            continue
+        row, stored_dept = stored[key]
+        changed = dept != stored_dept or any(getattr(row, k) != v for k, v in values.items())
+        (plan.updated if changed else plan.unchanged).append(key)
+    return plan
+
+
 def import_needs(
-    session: Session, needs: Sequence[matching.Need], *, user: User | None, source: bytes = b""
+    session: Session,
+    needs: Sequence[matching.Need],
+    *,
+    user: User | None,
+    source: bytes = b"",
+    commit: bool = True,
 ) -> ImportCounts:
     departments: dict[str, int] = {}
     rows = []
@@ -69,7 +132,7 @@ def import_needs(
             (item.id, {**_need_values(item), "department_id": departments[item.department]})
         )
     counts = _upsert(session, Need, "need", rows, NeedStatus.published, user)
-    _finish(session, user, "needs", counts, source)
+    _finish(session, user, "needs", counts, source, commit)
     return counts
 
 
@@ -79,10 +142,11 @@ def import_organizations(
     *,
     user: User | None,
     source: bytes = b"",
+    commit: bool = True,
 ) -> ImportCounts:
     rows = [(item.id, _org_values(item)) for item in orgs]
     counts = _upsert(session, Organization, "organization", rows, OrgStatus.active, user)
-    _finish(session, user, "organizations", counts, source)
+    _finish(session, user, "organizations", counts, source, commit)
     return counts
 
 
@@ -122,7 +186,12 @@ def _upsert(
 
 
 def _finish(
-    session: Session, user: User | None, kind: str, counts: ImportCounts, source: bytes
+    session: Session,
+    user: User | None,
+    kind: str,
+    counts: ImportCounts,
+    source: bytes,
+    commit: bool,
 ) -> None:
     audit(
         session,
@@ -139,4 +208,5 @@ def _finish(
     if counts.created or counts.updated:
         # a bulk change: every server process refits (new vocabulary) instead of upserting
         audit(session, user, "refit", "index")
-    session.commit()
+    if commit:
+        session.commit()

@@ -41,5 +41,5 @@ def test_api_routes_are_documented(tmp_path: Path) -> None:
         route["path"] if isinstance(route, dict) else route for route in app.openapi()["paths"]
     }
     for path in paths:
-        documented = re.sub(r"\{[a-z_]+\}", "{id}", path)
+        documented = re.sub(r"\{[a-z_]+_id\}", "{id}", path)
         assert documented in README, path

@@ -1,0 +1,108 @@
+"""Bulk import through the API: a dry run first, then all or nothing.
+
+The preview says what would be created, updated (same id) or left unchanged, and lists
+every rejected row with its line, column and reason in Japanese. Applying a file with
+rejected rows changes nothing unless the user asks to import the valid rows only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlmodel import Session
+
+import matching
+
+from . import loader
+from .audit import audit
+from .errors import Invalid, PermissionDenied
+from .models import Role, User
+
+Kind = Literal["needs", "organizations"]
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    file: str
+    sha256: str
+    rows: int
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+    applied: bool = False
+
+
+def _parse(
+    kind: Kind, data: bytes, filename: str
+) -> tuple[list[matching.Need] | list[matching.Organization], ImportReport]:
+    report = ImportReport(kind, filename, hashlib.sha256(data).hexdigest(), 0)
+    try:
+        table = matching.read_table(data, filename=filename)
+    except matching.DataFormatError as exc:  # the file as a whole: nothing is importable
+        report.rejected = [p.as_dict() for p in exc.problems]
+        return [], report
+    result = matching.parse_needs(table) if kind == "needs" else matching.parse_organizations(table)
+    report.rows = result.rows_read
+    report.rejected = [p.as_dict() for p in result.problems]
+    report.warnings = [p.as_dict() for p in result.warnings]
+    report.unknown_columns = result.unknown_columns
+    return result.items, report
+
+
+def run_import(
+    session: Session,
+    kind: Kind,
+    data: bytes,
+    filename: str,
+    *,
+    user: User | None,
+    apply: bool,
+    accept_valid: bool = False,
+) -> ImportReport:
+    """Preview (``apply=False``) or apply an import; see the module docstring."""
+    if user is not None and user.role != Role.coordinator:
+        raise PermissionDenied("一括取り込みはコーディネーターが行います。")
+    items, report = _parse(kind, data, filename)
+    needs = [i for i in items if isinstance(i, matching.Need)]
+    orgs = [i for i in items if isinstance(i, matching.Organization)]
+    plan = (
+        loader.plan_needs(session, needs)
+        if kind == "needs"
+        else loader.plan_organizations(session, orgs)
+    )
+    report.created, report.updated, report.unchanged = plan.created, plan.updated, plan.unchanged
+    if not apply:
+        return report
+    if report.rejected and not (accept_valid and items):
+        raise Invalid(
+            f"{len(report.rejected)}件の問題があるため取り込みませんでした（何も変更していません）。",
+            code="IMPORT_REJECTED",
+            errors=report.rejected,
+        )
+    if kind == "needs":
+        loader.import_needs(session, needs, user=user, source=data, commit=False)
+    else:
+        loader.import_organizations(session, orgs, user=user, source=data, commit=False)
+    audit(
+        session,
+        user,
+        "import",
+        "upload",
+        None,
+        kind=kind,
+        file=filename,
+        sha256=report.sha256,
+        created=len(report.created),
+        updated=len(report.updated),
+        unchanged=len(report.unchanged),
+        rejected=len(report.rejected),
+    )
+    session.commit()
+    report.applied = True
+    return report

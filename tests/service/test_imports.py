@@ -1,0 +1,102 @@
+"""Bulk import over HTTP: dry run, all or nothing, idempotent, audited, bounded."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+
+from openpyxl import Workbook
+from sqlmodel import Session, func, select
+
+from corpus import part_paths
+from service.models import AuditLog, Need, Organization
+
+from ..conftest import NEED_ROWS
+from ..test_io import JA_NEED_HEADER
+from .conftest import Server
+from .helpers import ok
+
+
+def _count(api: Server, model: type) -> int:
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        return int(session.exec(select(func.count()).select_from(model)).one())
+
+
+def _upload(client, kind: str, name: str, data: bytes, **params: object):  # type: ignore[no-untyped-def]
+    return client.post(f"/api/import/{kind}", params=params, files={"file": (name, data)})
+
+
+def test_preview_then_apply_then_idempotent(api: Server) -> None:
+    coord = api.client("coord")
+    needs_path, npos_path, _ = part_paths("c")
+    data = needs_path.read_bytes()
+    preview = ok(_upload(coord, "needs", "needs.csv", data))
+    assert (len(preview["created"]), preview["applied"], preview["rejected"]) == (71, False, [])
+    assert _count(api, Need) == 0  # a dry run writes nothing
+    applied = ok(_upload(coord, "needs", "needs.csv", data, apply=True))
+    assert applied["applied"] and len(applied["created"]) == 71 and _count(api, Need) == 71
+    again = ok(_upload(coord, "needs", "needs.csv", data, apply=True))
+    assert (len(again["created"]), len(again["updated"]), len(again["unchanged"])) == (0, 0, 71)
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        uploads = session.exec(select(AuditLog).where(AuditLog.entity == "upload")).all()
+        need_rows = session.exec(select(AuditLog).where(AuditLog.entity == "need")).all()
+    assert len(uploads) == 2 and len(need_rows) == 71  # the second import changed no need
+    assert uploads[0].detail["sha256"] == hashlib.sha256(data).hexdigest()
+    assert uploads[0].user_id is not None and uploads[0].detail["created"] == 71
+    # profiles in CP932 and as XLSX give the same preview
+    rows = list(csv.reader(io.StringIO(npos_path.read_text(encoding="utf-8"))))
+    cp932 = "\r\n".join(",".join(f'"{c}"' for c in r) for r in rows).encode(
+        "cp932", errors="replace"
+    )
+    wb = Workbook()
+    for r in rows:
+        wb.active.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    from_csv = ok(_upload(coord, "organizations", "npos.csv", cp932))
+    from_xlsx = ok(_upload(coord, "organizations", "npos.xlsx", buf.getvalue()))
+    assert len(from_csv["created"]) == len(from_xlsx["created"]) == 133
+
+
+def test_bad_rows_change_nothing_unless_valid_rows_are_accepted(api: Server) -> None:
+    coord = api.client("coord")
+    rows = [r.copy() for r in NEED_ROWS] + [
+        ["N1", "保育課", "重複", "重複"],
+        ["N5", "保育課", "", "件名なし"],
+    ]
+    buf = io.StringIO()
+    csv.writer(buf).writerows([JA_NEED_HEADER, *rows])
+    data = buf.getvalue().encode("utf-8-sig")
+    preview = ok(_upload(coord, "needs", "bad.csv", data))
+    assert [(p["line"], p["column"], p["code"]) for p in preview["rejected"]] == [
+        (5, "課題ID", "DUPLICATE_ID"),
+        (6, "件名", "EMPTY_REQUIRED"),
+    ]
+    refused = _upload(coord, "needs", "bad.csv", data, apply=True)
+    assert refused.status_code == 422 and refused.json()["code"] == "IMPORT_REJECTED"
+    assert (
+        "何も変更していません" in refused.json()["message"] and len(refused.json()["errors"]) == 2
+    )
+    assert _count(api, Need) == 0
+    partial = ok(_upload(coord, "needs", "bad.csv", data, apply=True, accept_valid=True))
+    assert len(partial["created"]) == 3 and _count(api, Need) == 3
+
+
+def test_zip_bomb_and_roles(api: Server) -> None:
+    coord = api.client("coord")
+    wb = Workbook()
+    wb.active.append(["id", "name", "activities"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    with zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/media/padding.bin", b"\0" * 30_000_000)
+    bomb = ok(_upload(coord, "organizations", "bomb.xlsx", buf.getvalue()))
+    assert [p["code"] for p in bomb["rejected"]] == ["XLSX_TOO_LARGE"]
+    refused = _upload(
+        coord, "organizations", "bomb.xlsx", buf.getvalue(), apply=True, accept_valid=True
+    )
+    assert refused.status_code == 422 and _count(api, Organization) == 0
+    assert _upload(api.client("bousai"), "needs", "x.csv", b"id\n").status_code == 403
+    assert _upload(coord, "budgets", "x.csv", b"id\n").status_code == 422
