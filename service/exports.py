@@ -1,0 +1,202 @@
+"""Exports as files coordinators open in Excel: CSV (UTF-8 with BOM) or XLSX.
+
+Needs and profiles use the interchange format's Japanese headers, so an export imports
+back unchanged. Text that begins with = + - @ is written with a leading apostrophe so
+that a spreadsheet never runs it as a formula (the reader strips it again).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from openpyxl import Workbook
+from sqlmodel import Session, col, select
+
+from matching._io import NEED_COLUMNS, ORG_COLUMNS
+
+from .errors import PermissionDenied
+from .models import (
+    Decision,
+    Department,
+    Need,
+    Organization,
+    Role,
+    Suggestion,
+    SuggestionStatus,
+    User,
+    from_tags,
+)
+
+Kind = Literal["needs", "organizations", "suggestions", "decisions", "pairings"]
+Format = Literal["csv", "xlsx"]
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CONTACT = {"contact_name", "contact_email", "contact_phone"}
+
+
+def neutralise(value: object) -> object:
+    """A cell as text a spreadsheet shows but never evaluates."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _needs(session: Session, user: User) -> tuple[list[str], list[list[object]]]:
+    query = select(Need, Department.name).join(Department).order_by(col(Need.id))
+    if user.role == Role.department:
+        query = query.where(Need.department_id == user.department_id)
+    rows: list[list[object]] = [
+        [
+            n.key,
+            d,
+            n.title,
+            n.description,
+            n.goal,
+            ";".join(from_tags(n.fields)),
+            ";".join(from_tags(n.areas)),
+            ";".join(from_tags(n.forms)),
+            n.contact_name,
+        ]
+        for n, d in session.exec(query).all()
+    ]
+    return [c.ja for c in NEED_COLUMNS], rows
+
+
+def _organizations(session: Session, user: User) -> tuple[list[str], list[list[object]]]:
+    columns = [c for c in ORG_COLUMNS if user.role == Role.coordinator or c.key not in _CONTACT]
+    attribute = {"id": "key", "fields": "fields", "area": "areas"}
+    rows = []
+    for org in session.exec(select(Organization).order_by(col(Organization.id))).all():
+        row: list[object] = []
+        for c in columns:
+            value = getattr(org, attribute.get(c.key, c.key))
+            row.append(";".join(from_tags(value)) if c.key in ("fields", "area") else value)
+        rows.append(row)
+    return [c.ja for c in columns], rows
+
+
+def _suggestion_rows(
+    session: Session, *, confirmed_only: bool
+) -> list[tuple[Suggestion, Need, str, Organization]]:
+    query = (
+        select(Suggestion, Need, Department.name, Organization)
+        .join(Need, col(Suggestion.need_id) == Need.id)
+        .join(Department, col(Need.department_id) == Department.id)
+        .join(Organization, col(Suggestion.organization_id) == Organization.id)
+        .order_by(col(Suggestion.need_id), col(Suggestion.rank), col(Suggestion.id))
+    )
+    if confirmed_only:
+        query = query.where(Suggestion.status == SuggestionStatus.confirmed)
+    return list(session.exec(query).all())
+
+
+def _suggestions(session: Session) -> tuple[list[str], list[list[object]]]:
+    header = [
+        "提案番号",
+        "課題ID",
+        "件名",
+        "担当課",
+        "団体ID",
+        "団体名",
+        "スコア",
+        "順位",
+        "状態",
+        "段階",
+        "索引の版",
+        "モデルの版",
+    ]
+    rows: list[list[object]] = [
+        [
+            s.id,
+            n.key,
+            n.title,
+            d,
+            o.key,
+            o.name,
+            s.score,
+            s.rank,
+            s.status,
+            s.stage or "",
+            s.index_version,
+            s.model_version,
+        ]
+        for s, n, d, o in _suggestion_rows(session, confirmed_only=False)
+    ]
+    return header, rows
+
+
+def _pairings(session: Session) -> tuple[list[str], list[list[object]]]:
+    header = ["課題ID", "件名", "担当課", "団体ID", "団体名", "段階", "更新日時"]
+    rows: list[list[object]] = [
+        [n.key, n.title, d, o.key, o.name, s.stage or "承認", s.updated_at.isoformat()]
+        for s, n, d, o in _suggestion_rows(session, confirmed_only=True)
+    ]
+    return header, rows
+
+
+def _decisions(session: Session) -> tuple[list[str], list[list[object]]]:
+    header = ["提案番号", "課題ID", "団体ID", "判断", "理由", "コメント", "判断者", "日時"]
+    query = (
+        select(Decision, Need.key, Organization.key, User.username)
+        .join(Suggestion, col(Decision.suggestion_id) == Suggestion.id)
+        .join(Need, col(Suggestion.need_id) == Need.id)
+        .join(Organization, col(Suggestion.organization_id) == Organization.id)
+        .join(User, col(Decision.user_id) == User.id)
+        .order_by(col(Decision.id))
+    )
+    rows: list[list[object]] = [
+        [
+            d.suggestion_id,
+            nk,
+            ok,
+            d.action,
+            d.reason_code or "",
+            d.comment,
+            u,
+            d.created_at.isoformat(),
+        ]
+        for d, nk, ok, u in session.exec(query).all()
+    ]
+    return header, rows
+
+
+def export(session: Session, kind: Kind, fmt: Format, *, user: User) -> tuple[str, str, bytes]:
+    """``(filename, media type, content)`` of an export."""
+    if user.role == Role.npo or (user.role == Role.department and kind != "needs"):
+        raise PermissionDenied("この一覧を書き出す権限がありません。")
+    if kind == "needs":
+        header, rows = _needs(session, user)
+    elif kind == "organizations":
+        header, rows = _organizations(session, user)
+    elif kind == "suggestions":
+        header, rows = _suggestions(session)
+    elif kind == "decisions":
+        header, rows = _decisions(session)
+    else:
+        header, rows = _pairings(session)
+    cells = [[neutralise(v) for v in row] for row in rows]
+    if fmt == "csv":
+        return f"{kind}.csv", "text/csv; charset=utf-8", _csv(header, cells)
+    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return f"{kind}.xlsx", media, _xlsx(header, cells)
+
+
+def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    return buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+
+
+def _xlsx(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append(list(row))
+    buf = io.BytesIO()
+    workbook.save(buf)
+    return buf.getvalue()

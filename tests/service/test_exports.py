@@ -1,0 +1,85 @@
+"""Exports: Excel-friendly CSV and XLSX, formula neutralisation, and the round trip."""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import load_workbook
+
+from corpus import part_paths
+
+from .conftest import Server
+from .helpers import ok, org_payload, seed
+
+
+def test_export_round_trips_through_import(api: Server) -> None:
+    coord = api.client("coord")
+    needs_path, npos_path, _ = part_paths("c")
+    for kind, path in (("organizations", npos_path), ("needs", needs_path)):
+        ok(
+            coord.post(
+                f"/api/import/{kind}",
+                params={"apply": True},
+                files={"file": (path.name, path.read_bytes())},
+            )
+        )
+    for kind, count in (("needs", 71), ("organizations", 133)):
+        for fmt in ("csv", "xlsx"):
+            exported = coord.get(f"/api/export/{kind}", params={"format": fmt})
+            assert exported.status_code == 200
+            assert f"{kind}.{fmt}" in exported.headers["content-disposition"]
+            if fmt == "csv":
+                assert exported.content.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 with a BOM
+            back = ok(
+                coord.post(f"/api/import/{kind}", files={"file": (f"back.{fmt}", exported.content)})
+            )
+            assert (len(back["unchanged"]), back["created"], back["updated"], back["rejected"]) == (
+                count,
+                [],
+                [],
+                [],
+            ), (kind, fmt)
+
+
+def test_formula_cells_are_neutralised_and_read_back(api: Server) -> None:
+    coord = api.client("coord")
+    ok(
+        coord.post(
+            "/api/organizations",
+            json=org_payload(0, name='=HYPERLINK("http://x")', offerings="+1 助け合い"),
+        ),
+        201,
+    )
+    csv_text = coord.get("/api/export/organizations").content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in csv_text and "'+1 助け合い" in csv_text
+    xlsx = coord.get("/api/export/organizations", params={"format": "xlsx"}).content
+    sheet = load_workbook(io.BytesIO(xlsx), read_only=True).worksheets[0]
+    values = [c for row in sheet.iter_rows(values_only=True) for c in row]
+    assert '\'=HYPERLINK("http://x")' in values
+    back = ok(coord.post("/api/import/organizations", files={"file": ("o.xlsx", xlsx)}))
+    assert back["unchanged"] == ["P1"]
+
+
+def test_contacts_and_roles(api: Server) -> None:
+    coord = api.client("coord")
+    needs, _ = seed(coord)
+    with_contacts = coord.get("/api/export/organizations").content.decode("utf-8-sig")
+    assert "メールアドレス" in with_contacts and "hanako@example.jp" in with_contacts
+    dept = api.client("bousai")
+    own = dept.get("/api/export/needs").content.decode("utf-8-sig")
+    assert "子どもの防災教育" in own and "独居高齢者" not in own
+    assert dept.get("/api/export/organizations").status_code == 403
+    assert api.client("npo1").get("/api/export/needs").status_code == 403
+    s = ok(coord.get(f"/api/needs/{needs['N1']}/suggestions"))[0]
+    ok(
+        coord.post(
+            f"/api/suggestions/{s['id']}/decision",
+            json={"action": "confirm", "comment": "=危険", "version": s["version"]},
+        )
+    )
+    decisions = coord.get("/api/export/decisions").content.decode("utf-8-sig")
+    assert "confirm" in decisions and "'=危険" in decisions
+    pairings = coord.get("/api/export/pairings").content.decode("utf-8-sig").splitlines()
+    assert pairings[0].startswith("課題ID,件名,担当課,団体ID,団体名,段階") and len(pairings) == 2
+    suggestions = coord.get("/api/export/suggestions", params={"format": "xlsx"})
+    assert suggestions.status_code == 200 and suggestions.content.startswith(b"PK")
