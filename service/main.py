@@ -7,7 +7,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from .api.routes import admin, auth, exports, imports, needs, organizations, suggestions
+from .api.routes import (
+    admin,
+    auth,
+    exports,
+    imports,
+    needs,
+    organizations,
+    reports,
+    suggestions,
+)
 from .config import Settings
 from .db import make_engine
 from .errors import install_handlers
@@ -37,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.index = MatchingIndex(engine)
     install_handlers(app)
     api = APIRouter(prefix="/api")
-    for module in (auth, needs, organizations, suggestions, admin, imports, exports):
+    for module in (auth, needs, organizations, suggestions, admin, imports, exports, reports):
         api.include_router(module.router)
 
     @api.get("/health", tags=["meta"], summary="死活確認")

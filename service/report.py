@@ -1,0 +1,146 @@
+"""The yearly collaboration report (進行管理): figures for a fiscal year (April–March, JST).
+
+Counted from what is recorded, per fiscal year: needs posted; suggestions made; pairings
+reviewed (a suggestion counts once, by its last confirm/reject in the year) and how many
+were confirmed; the reasons for rejection; meetings arranged (事前打ち合わせ設定) and
+projects started (協働事業化) — overall, by department and by 活動分野, with the change from
+the year before.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from sqlmodel import Session, col, select
+
+from matching import FIELD_NAMES
+
+from .models import Decision, Department, Need, Suggestion, int_tags
+
+JST = ZoneInfo("Asia/Tokyo")
+METRICS = ("needs_posted", "suggestions_made", "reviewed", "confirmed", "meetings", "projects")
+LABELS = {
+    "needs_posted": "登録された課題",
+    "suggestions_made": "提案",
+    "reviewed": "確認した提案",
+    "confirmed": "承認",
+    "meetings": "事前打ち合わせ設定",
+    "projects": "協働事業化",
+}
+
+
+def fiscal_year_bounds(year: int) -> tuple[datetime, datetime]:
+    """[April 1 of ``year``, April 1 of ``year + 1``) in JST, as UTC datetimes."""
+    start = datetime(year, 4, 1, tzinfo=JST).astimezone(UTC)
+    end = datetime(year + 1, 4, 1, tzinfo=JST).astimezone(UTC)
+    return start, end
+
+
+@dataclass
+class YearFigures:
+    fiscal_year: int
+    totals: dict[str, int] = field(default_factory=dict)
+    confirmation_rate: float | None = None
+    rejection_reasons: dict[str, int] = field(default_factory=dict)
+    by_department: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_field: dict[str, dict[str, int]] = field(default_factory=dict)
+    change: dict[str, int] = field(default_factory=dict)
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _figures(session: Session, year: int) -> YearFigures:
+    start, end = fiscal_year_bounds(year)
+
+    def inside(t: datetime) -> bool:
+        return start <= _aware(t) < end
+
+    needs = {n.id: (n, d) for n, d in session.exec(select(Need, Department.name).join(Department))}
+    suggestions = {s.id: s for s in session.exec(select(Suggestion)).all()}
+    out = YearFigures(year)
+    totals: Counter[str] = Counter()
+    by_dept: dict[str, Counter[str]] = {}
+    by_field: dict[str, Counter[str]] = {}
+
+    def count(metric: str, need_id: int) -> None:
+        totals[metric] += 1
+        need, dept = needs[need_id]
+        by_dept.setdefault(dept, Counter())[metric] += 1
+        for f in int_tags(need.fields):
+            by_field.setdefault(FIELD_NAMES.get(f, str(f)), Counter())[metric] += 1
+
+    for need_id, (need, _) in needs.items():
+        if inside(need.created_at):
+            count("needs_posted", need_id)  # type: ignore[arg-type]
+    for s in suggestions.values():
+        if inside(s.created_at):
+            count("suggestions_made", s.need_id)
+    last_review: dict[int, Decision] = {}
+    for d in session.exec(select(Decision).order_by(col(Decision.id))).all():
+        if not inside(d.created_at):
+            continue
+        need_id = suggestions[d.suggestion_id].need_id
+        if d.action in ("confirm", "reject"):
+            last_review[d.suggestion_id] = d
+        elif d.action == "meeting_arranged":
+            count("meetings", need_id)
+        elif d.action == "project_started":
+            count("projects", need_id)
+    reasons: Counter[str] = Counter()
+    for suggestion_id, d in last_review.items():
+        need_id = suggestions[suggestion_id].need_id
+        count("reviewed", need_id)
+        if d.action == "confirm":
+            count("confirmed", need_id)
+        else:
+            reasons[d.reason_code or "その他"] += 1
+    out.totals = {m: totals[m] for m in METRICS}
+    out.confirmation_rate = (
+        round(totals["confirmed"] / totals["reviewed"], 4) if totals["reviewed"] else None
+    )
+    out.rejection_reasons = dict(reasons.most_common())
+    out.by_department = {k: {m: v[m] for m in METRICS} for k, v in sorted(by_dept.items())}
+    out.by_field = {k: {m: v[m] for m in METRICS} for k, v in sorted(by_field.items())}
+    return out
+
+
+def yearly_report(session: Session, year: int) -> YearFigures:
+    """The figures of ``year`` with the change from ``year − 1``."""
+    current = _figures(session, year)
+    previous = _figures(session, year - 1)
+    current.change = {m: current.totals[m] - previous.totals[m] for m in METRICS}
+    return current
+
+
+def report_xlsx(figures: YearFigures) -> bytes:
+    """The report as a workbook: 概要, 担当課別, 分野別, 見送り理由."""
+    wb = Workbook()
+    summary = wb.active
+    summary.title = "概要"
+    summary.append([f"{figures.fiscal_year}年度 協働の進行管理", "件数", "前年度比"])
+    for m in METRICS:
+        summary.append([LABELS[m], figures.totals[m], figures.change.get(m, 0)])
+    summary.append(["承認率", figures.confirmation_rate, None])
+    for title, table in (("担当課別", figures.by_department), ("分野別", figures.by_field)):
+        sheet = wb.create_sheet(title)
+        sheet.append([title.removesuffix("別"), *(LABELS[m] for m in METRICS)])
+        for name, row in table.items():
+            sheet.append([name, *(row[m] for m in METRICS)])
+    reasons = wb.create_sheet("見送り理由")
+    reasons.append(["理由", "件数"])
+    for reason, n in figures.rejection_reasons.items():
+        reasons.append([reason, n])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def as_dict(figures: YearFigures) -> dict[str, object]:
+    return asdict(figures)

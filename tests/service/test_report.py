@@ -1,0 +1,145 @@
+"""The yearly report against a small data set counted by hand."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from openpyxl import load_workbook
+from sqlmodel import Session, select
+
+from service.models import Decision, Department, Need, Organization, Suggestion, User
+
+from .conftest import Server
+from .helpers import ok
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def t(text: str) -> datetime:
+    """A JST wall time, stored as UTC like everything the service writes (SQLite keeps no zone)."""
+    return datetime.fromisoformat(text).replace(tzinfo=JST).astimezone(UTC)
+
+
+def _world(api: Server) -> None:
+    with Session(api.engine) as s:  # type: ignore[arg-type]
+        coord = s.exec(select(User).where(User.username == "coord")).one()
+        bousai = s.exec(select(Department).where(Department.name == "防災危機管理室")).one()
+        kourei = s.exec(select(Department).where(Department.name == "高齢福祉課")).one()
+
+        def need(key: str, dept: Department, fields: str, at: str) -> Need:
+            row = Need(
+                key=key,
+                department_id=dept.id,
+                title=key,
+                description="…",
+                fields=fields,
+                created_at=t(at),
+                updated_at=t(at),
+            )
+            s.add(row)
+            s.flush()
+            return row
+
+        n1 = need("n1", bousai, "|8|13|", "2025-05-01T09:00")
+        n2 = need("n2", kourei, "|1|", "2025-03-31T23:00")  # still fiscal 2024
+        n3 = need("n3", kourei, "|1|", "2026-03-31T23:59")  # last minute of fiscal 2025
+        need("n4", bousai, "|8|", "2026-04-01T00:00")  # fiscal 2026
+        o1 = Organization(key="o1", name="o1", activities="…")
+        o2 = Organization(key="o2", name="o2", activities="…")
+        s.add_all([o1, o2])
+        s.flush()
+
+        def suggestion(n: Need, o: Organization, at: str) -> Suggestion:
+            row = Suggestion(
+                need_id=n.id,
+                organization_id=o.id,
+                score=0.5,
+                index_version="x",
+                model_version="x",
+                created_at=t(at),
+                updated_at=t(at),
+            )
+            s.add(row)
+            s.flush()
+            return row
+
+        s1 = suggestion(n1, o1, "2025-06-01T10:00")
+        s2 = suggestion(n1, o2, "2025-06-01T10:00")
+        s3 = suggestion(n2, o1, "2025-02-01T10:00")
+        s4 = suggestion(n3, o2, "2026-01-10T10:00")
+        for sug, action, reason, at in [
+            (s1, "confirm", None, "2025-06-02T10:00"),
+            (s1, "meeting_arranged", None, "2025-07-01T10:00"),
+            (s1, "project_started", None, "2026-02-01T10:00"),
+            (s2, "reject", "地域外", "2025-06-02T10:00"),
+            (s3, "confirm", None, "2025-02-02T10:00"),
+            (s4, "reject", "体制不足", "2026-01-11T10:00"),
+            (s4, "confirm", None, "2026-01-12T10:00"),  # revised: counts once, as confirmed
+        ]:
+            s.add(
+                Decision(
+                    suggestion_id=sug.id,
+                    action=action,
+                    reason_code=reason,
+                    user_id=coord.id,
+                    created_at=t(at),
+                )
+            )
+        s.commit()
+
+
+def test_report_figures_by_hand(api: Server) -> None:
+    _world(api)
+    coord = api.client("coord")
+    fy = ok(coord.get("/api/reports/2025"))
+    assert fy["totals"] == {
+        "needs_posted": 2,
+        "suggestions_made": 3,
+        "reviewed": 3,
+        "confirmed": 2,
+        "meetings": 1,
+        "projects": 1,
+    }
+    assert fy["confirmation_rate"] == round(2 / 3, 4)
+    assert fy["rejection_reasons"] == {"地域外": 1}
+    assert fy["by_department"]["防災危機管理室"] == {
+        "needs_posted": 1,
+        "suggestions_made": 2,
+        "reviewed": 2,
+        "confirmed": 1,
+        "meetings": 1,
+        "projects": 1,
+    }
+    assert fy["by_department"]["高齢福祉課"] == {
+        "needs_posted": 1,
+        "suggestions_made": 1,
+        "reviewed": 1,
+        "confirmed": 1,
+        "meetings": 0,
+        "projects": 0,
+    }
+    assert fy["by_field"]["保健・医療・福祉"]["needs_posted"] == 1
+    assert fy["by_field"]["子どもの健全育成"]["projects"] == 1
+    # fiscal 2024: n2, s3 confirmed → the change is counted against it
+    assert fy["change"] == {
+        "needs_posted": 1,
+        "suggestions_made": 2,
+        "reviewed": 2,
+        "confirmed": 1,
+        "meetings": 1,
+        "projects": 1,
+    }
+    assert ok(coord.get("/api/reports/2026"))["totals"]["needs_posted"] == 1
+    xlsx = coord.get("/api/reports/2025/xlsx")
+    book = load_workbook(io.BytesIO(xlsx.content), read_only=True)
+    assert book.sheetnames == ["概要", "担当課別", "分野別", "見送り理由"]
+    summary = list(book["概要"].iter_rows(values_only=True))
+    assert summary[1] == ("登録された課題", 2, 1) and summary[-1] == (
+        "承認率",
+        round(2 / 3, 4),
+        None,
+    )
+    assert api.client("bousai").get("/api/reports/2025").status_code == 403
+    assert coord.get("/api/reports/99999").status_code == 422
