@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 import matching
 
-from . import loader
+from . import imports
 from .config import Settings
 from .db import make_engine
 from .errors import DomainError
@@ -33,10 +33,6 @@ def _settings() -> Settings:
     return Settings()
 
 
-def _counts(c: loader.ImportCounts) -> str:
-    return f"新規 {c.created}・更新 {c.updated}・変更なし {c.unchanged}"
-
-
 @app.command()
 def migrate() -> None:
     """Apply the schema migrations (creates the SQLite file on first run)."""
@@ -50,6 +46,10 @@ def load(
     needs: Annotated[Path | None, typer.Option(help="needs file (CSV/XLSX)")] = None,
     npos: Annotated[Path | None, typer.Option(help="profiles file (CSV/XLSX)")] = None,
     corpus: Annotated[bool, typer.Option(help="load the bundled corpus")] = False,
+    dry_run: Annotated[bool, typer.Option(help="only show what would change")] = False,
+    accept_valid: Annotated[
+        bool, typer.Option(help="import the valid rows of a file that has rejected ones")
+    ] = False,
 ) -> None:
     """Import needs and profiles (DATA_FORMAT.md); a file with a bad row changes nothing."""
     if needs is None and npos is None and not corpus:
@@ -57,34 +57,66 @@ def load(
     settings = _settings()
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
+    failed = False
     try:
         with Session(engine) as session:
             if corpus:
-                from corpus import load_corpus
+                from corpus import PARTS, part_paths
 
-                corpus_needs, corpus_orgs, _ = load_corpus()
-                counts = loader.import_organizations(session, corpus_orgs, user=None)
-                typer.echo(f"団体: {_counts(counts)}")
-                counts = loader.import_needs(session, corpus_needs, user=None)
-                typer.echo(f"課題: {_counts(counts)}")
-            if npos is not None:
-                result = matching.load_organizations(npos)
-                counts = loader.import_organizations(
-                    session, result.items, user=None, source=npos.read_bytes()
+                files = [
+                    (k, p)
+                    for part in PARTS
+                    for k, p in zip(("npos", "needs"), part_paths(part)[1::-1], strict=True)
+                ]
+            else:
+                files = [(k, p) for k, p in (("npos", npos), ("needs", needs)) if p is not None]
+            for kind, path in files:
+                failed |= _load_file(
+                    session, kind, path, dry_run=dry_run, accept_valid=accept_valid
                 )
-                typer.echo(f"団体: {_counts(counts)}")
-            if needs is not None:
-                need_result = matching.load_needs(needs)
-                counts = loader.import_needs(
-                    session, need_result.items, user=None, source=needs.read_bytes()
-                )
-                typer.echo(f"課題: {_counts(counts)}")
-    except matching.DataFormatError as exc:
-        for problem in exc.problems:
-            typer.echo(f"エラー: {problem}", err=True)
-        raise typer.Exit(2) from exc
     finally:
         engine.dispose()
+    if failed:
+        raise typer.Exit(2)
+
+
+def _load_file(
+    session: Session, kind: str, path: Path, *, dry_run: bool, accept_valid: bool
+) -> bool:
+    """Import (or preview) one file; print its counts and problems. True if it was refused."""
+    label = "団体" if kind == "npos" else "課題"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        typer.echo(
+            f"エラー: {path}: ファイルを読めません（{exc.strerror}） [FILE_UNREADABLE]", err=True
+        )
+        return True
+    try:
+        report = imports.run_import(
+            session,
+            "organizations" if kind == "npos" else "needs",
+            data,
+            str(path),
+            user=None,
+            apply=not dry_run,
+            accept_valid=accept_valid,
+        )
+    except DomainError as exc:
+        for problem in exc.errors:
+            typer.echo(f"エラー: {matching.Problem(**problem)}", err=True)
+        typer.echo(f"{label}: {exc.message} [{exc.code}]", err=True)
+        return True
+    for problem in report.rejected:
+        typer.echo(f"エラー: {matching.Problem(**problem)}", err=True)
+    for warning in report.warnings:
+        typer.echo(f"注意: {matching.Problem(**warning)}", err=True)
+    prefix = "（確認のみ）" if dry_run else ""
+    typer.echo(
+        f"{label}{prefix}: 新規 {len(report.created)}・更新 {len(report.updated)}"
+        f"・変更なし {len(report.unchanged)}・不備 {len(report.rejected)}"
+    )
+    return bool(report.rejected) and not accept_valid
 
 
 @app.command("create-user")

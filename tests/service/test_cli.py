@@ -61,6 +61,15 @@ def test_load_is_idempotent_and_all_or_nothing(empty_database: str, toy_files, m
     assert failed.returncode == 2
     assert f"{bad}:5行目 列「件名」" in failed.stderr and "EMPTY_REQUIRED" in failed.stderr
     assert counts(empty_database)[:2] == (3, 5)
+    # a dry run shows the change and writes nothing; --accept-valid keeps the good rows
+    preview = run(empty_database, "load", "--needs", str(bad), "--dry-run")
+    assert (
+        preview.returncode == 2
+        and "課題（確認のみ）: 新規 0・更新 1・変更なし 2・不備 1" in preview.stdout
+    )
+    assert counts(empty_database)[:2] == (3, 5)
+    kept = run(empty_database, "load", "--needs", str(bad), "--accept-valid")
+    assert kept.returncode == 0 and "課題: 新規 0・更新 1・変更なし 2・不備 1" in kept.stdout
 
 
 def test_create_user_and_migrate(empty_database: str, tmp_path: Path) -> None:
