@@ -355,41 +355,58 @@ class TfidfRanker(BaseEstimator):
 
     # -- explaining ----------------------------------------------------------------
     def explain(self, need_id: str, npo_id: str, *, max_terms: int = 8) -> Explanation:
+        return self.explain_many(need_id, [npo_id], max_terms=max_terms)[0]
+
+    def explain_many(
+        self, need_id: str, npo_ids: Sequence[str], *, max_terms: int = 8
+    ) -> list[Explanation]:
+        """Explanations of several groups for one need (the need's row is computed once)."""
         check_is_fitted(self, "need_vectors_")
-        i, j = self.need_index_[need_id], self.org_index_[npo_id]
-        product = self.need_queries_[i].multiply(self.org_vectors_[j]).tocsr()
-        total = float(product.sum())
+        i = self.need_index_[need_id]
+        row = np.array([i])
+        text_row = self.text_similarity(row)[0]
+        score_row = self.score_block(row)[0]
+        factor_rows = {k: v[0] for k, v in self._factors(row).items()}
         own = set(self.need_vectors_[i].indices.tolist())
+        query = self.need_queries_[i]
         names = self.vectorizer_.feature_names_
-        terms: list[TermContribution] = []
-        related: list[TermContribution] = []
-        for k in np.argsort(-product.data, kind="stable"):
-            if product.data[k] <= 0:
-                continue
-            term = TermContribution(
-                self.vectorizer_.display(names[product.indices[k]]), float(product.data[k] / total)
+        need = self.needs_[i]
+        out = []
+        for npo_id in npo_ids:
+            j = self.org_index_[npo_id]
+            product = query.multiply(self.org_vectors_[j]).tocsr()
+            total = float(product.sum())
+            terms: list[TermContribution] = []
+            related: list[TermContribution] = []
+            for k in np.argsort(-product.data, kind="stable"):
+                if product.data[k] <= 0:
+                    continue
+                term = TermContribution(
+                    self.vectorizer_.display(names[product.indices[k]]),
+                    float(product.data[k] / total),
+                )
+                bucket = terms if product.indices[k] in own else related
+                if len(bucket) < max_terms:
+                    bucket.append(term)
+            org = self.orgs_[j]
+            out.append(
+                Explanation(
+                    need_id=need_id,
+                    npo_id=npo_id,
+                    score=float(score_row[j]),
+                    text_similarity=float(text_row[j]),
+                    terms=terms,
+                    related_terms=related,
+                    shared_fields=[f for f in need.fields if f in org.fields],
+                    need_fields=list(need.fields),
+                    org_fields=list(org.fields),
+                    area_relation=str(
+                        self.area_relations_[self.need_area_codes_[i], self.org_area_codes_[j]]
+                    ),
+                    need_areas=list(need.areas),
+                    org_areas=list(org.areas),
+                    members_only=bool(self.members_only_[j]),
+                    factors={k: float(v[j]) for k, v in factor_rows.items()},
+                )
             )
-            bucket = terms if product.indices[k] in own else related
-            if len(bucket) < max_terms:
-                bucket.append(term)
-        text = float(self.text_similarity(np.array([i]))[0, j])
-        factors = {k: float(v[0, j]) for k, v in self._factors(np.array([i])).items()}
-        need, org = self.needs_[i], self.orgs_[j]
-        return Explanation(
-            need_id=need_id,
-            npo_id=npo_id,
-            score=float(self.score_block(np.array([i]))[0, j]),
-            text_similarity=text,
-            terms=terms,
-            related_terms=related,
-            shared_fields=[f for f in need.fields if f in org.fields],
-            need_fields=list(need.fields),
-            org_fields=list(org.fields),
-            area_relation=str(
-                self.area_relations_[self.need_area_codes_[i], self.org_area_codes_[j]]
-            ),
-            need_areas=list(need.areas),
-            org_areas=list(org.areas),
-            members_only=bool(self.members_only_[j]),
-            factors=factors,
-        )
+        return out

@@ -47,13 +47,14 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
         index.suggestions_version = wanted
 
 
-def _reasons(index: MatchingIndex, need_key: str, org_key: str) -> dict[str, Any]:
-    """The cold-start explanation, plus what the learned model added when one ranks."""
+def _reasons(index: MatchingIndex, need_key: str, org_keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Per group: the cold-start explanation, plus the learned model's part when one ranks."""
     assert index.ranker is not None
-    reasons = index.ranker.explain(need_key, org_key).as_dict()
+    out = {e.npo_id: e.as_dict() for e in index.ranker.explain_many(need_key, org_keys)}
     if index.active is index.learned and index.learned is not None:
-        reasons["model"] = index.learned.contributions(need_key, org_key)
-    return reasons
+        for org_key in org_keys:
+            out[org_key]["model"] = index.learned.contributions(need_key, org_key)
+    return out
 
 
 def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
@@ -66,9 +67,20 @@ def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
     now = utcnow()
     for need_key, ranking in active.rank_orgs(top=top) if active else []:
         need_id = row_id(need_key)
-        for rank, (org_key, score) in enumerate(ranking, start=1):
-            if score <= 0:
-                break
+        ranked = [
+            (rank, org_key, score) for rank, (org_key, score) in enumerate(ranking, 1) if score > 0
+        ]
+        stale = [
+            org_key
+            for _, org_key, score in ranked
+            if (row := existing.get((need_id, row_id(org_key)))) is None
+            or (
+                row.status == SuggestionStatus.pending
+                and (row.score, row.model_version) != (score, model)
+            )
+        ]
+        reasons = _reasons(index, need_key, stale) if stale else {}
+        for rank, org_key, score in ranked:
             pair = (need_id, row_id(org_key))
             current.add(pair)
             row = existing.get(pair)
@@ -79,7 +91,7 @@ def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
                         organization_id=pair[1],
                         score=score,
                         rank=rank,
-                        reasons=_reasons(index, need_key, org_key),
+                        reasons=reasons[org_key],
                         index_version=version,
                         model_version=model,
                     )
@@ -88,9 +100,13 @@ def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
                 row.rank,
                 row.score,
                 row.model_version,
-            ) != (rank, score, model):
-                if row.score != score or row.model_version != model:
-                    row.reasons = _reasons(index, need_key, org_key)
+            ) != (
+                rank,
+                score,
+                model,
+            ):
+                if org_key in reasons:
+                    row.reasons = reasons[org_key]
                 row.score, row.rank = score, rank
                 row.index_version, row.model_version, row.updated_at = version, model, now
                 session.add(row)
