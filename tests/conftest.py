@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,6 +113,13 @@ ORG_ROWS = [
         "",
     ],
 ]
+
+
+def run_matching(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m matching ARGS`` in a real subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "matching", *args], capture_output=True, text=True, check=False
+    )
 
 
 def write_csv(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from matching import (
 )
 from matching._io import NEED_COLUMNS, ORG_COLUMNS
 
-from .conftest import NEED_ROWS, ORG_ROWS
+from .conftest import NEED_ROWS, ORG_ROWS, run_matching
 
 JA_NEED_HEADER = [c.ja for c in NEED_COLUMNS]
 EN_ORG_HEADER = [c.key for c in ORG_COLUMNS]
@@ -153,12 +151,7 @@ def test_cli_reports_bad_input_with_exit_status_2(make_csv, toy_files) -> None:
     rows = [r.copy() for r in NEED_ROWS]
     rows[2][0] = "N1"
     needs = make_csv("bad_needs.csv", JA_NEED_HEADER, rows)
-    proc = subprocess.run(
-        [sys.executable, "-m", "matching", "rank", "--needs", str(needs), "--npos", str(npos)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = run_matching("rank", "--needs", str(needs), "--npos", str(npos))
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert f"{needs}:4行目 列「課題ID」" in proc.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,8 @@ from corpus import load_corpus, part_paths
 from matching import TfidfRanker, evaluate_rankings
 from matching._evaluate import simulate_decisions, split_needs
 from matching._learn import FEATURES, Decision, LearnedRanker
+
+from .conftest import run_matching
 
 
 @pytest.fixture(scope="module")
@@ -123,46 +123,13 @@ def test_rank_command_learns_from_a_decisions_file(tmp_path: Path, part_c) -> No
         writer.writerow(["need_id", "npo_id", "decision", "reason"])
         writer.writerows([d.need_id, d.npo_id, d.decision, d.reason] for d in decisions)
     needs_path, npos_path, _ = part_paths("c")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "matching",
-            "rank",
-            "--needs",
-            str(needs_path),
-            "--npos",
-            str(npos_path),
-            "--top",
-            "3",
-            "--decisions",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    common = ("rank", "--needs", str(needs_path), "--npos", str(npos_path))
+    proc = run_matching(*common, "--top", "3", "--decisions", str(path))
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(lines) == 71 and all(len(line["ranking"]) == 3 for line in lines)
     assert '"promoted"' in proc.stderr and '"decisions": 350' in proc.stderr
     bad = tmp_path / "bad.csv"
     bad.write_text("need_id,npo_id,decision\nN201,P401,maybe\n", encoding="utf-8")
-    failed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "matching",
-            "rank",
-            "--needs",
-            str(needs_path),
-            "--npos",
-            str(npos_path),
-            "--decisions",
-            str(bad),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    failed = run_matching(*common, "--decisions", str(bad))
     assert failed.returncode == 2 and "判断「maybe」" in failed.stderr

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from matching import BM25Ranker, TfidfRanker, load_needs, load_organizations, top_k
+
+from .conftest import run_matching
 
 
 @pytest.fixture
@@ -97,15 +97,9 @@ def test_bm25_baseline_ranks_the_same_items(toy) -> None:
     assert all(len(r) == 5 for r in ranked.values())
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "matching", *args], capture_output=True, text=True, check=False
-    )
-
-
 def test_rank_command_output_format(toy_files: tuple[Path, Path]) -> None:
     needs, npos = toy_files
-    proc = _run("rank", "--needs", str(needs), "--npos", str(npos), "--top", "2")
+    proc = run_matching("rank", "--needs", str(needs), "--npos", str(npos), "--top", "2")
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["need_id"] for line in lines] == ["N1", "N2", "N3"]
@@ -115,13 +109,15 @@ def test_rank_command_output_format(toy_files: tuple[Path, Path]) -> None:
         assert all(list(r) == ["npo_id", "score"] for r in line["ranking"])
         scores = [r["score"] for r in line["ranking"]]
         assert scores == sorted(scores, reverse=True)
-    again = _run("rank", "--needs", str(needs), "--npos", str(npos), "--top", "2")
+    again = run_matching("rank", "--needs", str(needs), "--npos", str(npos), "--top", "2")
     assert again.stdout == proc.stdout
 
 
 def test_rank_command_reverse(toy_files: tuple[Path, Path]) -> None:
     needs, npos = toy_files
-    proc = _run("rank", "--needs", str(needs), "--npos", str(npos), "--top", "3", "--reverse")
+    proc = run_matching(
+        "rank", "--needs", str(needs), "--npos", str(npos), "--top", "3", "--reverse"
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["npo_id"] for line in lines] == ["P1", "P2", "P3", "P4", "P5"]
@@ -130,10 +126,10 @@ def test_rank_command_reverse(toy_files: tuple[Path, Path]) -> None:
 
 def test_explain_command(toy_files: tuple[Path, Path]) -> None:
     needs, npos = toy_files
-    proc = _run("explain", "--needs", str(needs), "--npos", str(npos), "N1", "P1")
+    proc = run_matching("explain", "--needs", str(needs), "--npos", str(npos), "N1", "P1")
     assert proc.returncode == 0, proc.stderr
     assert "共通する語" in proc.stdout and "活動分野が一致" in proc.stdout
-    bad = _run("explain", "--needs", str(needs), "--npos", str(npos), "N1", "P404")
+    bad = run_matching("explain", "--needs", str(needs), "--npos", str(npos), "N1", "P404")
     assert bad.returncode == 2 and "P404" in bad.stderr
 
 
