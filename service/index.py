@@ -22,6 +22,7 @@ from . import models
 from .models import AuditLog, NeedStatus, OrgStatus, from_tags, int_tags
 
 REFIT_SHARE = 0.25
+RECHECK = 50
 REFIT_MIN_CHANGES = 50
 
 
@@ -75,6 +76,9 @@ class MatchingIndex:
         self.suggestions_version = ""  # the index version the stored suggestions reflect
         self.learned: matching.LearnedRanker | None = None
         self.model_version = "cold-start"
+        # audit ids applied lately: a transaction that took an id earlier may commit later
+        # (PostgreSQL), so each sync looks back RECHECK ids and applies what it missed
+        self.recent_ids: set[int] = set()
 
     @property
     def active(self) -> matching.TfidfRanker | matching.LearnedRanker | None:
@@ -114,6 +118,10 @@ class MatchingIndex:
                     ranker = None
             self.ranker = ranker
             self.seen_audit_id = self.fitted_audit_id = last
+            window = select(AuditLog.id).where(
+                col(AuditLog.id) > last - RECHECK, col(AuditLog.id) <= last
+            )
+            self.recent_ids = {i for i in session.exec(window).all() if i is not None}
             self.changes_since_fit = 0
             self.load_model(session)
 
@@ -123,15 +131,19 @@ class MatchingIndex:
             if self.ranker is None and self.seen_audit_id == 0:
                 self.refit(session)
                 return self.ranker
-            rows = session.exec(
-                select(AuditLog.id, AuditLog.entity, AuditLog.entity_id, AuditLog.action)
-                .where(col(AuditLog.id) > self.seen_audit_id)
-                .where(col(AuditLog.entity).in_(["need", "organization", "index"]))
-                .order_by(col(AuditLog.id))
-            ).all()
+            rows = [
+                r
+                for r in session.exec(
+                    select(AuditLog.id, AuditLog.entity, AuditLog.entity_id, AuditLog.action)
+                    .where(col(AuditLog.id) > self.seen_audit_id - RECHECK)
+                    .where(col(AuditLog.entity).in_(["need", "organization", "index"]))
+                    .order_by(col(AuditLog.id))
+                ).all()
+                if r[0] is not None and r[0] not in self.recent_ids
+            ]
             if not rows:
                 return self.ranker
-            last = max(int(r[0] or 0) for r in rows)
+            last = max(self.seen_audit_id, *(int(r[0] or 0) for r in rows))
             if self.ranker is None or any(r[1] == "index" and r[3] == "refit" for r in rows):
                 self.refit(session)
                 return self.ranker
@@ -148,6 +160,8 @@ class MatchingIndex:
             if self.learned is not None and (need_ids or org_ids):
                 self.learned.rebind(self.ranker)
             self.seen_audit_id = last
+            self.recent_ids = {i for i in self.recent_ids if i > last - RECHECK}
+            self.recent_ids.update(int(r[0] or 0) for r in rows)
             self.changes_since_fit += len(need_ids) + len(org_ids)
             size = len(self.ranker.need_ids_) + len(self.ranker.org_ids_)
             if self.changes_since_fit > max(REFIT_MIN_CHANGES, REFIT_SHARE * size):

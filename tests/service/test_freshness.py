@@ -97,3 +97,40 @@ def test_two_server_processes_rank_from_the_same_data(api: Server) -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=10)  # waits and closes the stderr pipe
+
+
+def test_a_change_committed_late_with_an_earlier_audit_id_is_not_missed(api: Server) -> None:
+    """On PostgreSQL a transaction can take audit id N and commit after N+1 is visible;
+    the index re-checks recent ids so such a change still arrives."""
+    from sqlmodel import Session, select
+
+    from service.index import MatchingIndex, item_key
+    from service.models import AuditLog, Organization
+
+    seed(api.client("coord"))
+    index = MatchingIndex(api.engine)  # type: ignore[arg-type]
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        index.sync(session)  # fitted
+        api.client("coord").post("/api/organizations", json=org_payload(1, key="P7"))
+        api.client("coord").post("/api/organizations", json=org_payload(3, key="P8"))
+        last = session.exec(select(AuditLog).order_by(AuditLog.id.desc())).first()  # type: ignore[union-attr]
+        assert last is not None and last.id is not None
+        # id last-1 "has not committed yet": the index sees only the later one
+        hidden = session.exec(select(AuditLog).where(AuditLog.id == last.id - 1)).one()
+        session.delete(hidden)
+        session.commit()
+        index.sync(session)
+        assert index.seen_audit_id == last.id
+        # now the late transaction commits, with its earlier id, for a new group
+        late = Organization(
+            key="LATE", name="遅れて届いた会", activities="放置竹林の竹を伐採しています。"
+        )
+        session.add(late)
+        session.flush()
+        session.add(
+            AuditLog(id=last.id - 1, action="create", entity="organization", entity_id=late.id)
+        )
+        session.commit()
+        assert late.id is not None
+        index.sync(session)
+        assert item_key(late.id) in index.ranker.org_index_  # type: ignore[union-attr]
