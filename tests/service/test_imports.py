@@ -100,3 +100,12 @@ def test_zip_bomb_and_roles(api: Server) -> None:
     assert refused.status_code == 422 and _count(api, Organization) == 0
     assert _upload(api.client("bousai"), "needs", "x.csv", b"id\n").status_code == 403
     assert _upload(coord, "budgets", "x.csv", b"id\n").status_code == 422
+
+
+def test_an_oversized_upload_is_refused_without_reading_it_all(api: Server) -> None:
+    coord = api.client("coord")
+    header = "団体ID,団体名,活動内容\n".encode()
+    big = header + b"P1,a," + b"x" * (20 * 1024 * 1024) + b"\n"
+    r = _upload(coord, "organizations", "big.csv", big, apply=True)
+    assert r.status_code == 422 and r.json()["code"] == "FILE_TOO_LARGE"
+    assert "上限 20 MB" in r.json()["message"] and _count(api, Organization) == 0
