@@ -42,11 +42,12 @@ IndexDep = Annotated[MatchingIndex, Depends(get_index)]
 
 
 def get_current_user(
-    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    token = credentials.credentials if credentials else request.cookies.get("kyodo_session")
+    # Bearer tokens only: a cookie would make every JSON endpoint open to cross-site
+    # requests; the pages (their own issue) will use a session cookie with a CSRF check.
+    token = credentials.credentials if credentials else None
     user = user_for_token(session, token) if token else None
     if user is None:
         raise Unauthorized("ログインが必要です。トークンが無いか、期限が切れています。")

@@ -219,3 +219,21 @@ def test_root_leads_to_the_api_documentation(api: Server) -> None:
     r = api.client().get("/", follow_redirects=False)
     assert r.status_code == 307 and r.headers["location"] == "/docs"
     assert "協働マッチング API" in api.client().get("/docs").text
+
+
+def test_the_api_takes_bearer_tokens_only_never_a_cookie(api: Server) -> None:
+    from .conftest import TOKENS
+
+    with api.client() as anon:
+        anon.cookies.set("kyodo_session", TOKENS["coord"])
+        r = anon.get("/api/needs")
+        assert r.status_code == 401
+    # logout revokes exactly the token it was called with
+    login = api.client().post(
+        "/api/auth/token", data={"username": "npo2", "password": "test-password-1234"}
+    )
+    token = login.json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.client().post("/api/auth/logout", headers=headers).status_code == 204
+    assert api.client().get("/api/auth/me", headers=headers).status_code == 401
+    assert api.client("npo2").get("/api/auth/me").status_code == 200

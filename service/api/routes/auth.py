@@ -35,7 +35,7 @@ def login(
 @router.post("/logout", status_code=204, summary="トークンを無効にする")
 def logout(request: Request, session: SessionDep, _user: CurrentUser) -> Response:
     header = request.headers.get("authorization", "")
-    token = header.removeprefix("Bearer ").strip() or request.cookies.get("kyodo_session", "")
+    token = header.removeprefix("Bearer ").strip()
     revoke_token(session, token)
     return Response(status_code=204)
 
