@@ -52,6 +52,7 @@ _FIELD_ALIASES: dict[str, int] = {
     "街づくり": 3,
     "町づくり": 3,
     "農山村": 5,
+    "農山漁村": 5,
     "中山間地域": 5,
     "文化": 6,
     "芸術": 6,
@@ -71,6 +72,7 @@ _FIELD_ALIASES: dict[str, int] = {
     "it": 14,
     "経済": 16,
     "雇用": 17,
+    "職業能力": 17,
     "就労": 17,
     "消費者": 18,
     "中間支援": 19,
@@ -88,6 +90,31 @@ _FIELD_LOOKUP.update({_field_key(alias): num for alias, num in _FIELD_ALIASES.it
 _LEADING_NUMBER = re.compile(r"^(\d{1,2})(?:[.．:：)）\s]|$)")
 
 
+# The law's own wording (別表): "社会教育の推進を図る活動", "前各号に掲げる活動を行う団体の
+# 運営又は活動に関する連絡、助言又は援助の活動", "…条例で定める活動".
+_FIELD_CONTAINS: dict[str, int] = {"団体の運営": 19, "中間支援": 19, "条例で定める": 20}
+
+
+def _field_number(key: str) -> int | None:
+    """A field number from a normalised value: a name, a short name, the start of one
+    name (保健・医療, 子どもの健全), or the law's long wording that starts with one
+    (社会教育の推進を図る活動 → 2; the longest name that fits wins)."""
+    if not key:
+        return None
+    if key in _FIELD_LOOKUP:
+        return _FIELD_LOOKUP[key]
+    hits = {n for k, n in _FIELD_LOOKUP.items() if k.startswith(key)}
+    if len(hits) == 1:
+        return hits.pop()
+    starts = [(len(k), n) for k, n in _FIELD_LOOKUP.items() if key.startswith(k)]
+    if starts:
+        return max(starts)[1]
+    for part, n in _FIELD_CONTAINS.items():
+        if part in key:
+            return n
+    return None
+
+
 def parse_fields(cell: str | None) -> tuple[list[int], list[str]]:
     """Parse a 活動分野 cell into law field numbers.
 
@@ -103,14 +130,7 @@ def parse_fields(cell: str | None) -> tuple[list[int], list[str]]:
         if match and 1 <= int(match.group(1)) <= 20:
             num = int(match.group(1))
         else:
-            num = _FIELD_LOOKUP.get(_field_key(value))
-            if num is None:
-                # a prefix of exactly one law name: 環境保全 → 環境の保全 is not a prefix, but
-                # 保健・医療 or 子どもの健全 are
-                key = _field_key(value)
-                hits = {n for k, n in _FIELD_LOOKUP.items() if key and k.startswith(key)}
-                if len(hits) == 1:
-                    num = hits.pop()
+            num = _field_number(_field_key(value))
         if num is None:
             unknown.append(value)
         elif num not in numbers:

@@ -208,3 +208,25 @@ def test_neutralised_formula_cells_read_back_as_written(make_csv) -> None:
     path = make_csv("n.csv", EN_ORG_HEADER[:6], [["P1", "'=SUM(A1)", "", "", "", "'-でも活動"]])
     org = load_organizations(path).items[0]
     assert (org.name, org.activities) == ("=SUM(A1)", "-でも活動")
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("保健、医療又は福祉の増進を図る活動", [1]),
+        ("社会教育の推進を図る活動", [2]),
+        ("まちづくりの推進を図る活動", [3]),
+        ("農山漁村又は中山間地域の振興を図る活動", [5]),
+        ("学術、文化、芸術又はスポーツの振興を図る活動", [6]),
+        ("環境の保全を図る活動；災害救援活動", [7, 8]),
+        ("職業能力の開発又は雇用機会の拡充を支援する活動", [17]),
+        ("前各号に掲げる活動を行う団体の運営又は活動に関する連絡、助言又は援助の活動", [19]),
+        ("前各号に掲げる活動に準ずる活動として都道府県又は指定都市の条例で定める活動", [20]),
+        ("7.環境の保全、１３", [7, 13]),
+        ("保健・医療", [1]),
+    ],
+)
+def test_field_names_as_the_law_writes_them(cell: str, expected: list[int]) -> None:
+    from matching import parse_fields
+
+    assert parse_fields(cell)[0] == expected
