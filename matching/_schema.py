@@ -141,9 +141,21 @@ def parse_fields(cell: str | None) -> tuple[list[int], list[str]]:
 _CITY_WIDE = {"", "市全域", "全市", "全域", "市内全域", "市内", "全市域", "市内一円", "全区"}
 
 
+_CITY_ITSELF = re.compile(r"[^\s]{1,6}市")  # not 町: 本町, 浜町 are districts
+
+
+def _city_wide(area: str) -> bool:
+    """市全域, 全市, 若葉市全域, 市内一円, or just the city's own name (若葉市)."""
+    return (
+        area in _CITY_WIDE
+        or area.endswith(("全域", "全体", "一円"))
+        or _CITY_ITSELF.fullmatch(area) is not None
+    )
+
+
 def parse_areas(cell: str | None) -> list[str]:
     """Area values of a cell, normalised; city-wide spellings give an empty list."""
-    return [a for a in (normalize_text(v) for v in split_multi(cell)) if a not in _CITY_WIDE]
+    return [a for a in (normalize_text(v) for v in split_multi(cell)) if not _city_wide(a)]
 
 
 def _ward_of(area: str) -> str | None:

@@ -230,3 +230,22 @@ def test_field_names_as_the_law_writes_them(cell: str, expected: list[int]) -> N
     from matching import parse_fields
 
     assert parse_fields(cell)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("市全域", []),
+        ("若葉市全域", []),
+        ("若葉市", []),
+        ("市内一円", []),
+        ("北区；山手地区", ["北区", "山手地区"]),
+        ("港小学校区", ["港小学校区"]),
+        ("浜町", ["浜町"]),  # a district, not a town
+        ("", []),
+    ],
+)
+def test_city_wide_areas(cell: str, expected: list[str]) -> None:
+    from matching import parse_areas
+
+    assert parse_areas(cell) == expected
