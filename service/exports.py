@@ -29,6 +29,7 @@ from .models import (
     User,
     from_tags,
 )
+from .suggestions import joined
 
 Kind = Literal["needs", "organizations", "suggestions", "decisions", "pairings"]
 Format = Literal["csv", "xlsx"]
@@ -80,13 +81,7 @@ def _organizations(session: Session, user: User) -> tuple[list[str], list[list[o
 def _suggestion_rows(
     session: Session, *, confirmed_only: bool
 ) -> list[tuple[Suggestion, Need, str, Organization]]:
-    query = (
-        select(Suggestion, Need, Department.name, Organization)
-        .join(Need, col(Suggestion.need_id) == Need.id)
-        .join(Department, col(Need.department_id) == Department.id)
-        .join(Organization, col(Suggestion.organization_id) == Organization.id)
-        .order_by(col(Suggestion.need_id), col(Suggestion.rank), col(Suggestion.id))
-    )
+    query = joined().order_by(col(Suggestion.need_id), col(Suggestion.rank), col(Suggestion.id))
     if confirmed_only:
         query = query.where(Suggestion.status == SuggestionStatus.confirmed)
     return list(session.exec(query).all())

@@ -16,7 +16,6 @@ from .audit import audit
 from .errors import Conflict, Invalid, NotFound, PermissionDenied
 from .models import (
     Decision,
-    Department,
     Need,
     Organization,
     RejectReason,
@@ -28,7 +27,7 @@ from .models import (
     utcnow,
 )
 from .schemas import DecisionIn, DecisionPublic, StageIn, SuggestionPublic
-from .suggestions import suggestion_public
+from .suggestions import joined, suggestion_public
 
 # stage → the stages it may move on to (None: just confirmed)
 TRANSITIONS: dict[str | None, set[str]] = {
@@ -47,13 +46,7 @@ STAGE_LABELS = {
 def _load(
     session: Session, suggestion_id: int, *, user: User
 ) -> tuple[Suggestion, Need, str, Organization]:
-    row = session.exec(
-        select(Suggestion, Need, Department.name, Organization)
-        .join(Need, col(Suggestion.need_id) == Need.id)
-        .join(Department, col(Need.department_id) == Department.id)
-        .join(Organization, col(Suggestion.organization_id) == Organization.id)
-        .where(Suggestion.id == suggestion_id)
-    ).first()
+    row = session.exec(joined().where(Suggestion.id == suggestion_id)).first()
     if row is None:
         raise NotFound("提案")
     s, need, _, _ = row

@@ -139,7 +139,8 @@ def suggestion_public(s: Suggestion, need: Need, dept: str, org: Organization) -
     )
 
 
-def _joined() -> Select[Suggestion, Need, str, Organization]:
+def joined() -> Select[Suggestion, Need, str, Organization]:
+    """Suggestions with their need, the need's department name and the organisation."""
     return (
         select(Suggestion, Need, Department.name, Organization)
         .join(Need, col(Suggestion.need_id) == Need.id)
@@ -156,7 +157,7 @@ def for_need(
     if user.role == Role.npo:
         raise PermissionDenied("団体の利用者は課題への提案一覧を見られません。")
     ensure_fresh(session, index, top=top)
-    query = _joined().where(Suggestion.need_id == need.id)
+    query = joined().where(Suggestion.need_id == need.id)
     if user.role == Role.department:
         query = query.where(Suggestion.status == SuggestionStatus.confirmed)
     else:
@@ -215,7 +216,7 @@ def queue(
         raise PermissionDenied("確認待ちの一覧はコーディネーターだけが見られます。")
     ensure_fresh(session, index, top=top)
     query = (
-        _joined()
+        joined()
         .where(Suggestion.status == SuggestionStatus.pending)
         .where(col(Suggestion.rank).is_not(None))
         .where(Need.status == NeedStatus.published)
