@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, create_engine, select
 
 
 def make_engine(url: str) -> Engine:
@@ -31,3 +31,12 @@ def make_engine(url: str) -> Engine:
 def session_scope(engine: Engine) -> Iterator[Session]:
     with Session(engine) as session:
         yield session
+
+
+def page_of(
+    session: Session, query: Any, *order: Any, limit: int, offset: int
+) -> tuple[int, list[Any]]:
+    """``(total, rows)``: how many rows ``query`` has, and one ordered page of them."""
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(*order).offset(offset).limit(limit)).all()
+    return int(total), list(rows)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from matching import FIELD_NAMES
 
 from .audit import audit
+from .db import page_of
 from .errors import Conflict, Invalid, NotFound, PermissionDenied
 from .models import Department, Need, NeedStatus, Role, User, from_tags, int_tags, to_tags, utcnow
 from .schemas import NeedCreate, NeedPublic, NeedUpdate, Page
@@ -106,8 +107,7 @@ def list_needs(
                 col(Need.description).contains(q, autoescape=True),
             )
         )
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(col(Need.id)).offset(offset).limit(limit)).all()
+    total, rows = page_of(session, query, col(Need.id), limit=limit, offset=offset)
     return Page(
         items=[need_public(n, d, viewer=user) for n, d in rows],
         total=total,

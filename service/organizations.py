@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from matching import FIELD_NAMES
 
 from .audit import audit
+from .db import page_of
 from .errors import Conflict, NotFound, PermissionDenied
 from .models import Organization, OrgStatus, Role, User, from_tags, int_tags, to_tags, utcnow
 from .schemas import Contact, OrgCreate, OrgPublic, OrgUpdate, Page
@@ -91,8 +92,7 @@ def list_orgs(
                 col(Organization.offerings).contains(q, autoescape=True),
             )
         )
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(col(Organization.id)).offset(offset).limit(limit)).all()
+    total, rows = page_of(session, query, col(Organization.id), limit=limit, offset=offset)
     return Page(
         items=[org_public(o, viewer=user) for o in rows], total=total, limit=limit, offset=offset
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
+from .db import page_of
 from .errors import PermissionDenied
 from .index import MatchingIndex, item_key, row_id
 from .models import (
@@ -228,10 +228,8 @@ def queue(
         query = query.where(col(Need.fields).contains(f"|{field}|"))
     if need_id is not None:
         query = query.where(Suggestion.need_id == need_id)
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(
-        query.order_by(col(Suggestion.score).desc(), col(Suggestion.id)).offset(offset).limit(limit)
-    ).all()
+    order = (col(Suggestion.score).desc(), col(Suggestion.id))
+    total, rows = page_of(session, query, *order, limit=limit, offset=offset)
     return Page(
         items=[suggestion_public(*r) for r in rows], total=total, limit=limit, offset=offset
     )
