@@ -65,11 +65,17 @@ def train(session: Session, index: MatchingIndex, *, user: User | None) -> Ranki
     session.add(row)
     session.flush()
     audit(session, user, "train", "model", row.id, version=row.version, promoted=promoted)
-    if promoted:
-        # every process switches at its next request (see MatchingIndex.sync)
-        audit(session, user, "promote", "index", row.id, version=row.version)
+    promotion = (
+        # every other process switches at its next request (see MatchingIndex.sync)
+        audit(session, user, "promote", "index", row.id, version=row.version) if promoted else None
+    )
     session.commit()
     session.refresh(row)
+    if promotion is not None and learned is not None:
+        with index.lock:  # this process already has the model: no need to train it again
+            index.learned, index.model_version = learned, row.version
+            if promotion.id is not None:
+                index.recent_ids.add(promotion.id)
     return row
 
 
