@@ -26,6 +26,7 @@ DEMO_USERS = [
     ("coordinator", "kyodo-demo-2026", Role.coordinator, None),
     ("bousai", "kyodo-demo-2026", Role.department, "防災危機管理室"),
     ("kourei", "kyodo-demo-2026", Role.department, "高齢福祉課"),
+    ("npo", "kyodo-demo-2026", Role.npo, "P001"),  # staff of the corpus group P001
 ]
 
 

@@ -7,7 +7,7 @@ from sqlmodel import Session, func, select
 from . import loader
 from .config import Settings
 from .db import make_engine
-from .models import Need, Role, User
+from .models import Need, Organization, Role, User
 from .schemas import UserCreate
 from .users import create_user
 
@@ -25,12 +25,24 @@ def prepare_demo(settings: Settings, users: list[tuple[str, str, Role, str | Non
                 needs, orgs, _ = load_corpus()
                 loader.import_organizations(session, orgs, user=None)
                 loader.import_needs(session, needs, user=None)
-            for username, password, role, department in users:
+            for username, password, role, belongs_to in users:
                 if session.exec(select(User.id).where(User.username == username)).first() is None:
+                    # a department user's 4th item is the department; a group's, its id (P001)
+                    org = (
+                        session.exec(
+                            select(Organization).where(Organization.key == belongs_to)
+                        ).first()
+                        if role == Role.npo
+                        else None
+                    )
                     create_user(
                         session,
                         UserCreate(
-                            username=username, password=password, role=role, department=department
+                            username=username,
+                            password=password,
+                            role=role,
+                            department=belongs_to if role == Role.department else None,
+                            organization_id=org.id if org else None,
                         ),
                         by=None,
                     )

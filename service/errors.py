@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -87,7 +87,7 @@ FIELD_LABELS = {
 }
 
 
-def _message(err: dict[str, Any]) -> tuple[str, str]:
+def validation_message(err: dict[str, Any]) -> tuple[str, str]:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
@@ -116,27 +116,44 @@ def _message(err: dict[str, Any]) -> tuple[str, str]:
     return kind.upper() or "INVALID", messages.get(kind, f"{label}の値が正しくありません。")
 
 
+def _page_error(
+    request: Request, status: int, code: str, message: str, errors: list[dict[str, Any]]
+) -> Response | None:
+    """For a page (not the API, not its docs): the app's HTML error page, if it has one."""
+    path = request.url.path
+    if path.startswith("/api") or path in ("/docs", "/redoc", "/openapi.json"):
+        return None
+    renderer = getattr(request.app.state, "render_error", None)
+    return renderer(request, status, code, message, errors) if renderer else None
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        page = _page_error(request, exc.status, exc.code, exc.message, exc.errors)
+        if page is not None:
+            return page
         return JSONResponse(
             {"code": exc.code, "message": exc.message, "errors": exc.errors}, status_code=exc.status
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = []
         for err in exc.errors():
-            code, message = _message(err)
+            code, message = validation_message(err)
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
             errors.append({"field": ".".join(loc), "code": code, "message": message})
+        page = _page_error(request, 422, "VALIDATION_ERROR", "入力内容に誤りがあります。", errors)
+        if page is not None:
+            return page
         return JSONResponse(
             {"code": "VALIDATION_ERROR", "message": "入力内容に誤りがあります。", "errors": errors},
             status_code=422,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         messages = {
             401: ("UNAUTHORIZED", "ログインが必要です。"),
             403: ("FORBIDDEN", "この操作を行う権限がありません。"),
@@ -144,6 +161,9 @@ def install_handlers(app: FastAPI) -> None:
             405: ("METHOD_NOT_ALLOWED", "この操作はできません。"),
         }
         code, message = messages.get(exc.status_code, ("HTTP_ERROR", str(exc.detail)))
+        page = _page_error(request, exc.status_code, code, message, [])
+        if page is not None:
+            return page
         return JSONResponse(
             {"code": code, "message": message, "errors": []},
             status_code=exc.status_code,

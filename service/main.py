@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import RedirectResponse
 
+from . import web
 from .api.routes import (
     admin,
     auth,
@@ -56,9 +56,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        # the pages for people come with the web-pages issue; until then, the API's docs
-        return RedirectResponse("/docs")
-
+    web.install(app)  # the pages people use: /, /login, /queue, /needs, …
     return app

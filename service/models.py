@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -214,3 +214,51 @@ class RankingModel(SQLModel, table=True):
     max_decision_id: int
     promoted: bool
     report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Invitation(SQLModel, table=True):
+    """A one-time link the coordinator sends: whoever opens it chooses a login for ``role``.
+
+    Only the SHA-256 of the link's secret is stored, like the API tokens.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    role: str = Field(max_length=20)
+    display_name: str = Field(default="", max_length=100)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    organization_id: int | None = Field(default=None, foreign_key="organization.id")
+    created_by: int = Field(foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    used_by: int | None = Field(default=None, foreign_key="app_user.id")
+    used_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class Interest(SQLModel, table=True):
+    """A group's 関心あり on a published need: the coordinator sees it beside the suggestions."""
+
+    __table_args__ = (UniqueConstraint("need_id", "organization_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    need_id: int = Field(foreign_key="need.id", index=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    user_id: int = Field(foreign_key="app_user.id")
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class PendingUpload(SQLModel, table=True):
+    """A file uploaded on the import page, kept between its preview and the user's choice."""
+
+    __tablename__ = "pending_upload"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    kind: str = Field(max_length=20)
+    filename: str = Field(max_length=255)
+    sha256: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -43,7 +43,7 @@ STAGE_LABELS = {
 }
 
 
-def _load(
+def load(
     session: Session, suggestion_id: int, *, user: User
 ) -> tuple[Suggestion, Need, str, Organization]:
     row = session.exec(joined().where(Suggestion.id == suggestion_id)).first()
@@ -61,11 +61,11 @@ def _load(
 
 
 def get_suggestion(session: Session, suggestion_id: int, *, user: User) -> SuggestionPublic:
-    return suggestion_public(*_load(session, suggestion_id, user=user))
+    return suggestion_public(*load(session, suggestion_id, user=user))
 
 
 def history(session: Session, suggestion_id: int, *, user: User) -> list[DecisionPublic]:
-    _load(session, suggestion_id, user=user)
+    load(session, suggestion_id, user=user)
     rows = session.exec(
         select(Decision, User.username)
         .join(User, col(Decision.user_id) == User.id)
@@ -111,7 +111,7 @@ def decide(
 ) -> SuggestionPublic:
     if user.role != Role.coordinator:
         raise PermissionDenied("提案の承認・見送りはコーディネーターだけが行えます。")
-    s, need, dept, org = _load(session, suggestion_id, user=user)
+    s, need, dept, org = load(session, suggestion_id, user=user)
     if data.action == "reject" and data.reason_code is None:
         raise Invalid(
             "見送る場合は理由を選んでください。",
@@ -155,7 +155,7 @@ def decide(
 def advance(session: Session, suggestion_id: int, data: StageIn, *, user: User) -> SuggestionPublic:
     if user.role != Role.coordinator:
         raise PermissionDenied("協働の進み具合はコーディネーターが記録します。")
-    s, need, dept, org = _load(session, suggestion_id, user=user)
+    s, need, dept, org = load(session, suggestion_id, user=user)
     if s.status != SuggestionStatus.confirmed:
         raise Conflict("承認した提案だけが次の段階に進めます。", code="NOT_CONFIRMED")
     allowed = TRANSITIONS[s.stage]

@@ -210,3 +210,26 @@ class RankingModelPublic(BaseModel):
     promoted: bool
     current: bool
     report: dict[str, Any]
+
+
+class InterestIn(Strict):
+    comment: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class InterestPublic(BaseModel):
+    need_id: int
+    organization: OrgPublic
+    comment: str
+    created_at: datetime
+
+
+class InvitationIn(Strict):
+    role: Role
+    display_name: Line = ""
+    department: RequiredLine | None = None  # a department user's 担当課
+    organization_id: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
+
+
+class InvitationOut(BaseModel):
+    path: str  # /invite/…: send the site's address followed by this to the person
+    expires_at: datetime

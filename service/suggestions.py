@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
@@ -12,6 +14,7 @@ from .db import page_of
 from .errors import PermissionDenied
 from .index import MatchingIndex, item_key, row_id
 from .models import (
+    Decision,
     Department,
     Need,
     NeedStatus,
@@ -233,3 +236,98 @@ def queue(
     return Page(
         items=[suggestion_public(*r) for r in rows], total=total, limit=limit, offset=offset
     )
+
+
+def queue_by_need(
+    session: Session,
+    index: MatchingIndex,
+    *,
+    user: User,
+    top: int,
+    department: str | None = None,
+    field: int | None = None,
+    q: str | None = None,
+    limit: int = 5,
+    offset: int = 0,
+) -> tuple[int, int, list[tuple[Need, str, list[tuple[Suggestion, Organization]]]]]:
+    """The review queue as the coordinator works it: need by need (oldest first), each
+    with its undecided groups in rank order. Returns (needs, suggestions, page)."""
+    if user.role != Role.coordinator:
+        raise PermissionDenied("確認待ちの一覧はコーディネーターだけが見られます。")
+    ensure_fresh(session, index, top=top)
+    conditions: list[Any] = [
+        Suggestion.status == SuggestionStatus.pending,
+        col(Suggestion.rank).is_not(None),
+        Need.status == NeedStatus.published,
+        Organization.status == OrgStatus.active,
+    ]
+    if department:
+        conditions.append(Department.name == department)
+    if field is not None:
+        conditions.append(col(Need.fields).contains(f"|{field}|"))
+    if q:
+        conditions.append(
+            or_(
+                col(Need.title).contains(q, autoescape=True),
+                col(Need.description).contains(q, autoescape=True),
+                col(Organization.name).contains(q, autoescape=True),
+            )
+        )
+    query = joined().where(*conditions)
+    need_ids = (
+        sa_select(col(Need.id))
+        .select_from(Suggestion)
+        .join(Need, col(Suggestion.need_id) == Need.id)
+        .join(Department, col(Need.department_id) == Department.id)
+        .join(Organization, col(Suggestion.organization_id) == Organization.id)
+        .where(*conditions)
+        .distinct()
+    )
+    total_needs = session.execute(
+        sa_select(func.count()).select_from(need_ids.subquery())
+    ).scalar_one()
+    total = session.execute(sa_select(func.count()).select_from(query.subquery())).scalar_one()
+    page_ids = list(
+        session.execute(need_ids.order_by(col(Need.id)).limit(limit).offset(offset)).scalars()
+    )
+    rows = session.exec(
+        query.where(col(Need.id).in_(page_ids)).order_by(col(Suggestion.rank), col(Suggestion.id))
+    ).all()
+    grouped: dict[int, tuple[Need, str, list[tuple[Suggestion, Organization]]]] = {}
+    for s, need, dept, org in rows:
+        assert need.id is not None
+        grouped.setdefault(need.id, (need, dept, []))[2].append((s, org))
+    return total_needs, total, [grouped[i] for i in page_ids if i in grouped]
+
+
+def group_history(
+    session: Session, organization_ids: list[int], *, exclude_need: int | None = None
+) -> dict[int, dict[str, Any]]:
+    """What earlier decisions said about each group (its latest decision per suggestion):
+    confirmations, rejections by reason, and the last comments."""
+    if not organization_ids:
+        return {}
+    rows = session.exec(
+        select(Decision, Suggestion.organization_id, Suggestion.need_id, Need.title)
+        .join(Suggestion, col(Decision.suggestion_id) == Suggestion.id)
+        .join(Need, col(Suggestion.need_id) == Need.id)
+        .where(col(Suggestion.organization_id).in_(organization_ids))
+        .where(col(Decision.action).in_(("confirm", "reject")))
+        .order_by(col(Decision.id).desc())
+    ).all()
+    seen: set[int] = set()
+    out: dict[int, dict[str, Any]] = {}
+    for d, org_id, need_id, title in rows:
+        if d.suggestion_id in seen or need_id == exclude_need:
+            continue
+        seen.add(d.suggestion_id)
+        h = out.setdefault(org_id, {"confirmed": 0, "rejected": {}, "notes": []})
+        if d.action == "confirm":
+            h["confirmed"] += 1
+        else:
+            reason = d.reason_code or "その他"
+            h["rejected"][reason] = h["rejected"].get(reason, 0) + 1
+        if len(h["notes"]) < 3:
+            label = "承認" if d.action == "confirm" else f"見送り（{d.reason_code or 'その他'}）"
+            h["notes"].append({"need": title, "decision": label, "comment": d.comment})
+    return out

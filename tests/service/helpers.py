@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from matching import parse_areas, parse_fields
@@ -61,3 +63,32 @@ def seed(coord: httpx.Client) -> tuple[dict[str, int], dict[str, int]]:
         for i, row in enumerate(NEED_ROWS)
     }
     return needs, orgs
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(page: httpx.Response) -> str:
+    """The CSRF token a page's forms carry."""
+    match = CSRF.search(page.text)
+    assert match, f"no form with a CSRF token on {page.url}"
+    return match.group(1)
+
+
+def page_login(url: str, username: str, password: str) -> httpx.Client:
+    """A client that logged in through the login page (session cookie, no bearer token)."""
+    client = httpx.Client(base_url=url, timeout=30, follow_redirects=False)
+    token = csrf_of(client.get("/login"))
+    r = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+    assert r.status_code == 303, r.text
+    return client
+
+
+def post_form(
+    client: httpx.Client, page: str, action: str, data: dict[str, object]
+) -> httpx.Response:
+    """Open ``page``, then post ``data`` to ``action`` with the page's CSRF token."""
+    token = csrf_of(client.get(page))
+    return client.post(action, data={**data, "csrf_token": token})  # type: ignore[arg-type]

@@ -215,12 +215,6 @@ def test_similar_needs_from_other_departments(api: Server) -> None:
     assert similar[0]["need"]["id"] == twin["id"] and similar[0]["score"] > 0.5
 
 
-def test_root_leads_to_the_api_documentation(api: Server) -> None:
-    r = api.client().get("/", follow_redirects=False)
-    assert r.status_code == 307 and r.headers["location"] == "/docs"
-    assert "協働マッチング API" in api.client().get("/docs").text
-
-
 def test_the_api_takes_bearer_tokens_only_never_a_cookie(api: Server) -> None:
     from .conftest import TOKENS
 

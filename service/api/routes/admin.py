@@ -4,13 +4,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from ... import training
+from ... import invitations, training
 from ...audit import audit
 from ...deps import CurrentUser, IndexDep, SessionDep
 from ...errors import PermissionDenied
 from ...index import MatchingIndex
 from ...models import RankingModel, Role
-from ...schemas import RankingModelPublic, UserCreate, UserPublic
+from ...schemas import InvitationIn, InvitationOut, RankingModelPublic, UserCreate, UserPublic
 from ...users import create_user, user_public
 
 router = APIRouter(tags=["admin"])
@@ -26,6 +26,22 @@ class IndexInfo(BaseModel):
 @router.post("/users", response_model=UserPublic, status_code=201, summary="利用者を追加する")
 def add_user(session: SessionDep, user: CurrentUser, data: UserCreate) -> UserPublic:
     return user_public(session, create_user(session, data, by=user))
+
+
+@router.post(
+    "/invitations", response_model=InvitationOut, status_code=201, summary="利用者を招待する"
+)
+def invite(session: SessionDep, user: CurrentUser, data: InvitationIn) -> InvitationOut:
+    """A one-time link (valid 14 days) with which the invited person chooses a login."""
+    invitation, token = invitations.create_invitation(
+        session,
+        by=user,
+        role=data.role,
+        display_name=data.display_name,
+        department=data.department,
+        organization_id=data.organization_id,
+    )
+    return InvitationOut(path=f"/invite/{token}", expires_at=invitation.expires_at)
 
 
 @router.post("/index/refit", response_model=IndexInfo, summary="索引を作り直す（全件再学習）")

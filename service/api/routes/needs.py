@@ -2,15 +2,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
+from ... import interests
 from ... import needs as svc
 from ... import suggestions as sugg
 from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
 from ...errors import PermissionDenied
 from ...index import item_key, row_id
-from ...models import NeedStatus, Role
-from ...schemas import NeedCreate, NeedPublic, NeedUpdate, Page, SimilarNeed, SuggestionPublic
+from ...models import NeedStatus, Organization, Role
+from ...organizations import org_public
+from ...schemas import (
+    InterestIn,
+    InterestPublic,
+    NeedCreate,
+    NeedPublic,
+    NeedUpdate,
+    Page,
+    SimilarNeed,
+    SuggestionPublic,
+)
 
 router = APIRouter(prefix="/needs", tags=["needs"])
 
@@ -102,3 +113,43 @@ def similar_needs(
             continue  # a department user sees only its own needs
         out.append(SimilarNeed(need=svc.need_public(other, dept, viewer=user), score=score))
     return out
+
+
+@router.post(
+    "/{need_id}/interest",
+    response_model=InterestPublic,
+    status_code=201,
+    summary="関心ありを伝える",
+)
+def express_interest(
+    session: SessionDep, user: CurrentUser, need_id: Id, data: InterestIn
+) -> InterestPublic:
+    """A group's staff: tell the coordinator the group would like to work on this need."""
+    row = interests.express(session, need_id, user=user, comment=data.comment)
+    org = session.get(Organization, row.organization_id)
+    assert org is not None
+    return InterestPublic(
+        need_id=row.need_id,
+        organization=org_public(org, viewer=user),
+        comment=row.comment,
+        created_at=row.created_at,
+    )
+
+
+@router.delete("/{need_id}/interest", status_code=204, summary="関心ありを取り消す")
+def withdraw_interest(session: SessionDep, user: CurrentUser, need_id: Id) -> Response:
+    interests.withdraw(session, need_id, user=user)
+    return Response(status_code=204)
+
+
+@router.get("/{need_id}/interests", response_model=list[InterestPublic], summary="関心ありの団体")
+def list_interests(session: SessionDep, user: CurrentUser, need_id: Id) -> list[InterestPublic]:
+    return [
+        InterestPublic(
+            need_id=i.need_id,
+            organization=org_public(o, viewer=user),
+            comment=i.comment,
+            created_at=i.created_at,
+        )
+        for i, o in interests.for_need(session, need_id, user=user)
+    ]

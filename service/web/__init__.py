@@ -1,0 +1,89 @@
+"""The pages people use (server-rendered, Japanese): ``install(app)`` adds them to the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import admin, auth, needs, orgs, review
+from .core import LoginRequired, render
+
+# No inline script or style, nothing from elsewhere; forms post only to this site.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+# Swagger UI (/docs) loads its script from a CDN and starts it inline: it keeps its own rules.
+_OWN_POLICY = ("/docs", "/redoc")
+
+TITLES = {
+    401: "ログインが必要です",
+    403: "この操作はできません",
+    404: "見つかりません",
+    409: "ほかの変更と重なりました",
+    413: "ファイルが大きすぎます",
+    422: "入力内容に誤りがあります",
+}
+
+
+class SecurityHeaders:
+    """Headers every response gets (a pure ASGI middleware: it does not buffer bodies)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"referrer-policy", b"same-origin"))
+                if not path.startswith(_OWN_POLICY):
+                    headers.append((b"content-security-policy", CSP.encode()))
+                    headers.append((b"x-frame-options", b"DENY"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _render_error(
+    request: Request, status: int, code: str, message: str, errors: list[dict[str, Any]]
+) -> Response:
+    return render(
+        request,
+        "error.html",
+        {
+            "title": TITLES.get(status, "エラー"),
+            "message_text": message,
+            "code": code,
+            "errors": errors,
+        },
+        status=status,
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.state.render_error = _render_error
+    for module in (auth, review, needs, orgs, admin):
+        app.include_router(module.router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent.parent / "static"))
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, _exc: LoginRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            return RedirectResponse("/login", 303)
+        return RedirectResponse("/login?" + urlencode({"next": target}), 303)

@@ -1,0 +1,242 @@
+"""The coordinator's office work: the year's figures, users and invitations, files in and out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, cast
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlmodel import col, delete, select
+
+import matching
+
+from .. import exports, imports, invitations, report
+from ..deps import SessionDep
+from ..errors import Invalid, NotFound
+from ..models import Department, Organization, PendingUpload, Role, User, utcnow
+from .core import JST, Id, PageUser, checked_form, redirect, render, require
+
+router = APIRouter()
+
+KIND_LABELS = {"needs": "協働の種", "organizations": "団体"}
+EXPORT_LABELS = {
+    "needs": "協働の種",
+    "organizations": "団体（連絡先つき）",
+    "suggestions": "提案",
+    "decisions": "判断の記録",
+    "pairings": "承認した組み合わせ",
+}
+
+
+def current_fiscal_year(now: datetime | None = None) -> int:
+    local = (now or utcnow()).astimezone(JST)
+    return local.year if local.month >= 4 else local.year - 1
+
+
+def _rows(table: dict[str, dict[str, int]], metric: str) -> list[tuple[str, int]]:
+    rows = [(name, values[metric]) for name, values in table.items() if values[metric]]
+    return sorted(rows, key=lambda r: (-r[1], r[0]))[:15]
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, session: SessionDep, user: PageUser) -> Response:
+    require(user, Role.coordinator)
+    this_year = current_fiscal_year()
+    year = request.query_params.get("fy", "")
+    fy = int(year) if year.isdigit() and 2000 <= int(year) <= this_year + 1 else this_year
+    figures = report.yearly_report(session, fy)
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "fy": fy,
+            "years": list(range(this_year, this_year - 6, -1)),
+            "f": figures,
+            "labels": report.LABELS,
+            "metrics": report.METRICS,
+            "by_department": _rows(figures.by_department, "needs_posted"),
+            "confirmed_by_department": _rows(figures.by_department, "confirmed"),
+            "by_field": _rows(figures.by_field, "needs_posted"),
+            "confirmed_by_field": _rows(figures.by_field, "confirmed"),
+            "reasons": list(figures.rejection_reasons.items()),
+        },
+    )
+
+
+@router.get("/dashboard/{fy}.xlsx")
+def dashboard_xlsx(session: SessionDep, user: PageUser, fy: Id) -> Response:
+    require(user, Role.coordinator)
+    if not 2000 <= fy <= 2100:
+        raise NotFound("年度")
+    content = report.report_xlsx(report.yearly_report(session, fy))
+    return Response(
+        content,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="kyodo-report-{fy}.xlsx"'},
+    )
+
+
+# ---- users and invitations --------------------------------------------------------
+
+
+def _users_page(request: Request, session: SessionDep, **extra: object) -> Response:
+    users = session.exec(select(User).order_by(col(User.id))).all()
+    departments = dict(session.exec(select(Department.id, Department.name)).all())
+    orgs = dict(
+        session.exec(
+            select(Organization.id, Organization.name).where(
+                col(Organization.id).in_([u.organization_id for u in users if u.organization_id])
+            )
+        ).all()
+    )
+    return render(
+        request,
+        "users.html",
+        {
+            "users": users,
+            "departments": departments,
+            "orgs": orgs,
+            "department_names": sorted(departments.values()),
+            **extra,
+        },
+        status=422 if extra.get("error") else 200,
+    )
+
+
+@router.get("/users")
+def users_page(request: Request, session: SessionDep, user: PageUser) -> Response:
+    require(user, Role.coordinator)
+    return _users_page(request, session)
+
+
+@router.post("/users/invite")
+async def invite(request: Request, session: SessionDep, user: PageUser) -> Response:
+    form = await checked_form(request)
+    require(user, Role.coordinator)
+    role = str(form.get("role", ""))
+    if role not in {r.value for r in Role}:
+        return _users_page(request, session, error="役割を選んでください。")
+    org_key = str(form.get("organization", "")).strip()
+    org_id = None
+    if org_key:
+        org = session.exec(select(Organization).where(Organization.key == org_key)).first()
+        if org is None:
+            return _users_page(request, session, error=f"団体ID「{org_key}」の団体はありません。")
+        org_id = org.id
+    try:
+        _, token = invitations.create_invitation(
+            session,
+            by=user,
+            role=Role(role),
+            display_name=str(form.get("display_name", "")),
+            department=str(form.get("department", "")) or None,
+            organization_id=org_id,
+        )
+    except Invalid as exc:
+        session.rollback()
+        return _users_page(request, session, error=exc.message)
+    link = str(request.base_url).rstrip("/") + f"/invite/{token}"
+    return _users_page(request, session, invitation_link=link, invited_role=Role(role))
+
+
+# ---- files ------------------------------------------------------------------------
+
+
+@router.get("/files")
+def files_page(request: Request, user: PageUser) -> Response:
+    require(user, Role.coordinator)
+    return render(
+        request,
+        "files.html",
+        {"kinds": KIND_LABELS, "exports": EXPORT_LABELS, "limits": matching.Limits()},
+    )
+
+
+@router.post("/files/import")
+async def upload(request: Request, session: SessionDep, user: PageUser) -> Response:
+    require(user, Role.coordinator)
+    limit = matching.Limits().file_bytes
+    form = await checked_form(request)
+    try:
+        kind = str(form.get("kind", ""))
+        upload_file = form.get("file")
+        if kind not in KIND_LABELS:
+            raise Invalid("取り込む内容（協働の種か団体か）を選んでください。", code="BAD_KIND")
+        if upload_file is None or isinstance(upload_file, str) or not upload_file.filename:
+            raise Invalid("ファイルを選んでください。", code="NO_FILE")
+        data = await upload_file.read(limit + 1)
+        filename = upload_file.filename[:255]
+    finally:
+        await form.close()  # the upload's temporary file
+    if len(data) > limit:
+        raise Invalid(
+            f"ファイルが大きすぎます（上限 {limit // (1024 * 1024)} MB）。", code="FILE_TOO_LARGE"
+        )
+    preview = imports.run_import(
+        session, cast(imports.Kind, kind), data, filename, user=user, apply=False
+    )
+    assert user.id is not None
+    # one pending file per user: an older preview that was never applied is dropped
+    session.exec(delete(PendingUpload).where(col(PendingUpload.user_id) == user.id))
+    pending = PendingUpload(
+        user_id=user.id, kind=kind, filename=filename, sha256=preview.sha256, data=data
+    )
+    session.add(pending)
+    session.commit()
+    return render(
+        request,
+        "import_preview.html",
+        {"r": preview, "pending": pending, "kind_label": KIND_LABELS[kind]},
+    )
+
+
+@router.post("/files/import/{upload_id}")
+async def apply_upload(
+    request: Request, session: SessionDep, user: PageUser, upload_id: Id
+) -> Response:
+    form = await checked_form(request)
+    require(user, Role.coordinator)
+    pending = session.get(PendingUpload, upload_id)
+    if pending is None or pending.user_id != user.id:
+        raise NotFound("取り込み待ちのファイル")
+    choice = str(form.get("choice", ""))
+    if choice == "cancel":
+        session.delete(pending)
+        session.commit()
+        return redirect("/files", msg="import_cancelled")
+    result = imports.run_import(
+        session,
+        cast(imports.Kind, pending.kind),
+        pending.data,
+        pending.filename,
+        user=user,
+        apply=True,
+        accept_valid=choice == "valid",
+    )
+    session.delete(pending)
+    session.commit()
+    return render(
+        request,
+        "import_preview.html",
+        {"r": result, "pending": None, "kind_label": KIND_LABELS[pending.kind]},
+    )
+
+
+ExportKind = Literal["needs", "organizations", "suggestions", "decisions", "pairings"]
+
+
+@router.get("/files/export/{kind}.{fmt}")
+def download(session: SessionDep, user: PageUser, kind: str, fmt: str) -> Response:
+    if kind not in EXPORT_LABELS or fmt not in ("csv", "xlsx"):
+        raise NotFound("書き出しの種類")
+    name, media, content = exports.export(
+        session, cast(ExportKind, kind), cast(Literal["csv", "xlsx"], fmt), user=user
+    )
+    stamp = utcnow().astimezone(JST).strftime("%Y%m%d")
+    filename = name.replace(".", f"-{stamp}.", 1)
+    return Response(
+        content,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,143 @@
+"""Login, logout, invitations, and each role's start page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from .. import invitations
+from ..deps import SessionDep, SettingsDep
+from ..errors import DomainError
+from ..models import Role
+from ..security import authenticate, issue_token, revoke_token
+from .core import (
+    SESSION_COOKIE,
+    MaybeUser,
+    checked_form,
+    form_errors,
+    redirect,
+    render,
+    safe_next,
+    set_session,
+)
+
+router = APIRouter()
+
+HOME = {Role.coordinator: "/queue", Role.department: "/my", Role.npo: "/my"}
+
+
+@router.get("/")
+def home(user: MaybeUser) -> Response:
+    if user is None:
+        return redirect("/login")
+    return redirect(HOME[Role(user.role)])
+
+
+@router.get("/login")
+def login_page(request: Request, settings: SettingsDep, user: MaybeUser) -> Response:
+    if user is not None:
+        return redirect(HOME[Role(user.role)])
+    return render(
+        request,
+        "login.html",
+        {"next": safe_next(request.query_params.get("next"), ""), "demo": settings.demo_mode},
+    )
+
+
+@router.post("/login")
+async def login(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    form = await checked_form(request)
+    username = str(form.get("username", ""))[:100]
+    password = str(form.get("password", ""))[:200]
+    user = authenticate(session, username, password)
+    if user is None:
+        return render(
+            request,
+            "login.html",
+            {
+                "error": "ユーザー名またはパスワードが違います。",
+                "username": username,
+                "next": safe_next(str(form.get("next", "")), ""),
+                "demo": settings.demo_mode,
+            },
+            status=401,
+        )
+    token = issue_token(session, user, settings.token_ttl_hours)
+    response = redirect(safe_next(str(form.get("next", "")), HOME[Role(user.role)]), msg="login")
+    set_session(response, request, token, settings.token_ttl_hours)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, session: SessionDep) -> Response:
+    await checked_form(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        revoke_token(session, token)
+    response = redirect("/login", msg="logout")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/invite/{token}")
+def invite_page(request: Request, session: SessionDep, token: str) -> Response:
+    invitation = invitations.open_invitation(session, token[:100])
+    return render(
+        request,
+        "invite.html",
+        {
+            "invitation": invitation,
+            "department": invitations.department_of(session, invitation),
+            "values": {},
+            "errors": {},
+        },
+    )
+
+
+@router.post("/invite/{token}")
+async def accept_invite(
+    request: Request, session: SessionDep, settings: SettingsDep, token: str
+) -> Response:
+    form = await checked_form(request)
+    invitation = invitations.open_invitation(session, token[:100])
+    values = {k: str(form.get(k, "")) for k in ("username", "display_name")}
+    errors: dict[str, str] = {}
+    password = str(form.get("password", ""))
+    if password != str(form.get("password2", "")):
+        errors["password2"] = "確認用のパスワードが一致しません。"
+    error = None
+    if not errors:
+        try:
+            user = invitations.accept_invitation(
+                session,
+                token[:100],
+                username=values["username"],
+                password=password,
+                display_name=values["display_name"],
+            )
+        except ValidationError as exc:
+            errors = form_errors(exc)
+        except DomainError as exc:
+            error = exc.message
+        else:
+            response = redirect(HOME[Role(user.role)], msg="welcome")
+            set_session(
+                response,
+                request,
+                issue_token(session, user, settings.token_ttl_hours),
+                settings.token_ttl_hours,
+            )
+            return response
+    return render(
+        request,
+        "invite.html",
+        {
+            "invitation": invitation,
+            "department": invitations.department_of(session, invitation),
+            "values": values,
+            "errors": errors,
+            "error": error or "入力内容を確かめてください。",
+        },
+        status=422,
+    )

@@ -1,0 +1,288 @@
+"""What every page shares: templates, the session cookie, CSRF, the logged-in user.
+
+Pages log in with a session cookie (a server-side token, the same table as the API's
+bearer tokens, so logging out ends it everywhere). The JSON API never reads that cookie;
+every form a page posts carries a CSRF token bound to the session (before login, to a
+random cookie), and the app sends a Content-Security-Policy that allows no inline script.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+import matching
+
+from ..deps import SessionDep
+from ..errors import FIELD_LABELS, DomainError, PermissionDenied, validation_message
+from ..models import Role, User
+from ..security import user_for_token
+
+SESSION_COOKIE = "kyodo_session"
+CSRF_COOKIE = "kyodo_csrf"
+JST = ZoneInfo("Asia/Tokyo")
+
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+env = templates.env
+
+ROLE_LABELS = {
+    Role.coordinator: "コーディネーター（市民自治推進課）",
+    Role.department: "担当課（協働推進員）",
+    Role.npo: "団体",
+}
+STATUS_LABELS = {
+    "draft": "下書き",
+    "published": "公開中",
+    "withdrawn": "取り下げ",
+    "active": "登録中",
+    "pending": "未判断",
+    "confirmed": "承認",
+    "rejected": "見送り",
+    "meeting_arranged": "事前打ち合わせ設定",
+    "project_started": "協働事業化",
+    "dropped": "見送り（打ち合わせ後）",
+}
+AREA_LABELS = {
+    "same": "地域が一致",
+    "both_citywide": "ともに市全域",
+    "citywide_org": "団体は市全域",
+    "citywide_need": "課題は市全域",
+    "unknown": "地域の関係は不明",
+    "other": "地域が異なる",
+}
+FORMS = ("委託", "補助", "共催", "後援", "実行委員会", "事業協力", "情報提供・交換")
+MESSAGES = {
+    "login": "ログインしました。",
+    "logout": "ログアウトしました。",
+    "confirmed": "提案を承認しました。",
+    "rejected": "提案を見送りました。",
+    "stage": "協働の段階を記録しました。",
+    "need_saved": "協働の種を保存しました。",
+    "need_withdrawn": "協働の種を取り下げました。",
+    "org_saved": "団体の情報を保存しました。",
+    "interest": "「関心あり」を市民自治推進課に伝えました。",
+    "uninterest": "「関心あり」を取り消しました。",
+    "imported": "取り込みました。",
+    "import_cancelled": "取り込みを中止しました。何も変更していません。",
+    "welcome": "ようこそ。利用者登録が完了しました。",
+}
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; answered with a redirect to the login page."""
+
+
+class CsrfFailed(DomainError):
+    status = 403
+    default_code = "CSRF_FAILED"
+
+
+# ---- template helpers -------------------------------------------------------------
+
+
+def highlight(text: str | None, terms: Iterable[str]) -> Markup:
+    """``text`` escaped, with every occurrence of ``terms`` in <mark> (longest first).
+
+    One-character terms are listed among the reasons but not marked in the text: a
+    single kanji occurs inside too many unrelated words to guide the eye."""
+    text = text or ""
+    words = sorted({t for t in terms if len(t) >= 2}, key=len, reverse=True)
+    if not words:
+        return escape(text)
+    pattern = re.compile("|".join(re.escape(w) for w in words))
+    out: list[str] = []
+    last = 0
+    for m in pattern.finditer(text):
+        out.append(str(escape(text[last : m.start()])))
+        out.append(f"<mark>{escape(m.group(0))}</mark>")
+        last = m.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
+
+
+def jst(value: datetime | None, fmt: str = "%Y年%m月%d日 %H:%M") -> str:
+    if value is None:
+        return ""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(JST).strftime(fmt)
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def signed(value: int) -> str:
+    return f"+{value}" if value > 0 else str(value)
+
+
+env.filters.update(highlight=highlight, jst=jst, percent=percent, signed=signed)
+env.globals.update(
+    FIELD_NAMES=matching.FIELD_NAMES,
+    ROLE_LABELS=ROLE_LABELS,
+    STATUS_LABELS=STATUS_LABELS,
+    AREA_LABELS=AREA_LABELS,
+    FORMS=FORMS,
+    FIELD_LABELS=FIELD_LABELS,
+)
+
+
+# ---- session and CSRF -------------------------------------------------------------
+
+
+def _csrf_for(secret: str) -> str:
+    return hmac.new(secret.encode(), b"kyodo-match csrf", hashlib.sha256).hexdigest()
+
+
+def csrf_token(request: Request) -> str:
+    """The token a form on this page carries: bound to the session, or before login to
+    a random cookie this response sets (double submit)."""
+    secret = request.cookies.get(SESSION_COOKIE) or request.cookies.get(CSRF_COOKIE)
+    if not secret:
+        secret = getattr(request.state, "new_csrf_cookie", None) or secrets.token_urlsafe(32)
+        request.state.new_csrf_cookie = secret
+    return _csrf_for(secret)
+
+
+def secure_cookies(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, once its CSRF token and (when sent) its Origin are right."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and origin.rstrip("/") != str(request.base_url).rstrip("/"):
+        raise CsrfFailed("別のサイトから送信されたフォームは受け付けません。")
+    form = await request.form(max_files=2, max_fields=500)
+    secret = request.cookies.get(SESSION_COOKIE) or request.cookies.get(CSRF_COOKIE)
+    sent = form.get("csrf_token")
+    if not secret or not isinstance(sent, str) or not hmac.compare_digest(sent, _csrf_for(secret)):
+        await form.close()
+        raise CsrfFailed(
+            "フォームの有効期限が切れたか、別のページから送信されました。"
+            "ページを読み込み直して、もう一度送信してください。"
+        )
+    return form
+
+
+def set_session(response: Response, request: Request, token: str, ttl_hours: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=ttl_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request),
+        path="/",
+    )
+    response.delete_cookie(CSRF_COOKIE, path="/")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking, as the templates need it: a plain copy, still readable when an error
+    page is drawn after the request's database session has closed."""
+
+    username: str
+    display_name: str
+    role: str
+
+
+def current_user(request: Request, session: SessionDep) -> User | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    user = user_for_token(session, token) if token else None
+    request.state.user = Viewer(user.username, user.display_name, user.role) if user else None
+    return user
+
+
+def page_user(request: Request, session: SessionDep) -> User:
+    user = current_user(request, session)
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+MaybeUser = Annotated[User | None, Depends(current_user)]
+PageUser = Annotated[User, Depends(page_user)]
+
+
+def require(user: User, *roles: Role) -> None:
+    if user.role not in roles:
+        raise PermissionDenied("このページを見る権限がありません。")
+
+
+# ---- rendering --------------------------------------------------------------------
+
+
+def render(
+    request: Request, name: str, context: Mapping[str, Any] | None = None, *, status: int = 200
+) -> HTMLResponse:
+    ctx: dict[str, Any] = {
+        "user": getattr(request.state, "user", None),
+        "csrf_token": csrf_token(request),
+        "message": MESSAGES.get(request.query_params.get("msg", "")),
+        "path": request.url.path,
+    }
+    ctx.update(context or {})
+    response = templates.TemplateResponse(request, name, ctx, status_code=status)
+    fresh = getattr(request.state, "new_csrf_cookie", None)
+    if fresh:
+        response.set_cookie(
+            CSRF_COOKIE, fresh, httponly=True, samesite="strict", secure=secure_cookies(request)
+        )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def redirect(url: str, **params: Any) -> RedirectResponse:
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    return RedirectResponse(f"{url}?{query}" if query else url, status_code=303)
+
+
+def safe_next(url: str | None, default: str = "/") -> str:
+    """Only same-site paths: a login link must not send the user elsewhere."""
+    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
+        return url
+    return default
+
+
+def form_errors(exc: ValidationError) -> dict[str, str]:
+    """Pydantic errors as {field: Japanese message} for the form to show beside each field."""
+    out: dict[str, str] = {}
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        out.setdefault(loc[0] if loc else "", validation_message(dict(err))[1])
+    return out
+
+
+def query_int(value: str | None, *, low: int, high: int) -> int | None:
+    """A filter's number from the query string, or None when empty or out of range."""
+    try:
+        number = int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+    return number if number is not None and low <= number <= high else None
+
+
+def pager(total: int, page: int, per_page: int) -> dict[str, int]:
+    pages = max(1, -(-total // per_page))
+    return {"page": min(max(page, 1), pages), "pages": pages, "total": total, "per_page": per_page}
+
+
+Id = Annotated[int, PathParam(ge=1, le=2_147_483_647)]

@@ -1,0 +1,239 @@
+"""The coordinator's work: the review queue, one suggestion, the pipeline after confirmation."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlmodel import col, select
+
+from .. import interests, reviews
+from .. import suggestions as sugg
+from ..db import page_of
+from ..deps import IndexDep, SessionDep, SettingsDep
+from ..errors import Invalid
+from ..models import (
+    Department,
+    RejectReason,
+    Role,
+    Stage,
+    Suggestion,
+    SuggestionStatus,
+)
+from ..models import int_tags as tags_int
+from ..schemas import DecisionIn, StageIn
+from .core import (
+    PageUser,
+    checked_form,
+    form_errors,
+    pager,
+    query_int,
+    redirect,
+    render,
+    require,
+    safe_next,
+)
+
+router = APIRouter()
+
+NEEDS_PER_PAGE = 5
+REASONS = [r.value for r in RejectReason]
+
+
+def _terms(reasons: dict[str, Any]) -> list[str]:
+    return [t["term"] for t in reasons.get("terms", [])] + [
+        t["term"] for t in reasons.get("related_terms", [])
+    ]
+
+
+def _departments(session: Any) -> list[str]:
+    return list(session.exec(select(Department.name).order_by(Department.name)))
+
+
+@router.get("/queue")
+def queue_page(
+    request: Request, session: SessionDep, index: IndexDep, settings: SettingsDep, user: PageUser
+) -> Response:
+    require(user, Role.coordinator)
+    params = request.query_params
+    department = params.get("department", "")[:100] or None
+    field = query_int(params.get("field"), low=1, high=20)
+    q = params.get("q", "")[:100].strip() or None
+    page = query_int(params.get("page"), low=1, high=100_000) or 1
+    total_needs, total, groups = sugg.queue_by_need(
+        session,
+        index,
+        user=user,
+        top=settings.suggestions_per_need,
+        department=department,
+        field=field,
+        q=q,
+        limit=NEEDS_PER_PAGE,
+        offset=(page - 1) * NEEDS_PER_PAGE,
+    )
+    org_ids = sorted({o.id for _, _, items in groups for _, o in items if o.id is not None})
+    history = sugg.group_history(session, org_ids)
+    interested = interests.counts(session, [n.id for n, _, _ in groups if n.id is not None])
+    filters = urlencode(
+        {k: v for k, v in {"department": department, "field": field, "q": q}.items() if v}
+    )
+    blocks = []
+    for need, dept, items in groups:
+        cards = []
+        all_terms: set[str] = set()
+        for s, org in items:
+            terms = _terms(s.reasons)
+            all_terms.update(terms)
+            cards.append(
+                {
+                    "s": s,
+                    "org": org,
+                    "terms": terms,
+                    "history": history.get(org.id or 0),
+                    "interested": org.id in interested.get(need.id or 0, []),
+                }
+            )
+        blocks.append({"need": need, "dept": dept, "cards": cards, "terms": sorted(all_terms)})
+    return render(
+        request,
+        "queue.html",
+        {
+            "blocks": blocks,
+            "total": total,
+            "p": pager(total_needs, page, NEEDS_PER_PAGE),
+            "filters": filters,
+            "departments": _departments(session),
+            "department": department or "",
+            "field": field,
+            "q": q or "",
+            "reasons": REASONS,
+            "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            "tags_int": tags_int,
+        },
+    )
+
+
+@router.post("/suggestions/{suggestion_id}/decide")
+async def decide(
+    request: Request, session: SessionDep, user: PageUser, suggestion_id: int
+) -> Response:
+    form = await checked_form(request)
+    require(user, Role.coordinator)
+    try:
+        data = DecisionIn(
+            action=str(form.get("action", "")),  # type: ignore[arg-type]
+            reason_code=str(form.get("reason_code") or "") or None,  # type: ignore[arg-type]
+            comment=str(form.get("comment", "")),
+            version=int(str(form.get("version", "0")) or 0),
+        )
+    except (ValidationError, ValueError) as exc:
+        errors = form_errors(exc) if isinstance(exc, ValidationError) else {}
+        raise Invalid(
+            "判断の内容を読み取れません。"
+            + ("見送る場合は理由を選んでください。" if "reason_code" in errors else ""),
+            code="VALIDATION_ERROR",
+            errors=[{"field": k, "message": v} for k, v in errors.items()],
+        ) from None
+    result = reviews.decide(session, suggestion_id, data, user=user)
+    back = safe_next(str(form.get("return", "")), "/queue")
+    anchor = f"#need-{result.need_id}" if back.startswith("/queue") else ""
+    separator = "&" if "?" in back else "?"
+    msg = "confirmed" if data.action == "confirm" else "rejected"
+    return redirect(f"{back}{separator}msg={msg}{anchor}" if back else "/queue")
+
+
+@router.get("/suggestions/{suggestion_id}")
+def suggestion_page(
+    request: Request, session: SessionDep, user: PageUser, suggestion_id: int
+) -> Response:
+    require(user, Role.coordinator, Role.department)
+    s, need, dept, org = reviews.load(session, suggestion_id, user=user)
+    steps = reviews.history(session, suggestion_id, user=user)
+    history = sugg.group_history(session, [org.id or 0], exclude_need=need.id)
+    return render(
+        request,
+        "suggestion.html",
+        {
+            "s": s,
+            "need": need,
+            "dept": dept,
+            "org": org,
+            "terms": _terms(s.reasons),
+            "steps": steps,
+            "history": history.get(org.id or 0),
+            "reasons": REASONS,
+            "next_stages": sorted(reviews.TRANSITIONS.get(s.stage, set()))
+            if s.status == SuggestionStatus.confirmed
+            else [],
+            "stage_labels": reviews.STAGE_LABELS,
+            "tags_int": tags_int,
+        },
+    )
+
+
+@router.post("/suggestions/{suggestion_id}/stage")
+async def stage(
+    request: Request, session: SessionDep, user: PageUser, suggestion_id: int
+) -> Response:
+    form = await checked_form(request)
+    require(user, Role.coordinator)
+    try:
+        data = StageIn(
+            stage=str(form.get("stage", "")),  # type: ignore[arg-type]
+            comment=str(form.get("comment", "")),
+            version=int(str(form.get("version", "0")) or 0),
+        )
+    except (ValidationError, ValueError):
+        raise Invalid("段階の指定を読み取れません。", code="VALIDATION_ERROR") from None
+    reviews.advance(session, suggestion_id, data, user=user)
+    return redirect(safe_next(str(form.get("return", "")), "/pairings"), msg="stage")
+
+
+PAIRINGS_PER_PAGE = 20
+
+
+@router.get("/pairings")
+def pairings_page(request: Request, session: SessionDep, user: PageUser) -> Response:
+    require(user, Role.coordinator)
+    wanted = request.query_params.get("stage", "")
+    page = query_int(request.query_params.get("page"), low=1, high=100_000) or 1
+    query = sugg.joined().where(Suggestion.status == SuggestionStatus.confirmed)
+    if wanted == "confirmed":
+        query = query.where(col(Suggestion.stage).is_(None))
+    elif wanted in {s.value for s in Stage}:
+        query = query.where(Suggestion.stage == wanted)
+    total, rows = page_of(
+        session,
+        query,
+        col(Suggestion.updated_at).desc(),
+        col(Suggestion.id),
+        limit=PAIRINGS_PER_PAGE,
+        offset=(page - 1) * PAIRINGS_PER_PAGE,
+    )
+    items = [
+        {
+            "s": s,
+            "need": need,
+            "dept": dept,
+            "org": org,
+            "next_stages": sorted(reviews.TRANSITIONS.get(s.stage, set())),
+        }
+        for s, need, dept, org in rows
+    ]
+    return render(
+        request,
+        "pairings.html",
+        {
+            "items": items,
+            "stage": wanted,
+            "p": pager(total, page, PAIRINGS_PER_PAGE),
+            "stage_labels": reviews.STAGE_LABELS,
+            "filters": urlencode({"stage": wanted} if wanted else {}),
+        },
+    )
+
+
+__all__ = ["router"]
