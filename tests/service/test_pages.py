@@ -97,13 +97,14 @@ def test_forms_without_the_right_csrf_token_change_nothing(api: Server) -> None:
 
 
 def test_every_page_has_a_content_security_policy_and_no_inline_script(api: Server) -> None:
-    seed(api.client("coord"))
+    needs, orgs = seed(api.client("coord"))
     coord = login(api, "coord")
     for path in (
         "/login",
         "/queue",
         "/needs",
-        "/needs/1",
+        f"/needs/{needs['N1']}",
+        f"/orgs/{orgs['P1']}",
         "/orgs",
         "/pairings",
         "/dashboard",
