@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
 from .audit import audit
-from .errors import Conflict, Invalid, PermissionDenied
-from .models import Department, Organization, Role, User
+from .errors import Conflict, Invalid, NotFound, PermissionDenied
+from .models import ApiToken, Department, Organization, Role, User
 from .needs import department_named
 from .schemas import UserCreate, UserPublic
-from .security import hash_password
+from .security import MIN_PASSWORD_LENGTH, hash_password, verify_password
 
 
 def create_user(session: Session, data: UserCreate, *, by: User | None) -> User:
@@ -56,3 +56,36 @@ def user_public(session: Session, user: User) -> UserPublic:
         department=dept.name if dept else None,
         organization_id=user.organization_id,
     )
+
+
+def set_active(session: Session, user_id: int, active: bool, *, by: User) -> User:
+    """Stop (or restore) a login; stopping ends the user's sessions and tokens at once."""
+    if by.role != Role.coordinator:
+        raise PermissionDenied("利用者の利用停止はコーディネーターだけが行えます。")
+    if user_id == by.id:
+        raise Conflict("自分自身の利用は停止できません。", code="SELF_DEACTIVATION")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("利用者")
+    user.is_active = active
+    session.add(user)
+    if not active:
+        session.exec(delete(ApiToken).where(col(ApiToken.user_id) == user_id))
+    audit(session, by, "activate" if active else "deactivate", "user", user_id)
+    session.commit()
+    return user
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """The user's own password; every other session of the user ends."""
+    if not verify_password(user.password_hash, current):
+        raise Invalid("今のパスワードが違います。", code="BAD_PASSWORD")
+    if len(new) < MIN_PASSWORD_LENGTH or len(new) > 200:
+        raise Invalid(
+            f"新しいパスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください。", code="WEAK_PASSWORD"
+        )
+    user.password_hash = hash_password(new)
+    session.add(user)
+    session.exec(delete(ApiToken).where(col(ApiToken.user_id) == user.id))
+    audit(session, user, "password", "user", user.id)
+    session.commit()

@@ -11,11 +11,13 @@ from sqlmodel import col, delete, select
 
 import matching
 
-from .. import exports, imports, invitations, report
-from ..deps import SessionDep
+from .. import exports, imports, invitations, report, users
+from ..deps import SessionDep, SettingsDep
 from ..errors import Invalid, NotFound
 from ..models import Department, Organization, PendingUpload, Role, User, utcnow
-from .core import JST, Id, PageUser, checked_form, redirect, render, require
+from ..security import issue_token
+from .auth import HOME
+from .core import JST, Id, PageUser, checked_form, redirect, render, require, set_session
 
 router = APIRouter()
 
@@ -81,12 +83,12 @@ def dashboard_xlsx(session: SessionDep, user: PageUser, fy: Id) -> Response:
 
 
 def _users_page(request: Request, session: SessionDep, **extra: object) -> Response:
-    users = session.exec(select(User).order_by(col(User.id))).all()
+    people = session.exec(select(User).order_by(col(User.id))).all()
     departments = dict(session.exec(select(Department.id, Department.name)).all())
     orgs = dict(
         session.exec(
             select(Organization.id, Organization.name).where(
-                col(Organization.id).in_([u.organization_id for u in users if u.organization_id])
+                col(Organization.id).in_([u.organization_id for u in people if u.organization_id])
             )
         ).all()
     )
@@ -94,7 +96,7 @@ def _users_page(request: Request, session: SessionDep, **extra: object) -> Respo
         request,
         "users.html",
         {
-            "users": users,
+            "users": people,
             "departments": departments,
             "orgs": orgs,
             "department_names": sorted(departments.values()),
@@ -138,6 +140,48 @@ async def invite(request: Request, session: SessionDep, user: PageUser) -> Respo
         return _users_page(request, session, error=exc.message)
     link = str(request.base_url).rstrip("/") + f"/invite/{token}"
     return _users_page(request, session, invitation_link=link, invited_role=Role(role))
+
+
+@router.post("/users/{user_id}/active")
+async def set_active(
+    request: Request, session: SessionDep, user: PageUser, user_id: Id
+) -> Response:
+    form = await checked_form(request)
+    users.set_active(session, user_id, form.get("active") == "1", by=user)
+    return redirect("/users", msg="user_updated")
+
+
+@router.get("/account")
+def account_page(request: Request, user: PageUser) -> Response:
+    return render(request, "account.html", {"errors": {}})
+
+
+@router.post("/account")
+async def change_password(
+    request: Request, session: SessionDep, settings: SettingsDep, user: PageUser
+) -> Response:
+    form = await checked_form(request)
+    new = str(form.get("new_password", ""))
+    if new != str(form.get("new_password2", "")):
+        return render(
+            request,
+            "account.html",
+            {"errors": {"new_password2": "確認用のパスワードが一致しません。"}},
+            status=422,
+        )
+    try:
+        users.change_password(session, user, str(form.get("current_password", "")), new)
+    except Invalid as exc:
+        session.rollback()
+        return render(request, "account.html", {"error": exc.message, "errors": {}}, status=422)
+    response = redirect(HOME[Role(user.role)], msg="password")
+    set_session(
+        response,
+        request,
+        issue_token(session, user, settings.token_ttl_hours),
+        settings.token_ttl_hours,
+    )
+    return response
 
 
 # ---- files ------------------------------------------------------------------------

@@ -284,12 +284,19 @@ def my_page(request: Request, session: SessionDep, index: IndexDep, user: PageUs
         org = session.get(Organization, user.organization_id)
         assert org is not None
         suited = sugg.for_org(session, index, user.organization_id, user=user, top=10)
+        matched = session.exec(
+            sugg.joined()
+            .where(Suggestion.organization_id == user.organization_id)
+            .where(Suggestion.status == SuggestionStatus.confirmed)
+            .order_by(col(Suggestion.updated_at).desc())
+        ).all()
         return render(
             request,
             "my_org.html",
             {
                 "org": org_public(org, viewer=user),
                 "suited": suited,
+                "matched": [(s, need, dept) for s, need, dept, _ in matched],
                 "interested": interests.needs_of(session, user.organization_id),
             },
         )

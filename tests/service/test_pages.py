@@ -443,3 +443,108 @@ def test_missing_pages_answer_in_japanese(api: Server, path: str) -> None:
         and "見つかりません" in r.text
         and "text/html" in r.headers["content-type"]
     )
+
+
+def _link(api: Server, username: str, org_id: int) -> None:
+    from service.models import User
+
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        user = session.exec(select(User).where(User.username == username)).one()
+        user.organization_id = org_id
+        session.add(user)
+        session.commit()
+
+
+def test_a_group_sees_the_needs_it_was_confirmed_for(api: Server) -> None:
+    coord_api = api.client("coord")
+    needs, orgs = seed(coord_api)
+    _link(api, "npo1", orgs["P1"])
+    npo = login(api, "npo1")
+    assert "紹介を決めた協働の種" not in npo.get("/my").text
+    s = next(
+        s
+        for s in ok(coord_api.get(f"/api/needs/{needs['N1']}/suggestions"))
+        if s["organization_id"] == orgs["P1"]
+    )
+    ok(
+        coord_api.post(
+            f"/api/suggestions/{s['id']}/decision",
+            json={"action": "confirm", "version": s["version"]},
+        )
+    )
+    page = npo.get("/my").text
+    section = page.split("紹介を決めた協働の種")[1].split("</section>")[0]
+    assert "独居高齢者の孤立防止" in section and "承認" in section
+
+
+def test_a_stopped_user_is_logged_out_and_cannot_log_in(api: Server) -> None:
+    coord = login(api, "coord")
+    victim = login(api, "kourei")
+    assert victim.get("/my").status_code == 200
+    users_page = coord.get("/users")
+    kourei_id = re.search(
+        r'action="/users/(\d+)/active"[^>]*>\s*<input[^>]*>\s*<input[^>]*>\s*'
+        r'<button[^>]*aria-label="kourei',
+        users_page.text,
+    )
+    assert kourei_id, users_page.text
+    token = csrf_of(users_page)
+    r = coord.post(f"/users/{kourei_id.group(1)}/active", data={"active": "0", "csrf_token": token})
+    assert r.status_code == 303
+    assert victim.get("/my").status_code == 303  # the session ended at once
+    client = anon(api)
+    r = client.post(
+        "/login",
+        data={
+            "username": "kourei",
+            "password": PASSWORD,
+            "csrf_token": csrf_of(client.get("/login")),
+        },
+    )
+    assert r.status_code == 401
+    # the coordinator cannot stop themself, and can restore the user
+    me = re.search(r'action="/users/(\d+)/active"', coord.get("/users").text)
+    assert me
+    r = coord.post(f"/users/{kourei_id.group(1)}/active", data={"active": "1", "csrf_token": token})
+    assert r.status_code == 303
+    assert login(api, "kourei").get("/my").status_code == 200
+
+
+def test_a_user_changes_their_password(api: Server) -> None:
+    from service.models import User
+    from service.security import hash_password
+
+    user = login(api, "npo2")
+    other_device = login(api, "npo2")
+    r = post_form(
+        user,
+        "/account",
+        "/account",
+        {"current_password": "wrong", "new_password": "x" * 12, "new_password2": "x" * 12},
+    )
+    assert r.status_code == 422 and "今のパスワードが違います" in r.text
+    r = post_form(
+        user,
+        "/account",
+        "/account",
+        {"current_password": PASSWORD, "new_password": "short", "new_password2": "short"},
+    )
+    assert r.status_code == 422 and "10文字以上" in r.text
+    new = "a-brand-new-password"
+    r = post_form(
+        user,
+        "/account",
+        "/account",
+        {"current_password": PASSWORD, "new_password": new, "new_password2": new},
+    )
+    assert r.status_code == 303
+    assert user.get("/needs").status_code == 200  # this device stays logged in
+    assert other_device.get("/needs").status_code == 303  # the others are logged out
+    renewed = page_login(api.url, "npo2", new)
+    api.clients.append(renewed)
+    assert renewed.get("/needs").status_code == 200
+    with Session(api.engine) as session:  # put the shared test user back
+        row = session.exec(select(User).where(User.username == "npo2")).one()
+        row.password_hash = hash_password(PASSWORD)
+        session.add(row)
+        session.commit()
