@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from .db import page_of
-from .errors import PermissionDenied
+from .errors import NotFound, PermissionDenied
 from .index import MatchingIndex, item_key, row_id
 from .models import (
     Decision,
@@ -330,4 +330,26 @@ def group_history(
         if len(h["notes"]) < 3:
             label = "承認" if d.action == "confirm" else f"見送り（{d.reason_code or 'その他'}）"
             h["notes"].append({"need": title, "decision": label, "comment": d.comment})
+    return out
+
+
+def similar_needs(
+    session: Session, index: MatchingIndex, need_id: int, *, user: User, top: int = 5
+) -> list[tuple[NeedPublic, float]]:
+    """Needs that look like the same problem (another department's, often): what the
+    coordinator should know before arranging two separate collaborations."""
+    get_need(session, need_id, user=user)
+    if user.role == Role.npo:
+        raise PermissionDenied()
+    ranker = index.sync(session)
+    key = item_key(need_id)
+    if ranker is None or key not in ranker.need_index_:
+        return []
+    out = []
+    for other_key, score in ranker.similar_needs(key, top=top):
+        try:
+            other, dept = get_need(session, row_id(other_key), user=user)
+        except NotFound:
+            continue  # a department user sees only its own needs
+        out.append((need_public(other, dept, viewer=user), score))
     return out

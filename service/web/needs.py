@@ -252,11 +252,13 @@ def need_page(
     public = needs_service.need_public(need, dept, viewer=user)
     suggestions = []
     interested: list[tuple[Any, Organization]] = []
+    similar: list[tuple[Any, float]] = []
     if user.role in (Role.coordinator, Role.department):
         suggestions = sugg.for_need(
             session, index, need_id, user=user, top=settings.suggestions_per_need
         )
         interested = interests.for_need(session, need_id, user=user)
+        similar = sugg.similar_needs(session, index, need_id, user=user, top=5)
     mine = (
         user.role == Role.npo
         and user.organization_id is not None
@@ -270,6 +272,7 @@ def need_page(
             "suggestions": suggestions,
             "interested": [(i, org_public(o, viewer=user)) for i, o in interested],
             "mine": mine,
+            "similar": [(n, score) for n, score in similar if score >= 0.2],
             "can_edit": needs_service.can_edit(user, need),
         },
     )

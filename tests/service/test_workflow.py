@@ -213,6 +213,13 @@ def test_similar_needs_from_other_departments(api: Server) -> None:
     )
     similar = ok(coord.get(f"/api/needs/{needs['N1']}/similar"))
     assert similar[0]["need"]["id"] == twin["id"] and similar[0]["score"] > 0.5
+    # the need's page shows it to the coordinator
+    from .test_pages import login
+
+    page = login(api, "coord").get(f"/needs/{needs['N1']}").text
+    section = page.split("似ている協働の種")[1].split("</section>")[0]
+    assert f'href="/needs/{twin["id"]}">一人暮らし高齢者の見守り</a>' in section
+    assert "放置竹林の整備" not in section
 
 
 def test_the_api_takes_bearer_tokens_only_never_a_cookie(api: Server) -> None:

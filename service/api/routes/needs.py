@@ -8,9 +8,7 @@ from ... import interests
 from ... import needs as svc
 from ... import suggestions as sugg
 from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
-from ...errors import PermissionDenied
-from ...index import item_key, row_id
-from ...models import NeedStatus, Organization, Role
+from ...models import NeedStatus, Organization
 from ...organizations import org_public
 from ...schemas import (
     InterestIn,
@@ -98,21 +96,10 @@ def similar_needs(
     need_id: Id,
     top: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> list[SimilarNeed]:
-    svc.get_need(session, need_id, user=user)
-    if user.role == Role.npo:
-        raise PermissionDenied()
-    ranker = index.sync(session)
-    key = item_key(need_id)
-    if ranker is None or key not in ranker.need_index_:
-        return []
-    out = []
-    for other_key, score in ranker.similar_needs(key, top=top):
-        try:
-            other, dept = svc.get_need(session, row_id(other_key), user=user)
-        except svc.NotFound:
-            continue  # a department user sees only its own needs
-        out.append(SimilarNeed(need=svc.need_public(other, dept, viewer=user), score=score))
-    return out
+    return [
+        SimilarNeed(need=need, score=score)
+        for need, score in sugg.similar_needs(session, index, need_id, user=user, top=top)
+    ]
 
 
 @router.post(
