@@ -11,10 +11,10 @@ from sqlmodel import col, delete, select
 
 import matching
 
-from .. import exports, imports, invitations, report, users
-from ..deps import SessionDep, SettingsDep
+from .. import exports, imports, invitations, report, training, users
+from ..deps import IndexDep, SessionDep, SettingsDep
 from ..errors import Invalid, NotFound
-from ..models import Department, Organization, PendingUpload, Role, User, utcnow
+from ..models import Department, Organization, PendingUpload, RankingModel, Role, User, utcnow
 from ..security import issue_token
 from .auth import HOME
 from .core import JST, Id, PageUser, checked_form, redirect, render, require, set_session
@@ -77,6 +77,34 @@ def dashboard_xlsx(session: SessionDep, user: PageUser, fy: Id) -> Response:
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="kyodo-report-{fy}.xlsx"'},
     )
+
+
+# ---- the ranking model -----------------------------------------------------------
+
+
+@router.get("/models")
+def models_page(request: Request, session: SessionDep, user: PageUser) -> Response:
+    require(user, Role.coordinator)
+    rows = session.exec(select(RankingModel).order_by(col(RankingModel.id).desc()).limit(50)).all()
+    current = training.current_model(session)
+    return render(
+        request,
+        "models.html",
+        {
+            "models": rows,
+            "current": current.version if current else "cold-start",
+            "decisions": len(training.stored_decisions(session)),
+        },
+    )
+
+
+@router.post("/models/train")
+async def retrain(
+    request: Request, session: SessionDep, index: IndexDep, user: PageUser
+) -> Response:
+    await checked_form(request)
+    row = training.train(session, index, user=user)
+    return redirect("/models", msg="promoted" if row.promoted else "not_promoted")
 
 
 # ---- users and invitations --------------------------------------------------------

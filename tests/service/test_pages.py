@@ -548,3 +548,15 @@ def test_a_user_changes_their_password(api: Server) -> None:
         row.password_hash = hash_password(PASSWORD)
         session.add(row)
         session.commit()
+
+
+def test_the_coordinator_retrains_from_the_models_page(api: Server) -> None:
+    seed(api.client("coord"))
+    coord = login(api, "coord")
+    page = coord.get("/models")
+    assert "学習に使える判断: <strong>0</strong> 件" in page.text
+    r = post_form(coord, "/models", "/models/train", {})
+    assert r.status_code == 303 and r.headers["location"] == "/models?msg=not_promoted"
+    page = coord.get(r.headers["location"]).text
+    assert "今の順位付けを上回らなかった" in page and "cold-start-1" in page and "不採用" in page
+    assert login(api, "bousai").get("/models").status_code == 403
