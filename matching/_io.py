@@ -40,6 +40,8 @@ class Column:
     key: str
     ja: str
     required: bool = False
+    # other headers people write for the same column (read, never written)
+    aliases: tuple[str, ...] = ()
 
 
 NEED_COLUMNS: tuple[Column, ...] = (
@@ -48,7 +50,7 @@ NEED_COLUMNS: tuple[Column, ...] = (
     Column("title", "件名", True),
     Column("description", "課題の内容", True),
     Column("goal", "協働で実現したいこと"),
-    Column("fields", "分野"),
+    Column("fields", "分野", aliases=("活動分野",)),
     Column("area", "対象地域"),
     Column("forms", "協働の形態"),
     Column("contact_name", "担当者名"),
@@ -57,7 +59,7 @@ ORG_COLUMNS: tuple[Column, ...] = (
     Column("id", "団体ID", True),
     Column("name", "団体名", True),
     Column("legal_form", "法人格"),
-    Column("fields", "活動分野"),
+    Column("fields", "活動分野", aliases=("分野",)),
     Column("area", "活動地域"),
     Column("activities", "活動内容", True),
     Column("offerings", "協働でできること"),
@@ -111,6 +113,8 @@ def _map_header(
     for col in columns:
         names[_header_key(col.key)] = col
         names[_header_key(col.ja)] = col
+        for alias in col.aliases:
+            names[_header_key(alias)] = col
     index: dict[str, int] = {}
     unknown: dict[str, int] = {}
     problems: list[Problem] = []

@@ -63,6 +63,21 @@ def test_headers_in_any_order_and_language_mix(make_csv) -> None:
     )
 
 
+def test_the_field_column_under_either_sides_name(make_csv) -> None:
+    # DATA_FORMAT calls it 分野 for needs and 活動分野 for profiles; sheets mix them up
+    need_path = make_csv(
+        "needs.csv",
+        ["課題ID", "担当課", "件名", "課題の内容", "活動分野"],
+        [["N9", "公園緑地課", "花壇", "花壇の手入れ", "まちづくり"]],
+    )
+    needs = load_needs(need_path)
+    assert needs.items[0].fields == [3] and needs.unknown_columns == []
+    org_path = make_csv(
+        "npos.csv", ["団体ID", "団体名", "活動内容", "分野"], [["P9", "竹の会", "竹林", "7"]]
+    )
+    assert load_organizations(org_path).items[0].fields == [7]
+
+
 def test_unknown_columns_are_kept_and_reported(make_csv) -> None:
     header = [*EN_ORG_HEADER, "備考"]
     path = make_csv("npos.csv", header, [[*ORG_ROWS[0], "要確認"]])

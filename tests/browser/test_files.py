@@ -30,6 +30,7 @@ def test_an_inventory_sheet_is_previewed_then_its_valid_rows_imported(
     problem = page.locator("table.problems tbody tr")
     expect(problem).to_have_count(1)
     expect(problem.locator("td").first).to_have_text("3")  # the file's third line
+    expect(page.get_by_text("使わない列")).to_have_count(0)  # 活動分野 is read as 分野
     shot(page, "coordinator-import-preview")
     page.get_by_role("button", name="問題のない行だけ取り込む（2 件）").click()
     expect(page.get_by_text("取り込みました。").first).to_be_visible()
