@@ -11,13 +11,14 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from .audit import audit
 from .errors import Conflict, Invalid, NotFound, PermissionDenied
-from .models import Department, Invitation, Organization, Role, User, utcnow
+from .models import ApiToken, Department, Invitation, Organization, Role, User, utcnow
 from .needs import department_named
 from .schemas import UserCreate
+from .security import MIN_PASSWORD_LENGTH, hash_password
 from .users import create_user
 
 INVITATION_DAYS = 14
@@ -98,20 +99,58 @@ def department_of(session: Session, invitation: Invitation) -> str | None:
     return dept.name if dept else None
 
 
-def accept_invitation(
-    session: Session, token: str, *, username: str, password: str, display_name: str = ""
-) -> User:
-    """Create the invited user; the invitation is used up in the same transaction."""
-    invitation = open_invitation(session, token)
-    data = UserCreate(
-        username=username,
-        password=password,
-        role=Role(invitation.role),
-        display_name=display_name or invitation.display_name,
-        department=department_of(session, invitation),
-        organization_id=invitation.organization_id,
+RESET_DAYS = 3
+
+
+def create_reset(session: Session, *, by: User, user_id: int) -> tuple[Invitation, str]:
+    """A one-time link with which ``user_id`` chooses a new password (no e-mail needed:
+    the coordinator hands the link over, as with an invitation)."""
+    if by.role != Role.coordinator:
+        raise PermissionDenied("パスワードの再設定はコーディネーターが行います。")
+    target = session.get(User, user_id)
+    if target is None:
+        raise NotFound("利用者")
+    token = secrets.token_urlsafe(24)
+    assert by.id is not None
+    invitation = Invitation(
+        token_hash=_digest(token),
+        role=target.role,
+        display_name=target.display_name,
+        for_user=user_id,
+        created_by=by.id,
+        expires_at=utcnow() + timedelta(days=RESET_DAYS),
     )
-    # claim the invitation first: of two people opening one link at once, one gets it
+    session.add(invitation)
+    session.flush()
+    audit(session, by, "reset_link", "user", user_id)
+    session.commit()
+    return invitation, token
+
+
+def reset_password(session: Session, token: str, *, password: str) -> User:
+    """Use a reset link: the new password is set and the user's other sessions end."""
+    invitation = open_invitation(session, token)
+    if invitation.for_user is None:
+        raise Invalid("このリンクは利用者登録用です。", code="NOT_A_RESET")
+    user = session.get(User, invitation.for_user)
+    if user is None or not user.is_active:
+        raise Conflict("この利用者は利用を停止されています。", code="USER_INACTIVE")
+    if len(password) < MIN_PASSWORD_LENGTH or len(password) > 200:
+        raise Invalid(
+            f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください。", code="WEAK_PASSWORD"
+        )
+    _claim(session, invitation)
+    user.password_hash = hash_password(password)
+    invitation.used_by = user.id
+    session.add_all([user, invitation])
+    session.exec(delete(ApiToken).where(col(ApiToken.user_id) == user.id))
+    audit(session, user, "password_reset", "user", user.id)
+    session.commit()
+    return user
+
+
+def _claim(session: Session, invitation: Invitation) -> None:
+    """Mark the link used, unless someone else just did: of two uses at once, one wins."""
     claimed = session.execute(
         update(Invitation)
         .where(col(Invitation.id) == invitation.id)
@@ -123,6 +162,24 @@ def accept_invitation(
         raise Conflict(
             "この招待は既に使われています。ログインしてください。", code="INVITATION_USED"
         )
+
+
+def accept_invitation(
+    session: Session, token: str, *, username: str, password: str, display_name: str = ""
+) -> User:
+    """Create the invited user; the invitation is used up in the same transaction."""
+    invitation = open_invitation(session, token)
+    if invitation.for_user is not None:
+        raise Invalid("このリンクはパスワードの再設定用です。", code="NOT_AN_INVITATION")
+    data = UserCreate(
+        username=username,
+        password=password,
+        role=Role(invitation.role),
+        display_name=display_name or invitation.display_name,
+        department=department_of(session, invitation),
+        organization_id=invitation.organization_id,
+    )
+    _claim(session, invitation)
     user = create_user(session, data, by=None)  # commits the claim with the user
     used = session.get(Invitation, invitation.id)
     assert used is not None

@@ -217,7 +217,8 @@ class RankingModel(SQLModel, table=True):
 
 
 class Invitation(SQLModel, table=True):
-    """A one-time link the coordinator sends: whoever opens it chooses a login for ``role``.
+    """A one-time link the coordinator sends: whoever opens it chooses a login for ``role``
+    (or, with ``for_user``, a new password for that user).
 
     Only the SHA-256 of the link's secret is stored, like the API tokens.
     """
@@ -228,6 +229,8 @@ class Invitation(SQLModel, table=True):
     display_name: str = Field(default="", max_length=100)
     department_id: int | None = Field(default=None, foreign_key="department.id")
     organization_id: int | None = Field(default=None, foreign_key="organization.id")
+    # set for a password reset: the existing user the link lets choose a new password
+    for_user: int | None = Field(default=None, foreign_key="app_user.id")
     created_by: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     expires_at: datetime = Field(sa_column=_ts())

@@ -179,6 +179,19 @@ async def set_active(
     return redirect("/users", msg="user_updated")
 
 
+@router.post("/users/{user_id}/reset")
+async def reset_link(
+    request: Request, session: SessionDep, user: PageUser, user_id: Id
+) -> Response:
+    await checked_form(request)
+    _, token = invitations.create_reset(session, by=user, user_id=user_id)
+    target = session.get(User, user_id)
+    link = str(request.base_url).rstrip("/") + f"/invite/{token}"
+    return _users_page(
+        request, session, reset_link=link, reset_user=target.username if target else ""
+    )
+
+
 @router.get("/account")
 def account_page(request: Request, user: PageUser) -> Response:
     return render(request, "account.html", {"errors": {}})

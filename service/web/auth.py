@@ -5,11 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from .. import invitations
+from ..config import Settings
 from ..deps import SessionDep, SettingsDep
 from ..errors import DomainError
-from ..models import Role
+from ..models import Invitation, Role, User
 from ..security import authenticate, issue_token, revoke_token
 from .core import (
     SESSION_COOKIE,
@@ -83,6 +86,8 @@ async def logout(request: Request, session: SessionDep) -> Response:
 @router.get("/invite/{token}")
 def invite_page(request: Request, session: SessionDep, token: str) -> Response:
     invitation = invitations.open_invitation(session, token[:100])
+    if invitation.for_user is not None:
+        return _reset_page(request, session, invitation)
     return render(
         request,
         "invite.html",
@@ -101,6 +106,8 @@ async def accept_invite(
 ) -> Response:
     form = await checked_form(request)
     invitation = invitations.open_invitation(session, token[:100])
+    if invitation.for_user is not None:
+        return _reset(request, session, settings, token[:100], form, invitation)
     values = {k: str(form.get(k, "")) for k in ("username", "display_name")}
     errors: dict[str, str] = {}
     password = str(form.get("password", ""))
@@ -141,3 +148,43 @@ async def accept_invite(
         },
         status=422,
     )
+
+
+def _reset_page(
+    request: Request,
+    session: Session,
+    invitation: Invitation,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+) -> Response:
+    user = session.get(User, invitation.for_user)
+    return render(
+        request,
+        "reset.html",
+        {"username": user.username if user else "", "errors": errors or {}, "error": error},
+        status=422 if errors or error else 200,
+    )
+
+
+def _reset(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    token: str,
+    form: FormData,
+    invitation: Invitation,
+) -> Response:
+    password = str(form.get("password", ""))
+    if password != str(form.get("password2", "")):
+        return _reset_page(
+            request, session, invitation, {"password2": "確認用のパスワードが一致しません。"}
+        )
+    try:
+        user = invitations.reset_password(session, token, password=password)
+    except DomainError as exc:
+        session.rollback()
+        return _reset_page(request, session, invitation, error=exc.message)
+    response = redirect(HOME[Role(user.role)], msg="password")
+    ttl = settings.token_ttl_hours
+    set_session(response, request, issue_token(session, user, ttl), ttl)
+    return response

@@ -560,3 +560,37 @@ def test_the_coordinator_retrains_from_the_models_page(api: Server) -> None:
     page = coord.get(r.headers["location"]).text
     assert "今の順位付けを上回らなかった" in page and "cold-start-1" in page and "不採用" in page
     assert login(api, "bousai").get("/models").status_code == 403
+
+
+def test_a_forgotten_password_is_reset_with_a_one_time_link(api: Server) -> None:
+    from service.models import User
+    from service.security import hash_password
+
+    coord = login(api, "coord")
+    old_session = login(api, "npo1")
+    users_page = coord.get("/users")
+    target = re.search(
+        r'action="/users/(\d+)/reset"[^>]*>\s*<input[^>]*>\s*<button[^>]*aria-label="npo1',
+        users_page.text,
+    )
+    assert target, users_page.text
+    r = coord.post(f"/users/{target.group(1)}/reset", data={"csrf_token": csrf_of(users_page)})
+    link = re.search(r'id="reset-link" class="copy" readonly value="([^"]+)"', r.text)
+    assert link
+    path = httpx.URL(link.group(1)).path
+    person = anon(api)
+    page = person.get(path)
+    assert page.status_code == 200 and "<strong>npo1</strong>" in page.text
+    new = "forgot-it-once-again"
+    r = person.post(path, data={"password": new, "password2": new, "csrf_token": csrf_of(page)})
+    assert r.status_code == 303 and "kyodo_session" in person.cookies
+    assert old_session.get("/needs").status_code == 303  # the old sessions ended
+    assert anon(api).get(path).status_code == 409  # the link works once
+    renewed = page_login(api.url, "npo1", new)
+    api.clients.append(renewed)
+    assert renewed.get("/needs").status_code == 200
+    with Session(api.engine) as session:  # put the shared test user back
+        row = session.exec(select(User).where(User.username == "npo1")).one()
+        row.password_hash = hash_password(PASSWORD)
+        session.add(row)
+        session.commit()

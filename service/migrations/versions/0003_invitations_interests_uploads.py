@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("display_name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("department_id", sa.Integer(), nullable=True),
         sa.Column("organization_id", sa.Integer(), nullable=True),
+        sa.Column("for_user", sa.Integer(), nullable=True),
         sa.Column("created_by", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
@@ -71,6 +72,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["organization_id"],
             ["organization.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["for_user"],
+            ["app_user.id"],
         ),
         sa.ForeignKeyConstraint(
             ["used_by"],
