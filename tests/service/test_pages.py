@@ -7,6 +7,7 @@ browser hides: status codes, headers, what is refused and what is stored.)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -445,6 +446,34 @@ def test_missing_pages_answer_in_japanese(api: Server, path: str) -> None:
     )
 
 
+def _restore(api: Server, username: str) -> None:
+    """Give a shared test user back its password and a fresh API token (a stopped login,
+    a password change and a reset all end the user's tokens, the suite's included)."""
+    from service.models import User
+    from service.security import hash_password
+
+    from .conftest import TOKENS
+
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        row = session.exec(select(User).where(User.username == username)).one()
+        row.password_hash = hash_password(PASSWORD)
+        row.is_active = True
+        session.add(row)
+        session.commit()
+    r = httpx.post(f"{api.url}/api/auth/token", data={"username": username, "password": PASSWORD})
+    TOKENS[username] = ok(r)["access_token"]
+
+
+@pytest.fixture
+def restore(api: Server) -> Iterator[Callable[[str], None]]:
+    """``restore(name)``: that shared user gets its password and token back after the test,
+    whether it passes or fails."""
+    names: list[str] = []
+    yield names.append
+    for name in names:
+        _restore(api, name)
+
+
 def _link(api: Server, username: str, org_id: int) -> None:
     from service.models import User
 
@@ -477,7 +506,10 @@ def test_a_group_sees_the_needs_it_was_confirmed_for(api: Server) -> None:
     assert "独居高齢者の孤立防止" in section and "承認" in section
 
 
-def test_a_stopped_user_is_logged_out_and_cannot_log_in(api: Server) -> None:
+def test_a_stopped_user_is_logged_out_and_cannot_log_in(
+    api: Server, restore: Callable[[str], None]
+) -> None:
+    restore("kourei")
     coord = login(api, "coord")
     victim = login(api, "kourei")
     assert victim.get("/my").status_code == 200
@@ -510,10 +542,8 @@ def test_a_stopped_user_is_logged_out_and_cannot_log_in(api: Server) -> None:
     assert login(api, "kourei").get("/my").status_code == 200
 
 
-def test_a_user_changes_their_password(api: Server) -> None:
-    from service.models import User
-    from service.security import hash_password
-
+def test_a_user_changes_their_password(api: Server, restore: Callable[[str], None]) -> None:
+    restore("npo2")
     user = login(api, "npo2")
     other_device = login(api, "npo2")
     r = post_form(
@@ -543,11 +573,6 @@ def test_a_user_changes_their_password(api: Server) -> None:
     renewed = page_login(api.url, "npo2", new)
     api.clients.append(renewed)
     assert renewed.get("/needs").status_code == 200
-    with Session(api.engine) as session:  # put the shared test user back
-        row = session.exec(select(User).where(User.username == "npo2")).one()
-        row.password_hash = hash_password(PASSWORD)
-        session.add(row)
-        session.commit()
 
 
 def test_the_coordinator_retrains_from_the_models_page(api: Server) -> None:
@@ -562,10 +587,10 @@ def test_the_coordinator_retrains_from_the_models_page(api: Server) -> None:
     assert login(api, "bousai").get("/models").status_code == 403
 
 
-def test_a_forgotten_password_is_reset_with_a_one_time_link(api: Server) -> None:
-    from service.models import User
-    from service.security import hash_password
-
+def test_a_forgotten_password_is_reset_with_a_one_time_link(
+    api: Server, restore: Callable[[str], None]
+) -> None:
+    restore("npo1")
     coord = login(api, "coord")
     old_session = login(api, "npo1")
     users_page = coord.get("/users")
@@ -589,8 +614,3 @@ def test_a_forgotten_password_is_reset_with_a_one_time_link(api: Server) -> None
     renewed = page_login(api.url, "npo1", new)
     api.clients.append(renewed)
     assert renewed.get("/needs").status_code == 200
-    with Session(api.engine) as session:  # put the shared test user back
-        row = session.exec(select(User).where(User.username == "npo1")).one()
-        row.password_hash = hash_password(PASSWORD)
-        session.add(row)
-        session.commit()
