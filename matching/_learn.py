@@ -6,6 +6,13 @@ only if it beats the cold-start order on held-out decisions. Decisions teach twi
 weights of the generic features (text per field pair, 活動分野, area, members-only,
 profile completeness), and the history of each group — a group confirmed for needs like
 this one moves up; one rejected as 地域外 or 体制不足 for similar needs moves down.
+
+Confirmed decisions also change retrieval, not only the order of the cold-start
+candidates: a group confirmed for a need gets that need's text added to its profile
+(document expansion, ``β ×`` the mean vector of the needs it was confirmed for), so a
+later need worded like those needs reaches the group even when the group's own profile
+uses other words (独居高齢者の孤立 → ふれあいサロン). ``β`` is chosen on held-out
+training needs, and kept at 0 unless it wins there (see ``EXPANSIONS``).
 """
 
 from __future__ import annotations
@@ -21,10 +28,10 @@ from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
 
 from ._explain import SCORE_DECIMALS
-from ._ranker import Ranking, TfidfRanker, top_k
+from ._ranker import _BLOCK, Ranking, TfidfRanker, top_k
 from ._schema import Need, Organization
 
-__all__ = ["FEATURES", "REASONS", "Decision", "LearnedRanker"]
+__all__ = ["CONTRIBUTIONS", "FEATURES", "FEATURE_LABELS", "REASONS", "Decision", "LearnedRanker"]
 
 # reject reasons (DOMAIN.md) → the history feature they feed
 REASONS = {
@@ -59,7 +66,36 @@ FEATURES: tuple[str, ...] = (
 )
 
 
+# what ``contributions`` may name: the model's features, and the document expansion
+CONTRIBUTIONS: tuple[str, ...] = (*FEATURES, "confirmed_similar")
+# for people: what each contribution means
+FEATURE_LABELS: dict[str, str] = {
+    "cold_start": "初期スコア（本文・分野・地域）",
+    "cold_relative": "初期スコア（課題内の相対値）",
+    "text": "本文の類似度",
+    "problem_activities": "課題の内容と団体の活動内容",
+    "goal_offerings": "協働で実現したいことと協働でできること",
+    "need_wishes": "課題と団体の協働の希望",
+    "field_agree": "活動分野の一致",
+    "field_known": "活動分野の記入あり",
+    "area_same": "地域が一致",
+    "area_other": "地域が異なる・不明",
+    "area_local_group": "市全域の課題に地域限定の団体",
+    "members_only": "共益的活動と読める記述",
+    "completeness": "プロフィールの充実度",
+    "hist_confirm": "似た協働の種での確定",
+    "hist_reject": "似た協働の種での却下",
+    "hist_reject_field": "似た協働の種で却下（分野違い）",
+    "hist_reject_area": "似た協働の種で却下（地域外）",
+    "hist_reject_capacity": "似た協働の種で却下（体制不足）",
+    "hist_reject_members": "似た協働の種で却下（共益的活動）",
+    "confirmed_similar": "似た協働の種で確定済み",
+}
+
 BLENDS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+# document expansion weights tried: β × the mean vector of the needs a group was confirmed
+# for is added to its profile vector (0 = no expansion)
+EXPANSIONS: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
 # a blend replaces the cold-start order only if it wins by this much held-out nDCG on
 # average, and in at least this share of the folds (noise wins about half of them)
 MIN_GAIN = 0.01
@@ -87,6 +123,29 @@ def _within_need_ndcg(y: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> 
             discounts = 1.0 / np.log2(np.arange(2, len(gains) + 2))
             values.append(float(gains @ discounts) / float(ideal @ discounts))
     return float(np.mean(values)) if values else 0.0
+
+
+def _ndcg_at_10(scores: np.ndarray, relevant: np.ndarray) -> float:
+    """Mean nDCG@10 of each row's ranking of every column (``relevant``: 1 = confirmed)."""
+    discounts = 1.0 / np.log2(np.arange(2, 12))
+    values = []
+    for row, gains in zip(scores, relevant, strict=True):
+        order = top_k(row, 10)
+        ideal = discounts[: min(10, int(gains.sum()))].sum()
+        if ideal > 0:
+            values.append(float(gains[order] @ discounts[: len(order)]) / float(ideal))
+    return float(np.mean(values)) if values else 0.0
+
+
+def _promoted(scores: dict[float, tuple[float, float]]) -> float:
+    """The setting that beats 0 (the cold start) by ``MIN_GAIN`` on average and in
+    ``MIN_FOLD_WINS`` of the folds, best first; else 0."""
+    if not scores:
+        return 0.0
+    best = max(scores, key=lambda a: (scores[a][0], -a))
+    if best == 0.0 or scores[best][0] < scores[0.0][0] + MIN_GAIN:
+        return 0.0
+    return best if scores[best][1] >= MIN_FOLD_WINS else 0.0
 
 
 def _pair_dot(a: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -145,6 +204,8 @@ class LearnedRanker(BaseEstimator):
 
     def fit_on(self, base: TfidfRanker, decisions: Sequence[Decision] = ()) -> LearnedRanker:
         """Learn on top of an already fitted cold-start ranker (used as it is, not copied)."""
+        self.expansion_ = 0.0
+        self.alpha_ = 0.0
         self._bind(base, decisions)
         known = self.decisions_
         self.model_: LogisticRegression | None = None
@@ -153,6 +214,12 @@ class LearnedRanker(BaseEstimator):
         if len(known) < self.min_decisions or labels != {"confirm", "reject"}:
             self.report_["reason"] = "too few decisions, or only one kind: cold start"
             return self
+        # 1. document expansion, validated on training needs held out from the expansion
+        expansion = self._validate_expansion()
+        self.report_["expansion_ndcg"] = {a: v[0] for a, v in expansion.items()}
+        beta = _promoted(expansion)
+        self.expansion_ = beta
+        # 2. the re-ranking model over the (expanded) candidates
         rows = np.array([base.need_index_[d.need_id] for d in known])
         cols = np.array([base.org_index_[d.npo_id] for d in known])
         X = self._features(rows, cols)
@@ -162,17 +229,13 @@ class LearnedRanker(BaseEstimator):
         self.scale_[self.scale_ == 0] = 1.0
         scores = self._validate(X, y, rows)
         self.report_["validation_ndcg"] = {a: v[0] for a, v in scores.items()}
-        best = max(scores, key=lambda a: (scores[a][0], -a)) if scores else 0.0
-        if (
-            best == 0.0
-            or scores[best][0] < scores[0.0][0] + MIN_GAIN
-            or scores[best][1] < MIN_FOLD_WINS
-        ):
+        alpha = _promoted(scores)
+        if alpha == 0.0 and beta == 0.0:
             self.report_["reason"] = "not better than cold start on held-out decisions"
             return self
-        self.alpha_ = best
+        self.alpha_ = alpha
         self.model_ = self._new_model().fit((X - self.mean_) / self.scale_, y)
-        self.report_.update(promoted=True, alpha=best)
+        self.report_.update(promoted=True, alpha=alpha, expansion=beta)
         return self
 
     def rebind(self, base: TfidfRanker) -> LearnedRanker:
@@ -197,6 +260,95 @@ class LearnedRanker(BaseEstimator):
                     REASONS.get(d.reason, "other"),
                 )
             )
+        # document expansion: which needs each group was confirmed for, and the need-need
+        # (query-need, profile-need) products the expanded cosine is computed from
+        confirms = [d for d in self.decisions_ if d.decision == "confirm"]
+        self.confirmed_ = self._confirm_matrix(
+            [base.need_index_[d.need_id] for d in confirms],
+            [base.org_index_[d.npo_id] for d in confirms],
+        )
+        nv = base.need_vectors_
+        self.nn_ = (nv @ nv.T).toarray()
+        self.qn_ = (base.need_queries_ @ nv.T).toarray()
+        self.on_ = (base.org_vectors_ @ nv.T).toarray()
+
+    def _confirm_matrix(self, rows: Sequence[int], cols: Sequence[int]) -> np.ndarray:
+        """needs × organisations, 1 where the group was confirmed for the need."""
+        b = self.base_
+        out = np.zeros((len(b.need_ids_), len(b.org_ids_)))
+        out[np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)] = 1.0
+        return out
+
+    def _expanded(
+        self, rows: np.ndarray, confirmed: np.ndarray, beta: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Cold-start scores of ``rows`` × every organisation with each profile expanded by
+        ``beta`` × the mean vector of the needs it was confirmed for (in ``confirmed``; a
+        need's own decisions left out), and the part of each score the expansion added.
+
+        The expanded profile ``(o + β m̄) / ‖o + β m̄‖`` is never built: its cosine with a
+        query follows from the need-need products kept at bind time."""
+        b = self.base_
+        zero = np.zeros((len(rows), len(b.org_ids_)))
+        if not beta or not confirmed.any():
+            return b.score_block(rows), zero
+        own = confirmed[rows]
+        count = confirmed.sum(axis=0)[None, :] - own
+        safe = np.maximum(count, 1.0)
+        qn_self = self.qn_[rows, rows][:, None]
+        nn_self = self.nn_[rows, rows][:, None]
+        nn_c = self.nn_ @ confirmed
+        query_mean = (self.qn_[rows] @ confirmed - own * qn_self) / safe
+        org_mean = np.einsum("jc,cj->j", self.on_, confirmed)[None, :] - own * self.on_[:, rows].T
+        mean_mean = (
+            np.einsum("cj,cj->j", confirmed, nn_c)[None, :] - 2.0 * own * nn_c[rows] + own * nn_self
+        )
+        norm2 = 1.0 + 2.0 * beta * org_mean / safe + beta**2 * mean_mean / safe**2
+        z = np.where(count > 0, np.sqrt(np.maximum(norm2, 1e-12)), 1.0)
+        text = (b.need_queries_[rows] @ b.org_vectors_.T).toarray() / z
+        added = np.where(count > 0, beta * query_mean, 0.0) / z
+        weight = b.semantic_weight if b.svd_ is not None else 0.0
+        similarity = (1.0 - weight) * (text + added)
+        if weight:
+            similarity = similarity + weight * np.clip(
+                b.need_topics_[rows] @ b.org_topics_.T, 0.0, None
+            )
+        factor = np.ones_like(similarity)
+        for f in b._factors(rows).values():
+            factor = factor * f
+        score = similarity * factor
+        if b.diversity:
+            score = np.clip(score - b.diversity * b.hubness_[None, :], 0.0, None)
+        return np.round(score, SCORE_DECIMALS), (1.0 - weight) * added * factor
+
+    def _validate_expansion(self) -> dict[float, tuple[float, float]]:
+        """nDCG@10 of training needs held out from the expansion (GroupKFold by need), over
+        every organisation (a group nobody decided on counts as not relevant), for each
+        ``β`` in ``EXPANSIONS``: ``{β: (mean nDCG, share of folds where it beats β = 0)}``."""
+        b = self.base_
+        rows = np.array([b.need_index_[d.need_id] for d in self.decisions_])
+        cols = np.array([b.org_index_[d.npo_id] for d in self.decisions_])
+        y = np.array([d.decision == "confirm" for d in self.decisions_])
+        n_groups = len(set(rows.tolist()))
+        if n_groups < 3:
+            return {}
+        scores: dict[float, list[float]] = {a: [] for a in EXPANSIONS}
+        for train, test in GroupKFold(n_splits=min(5, n_groups)).split(rows, y, rows):
+            confirmed = self._confirm_matrix(rows[train][y[train]], cols[train][y[train]])
+            held = np.unique(rows[test][y[test]])
+            if not len(held) or not confirmed.any():
+                continue
+            relevant = self._confirm_matrix(rows[test][y[test]], cols[test][y[test]])[held]
+            for beta in EXPANSIONS:
+                block = self._expanded(held, confirmed, beta)[0]
+                scores[beta].append(_ndcg_at_10(block, relevant))
+        if not scores[0.0]:
+            return {}
+        base = np.array(scores[0.0])
+        return {
+            a: (round(float(np.mean(v)), 4), round(float(np.mean(np.array(v) > base)), 2))
+            for a, v in scores.items()
+        }
 
     def _new_model(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, class_weight="balanced", max_iter=1000)
@@ -267,7 +419,7 @@ class LearnedRanker(BaseEstimator):
             mask = rows == i
             js = cols[mask]
             block = np.array([i])
-            cold = b.score_block(block)[0]
+            cold = self._expanded(block, self.confirmed_, self.expansion_)[0][0]
             out[mask, f["cold_start"]] = cold[js]
             # the share of the need's best cold-start score: the same scale for every need
             out[mask, f["cold_relative"]] = cold[js] / cold.max() if cold.max() > 0 else 0.0
@@ -323,12 +475,16 @@ class LearnedRanker(BaseEstimator):
         if self.model_ is None:
             return b.rank_orgs(need_ids, top=top)
         out = []
-        for need_id, ranking in b.rank_orgs(need_ids, top=max(top, self.candidates)):
-            i = b.need_index_[need_id]
-            cols = np.array([b.org_index_[o] for o, _ in ranking], dtype=np.intp)
-            scores = self._learned(np.full(len(cols), i), cols)
-            order = top_k(scores, top)
-            out.append((need_id, [(b.org_ids_[cols[k]], float(scores[k])) for k in order]))
+        rows = b._rows(need_ids, b.need_index_)
+        for start in range(0, len(rows), _BLOCK):
+            chunk = rows[start : start + _BLOCK]
+            block = self._expanded(chunk, self.confirmed_, self.expansion_)[0]
+            for i, row in zip(chunk.tolist(), block, strict=True):
+                cols = top_k(row, max(top, self.candidates))
+                scores = self._learned(np.full(len(cols), i), cols) if self.alpha_ else row[cols]
+                order = top_k(scores, top)
+                ranking = [(b.org_ids_[cols[k]], float(scores[k])) for k in order]
+                out.append((b.need_ids_[i], ranking))
         return out
 
     def rank_needs(
@@ -338,13 +494,24 @@ class LearnedRanker(BaseEstimator):
         b = self.base_
         if self.model_ is None:
             return b.rank_needs(org_ids, top=top)
+        cols = b._rows(org_ids, b.org_index_)
+        every = np.arange(len(b.need_ids_))
+        full = (
+            np.vstack(
+                [
+                    self._expanded(every[s : s + _BLOCK], self.confirmed_, self.expansion_)[0]
+                    for s in range(0, len(every), _BLOCK)
+                ]
+            )
+            if len(every)
+            else np.zeros((0, len(b.org_ids_)))
+        )
         out = []
-        for org_id, ranking in b.rank_needs(org_ids, top=max(top, self.candidates)):
-            j = b.org_index_[org_id]
-            rows = np.array([b.need_index_[n] for n, _ in ranking], dtype=np.intp)
-            scores = self._learned(rows, np.full(len(rows), j))
+        for j in cols.tolist():
+            rows = top_k(full[:, j], max(top, self.candidates))
+            scores = self._learned(rows, np.full(len(rows), j)) if self.alpha_ else full[rows, j]
             order = top_k(scores, top)
-            out.append((org_id, [(b.need_ids_[rows[k]], float(scores[k])) for k in order]))
+            out.append((b.org_ids_[j], [(b.need_ids_[rows[k]], float(scores[k])) for k in order]))
         return out
 
     def _learned(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -356,20 +523,30 @@ class LearnedRanker(BaseEstimator):
         return np.round(blended, SCORE_DECIMALS)
 
     def contributions(self, need_id: str, npo_id: str) -> dict[str, float]:
-        """How much each feature pushed this pair up (+) or down (−) in the learned score."""
+        """How much each feature pushed this pair up (+) or down (−) in the learned score
+        (log-odds of the re-ranking model), and ``confirmed_similar``: the score the
+        document expansion added because the group was confirmed for needs like this one.
+        With no re-ranking model in use, ``cold_start`` is the rest of the score. Names
+        are in ``CONTRIBUTIONS``; ``FEATURE_LABELS`` says each in Japanese."""
         if self.model_ is None:
             return {}
         b = self.base_
-        x = (
-            self._features(np.array([b.need_index_[need_id]]), np.array([b.org_index_[npo_id]]))
-            - self.mean_
-        ) / self.scale_
-        values = self.model_.coef_[0] * x[0]
-        return {
-            name: round(float(v), 4)
-            for name, v in zip(FEATURES, values, strict=True)
-            if abs(v) > 1e-9
-        }
+        i, j = b.need_index_[need_id], b.org_index_[npo_id]
+        out: dict[str, float] = {}
+        score, added = self._expanded(np.array([i]), self.confirmed_, self.expansion_)
+        if self.alpha_:
+            x = (self._features(np.array([i]), np.array([j])) - self.mean_) / self.scale_
+            values = self.model_.coef_[0] * x[0]
+            out.update(
+                (name, round(float(v), 4))
+                for name, v in zip(FEATURES, values, strict=True)
+                if abs(v) > 1e-9
+            )
+        else:
+            out["cold_start"] = round(float(score[0, j] - added[0, j]), 4)
+        if added[0, j] > 1e-9:
+            out["confirmed_similar"] = round(float(added[0, j]), 4)
+        return out
 
     @property
     def version(self) -> str:

@@ -12,7 +12,7 @@ import pytest
 from corpus import load_corpus, part_paths
 from matching import TfidfRanker, evaluate_rankings
 from matching._evaluate import simulate_decisions, split_needs
-from matching._learn import FEATURES, Decision, LearnedRanker
+from matching._learn import CONTRIBUTIONS, EXPANSIONS, FEATURE_LABELS, Decision, LearnedRanker
 
 from .conftest import run_matching
 
@@ -78,6 +78,7 @@ def test_learning_is_deterministic_and_never_worse_on_heldout_needs(part_c) -> N
     assert first.rank_orgs(top=10) == second.rank_orgs(top=10)
     # the validation figures are kept with the model, one per blend tried
     assert set(first.report_["validation_ndcg"]) == {0.0, 0.25, 0.5, 0.75, 1.0}
+    assert set(first.report_["expansion_ndcg"]) == set(EXPANSIONS)
     assert _heldout_ndcg(first, qrels, test) >= _heldout_ndcg(cold, qrels, test)
 
 
@@ -111,7 +112,7 @@ def test_contributions_name_the_features(part_c) -> None:
     needs, orgs, _, _, _, decisions = part_c
     model = LearnedRanker().fit(needs, orgs, decisions)
     contributions = model.contributions(*_first_pair(model))
-    assert set(contributions) <= set(FEATURES)
+    assert set(contributions) <= set(CONTRIBUTIONS)
     assert (model.model_ is None) == (contributions == {})
 
 
@@ -133,3 +134,69 @@ def test_rank_command_learns_from_a_decisions_file(tmp_path: Path, part_c) -> No
     bad.write_text("need_id,npo_id,decision\nN201,P401,maybe\n", encoding="utf-8")
     failed = run_matching(*common, "--decisions", str(bad))
     assert failed.returncode == 2 and "判断「maybe」" in failed.stderr
+
+
+def _partner_decisions(cold: TfidfRanker, train: list[str], partner) -> list[Decision]:
+    """The coordinator confirms ``partner(need)`` for every training need (a group the cold
+    start ranks far down) and rejects the cold-start top 10."""
+    decisions = []
+    for need_id, ranking in cold.rank_orgs(train, top=10):
+        p = partner(need_id)
+        decisions.append(Decision(need_id, p, "confirm"))
+        decisions += [Decision(need_id, o, "reject", "その他") for o, _ in ranking if o != p]
+    return decisions
+
+
+@pytest.fixture(scope="module")
+def department_partners(part_c):
+    """Each department's needs belong with one group the cold start ranks 30th for the
+    department's first need: a vocabulary the profiles do not share with the needs."""
+    cold = part_c[4]
+    partner: dict[str, str] = {}
+    for need in cold.needs_:
+        if need.department not in partner:
+            partner[need.department] = cold.rank_orgs([need.id], top=30)[0][1][-1][0]
+    return lambda need_id: partner[cold.needs_[cold.need_index_[need_id]].department]
+
+
+def _found(model, test: list[str], partner) -> int:
+    return sum(partner(q) in [o for o, _ in r] for q, r in model.rank_orgs(test, top=10))
+
+
+def test_expansion_from_confirmed_needs_reaches_held_out_needs(part_c, department_partners):
+    needs, orgs, _, test, cold, _ = part_c
+    train = sorted(set(cold.need_ids_) - set(test))
+    decisions = _partner_decisions(cold, train, department_partners)
+    model = LearnedRanker().fit(needs, orgs, decisions)
+    assert model.version == "learned", model.report_
+    assert model.report_["expansion"] > 0 and model.expansion_ > 0
+    # needs nobody decided on now find their department's partner
+    assert _found(model, test, department_partners) >= _found(cold, test, department_partners) + 10
+    q = next(q for q in test if department_partners(q) in dict(model.rank_orgs([q])[0][1]))
+    contributions = model.contributions(q, department_partners(q))
+    assert contributions["confirmed_similar"] > 0
+    assert set(contributions) <= set(CONTRIBUTIONS) <= set(FEATURE_LABELS)
+    # deterministic: the same decisions give the same model and rankings
+    again = LearnedRanker().fit(needs, orgs, decisions)
+    assert again.report_ == model.report_
+    assert again.rank_orgs(top=10) == model.rank_orgs(top=10)
+    assert again.rank_needs(top=5) == model.rank_needs(top=5)
+
+
+def test_expansion_that_does_not_generalise_is_not_used(part_c):
+    """A different far-down group confirmed for every need: confirmations say nothing about
+    other needs, so held-out training needs do not gain and nothing is promoted."""
+    needs, orgs, _, test, cold, _ = part_c
+    train = sorted(set(cold.need_ids_) - set(test))
+    far: dict[str, str] = {}
+    for q, ranking in cold.rank_orgs(train, top=len(cold.org_ids_)):
+        # from the 40th down, the first group that is nobody else's partner
+        far[q] = next(o for o, _ in ranking[39:] if o not in far.values())
+    model = LearnedRanker().fit(needs, orgs, _partner_decisions(cold, train, far.__getitem__))
+    assert model.expansion_ == 0.0, model.report_
+    scores = model.report_["expansion_ndcg"]
+    assert max(scores, key=scores.get) == 0.0 or scores[max(scores, key=scores.get)] < (
+        scores[0.0] + 0.01
+    )
+    if model.model_ is None:
+        assert model.rank_orgs(top=5) == cold.rank_orgs(top=5)
