@@ -19,7 +19,7 @@ from ._io import (
     parse_organizations,
     read_table,
 )
-from ._learn import Decision, LearnedRanker
+from ._learn import FEATURE_LABELS, Decision, LearnedRanker
 from ._metrics import dcg, mrr, ndcg_at_k, recall_at_k
 from ._ranker import TfidfRanker, top_k
 from ._read import Limits
@@ -31,6 +31,7 @@ from ._vectorize import FieldWeightedTfidf
 
 __all__ = [
     "DEFAULT_STOP_WORDS",
+    "FEATURE_LABELS",
     "FIELD_NAMES",
     "BM25Ranker",
     "DataFormatError",

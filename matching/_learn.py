@@ -83,13 +83,13 @@ FEATURE_LABELS: dict[str, str] = {
     "area_local_group": "市全域の課題に地域限定の団体",
     "members_only": "共益的活動と読める記述",
     "completeness": "プロフィールの充実度",
-    "hist_confirm": "似た協働の種での確定",
-    "hist_reject": "似た協働の種での却下",
-    "hist_reject_field": "似た協働の種で却下（分野違い）",
-    "hist_reject_area": "似た協働の種で却下（地域外）",
-    "hist_reject_capacity": "似た協働の種で却下（体制不足）",
-    "hist_reject_members": "似た協働の種で却下（共益的活動）",
-    "confirmed_similar": "似た協働の種で確定済み",
+    "hist_confirm": "似た協働の種で承認",
+    "hist_reject": "似た協働の種で見送り",
+    "hist_reject_field": "似た協働の種で見送り（分野違い）",
+    "hist_reject_area": "似た協働の種で見送り（地域外）",
+    "hist_reject_capacity": "似た協働の種で見送り（体制不足）",
+    "hist_reject_members": "似た協働の種で見送り（共益的活動）",
+    "confirmed_similar": "似た協働の種で承認済み",
 }
 
 BLENDS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)

@@ -139,6 +139,7 @@ def signed(value: int) -> str:
 env.filters.update(highlight=highlight, jst=jst, percent=percent, signed=signed)
 env.globals.update(
     FIELD_NAMES=matching.FIELD_NAMES,
+    FEATURE_LABELS=matching.FEATURE_LABELS,
     ROLE_LABELS=ROLE_LABELS,
     STATUS_LABELS=STATUS_LABELS,
     AREA_LABELS=AREA_LABELS,

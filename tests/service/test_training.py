@@ -77,6 +77,11 @@ def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
     pending = [s for s in ranked if s["status"] == "pending" and s["rank"]]
     assert pending and {s["model_version"] for s in pending} == {"learned-1"}
     assert "model" in pending[0]["reasons"]
+    # the queue page says, in Japanese, what pushed each pairing up or down
+    from .test_pages import login
+
+    queue_page = login(api, "coord").get("/queue").text
+    assert "学習した順位付けの判断材料: " in queue_page and "プロフィールの充実度" in queue_page
     # another process rebuilds the same model from the database alone
     other = MatchingIndex(api.engine)  # type: ignore[arg-type]
     with Session(api.engine) as session:  # type: ignore[arg-type]
