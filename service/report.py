@@ -41,6 +41,12 @@ def fiscal_year_bounds(year: int) -> tuple[datetime, datetime]:
     return start, end
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    need_id: int
+    created_at: datetime
+
+
 @dataclass
 class YearFigures:
     fiscal_year: int
@@ -62,8 +68,19 @@ def _figures(session: Session, year: int) -> YearFigures:
     def inside(t: datetime) -> bool:
         return start <= _aware(t) < end
 
-    needs = {n.id: (n, d) for n, d in session.exec(select(Need, Department.name).join(Department))}
-    suggestions = {s.id: s for s in session.exec(select(Suggestion)).all()}
+    needs = {
+        n_id: (created, fields, dept)
+        for n_id, created, fields, dept in session.exec(
+            select(Need.id, Need.created_at, Need.fields, Department.name).join(Department)
+        )
+    }
+    # only the columns counted: a suggestion row also carries its reasons (JSON)
+    suggestions = {
+        s_id: _Row(need_id, created)
+        for s_id, need_id, created in session.exec(
+            select(Suggestion.id, Suggestion.need_id, Suggestion.created_at)
+        )
+    }
     out = YearFigures(year)
     totals: Counter[str] = Counter()
     by_dept: dict[str, Counter[str]] = {}
@@ -71,13 +88,13 @@ def _figures(session: Session, year: int) -> YearFigures:
 
     def count(metric: str, need_id: int) -> None:
         totals[metric] += 1
-        need, dept = needs[need_id]
+        _, fields, dept = needs[need_id]
         by_dept.setdefault(dept, Counter())[metric] += 1
-        for f in int_tags(need.fields):
+        for f in int_tags(fields):
             by_field.setdefault(FIELD_NAMES.get(f, str(f)), Counter())[metric] += 1
 
-    for need_id, (need, _) in needs.items():
-        if inside(need.created_at):
+    for need_id, (created, _, _) in needs.items():
+        if inside(created):
             count("needs_posted", need_id)  # type: ignore[arg-type]
     for s in suggestions.values():
         if inside(s.created_at):
