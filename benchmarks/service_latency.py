@@ -5,7 +5,8 @@
 Prints: the first request that fits the index and stores every need's suggestions;
 p50/p95 of ``GET /api/needs/{id}/suggestions`` over every need; and the time from
 registering a profile (POST) to seeing it in a need's suggestions (the next GET), with
-the POST and GET separately. Uses a throw-away SQLite file unless a URL is given.
+the POST and GET separately; and p50/p95 of the coordinator's main pages (the queue
+draws 50 suggestions). Uses a throw-away SQLite file unless a URL is given.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from service.migrate import upgrade
 from service.models import Role
 from service.schemas import UserCreate
 from service.users import create_user
+
+PAGES = ("/queue", "/needs", "/needs/{id}", "/orgs", "/dashboard", "/pairings")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -105,6 +108,21 @@ def main() -> None:
         posts.append((t1 - t0) * 1000)
         gets.append((t2 - t1) * 1000)
 
+    # the pages, as a browser asks for them (session cookie from the login form)
+    pages = httpx.Client(base_url=base, timeout=60)
+    form = pages.get("/login").text
+    csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
+    pages.post(
+        "/login", data={"username": "bench", "password": "bench-password-1", "csrf_token": csrf}
+    )
+    page_times: dict[str, list[float]] = {}
+    for path in PAGES:
+        for _ in range(args.rounds * 5):
+            t0 = time.perf_counter()
+            pages.get(path.format(id=ids[0])).raise_for_status()
+            page_times.setdefault(path, []).append((time.perf_counter() - t0) * 1000)
+    pages.close()
+
     kind = settings.sqlalchemy_url.split("://")[0]
     print(f"database: {kind}; corpus: {len(needs)} needs, {len(orgs)} profiles")
     print(f"first ranking request (fit + store all suggestions): {first * 1000:8.1f} ms")
@@ -118,6 +136,11 @@ def main() -> None:
         f"(POST median {statistics.median(posts):.1f} ms, "
         f"GET median {statistics.median(gets):.1f} ms)"
     )
+    for path, times in page_times.items():
+        print(
+            f"page {path:<16} {len(times):3d} requests: "
+            f"p50 {percentile(times, 0.5):6.1f} ms, p95 {percentile(times, 0.95):6.1f} ms"
+        )
     client.close()
     server.should_exit = True
 
