@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import event, func
+from sqlalchemy import event, func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine, select
 
@@ -40,3 +40,17 @@ def page_of(
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(*order).offset(offset).limit(limit)).all()
     return int(total), list(rows)
+
+
+def analyze(session: Session, *tables: str) -> None:
+    """Refresh PostgreSQL's planner statistics after a bulk change.
+
+    Until autovacuum gets round to it, a table that has just gone from empty to thousands
+    of rows is planned as if still empty: the review queue's joins took 300 ms instead of
+    20 ms on the corpus. SQLite plans without such statistics; nothing to do there.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for table in tables:
+        session.execute(text(f'ANALYZE "{table}"'))
+    session.commit()

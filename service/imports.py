@@ -17,6 +17,7 @@ import matching
 
 from . import loader
 from .audit import audit
+from .db import analyze
 from .errors import Invalid, PermissionDenied
 from .models import Role, User
 
@@ -104,5 +105,7 @@ def run_import(
         rejected=len(report.rejected),
     )
     session.commit()
+    if report.created:
+        analyze(session, "need", "organization", "department", "audit_log")
     report.applied = True
     return report

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 import matching
 
 from .audit import audit
+from .db import analyze
 from .models import (
     Department,
     Need,
@@ -210,3 +211,5 @@ def _finish(
         audit(session, user, "refit", "index")
     if commit:
         session.commit()
+        if counts.created:
+            analyze(session, "need", "organization", "department", "audit_log")

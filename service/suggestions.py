@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from .db import page_of
+from .db import analyze, page_of
 from .errors import NotFound, PermissionDenied
 from .index import MatchingIndex, item_key, row_id
 from .models import (
@@ -30,6 +30,9 @@ from .models import (
 from .needs import get_need, need_public
 from .organizations import get_org
 from .schemas import NeedPublic, Page, SuggestionPublic
+
+# a refresh that adds more rows than this refreshes the planner's statistics
+ANALYZE_AFTER = 500
 
 
 def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
@@ -118,7 +121,10 @@ def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
             row.rank = None  # dropped out of the top list; kept, never silently deleted
             row.updated_at = now
             session.add(row)
+    added = len(session.new)
     session.commit()
+    if added > ANALYZE_AFTER:
+        analyze(session, "suggestion")
 
 
 def suggestion_public(s: Suggestion, need: Need, dept: str, org: Organization) -> SuggestionPublic:
