@@ -17,7 +17,7 @@ from .. import interests
 from .. import needs as needs_service
 from .. import suggestions as sugg
 from ..deps import IndexDep, SessionDep, SettingsDep
-from ..errors import DomainError
+from ..errors import DomainError, PermissionDenied
 from ..models import (
     Department,
     Need,
@@ -143,7 +143,7 @@ async def create_need(request: Request, session: SessionDep, user: PageUser) -> 
 def edit_need_page(request: Request, session: SessionDep, user: PageUser, need_id: Id) -> Response:
     need, dept = needs_service.get_need(session, need_id, user=user)
     if not needs_service.can_edit(user, need):
-        require(user)  # nobody: the page is refused
+        raise PermissionDenied("この協働の種を編集する権限がありません。")
     values = {
         "title": need.title,
         "description": need.description,

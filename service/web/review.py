@@ -53,6 +53,12 @@ def _departments(session: Any) -> list[str]:
     return list(session.exec(select(Department.name).order_by(Department.name)))
 
 
+def _here(request: Request) -> str:
+    """This page's address without its one-time message, for a form to come back to."""
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "msg"])
+    return request.url.path + (f"?{query}" if query else "")
+
+
 @router.get("/queue")
 def queue_page(
     request: Request, session: SessionDep, index: IndexDep, settings: SettingsDep, user: PageUser
@@ -110,7 +116,7 @@ def queue_page(
             "field": field,
             "q": q or "",
             "reasons": REASONS,
-            "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            "return_to": _here(request),
             "tags_int": tags_int,
         },
     )

@@ -348,6 +348,9 @@ def test_the_coordinator_reviews_through_the_queue_and_the_department_sees_it(ap
     assert r.status_code == 303 and r.headers["location"].endswith(
         f"msg=confirmed#need-{needs['N1']}"
     )
+    # the queue page it returns to offers the same address again, without the message
+    back = coord.get(r.headers["location"].split("#")[0])
+    assert 'name="return" value="/queue"' in back.text and "msg=" not in back.text
     # deciding again on the old version is a conflict, not a silent overwrite
     r = coord.post(
         f"/suggestions/{sid}/decide",
