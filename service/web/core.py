@@ -77,6 +77,7 @@ MESSAGES = {
     "need_saved": "協働の種を保存しました。",
     "need_withdrawn": "協働の種を取り下げました。",
     "org_saved": "団体の情報を保存しました。",
+    "org_withdrawn": "団体の登録を取り消しました。提案には出なくなります。",
     "interest": "「関心あり」を市民自治推進課に伝えました。",
     "uninterest": "「関心あり」を取り消しました。",
     "imported": "取り込みました。",

@@ -201,3 +201,12 @@ def org_page(
             "can_edit": orgs_service.can_edit(user, org),
         },
     )
+
+
+@router.post("/orgs/{org_id}/withdraw")
+async def withdraw_org(
+    request: Request, session: SessionDep, user: PageUser, org_id: Id
+) -> Response:
+    await checked_form(request)
+    orgs_service.withdraw_org(session, org_id, user=user)
+    return redirect(f"/orgs/{org_id}", msg="org_withdrawn")

@@ -617,3 +617,20 @@ def test_a_forgotten_password_is_reset_with_a_one_time_link(
     renewed = page_login(api.url, "npo1", new)
     api.clients.append(renewed)
     assert renewed.get("/needs").status_code == 200
+
+
+def test_a_group_withdraws_its_profile_and_drops_out_of_the_suggestions(api: Server) -> None:
+    coord_api = api.client("coord")
+    needs, orgs = seed(coord_api)
+    _link(api, "npo1", orgs["P1"])
+    ranked = ok(coord_api.get(f"/api/needs/{needs['N1']}/suggestions"))
+    assert orgs["P1"] in [s["organization_id"] for s in ranked if s["rank"]]
+    npo = login(api, "npo1")
+    r = post_form(npo, f"/orgs/{orgs['P1']}", f"/orgs/{orgs['P1']}/withdraw", {})
+    assert r.status_code == 303
+    assert "登録は取り消されています" in npo.get("/my").text
+    ranked = ok(coord_api.get(f"/api/needs/{needs['N1']}/suggestions"))
+    assert orgs["P1"] not in [s["organization_id"] for s in ranked if s["rank"]]
+    # another group's staff cannot withdraw it
+    r = post_form(login(api, "npo2"), "/needs", f"/orgs/{orgs['P3']}/withdraw", {})
+    assert r.status_code == 403
