@@ -53,6 +53,12 @@ def _departments(session: Any) -> list[str]:
     return list(session.exec(select(Department.name).order_by(Department.name)))
 
 
+def _next_stages(stage: str | None) -> list[Stage]:
+    """The stages a pairing may move on to, forward ones first and 見送り last."""
+    allowed = reviews.TRANSITIONS.get(stage, set())
+    return [s for s in Stage if s in allowed]
+
+
 def _here(request: Request) -> str:
     """This page's address without its one-time message, for a form to come back to."""
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "msg"])
@@ -171,9 +177,7 @@ def suggestion_page(
             "steps": steps,
             "history": history.get(org.id or 0),
             "reasons": REASONS,
-            "next_stages": sorted(reviews.TRANSITIONS.get(s.stage, set()))
-            if s.status == SuggestionStatus.confirmed
-            else [],
+            "next_stages": _next_stages(s.stage) if s.status == SuggestionStatus.confirmed else [],
             "stage_labels": reviews.STAGE_LABELS,
             "tags_int": tags_int,
         },
@@ -225,7 +229,7 @@ def pairings_page(request: Request, session: SessionDep, user: PageUser) -> Resp
             "need": need,
             "dept": dept,
             "org": org,
-            "next_stages": sorted(reviews.TRANSITIONS.get(s.stage, set())),
+            "next_stages": _next_stages(s.stage),
         }
         for s, need, dept, org in rows
     ]
