@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
-from .models import ApiToken, User
+from .errors import DomainError
+from .models import ApiToken, AuditLog, User
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
@@ -29,12 +30,40 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+# after this many failed logins within the window, a login is refused until it has passed
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+class TooManyAttempts(DomainError):
+    status = 429
+    default_code = "TOO_MANY_ATTEMPTS"
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The user, if the password is right; a failed attempt is written to the audit log,
+    and after ``MAX_FAILURES`` of them within ``LOCKOUT`` the login is refused for a while
+    (counted in the database, so every server process agrees)."""
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
         verify_password(_DUMMY_HASH, password)
         return None
+    since = datetime.now(UTC) - LOCKOUT
+    failures = session.exec(
+        select(func.count())
+        .select_from(AuditLog)
+        .where(AuditLog.action == "login_failed", AuditLog.entity == "user")
+        .where(AuditLog.entity_id == user.id, col(AuditLog.at) >= since)
+    ).one()
+    if failures >= MAX_FAILURES:
+        raise TooManyAttempts(
+            "ログインの失敗が続いたため、しばらくログインできません。"
+            f"{LOCKOUT.seconds // 60}分ほど待ってからもう一度試すか、"
+            "市民自治推進課に連絡してください。"
+        )
     if not user.is_active or not verify_password(user.password_hash, password):
+        session.add(AuditLog(action="login_failed", entity="user", entity_id=user.id))
+        session.commit()
         return None
     return user
 

@@ -13,7 +13,7 @@ from ..config import Settings
 from ..deps import SessionDep, SettingsDep
 from ..errors import DomainError
 from ..models import Invitation, Role, User
-from ..security import authenticate, issue_token, revoke_token
+from ..security import TooManyAttempts, authenticate, issue_token, revoke_token
 from .core import (
     SESSION_COOKIE,
     MaybeUser,
@@ -53,7 +53,15 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
     form = await checked_form(request)
     username = str(form.get("username", ""))[:100]
     password = str(form.get("password", ""))[:200]
-    user = authenticate(session, username, password)
+    try:
+        user = authenticate(session, username, password)
+    except TooManyAttempts as exc:
+        return render(
+            request,
+            "login.html",
+            {"error": exc.message, "username": username, "demo": settings.demo_mode},
+            status=exc.status,
+        )
     if user is None:
         return render(
             request,

@@ -637,3 +637,38 @@ def test_a_group_withdraws_its_profile_and_drops_out_of_the_suggestions(api: Ser
     # another group's staff cannot withdraw it
     r = post_form(login(api, "npo2"), "/needs", f"/orgs/{orgs['P3']}/withdraw", {})
     assert r.status_code == 403
+
+
+def test_repeated_wrong_passwords_lock_the_login_for_a_while(api: Server) -> None:
+    coord_api = api.client("coord")
+    ok(
+        coord_api.post(
+            "/api/users",
+            json={
+                "username": "guessme",
+                "password": PASSWORD,
+                "role": "department",
+                "department": "環境政策課",
+            },
+        ),
+        201,
+    )
+    client = anon(api)
+    token = csrf_of(client.get("/login"))
+    for _ in range(5):
+        r = client.post(
+            "/login", data={"username": "guessme", "password": "wrong", "csrf_token": token}
+        )
+        assert r.status_code == 401
+    # the right password is refused now too, on the page and in the API
+    r = client.post(
+        "/login", data={"username": "guessme", "password": PASSWORD, "csrf_token": token}
+    )
+    assert r.status_code == 429 and "しばらくログインできません" in r.text
+    r = httpx.post(f"{api.url}/api/auth/token", data={"username": "guessme", "password": PASSWORD})
+    assert r.status_code == 429 and r.json()["code"] == "TOO_MANY_ATTEMPTS"
+    # other users are not affected, and every failure is in the audit log
+    assert login(api, "bousai").get("/my").status_code == 200
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        failures = session.exec(select(AuditLog).where(AuditLog.action == "login_failed")).all()
+    assert len(failures) == 5
