@@ -208,6 +208,38 @@ def for_org(
     return out
 
 
+def _undecided(
+    *,
+    department: str | None = None,
+    field: int | None = None,
+    need_id: int | None = None,
+    q: str | None = None,
+) -> list[Any]:
+    """What the review queue holds (undecided, ranked suggestions of published needs for
+    active groups), narrowed by the coordinator's filters: conditions for ``joined()``."""
+    conditions: list[Any] = [
+        Suggestion.status == SuggestionStatus.pending,
+        col(Suggestion.rank).is_not(None),
+        Need.status == NeedStatus.published,
+        Organization.status == OrgStatus.active,
+    ]
+    if department:
+        conditions.append(Department.name == department)
+    if field is not None:
+        conditions.append(col(Need.fields).contains(f"|{field}|"))
+    if need_id is not None:
+        conditions.append(Suggestion.need_id == need_id)
+    if q:
+        conditions.append(
+            or_(
+                col(Need.title).contains(q, autoescape=True),
+                col(Need.description).contains(q, autoescape=True),
+                col(Organization.name).contains(q, autoescape=True),
+            )
+        )
+    return conditions
+
+
 def queue(
     session: Session,
     index: MatchingIndex,
@@ -224,19 +256,7 @@ def queue(
     if user.role != Role.coordinator:
         raise PermissionDenied("確認待ちの一覧はコーディネーターだけが見られます。")
     ensure_fresh(session, index, top=top)
-    query = (
-        joined()
-        .where(Suggestion.status == SuggestionStatus.pending)
-        .where(col(Suggestion.rank).is_not(None))
-        .where(Need.status == NeedStatus.published)
-        .where(Organization.status == OrgStatus.active)
-    )
-    if department:
-        query = query.where(Department.name == department)
-    if field is not None:
-        query = query.where(col(Need.fields).contains(f"|{field}|"))
-    if need_id is not None:
-        query = query.where(Suggestion.need_id == need_id)
+    query = joined().where(*_undecided(department=department, field=field, need_id=need_id))
     order = (col(Suggestion.score).desc(), col(Suggestion.id))
     total, rows = page_of(session, query, *order, limit=limit, offset=offset)
     return Page(
@@ -261,34 +281,8 @@ def queue_by_need(
     if user.role != Role.coordinator:
         raise PermissionDenied("確認待ちの一覧はコーディネーターだけが見られます。")
     ensure_fresh(session, index, top=top)
-    conditions: list[Any] = [
-        Suggestion.status == SuggestionStatus.pending,
-        col(Suggestion.rank).is_not(None),
-        Need.status == NeedStatus.published,
-        Organization.status == OrgStatus.active,
-    ]
-    if department:
-        conditions.append(Department.name == department)
-    if field is not None:
-        conditions.append(col(Need.fields).contains(f"|{field}|"))
-    if q:
-        conditions.append(
-            or_(
-                col(Need.title).contains(q, autoescape=True),
-                col(Need.description).contains(q, autoescape=True),
-                col(Organization.name).contains(q, autoescape=True),
-            )
-        )
-    query = joined().where(*conditions)
-    need_ids = (
-        sa_select(col(Need.id))
-        .select_from(Suggestion)
-        .join(Need, col(Suggestion.need_id) == Need.id)
-        .join(Department, col(Need.department_id) == Department.id)
-        .join(Organization, col(Suggestion.organization_id) == Organization.id)
-        .where(*conditions)
-        .distinct()
-    )
+    query = joined().where(*_undecided(department=department, field=field, q=q))
+    need_ids = query.with_only_columns(col(Need.id)).distinct()
     total_needs = session.execute(
         sa_select(func.count()).select_from(need_ids.subquery())
     ).scalar_one()

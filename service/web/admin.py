@@ -15,9 +15,8 @@ from .. import exports, imports, invitations, report, training, users
 from ..deps import IndexDep, SessionDep, SettingsDep
 from ..errors import Invalid, NotFound
 from ..models import Department, Organization, PendingUpload, RankingModel, Role, User, utcnow
-from ..security import issue_token
 from .auth import HOME
-from .core import JST, Id, PageUser, checked_form, redirect, render, require, set_session
+from .core import JST, Id, PageUser, checked_form, redirect, render, require, start_session
 
 router = APIRouter()
 
@@ -215,14 +214,9 @@ async def change_password(
     except Invalid as exc:
         session.rollback()
         return render(request, "account.html", {"error": exc.message, "errors": {}}, status=422)
-    response = redirect(HOME[Role(user.role)], msg="password")
-    set_session(
-        response,
-        request,
-        issue_token(session, user, settings.token_ttl_hours),
-        settings.token_ttl_hours,
+    return start_session(
+        request, session, user, settings.token_ttl_hours, HOME[Role(user.role)], msg="password"
     )
-    return response
 
 
 # ---- files ------------------------------------------------------------------------

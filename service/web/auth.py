@@ -13,7 +13,7 @@ from ..config import Settings
 from ..deps import SessionDep, SettingsDep
 from ..errors import DomainError
 from ..models import Invitation, Role, User
-from ..security import TooManyAttempts, authenticate, issue_token, revoke_token
+from ..security import TooManyAttempts, authenticate, revoke_token
 from .core import (
     SESSION_COOKIE,
     MaybeUser,
@@ -22,7 +22,7 @@ from .core import (
     redirect,
     render,
     safe_next,
-    set_session,
+    start_session,
 )
 
 router = APIRouter()
@@ -74,10 +74,8 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
             },
             status=401,
         )
-    token = issue_token(session, user, settings.token_ttl_hours)
-    response = redirect(safe_next(str(form.get("next", "")), HOME[Role(user.role)]), msg="login")
-    set_session(response, request, token, settings.token_ttl_hours)
-    return response
+    target = safe_next(str(form.get("next", "")), HOME[Role(user.role)])
+    return start_session(request, session, user, settings.token_ttl_hours, target, msg="login")
 
 
 @router.post("/logout")
@@ -136,14 +134,14 @@ async def accept_invite(
         except DomainError as exc:
             error = exc.message
         else:
-            response = redirect(HOME[Role(user.role)], msg="welcome")
-            set_session(
-                response,
+            return start_session(
                 request,
-                issue_token(session, user, settings.token_ttl_hours),
+                session,
+                user,
                 settings.token_ttl_hours,
+                HOME[Role(user.role)],
+                msg="welcome",
             )
-            return response
     return render(
         request,
         "invite.html",
@@ -192,7 +190,6 @@ def _reset(
     except DomainError as exc:
         session.rollback()
         return _reset_page(request, session, invitation, error=exc.message)
-    response = redirect(HOME[Role(user.role)], msg="password")
-    ttl = settings.token_ttl_hours
-    set_session(response, request, issue_token(session, user, ttl), ttl)
-    return response
+    return start_session(
+        request, session, user, settings.token_ttl_hours, HOME[Role(user.role)], msg="password"
+    )

@@ -22,10 +22,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import ValidationError
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
 import matching
@@ -33,7 +34,7 @@ import matching
 from ..deps import SessionDep
 from ..errors import FIELD_LABELS, DomainError, PermissionDenied, validation_message
 from ..models import Role, User
-from ..security import user_for_token
+from ..security import issue_token, user_for_token
 
 SESSION_COOKIE = "kyodo_session"
 CSRF_COOKIE = "kyodo_csrf"
@@ -187,17 +188,22 @@ async def checked_form(request: Request) -> FormData:
     return form
 
 
-def set_session(response: Response, request: Request, token: str, ttl_hours: int) -> None:
+def start_session(
+    request: Request, session: Session, user: User, ttl_hours: int, url: str, **params: Any
+) -> RedirectResponse:
+    """Log ``user`` in (a new server-side token in the session cookie) and go to ``url``."""
+    response = redirect(url, **params)
     response.set_cookie(
         SESSION_COOKIE,
-        token,
+        issue_token(session, user, ttl_hours),
         max_age=ttl_hours * 3600,
         httponly=True,
         samesite="lax",
         secure=secure_cookies(request),
         path="/",
     )
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")  # the pre-login token has done its job
+    return response
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from sqlmodel import Session
 
@@ -30,6 +26,8 @@ from service.migrate import upgrade
 from service.models import Role
 from service.schemas import UserCreate
 from service.users import create_user
+
+from ..serving import serve
 
 PASSWORD = "browser-test-password"
 USERS = {
@@ -90,12 +88,6 @@ def shot(page: Page, name: str) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
@@ -117,18 +109,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 UserCreate(username=name, password=PASSWORD, role=role, department=dept),
                 by=None,
             )
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-    with sync_playwright() as playwright:
+    with serve(app) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield Site(f"http://127.0.0.1:{port}", browser)
+        yield Site(base, browser)
         browser.close()
-    server.should_exit = True
-    thread.join(timeout=10)

@@ -8,9 +8,6 @@ is emptied and the server's in-memory index is replaced, so tests do not see eac
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
@@ -31,6 +27,8 @@ from service.migrate import upgrade
 from service.models import Role
 from service.schemas import UserCreate
 from service.users import create_user
+
+from ..serving import serve
 
 PASSWORD = "test-password-1234"
 USERS = {
@@ -71,12 +69,6 @@ class Server:
 TOKENS: dict[str, str] = {}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = database_url(tmp_path_factory.mktemp("db"))
@@ -94,26 +86,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 by=None,
             )
     app = create_app(settings)
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-    srv = Server(f"http://127.0.0.1:{port}", app, app.state.engine, settings)
-    for name in USERS:
-        response = httpx.post(
-            f"{srv.url}/api/auth/token", data={"username": name, "password": PASSWORD}
-        )
-        response.raise_for_status()
-        TOKENS[name] = response.json()["access_token"]
-    yield srv
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as url:
+        srv = Server(url, app, app.state.engine, settings)
+        for name in USERS:
+            response = httpx.post(
+                f"{srv.url}/api/auth/token", data={"username": name, "password": PASSWORD}
+            )
+            response.raise_for_status()
+            TOKENS[name] = response.json()["access_token"]
+        yield srv
     engine.dispose()
 
 

@@ -9,7 +9,8 @@ import time
 
 import httpx
 
-from .conftest import TOKENS, Server, _free_port
+from ..serving import free_port
+from .conftest import TOKENS, Server
 from .helpers import ok, org_payload, seed
 
 
@@ -59,7 +60,7 @@ def test_edit_and_withdrawal_change_the_ranking(api: Server) -> None:
 def test_two_server_processes_rank_from_the_same_data(api: Server) -> None:
     """A second server process (``python -m service serve``) on the same database sees the
     first one's new profile at its next request."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": api.settings.database_url}
     proc = subprocess.Popen(
         [sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(port)],
