@@ -32,7 +32,7 @@ from starlette.datastructures import FormData
 import matching
 
 from ..deps import SessionDep
-from ..errors import FIELD_LABELS, DomainError, PermissionDenied, validation_message
+from ..errors import DomainError, PermissionDenied, validation_message
 from ..models import Role, User
 from ..security import issue_token, user_for_token
 
@@ -146,7 +146,6 @@ env.globals.update(
     STATUS_LABELS=STATUS_LABELS,
     AREA_LABELS=AREA_LABELS,
     FORMS=FORMS,
-    FIELD_LABELS=FIELD_LABELS,
 )
 
 
