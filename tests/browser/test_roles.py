@@ -151,4 +151,13 @@ def test_the_roles_main_tasks_end_to_end(site: Site) -> None:
     expect(coord.get_by_role("link", name=f"{BAMBOO_NEED} × {BAMBOO_GROUP}")).to_be_visible()
     shot(coord, "coordinator-pairings")
 
+    # -- the group logs out, logs in again and sees what was decided for it ----------------
+    npo.get_by_role("button", name="ログアウト").click()
+    expect(npo.get_by_text("ログアウトしました。")).to_be_visible()
+    again = site.login("chikurin", width=390, height=844)
+    matched = again.locator("section", has_text="市民自治推進課が紹介を決めた協働の種")
+    expect(matched.get_by_role("link", name=BAMBOO_NEED)).to_be_visible()
+    expect(matched.get_by_text("事前打ち合わせ設定")).to_be_visible()
+    shot(again, "npo-my-page-390px")
+
     assert site.console_errors == []  # no script errors, nothing refused by the CSP
