@@ -261,9 +261,12 @@ def render(
     return response
 
 
-def redirect(url: str, **params: Any) -> RedirectResponse:
+def redirect(url: str, *, anchor: str = "", **params: Any) -> RedirectResponse:
+    """303 to ``url`` (which may have a query already) with ``params`` added, then ``#anchor``."""
     query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
-    return RedirectResponse(f"{url}?{query}" if query else url, status_code=303)
+    if query:
+        url += ("&" if "?" in url else "?") + query
+    return RedirectResponse(url + (f"#{anchor}" if anchor else ""), status_code=303)
 
 
 def safe_next(url: str | None, default: str = "/") -> str:

@@ -26,6 +26,7 @@ from ..models import (
 from ..models import int_tags as tags_int
 from ..schemas import DecisionIn, StageIn
 from .core import (
+    Id,
     PageUser,
     checked_form,
     form_errors,
@@ -130,7 +131,7 @@ def queue_page(
 
 @router.post("/suggestions/{suggestion_id}/decide")
 async def decide(
-    request: Request, session: SessionDep, user: PageUser, suggestion_id: int
+    request: Request, session: SessionDep, user: PageUser, suggestion_id: Id
 ) -> Response:
     form = await checked_form(request)
     require(user, Role.coordinator)
@@ -151,15 +152,14 @@ async def decide(
         ) from None
     result = reviews.decide(session, suggestion_id, data, user=user)
     back = safe_next(str(form.get("return", "")), "/queue")
-    anchor = f"#need-{result.need_id}" if back.startswith("/queue") else ""
-    separator = "&" if "?" in back else "?"
+    anchor = f"need-{result.need_id}" if back.startswith("/queue") else ""
     msg = "confirmed" if data.action == "confirm" else "rejected"
-    return redirect(f"{back}{separator}msg={msg}{anchor}" if back else "/queue")
+    return redirect(back, anchor=anchor, msg=msg)
 
 
 @router.get("/suggestions/{suggestion_id}")
 def suggestion_page(
-    request: Request, session: SessionDep, user: PageUser, suggestion_id: int
+    request: Request, session: SessionDep, user: PageUser, suggestion_id: Id
 ) -> Response:
     require(user, Role.coordinator, Role.department)
     s, need, dept, org = reviews.load(session, suggestion_id, user=user)
@@ -186,7 +186,7 @@ def suggestion_page(
 
 @router.post("/suggestions/{suggestion_id}/stage")
 async def stage(
-    request: Request, session: SessionDep, user: PageUser, suggestion_id: int
+    request: Request, session: SessionDep, user: PageUser, suggestion_id: Id
 ) -> Response:
     form = await checked_form(request)
     require(user, Role.coordinator)

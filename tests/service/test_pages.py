@@ -373,10 +373,14 @@ def test_the_coordinator_reviews_through_the_queue_and_the_department_sees_it(ap
             s = session.get(Suggestion, sid)
             assert s is not None
             version = s.version
+        back = "/pairings?stage=confirmed"  # a filtered list: the form comes back to it
         r = post_form(
-            coord, "/pairings", f"/suggestions/{sid}/stage", {"stage": stage, "version": version}
+            coord,
+            back,
+            f"/suggestions/{sid}/stage",
+            {"stage": stage, "version": version, "return": back},
         )
-        assert r.status_code == 303
+        assert r.status_code == 303 and r.headers["location"] == back + "&msg=stage"
     dashboard = coord.get("/dashboard").text
     figures = dict(
         re.findall(
