@@ -111,6 +111,9 @@ def validation_message(err: dict[str, Any]) -> tuple[str, str]:
         "model_attributes_type": "入力の形式が正しくありません。",
         "dict_type": "入力の形式が正しくありません。",
         "extra_forbidden": f"{label}という項目は受け付けていません。",
+        "null_not_allowed": (
+            f"{label}に null は指定できません（変えないときは項目ごと省いてください）。"
+        ),
         "value_error": f"{label}: {ctx.get('error', err.get('msg', ''))}",
     }
     return kind.upper() or "INVALID", messages.get(kind, f"{label}の値が正しくありません。")

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlmodel import Session, col, select
 
 from matching._io import NEED_COLUMNS, ORG_COLUMNS
@@ -191,7 +192,8 @@ def _xlsx(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     sheet = workbook.create_sheet()
     sheet.append(list(header))
     for row in rows:
-        sheet.append(list(row))
+        # control characters (a pasted vertical tab, a bell) are not allowed in a worksheet
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
     buf = io.BytesIO()
     workbook.save(buf)
     return buf.getvalue()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from .models import NeedStatus, OrgStatus, RejectReason, Role, Stage, SuggestionStatus
 
@@ -24,6 +25,18 @@ Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Strict):
+    """A PATCH body: a field left out is unchanged; a field sent as null is refused (422),
+    since none of the columns it would empty may be empty."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("null_not_allowed", "null is not allowed")
+        return value
 
 
 class Page(BaseModel, Generic[T]):
@@ -50,7 +63,7 @@ class NeedCreate(NeedBase):
     status: Literal[NeedStatus.draft, NeedStatus.published] = NeedStatus.published
 
 
-class NeedUpdate(Strict):
+class NeedUpdate(Patch):
     title: RequiredLine | None = None
     description: Required | None = None
     goal: Text | None = None
@@ -96,7 +109,7 @@ class OrgCreate(OrgBase):
     key: Key | None = None
 
 
-class OrgUpdate(Strict):
+class OrgUpdate(Patch):
     name: RequiredLine | None = None
     legal_form: Line | None = None
     fields: list[FieldNo] | None = Field(default=None, max_length=20)

@@ -109,3 +109,18 @@ def test_list_filters_and_paging(api: Server) -> None:
     withdrawn = ok(coord.delete(f"/api/needs/{needs['N1']}"))
     assert withdrawn["status"] == "withdrawn"
     assert ok(coord.get("/api/needs", params={"status": "withdrawn"}))["total"] == 1
+
+
+def test_null_in_a_patch_is_a_422_not_a_server_error(api: Server) -> None:
+    """(Found by schemathesis: an explicit null reached a NOT NULL column.)"""
+    coord = api.client("coord")
+    needs, orgs = seed(coord)
+    r = coord.patch(f"/api/needs/{needs['N1']}", json={"status": None, "title": "新しい件名"})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "status"
+    assert "null は指定できません" in r.json()["errors"][0]["message"]
+    assert ok(coord.get(f"/api/needs/{needs['N1']}"))["title"] != "新しい件名"  # nothing written
+    r = coord.patch(f"/api/organizations/{orgs['P1']}", json={"contact_phone": None})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "contact_phone"
+    # leaving a field out still leaves it unchanged
+    ok(coord.patch(f"/api/needs/{needs['N1']}", json={"title": "新しい件名"}))

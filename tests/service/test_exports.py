@@ -83,3 +83,16 @@ def test_contacts_and_roles(api: Server) -> None:
     assert pairings[0].startswith("課題ID,件名,担当課,団体ID,団体名,段階") and len(pairings) == 2
     suggestions = coord.get("/api/export/suggestions", params={"format": "xlsx"})
     assert suggestions.status_code == 200 and suggestions.content.startswith(b"PK")
+
+
+def test_control_characters_do_not_break_the_xlsx_export(api: Server) -> None:
+    """(Found by schemathesis: a pasted vertical tab or bell made openpyxl refuse the cell.)"""
+    coord = api.client("coord")
+    ok(coord.post("/api/organizations", json=org_payload(0, offerings="見守り\x0b訪問\x07")), 201)
+    xlsx = coord.get("/api/export/organizations", params={"format": "xlsx"})
+    assert xlsx.status_code == 200
+    sheet = load_workbook(io.BytesIO(xlsx.content), read_only=True).worksheets[0]
+    values = [c for row in sheet.iter_rows(values_only=True) for c in row]
+    assert "見守り訪問" in values  # the control characters dropped, the text kept
+    csv_text = coord.get("/api/export/organizations").content.decode("utf-8-sig")
+    assert "見守り\x0b訪問\x07" in csv_text  # CSV can carry them as they are
