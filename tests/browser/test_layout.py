@@ -72,3 +72,21 @@ def test_the_skip_link_leads_to_the_content(site: Site) -> None:
     expect(skip).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("main")).to_be_focused()
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(e => !e.labels.length && !e.getAttribute('aria-label'))
+    .map(e => e.outerHTML.slice(0, 120))"""
+NAMELESS_BUTTONS = """() => [...document.querySelectorAll('button, a[href]')]
+    .filter(e => !(e.innerText || '').trim() && !e.getAttribute('aria-label'))
+    .map(e => e.outerHTML.slice(0, 120))"""
+
+
+@pytest.mark.parametrize("user", sorted(PAGES))
+def test_every_field_has_a_label_and_every_control_a_name(site: Site, user: str) -> None:
+    page = site.login(user)
+    for path in [*PAGES[user], "/account"]:
+        page.goto(path)
+        assert page.evaluate(UNLABELLED) == [], path
+        assert page.evaluate(NAMELESS_BUTTONS) == [], path
+        assert page.locator("h1").count() == 1, path
