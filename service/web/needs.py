@@ -190,8 +190,7 @@ async def interest(request: Request, session: SessionDep, user: PageUser, need_i
     else:
         interests.express(session, need_id, user=user, comment=str(form.get("comment", "")))
         msg = "interest"
-    back = "/needs" if form.get("return") == "list" else f"/needs/{need_id}"
-    return redirect(back, msg=msg)
+    return redirect(f"/needs/{need_id}", msg=msg)
 
 
 def _list_params(request: Request) -> dict[str, Any]:
