@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlmodel import col, select
+from starlette.datastructures import FormData
 
 from .. import interests, reviews
 from .. import suggestions as sugg
@@ -52,6 +53,24 @@ def _terms(reasons: dict[str, Any]) -> list[str]:
 
 def _departments(session: Any) -> list[str]:
     return list(session.exec(select(Department.name).order_by(Department.name)))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _posted(model: type[M], form: FormData, message: str) -> M:
+    """The API's input model from a page's form (empty fields left out, so the model's
+    defaults apply); a form it refuses is a 422 with each field's reason in Japanese."""
+    values = {
+        name: value
+        for name in model.model_fields
+        if isinstance(value := form.get(name), str) and value != ""
+    }
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        errors = [{"field": k, "message": v} for k, v in form_errors(exc).items()]
+        raise Invalid(message, code="VALIDATION_ERROR", errors=errors) from None
 
 
 def _next_stages(stage: str | None) -> list[Stage]:
@@ -135,21 +154,7 @@ async def decide(
 ) -> Response:
     form = await checked_form(request)
     require(user, Role.coordinator)
-    try:
-        data = DecisionIn(
-            action=str(form.get("action", "")),  # type: ignore[arg-type]
-            reason_code=str(form.get("reason_code") or "") or None,  # type: ignore[arg-type]
-            comment=str(form.get("comment", "")),
-            version=int(str(form.get("version", "0")) or 0),
-        )
-    except (ValidationError, ValueError) as exc:
-        errors = form_errors(exc) if isinstance(exc, ValidationError) else {}
-        raise Invalid(
-            "判断の内容を読み取れません。"
-            + ("見送る場合は理由を選んでください。" if "reason_code" in errors else ""),
-            code="VALIDATION_ERROR",
-            errors=[{"field": k, "message": v} for k, v in errors.items()],
-        ) from None
+    data = _posted(DecisionIn, form, "判断の内容を読み取れません。")
     result = reviews.decide(session, suggestion_id, data, user=user)
     back = safe_next(str(form.get("return", "")), "/queue")
     anchor = f"need-{result.need_id}" if back.startswith("/queue") else ""
@@ -190,14 +195,7 @@ async def stage(
 ) -> Response:
     form = await checked_form(request)
     require(user, Role.coordinator)
-    try:
-        data = StageIn(
-            stage=str(form.get("stage", "")),  # type: ignore[arg-type]
-            comment=str(form.get("comment", "")),
-            version=int(str(form.get("version", "0")) or 0),
-        )
-    except (ValidationError, ValueError):
-        raise Invalid("段階の指定を読み取れません。", code="VALIDATION_ERROR") from None
+    data = _posted(StageIn, form, "段階の指定を読み取れません。")
     reviews.advance(session, suggestion_id, data, user=user)
     return redirect(safe_next(str(form.get("return", "")), "/pairings"), msg="stage")
 
