@@ -110,19 +110,13 @@ class Decision:
     reason: str = ""
 
 
-def _within_need_ndcg(y: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> float:
-    """Mean nDCG of each need's decided candidates ordered by ``scores`` (confirm = 1):
-    the ranking quality the blend is chosen for, measured where it is used."""
-    values = []
-    for g in np.unique(groups):
-        mask = groups == g
-        if y[mask].any():
-            order = np.argsort(-scores[mask], kind="stable")
-            gains = y[mask][order]
-            ideal = np.sort(y[mask])[::-1]
-            discounts = 1.0 / np.log2(np.arange(2, len(gains) + 2))
-            values.append(float(gains @ discounts) / float(ideal @ discounts))
-    return float(np.mean(values)) if values else 0.0
+def _ranking_ndcg_at_10(scores: np.ndarray, relevant: np.ndarray, n_relevant: int) -> float:
+    """nDCG@10 of one list ordered by ``scores`` (``relevant``: 1 = confirmed), against an
+    ideal of ``n_relevant`` confirmed groups (some may be outside the list)."""
+    discounts = 1.0 / np.log2(np.arange(2, 12))
+    order = np.argsort(-scores, kind="stable")[:10]
+    ideal = discounts[: min(10, n_relevant)].sum()
+    return float(relevant[order] @ discounts[: len(order)]) / float(ideal) if ideal > 0 else 0.0
 
 
 def _ndcg_at_10(scores: np.ndarray, relevant: np.ndarray) -> float:
@@ -356,22 +350,44 @@ class LearnedRanker(BaseEstimator):
     def _validate(
         self, X: np.ndarray, y: np.ndarray, groups: np.ndarray
     ) -> dict[float, tuple[float, float]]:
-        """Held-out nDCG (GroupKFold by need) of each blend ``{α: (mean nDCG, share of folds
-        where it beats the cold-start order)}``; α=0 is the cold start itself."""
+        """Held-out nDCG@10 (GroupKFold by need) of each blend ``{α: (mean nDCG, share of
+        folds where it beats the cold-start order)}``; α=0 is the cold start itself.
+
+        Measured where the blend is used: each held-out need's ``candidates`` cold-start
+        groups are re-ranked, and the groups confirmed for it are the relevant ones (a
+        group nobody decided on counts as not relevant). Ordering only the decided pairs
+        would say little when a need has few decisions, most of them confirmations — as
+        in decisions taken from relevance judgements — and let a harmful model through."""
         n_groups = len(set(groups.tolist()))
         if n_groups < 3:
             return {}
+        b = self.base_
+        cols = np.array([b.org_index_[d.npo_id] for d in self.decisions_])
+        confirmed_needs = np.unique(groups[y == 1])
+        block = self._expanded(confirmed_needs, self.confirmed_, self.expansion_)[0]
+        lists = {}
+        for i, row in zip(confirmed_needs.tolist(), block, strict=True):
+            candidates = top_k(row, self.candidates)
+            mine = set(cols[(groups == i) & (y == 1)].tolist())
+            relevant = np.array([j in mine for j in candidates.tolist()], dtype=np.float64)
+            features = self._features(np.full(len(candidates), i), candidates)
+            lists[i] = (features, relevant, len(mine))
         scores: dict[float, list[float]] = {a: [] for a in BLENDS}
         for train, test in GroupKFold(n_splits=min(5, n_groups)).split(X, y, groups):
-            if len(set(y[train])) < 2 or len(set(y[test])) < 2:
+            held = [i for i in np.unique(groups[test]).tolist() if i in lists]
+            if len(set(y[train])) < 2 or not held:
                 continue
             model = self._new_model().fit((X[train] - self.mean_) / self.scale_, y[train])
-            p = model.predict_proba((X[test] - self.mean_) / self.scale_)[:, 1]
-            cold = self._cold_share(X[test])
+            fold: dict[float, list[float]] = {a: [] for a in BLENDS}
+            for i in held:
+                features, relevant, n_relevant = lists[i]
+                p = model.predict_proba((features - self.mean_) / self.scale_)[:, 1]
+                cold = self._cold_share(features)
+                for alpha in BLENDS:
+                    blended = (1 - alpha) * cold + alpha * p
+                    fold[alpha].append(_ranking_ndcg_at_10(blended, relevant, n_relevant))
             for alpha in BLENDS:
-                scores[alpha].append(
-                    _within_need_ndcg(y[test], (1 - alpha) * cold + alpha * p, groups[test])
-                )
+                scores[alpha].append(float(np.mean(fold[alpha])))
         if not scores[0.0]:
             return {}
         base = np.array(scores[0.0])

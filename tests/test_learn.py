@@ -11,8 +11,22 @@ import pytest
 
 from corpus import load_corpus, part_paths
 from matching import TfidfRanker, evaluate_rankings
-from matching._evaluate import simulate_decisions, split_needs
-from matching._learn import CONTRIBUTIONS, EXPANSIONS, FEATURE_LABELS, Decision, LearnedRanker
+from matching._evaluate import (
+    confirmation_transfer,
+    heldout_comparison,
+    judged_decisions,
+    learning_gains,
+    simulate_decisions,
+    split_needs,
+)
+from matching._learn import (
+    CONTRIBUTIONS,
+    EXPANSIONS,
+    FEATURE_LABELS,
+    REASONS,
+    Decision,
+    LearnedRanker,
+)
 
 from .conftest import run_matching
 
@@ -200,3 +214,53 @@ def test_expansion_that_does_not_generalise_is_not_used(part_c):
     )
     if model.model_ is None:
         assert model.rank_orgs(top=5) == cold.rank_orgs(top=5)
+
+
+def test_validation_measures_the_ranked_list_not_only_the_decided_pairs(part_c):
+    """One confirmation per training need, for a group the cold start ranks 20th, and one
+    rejection of its first: ordering the two decided pairs, the cold start would score
+    1/log2(3); over the list the blend re-ranks, the confirmed group is outside the top
+    10, so the cold start's held-out figure is 0."""
+    *_, test, cold, _ = part_c
+    train = sorted(set(cold.need_ids_) - set(test))
+    decisions = []
+    for need_id, ranking in cold.rank_orgs(train, top=20):
+        decisions.append(Decision(need_id, ranking[19][0], "confirm"))
+        decisions.append(Decision(need_id, ranking[0][0], "reject", "その他"))
+    model = LearnedRanker(min_decisions=10).fit_on(cold, decisions)
+    assert model.report_["validation_ndcg"][0.0] == 0.0, model.report_
+
+
+def test_judged_decisions_confirm_what_the_judgements_say(part_c):
+    _, _, qrels, test, cold, _ = part_c
+    train = sorted(set(cold.need_ids_) - set(test))
+    decisions = judged_decisions(cold, train, qrels, seed=0)
+    judged = {(q, o): g for q in train for o, g in qrels.get(q, {}).items()}
+    assert {(d.need_id, d.npo_id) for d in decisions} == set(judged)
+    for d in decisions:
+        assert (d.decision == "confirm") == (judged[d.need_id, d.npo_id] > 0)
+        assert d.decision == "confirm" or d.reason in REASONS
+    # unlike a review of the top 10, it confirms groups the cold start does not suggest
+    top10 = {(q, o) for q, r in cold.rank_orgs(train, top=10) for o, _ in r}
+    assert any((d.need_id, d.npo_id) not in top10 for d in decisions if d.decision == "confirm")
+    assert decisions == judged_decisions(cold, train, qrels, seed=0)
+
+
+def test_learning_gains_agree_with_the_single_split_comparison(part_c):
+    needs, orgs, qrels, _, _, _ = part_c
+    gains = learning_gains(needs, orgs, qrels, seeds=(0, 1), protocol="judged")
+    assert [g.seed for g in gains] == [0, 1]
+    table, _ = heldout_comparison(needs, orgs, qrels, sizes=(), seed=1, protocol="judged")
+    by_name = {r.name.split(" (")[0]: r.metrics["nDCG@10"] for r in table}
+    assert gains[1].cold == pytest.approx(by_name["cold start"])
+    assert gains[1].learned == pytest.approx(by_name["learned"])
+
+
+def test_confirmation_transfer_sees_a_group_relevant_everywhere(part_c):
+    needs, _, qrels, _, _, _ = part_c
+    everywhere = {q: {**judged, "P401": 1} for q, judged in qrels.items()}
+    figures = confirmation_transfer(needs, everywhere, seed=0)
+    assert figures["base"] < figures["confirmed_elsewhere"]
+    plain = confirmation_transfer(needs, qrels, seed=0)
+    assert plain["confirmed_elsewhere"] < figures["confirmed_elsewhere"]
+    assert set(plain) == {"base", "confirmed_elsewhere", "same_department"}
