@@ -207,6 +207,7 @@ class LearnedRanker(BaseEstimator):
         labels = {d.decision for d in known}
         if len(known) < self.min_decisions or labels != {"confirm", "reject"}:
             self.report_["reason"] = "too few decisions, or only one kind: cold start"
+            self.report_["code"] = "too_few_decisions"
             return self
         # 1. document expansion, validated on training needs held out from the expansion
         expansion = self._validate_expansion()
@@ -226,10 +227,11 @@ class LearnedRanker(BaseEstimator):
         alpha = _promoted(scores)
         if alpha == 0.0 and beta == 0.0:
             self.report_["reason"] = "not better than cold start on held-out decisions"
+            self.report_["code"] = "not_better"
             return self
         self.alpha_ = alpha
         self.model_ = self._new_model().fit((X - self.mean_) / self.scale_, y)
-        self.report_.update(promoted=True, alpha=alpha, expansion=beta)
+        self.report_.update(promoted=True, code="promoted", alpha=alpha, expansion=beta)
         return self
 
     def rebind(self, base: TfidfRanker) -> LearnedRanker:

@@ -60,7 +60,11 @@ def train(session: Session, index: MatchingIndex, *, user: User | None) -> Ranki
         decisions=len(decisions),
         max_decision_id=last,
         promoted=promoted,
-        report=_jsonable(learned.report_ if learned else {"reason": "nothing to rank yet"}),
+        report=_jsonable(
+            learned.report_
+            if learned
+            else {"reason": "nothing to rank yet", "code": "nothing_to_rank"}
+        ),
     )
     session.add(row)
     session.flush()

@@ -81,6 +81,46 @@ def dashboard_xlsx(session: SessionDep, user: PageUser, fy: Id) -> Response:
 # ---- the ranking model -----------------------------------------------------------
 
 
+_OUTCOMES = {
+    "promoted": "検証で今の順位付けを上回ったので採用しました。",
+    "not_better": "伏せた判断での検証で、今の順位付けを上回りませんでした。",
+    "too_few_decisions": "判断が少ないか、承認・見送りの片方しかないため、学習しませんでした。",
+    "nothing_to_rank": "まだ順位付けする協働の種・団体がありません。",
+}
+
+
+def _figures(scores: object) -> str:
+    """``{setting: nDCG@10}`` as ``設定 値`` pairs, the one without learning first."""
+    if not isinstance(scores, dict) or not scores:
+        return ""
+    items = sorted(((float(k), float(v)) for k, v in scores.items()), key=lambda kv: kv[0])
+    return "、".join(f"{'なし' if k == 0 else f'{k:g}'} {v:.3f}" for k, v in items)
+
+
+def describe_model(report: dict[str, object]) -> list[str]:
+    """A stored training report (``LearnedRanker.report_``) in Japanese, line by line."""
+    code = report.get("code")
+    if code is None:  # reports stored before the library gave a code
+        reason = str(report.get("reason", ""))
+        code = (
+            "promoted"
+            if report.get("promoted")
+            else "too_few_decisions"
+            if "too few" in reason
+            else "nothing_to_rank"
+            if "nothing" in reason
+            else "not_better"
+        )
+    lines = [f"判断 {report.get('decisions', 0)} 件で学習。" + _OUTCOMES.get(str(code), "")]
+    if expansion := _figures(report.get("expansion_ndcg")):
+        lines.append(f"承認済みの協働の種で団体を補う重み β ごとの検証 nDCG@10: {expansion}")
+    if blends := _figures(report.get("validation_ndcg")):
+        lines.append(f"並べ替えモデルを混ぜる割合 α ごとの検証 nDCG@10: {blends}")
+    if code == "promoted":
+        lines.append(f"使う設定: β = {report.get('expansion', 0)}、α = {report.get('alpha', 0)}")
+    return lines
+
+
 @router.get("/models")
 def models_page(request: Request, session: SessionDep, user: PageUser) -> Response:
     require(user, Role.coordinator)
@@ -90,7 +130,7 @@ def models_page(request: Request, session: SessionDep, user: PageUser) -> Respon
         request,
         "models.html",
         {
-            "models": rows,
+            "models": [(row, describe_model(row.report)) for row in rows],
             "current": current.version if current else "cold-start",
             "decisions": len(training.stored_decisions(session)),
         },

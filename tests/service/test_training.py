@@ -82,6 +82,11 @@ def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
 
     queue_page = login(api, "coord").get("/queue").text
     assert "学習した順位付けの判断材料: " in queue_page and "プロフィールの充実度" in queue_page
+    # the models page gives the validation figures and the chosen setting in Japanese
+    models_page = login(api, "coord").get("/models").text
+    assert "検証で今の順位付けを上回ったので採用しました。" in models_page
+    assert "並べ替えモデルを混ぜる割合 α ごとの検証 nDCG@10: なし " in models_page
+    assert f"α = {model['report']['alpha']}" in models_page
     # another process rebuilds the same model from the database alone
     other = MatchingIndex(api.engine)  # type: ignore[arg-type]
     with Session(api.engine) as session:  # type: ignore[arg-type]
