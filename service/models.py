@@ -141,6 +141,10 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=_ts())
 
 
+# ``Suggestion.model_version`` of a pairing the coordinator added by hand (no ranker made it)
+BY_HAND = "by-hand"
+
+
 class Suggestion(SQLModel, table=True):
     """A proposed (need, organisation) pairing and where the coordinator's review stands.
 

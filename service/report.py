@@ -2,9 +2,10 @@
 
 Counted from what is recorded, per fiscal year: needs posted; suggestions made; pairings
 reviewed (a suggestion counts once, by its last confirm/reject in the year) and how many
-were confirmed; the reasons for rejection; meetings arranged (事前打ち合わせ設定) and
-projects started (協働事業化) — overall, by department and by 活動分野, with the change from
-the year before.
+were confirmed; pairings the coordinator added by hand (apart: the ranker did not suggest
+them, so they are neither suggestions made nor in the confirmation rate); the reasons for
+rejection; meetings arranged (事前打ち合わせ設定) and projects started (協働事業化), of every
+pairing — overall, by department and by 活動分野, with the change from the year before.
 """
 
 from __future__ import annotations
@@ -20,15 +21,24 @@ from sqlmodel import Session, col, select
 
 from matching import FIELD_NAMES
 
-from .models import Decision, Department, Need, Suggestion, int_tags
+from .models import BY_HAND, Decision, Department, Need, Suggestion, int_tags
 
 JST = ZoneInfo("Asia/Tokyo")
-METRICS = ("needs_posted", "suggestions_made", "reviewed", "confirmed", "meetings", "projects")
+METRICS = (
+    "needs_posted",
+    "suggestions_made",
+    "reviewed",
+    "confirmed",
+    "by_hand",
+    "meetings",
+    "projects",
+)
 LABELS = {
     "needs_posted": "登録された課題",
     "suggestions_made": "提案",
     "reviewed": "確認した提案",
     "confirmed": "承認",
+    "by_hand": "提案外の組み合わせ",
     "meetings": "事前打ち合わせ設定",
     "projects": "協働事業化",
 }
@@ -45,6 +55,7 @@ def fiscal_year_bounds(year: int) -> tuple[datetime, datetime]:
 class _Row:
     need_id: int
     created_at: datetime
+    by_hand: bool
 
 
 @dataclass
@@ -76,9 +87,11 @@ def _figures(session: Session, year: int) -> YearFigures:
     }
     # only the columns counted: a suggestion row also carries its reasons (JSON)
     suggestions = {
-        s_id: _Row(need_id, created)
-        for s_id, need_id, created in session.exec(
-            select(Suggestion.id, Suggestion.need_id, Suggestion.created_at)
+        s_id: _Row(need_id, created, made_by == BY_HAND)
+        for s_id, need_id, created, made_by in session.exec(
+            select(
+                Suggestion.id, Suggestion.need_id, Suggestion.created_at, Suggestion.model_version
+            )
         )
     }
     out = YearFigures(year)
@@ -98,7 +111,7 @@ def _figures(session: Session, year: int) -> YearFigures:
             count("needs_posted", need_id)  # type: ignore[arg-type]
     for s in suggestions.values():
         if inside(s.created_at):
-            count("suggestions_made", s.need_id)
+            count("by_hand" if s.by_hand else "suggestions_made", s.need_id)
     last_review: dict[int, Decision] = {}
     for d in session.exec(select(Decision).order_by(col(Decision.id))).all():
         if not inside(d.created_at):
@@ -112,6 +125,8 @@ def _figures(session: Session, year: int) -> YearFigures:
             count("projects", need_id)
     reasons: Counter[str] = Counter()
     for suggestion_id, d in last_review.items():
+        if suggestions[suggestion_id].by_hand:
+            continue  # counted as added by hand, not as a reviewed suggestion
         need_id = suggestions[suggestion_id].need_id
         count("reviewed", need_id)
         if d.action == "confirm":

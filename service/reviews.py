@@ -10,14 +10,19 @@ from __future__ import annotations
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from .audit import audit
 from .errors import Conflict, Invalid, NotFound, PermissionDenied
+from .index import MatchingIndex
 from .models import (
+    BY_HAND,
     Decision,
     Need,
+    NeedStatus,
     Organization,
+    OrgStatus,
     RejectReason,
     Role,
     Stage,
@@ -26,8 +31,10 @@ from .models import (
     User,
     utcnow,
 )
-from .schemas import DecisionIn, DecisionPublic, StageIn, SuggestionPublic
-from .suggestions import joined, suggestion_public
+from .needs import get_need
+from .organizations import get_org
+from .schemas import DecisionIn, DecisionPublic, PairIn, StageIn, SuggestionPublic
+from .suggestions import explain_pair, joined, suggestion_public
 
 # stage → the stages it may move on to (None: just confirmed)
 TRANSITIONS: dict[str | None, set[str]] = {
@@ -147,6 +154,70 @@ def decide(
         reason=reason,
         previous=previous,
     )
+    session.commit()
+    session.refresh(s)
+    return suggestion_public(s, need, dept, org)
+
+
+def pair_by_hand(
+    session: Session, index: MatchingIndex, need_id: int, data: PairIn, *, user: User
+) -> SuggestionPublic:
+    """Record a pairing the coordinator knows of but the ranking did not suggest, confirmed
+    at once. It is stored like any suggestion (``rank`` None, ``model_version`` ``BY_HAND``,
+    the reasons the ranker would give), so the department sees it, its stages are tracked,
+    the report counts it apart from the ranker's suggestions, and the learned ranker
+    learns from it: confirmations of groups the cold start misses are what document
+    expansion needs."""
+    if user.role != Role.coordinator:
+        raise PermissionDenied("団体との組み合わせはコーディネーターが記録します。")
+    need, dept = get_need(session, need_id, user=user)
+    org = get_org(session, data.organization_id, user=user)
+    if need.status != NeedStatus.published:
+        raise Conflict(
+            "公開中の協働の種だけに団体を組み合わせられます。", code="NEED_NOT_PUBLISHED"
+        )
+    if org.status != OrgStatus.active:
+        raise Conflict("登録を取り消した団体とは組み合わせられません。", code="ORG_WITHDRAWN")
+    existing = session.exec(
+        select(Suggestion).where(
+            Suggestion.need_id == need_id, Suggestion.organization_id == data.organization_id
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            "この団体はすでにこの協働の種の提案にあります。提案のページで承認してください。",
+            code="ALREADY_SUGGESTED",
+            errors=[{"field": "organization_id", "code": "EXISTS", "suggestion_id": existing.id}],
+        )
+    with index.lock:
+        index.sync(session)
+        reasons = explain_pair(index, need_id, data.organization_id)
+        version = index.version
+    assert user.id is not None
+    s = Suggestion(
+        need_id=need_id,
+        organization_id=data.organization_id,
+        score=float(reasons.get("score", 0.0)),
+        rank=None,
+        reasons=reasons,
+        index_version=version,
+        model_version=BY_HAND,
+        status=SuggestionStatus.confirmed,
+    )
+    session.add(s)
+    try:
+        session.flush()
+    except IntegrityError:  # the same pair was suggested or added a moment ago
+        session.rollback()
+        raise Conflict(
+            "この団体はすでにこの協働の種の提案にあります。提案のページで承認してください。",
+            code="ALREADY_SUGGESTED",
+        ) from None
+    assert s.id is not None
+    session.add(
+        Decision(suggestion_id=s.id, action="confirm", comment=data.comment, user_id=user.id)
+    )
+    audit(session, user, "pair_by_hand", "suggestion", s.id, need=need_id, organization=org.id)
     session.commit()
     session.refresh(s)
     return suggestion_public(s, need, dept, org)

@@ -171,6 +171,13 @@ class DecisionIn(Strict):
     version: Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
+class PairIn(Strict):
+    """A pairing the coordinator knows of that the ranking did not suggest: confirmed at once."""
+
+    organization_id: Annotated[int, Field(ge=1, le=2_147_483_647)]
+    comment: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
 class StageIn(Strict):
     stage: Stage
     comment: Annotated[str, StringConstraints(max_length=2000)] = ""

@@ -63,6 +63,11 @@ def _reasons(index: MatchingIndex, need_key: str, org_keys: list[str]) -> dict[s
     return out
 
 
+def explain_pair(index: MatchingIndex, need_id: int, org_id: int) -> dict[str, Any]:
+    """The reasons one (need, group) pair would be shown with, suggested or not."""
+    return _reasons(index, item_key(need_id), [item_key(org_id)])[item_key(org_id)]
+
+
 def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
     active = index.active
     version, model = index.version, index.model_version

@@ -15,7 +15,7 @@ from .. import interests, reviews
 from .. import suggestions as sugg
 from ..db import page_of
 from ..deps import IndexDep, SessionDep, SettingsDep
-from ..errors import Invalid
+from ..errors import Conflict, Invalid
 from ..models import (
     Department,
     RejectReason,
@@ -25,7 +25,7 @@ from ..models import (
     SuggestionStatus,
 )
 from ..models import int_tags as tags_int
-from ..schemas import DecisionIn, StageIn
+from ..schemas import DecisionIn, PairIn, StageIn
 from .core import (
     Id,
     PageUser,
@@ -198,6 +198,24 @@ async def stage(
     data = _posted(StageIn, form, "段階の指定を読み取れません。")
     reviews.advance(session, suggestion_id, data, user=user)
     return redirect(safe_next(str(form.get("return", "")), "/pairings"), msg="stage")
+
+
+@router.post("/needs/{need_id}/pair")
+async def pair(
+    request: Request, session: SessionDep, index: IndexDep, user: PageUser, need_id: Id
+) -> Response:
+    """A group the ranking did not suggest, confirmed for the need by the coordinator."""
+    form = await checked_form(request)
+    require(user, Role.coordinator)
+    data = _posted(PairIn, form, "組み合わせる団体を選んでください。")
+    try:
+        s = reviews.pair_by_hand(session, index, need_id, data, user=user)
+    except Conflict as exc:
+        existing = next((e.get("suggestion_id") for e in exc.errors), None)
+        if exc.code == "ALREADY_SUGGESTED" and existing:
+            return redirect(f"/suggestions/{existing}", msg="already_suggested")
+        raise
+    return redirect(f"/suggestions/{s.id}", msg="paired")
 
 
 PAIRINGS_PER_PAGE = 20

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from service.models import Decision, Department, Need, Organization, Suggestion, User
+from service.models import BY_HAND, Decision, Department, Need, Organization, Suggestion, User
 
 from .conftest import Server
 from .helpers import ok
@@ -51,13 +51,13 @@ def _world(api: Server) -> None:
         s.add_all([o1, o2])
         s.flush()
 
-        def suggestion(n: Need, o: Organization, at: str) -> Suggestion:
+        def suggestion(n: Need, o: Organization, at: str, made_by: str = "x") -> Suggestion:
             row = Suggestion(
                 need_id=n.id,
                 organization_id=o.id,
                 score=0.5,
                 index_version="x",
-                model_version="x",
+                model_version=made_by,
                 created_at=t(at),
                 updated_at=t(at),
             )
@@ -69,6 +69,8 @@ def _world(api: Server) -> None:
         s2 = suggestion(n1, o2, "2025-06-01T10:00")
         s3 = suggestion(n2, o1, "2025-02-01T10:00")
         s4 = suggestion(n3, o2, "2026-01-10T10:00")
+        # the coordinator paired n3 with o1 by hand: not a suggestion made, but a pairing
+        s5 = suggestion(n3, o1, "2025-09-01T10:00", made_by=BY_HAND)
         for sug, action, reason, at in [
             (s1, "confirm", None, "2025-06-02T10:00"),
             (s1, "meeting_arranged", None, "2025-07-01T10:00"),
@@ -77,6 +79,8 @@ def _world(api: Server) -> None:
             (s3, "confirm", None, "2025-02-02T10:00"),
             (s4, "reject", "体制不足", "2026-01-11T10:00"),
             (s4, "confirm", None, "2026-01-12T10:00"),  # revised: counts once, as confirmed
+            (s5, "confirm", None, "2025-09-01T10:00"),
+            (s5, "meeting_arranged", None, "2025-10-01T10:00"),
         ]:
             s.add(
                 Decision(
@@ -99,7 +103,8 @@ def test_report_figures_by_hand(api: Server) -> None:
         "suggestions_made": 3,
         "reviewed": 3,
         "confirmed": 2,
-        "meetings": 1,
+        "by_hand": 1,
+        "meetings": 2,
         "projects": 1,
     }
     assert fy["confirmation_rate"] == round(2 / 3, 4)
@@ -109,6 +114,7 @@ def test_report_figures_by_hand(api: Server) -> None:
         "suggestions_made": 2,
         "reviewed": 2,
         "confirmed": 1,
+        "by_hand": 0,
         "meetings": 1,
         "projects": 1,
     }
@@ -117,7 +123,8 @@ def test_report_figures_by_hand(api: Server) -> None:
         "suggestions_made": 1,
         "reviewed": 1,
         "confirmed": 1,
-        "meetings": 0,
+        "by_hand": 1,
+        "meetings": 1,
         "projects": 0,
     }
     assert fy["by_field"]["保健・医療・福祉"]["needs_posted"] == 1
@@ -128,7 +135,8 @@ def test_report_figures_by_hand(api: Server) -> None:
         "suggestions_made": 2,
         "reviewed": 2,
         "confirmed": 1,
-        "meetings": 1,
+        "by_hand": 1,
+        "meetings": 2,
         "projects": 1,
     }
     assert ok(coord.get("/api/reports/2026"))["totals"]["needs_posted"] == 1

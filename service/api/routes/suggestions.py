@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query
 from ... import reviews
 from ... import suggestions as sugg
 from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
-from ...schemas import DecisionIn, DecisionPublic, Page, StageIn, SuggestionPublic
+from ...schemas import DecisionIn, DecisionPublic, Page, PairIn, StageIn, SuggestionPublic
 
 router = APIRouter(tags=["review"])
 
@@ -65,6 +65,26 @@ def decide(
 ) -> SuggestionPublic:
     """``confirm`` or ``reject`` (with ``reason_code``); ``version`` is the one you read."""
     return reviews.decide(session, suggestion_id, data, user=user)
+
+
+@router.post(
+    "/needs/{need_id}/pairings",
+    response_model=SuggestionPublic,
+    status_code=201,
+    summary="提案にない団体を組み合わせる（その場で承認）",
+)
+def pair_by_hand(
+    session: SessionDep,
+    index: IndexDep,
+    user: CurrentUser,
+    need_id: Annotated[int, Path(ge=1, le=2_147_483_647, description="課題の番号")],
+    data: PairIn,
+) -> SuggestionPublic:
+    """A group the coordinator knows fits the need, though the ranking did not suggest it:
+    stored as a confirmed suggestion (``rank`` null, ``model_version`` ``by-hand``), taught to
+    the ranking model at the next retraining. 409 ``ALREADY_SUGGESTED`` if the pair is
+    already a suggestion (decide it there)."""
+    return reviews.pair_by_hand(session, index, need_id, data, user=user)
 
 
 @router.post(
