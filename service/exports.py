@@ -20,16 +20,19 @@ from matching._io import NEED_COLUMNS, ORG_COLUMNS
 
 from .errors import PermissionDenied
 from .models import (
+    BY_HAND,
     Decision,
     Department,
     Need,
     Organization,
     Role,
+    Stage,
     Suggestion,
     SuggestionStatus,
     User,
     from_tags,
 )
+from .reviews import STAGE_LABELS
 from .suggestions import joined
 
 Kind = Literal["needs", "organizations", "suggestions", "decisions", "pairings"]
@@ -124,9 +127,18 @@ def _suggestions(session: Session) -> tuple[list[str], list[list[object]]]:
 
 
 def _pairings(session: Session) -> tuple[list[str], list[list[object]]]:
-    header = ["課題ID", "件名", "担当課", "団体ID", "団体名", "段階", "更新日時"]
+    header = ["課題ID", "件名", "担当課", "団体ID", "団体名", "段階", "経緯", "更新日時"]
     rows: list[list[object]] = [
-        [n.key, n.title, d, o.key, o.name, s.stage or "承認", s.updated_at.isoformat()]
+        [
+            n.key,
+            n.title,
+            d,
+            o.key,
+            o.name,
+            STAGE_LABELS[Stage(s.stage)] if s.stage else "承認",
+            "手動で組み合わせ" if s.model_version == BY_HAND else "提案から承認",
+            s.updated_at.isoformat(),
+        ]
         for s, n, d, o in _suggestion_rows(session, confirmed_only=True)
     ]
     return header, rows

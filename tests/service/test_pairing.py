@@ -65,6 +65,10 @@ def test_the_coordinator_pairs_a_group_the_ranking_missed(api: Server) -> None:
         before["suggestions_made"],
         before["confirmed"],
     )
+    # the pairings export says how each pairing came about, in Japanese
+    rows = coord.get("/api/export/pairings").content.decode("utf-8-sig").splitlines()
+    assert rows[0] == "課題ID,件名,担当課,団体ID,団体名,段階,経緯,更新日時"
+    assert any(",事前打ち合わせ設定,手動で組み合わせ," in row for row in rows[1:])
     # retraining learns from it
     with Session(api.engine) as session:  # type: ignore[arg-type]
         decisions = stored_decisions(session)
