@@ -288,3 +288,29 @@ def confirmation_transfer(
                 counts[kind][0] += relevant
                 counts[kind][1] += 1
     return {k: (hit / total if total else 0.0) for k, (hit, total) in counts.items()}
+
+
+def learning_curve(
+    needs: Sequence[Need],
+    orgs: Sequence[Organization],
+    qrels: Mapping[str, Mapping[str, int]],
+    *,
+    sizes: Sequence[int] = (0, 10, 30, 100, 300),
+    seeds: Sequence[int] = range(5),
+    protocol: str = "review",
+) -> dict[int, float]:
+    """Mean nDCG@10 of the held-out needs over ``seeds`` splits, learned from the first N
+    decisions of each split (N in ``sizes``; all of them when there are fewer)."""
+    from ._learn import LearnedRanker
+
+    cold = TfidfRanker().fit(needs, orgs)
+    values: dict[int, list[float]] = {n: [] for n in sizes}
+    for seed in seeds:
+        train, test = split_needs([n.id for n in needs], seed=seed)
+        judged = {q: qrels[q] for q in test if q in qrels}
+        decisions = PROTOCOLS[protocol](cold, train, qrels, seed=seed)
+        for n in sizes:
+            model = LearnedRanker().fit_on(cold, decisions[:n])
+            ranked = {q: [o for o, _ in r] for q, r in model.rank_orgs(sorted(judged), top=100)}
+            values[n].append(evaluate_rankings(ranked, judged).metrics["nDCG@10"])
+    return {n: float(np.mean(v)) for n, v in values.items()}

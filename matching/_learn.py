@@ -8,11 +8,15 @@ profile completeness), and the history of each group — a group confirmed for n
 this one moves up; one rejected as 地域外 or 体制不足 for similar needs moves down.
 
 Confirmed decisions also change retrieval, not only the order of the cold-start
-candidates: a group confirmed for a need gets that need's text added to its profile
+candidates: a group confirmed for a need the cold start had ranked low (below
+``informative_rank``, or paired by hand) gets that need's text added to its profile
 (document expansion, ``β ×`` the mean vector of the needs it was confirmed for), so a
 later need worded like those needs reaches the group even when the group's own profile
-uses other words (独居高齢者の孤立 → ふれあいサロン). ``β`` is chosen on held-out
-training needs, and kept at 0 unless it wins there (see ``EXPANSIONS``).
+uses other words (独居高齢者の孤立 → ふれあいサロン). Confirmations of groups the cold start
+already ranked near the top teach the expansion nothing and are left out: expanding
+them only makes those groups crowd the lists of every similar need. The expansion is
+validated on training needs held out from it and dropped if it loses there by more than
+``EXPANSION_TOLERANCE``.
 """
 
 from __future__ import annotations
@@ -95,7 +99,11 @@ FEATURE_LABELS: dict[str, str] = {
 BLENDS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 # document expansion weights tried: β × the mean vector of the needs a group was confirmed
 # for is added to its profile vector (0 = no expansion)
-EXPANSIONS: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
+EXPANSIONS: tuple[float, ...] = (0.0, 0.5)
+# the expansion is kept unless it loses more than this on held-out training needs: its
+# validation is pessimistic (a group it newly surfaces was never decided on, so it counts
+# as not relevant) and noisy (a fold holds a handful of needs)
+EXPANSION_TOLERANCE = 0.005
 # a blend replaces the cold-start order only if it wins by this much held-out nDCG on
 # average, and in at least this share of the folds (noise wins about half of them)
 MIN_GAIN = 0.01
@@ -142,6 +150,15 @@ def _promoted(scores: dict[float, tuple[float, float]]) -> float:
     return best if scores[best][1] >= MIN_FOLD_WINS else 0.0
 
 
+def _expansion_promoted(scores: dict[float, tuple[float, float]]) -> float:
+    """The expansion weight to use: the largest in ``EXPANSIONS`` that does not lose more
+    than ``EXPANSION_TOLERANCE`` to no expansion on held-out training needs; else 0."""
+    if 0.0 not in scores:
+        return 0.0
+    kept = [b for b in scores if b and scores[b][0] >= scores[0.0][0] - EXPANSION_TOLERANCE]
+    return max(kept, default=0.0)
+
+
 def _pair_dot(a: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return np.asarray(a[rows].multiply(b[cols]).sum(axis=1)).ravel()
 
@@ -161,6 +178,8 @@ class LearnedRanker(BaseEstimator):
     base: the cold-start ranker (``TfidfRanker()`` by default).
     candidates: how many cold-start candidates per need the model re-orders.
     min_decisions: fewer decisions than this (or only one kind) → cold start.
+    informative_rank: a confirmation expands the group's profile only if the cold start
+    ranks the group below this for the need (see ``_informative``).
     C, random_state: of the logistic regression.
 
     The learned score is ``(1 − α) × cold / (the need's best cold) + α × p(confirm)``,
@@ -177,11 +196,13 @@ class LearnedRanker(BaseEstimator):
         base: TfidfRanker | None = None,
         candidates: int = 50,
         min_decisions: int = 50,
+        informative_rank: int = 5,
         C: float = 1.0,
         random_state: int = 0,
     ) -> None:
         self.base = base
         self.candidates = candidates
+        self.informative_rank = informative_rank
         self.min_decisions = min_decisions
         self.C = C
         self.random_state = random_state
@@ -212,7 +233,7 @@ class LearnedRanker(BaseEstimator):
         # 1. document expansion, validated on training needs held out from the expansion
         expansion = self._validate_expansion()
         self.report_["expansion_ndcg"] = {a: v[0] for a, v in expansion.items()}
-        beta = _promoted(expansion)
+        beta = _expansion_promoted(expansion)
         self.expansion_ = beta
         # 2. the re-ranking model over the (expanded) candidates
         rows = np.array([base.need_index_[d.need_id] for d in known])
@@ -256,9 +277,11 @@ class LearnedRanker(BaseEstimator):
                     REASONS.get(d.reason, "other"),
                 )
             )
-        # document expansion: which needs each group was confirmed for, and the need-need
-        # (query-need, profile-need) products the expanded cosine is computed from
-        confirms = [d for d in self.decisions_ if d.decision == "confirm"]
+        # document expansion: which needs each group was confirmed for (where the cold
+        # start had not found it), and the need-need (query-need, profile-need) products
+        # the expanded cosine is computed from
+        self.informative_ = self._informative()
+        confirms = [d for d, new in zip(self.decisions_, self.informative_, strict=True) if new]
         self.confirmed_ = self._confirm_matrix(
             [base.need_index_[d.need_id] for d in confirms],
             [base.org_index_[d.npo_id] for d in confirms],
@@ -267,6 +290,28 @@ class LearnedRanker(BaseEstimator):
         self.nn_ = (nv @ nv.T).toarray()
         self.qn_ = (base.need_queries_ @ nv.T).toarray()
         self.on_ = (base.org_vectors_ @ nv.T).toarray()
+
+    def _informative(self) -> np.ndarray:
+        """Per decision: a confirmation of a group the cold start ranks below
+        ``informative_rank`` for that need (or not at all, e.g. one paired by hand). Only
+        these expand profiles: a group the cold start already put near the top gains
+        nothing from the need's words, and boosting it further for every similar need
+        only makes it crowd other lists."""
+        b = self.base_
+        out = np.zeros(len(self.decisions_), dtype=bool)
+        confirms = [k for k, d in enumerate(self.decisions_) if d.decision == "confirm"]
+        if not confirms:
+            return out
+        rows = np.array([b.need_index_[self.decisions_[k].need_id] for k in confirms])
+        found: dict[int, set[int]] = {}
+        needs = np.unique(rows)
+        for start in range(0, len(needs), _BLOCK):
+            chunk = needs[start : start + _BLOCK]
+            for i, row in zip(chunk.tolist(), b.score_block(chunk), strict=True):
+                found[i] = set(top_k(row, self.informative_rank).tolist())
+        for k, i in zip(confirms, rows.tolist(), strict=True):
+            out[k] = b.org_index_[self.decisions_[k].npo_id] not in found[i]
+        return out
 
     def _confirm_matrix(self, rows: Sequence[int], cols: Sequence[int]) -> np.ndarray:
         """needs × organisations, 1 where the group was confirmed for the need."""
@@ -325,12 +370,13 @@ class LearnedRanker(BaseEstimator):
         rows = np.array([b.need_index_[d.need_id] for d in self.decisions_])
         cols = np.array([b.org_index_[d.npo_id] for d in self.decisions_])
         y = np.array([d.decision == "confirm" for d in self.decisions_])
+        new = self.informative_
         n_groups = len(set(rows.tolist()))
         if n_groups < 3:
             return {}
         scores: dict[float, list[float]] = {a: [] for a in EXPANSIONS}
         for train, test in GroupKFold(n_splits=min(5, n_groups)).split(rows, y, rows):
-            confirmed = self._confirm_matrix(rows[train][y[train]], cols[train][y[train]])
+            confirmed = self._confirm_matrix(rows[train][new[train]], cols[train][new[train]])
             held = np.unique(rows[test][y[test]])
             if not len(held) or not confirmed.any():
                 continue

@@ -21,11 +21,13 @@ from matching._evaluate import (
 )
 from matching._learn import (
     CONTRIBUTIONS,
+    EXPANSION_TOLERANCE,
     EXPANSIONS,
     FEATURE_LABELS,
     REASONS,
     Decision,
     LearnedRanker,
+    _expansion_promoted,
 )
 
 from .conftest import run_matching
@@ -84,7 +86,7 @@ def test_unknown_ids_in_decisions_are_ignored(part_c) -> None:
     assert model.report_["decisions"] == 3
 
 
-def test_learning_is_deterministic_and_never_worse_on_heldout_needs(part_c) -> None:
+def test_learning_is_deterministic_and_not_worse_beyond_the_tolerance(part_c) -> None:
     needs, orgs, qrels, test, cold, decisions = part_c
     first = LearnedRanker(random_state=0).fit(needs, orgs, decisions)
     second = LearnedRanker(random_state=0).fit(needs, orgs, decisions)
@@ -93,7 +95,11 @@ def test_learning_is_deterministic_and_never_worse_on_heldout_needs(part_c) -> N
     # the validation figures are kept with the model, one per blend tried
     assert set(first.report_["validation_ndcg"]) == {0.0, 0.25, 0.5, 0.75, 1.0}
     assert set(first.report_["expansion_ndcg"]) == set(EXPANSIONS)
-    assert _heldout_ndcg(first, qrels, test) >= _heldout_ndcg(cold, qrels, test)
+    # validation keeps an expansion that loses at most the tolerance on training needs;
+    # on the held-out needs of this split it must not lose more either
+    assert _heldout_ndcg(first, qrels, test) >= _heldout_ndcg(cold, qrels, test) - (
+        EXPANSION_TOLERANCE
+    )
 
 
 def test_a_blend_that_wins_on_held_out_decisions_is_promoted(part_c) -> None:
@@ -197,23 +203,50 @@ def test_expansion_from_confirmed_needs_reaches_held_out_needs(part_c, departmen
     assert again.rank_needs(top=5) == model.rank_needs(top=5)
 
 
-def test_expansion_that_does_not_generalise_is_not_used(part_c):
-    """A different far-down group confirmed for every need: confirmations say nothing about
-    other needs, so held-out training needs do not gain and nothing is promoted."""
-    needs, orgs, _, test, cold, _ = part_c
+def test_confirmations_unrelated_to_other_needs_cost_at_most_the_tolerance(part_c):
+    """Each training need: its cold-start top 3 confirmed, the next 7 rejected, and one
+    far-down group nobody else is confirmed with: the far ones say nothing about other
+    needs. Whatever is promoted, the held-out needs lose at most the tolerance."""
+    needs, orgs, qrels, test, cold, _ = part_c
     train = sorted(set(cold.need_ids_) - set(test))
     far: dict[str, str] = {}
+    decisions = []
     for q, ranking in cold.rank_orgs(train, top=len(cold.org_ids_)):
         # from the 40th down, the first group that is nobody else's partner
         far[q] = next(o for o, _ in ranking[39:] if o not in far.values())
-    model = LearnedRanker().fit(needs, orgs, _partner_decisions(cold, train, far.__getitem__))
-    assert model.expansion_ == 0.0, model.report_
+        decisions += [Decision(q, o, "confirm") for o, _ in ranking[:3]]
+        decisions += [Decision(q, o, "reject", "その他") for o, _ in ranking[3:10]]
+        decisions.append(Decision(q, far[q], "confirm"))
+    model = LearnedRanker().fit(needs, orgs, decisions)
+    # only the far confirmations expand: the cold start had found the top 3 already
+    assert model.informative_.sum() == len(train)
+    assert model.confirmed_.sum() == len(train)
     scores = model.report_["expansion_ndcg"]
-    assert max(scores, key=scores.get) == 0.0 or scores[max(scores, key=scores.get)] < (
-        scores[0.0] + 0.01
+    assert (model.expansion_ > 0) == (scores[0.5] >= scores[0.0] - EXPANSION_TOLERANCE)
+    assert _heldout_ndcg(model, qrels, test) >= _heldout_ndcg(cold, qrels, test) - (
+        EXPANSION_TOLERANCE
     )
-    if model.model_ is None:
-        assert model.rank_orgs(top=5) == cold.rank_orgs(top=5)
+
+
+def test_confirmations_of_what_the_cold_start_found_do_not_expand(part_c):
+    """A review that confirms only groups the cold start already ranks in its top 5 has
+    nothing to teach the expansion: no profile is expanded, so nothing to validate."""
+    needs, orgs, _, test, cold, _ = part_c
+    train = sorted(set(cold.need_ids_) - set(test))
+    decisions = []
+    for q, ranking in cold.rank_orgs(train, top=10):
+        decisions += [Decision(q, o, "confirm") for o, _ in ranking[:2]]
+        decisions += [Decision(q, o, "reject", "その他") for o, _ in ranking[2:]]
+    model = LearnedRanker().fit(needs, orgs, decisions)
+    assert not model.informative_.any() and not model.confirmed_.any()
+    assert model.expansion_ == 0.0 and model.report_["expansion_ndcg"] == {}
+
+
+def test_expansion_is_kept_only_within_the_tolerance():
+    assert _expansion_promoted({}) == 0.0
+    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.81, 0.6)}) == 0.5
+    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.80 - EXPANSION_TOLERANCE, 0.2)}) == 0.5
+    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.79, 0.2)}) == 0.0
 
 
 def test_validation_measures_the_ranked_list_not_only_the_decided_pairs(part_c):
@@ -250,6 +283,9 @@ def test_learning_gains_agree_with_the_single_split_comparison(part_c):
     needs, orgs, qrels, _, _, _ = part_c
     gains = learning_gains(needs, orgs, qrels, seeds=(0, 1), protocol="judged")
     assert [g.seed for g in gains] == [0, 1]
+    # with judgements as decisions, the learned ranker beats the cold start on held-out
+    # needs of both splits (the notebook measures ten splits of every part, both ways)
+    assert all(g.gain > 0 and g.expansion > 0 for g in gains), gains
     table, _ = heldout_comparison(needs, orgs, qrels, sizes=(), seed=1, protocol="judged")
     by_name = {r.name.split(" (")[0]: r.metrics["nDCG@10"] for r in table}
     assert gains[1].cold == pytest.approx(by_name["cold start"])
