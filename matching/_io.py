@@ -307,7 +307,17 @@ def load_qrels(source: str | os.PathLike[str]) -> dict[str, dict[str, int]]:
     return qrels
 
 
-DECISION_VALUES = {"confirm": "confirm", "reject": "reject", "承認": "confirm", "却下": "reject"}
+# the words the CLI files, the pages (承認 / 見送り) and the exports use for a decision
+DECISION_VALUES = {
+    "confirm": "confirm",
+    "confirmed": "confirm",
+    "承認": "confirm",
+    "reject": "reject",
+    "rejected": "reject",
+    "却下": "reject",
+    "見送り": "reject",
+    "見送る": "reject",
+}
 
 
 def load_decisions(source: str | os.PathLike[str]) -> list[tuple[str, str, str, str]]:
@@ -319,7 +329,8 @@ def load_decisions(source: str | os.PathLike[str]) -> list[tuple[str, str, str, 
         decision = DECISION_VALUES.get(v["decision"].strip().lower())
         if decision is None:
             raise _ValueProblem(
-                f"判断「{v['decision']}」は confirm または reject にしてください。", "判断"
+                f"判断「{v['decision']}」は confirm（承認）または reject（見送り）にしてください。",
+                "判断",
             )
         return v["need_id"], v["npo_id"], decision, v.get("reason", "")
 

@@ -163,6 +163,23 @@ def _pair_dot(a: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray, cols: np.nda
     return np.asarray(a[rows].multiply(b[cols]).sum(axis=1)).ravel()
 
 
+def _with(candidates: np.ndarray, pinned: dict[int, float]) -> np.ndarray:
+    """``candidates`` and the pinned rows that are not among them (in row order)."""
+    extra = sorted(set(pinned) - set(candidates.tolist()))
+    return np.concatenate([candidates, np.array(extra, dtype=np.intp)]) if extra else candidates
+
+
+def _pin(scores: np.ndarray, rows: np.ndarray, pinned: dict[int, float]) -> np.ndarray:
+    """``scores`` of ``rows`` moved up where confirmed and down where rejected, by a whole
+    number larger than any score of the list (scores are ≥ 0): confirmed above, rejected
+    below every undecided row, each kind kept in its own order."""
+    if not pinned:
+        return scores
+    step = float(np.floor(np.abs(scores).max())) + 1.0 if len(scores) else 1.0
+    offsets = np.array([pinned.get(r, 0.0) for r in rows.tolist()])
+    return np.round(scores + step * offsets, SCORE_DECIMALS)
+
+
 @dataclass
 class _History:
     """Decisions by organisation row: ``[(need_row, label, reason_kind)]``."""
@@ -177,7 +194,9 @@ class LearnedRanker(BaseEstimator):
     ----------
     base: the cold-start ranker (``TfidfRanker()`` by default).
     candidates: how many cold-start candidates per need the model re-orders.
-    min_decisions: fewer decisions than this (or only one kind) → cold start.
+    min_decisions: the re-ranking model needs this many decisions, of both kinds.
+    min_confirmed_needs: the expansion needs confirmations on this many needs (it learns
+    from confirmations alone). With neither, the cold start serves.
     informative_rank: a confirmation expands the group's profile only if the cold start
     ranks the group below this for the need (see ``_informative``).
     C, random_state: of the logistic regression.
@@ -196,6 +215,7 @@ class LearnedRanker(BaseEstimator):
         base: TfidfRanker | None = None,
         candidates: int = 50,
         min_decisions: int = 50,
+        min_confirmed_needs: int = 10,
         informative_rank: int = 5,
         C: float = 1.0,
         random_state: int = 0,
@@ -204,6 +224,7 @@ class LearnedRanker(BaseEstimator):
         self.candidates = candidates
         self.informative_rank = informative_rank
         self.min_decisions = min_decisions
+        self.min_confirmed_needs = min_confirmed_needs
         self.C = C
         self.random_state = random_state
 
@@ -218,40 +239,57 @@ class LearnedRanker(BaseEstimator):
         return self.fit_on(base.fit(needs, orgs), decisions)
 
     def fit_on(self, base: TfidfRanker, decisions: Sequence[Decision] = ()) -> LearnedRanker:
-        """Learn on top of an already fitted cold-start ranker (used as it is, not copied)."""
+        """Learn on top of an already fitted cold-start ranker (used as it is, not copied).
+
+        The expansion learns from confirmations alone; the re-ranking model needs both
+        confirmations and rejections (a file of confirmations only still expands)."""
         self.expansion_ = 0.0
         self.alpha_ = 0.0
+        self.promoted_ = False
         self._bind(base, decisions)
         known = self.decisions_
         self.model_: LogisticRegression | None = None
         self.report_: dict[str, object] = {"decisions": len(known), "promoted": False}
         labels = {d.decision for d in known}
-        if len(known) < self.min_decisions or labels != {"confirm", "reject"}:
-            self.report_["reason"] = "too few decisions, or only one kind: cold start"
+        confirmed_needs = len({d.need_id for d in known if d.decision == "confirm"})
+        can_expand = confirmed_needs >= self.min_confirmed_needs
+        can_rerank = len(known) >= self.min_decisions and labels == {"confirm", "reject"}
+        if not (can_expand or can_rerank):
+            self.report_["reason"] = "too few decisions, or no confirmation: cold start"
             self.report_["code"] = "too_few_decisions"
             return self
         # 1. document expansion, validated on training needs held out from the expansion
-        expansion = self._validate_expansion()
-        self.report_["expansion_ndcg"] = {a: v[0] for a, v in expansion.items()}
-        beta = _expansion_promoted(expansion)
+        beta = 0.0
+        if can_expand:
+            expansion = self._validate_expansion()
+            self.report_["expansion_ndcg"] = {a: v[0] for a, v in expansion.items()}
+            beta = _expansion_promoted(expansion)
         self.expansion_ = beta
-        # 2. the re-ranking model over the (expanded) candidates
-        rows = np.array([base.need_index_[d.need_id] for d in known])
-        cols = np.array([base.org_index_[d.npo_id] for d in known])
-        X = self._features(rows, cols)
-        y = np.array([int(d.decision == "confirm") for d in known])
-        self.mean_ = X.mean(axis=0)
-        self.scale_ = X.std(axis=0)
-        self.scale_[self.scale_ == 0] = 1.0
-        scores = self._validate(X, y, rows)
-        self.report_["validation_ndcg"] = {a: v[0] for a, v in scores.items()}
-        alpha = _promoted(scores)
+        # 2. the re-ranking model over the (expanded) candidates: needs both kinds
+        alpha = 0.0
+        if can_rerank:
+            rows = np.array([base.need_index_[d.need_id] for d in known])
+            cols = np.array([base.org_index_[d.npo_id] for d in known])
+            X = self._features(rows, cols)
+            y = np.array([int(d.decision == "confirm") for d in known])
+            self.mean_ = X.mean(axis=0)
+            self.scale_ = X.std(axis=0)
+            self.scale_[self.scale_ == 0] = 1.0
+            scores = self._validate(X, y, rows)
+            self.report_["validation_ndcg"] = {a: v[0] for a, v in scores.items()}
+            alpha = _promoted(scores)
+            if alpha:
+                self.model_ = self._new_model().fit((X - self.mean_) / self.scale_, y)
+        else:
+            self.report_["reranking"] = (
+                "too few decisions, or no rejection: the re-ranking model was not trained"
+            )
         if alpha == 0.0 and beta == 0.0:
             self.report_["reason"] = "not better than cold start on held-out decisions"
             self.report_["code"] = "not_better"
             return self
         self.alpha_ = alpha
-        self.model_ = self._new_model().fit((X - self.mean_) / self.scale_, y)
+        self.promoted_ = True
         self.report_.update(promoted=True, code="promoted", alpha=alpha, expansion=beta)
         return self
 
@@ -269,6 +307,13 @@ class LearnedRanker(BaseEstimator):
             d for d in decisions if d.need_id in base.need_index_ and d.npo_id in base.org_index_
         ]
         self.history_ = _History()
+        # the latest decision on each pair: +1 confirmed, -1 rejected (``pin_decided``)
+        self.decided_: dict[tuple[int, int], float] = {
+            (base.need_index_[d.need_id], base.org_index_[d.npo_id]): (
+                1.0 if d.decision == "confirm" else -1.0
+            )
+            for d in self.decisions_
+        }
         for d in self.decisions_:
             self.history_.by_org.setdefault(base.org_index_[d.npo_id], []).append(
                 (
@@ -532,32 +577,45 @@ class LearnedRanker(BaseEstimator):
 
     # -- ranking ---------------------------------------------------------------------
     def rank_orgs(
-        self, need_ids: Sequence[str] | None = None, *, top: int = 10
+        self, need_ids: Sequence[str] | None = None, *, top: int = 10, pin_decided: bool = False
     ) -> list[tuple[str, Ranking]]:
+        """For each need (all by default), the ``top`` organisations, best first.
+
+        ``pin_decided``: the decisions learned from also stand for their own pairs — a
+        need's confirmed groups come first, its rejected ones last (their scores moved by
+        a whole number larger than any score of the list), each kind in the model's
+        order, so a ranking never contradicts what the coordinator already decided.
+        Needs without decisions are unaffected."""
         check_is_fitted(self, "base_")
         b = self.base_
-        if self.model_ is None:
+        if not self.promoted_ and not (pin_decided and self.decided_):
             return b.rank_orgs(need_ids, top=top)
+        pins = self._pins(by_need=True) if pin_decided else {}
         out = []
         rows = b._rows(need_ids, b.need_index_)
         for start in range(0, len(rows), _BLOCK):
             chunk = rows[start : start + _BLOCK]
             block = self._expanded(chunk, self.confirmed_, self.expansion_)[0]
             for i, row in zip(chunk.tolist(), block, strict=True):
-                cols = top_k(row, max(top, self.candidates))
+                pinned = pins.get(i, {})
+                cols = _with(top_k(row, max(top, self.candidates)), pinned)
                 scores = self._learned(np.full(len(cols), i), cols) if self.alpha_ else row[cols]
+                scores = _pin(scores, cols, pinned)
                 order = top_k(scores, top)
                 ranking = [(b.org_ids_[cols[k]], float(scores[k])) for k in order]
                 out.append((b.need_ids_[i], ranking))
         return out
 
     def rank_needs(
-        self, org_ids: Sequence[str] | None = None, *, top: int = 10
+        self, org_ids: Sequence[str] | None = None, *, top: int = 10, pin_decided: bool = False
     ) -> list[tuple[str, Ranking]]:
+        """For each organisation (all by default), the ``top`` needs, best first
+        (``pin_decided`` as in ``rank_orgs``: the needs it was confirmed for first)."""
         check_is_fitted(self, "base_")
         b = self.base_
-        if self.model_ is None:
+        if not self.promoted_ and not (pin_decided and self.decided_):
             return b.rank_needs(org_ids, top=top)
+        pins = self._pins(by_need=False) if pin_decided else {}
         cols = b._rows(org_ids, b.org_index_)
         every = np.arange(len(b.need_ids_))
         full = (
@@ -572,10 +630,20 @@ class LearnedRanker(BaseEstimator):
         )
         out = []
         for j in cols.tolist():
-            rows = top_k(full[:, j], max(top, self.candidates))
+            pinned = pins.get(j, {})
+            rows = _with(top_k(full[:, j], max(top, self.candidates)), pinned)
             scores = self._learned(rows, np.full(len(rows), j)) if self.alpha_ else full[rows, j]
+            scores = _pin(scores, rows, pinned)
             order = top_k(scores, top)
             out.append((b.org_ids_[j], [(b.need_ids_[rows[k]], float(scores[k])) for k in order]))
+        return out
+
+    def _pins(self, *, by_need: bool) -> dict[int, dict[int, float]]:
+        """The decided pairs keyed by need row (or organisation row): ``{other row: ±1}``."""
+        out: dict[int, dict[int, float]] = {}
+        for (i, j), sign in self.decided_.items():
+            key, other = (i, j) if by_need else (j, i)
+            out.setdefault(key, {})[other] = sign
         return out
 
     def _learned(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -592,13 +660,13 @@ class LearnedRanker(BaseEstimator):
         document expansion added because the group was confirmed for needs like this one.
         With no re-ranking model in use, ``cold_start`` is the rest of the score. Names
         are in ``CONTRIBUTIONS``; ``FEATURE_LABELS`` says each in Japanese."""
-        if self.model_ is None:
+        if not self.promoted_:
             return {}
         b = self.base_
         i, j = b.need_index_[need_id], b.org_index_[npo_id]
         out: dict[str, float] = {}
         score, added = self._expanded(np.array([i]), self.confirmed_, self.expansion_)
-        if self.alpha_:
+        if self.alpha_ and self.model_ is not None:
             x = (self._features(np.array([i]), np.array([j])) - self.mean_) / self.scale_
             values = self.model_.coef_[0] * x[0]
             out.update(
@@ -614,4 +682,4 @@ class LearnedRanker(BaseEstimator):
 
     @property
     def version(self) -> str:
-        return "learned" if self.model_ is not None else "cold-start"
+        return "learned" if self.promoted_ else "cold-start"

@@ -88,15 +88,20 @@ def rank(
     else:
         ranker = LearnedRanker().fit(need_items, org_items, _decisions(decisions))
         typer.echo(f"注意: 学習結果 {json.dumps(ranker.report_, ensure_ascii=False)}", err=True)
-    out = sys.stdout
-    if reverse:
-        for org_id, ranking in ranker.rank_needs(top=top):
-            row = {"npo_id": org_id, "ranking": [{"need_id": i, "score": s} for i, s in ranking]}
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    # a decision also stands for its own pair: confirmed groups first, rejected ones last
+    if isinstance(ranker, LearnedRanker):
+        rankings = (
+            ranker.rank_needs(top=top, pin_decided=True)
+            if reverse
+            else ranker.rank_orgs(top=top, pin_decided=True)
+        )
     else:
-        for need_id, ranking in ranker.rank_orgs(top=top):
-            row = {"need_id": need_id, "ranking": [{"npo_id": i, "score": s} for i, s in ranking]}
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        rankings = ranker.rank_needs(top=top) if reverse else ranker.rank_orgs(top=top)
+    key, other = ("npo_id", "need_id") if reverse else ("need_id", "npo_id")
+    out = sys.stdout
+    for item_id, ranking in rankings:
+        row = {key: item_id, "ranking": [{other: i, "score": s} for i, s in ranking]}
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def _decisions(path: Path) -> list[Decision]:

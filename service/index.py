@@ -83,7 +83,7 @@ class MatchingIndex:
     @property
     def active(self) -> matching.TfidfRanker | matching.LearnedRanker | None:
         """What ranks: the promoted learned model over the index, else the cold start."""
-        if self.learned is not None and self.learned.model_ is not None:
+        if self.learned is not None and self.learned.promoted_:
             return self.learned
         return self.ranker
 
@@ -97,7 +97,7 @@ class MatchingIndex:
             return
         decisions = stored_decisions(session, up_to=model.max_decision_id)
         learned = matching.LearnedRanker().fit_on(self.ranker, decisions)
-        if learned.model_ is not None:
+        if learned.promoted_:
             self.learned, self.model_version = learned, model.version
 
     @property

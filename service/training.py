@@ -52,7 +52,7 @@ def train(session: Session, index: MatchingIndex, *, user: User | None) -> Ranki
     with index.lock:
         ranker = index.sync(session)
         learned = matching.LearnedRanker().fit_on(ranker, decisions) if ranker is not None else None
-    promoted = bool(learned is not None and learned.model_ is not None)
+    promoted = bool(learned is not None and learned.promoted_)
     count = int(session.exec(select(func.count()).select_from(RankingModel)).one())
     row = RankingModel(
         version=f"{'learned' if promoted else 'cold-start'}-{count + 1}",

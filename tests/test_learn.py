@@ -55,11 +55,33 @@ def test_tiny_decision_set_falls_back_to_cold_start(part_c) -> None:
     assert model.rank_orgs(top=5) == cold.rank_orgs(top=5)
 
 
-def test_one_kind_of_decision_falls_back(part_c) -> None:
-    needs, orgs, _, _, _cold, decisions = part_c
-    confirms = [d for d in decisions if d.decision == "confirm"]
+def test_rejections_alone_fall_back(part_c) -> None:
+    needs, orgs, _, _, cold, decisions = part_c
+    rejects = [d for d in decisions if d.decision == "reject"]
+    assert len(rejects) >= 50
+    model = LearnedRanker().fit(needs, orgs, rejects)
+    assert model.version == "cold-start" and "no confirmation" in str(model.report_["reason"])
+    assert model.rank_orgs(top=5) == cold.rank_orgs(top=5)
+
+
+def test_confirmations_alone_expand_but_train_no_reranking_model(
+    part_c, department_partners
+) -> None:
+    """A decisions file of confirmations only (judgements with no grade-0 rows, say)
+    still teaches the expansion; only the re-ranking model needs rejections."""
+    needs, orgs, _, test, cold, _ = part_c
+    train = sorted(set(cold.need_ids_) - set(test))
+    confirms = [
+        d
+        for d in _partner_decisions(cold, train, department_partners)
+        if d.decision == "confirm"
+    ]
     model = LearnedRanker().fit(needs, orgs, confirms)
-    assert model.version == "cold-start" and "one kind" in str(model.report_["reason"])
+    assert model.version == "learned", model.report_
+    assert model.expansion_ > 0 and model.alpha_ == 0 and model.model_ is None
+    assert "validation_ndcg" not in model.report_ and "reranking" in model.report_
+    # the expansion alone (no history features without rejections): 6 needs against 1
+    assert _found(model, test, department_partners) >= _found(cold, test, department_partners) + 4
 
 
 def test_contradictory_decisions_are_not_promoted(part_c) -> None:
@@ -133,7 +155,7 @@ def test_contributions_name_the_features(part_c) -> None:
     model = LearnedRanker().fit(needs, orgs, decisions)
     contributions = model.contributions(*_first_pair(model))
     assert set(contributions) <= set(CONTRIBUTIONS)
-    assert (model.model_ is None) == (contributions == {})
+    assert (not model.promoted_) == (contributions == {})
 
 
 def test_rank_command_learns_from_a_decisions_file(tmp_path: Path, part_c) -> None:
@@ -300,3 +322,55 @@ def test_confirmation_transfer_sees_a_group_relevant_everywhere(part_c):
     plain = confirmation_transfer(needs, qrels, seed=0)
     assert plain["confirmed_elsewhere"] < figures["confirmed_elsewhere"]
     assert set(plain) == {"base", "confirmed_elsewhere", "same_department"}
+
+
+def test_pinned_decisions_stand_for_their_own_pairs(part_c) -> None:
+    """With ``pin_decided`` a decided need lists its confirmed groups first (even one the
+    ranking would not reach) and its rejected groups below every undecided one; needs
+    without decisions rank as without pinning. Pins apply even when nothing is learned."""
+    needs, orgs, _, test, cold, decisions = part_c
+    need_id = decisions[0].need_id
+    far = cold.rank_orgs([need_id], top=len(cold.org_ids_))[0][1][-1][0]
+    mine = [d for d in decisions if d.need_id == need_id] + [Decision(need_id, far, "confirm")]
+    confirmed = {d.npo_id for d in mine if d.decision == "confirm"}
+    rejected = {d.npo_id for d in mine if d.decision == "reject"}
+    assert confirmed and rejected
+    for model in (
+        LearnedRanker().fit_on(cold, [*decisions, mine[-1]]),
+        LearnedRanker().fit_on(cold, mine),  # too few to learn from: the cold start
+    ):
+        everything = len(cold.org_ids_)
+        ranking = [o for o, _ in model.rank_orgs([need_id], top=everything, pin_decided=True)[0][1]]
+        assert set(ranking[: len(confirmed)]) == confirmed and far in ranking[:10]
+        assert set(ranking[-len(rejected) :]) == rejected
+        scores = [s for _, s in model.rank_orgs([need_id], top=everything, pin_decided=True)[0][1]]
+        assert scores == sorted(scores, reverse=True)
+        # unpinned, and for needs without decisions, nothing changes
+        plain = model.rank_orgs([need_id], top=10)[0][1]
+        assert far not in [o for o, _ in plain]
+        assert model.rank_orgs(test, top=10, pin_decided=True) == model.rank_orgs(test, top=10)
+        # the reverse: the group lists the needs it was confirmed for first
+        mine_too = {
+            d.need_id for d in model.decisions_ if d.npo_id == far and d.decision == "confirm"
+        }
+        listed = model.rank_needs([far], top=len(mine_too) + 1, pin_decided=True)[0][1]
+        assert need_id in mine_too and {q for q, _ in listed[:-1]} == mine_too
+        assert listed[-1][0] not in mine_too
+
+
+def test_rank_command_puts_a_decided_needs_confirmed_groups_first(tmp_path: Path) -> None:
+    needs_path, npos_path, _ = part_paths("c")
+    path = tmp_path / "decisions.csv"
+    # the pages' own words for the decisions, under the export's Japanese headers
+    path.write_text(
+        "課題ID,団体ID,判断,理由\nN201,P533,承認,\nN201,P532,見送り,地域外\n", encoding="utf-8"
+    )
+    proc = run_matching(
+        "rank", "--needs", str(needs_path), "--npos", str(npos_path), "--top", "200",
+        "--decisions", str(path),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    first = json.loads(proc.stdout.splitlines()[0])
+    assert first["need_id"] == "N201"
+    ids = [r["npo_id"] for r in first["ranking"]]
+    assert ids[0] == "P533" and ids[-1] == "P532"
