@@ -19,7 +19,7 @@ from ._io import (
     parse_organizations,
     read_table,
 )
-from ._learn import FEATURE_LABELS, Decision, LearnedRanker
+from ._learn import FEATURE_LABELS, Comparison, Decision, LearnedRanker, compare_with_current
 from ._metrics import dcg, mrr, ndcg_at_k, recall_at_k
 from ._ranker import TfidfRanker, top_k
 from ._read import Limits
@@ -34,6 +34,7 @@ __all__ = [
     "FEATURE_LABELS",
     "FIELD_NAMES",
     "BM25Ranker",
+    "Comparison",
     "DataFormatError",
     "Decision",
     "EvaluationResult",
@@ -50,6 +51,7 @@ __all__ = [
     "TermContribution",
     "TfidfRanker",
     "area_relation",
+    "compare_with_current",
     "dcg",
     "evaluate_ranker",
     "evaluate_rankings",

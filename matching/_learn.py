@@ -35,7 +35,16 @@ from ._explain import SCORE_DECIMALS
 from ._ranker import _BLOCK, Ranking, TfidfRanker, top_k
 from ._schema import Need, Organization
 
-__all__ = ["CONTRIBUTIONS", "FEATURES", "FEATURE_LABELS", "REASONS", "Decision", "LearnedRanker"]
+__all__ = [
+    "CONTRIBUTIONS",
+    "FEATURES",
+    "FEATURE_LABELS",
+    "REASONS",
+    "Comparison",
+    "Decision",
+    "LearnedRanker",
+    "compare_with_current",
+]
 
 # reject reasons (DOMAIN.md) → the history feature they feed
 REASONS = {
@@ -683,3 +692,76 @@ class LearnedRanker(BaseEstimator):
     @property
     def version(self) -> str:
         return "learned" if self.promoted_ else "cold-start"
+
+
+# a comparison with the current model needs confirmations on at least this many needs
+# decided since it was trained; with fewer, the current model keeps serving
+MIN_NEW_NEEDS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A retrained model against the one serving, on the decisions made since the serving
+    one was trained (``LearnedRanker.compare``): nDCG@10 on the needs with a new
+    confirmation, ranked by the serving model and by the candidate's procedure trained on
+    every decision except those needs'."""
+
+    new_needs: int
+    current_ndcg: float
+    candidate_ndcg: float
+
+    @property
+    def enough(self) -> bool:
+        return self.new_needs >= MIN_NEW_NEEDS
+
+    @property
+    def not_worse(self) -> bool:
+        return self.enough and self.candidate_ndcg >= self.current_ndcg
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "new_needs": self.new_needs,
+            "current_ndcg": self.current_ndcg,
+            "candidate_ndcg": self.candidate_ndcg,
+        }
+
+
+def compare_with_current(
+    base: TfidfRanker,
+    current: Sequence[Decision],
+    decisions: Sequence[Decision],
+) -> Comparison:
+    """Whether learning from ``decisions`` does not do worse than the model learned from
+    ``current`` (the serving model's decisions, an earlier state of the same record) on
+    what was decided since: the pairs whose decision is new or changed."""
+    before = {(d.need_id, d.npo_id): d for d in current}
+    new = [d for d in decisions if before.get((d.need_id, d.npo_id)) != d]
+    held = sorted(
+        {d.need_id for d in new if d.decision == "confirm" and d.need_id in base.need_index_}
+    )
+    if len(held) < MIN_NEW_NEEDS:
+        return Comparison(len(held), 0.0, 0.0)
+    wanted = set(held)
+    relevant = {
+        q: {d.npo_id for d in new if d.need_id == q and d.decision == "confirm"} for q in held
+    }
+    serving = LearnedRanker().fit_on(base, current)
+    candidate = LearnedRanker().fit_on(base, [d for d in decisions if d.need_id not in wanted])
+    figures = []
+    for model in (serving, candidate):
+        ranked = dict(model.rank_orgs(held, top=10))
+        figures.append(
+            float(
+                np.mean(
+                    [
+                        _ranking_ndcg_at_10(
+                            -np.arange(len(ranked[q]), dtype=np.float64),
+                            np.array([o in relevant[q] for o, _ in ranked[q]], dtype=np.float64),
+                            len(relevant[q]),
+                        )
+                        for q in held
+                    ]
+                )
+            )
+        )
+    return Comparison(len(held), round(figures[0], 4), round(figures[1], 4))

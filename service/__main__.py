@@ -183,7 +183,9 @@ def train() -> None:
     try:
         with Session(engine) as session:
             row = training.train(session, MatchingIndex(engine), user=None)
-            verdict = "採用" if row.promoted else "不採用（コールドスタートを継続）"
+            serving = training.current_model(session)
+            kept = serving.version if serving else "cold-start"
+            verdict = "採用" if row.promoted else f"不採用（{kept} を継続）"
             typer.echo(f"model {row.version}: decisions {row.decisions}, {verdict}")
             typer.echo(json.dumps(row.report, ensure_ascii=False))
     finally:

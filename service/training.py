@@ -1,5 +1,9 @@
 """Retraining the ranking model from the coordinator's stored decisions.
 
+A new model is promoted only if it beats the cold start on held-out decisions and, when a
+learned model already serves, is not worse than that one on the decisions made since it
+was trained (``matching.compare_with_current``); otherwise the serving model stays.
+
 Decisions are the current state of each decided suggestion (a revised decision counts as
 revised). Training is deterministic, so a model is stored as its training data (the
 decisions up to ``max_decision_id``) and its validation report, never as a pickle; every
@@ -49,10 +53,25 @@ def train(session: Session, index: MatchingIndex, *, user: User | None) -> Ranki
         raise PermissionDenied("モデルの再学習はコーディネーターだけが行えます。")
     last = int(session.exec(select(func.max(Decision.id))).one() or 0)
     decisions = stored_decisions(session, up_to=last)
+    serving = current_model(session)
     with index.lock:
         ranker = index.sync(session)
         learned = matching.LearnedRanker().fit_on(ranker, decisions) if ranker is not None else None
-    promoted = bool(learned is not None and learned.promoted_)
+        promoted = bool(learned is not None and learned.promoted_)
+        report = dict(learned.report_) if learned is not None else {}
+        if promoted and ranker is not None and serving is not None:
+            # a learned model serves: the new one replaces it only if it is not worse on
+            # what was decided since that model was trained
+            comparison = matching.compare_with_current(
+                ranker, stored_decisions(session, up_to=serving.max_decision_id), decisions
+            )
+            report["against_current"] = {"version": serving.version, **comparison.as_dict()}
+            if not comparison.not_worse:
+                promoted = False
+                report.update(
+                    promoted=False,
+                    code="worse_than_current" if comparison.enough else "no_new_evidence",
+                )
     count = int(session.exec(select(func.count()).select_from(RankingModel)).one())
     row = RankingModel(
         version=f"{'learned' if promoted else 'cold-start'}-{count + 1}",
@@ -61,9 +80,7 @@ def train(session: Session, index: MatchingIndex, *, user: User | None) -> Ranki
         max_decision_id=last,
         promoted=promoted,
         report=_jsonable(
-            learned.report_
-            if learned
-            else {"reason": "nothing to rank yet", "code": "nothing_to_rank"}
+            report if learned else {"reason": "nothing to rank yet", "code": "nothing_to_rank"}
         ),
     )
     session.add(row)

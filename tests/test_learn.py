@@ -24,10 +24,12 @@ from matching._learn import (
     EXPANSION_TOLERANCE,
     EXPANSIONS,
     FEATURE_LABELS,
+    MIN_NEW_NEEDS,
     REASONS,
     Decision,
     LearnedRanker,
     _expansion_promoted,
+    compare_with_current,
 )
 
 from .conftest import run_matching
@@ -72,9 +74,7 @@ def test_confirmations_alone_expand_but_train_no_reranking_model(
     needs, orgs, _, test, cold, _ = part_c
     train = sorted(set(cold.need_ids_) - set(test))
     confirms = [
-        d
-        for d in _partner_decisions(cold, train, department_partners)
-        if d.decision == "confirm"
+        d for d in _partner_decisions(cold, train, department_partners) if d.decision == "confirm"
     ]
     model = LearnedRanker().fit(needs, orgs, confirms)
     assert model.version == "learned", model.report_
@@ -328,7 +328,7 @@ def test_pinned_decisions_stand_for_their_own_pairs(part_c) -> None:
     """With ``pin_decided`` a decided need lists its confirmed groups first (even one the
     ranking would not reach) and its rejected groups below every undecided one; needs
     without decisions rank as without pinning. Pins apply even when nothing is learned."""
-    needs, orgs, _, test, cold, decisions = part_c
+    _, _, _, test, cold, decisions = part_c
     need_id = decisions[0].need_id
     far = cold.rank_orgs([need_id], top=len(cold.org_ids_))[0][1][-1][0]
     mine = [d for d in decisions if d.need_id == need_id] + [Decision(need_id, far, "confirm")]
@@ -374,3 +374,29 @@ def test_rank_command_puts_a_decided_needs_confirmed_groups_first(tmp_path: Path
     assert first["need_id"] == "N201"
     ids = [r["npo_id"] for r in first["ranking"]]
     assert ids[0] == "P533" and ids[-1] == "P532"
+
+
+def test_a_retrained_model_is_compared_with_the_serving_one_on_newer_decisions(
+    part_c, department_partners
+) -> None:
+    """The serving model learned each department's partner from the training needs. New
+    decisions confirm the partners for the other needs: a candidate that learns from the
+    same earlier decisions ties (not worse); one whose earlier confirmations were revoked
+    (revised to 見送り) no longer finds the partners and is worse."""
+    *_, test, cold, _ = part_c
+    train = sorted(set(cold.need_ids_) - set(test))
+    earlier = _partner_decisions(cold, train, department_partners)
+    newer = _partner_decisions(cold, test, department_partners)
+    same = compare_with_current(cold, earlier, [*earlier, *newer])
+    assert same.enough and same.new_needs == len(test)
+    assert same.not_worse and same.candidate_ndcg == same.current_ndcg > 0.3
+    revoked = [
+        Decision(d.need_id, d.npo_id, "reject", "その他") if d.decision == "confirm" else d
+        for d in earlier
+    ]
+    worse = compare_with_current(cold, earlier, [*revoked, *newer])
+    assert worse.new_needs == len(test)
+    assert worse.candidate_ndcg < worse.current_ndcg - 0.2 and not worse.not_worse
+    # too few needs decided since: no comparison, so no replacement
+    few = compare_with_current(cold, earlier, [*earlier, *newer[:1]])
+    assert few.new_needs == 1 < MIN_NEW_NEEDS and not few.enough and not few.not_worse

@@ -84,7 +84,13 @@ def dashboard_xlsx(session: SessionDep, user: PageUser, fy: Id) -> Response:
 _OUTCOMES = {
     "promoted": "検証で今の順位付けを上回ったので採用しました。",
     "not_better": "伏せた判断での検証で、今の順位付けを上回りませんでした。",
-    "too_few_decisions": "判断が少ないか、承認・見送りの片方しかないため、学習しませんでした。",
+    "too_few_decisions": "判断が少ないか、承認が一つもないため、学習しませんでした。",
+    "worse_than_current": (
+        "使っているモデルの学習以降の判断で比べると下回ったため、採用しませんでした。"
+    ),
+    "no_new_evidence": (
+        "使っているモデルの学習以降の判断が少なく比べられないため、今のモデルを続けます。"
+    ),
     "nothing_to_rank": "まだ順位付けする協働の種・団体がありません。",
 }
 
@@ -116,6 +122,14 @@ def describe_model(report: dict[str, object]) -> list[str]:
         lines.append(f"承認済みの協働の種で団体を補う重み β ごとの検証 nDCG@10: {expansion}")
     if blends := _figures(report.get("validation_ndcg")):
         lines.append(f"並べ替えモデルを混ぜる割合 α ごとの検証 nDCG@10: {blends}")
+    against = report.get("against_current")
+    if isinstance(against, dict) and against.get("new_needs", 0) >= 1:
+        lines.append(
+            f"{against.get('version')} の学習以降に承認のあった協働の種"
+            f" {against['new_needs']} 件での nDCG@10: "
+            f"使っているモデル {float(against['current_ndcg']):.3f}、"
+            f"新しいモデル {float(against['candidate_ndcg']):.3f}"
+        )
     if code == "promoted":
         lines.append(f"使う設定: β = {report.get('expansion', 0)}、α = {report.get('alpha', 0)}")
     return lines

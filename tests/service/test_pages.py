@@ -594,7 +594,7 @@ def test_the_coordinator_retrains_from_the_models_page(api: Server) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/models?msg=not_promoted"
     page = coord.get(r.headers["location"]).text
     assert "今の順位付けを上回らなかった" in page and "cold-start-1" in page and "不採用" in page
-    assert "判断 0 件で学習。判断が少ないか、承認・見送りの片方しかないため" in page
+    assert "判断 0 件で学習。判断が少ないか、承認が一つもないため" in page
     assert "too few" not in page  # the library's report is not shown raw
     assert login(api, "bousai").get("/models").status_code == 403
 

@@ -93,3 +93,14 @@ def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
         other.sync(session)
     assert other.model_version == "learned-1" and other.learned is not None
     assert other.learned.report_["alpha"] == model["report"]["alpha"]
+    # retrained with nothing decided since: nothing shows it is not worse, learned-1 stays
+    again = ok(coord.post("/api/model/train"), 201)
+    assert (again["version"], again["promoted"], again["current"]) == ("cold-start-2", False, False)
+    assert again["report"]["code"] == "no_new_evidence"
+    assert again["report"]["against_current"]["version"] == "learned-1"
+    assert [(m["version"], m["current"]) for m in ok(coord.get("/api/models"))] == [
+        ("cold-start-2", False),
+        ("learned-1", True),
+    ]
+    models_page = login(api, "coord").get("/models").text
+    assert "比べられないため、今のモデルを続けます。" in models_page
