@@ -91,6 +91,12 @@ class BM25Ranker(BaseEstimator):
             top,
         )
 
+    def need_scores(self, row: int) -> np.ndarray:
+        """BM25 scores of need ``row`` (in id order) against every profile."""
+        check_is_fitted(self, "org_index_")
+        scores = np.asarray(self.org_index_.get_scores(self.need_tokens_[row]), dtype=np.float64)
+        return scores[: len(self.org_ids_)]
+
     def rank_needs(
         self, org_ids: Sequence[str] | None = None, *, top: int = 10
     ) -> list[tuple[str, Ranking]]:

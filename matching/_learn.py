@@ -31,9 +31,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
 
+from ._bm25 import BM25Ranker
 from ._explain import SCORE_DECIMALS
 from ._ranker import _BLOCK, Ranking, TfidfRanker, top_k
 from ._schema import Need, Organization
+from ._signals import forms_named, forms_wanted
 
 __all__ = [
     "CONTRIBUTIONS",
@@ -63,12 +65,15 @@ FEATURES: tuple[str, ...] = (
     "problem_activities",
     "goal_offerings",
     "need_wishes",
+    "bm25",
     "field_agree",
     "field_known",
     "area_same",
     "area_other",
     "area_local_group",
     "members_only",
+    "forms_match",
+    "forms_other",
     "completeness",
     "hist_confirm",
     "hist_reject",
@@ -89,12 +94,15 @@ FEATURE_LABELS: dict[str, str] = {
     "problem_activities": "課題の内容と団体の活動内容",
     "goal_offerings": "協働で実現したいことと協働でできること",
     "need_wishes": "課題と団体の協働の希望",
+    "bm25": "BM25 スコア（課題内の相対値）",
     "field_agree": "活動分野の一致",
     "field_known": "活動分野の記入あり",
     "area_same": "地域が一致",
     "area_other": "地域が異なる・不明",
     "area_local_group": "市全域の課題に地域限定の団体",
     "members_only": "共益的活動と読める記述",
+    "forms_match": "協働の形態が団体の希望に合う",
+    "forms_other": "団体の希望する協働の形態が異なる",
     "completeness": "プロフィールの充実度",
     "hist_confirm": "似た協働の種で承認",
     "hist_reject": "似た協働の種で見送り",
@@ -524,6 +532,20 @@ class LearnedRanker(BaseEstimator):
             dtype=np.float64,
         )
         self.completeness_ = filled.mean(axis=1) if len(filled) else np.zeros(0)
+        self.need_forms_ = [forms_wanted(n) for n in b.needs_]
+        self.org_forms_ = [forms_named(o) for o in b.orgs_]
+        # BM25 over the same tokens, built at the first feature row (a rebind in the
+        # service does not pay for it unless the re-ranking model is used)
+        self.bm25_: BM25Ranker | None = None
+
+    def _bm25_row(self, i: int) -> np.ndarray:
+        """BM25 of need row ``i`` against every profile, as a share of the need's best."""
+        if self.bm25_ is None:
+            b = self.base_
+            self.bm25_ = BM25Ranker(tokenizer=b.vectorizer_.tokenizer_).fit(b.needs_, b.orgs_)
+        scores = self.bm25_.need_scores(i)
+        best = scores.max() if len(scores) else 0.0
+        return scores / best if best > 0 else np.zeros_like(scores)
 
     # -- features --------------------------------------------------------------------
     def _features(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -542,6 +564,7 @@ class LearnedRanker(BaseEstimator):
             # the share of the need's best cold-start score: the same scale for every need
             out[mask, f["cold_relative"]] = cold[js] / cold.max() if cold.max() > 0 else 0.0
             out[mask, f["text"]] = b.text_similarity(block)[0, js]
+            out[mask, f["bm25"]] = self._bm25_row(int(i))[js]
             factors = b._factors(block)
             out[mask, f["field_agree"]] = factors["fields"][0, js]
         out[:, f["problem_activities"]] = _pair_dot(
@@ -558,6 +581,10 @@ class LearnedRanker(BaseEstimator):
         out[:, f["area_local_group"]] = relation == "citywide_need"
         out[:, f["members_only"]] = b.members_only_[cols]
         out[:, f["completeness"]] = self.completeness_[cols]
+        for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+            wanted, named = self.need_forms_[i], self.org_forms_[j]
+            out[k, f["forms_match"]] = bool(wanted & named)
+            out[k, f["forms_other"]] = bool(wanted) and bool(named) and not wanted & named
         self._history_features(rows, cols, out, f)
         return out
 

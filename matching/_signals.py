@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from ._schema import Organization
+from ._schema import Need, Organization
 from ._text import normalize_text
 
-__all__ = ["MEMBERS_ONLY_PATTERN", "members_only"]
+__all__ = ["FORM_WORDS", "MEMBERS_ONLY_PATTERN", "forms_named", "forms_wanted", "members_only"]
 
 # Wording by which a group says its activity serves its own members (共益的活動): the
 # coordinator screens such groups out before any department meets them. Generic Japanese
@@ -31,3 +31,31 @@ def members_only(org: Organization) -> bool:
     """Whether the profile describes a group whose activity serves its own members."""
     text = normalize_text(" ".join((org.name, org.activities, org.offerings, org.wishes)))
     return MEMBERS_ONLY_PATTERN.search(text) is not None
+
+
+# 協働の形態 (DOMAIN.md) and the words by which a profile's menu or wishes names each
+FORM_WORDS: dict[str, tuple[str, ...]] = {
+    "委託": ("委託",),
+    "補助": ("補助", "助成"),
+    "共催": ("共催",),
+    "後援": ("後援",),
+    "実行委員会": ("実行委員会",),
+    "事業協力": ("事業協力",),
+    "情報提供・交換": ("情報提供", "情報交換"),
+}
+
+
+def forms_wanted(need: Need) -> set[str]:
+    """The need's 協働の形態 among ``FORM_WORDS`` (an unknown spelling matches itself)."""
+    out = set()
+    for value in need.forms:
+        form = normalize_text(value).strip()
+        known = [k for k, words in FORM_WORDS.items() if form == k or form in words]
+        out.update(known or ([form] if form else []))
+    return out
+
+
+def forms_named(org: Organization) -> set[str]:
+    """The 協働の形態 the group's menu or wishes name (委託も可, 共催で …)."""
+    text = normalize_text(" ".join((org.offerings, org.wishes)))
+    return {k for k, words in FORM_WORDS.items() if any(w in text for w in words)}

@@ -7,10 +7,11 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from corpus import load_corpus, part_paths
-from matching import TfidfRanker, evaluate_rankings
+from matching import Need, Organization, TfidfRanker, evaluate_rankings
 from matching._evaluate import (
     confirmation_transfer,
     heldout_comparison,
@@ -24,6 +25,7 @@ from matching._learn import (
     EXPANSION_TOLERANCE,
     EXPANSIONS,
     FEATURE_LABELS,
+    FEATURES,
     MIN_NEW_NEEDS,
     REASONS,
     Decision,
@@ -400,3 +402,27 @@ def test_a_retrained_model_is_compared_with_the_serving_one_on_newer_decisions(
     # too few needs decided since: no comparison, so no replacement
     few = compare_with_current(cold, earlier, [*earlier, *newer[:1]])
     assert few.new_needs == 1 < MIN_NEW_NEEDS and not few.enough and not few.not_worse
+
+
+@pytest.mark.parametrize(
+    ("forms", "offerings", "wishes", "match", "other"),
+    [
+        (["委託", "事業協力"], "", "委託・事業協力どちらも可。", True, False),
+        (["補助"], "", "市の助成を受けて続けたい", True, False),
+        (["情報提供・交換"], "情報交換の場への参加", "", True, False),
+        (["共催"], "", "委託で受けたい", False, True),
+        (["共催"], "講座の講師", "", False, False),  # names no form: unknown, not other
+        ([], "", "委託で受けたい", False, False),
+    ],
+)
+def test_forms_of_collaboration_feature(forms, offerings, wishes, match, other) -> None:
+    need = Need("N1", "防災危機管理室", "避難所運営", "避難所の運営訓練", forms=forms)
+    org = Organization("P1", "防災の会", "避難所運営の訓練", offerings=offerings, wishes=wishes)
+    filler = Organization("P2", "別の会", "子ども食堂で夕食を出す")
+    model = LearnedRanker().fit([need], [org, filler])
+    row = model._features(np.array([0]), np.array([0]))[0]
+    assert row[FEATURES.index("forms_match")] == match
+    assert row[FEATURES.index("forms_other")] == other
+    # BM25 as a share of the need's best: the group sharing its words is the best
+    assert row[FEATURES.index("bm25")] == 1.0
+    assert model._features(np.array([0]), np.array([1]))[0][FEATURES.index("bm25")] == 0.0
