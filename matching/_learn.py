@@ -21,7 +21,8 @@ validated on training needs held out from it and dropped if it loses there by mo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,6 +114,21 @@ FEATURE_LABELS: dict[str, str] = {
     "confirmed_similar": "似た協働の種で承認済み",
 }
 
+# the cold start's settings the decisions may re-tune, each tried one at a time from its
+# default (which comes first); ``area_other`` is the factor of a group limited to another
+# ward. Our defaults were chosen on our own corpus; another city's data may differ (its
+# 活動分野 filled in loosely, its profiles longer), and its decisions show it.
+CALIBRATION: dict[str, tuple[float, ...]] = {
+    "field_weight": (0.5, 0.0, 0.25, 1.0),
+    "members_only_factor": (0.5, 0.25, 1.0),
+    "semantic_weight": (0.2, 0.0, 0.4),
+    "diversity": (0.15, 0.0, 0.3),
+    "area_other": (0.5, 0.2, 0.8),
+}
+# a setting replaces its default only if it gains this much nDCG@10 on the decided needs,
+# and the combination of the settings kept must gain as much and win on more needs than
+# it loses
+CALIBRATION_GAIN = 0.01
 BLENDS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 # document expansion weights tried: β × the mean vector of the needs a group was confirmed
 # for is added to its profile vector (0 = no expansion)
@@ -154,6 +170,32 @@ def _ndcg_at_10(scores: np.ndarray, relevant: np.ndarray) -> float:
         if ideal > 0:
             values.append(float(gains[order] @ discounts[: len(order)]) / float(ideal))
     return float(np.mean(values)) if values else 0.0
+
+
+def _ndcg_rows(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+    """nDCG@10 of each row's ranking of every column (``relevant``: 1 = confirmed)."""
+    discounts = 1.0 / np.log2(np.arange(2, 12))
+    out = np.zeros(len(scores))
+    for k, (row, gains) in enumerate(zip(scores, relevant, strict=True)):
+        order = top_k(row, 10)
+        ideal = discounts[: min(10, int(gains.sum()))].sum()
+        out[k] = float(gains[order] @ discounts[: len(order)]) / float(ideal) if ideal else 0.0
+    return out
+
+
+def _calibrated(base: TfidfRanker, setting: Mapping[str, float]) -> TfidfRanker:
+    """A copy of the fitted ``base`` with ``setting`` (``CALIBRATION`` names) in force.
+
+    Shallow: the vocabulary, vectors and LSA are shared; only what the settings change
+    (the factors, the LSA blend, hubness) is computed again, so ``base`` is untouched."""
+    out = copy.copy(base)
+    for name, value in setting.items():
+        if name == "area_other":
+            out.area_factors = {**(base.area_factors or {}), "other": value}
+        else:
+            setattr(out, name, value)
+    out._set_items(base.needs_, base.orgs_)
+    return out
 
 
 def _promoted(scores: dict[float, tuple[float, float]]) -> float:
@@ -216,6 +258,8 @@ class LearnedRanker(BaseEstimator):
     from confirmations alone). With neither, the cold start serves.
     informative_rank: a confirmation expands the group's profile only if the cold start
     ranks the group below this for the need (see ``_informative``).
+    calibrate: re-tune the cold start's settings (``CALIBRATION``) on the decided needs
+    first; off, only the expansion and the re-ranking model learn.
     C, random_state: of the logistic regression.
 
     The learned score is ``(1 − α) × cold / (the need's best cold) + α × p(confirm)``,
@@ -234,12 +278,14 @@ class LearnedRanker(BaseEstimator):
         min_decisions: int = 50,
         min_confirmed_needs: int = 10,
         informative_rank: int = 5,
+        calibrate: bool = True,
         C: float = 1.0,
         random_state: int = 0,
     ) -> None:
         self.base = base
         self.candidates = candidates
         self.informative_rank = informative_rank
+        self.calibrate = calibrate
         self.min_decisions = min_decisions
         self.min_confirmed_needs = min_confirmed_needs
         self.C = C
@@ -263,6 +309,7 @@ class LearnedRanker(BaseEstimator):
         self.expansion_ = 0.0
         self.alpha_ = 0.0
         self.promoted_ = False
+        self.calibration_: dict[str, float] = {}
         self._bind(base, decisions)
         known = self.decisions_
         self.model_: LogisticRegression | None = None
@@ -275,6 +322,14 @@ class LearnedRanker(BaseEstimator):
             self.report_["reason"] = "too few decisions, or no confirmation: cold start"
             self.report_["code"] = "too_few_decisions"
             return self
+        # 0. the cold start's own settings, re-tuned on the decided needs
+        if can_expand and self.calibrate:
+            tried, setting = self._calibrate()
+            self.report_["calibration_ndcg"] = tried
+            if setting:
+                self.calibration_ = setting
+                self.report_["calibration"] = dict(setting)
+                self._bind(_calibrated(base, setting), decisions)
         # 1. document expansion, validated on training needs held out from the expansion
         beta = 0.0
         if can_expand:
@@ -301,7 +356,7 @@ class LearnedRanker(BaseEstimator):
             self.report_["reranking"] = (
                 "too few decisions, or no rejection: the re-ranking model was not trained"
             )
-        if alpha == 0.0 and beta == 0.0:
+        if alpha == 0.0 and beta == 0.0 and not self.calibration_:
             self.report_["reason"] = "not better than cold start on held-out decisions"
             self.report_["code"] = "not_better"
             return self
@@ -314,7 +369,9 @@ class LearnedRanker(BaseEstimator):
         """Keep the learned weights, but rank over ``base``'s current items (after the cold
         start ranker's ``upsert``/``remove``/``fit``): fields and history are rebuilt."""
         check_is_fitted(self, "base_")
-        self._bind(base, self.decisions_)
+        self._bind(
+            _calibrated(base, self.calibration_) if self.calibration_ else base, self.decisions_
+        )
         return self
 
     def _bind(self, base: TfidfRanker, decisions: Sequence[Decision]) -> None:
@@ -423,6 +480,52 @@ class LearnedRanker(BaseEstimator):
         if b.diversity:
             score = np.clip(score - b.diversity * b.hubness_[None, :], 0.0, None)
         return np.round(score, SCORE_DECIMALS), (1.0 - weight) * added * factor
+
+    def _calibrate(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Each ``CALIBRATION`` setting tried on its own: nDCG@10 of the decided needs
+        (their confirmed groups relevant, every other group not) over the whole ranking.
+        Returns the figures tried (``{"field_weight=0.25": nDCG, …}``, the defaults as
+        ``"default"``) and the settings kept (``{}``: the defaults stay).
+
+        A setting is global (it is not learned per need or per group), so the decided
+        needs themselves measure it; the margin and the check of the combination guard
+        against picking noise among a dozen candidates."""
+        b = self.base_
+        confirmed: dict[int, set[int]] = {}
+        for d in self.decisions_:
+            if d.decision == "confirm":
+                confirmed.setdefault(b.need_index_[d.need_id], set()).add(b.org_index_[d.npo_id])
+        rows = np.array(sorted(confirmed), dtype=np.intp)
+        relevant = np.zeros((len(rows), len(b.org_ids_)))
+        for k, i in enumerate(rows.tolist()):
+            relevant[k, sorted(confirmed[i])] = 1.0
+
+        def per_need(ranker: TfidfRanker) -> np.ndarray:
+            scores = np.vstack(
+                [ranker.score_block(rows[s : s + _BLOCK]) for s in range(0, len(rows), _BLOCK)]
+            )
+            return _ndcg_rows(scores, relevant)
+
+        default = per_need(b)
+        tried = {"default": round(float(default.mean()), 4)}
+        kept: dict[str, float] = {}
+        for name, values in CALIBRATION.items():
+            best, best_value = float(default.mean()) + CALIBRATION_GAIN, None
+            for value in values[1:]:
+                score = float(per_need(_calibrated(b, {name: value})).mean())
+                tried[f"{name}={value:g}"] = round(score, 4)
+                if score >= best:
+                    best, best_value = score, value
+            if best_value is not None:
+                kept[name] = best_value
+        if not kept:
+            return tried, {}
+        combined = per_need(_calibrated(b, kept))
+        tried["combined"] = round(float(combined.mean()), 4)
+        wins, losses = int((combined > default).sum()), int((combined < default).sum())
+        if combined.mean() < default.mean() + CALIBRATION_GAIN or wins <= losses:
+            return tried, {}
+        return tried, kept
 
     def _validate_expansion(self) -> dict[float, tuple[float, float]]:
         """nDCG@10 of training needs held out from the expansion (GroupKFold by need), over

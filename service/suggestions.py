@@ -54,12 +54,15 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
 
 
 def _reasons(index: MatchingIndex, need_key: str, org_keys: list[str]) -> dict[str, dict[str, Any]]:
-    """Per group: the cold-start explanation, plus the learned model's part when one ranks."""
+    """Per group: the cold-start explanation, plus the learned model's part when one ranks
+    (explained with the settings that model calibrated, so the factors match the score)."""
     assert index.ranker is not None
-    out = {e.npo_id: e.as_dict() for e in index.ranker.explain_many(need_key, org_keys)}
-    if index.active is index.learned and index.learned is not None:
+    learned = index.learned if index.active is index.learned else None
+    base = learned.base_ if learned is not None else index.ranker
+    out = {e.npo_id: e.as_dict() for e in base.explain_many(need_key, org_keys)}
+    if learned is not None:
         for org_key in org_keys:
-            out[org_key]["model"] = index.learned.contributions(need_key, org_key)
+            out[org_key]["model"] = learned.contributions(need_key, org_key)
     return out
 
 

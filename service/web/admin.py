@@ -95,6 +95,16 @@ _OUTCOMES = {
 }
 
 
+# the cold start's settings a model may calibrate (matching's CALIBRATION), for people
+_SETTING_LABELS = {
+    "field_weight": "活動分野の重み",
+    "members_only_factor": "共益的活動の係数",
+    "semantic_weight": "潜在意味（LSA）の重み",
+    "diversity": "多様性の調整",
+    "area_other": "他の区の団体の係数",
+}
+
+
 def _figures(scores: object) -> str:
     """``{setting: nDCG@10}`` as ``設定 値`` pairs, the one without learning first."""
     if not isinstance(scores, dict) or not scores:
@@ -118,6 +128,12 @@ def describe_model(report: dict[str, object]) -> list[str]:
             else "not_better"
         )
     lines = [f"判断 {report.get('decisions', 0)} 件で学習。" + _OUTCOMES.get(str(code), "")]
+    calibration = report.get("calibration")
+    if isinstance(calibration, dict) and calibration:
+        changed = "、".join(
+            f"{_SETTING_LABELS.get(str(k), str(k))} {v}" for k, v in sorted(calibration.items())
+        )
+        lines.append(f"判断に合わせて初期スコアの設定を変更: {changed}")
     if expansion := _figures(report.get("expansion_ndcg")):
         lines.append(f"承認済みの協働の種で団体を補う重み β ごとの検証 nDCG@10: {expansion}")
     if blends := _figures(report.get("validation_ndcg")):

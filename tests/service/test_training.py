@@ -104,3 +104,21 @@ def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
     ]
     models_page = login(api, "coord").get("/models").text
     assert "比べられないため、今のモデルを続けます。" in models_page
+
+
+def test_the_models_page_names_every_calibrated_setting_in_japanese() -> None:
+    from matching._learn import CALIBRATION
+    from service.web.admin import _SETTING_LABELS, describe_model
+
+    assert set(_SETTING_LABELS) == set(CALIBRATION)
+    lines = describe_model(
+        {
+            "code": "promoted",
+            "decisions": 120,
+            "calibration": {"field_weight": 0.0, "area_other": 0.2},
+            "expansion": 0.5,
+            "alpha": 0.0,
+        }
+    )
+    changed = "他の区の団体の係数 0.2、活動分野の重み 0.0"
+    assert f"判断に合わせて初期スコアの設定を変更: {changed}" in lines
