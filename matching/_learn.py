@@ -698,13 +698,12 @@ class LearnedRanker(BaseEstimator):
         history = self.history_.by_org
         if not history:
             return
-        b = self.base_
         for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
             past = [(r, y, why) for r, y, why in history.get(j, ()) if r != i]
             if not past:
                 continue
-            others = np.array([r for r, _, _ in past])
-            sims = np.asarray((b.need_vectors_[others] @ b.need_vectors_[i].T).todense()).ravel()
+            # the need-need cosines are kept at bind time (``nn_``)
+            sims = self.nn_[[r for r, _, _ in past], i]
             for (_, y, why), s in zip(past, sims, strict=True):
                 if y:
                     out[k, f["hist_confirm"]] += s
