@@ -239,6 +239,20 @@ def _pin(scores: np.ndarray, rows: np.ndarray, pinned: dict[int, float]) -> np.n
     return np.round(scores + step * offsets, SCORE_DECIMALS)
 
 
+@dataclass(frozen=True)
+class _ExpansionTerms:
+    """Per confirmed matrix (needs × organisations, 1 = confirmed): the matrix as sparse
+    ``pairs``, confirmations per group, ``Σ_c o_j·n_c`` and ``Σ_c Σ_c' n_c·n_c'`` over the
+    needs ``c`` each group was confirmed for, and ``nn_ @ confirmed``."""
+
+    confirmed: np.ndarray
+    pairs: sp.csr_matrix
+    count: np.ndarray
+    org_mean: np.ndarray
+    mean_mean: np.ndarray
+    nn_c: np.ndarray
+
+
 @dataclass
 class _History:
     """Decisions by organisation row: ``[(need_row, label, reason_kind)]``."""
@@ -406,6 +420,7 @@ class LearnedRanker(BaseEstimator):
             [base.org_index_[d.npo_id] for d in confirms],
         )
         nv = base.need_vectors_
+        self._terms: _ExpansionTerms | None = None
         self.nn_ = (nv @ nv.T).toarray()
         self.qn_ = (base.need_queries_ @ nv.T).toarray()
         self.on_ = (base.org_vectors_ @ nv.T).toarray()
@@ -452,17 +467,15 @@ class LearnedRanker(BaseEstimator):
         zero = np.zeros((len(rows), len(b.org_ids_)))
         if not beta or not confirmed.any():
             return b.score_block(rows), zero
+        terms = self._expansion_terms(confirmed)
         own = confirmed[rows]
-        count = confirmed.sum(axis=0)[None, :] - own
+        count = terms.count[None, :] - own
         safe = np.maximum(count, 1.0)
         qn_self = self.qn_[rows, rows][:, None]
         nn_self = self.nn_[rows, rows][:, None]
-        nn_c = self.nn_ @ confirmed
-        query_mean = (self.qn_[rows] @ confirmed - own * qn_self) / safe
-        org_mean = np.einsum("jc,cj->j", self.on_, confirmed)[None, :] - own * self.on_[:, rows].T
-        mean_mean = (
-            np.einsum("cj,cj->j", confirmed, nn_c)[None, :] - 2.0 * own * nn_c[rows] + own * nn_self
-        )
+        query_mean = (np.asarray(terms.pairs.T @ self.qn_[rows].T).T - own * qn_self) / safe
+        org_mean = terms.org_mean[None, :] - own * self.on_[:, rows].T
+        mean_mean = terms.mean_mean[None, :] - 2.0 * own * terms.nn_c[rows] + own * nn_self
         norm2 = 1.0 + 2.0 * beta * org_mean / safe + beta**2 * mean_mean / safe**2
         z = np.where(count > 0, np.sqrt(np.maximum(norm2, 1e-12)), 1.0)
         text = (b.need_queries_[rows] @ b.org_vectors_.T).toarray() / z
@@ -527,6 +540,28 @@ class LearnedRanker(BaseEstimator):
             return tried, {}
         return tried, kept
 
+    def _expansion_terms(self, confirmed: np.ndarray) -> _ExpansionTerms:
+        """What ``_expanded`` needs of a ``confirmed`` matrix whatever the rows: computed
+        once per matrix (the last one is kept), from its few non-zero cells."""
+        cached = getattr(self, "_terms", None)
+        if cached is not None and cached.confirmed is confirmed:
+            return cached
+        pairs = sp.csr_matrix(confirmed)
+        c, j = pairs.nonzero()
+        # nn_ is symmetric: (confirmedᵀ nn_)ᵀ = nn_ confirmed, at the cost of its non-zeros
+        nn_c = np.asarray(pairs.T @ self.nn_).T
+        n_orgs = confirmed.shape[1]
+        terms = _ExpansionTerms(
+            confirmed=confirmed,
+            pairs=pairs,
+            count=np.asarray(pairs.sum(axis=0)).ravel(),
+            org_mean=np.bincount(j, weights=self.on_[j, c], minlength=n_orgs),
+            mean_mean=np.bincount(j, weights=nn_c[c, j], minlength=n_orgs),
+            nn_c=nn_c,
+        )
+        self._terms = terms
+        return terms
+
     def _validate_expansion(self) -> dict[float, tuple[float, float]]:
         """nDCG@10 of training needs held out from the expansion (GroupKFold by need), over
         every organisation (a group nobody decided on counts as not relevant), for each
@@ -578,13 +613,20 @@ class LearnedRanker(BaseEstimator):
         cols = np.array([b.org_index_[d.npo_id] for d in self.decisions_])
         confirmed_needs = np.unique(groups[y == 1])
         block = self._expanded(confirmed_needs, self.confirmed_, self.expansion_)[0]
+        candidates = [top_k(row, self.candidates) for row in block]
+        every = self._features(
+            np.concatenate(
+                [np.full(len(c), i) for i, c in zip(confirmed_needs, candidates, strict=True)]
+            ),
+            np.concatenate(candidates),
+        )
         lists = {}
-        for i, row in zip(confirmed_needs.tolist(), block, strict=True):
-            candidates = top_k(row, self.candidates)
+        offset = 0
+        for i, these in zip(confirmed_needs.tolist(), candidates, strict=True):
             mine = set(cols[(groups == i) & (y == 1)].tolist())
-            relevant = np.array([j in mine for j in candidates.tolist()], dtype=np.float64)
-            features = self._features(np.full(len(candidates), i), candidates)
-            lists[i] = (features, relevant, len(mine))
+            relevant = np.array([j in mine for j in these.tolist()], dtype=np.float64)
+            lists[i] = (every[offset : offset + len(these)], relevant, len(mine))
+            offset += len(these)
         scores: dict[float, list[float]] = {a: [] for a in BLENDS}
         for train, test in GroupKFold(n_splits=min(5, n_groups)).split(X, y, groups):
             held = [i for i in np.unique(groups[test]).tolist() if i in lists]
@@ -658,18 +700,23 @@ class LearnedRanker(BaseEstimator):
         if not len(rows):
             return out
         f = {name: k for k, name in enumerate(FEATURES)}
-        for i in np.unique(rows):
-            mask = rows == i
-            js = cols[mask]
-            block = np.array([i])
-            cold = self._expanded(block, self.confirmed_, self.expansion_)[0][0]
-            out[mask, f["cold_start"]] = cold[js]
+        # the per-need parts, a block of needs at a time
+        needs, inverse = np.unique(rows, return_inverse=True)
+        for start in range(0, len(needs), _BLOCK):
+            chunk = needs[start : start + _BLOCK]
+            sel = np.flatnonzero((inverse >= start) & (inverse < start + len(chunk)))
+            local, js = inverse[sel] - start, cols[sel]
+            cold = self._expanded(chunk, self.confirmed_, self.expansion_)[0]
+            out[sel, f["cold_start"]] = cold[local, js]
             # the share of the need's best cold-start score: the same scale for every need
-            out[mask, f["cold_relative"]] = cold[js] / cold.max() if cold.max() > 0 else 0.0
-            out[mask, f["text"]] = b.text_similarity(block)[0, js]
-            out[mask, f["bm25"]] = self._bm25_row(int(i))[js]
-            factors = b._factors(block)
-            out[mask, f["field_agree"]] = factors["fields"][0, js]
+            best = cold.max(axis=1)[local]
+            out[sel, f["cold_relative"]] = np.where(
+                best > 0, cold[local, js] / np.where(best > 0, best, 1.0), 0.0
+            )
+            out[sel, f["text"]] = b.text_similarity(chunk)[local, js]
+            bm25 = np.vstack([self._bm25_row(i) for i in chunk.tolist()])
+            out[sel, f["bm25"]] = bm25[local, js]
+            out[sel, f["field_agree"]] = b._factors(chunk)["fields"][local, js]
         out[:, f["problem_activities"]] = _pair_dot(
             self.need_problem_, self.org_activities_, rows, cols
         )
@@ -734,13 +781,21 @@ class LearnedRanker(BaseEstimator):
         for start in range(0, len(rows), _BLOCK):
             chunk = rows[start : start + _BLOCK]
             block = self._expanded(chunk, self.confirmed_, self.expansion_)[0]
-            for i, row in zip(chunk.tolist(), block, strict=True):
-                pinned = pins.get(i, {})
-                cols = _with(top_k(row, max(top, self.candidates)), pinned)
-                scores = self._learned(np.full(len(cols), i), cols) if self.alpha_ else row[cols]
-                scores = _pin(scores, cols, pinned)
+            lists = [
+                _with(top_k(row, max(top, self.candidates)), pins.get(i, {}))
+                for i, row in zip(chunk.tolist(), block, strict=True)
+            ]
+            if self.alpha_:  # the model's features for the whole block at once
+                learned = self._learned(
+                    np.concatenate([np.full(len(c), i) for i, c in zip(chunk, lists, strict=True)]),
+                    np.concatenate(lists),
+                )
+                bounds = np.cumsum([0, *(len(c) for c in lists)])
+            for k, (i, row, cols) in enumerate(zip(chunk.tolist(), block, lists, strict=True)):
+                scores = learned[bounds[k] : bounds[k + 1]] if self.alpha_ else row[cols]
+                scores = _pin(scores, cols, pins.get(i, {}))
                 order = top_k(scores, top)
-                ranking = [(b.org_ids_[cols[k]], float(scores[k])) for k in order]
+                ranking = [(b.org_ids_[cols[m]], float(scores[m])) for m in order]
                 out.append((b.need_ids_[i], ranking))
         return out
 

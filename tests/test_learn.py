@@ -517,3 +517,35 @@ def test_simulated_reject_reasons_follow_the_explanations(part_c) -> None:
             assert _reject_reason(cold, need_id, npo_id) == expected, (need_id, npo_id)
             seen.add(expected)
     assert seen == {"地域外", "共益的活動", "分野違い", "その他"}
+
+
+def test_expanded_scores_equal_the_expanded_profiles_built_by_hand(part_c) -> None:
+    """``_expanded`` never builds the expanded profiles; here they are built, for every
+    need and profile: ``(o + β m̄) / ‖o + β m̄‖``, ``m̄`` the mean vector of the other needs
+    the group was confirmed for, then scored as the cold start scores a profile."""
+    *_, cold, _ = part_c
+    model = LearnedRanker(calibrate=False).fit_on(cold, [])
+    rng = np.random.default_rng(0)
+    confirmed = (rng.random((len(cold.need_ids_), len(cold.org_ids_))) < 0.03).astype(float)
+    beta = 0.5
+    rows = np.arange(len(cold.need_ids_))
+    scores, added = model._expanded(rows, confirmed, beta)
+    needs = cold.need_vectors_.toarray()
+    queries = cold.need_queries_.toarray()
+    profiles = cold.org_vectors_.toarray()
+    weight = cold.semantic_weight
+    topics = np.clip(cold.need_topics_ @ cold.org_topics_.T, 0.0, None)
+    factors = np.ones_like(scores)
+    for f in cold._factors(rows).values():
+        factors = factors * f
+    for i in rows[::5]:
+        for j in range(0, len(cold.org_ids_), 3):
+            others = [c for c in np.flatnonzero(confirmed[:, j]) if c != i]
+            profile = profiles[j] + (beta * needs[others].mean(axis=0) if others else 0.0)
+            text = queries[i] @ profile / np.linalg.norm(profile)
+            raw = ((1 - weight) * text + weight * topics[i, j]) * factors[i, j]
+            expected = max(raw - cold.diversity * cold.hubness_[j], 0.0)
+            assert scores[i, j] == pytest.approx(expected, abs=2e-6), (i, j)
+            if not others:
+                assert added[i, j] == 0.0
+    assert (added > 0).sum() > 100
