@@ -40,6 +40,25 @@ def timed(fn):
     return result, time.perf_counter() - start
 
 
+def row(times: int) -> str:
+    needs, orgs, qrels = scaled(times)
+    cold, fit_s = timed(lambda: TfidfRanker().fit(needs, orgs))
+    train, _ = split_needs([n.id for n in needs], seed=0)
+    decisions = judged_decisions(cold, train, qrels, seed=0)
+    tracemalloc.start()
+    learned, learn_s = timed(lambda: LearnedRanker().fit_on(cold, decisions))
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    _, rank_cold = timed(lambda: cold.rank_orgs(top=10))
+    _, rank_learned = timed(lambda: learned.rank_orgs(top=10))
+    stages = f"β={learned.expansion_}, α={learned.alpha_}, calibration={learned.calibration_}"
+    return (
+        f"| {times}× | {len(needs)} × {len(orgs)} | {len(decisions)} | {fit_s:.2f} "
+        f"| {learn_s:.2f} | {learn_s / fit_s:.2f} | {rank_cold:.2f} | {rank_learned:.2f} "
+        f"| {rank_learned / rank_cold:.2f} | {peak:.0f} | {stages} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 5, 10])
@@ -50,23 +69,7 @@ def main() -> None:
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for times in args.scales:
-        needs, orgs, qrels = scaled(times)
-        cold, fit_s = timed(lambda: TfidfRanker().fit(needs, orgs))
-        train, _ = split_needs([n.id for n in needs], seed=0)
-        decisions = judged_decisions(cold, train, qrels, seed=0)
-        tracemalloc.start()
-        learned, learn_s = timed(lambda: LearnedRanker().fit_on(cold, decisions))
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-        _, rank_cold = timed(lambda: cold.rank_orgs(top=10))
-        _, rank_learned = timed(lambda: learned.rank_orgs(top=10))
-        stages = f"β={learned.expansion_}, α={learned.alpha_}, calibration={learned.calibration_}"
-        print(
-            f"| {times}× | {len(needs)} × {len(orgs)} | {len(decisions)} | {fit_s:.2f} "
-            f"| {learn_s:.2f} | {learn_s / fit_s:.2f} | {rank_cold:.2f} | {rank_learned:.2f} "
-            f"| {rank_learned / rank_cold:.2f} | {peak:.0f} | {stages} |",
-            flush=True,
-        )
+        print(row(times), flush=True)
 
 
 if __name__ == "__main__":

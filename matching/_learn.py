@@ -1,22 +1,29 @@
-"""A ranking model that learns from the coordinator's decisions.
+"""A ranking model that learns from the coordinator's decisions, in three stages, each
+kept only if it holds on the decided needs (never silently worse than the cold start).
 
-The cold-start ranker proposes candidates; a logistic regression over features of each
-(need, group) pair re-orders them once there are enough decisions to learn from, and
-only if it beats the cold-start order on held-out decisions. Decisions teach twice: the
-weights of the generic features (text per field pair, 活動分野, area, members-only,
-profile completeness), and the history of each group — a group confirmed for needs like
-this one moves up; one rejected as 地域外 or 体制不足 for similar needs moves down.
+0. Calibration: the cold start's own settings (``CALIBRATION``: 活動分野 weight,
+   members-only factor, LSA weight, diversity, other-ward factor) were chosen on our
+   corpus; another city's decisions may show that one of them does not fit its data
+   (its groups fill in 活動分野 loosely, say). Each is tried alone from its default and
+   kept only with a clear margin (``CALIBRATION_GAIN``).
+1. Document expansion: confirmed decisions change retrieval, not only the order of the
+   cold-start candidates. A group confirmed for a need the cold start had ranked low
+   (below ``informative_rank``, or paired by hand) gets that need's text added to its
+   profile (``β ×`` the mean vector of the needs it was confirmed for), so a later need
+   worded like those needs reaches the group even when the group's own profile uses other
+   words (独居高齢者の孤立 → ふれあいサロン). Confirmations of groups the cold start already
+   ranked near the top teach the expansion nothing and are left out: expanding them only
+   makes those groups crowd the lists of every similar need. Validated on training needs
+   held out from it and dropped if it loses there by more than ``EXPANSION_TOLERANCE``.
+2. Re-ranking: a logistic regression over features of each (need, group) pair re-orders
+   the candidates once there are enough decisions of both kinds, and only if it beats the
+   cold-start order on held-out decisions. Decisions teach twice: the weights of the
+   generic features (text per field pair, BM25, 活動分野, area, members-only, forms of
+   collaboration, profile completeness), and the history of each group — a group
+   confirmed for needs like this one moves up; one rejected as 地域外 or 体制不足 for
+   similar needs moves down.
 
-Confirmed decisions also change retrieval, not only the order of the cold-start
-candidates: a group confirmed for a need the cold start had ranked low (below
-``informative_rank``, or paired by hand) gets that need's text added to its profile
-(document expansion, ``β ×`` the mean vector of the needs it was confirmed for), so a
-later need worded like those needs reaches the group even when the group's own profile
-uses other words (独居高齢者の孤立 → ふれあいサロン). Confirmations of groups the cold start
-already ranked near the top teach the expansion nothing and are left out: expanding
-them only makes those groups crowd the lists of every similar need. The expansion is
-validated on training needs held out from it and dropped if it loses there by more than
-``EXPANSION_TOLERANCE``.
+``compare_with_current`` tells whether a retrained model may replace the one serving.
 """
 
 from __future__ import annotations
@@ -127,8 +134,11 @@ CALIBRATION: dict[str, tuple[float, ...]] = {
 }
 # a setting replaces its default only if it gains this much nDCG@10 on the decided needs,
 # and the combination of the settings kept must gain as much and win on more needs than
-# it loses
+# it loses; with confirmations on fewer than CALIBRATION_MIN_NEEDS needs the defaults stay
+# (a dozen settings tried on a few needs find noise: on our corpus, with 30-50 decisions,
+# a gate of 10 needs let calibration pick a setting in up to 7 of 10 splits, at a cost)
 CALIBRATION_GAIN = 0.01
+CALIBRATION_MIN_NEEDS = 20
 BLENDS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 # document expansion weights tried: β × the mean vector of the needs a group was confirmed
 # for is added to its profile vector (0 = no expansion)
@@ -316,10 +326,12 @@ class LearnedRanker(BaseEstimator):
         return self.fit_on(base.fit(needs, orgs), decisions)
 
     def fit_on(self, base: TfidfRanker, decisions: Sequence[Decision] = ()) -> LearnedRanker:
-        """Learn on top of an already fitted cold-start ranker (used as it is, not copied).
+        """Learn on top of an already fitted cold-start ranker. ``base`` is never changed:
+        it is used as it is, or through a shallow copy when the calibration changes one of
+        its settings (``base_`` is what ranks).
 
-        The expansion learns from confirmations alone; the re-ranking model needs both
-        confirmations and rejections (a file of confirmations only still expands)."""
+        Calibration and expansion learn from confirmations alone; the re-ranking model
+        needs both confirmations and rejections."""
         self.expansion_ = 0.0
         self.alpha_ = 0.0
         self.promoted_ = False
@@ -337,7 +349,9 @@ class LearnedRanker(BaseEstimator):
             self.report_["code"] = "too_few_decisions"
             return self
         # 0. the cold start's own settings, re-tuned on the decided needs
-        if can_expand and self.calibrate:
+        if self.calibrate and confirmed_needs >= max(
+            CALIBRATION_MIN_NEEDS, self.min_confirmed_needs
+        ):
             tried, setting = self._calibrate()
             self.report_["calibration_ndcg"] = tried
             if setting:
@@ -501,8 +515,8 @@ class LearnedRanker(BaseEstimator):
         ``"default"``) and the settings kept (``{}``: the defaults stay).
 
         A setting is global (it is not learned per need or per group), so the decided
-        needs themselves measure it; the margin and the check of the combination guard
-        against picking noise among a dozen candidates."""
+        needs themselves measure it; the gate on needs, the margin and the check of the
+        combination guard against picking noise among a dozen candidates."""
         b = self.base_
         confirmed: dict[int, set[int]] = {}
         for d in self.decisions_:

@@ -25,6 +25,7 @@ from matching._evaluate import (
 )
 from matching._learn import (
     CALIBRATION_GAIN,
+    CALIBRATION_MIN_NEEDS,
     CONTRIBUTIONS,
     EXPANSION_TOLERANCE,
     EXPANSIONS,
@@ -549,3 +550,15 @@ def test_expanded_scores_equal_the_expanded_profiles_built_by_hand(part_c) -> No
             if not others:
                 assert added[i, j] == 0.0
     assert (added > 0).sum() > 100
+
+
+def test_calibration_waits_for_decisions_on_enough_needs(loose_fields) -> None:
+    """The same data as above, decided on fewer needs than ``CALIBRATION_MIN_NEEDS``: the
+    expansion may learn, the settings are not tried."""
+    cold, decisions, _, _ = loose_fields
+    few = sorted({d.need_id for d in decisions if d.decision == "confirm"})
+    assert len(few) > CALIBRATION_MIN_NEEDS
+    kept = set(few[: CALIBRATION_MIN_NEEDS - 1])
+    model = LearnedRanker().fit_on(cold, [d for d in decisions if d.need_id in kept])
+    assert model.calibration_ == {} and "calibration_ndcg" not in model.report_
+    assert "expansion_ndcg" in model.report_
