@@ -562,3 +562,28 @@ def test_calibration_waits_for_decisions_on_enough_needs(loose_fields) -> None:
     model = LearnedRanker().fit_on(cold, [d for d in decisions if d.need_id in kept])
     assert model.calibration_ == {} and "calibration_ndcg" not in model.report_
     assert "expansion_ndcg" in model.report_
+
+
+def test_evaluate_command_compares_cold_start_and_learned_on_the_undecided_needs(
+    tmp_path: Path, part_c
+) -> None:
+    needs, orgs, qrels, test, cold, _ = part_c
+    train = sorted(set(cold.need_ids_) - set(test))
+    decisions = judged_decisions(cold, train, qrels, seed=0)
+    path = tmp_path / "decisions.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["need_id", "npo_id", "decision", "reason"])
+        writer.writerows([d.need_id, d.npo_id, d.decision, d.reason] for d in decisions)
+    needs_path, npos_path, qrels_path = part_paths("c")
+    common = ("evaluate", "--needs", str(needs_path), "--npos", str(npos_path))
+    proc = run_matching(*common, "--qrels", str(qrels_path), "--json", "--decisions", str(path))
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["ranker"].split(" (")[0]: r for r in json.loads(proc.stdout)}
+    assert set(rows) == {"bm25", "cold start", "learned"}
+    assert {r["needs"] for r in rows.values()} == {len(test)}
+    # the same figures as the library's own held-out measure, in the same run
+    learned = LearnedRanker().fit(needs, orgs, decisions)
+    assert rows["learned"]["nDCG@10"] == pytest.approx(_heldout_ndcg(learned, qrels, test))
+    assert rows["cold start"]["nDCG@10"] == pytest.approx(_heldout_ndcg(cold, qrels, test))
+    assert rows["learned"]["nDCG@10"] > rows["cold start"]["nDCG@10"] > rows["bm25"]["nDCG@10"]
