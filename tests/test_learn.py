@@ -166,13 +166,18 @@ def test_contributions_name_the_features(part_c) -> None:
     assert (not model.promoted_) == (contributions == {})
 
 
-def test_rank_command_learns_from_a_decisions_file(tmp_path: Path, part_c) -> None:
-    *_, decisions = part_c
-    path = tmp_path / "decisions.csv"
+def _write_decisions(path: Path, decisions: list[Decision]) -> Path:
+    """``decisions`` as the CLI reads them: need_id,npo_id,decision,reason."""
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["need_id", "npo_id", "decision", "reason"])
         writer.writerows([d.need_id, d.npo_id, d.decision, d.reason] for d in decisions)
+    return path
+
+
+def test_rank_command_learns_from_a_decisions_file(tmp_path: Path, part_c) -> None:
+    *_, decisions = part_c
+    path = _write_decisions(tmp_path / "decisions.csv", decisions)
     needs_path, npos_path, _ = part_paths("c")
     common = ("rank", "--needs", str(needs_path), "--npos", str(npos_path))
     proc = run_matching(*common, "--top", "3", "--decisions", str(path))
@@ -570,11 +575,7 @@ def test_evaluate_command_compares_cold_start_and_learned_on_the_undecided_needs
     needs, orgs, qrels, test, cold, _ = part_c
     train = sorted(set(cold.need_ids_) - set(test))
     decisions = judged_decisions(cold, train, qrels, seed=0)
-    path = tmp_path / "decisions.csv"
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["need_id", "npo_id", "decision", "reason"])
-        writer.writerows([d.need_id, d.npo_id, d.decision, d.reason] for d in decisions)
+    path = _write_decisions(tmp_path / "decisions.csv", decisions)
     needs_path, npos_path, qrels_path = part_paths("c")
     common = ("evaluate", "--needs", str(needs_path), "--npos", str(npos_path))
     proc = run_matching(*common, "--qrels", str(qrels_path), "--json", "--decisions", str(path))
