@@ -171,15 +171,10 @@ def _ranking_ndcg_at_10(scores: np.ndarray, relevant: np.ndarray, n_relevant: in
 
 
 def _ndcg_at_10(scores: np.ndarray, relevant: np.ndarray) -> float:
-    """Mean nDCG@10 of each row's ranking of every column (``relevant``: 1 = confirmed)."""
-    discounts = 1.0 / np.log2(np.arange(2, 12))
-    values = []
-    for row, gains in zip(scores, relevant, strict=True):
-        order = top_k(row, 10)
-        ideal = discounts[: min(10, int(gains.sum()))].sum()
-        if ideal > 0:
-            values.append(float(gains[order] @ discounts[: len(order)]) / float(ideal))
-    return float(np.mean(values)) if values else 0.0
+    """Mean nDCG@10 of each row's ranking of every column (``relevant``: 1 = confirmed),
+    over the rows with something relevant."""
+    values = _ndcg_rows(scores, relevant)[relevant.sum(axis=1) > 0]
+    return float(values.mean()) if len(values) else 0.0
 
 
 def _ndcg_rows(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
