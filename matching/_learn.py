@@ -923,10 +923,13 @@ def compare_with_current(
     base: TfidfRanker,
     current: Sequence[Decision],
     decisions: Sequence[Decision],
+    *,
+    serving: LearnedRanker | None = None,
 ) -> Comparison:
     """Whether learning from ``decisions`` does not do worse than the model learned from
     ``current`` (the serving model's decisions, an earlier state of the same record) on
-    what was decided since: the pairs whose decision is new or changed."""
+    what was decided since: the pairs whose decision is new or changed. ``serving``: that
+    model, when the caller holds it over ``base`` already (else it is learned again)."""
     before = {(d.need_id, d.npo_id): d for d in current}
     new = [d for d in decisions if before.get((d.need_id, d.npo_id)) != d]
     held = sorted(
@@ -938,7 +941,7 @@ def compare_with_current(
     relevant = {
         q: {d.npo_id for d in new if d.need_id == q and d.decision == "confirm"} for q in held
     }
-    serving = LearnedRanker().fit_on(base, current)
+    serving = serving if serving is not None else LearnedRanker().fit_on(base, current)
     candidate = LearnedRanker().fit_on(base, [d for d in decisions if d.need_id not in wanted])
     figures = []
     for model in (serving, candidate):

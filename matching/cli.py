@@ -77,7 +77,11 @@ def rank(
     reverse: Annotated[bool, typer.Option("--reverse", help="rank needs for every NPO")] = False,
     decisions: Annotated[
         Path | None,
-        typer.Option("--decisions", help="learn first from need_id,npo_id,decision,reason rows"),
+        typer.Option(
+            "--decisions",
+            help="learn first from need_id,npo_id,decision,reason rows; a decided need "
+            "lists its confirmed groups first and its rejected ones last",
+        ),
     ] = None,
 ) -> None:
     """Print one JSON line per need (or per NPO with --reverse): its ranking, best first."""

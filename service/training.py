@@ -62,8 +62,12 @@ def train(session: Session, index: MatchingIndex, *, user: User | None) -> Ranki
         if promoted and ranker is not None and serving is not None:
             # a learned model serves: the new one replaces it only if it is not worse on
             # what was decided since that model was trained
+            held = index.learned if index.model_version == serving.version else None
             comparison = matching.compare_with_current(
-                ranker, stored_decisions(session, up_to=serving.max_decision_id), decisions
+                ranker,
+                stored_decisions(session, up_to=serving.max_decision_id),
+                decisions,
+                serving=held,
             )
             report["against_current"] = {"version": serving.version, **comparison.as_dict()}
             if not comparison.not_worse:

@@ -414,6 +414,9 @@ def test_a_retrained_model_is_compared_with_the_serving_one_on_newer_decisions(
     # with nothing learned before, both sides are the cold start
     unlearned = compare_with_current(cold, [], newer).current_ndcg
     assert same.not_worse and same.candidate_ndcg == same.current_ndcg > unlearned + 0.1
+    # the serving model handed over instead of learned again: the same comparison
+    held = LearnedRanker().fit_on(cold, earlier)
+    assert compare_with_current(cold, earlier, [*earlier, *newer], serving=held) == same
     revoked = [
         Decision(d.need_id, d.npo_id, "reject", "その他") if d.decision == "confirm" else d
         for d in earlier

@@ -61,13 +61,17 @@ def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
         o["id"]: o["key"]
         for o in ok(coord.get("/api/organizations", params={"limit": 100, "offset": 100}))["items"]
     }
-    for s in queue:
-        body = (
-            {"action": "confirm", "version": s["version"]}
-            if keys[s["organization_id"]] in complete
-            else {"action": "reject", "reason_code": "体制不足", "version": s["version"]}
-        )
-        ok(coord.post(f"/api/suggestions/{s['id']}/decision", json=body))
+
+    def decide(items: list[dict]) -> None:
+        for s in items:
+            body = (
+                {"action": "confirm", "version": s["version"]}
+                if keys[s["organization_id"]] in complete
+                else {"action": "reject", "reason_code": "体制不足", "version": s["version"]}
+            )
+            ok(coord.post(f"/api/suggestions/{s['id']}/decision", json=body))
+
+    decide(queue)
     model = ok(coord.post("/api/model/train"), 201)
     assert model["promoted"] and model["current"], model["report"]
     assert model["version"] == "learned-1" and model["decisions"] == len(queue)
@@ -104,6 +108,18 @@ def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
     ]
     models_page = login(api, "coord").get("/models").text
     assert "比べられないため、今のモデルを続けます。" in models_page
+    # the coordinator goes on deciding by the same rule: the next retraining is compared
+    # with learned-1 on those newer decisions, and the verdict follows the figures
+    decide(ok(coord.get("/api/review-queue", params={"limit": 100}))["items"])
+    third = ok(coord.post("/api/model/train"), 201)
+    against = third["report"]["against_current"]
+    assert against["version"] == "learned-1" and against["new_needs"] >= 3, third["report"]
+    assert third["promoted"] == (against["candidate_ndcg"] >= against["current_ndcg"])
+    current = [m["version"] for m in ok(coord.get("/api/models")) if m["current"]]
+    assert current == [third["version"] if third["promoted"] else "learned-1"]
+    assert f"learned-1 の学習以降に承認のあった協働の種 {against['new_needs']} 件" in (
+        login(api, "coord").get("/models").text
+    )
 
 
 def test_the_models_page_names_every_calibrated_setting_in_japanese() -> None:
