@@ -895,9 +895,9 @@ MIN_NEW_NEEDS = 3
 @dataclass(frozen=True, slots=True)
 class Comparison:
     """A retrained model against the one serving, on the decisions made since the serving
-    one was trained (``LearnedRanker.compare``): nDCG@10 on the needs with a new
+    one was trained (``compare_with_current``): nDCG@10 on the needs with a new
     confirmation, ranked by the serving model and by the candidate's procedure trained on
-    every decision except those needs'."""
+    every decision except those needs' new ones (both know the older ones)."""
 
     new_needs: int
     current_ndcg: float
@@ -942,7 +942,11 @@ def compare_with_current(
         q: {d.npo_id for d in new if d.need_id == q and d.decision == "confirm"} for q in held
     }
     serving = serving if serving is not None else LearnedRanker().fit_on(base, current)
-    candidate = LearnedRanker().fit_on(base, [d for d in decisions if d.need_id not in wanted])
+    # the candidate knows what the serving model knew of those needs, not what is new
+    unseen = {(d.need_id, d.npo_id) for d in new if d.need_id in wanted}
+    candidate = LearnedRanker().fit_on(
+        base, [d for d in decisions if (d.need_id, d.npo_id) not in unseen]
+    )
     figures = []
     for model in (serving, candidate):
         ranked = dict(model.rank_orgs(held, top=10))
