@@ -89,6 +89,14 @@ def split_needs(need_ids: Sequence[str], *, seed: int = 0) -> tuple[list[str], l
     return sorted(ids[k] for k in order[:half]), sorted(ids[k] for k in order[half:])
 
 
+def heldout_result(
+    ranker: Rankable, judged: Mapping[str, Mapping[str, int]], name: str = ""
+) -> EvaluationResult:
+    """``ranker``'s top 100 for every judged (held-out) need, scored against ``judged``."""
+    ranked = {q: [o for o, _ in r] for q, r in ranker.rank_orgs(sorted(judged), top=100)}
+    return evaluate_rankings(ranked, judged, name)
+
+
 def _reject_reason(ranker: TfidfRanker, need_id: str, npo_id: str) -> str:
     """The reason a coordinator would give from the pair's signals (地域外, 共益的活動,
     分野違い, else その他): the facts ``explain`` reports, read without scoring the pair."""
@@ -199,7 +207,7 @@ def heldout_means(
 ) -> list[EvaluationResult]:
     """``heldout_comparison`` averaged over ``seeds`` splits, every ranker in one run:
     TF-IDF only, BM25, cold start and learned, each measured on the held-out half of every
-    split (``needs``: held-out needs per split)."""
+    split (each result's ``queries``: the mean number of held-out needs in a split)."""
     from ._bm25 import BM25Ranker
     from ._learn import LearnedRanker
 
@@ -216,8 +224,7 @@ def heldout_means(
         decisions = PROTOCOLS[protocol](cold, train, qrels, seed=seed)
         rankers = {**fixed, "learned": LearnedRanker().fit_on(cold, decisions)}
         for name, ranker in rankers.items():
-            ranked = {q: [o for o, _ in r] for q, r in ranker.rank_orgs(sorted(judged), top=100)}
-            results[name].append(evaluate_rankings(ranked, judged, name))
+            results[name].append(heldout_result(ranker, judged, name))
     return [
         EvaluationResult(
             f"{name} (mean of {len(runs)} splits)",
@@ -255,8 +262,7 @@ def heldout_comparison(
     decisions = PROTOCOLS[protocol](cold, train, qrels, seed=seed)
 
     def score(ranker: Rankable, name: str) -> EvaluationResult:
-        rankings = {q: [o for o, _ in r] for q, r in ranker.rank_orgs(sorted(test_qrels), top=100)}
-        return evaluate_rankings(rankings, test_qrels, name)
+        return heldout_result(ranker, test_qrels, name)
 
     text_only = _text_only().fit(needs, orgs)
     learned = LearnedRanker().fit(needs, orgs, decisions)
@@ -310,10 +316,7 @@ def learning_gains(
         judged = {q: qrels[q] for q in test if q in qrels}
         decisions = PROTOCOLS[protocol](cold, train, qrels, seed=seed)
         learned = LearnedRanker(calibrate=calibrate).fit_on(cold, decisions)
-        values = []
-        for ranker in (cold, learned):
-            ranked = {q: [o for o, _ in r] for q, r in ranker.rank_orgs(sorted(judged), top=100)}
-            values.append(evaluate_rankings(ranked, judged).metrics["nDCG@10"])
+        values = [heldout_result(r, judged).metrics["nDCG@10"] for r in (cold, learned)]
         out.append(
             SeedResult(
                 seed,
@@ -402,6 +405,5 @@ def learning_curve(
         decisions = PROTOCOLS[protocol](cold, train, qrels, seed=seed)
         for n in sizes:
             model = LearnedRanker().fit_on(cold, decisions[:n])
-            ranked = {q: [o for o, _ in r] for q, r in model.rank_orgs(sorted(judged), top=100)}
-            values[n].append(evaluate_rankings(ranked, judged).metrics["nDCG@10"])
+            values[n].append(heldout_result(model, judged).metrics["nDCG@10"])
     return {n: float(np.mean(v)) for n, v in values.items()}

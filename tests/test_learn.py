@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from corpus import load_corpus, part_paths
-from matching import Need, Organization, TfidfRanker, evaluate_rankings
+from matching import Need, Organization, TfidfRanker
 from matching._evaluate import (
     _reject_reason,
     confirmation_transfer,
     heldout_comparison,
     heldout_means,
+    heldout_result,
     judged_decisions,
     learning_gains,
     scramble_fields,
@@ -52,9 +53,7 @@ def part_c():
 
 
 def _heldout_ndcg(ranker, qrels, test) -> float:
-    judged = {q: qrels[q] for q in test}
-    ranked = {q: [o for o, _ in r] for q, r in ranker.rank_orgs(sorted(judged), top=100)}
-    return evaluate_rankings(ranked, judged).metrics["nDCG@10"]
+    return heldout_result(ranker, {q: qrels[q] for q in test}).metrics["nDCG@10"]
 
 
 def test_tiny_decision_set_falls_back_to_cold_start(part_c) -> None:
