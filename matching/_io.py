@@ -71,7 +71,7 @@ ORG_COLUMNS: tuple[Column, ...] = (
 QREL_COLUMNS: tuple[Column, ...] = (
     Column("need_id", "課題ID", True),
     Column("npo_id", "団体ID", True),
-    Column("grade", "評価", True),
+    Column("grade", "評価", True, aliases=("relevance", "関連度")),
 )
 DECISION_COLUMNS: tuple[Column, ...] = (
     Column("need_id", "課題ID", True),

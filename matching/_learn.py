@@ -142,7 +142,7 @@ CALIBRATION_MIN_NEEDS = 20
 BLENDS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 # document expansion weights tried: β × the mean vector of the needs a group was confirmed
 # for is added to its profile vector (0 = no expansion)
-EXPANSIONS: tuple[float, ...] = (0.0, 0.5)
+EXPANSIONS: tuple[float, ...] = (0.0, 0.5, 1.0)
 # the expansion is kept unless it loses more than this on held-out training needs: its
 # validation is pessimistic (a group it newly surfaces was never decided on, so it counts
 # as not relevant) and noisy (a fold holds a handful of needs)
@@ -489,19 +489,11 @@ class LearnedRanker(BaseEstimator):
         z = np.where(count > 0, np.sqrt(np.maximum(norm2, 1e-12)), 1.0)
         text = (b.need_queries_[rows] @ b.org_vectors_.T).toarray() / z
         added = np.where(count > 0, beta * query_mean, 0.0) / z
-        weight = b.semantic_weight if b.svd_ is not None else 0.0
-        similarity = (1.0 - weight) * (text + added)
-        if weight:
-            similarity = similarity + weight * np.clip(
-                b.need_topics_[rows] @ b.org_topics_.T, 0.0, None
-            )
-        factor = np.ones_like(similarity)
-        for f in b._factors(rows).values():
-            factor = factor * f
-        score = similarity * factor
-        if b.diversity:
-            score = np.clip(score - b.diversity * b.hubness_[None, :], 0.0, None)
-        return np.round(score, SCORE_DECIMALS), (1.0 - weight) * added * factor
+        factor = b.factor_product(rows)
+        # the expansion is a signal of its own ("confirmed for needs like this one"): it
+        # is added to the blended similarity, not diluted by the LSA and word-vector parts
+        score = b.finish((b.blend(text, rows) + added) * factor)
+        return score, added * factor
 
     def _calibrate(self) -> tuple[dict[str, float], dict[str, float]]:
         """Each ``CALIBRATION`` setting tried on its own: nDCG@10 of the decided needs

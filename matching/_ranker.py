@@ -13,9 +13,12 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from ._explain import SCORE_DECIMALS, Explanation, TermContribution
+from ._factors import PairSignals, field_factor
 from ._schema import FIELD_NAMES, Need, Organization, area_relation
 from ._signals import members_only
+from ._semantic import DenseEncoder, NeighbourExpander
 from ._thesaurus import ThesaurusExpander
+from ._vectors import default_vectors
 from ._vectorize import FieldWeightedTfidf
 
 __all__ = [
@@ -63,6 +66,16 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 Item = TypeVar("Item", Need, Organization)
+
+
+def _dense_encoder(vectorizer: FieldWeightedTfidf, docs: sp.csr_matrix) -> DenseEncoder | None:
+    """Word-vector document encoder over the fitted vocabulary (``None`` without vectors)."""
+    vectors = default_vectors()
+    if vectors is None:
+        return None
+    names = vectorizer.feature_names_
+    spellings = [(t, vectorizer.display(t)) for t in names]
+    return DenseEncoder(vectors=vectors).fit(spellings, docs)
 
 
 def _merge(
@@ -133,7 +146,12 @@ class TfidfRanker(BaseEstimator):
         members_only_factor: float = 0.5,
         expansion_weight: float = 0.2,
         semantic_weight: float = 0.2,
-        diversity: float = 0.15,
+        dense_weight: float = 0.3,
+        neighbour_weight: float = 0.5,
+        diversity: float = 0.3,
+        kind_factor: float = 0.5,
+        population_factor: float = 0.7,
+        field_focus: float = 0.5,
     ) -> None:
         self.vectorizer = vectorizer
         self.field_weight = field_weight
@@ -141,7 +159,12 @@ class TfidfRanker(BaseEstimator):
         self.members_only_factor = members_only_factor
         self.expansion_weight = expansion_weight
         self.semantic_weight = semantic_weight
+        self.dense_weight = dense_weight
+        self.neighbour_weight = neighbour_weight
         self.diversity = diversity
+        self.kind_factor = kind_factor
+        self.population_factor = population_factor
+        self.field_focus = field_focus
 
     # -- fitting -------------------------------------------------------------------
     def fit(self, needs: Sequence[Need], orgs: Sequence[Organization]) -> TfidfRanker:
@@ -159,6 +182,16 @@ class TfidfRanker(BaseEstimator):
         # collection of fewer than 40 documents has too little co-occurrence to use.
         k = min(50, docs.shape[0] // 4, docs.shape[1] - 1)
         self.svd_ = TruncatedSVD(k, random_state=0).fit(docs) if k >= 10 else None
+        self.dense_ = (
+            _dense_encoder(vectorizer, docs) if self.dense_weight or self.neighbour_weight else None
+        )
+        self.neighbours_ = (
+            NeighbourExpander(weight=self.neighbour_weight).fit(
+                self.dense_.term_vectors_, self.dense_.found_
+            )
+            if self.dense_ is not None and self.neighbour_weight
+            else None
+        )
         self._set_items(needs, orgs)
         return self
 
@@ -187,10 +220,16 @@ class TfidfRanker(BaseEstimator):
             else np.ones(self.area_relations_.shape)
         )
         self.members_only_ = np.array([members_only(o) for o in orgs], dtype=bool)
+        self.signals_ = PairSignals.of(needs, orgs)
         self.need_queries_ = self.expander_.transform(self.need_vectors_)
+        if self.neighbours_ is not None:
+            self.need_queries_ = self.neighbours_.transform(self.need_vectors_, self.need_queries_)
         if self.svd_ is not None:
             self.need_topics_ = normalize(self.svd_.transform(self.need_vectors_))
             self.org_topics_ = normalize(self.svd_.transform(self.org_vectors_))
+        if self.dense_ is not None:
+            self.need_dense_ = self.dense_.transform(self.need_vectors_)
+            self.org_dense_ = self.dense_.transform(self.org_vectors_)
         self.hubness_ = self._hubness() if self.diversity else np.zeros(len(orgs))
 
     def _hubness(self) -> np.ndarray:
@@ -212,13 +251,28 @@ class TfidfRanker(BaseEstimator):
 
     def text_similarity(self, need_rows: np.ndarray) -> np.ndarray:
         """The text part of the score for ``need_rows`` × every organisation (dense block):
-        the cosine of the thesaurus-expanded need with the profile, blended with the
-        LSA cosine by ``semantic_weight``."""
-        text = (self.need_queries_[need_rows] @ self.org_vectors_.T).toarray()
-        if self.svd_ is None or not self.semantic_weight:
-            return text
-        topics = np.clip(self.need_topics_[need_rows] @ self.org_topics_.T, 0.0, None)
-        return (1.0 - self.semantic_weight) * text + self.semantic_weight * topics
+        the cosine of the expanded need with the profile, blended (``blend``)."""
+        cosine = (self.need_queries_[need_rows] @ self.org_vectors_.T).toarray()
+        return self.blend(cosine, need_rows)
+
+    def blend(self, cosine: np.ndarray, need_rows: np.ndarray) -> np.ndarray:
+        """A TF-IDF cosine block blended with the LSA cosine (``semantic_weight``), then
+        with the word-vector cosine (``dense_weight``); the TF-IDF part keeps
+        ``tfidf_share`` of the result."""
+        text = cosine
+        if self.svd_ is not None and self.semantic_weight:
+            topics = np.clip(self.need_topics_[need_rows] @ self.org_topics_.T, 0.0, None)
+            text = (1.0 - self.semantic_weight) * text + self.semantic_weight * topics
+        if self.dense_ is not None and self.dense_weight:
+            dense = np.clip(self.need_dense_[need_rows] @ self.org_dense_.T, 0.0, None)
+            text = (1.0 - self.dense_weight) * text + self.dense_weight * dense
+        return text
+
+    @property
+    def tfidf_share(self) -> float:
+        lsa = self.semantic_weight if self.svd_ is not None else 0.0
+        dense = self.dense_weight if self.dense_ is not None else 0.0
+        return (1.0 - lsa) * (1.0 - dense)
 
     # -- incremental updates -------------------------------------------------------
     def upsert(self, needs: Sequence[Need] = (), orgs: Sequence[Organization] = ()) -> TfidfRanker:
@@ -276,30 +330,38 @@ class TfidfRanker(BaseEstimator):
     # -- scoring -------------------------------------------------------------------
     def _factors(self, need_rows: np.ndarray) -> dict[str, np.ndarray]:
         """Structured multipliers for ``need_rows`` × all organisations (dense block)."""
-        nf = self.need_fields_[need_rows]
-        overlap = (nf @ self.org_fields_.T).toarray()
-        n_count = np.asarray(nf.sum(axis=1)).ravel()
-        o_count = np.asarray(self.org_fields_.sum(axis=1)).ravel()
-        known = (n_count[:, None] > 0) & (o_count[None, :] > 0)
-        agree = overlap / np.maximum(n_count, 1)[:, None]
-        fields = np.where(known, 1.0 + self.field_weight * (2.0 * agree - 1.0), 1.0)
+        fields = field_factor(
+            self.need_fields_[need_rows], self.org_fields_, self.field_weight, self.field_focus
+        )
         area = self.area_table_[np.ix_(self.need_area_codes_[need_rows], self.org_area_codes_)]
         members = np.where(self.members_only_, self.members_only_factor, 1.0)[None, :]
-        return {"fields": fields, "area": area, "members": members}
+        return {
+            "fields": fields,
+            "area": area,
+            "members": members,
+            **self.signals_.factors(need_rows, self.kind_factor, self.population_factor),
+        }
+
+    def factor_product(self, need_rows: np.ndarray) -> np.ndarray:
+        """The product of every structured multiplier (``_factors``)."""
+        product = np.ones((len(need_rows), len(self.org_ids_)))
+        for factor in self._factors(need_rows).values():
+            product = product * factor
+        return product
 
     def _raw_scores(self, need_rows: np.ndarray) -> np.ndarray:
-        score = self.text_similarity(need_rows)
-        for factor in self._factors(need_rows).values():
-            score = score * factor
-        return score
+        return self.text_similarity(need_rows) * self.factor_product(need_rows)
+
+    def finish(self, raw: np.ndarray) -> np.ndarray:
+        """Raw scores (text × factors) less ``diversity × hubness``, clipped, rounded."""
+        if self.diversity:
+            raw = np.clip(raw - self.diversity * self.hubness_[None, :], 0.0, None)
+        return np.round(raw, SCORE_DECIMALS)
 
     def score_block(self, need_rows: np.ndarray) -> np.ndarray:
         """Scores of ``need_rows`` × every organisation: a dense block, not the whole matrix."""
         check_is_fitted(self, "need_vectors_")
-        score = self._raw_scores(need_rows)
-        if self.diversity:
-            score = np.clip(score - self.diversity * self.hubness_[None, :], 0.0, None)
-        return np.round(score, SCORE_DECIMALS)
+        return self.finish(self._raw_scores(need_rows))
 
     def _blocks(self, rows: np.ndarray, reverse: bool) -> Iterator[tuple[int, np.ndarray]]:
         if not reverse:

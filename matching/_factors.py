@@ -1,0 +1,103 @@
+"""The structured multipliers of a pair's score besides area and members-only:
+活動分野 agreement, the kind of partner, and the target population."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._kinds import (
+    FOR_PROFIT_KINDS,
+    POPULATION_LABELS,
+    invites_companies,
+    need_populations,
+    org_kind,
+    org_populations,
+)
+from ._schema import Need, Organization
+
+__all__ = ["PairSignals", "field_factor"]
+
+_POPULATIONS = tuple(POPULATION_LABELS)
+
+
+def field_factor(
+    need_fields: sp.csr_matrix, org_fields: sp.csr_matrix, weight: float, focus: float
+) -> np.ndarray:
+    """``1 + weight × (2·agree − 1)`` for each need row × organisation; neutral (1) when
+    either side names no 活動分野.
+
+    ``agree`` is the share of the need's fields the group names (recall), times the share
+    of the group's fields that the need names (precision) to the power ``focus``: a group
+    that ticks eight fields covers any need's field without saying it works on it, and
+    should not gain from the overlap the way a group focused on that field does.
+    """
+    overlap = (need_fields @ org_fields.T).toarray()
+    n_count = np.asarray(need_fields.sum(axis=1)).ravel()
+    o_count = np.asarray(org_fields.sum(axis=1)).ravel()
+    known = (n_count[:, None] > 0) & (o_count[None, :] > 0)
+    recall = overlap / np.maximum(n_count, 1)[:, None]
+    agree = recall
+    if focus:
+        precision = overlap / np.maximum(o_count, 1)[None, :]
+        agree = recall * precision**focus
+    return np.where(known, 1.0 + weight * (2.0 * agree - 1.0), 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class PairSignals:
+    """Per-side facts, computed once per fit: which groups are businesses, which needs
+    invite companies, and the populations each side names."""
+
+    kinds: list[str]
+    for_profit: np.ndarray
+    invites: np.ndarray
+    need_pops: np.ndarray
+    org_pops: np.ndarray
+
+    @classmethod
+    def of(cls, needs: Sequence[Need], orgs: Sequence[Organization]) -> PairSignals:
+        kinds = [org_kind(o) for o in orgs]
+        need_sets = [need_populations(n) for n in needs]
+        org_sets = [org_populations(o) for o in orgs]
+        return cls(
+            kinds=kinds,
+            for_profit=np.array([k in FOR_PROFIT_KINDS for k in kinds], dtype=bool),
+            invites=np.array([invites_companies(n) for n in needs], dtype=bool),
+            need_pops=np.array(
+                [[p in s for p in _POPULATIONS] for s in need_sets], dtype=np.float64
+            ).reshape(len(needs), len(_POPULATIONS)),
+            org_pops=np.array(
+                [[p in s for p in _POPULATIONS] for s in org_sets], dtype=np.float64
+            ).reshape(len(orgs), len(_POPULATIONS)),
+        )
+
+    def supplier(self, need_rows: np.ndarray) -> np.ndarray:
+        """need rows × organisations: a business for a need that does not invite one."""
+        return (~self.invites[need_rows])[:, None] & self.for_profit[None, :]
+
+    def population_mismatch(self, need_rows: np.ndarray) -> np.ndarray:
+        """need rows × organisations: both name populations, and none in common."""
+        need_pops = self.need_pops[need_rows]
+        shared = need_pops @ self.org_pops.T
+        named = (need_pops.sum(axis=1) > 0)[:, None] & (self.org_pops.sum(axis=1) > 0)[None, :]
+        return named & (shared == 0)
+
+    def factors(
+        self, need_rows: np.ndarray, kind_factor: float, population_factor: float
+    ) -> dict[str, np.ndarray]:
+        return {
+            "kind": np.where(self.supplier(need_rows), kind_factor, 1.0),
+            "population": np.where(self.population_mismatch(need_rows), population_factor, 1.0),
+        }
+
+    def populations_of(self, need_row: int, org_row: int) -> tuple[list[str], list[str]]:
+        """The populations (in Japanese) the need and the group name."""
+        return (
+            [POPULATION_LABELS[p] for p, v in zip(_POPULATIONS, self.need_pops[need_row]) if v],
+            [POPULATION_LABELS[p] for p, v in zip(_POPULATIONS, self.org_pops[org_row]) if v],
+        )
+
