@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ._learn import Decision
+from ._decision import Decision
 from ._metrics import mrr, ndcg_at_k, recall_at_k
 from ._ranker import Ranking, TfidfRanker
 from ._schema import Need, Organization
@@ -99,12 +99,14 @@ def heldout_result(
 
 def _reject_reason(ranker: TfidfRanker, need_id: str, npo_id: str) -> str:
     """The reason a coordinator would give from the pair's signals (地域外, 共益的活動,
-    分野違い, else その他): the facts ``explain`` reports, read without scoring the pair."""
+    営利・事業者, 分野違い, else その他): the facts ``explain`` reports, read without scoring the pair."""
     i, j = ranker.need_index_[need_id], ranker.org_index_[npo_id]
     if ranker.area_relations_[ranker.need_area_codes_[i], ranker.org_area_codes_[j]] == "other":
         return "地域外"
     if ranker.members_only_[j]:
         return "共益的活動"
+    if ranker.signals_.supplier(np.array([i]))[0, j]:
+        return "営利・事業者"
     need, org = ranker.needs_[i], ranker.orgs_[j]
     if need.fields and org.fields and not set(need.fields) & set(org.fields):
         return "分野違い"
@@ -184,13 +186,19 @@ PROTOCOLS = {
 }
 
 
-def _text_only() -> TfidfRanker:
-    """The foundation's plain TF-IDF: no 活動分野, area, members-only, thesaurus or LSA."""
+def plain_tfidf() -> TfidfRanker:
+    """The foundation's plain TF-IDF: no 活動分野, area, members-only, kind of partner,
+    population, thesaurus, word vectors, LSA or diversity."""
     return TfidfRanker(
         field_weight=0.0,
         members_only_factor=1.0,
+        kind_factor=1.0,
+        population_factor=1.0,
         expansion_weight=0.0,
         semantic_weight=0.0,
+        dense_weight=0.0,
+        neighbour_weight=0.0,
+        diversity=0.0,
         area_factors=dict.fromkeys(
             ("same", "both_citywide", "citywide_org", "citywide_need", "unknown", "other"), 1.0
         ),
@@ -213,7 +221,7 @@ def heldout_means(
 
     cold = TfidfRanker().fit(needs, orgs)
     fixed: dict[str, Rankable] = {
-        "TF-IDF only (foundation, no signals)": _text_only().fit(needs, orgs),
+        "TF-IDF only (foundation, no signals)": plain_tfidf().fit(needs, orgs),
         "BM25": BM25Ranker().fit(needs, orgs),
         "cold start": cold,
     }
@@ -264,7 +272,7 @@ def heldout_comparison(
     def score(ranker: Rankable, name: str) -> EvaluationResult:
         return heldout_result(ranker, test_qrels, name)
 
-    text_only = _text_only().fit(needs, orgs)
+    text_only = plain_tfidf().fit(needs, orgs)
     learned = LearnedRanker().fit(needs, orgs, decisions)
     table = [
         score(text_only, "TF-IDF only (foundation, no signals)"),

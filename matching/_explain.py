@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from ._kinds import KIND_LABELS
 from ._schema import FIELD_NAMES
 
-__all__ = ["SCORE_DECIMALS", "Explanation", "TermContribution"]
+if TYPE_CHECKING:
+    from ._ranker import TfidfRanker
+
+__all__ = ["SCORE_DECIMALS", "Explanation", "TermContribution", "explain_pairs"]
 
 SCORE_DECIMALS = 6
 
@@ -37,6 +45,13 @@ class Explanation:
     org_areas: list[str]
     members_only: bool
     factors: dict[str, float] = field(default_factory=dict)
+    # (need's word, group's word) pairs close in meaning though not the same word
+    meaning_pairs: list[tuple[str, str]] = field(default_factory=list)
+    org_kind: str = ""
+    business: bool = False
+    need_populations: list[str] = field(default_factory=list)
+    org_populations: list[str] = field(default_factory=list)
+    population_mismatch: bool = False
 
     def reasons_ja(self) -> list[str]:
         """The reasons as sentences a coordinator reads."""
@@ -48,7 +63,10 @@ class Explanation:
             out.append("共通する語はありません。")
         if self.related_terms:
             joined = "、".join(f"{t.term}（{t.share:.0%}）" for t in self.related_terms)
-            out.append(f"関連する語（類義語辞書）: {joined}")
+            out.append(f"関連する語: {joined}")
+        if self.meaning_pairs:
+            joined = "、".join(f"{a}→{b}" for a, b in self.meaning_pairs)
+            out.append(f"意味の近い語（課題→団体）: {joined}")
         if self.shared_fields:
             out.append("活動分野が一致: " + "、".join(FIELD_NAMES[f] for f in self.shared_fields))
         elif self.need_fields and self.org_fields:
@@ -59,21 +77,34 @@ class Explanation:
                 + "、".join(FIELD_NAMES[f] for f in self.org_fields)
                 + "）"
             )
-        need_area = "、".join(self.need_areas) or "市全域"
-        org_area = "、".join(self.org_areas) or "市全域"
-        out.append(
-            {
-                "same": f"地域が一致: 課題 {need_area} / 団体 {org_area}",
-                "both_citywide": "地域: 課題・団体とも市全域",
-                "citywide_org": f"地域: 団体は市全域で活動（課題 {need_area}）",
-                "citywide_need": f"地域: 課題は市全域、団体の活動地域は {org_area} のみ",
-                "unknown": f"地域の関係が不明: 課題 {need_area} / 団体 {org_area}",
-                "other": f"地域が異なる: 課題 {need_area} / 団体 {org_area}",
-            }[self.area_relation]
-        )
+        out.append(self._area_ja())
         if self.members_only:
             out.append("注意: 会員向けの活動（共益的活動）と読める記述があります。")
+        if self.business:
+            out.append(
+                f"注意: {KIND_LABELS.get(self.org_kind) or '営利企業'}です。"
+                "この課題は企業の参加を求めていません。"
+            )
+        if self.population_mismatch:
+            out.append(
+                "対象者が異なる: 課題 "
+                + "、".join(self.need_populations)
+                + " / 団体 "
+                + "、".join(self.org_populations)
+            )
         return out
+
+    def _area_ja(self) -> str:
+        need_area = "、".join(self.need_areas) or "市全域"
+        org_area = "、".join(self.org_areas) or "市全域"
+        return {
+            "same": f"地域が一致: 課題 {need_area} / 団体 {org_area}",
+            "both_citywide": "地域: 課題・団体とも市全域",
+            "citywide_org": f"地域: 団体は市全域で活動（課題 {need_area}）",
+            "citywide_need": f"地域: 課題は市全域、団体の活動地域は {org_area} のみ",
+            "unknown": f"地域の関係が不明: 課題 {need_area} / 団体 {org_area}",
+            "other": f"地域が異なる: 課題 {need_area} / 団体 {org_area}",
+        }[self.area_relation]
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -85,9 +116,95 @@ class Explanation:
             "related_terms": [
                 {"term": t.term, "share": round(t.share, 4)} for t in self.related_terms
             ],
+            "meaning_pairs": [list(p) for p in self.meaning_pairs],
             "shared_fields": [FIELD_NAMES[f] for f in self.shared_fields],
             "area_relation": self.area_relation,
             "members_only": self.members_only,
+            "org_kind": KIND_LABELS.get(self.org_kind, ""),
+            "business": self.business,
+            "population_mismatch": self.population_mismatch,
             "factors": {k: round(v, 4) for k, v in self.factors.items()},
             "reasons": self.reasons_ja(),
         }
+
+
+def _nominal(word: str) -> bool:
+    """A word worth showing as a pair: two characters or more, not ending in kana the way
+    a verb or a grammatical word does (基づく, まま)."""
+    return len(word) >= 2 and not ("\u3040" <= word[-1] <= "\u309f")
+
+
+def _merged(terms: list[tuple[str, float]], limit: int) -> list[TermContribution]:
+    """Terms as a person reads them: a part of a longer term in the list (オン, ライン of
+    オンライン; 公民 of 公民館) is folded into it, its share added; best first."""
+    kept: dict[str, float] = {}
+    for term, share in sorted(terms, key=lambda t: (-len(t[0]), -t[1], t[0])):
+        whole = next((k for k in kept if term in k), None)
+        if whole is None:
+            kept[term] = share
+        else:
+            kept[whole] += share
+    ordered = sorted(kept.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [TermContribution(t, s) for t, s in ordered[:limit]]
+
+
+def explain_pairs(
+    ranker: TfidfRanker, need_id: str, npo_ids: Sequence[str], *, max_terms: int = 8
+) -> list[Explanation]:
+    """Explanations of several groups for one need (the need's row is computed once)."""
+    r = ranker
+    i = r.need_index_[need_id]
+    row = np.array([i])
+    text_row = r.text_similarity(row)[0]
+    score_row = r.score_block(row)[0]
+    factor_rows = {k: v[0] for k, v in r._factors(row).items()}
+    supplier = r.signals_.supplier(row)[0]
+    mismatch = r.signals_.population_mismatch(row)[0]
+    own = set(r.need_vectors_[i].indices.tolist())
+    query = r.need_queries_[i]
+    vec = r.vectorizer_
+    names = vec.feature_names_
+    need = r.needs_[i]
+    out = []
+    for npo_id in npo_ids:
+        j = r.org_index_[npo_id]
+        product = query.multiply(r.org_vectors_[j]).tocsr()
+        total = float(product.sum())
+        shared: list[tuple[str, float]] = []
+        related: list[tuple[str, float]] = []
+        for k in np.flatnonzero(product.data > 0):
+            entry = (vec.display(names[product.indices[k]]), float(product.data[k] / total))
+            (shared if product.indices[k] in own else related).append(entry)
+        pairs: list[tuple[str, str]] = []
+        if r.dense_ is not None and r.dense_weight:
+            for a, b, _ in r.dense_.related_terms(r.need_vectors_[i], r.org_vectors_[j]):
+                left, right = vec.display(names[a]), vec.display(names[b])
+                if _nominal(left) and _nominal(right) and left not in right and right not in left:
+                    pairs.append((left, right))
+        org = r.orgs_[j]
+        need_pops, org_pops = r.signals_.populations_of(i, j)
+        out.append(
+            Explanation(
+                need_id=need_id,
+                npo_id=npo_id,
+                score=float(score_row[j]),
+                text_similarity=float(text_row[j]),
+                terms=_merged(shared, max_terms),
+                related_terms=_merged(related, max_terms),
+                shared_fields=[f for f in need.fields if f in org.fields],
+                need_fields=list(need.fields),
+                org_fields=list(org.fields),
+                area_relation=str(r.area_relations_[r.need_area_codes_[i], r.org_area_codes_[j]]),
+                need_areas=list(need.areas),
+                org_areas=list(org.areas),
+                members_only=bool(r.members_only_[j]),
+                factors={k: float(v[j]) for k, v in factor_rows.items()},
+                meaning_pairs=pairs[:5],
+                org_kind=r.signals_.kinds[j],
+                business=bool(supplier[j]),
+                need_populations=need_pops,
+                org_populations=org_pops,
+                population_mismatch=bool(mismatch[j]),
+            )
+        )
+    return out

@@ -12,7 +12,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
-from ._explain import SCORE_DECIMALS, Explanation, TermContribution
+from ._explain import SCORE_DECIMALS, Explanation, TermContribution, explain_pairs
 from ._factors import PairSignals, field_factor
 from ._schema import FIELD_NAMES, Need, Organization, area_relation
 from ._signals import members_only
@@ -424,51 +424,4 @@ class TfidfRanker(BaseEstimator):
     ) -> list[Explanation]:
         """Explanations of several groups for one need (the need's row is computed once)."""
         check_is_fitted(self, "need_vectors_")
-        i = self.need_index_[need_id]
-        row = np.array([i])
-        text_row = self.text_similarity(row)[0]
-        score_row = self.score_block(row)[0]
-        factor_rows = {k: v[0] for k, v in self._factors(row).items()}
-        own = set(self.need_vectors_[i].indices.tolist())
-        query = self.need_queries_[i]
-        names = self.vectorizer_.feature_names_
-        need = self.needs_[i]
-        out = []
-        for npo_id in npo_ids:
-            j = self.org_index_[npo_id]
-            product = query.multiply(self.org_vectors_[j]).tocsr()
-            total = float(product.sum())
-            terms: list[TermContribution] = []
-            related: list[TermContribution] = []
-            for k in np.argsort(-product.data, kind="stable"):
-                if product.data[k] <= 0:
-                    continue
-                term = TermContribution(
-                    self.vectorizer_.display(names[product.indices[k]]),
-                    float(product.data[k] / total),
-                )
-                bucket = terms if product.indices[k] in own else related
-                if len(bucket) < max_terms:
-                    bucket.append(term)
-            org = self.orgs_[j]
-            out.append(
-                Explanation(
-                    need_id=need_id,
-                    npo_id=npo_id,
-                    score=float(score_row[j]),
-                    text_similarity=float(text_row[j]),
-                    terms=terms,
-                    related_terms=related,
-                    shared_fields=[f for f in need.fields if f in org.fields],
-                    need_fields=list(need.fields),
-                    org_fields=list(org.fields),
-                    area_relation=str(
-                        self.area_relations_[self.need_area_codes_[i], self.org_area_codes_[j]]
-                    ),
-                    need_areas=list(need.areas),
-                    org_areas=list(org.areas),
-                    members_only=bool(self.members_only_[j]),
-                    factors={k: float(v[j]) for k, v in factor_rows.items()},
-                )
-            )
-        return out
+        return explain_pairs(self, need_id, npo_ids, max_terms=max_terms)

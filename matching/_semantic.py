@@ -55,18 +55,25 @@ class DenseEncoder(BaseEstimator):
         return normalize(raw).astype(np.float32)
 
     def related_terms(
-        self, need: sp.csr_matrix, org: sp.csr_matrix, *, top: int = 5, min_similarity: float = 0.35
+        self, need: sp.csr_matrix, org: sp.csr_matrix, *, top: int = 5, min_similarity: float = 0.5
     ) -> list[tuple[int, int, float]]:
         """The ``(need term, org term, weight)`` pairs that relate two texts beyond their
-        shared words: distinct terms with a vector cosine of at least ``min_similarity``,
+        shared words: terms only one text has, with a vector cosine of at least
+        ``min_similarity``,
         weighted by both TF-IDF weights and the cosine, strongest first, each term once."""
         check_is_fitted(self, "term_vectors_")
         a_idx, a_w = need.indices, need.data
         b_idx, b_w = org.indices, org.data
         if not len(a_idx) or not len(b_idx):
             return []
+        # words the texts share are explained as shared: pair only the others
+        a_only = ~np.isin(a_idx, b_idx)
+        b_only = ~np.isin(b_idx, a_idx)
+        a_idx, a_w = a_idx[a_only], a_w[a_only]
+        b_idx, b_w = b_idx[b_only], b_w[b_only]
+        if not len(a_idx) or not len(b_idx):
+            return []
         sims = self.term_vectors_[a_idx] @ self.term_vectors_[b_idx].T
-        sims[a_idx[:, None] == b_idx[None, :]] = 0.0
         weight = sims * a_w[:, None] * b_w[None, :]
         weight[sims < min_similarity] = 0.0
         out: list[tuple[int, int, float]] = []

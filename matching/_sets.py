@@ -13,6 +13,7 @@ filled in would not hold elsewhere.
 from __future__ import annotations
 
 import csv
+import importlib.util
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +23,16 @@ from ._io import load_decisions, load_needs, load_organizations, load_qrels
 from ._learn import Decision
 from ._schema import Need, Organization
 
-__all__ = ["EvalSet", "SetRow", "evaluate_sets", "format_set_table", "load_set", "text_only"]
+__all__ = [
+    "EvalSet",
+    "SetRow",
+    "default_sets",
+    "evaluate_sets",
+    "format_set_table",
+    "learning_rows",
+    "load_set",
+    "text_only",
+]
 
 
 @dataclass(slots=True)
@@ -58,6 +68,21 @@ def load_set(folder: str | Path, name: str | None = None) -> EvalSet:
         ),
         need_types=types,
     )
+
+
+def default_sets() -> list[Path]:
+    """The folders ``python -m matching evaluate`` reports when given none: the bundled
+    corpus's parts (found without importing the ``corpus`` package, which builds on this
+    one) and the independent development set beside the project (``../shared/devset``)."""
+    spec = importlib.util.find_spec("corpus")
+    folders: list[Path] = []
+    if spec is not None and spec.submodule_search_locations:
+        data = Path(next(iter(spec.submodule_search_locations))) / "data"
+        folders += sorted(p for p in data.iterdir() if (p / "needs.csv").is_file())
+        devset = data.parent.parent.parent / "shared" / "devset"
+        if (devset / "needs.csv").is_file():
+            folders.append(devset)
+    return folders
 
 
 def text_only(data: EvalSet) -> EvalSet:
@@ -127,3 +152,28 @@ def format_set_table(rows: Sequence[SetRow], metric: str = "nDCG@10") -> str:
         ]
         body.append(f"| {label} | {queries} | {' | '.join(cells)} |")
     return "\n".join([f"{metric}", "", head, rule, *body])
+
+
+def learning_rows(data: EvalSet) -> list[SetRow]:
+    """Learned against cold start where a set carries decisions: the model learns from
+    the decisions, and both are measured on the judged needs nobody decided on (also per
+    need type)."""
+    from ._learn import LearnedRanker
+    from ._ranker import TfidfRanker
+
+    if not data.decisions:
+        return []
+    decided = {d.need_id for d in data.decisions}
+    known = {n.id for n in data.needs}
+    heldout = {q: j for q, j in data.qrels.items() if q in known and q not in decided}
+    cold = TfidfRanker().fit(data.needs, data.orgs)
+    learned = LearnedRanker().fit_on(cold, data.decisions)
+    name = f"{data.name}: learned from {len(data.decisions)} decisions on {len(decided)} needs"
+    rows = []
+    for label, ranker in (("cold start", cold), (f"learned ({learned.version})", learned)):
+        ranked = {q: [o for o, _ in r] for q, r in ranker.rank_orgs(sorted(heldout), top=100)}
+        rows.append(SetRow(name, "all", label, evaluate_rankings(ranked, heldout)))
+        for kind in sorted(set(data.need_types.values())):
+            part = {q: j for q, j in heldout.items() if data.need_types.get(q) == kind}
+            rows.append(SetRow(name, kind, label, evaluate_rankings(ranked, part)))
+    return rows

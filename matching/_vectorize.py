@@ -140,7 +140,12 @@ class FieldWeightedTfidf(BaseEstimator):
 
     @property
     def feature_names_(self) -> np.ndarray:
-        return self.tfidf_.get_feature_names_out()
+        """The vocabulary, in column order (built once: explaining reads it per pair)."""
+        names: np.ndarray | None = self.__dict__.get("_names")
+        if names is None or len(names) != len(self.vocabulary_):
+            names = self.tfidf_.get_feature_names_out()
+            self.__dict__["_names"] = names
+        return names
 
     def display(self, token: str) -> str:
         return self.display_.get(token, token)

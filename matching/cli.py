@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ._bm25 import BM25Ranker
-from ._evaluate import evaluate_ranker, evaluate_rankings, format_table
+from ._evaluate import evaluate_ranker, evaluate_rankings, format_table, plain_tfidf
 from ._io import (
     DataFormatError,
     ParseResult,
@@ -23,6 +23,7 @@ from ._io import (
 from ._learn import Decision, LearnedRanker
 from ._ranker import TfidfRanker
 from ._schema import Need, Organization
+from ._sets import default_sets, evaluate_sets, format_set_table, learning_rows, load_set
 
 app = typer.Typer(
     add_completion=False,
@@ -117,20 +118,44 @@ def _decisions(path: Path) -> list[Decision]:
 
 @app.command()
 def evaluate(
-    needs: NeedsOpt,
-    npos: NposOpt,
-    qrels: Annotated[Path, typer.Option("--qrels", help="judgements: need_id,npo_id,grade")],
+    needs: Annotated[
+        Path | None, typer.Option("--needs", help="needs file (one set; with --npos, --qrels)")
+    ] = None,
+    npos: Annotated[Path | None, typer.Option("--npos", help="profiles file (one set)")] = None,
+    qrels: Annotated[
+        Path | None, typer.Option("--qrels", help="judgements: need_id,npo_id,grade (one set)")
+    ] = None,
+    sets: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--set",
+            help="a set's folder (needs.csv, npos.csv, qrels.csv; decisions.csv and "
+            "design.csv if present); repeatable. Default: the corpus parts and "
+            "../shared/devset",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     decisions: Annotated[
         Path | None,
         typer.Option("--decisions", help="also learn from these; measured on the other needs"),
     ] = None,
 ) -> None:
-    """nDCG@5, nDCG@10, Recall@10 and MRR of our ranker and of a BM25 baseline, in one run.
+    """nDCG@5, nDCG@10, Recall@10 and MRR of our ranker and of the baselines, in one run.
 
-    With --decisions, every ranker is measured on the needs that have no decision, and the
-    learned ranker is compared with the cold start.
+    With no --needs: every set (the corpus parts and the independent devset, or --set
+    folders), each also text only (活動分野 and area blanked), per need type where the set
+    names them, and learned against cold start where the set carries decisions.
+    With --needs/--npos/--qrels: that one set; with --decisions, every ranker is measured
+    on the needs that have no decision, and the learned ranker is compared with the cold
+    start.
     """
+    if needs is None and npos is None and qrels is None:
+        _evaluate_sets(sets or default_sets(), as_json)
+        return
+    if needs is None or npos is None or qrels is None:
+        raise _fail(
+            [Problem("MISSING_OPTION", "--needs、--npos、--qrels は3つとも指定してください。", "")]
+        )
     need_items, org_items = _load(needs, npos)
     try:
         judgements = load_qrels(qrels)
@@ -194,6 +219,38 @@ def explain(
     typer.echo(f"スコア {explanation.score:.4f}（本文の類似度 {explanation.text_similarity:.4f}）")
     for line in explanation.reasons_ja():
         typer.echo(f"- {line}")
+
+
+def _evaluate_sets(folders: list[Path], as_json: bool) -> None:
+    if not folders:
+        raise _fail([Problem("NO_SET", "評価するデータセットがありません（--set で指定）。", "")])
+    try:
+        loaded = [load_set(f, f.name) for f in folders]
+    except DataFormatError as exc:
+        raise _fail(exc.problems) from exc
+    rankers = {
+        "TF-IDF only": plain_tfidf,
+        "BM25": BM25Ranker,
+        "ours (cold start)": TfidfRanker,
+    }
+    rows = evaluate_sets(loaded, rankers)
+    learning = [row for data in loaded for row in learning_rows(data)]
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {"set": r.set_name, "slice": r.slice_name, "ranker": r.ranker,
+                     "needs": r.result.queries, **r.result.metrics}
+                    for r in rows + learning
+                ],
+                ensure_ascii=False,
+            )
+        )
+        return
+    typer.echo(format_set_table(rows))
+    if learning:
+        typer.echo("")
+        typer.echo(format_set_table(learning))
 
 
 def main() -> None:

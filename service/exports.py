@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 from sqlmodel import Session, col, select
 
 from matching._io import NEED_COLUMNS, ORG_COLUMNS
@@ -42,8 +42,13 @@ _CONTACT = {"contact_name", "contact_email", "contact_phone"}
 
 
 def neutralise(value: object) -> object:
-    """A cell as text a spreadsheet shows but never evaluates."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """A cell as text a spreadsheet shows but never evaluates: control characters (which a
+    worksheet may not hold, and which would hide a leading ``=``) are removed first, then
+    text that starts like a formula gets a leading apostrophe."""
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if value.startswith(_FORMULA_START):
         return "'" + value
     return value
 
@@ -199,13 +204,22 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     return buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
 
 
+def _text_cell(sheet: Any, value: object) -> object:
+    """Text as a string cell, whatever it starts with (openpyxl reads a leading ``=`` as a
+    formula); other values as they are."""
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
+
+
 def _xlsx(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
-    sheet.append(list(header))
+    sheet.append([_text_cell(sheet, h) for h in header])
     for row in rows:
-        # control characters (a pasted vertical tab, a bell) are not allowed in a worksheet
-        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
+        sheet.append([_text_cell(sheet, v) for v in row])
     buf = io.BytesIO()
     workbook.save(buf)
     return buf.getvalue()

@@ -68,6 +68,7 @@ class RejectReason(StrEnum):
     outside_area = "地域外"
     mutual_benefit = "共益的活動"
     lacks_capacity = "体制不足"
+    business = "営利・事業者"  # a company offering its service, not a 協働 partner
     outside_plan = "計画外"
     other = "その他"
 

@@ -186,8 +186,10 @@ def test_diversity_keeps_one_broad_profile_from_topping_every_list(toy) -> None:
         activities="高齢者の見守り訪問、ふれあいサロン、子どもの防災ワークショップ、"
         "避難訓練、放置竹林の伐採と竹炭づくり、里山の手入れ、防災教育をしています。",
     )
-    plain = TfidfRanker(diversity=0.0).fit(needs, [*orgs, broad])
-    diverse = TfidfRanker(diversity=0.5).fit(needs, [*orgs, broad])
+    # the 活動分野 focus also moves a group that ticks many fields down: left out here, to
+    # see the diversity alone
+    plain = TfidfRanker(diversity=0.0, field_focus=0.0).fit(needs, [*orgs, broad])
+    diverse = TfidfRanker(diversity=0.5, field_focus=0.0).fit(needs, [*orgs, broad])
 
     def ranks(ranker: TfidfRanker) -> list[int]:
         return [[o for o, _ in r].index("P0") for _, r in ranker.rank_orgs(top=10)]
