@@ -29,7 +29,7 @@ from ._learn_calibrate import (
     calibrated,
 )
 from ._learn_compare import MIN_NEW_NEEDS, Comparison, compare_with_current
-from ._learn_expand import EXPANSION_TOLERANCE, EXPANSIONS, Expansion, expansion_promoted
+from ._learn_expand import EXPANSION_MARGIN, EXPANSIONS, Expansion, expansion_promoted
 from ._learn_reasons import GroupFacts
 from ._learn_rerank import (
     CONTRIBUTIONS,
@@ -50,7 +50,7 @@ __all__ = [
     "CALIBRATION_MIN_NEEDS",
     "CONTRIBUTIONS",
     "EXPANSIONS",
-    "EXPANSION_TOLERANCE",
+    "EXPANSION_MARGIN",
     "FEATURES",
     "FEATURE_LABELS",
     "MIN_NEW_NEEDS",

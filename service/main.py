@@ -22,6 +22,7 @@ from .config import Settings
 from .db import make_engine
 from .errors import install_handlers
 from .index import MatchingIndex
+from .limits import BodyLimit
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -57,4 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
 
     web.install(app)  # the pages people use: /, /login, /queue, /needs, …
+    # outermost: a body is bounded before any other layer reads it
+    app.add_middleware(BodyLimit)
     return app

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi import APIRouter, Path, Query, Request
 
 import matching
 
@@ -14,19 +14,56 @@ from ...errors import Invalid
 router = APIRouter(prefix="/import", tags=["import"])
 
 
-@router.post("/{kind}", summary="CSV・Excel の一括取り込み（まず確認、次に反映）")
-def import_file(
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "DATA_FORMAT.md の CSV または XLSX",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/{kind}",
+    summary="CSV・Excel の一括取り込み（まず確認、次に反映）",
+    openapi_extra=_UPLOAD_BODY,
+)
+async def import_file(
+    request: Request,
     session: SessionDep,
     user: CurrentUser,
     kind: Annotated[Literal["needs", "organizations"], Path(description="needs | organizations")],
-    file: Annotated[UploadFile, File(description="DATA_FORMAT.md の CSV または XLSX")],
     apply: Annotated[bool, Query(description="false: 確認だけ（何も変更しない）")] = False,
     accept_valid: Annotated[bool, Query(description="問題のある行を除いて反映する")] = False,
 ) -> dict[str, Any]:
     """Preview by default; ``apply=true`` writes all rows or none (``accept_valid`` keeps
-    the valid rows of a file with rejected ones)."""
+    the valid rows of a file with rejected ones).
+
+    The upload is read only after the caller is authenticated (the file is not a
+    parameter FastAPI parses before the dependencies run), and never past the limit."""
     limit = matching.Limits().file_bytes
-    data = file.file.read(limit + 1)
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Invalid("ファイル（file）を送ってください。", code="NO_FILE")
+        data = await upload.read(limit + 1)
+        filename = upload.filename or "(アップロード)"
+    finally:
+        await form.close()
     if len(data) > limit:
         raise Invalid(
             f"ファイルが大きすぎます（上限 {limit // (1024 * 1024)} MB）。", code="FILE_TOO_LARGE"
@@ -35,7 +72,7 @@ def import_file(
         session,
         kind,
         data,
-        file.filename or "(アップロード)",
+        filename,
         user=user,
         apply=apply,
         accept_valid=accept_valid,
