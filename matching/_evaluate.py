@@ -99,7 +99,8 @@ def heldout_result(
 
 def _reject_reason(ranker: TfidfRanker, need_id: str, npo_id: str) -> str:
     """The reason a coordinator would give from the pair's signals (地域外, 共益的活動,
-    営利・事業者, 分野違い, else その他): the facts ``explain`` reports, read without scoring the pair."""
+    営利・事業者, 分野違い, else その他): the facts ``explain`` reports, read without
+    scoring the pair."""
     i, j = ranker.need_index_[need_id], ranker.org_index_[npo_id]
     if ranker.area_relations_[ranker.need_area_codes_[i], ranker.org_area_codes_[j]] == "other":
         return "地域外"

@@ -96,8 +96,8 @@ class PairSignals:
 
     def populations_of(self, need_row: int, org_row: int) -> tuple[list[str], list[str]]:
         """The populations (in Japanese) the need and the group name."""
+        labels = [POPULATION_LABELS[p] for p in _POPULATIONS]
         return (
-            [POPULATION_LABELS[p] for p, v in zip(_POPULATIONS, self.need_pops[need_row]) if v],
-            [POPULATION_LABELS[p] for p, v in zip(_POPULATIONS, self.org_pops[org_row]) if v],
+            [name for name, v in zip(labels, self.need_pops[need_row], strict=True) if v],
+            [name for name, v in zip(labels, self.org_pops[org_row], strict=True) if v],
         )
-

@@ -270,7 +270,9 @@ def validate_blends(
     block = features.expansion.scores(confirmed_needs, None, beta)[0]
     lists_of = [top_k(row, candidates) for row in block]
     every = features(
-        np.concatenate([np.full(len(c), i) for i, c in zip(confirmed_needs, lists_of, strict=True)]),
+        np.concatenate(
+            [np.full(len(c), i) for i, c in zip(confirmed_needs, lists_of, strict=True)]
+        ),
         np.concatenate(lists_of),
         beta,
     )

@@ -15,11 +15,11 @@ from sklearn.utils.validation import check_is_fitted
 from ._explain import SCORE_DECIMALS, Explanation, TermContribution, explain_pairs
 from ._factors import PairSignals, field_factor
 from ._schema import FIELD_NAMES, Need, Organization, area_relation
-from ._signals import members_only
 from ._semantic import DenseEncoder, NeighbourExpander
+from ._signals import members_only
 from ._thesaurus import ThesaurusExpander
-from ._vectors import default_vectors
 from ._vectorize import FieldWeightedTfidf
+from ._vectors import default_vectors
 
 __all__ = [
     "DEFAULT_AREA_FACTORS",

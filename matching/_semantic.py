@@ -14,6 +14,8 @@ similarity, so a coordinator reads *why* (独居 ↔ 一人暮らし) and not a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
@@ -35,7 +37,7 @@ class DenseEncoder(BaseEstimator):
     def __init__(self, *, vectors: WordVectors | None = None) -> None:
         self.vectors = vectors
 
-    def fit(self, spellings: list[tuple[str, ...]], docs: sp.csr_matrix) -> DenseEncoder:
+    def fit(self, spellings: Sequence[Sequence[str]], docs: sp.csr_matrix) -> DenseEncoder:
         table = self.vectors or default_vectors()
         if table is None:
             raise FileNotFoundError("no word vectors (install ja-ginza)")

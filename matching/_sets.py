@@ -125,7 +125,9 @@ def evaluate_sets(
             for name, make in rankers.items():
                 ranker = make()
                 ranker.fit(variant.needs, variant.orgs)
-                ranked = {q: [o for o, _ in r] for q, r in ranker.rank_orgs(sorted(judged), top=depth)}
+                ranked = {
+                    q: [o for o, _ in r] for q, r in ranker.rank_orgs(sorted(judged), top=depth)
+                }
                 rows.append(SetRow(variant.name, "all", name, evaluate_rankings(ranked, judged)))
                 for kind in sorted(set(variant.need_types.values())):
                     part = {q: j for q, j in judged.items() if variant.need_types.get(q) == kind}

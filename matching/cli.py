@@ -239,8 +239,13 @@ def _evaluate_sets(folders: list[Path], as_json: bool) -> None:
         typer.echo(
             json.dumps(
                 [
-                    {"set": r.set_name, "slice": r.slice_name, "ranker": r.ranker,
-                     "needs": r.result.queries, **r.result.metrics}
+                    {
+                        "set": r.set_name,
+                        "slice": r.slice_name,
+                        "ranker": r.ranker,
+                        "needs": r.result.queries,
+                        **r.result.metrics,
+                    }
                     for r in rows + learning
                 ],
                 ensure_ascii=False,

@@ -47,10 +47,10 @@ def neutralise(value: object) -> object:
     text that starts like a formula gets a leading apostrophe."""
     if not isinstance(value, str):
         return value
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    text: str = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
 
 
 def _needs(session: Session, user: User) -> tuple[list[str], list[list[object]]]:

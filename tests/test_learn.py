@@ -138,7 +138,9 @@ def test_a_blend_that_wins_on_held_out_decisions_is_promoted(part_c) -> None:
     model = LearnedRanker()
     model.fit(needs, orgs)
     complete = {
-        o.id for o, c in zip(model.base_.orgs_, model.features_.completeness, strict=True) if c == 1.0
+        o.id
+        for o, c in zip(model.base_.orgs_, model.features_.completeness, strict=True)
+        if c == 1.0
     }
     decisions = [
         Decision(need_id, npo_id, "confirm" if npo_id in complete else "reject", "体制不足")

@@ -98,10 +98,13 @@ _OUTCOMES = {
 # the cold start's settings a model may calibrate (matching's CALIBRATION), for people
 _SETTING_LABELS = {
     "field_weight": "活動分野の重み",
+    "population_factor": "対象者が異なる団体の係数",
     "members_only_factor": "共益的活動の係数",
-    "semantic_weight": "潜在意味（LSA）の重み",
-    "diversity": "多様性の調整",
+    "kind_factor": "営利企業の係数",
     "area_other": "他の区の団体の係数",
+    "semantic_weight": "潜在意味（LSA）の重み",
+    "dense_weight": "単語ベクトルの意味の近さの重み",
+    "diversity": "多様性の調整",
 }
 
 
@@ -128,6 +131,14 @@ def describe_model(report: dict[str, object]) -> list[str]:
             else "not_better"
         )
     lines = [f"判断 {report.get('decisions', 0)} 件で学習。" + _OUTCOMES.get(str(code), "")]
+    facts = report.get("facts")
+    if isinstance(facts, dict) and any(facts.values()):
+        lines.append(
+            "見送り理由から団体の性格を記録: "
+            f"共益的活動 {len(facts.get('members_only', []))} 団体、"
+            f"営利・事業者 {len(facts.get('business', []))} 団体"
+            "（すべての協働の種で順位を下げます）"
+        )
     calibration = report.get("calibration")
     if isinstance(calibration, dict) and calibration:
         changed = "、".join(

@@ -82,7 +82,9 @@ def test_a_control_character_does_not_smuggle_a_formula_into_the_xlsx(api: Serve
         c.value
         for row in load_workbook(
             io.BytesIO(coord.get("/api/export/organizations", params={"format": "xlsx"}).content)
-        ).worksheets[0].iter_rows()
+        )
+        .worksheets[0]
+        .iter_rows()
         for c in row
     ]
     assert '\'=HYPERLINK("http://x","開く")' in values and "'@SUM(1)" in values

@@ -138,3 +138,11 @@ def test_the_models_page_names_every_calibrated_setting_in_japanese() -> None:
     )
     changed = "他の区の団体の係数 0.2、活動分野の重み 0.0"
     assert f"判断に合わせて初期スコアの設定を変更: {changed}" in lines
+    facts = describe_model(
+        {
+            "code": "promoted",
+            "decisions": 9,
+            "facts": {"members_only": ["P1", "P2"], "business": []},
+        }
+    )
+    assert any("共益的活動 2 団体、営利・事業者 0 団体" in line for line in facts)

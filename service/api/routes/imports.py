@@ -9,7 +9,8 @@ import matching
 
 from ... import imports
 from ...deps import CurrentUser, SessionDep
-from ...errors import Invalid
+from ...errors import Invalid, PermissionDenied
+from ...models import Role
 
 router = APIRouter(prefix="/import", tags=["import"])
 
@@ -54,6 +55,8 @@ async def import_file(
 
     The upload is read only after the caller is authenticated (the file is not a
     parameter FastAPI parses before the dependencies run), and never past the limit."""
+    if user.role != Role.coordinator:  # refused before the upload is read
+        raise PermissionDenied("一括取り込みはコーディネーターが行います。")
     limit = matching.Limits().file_bytes
     form = await request.form(max_files=1, max_fields=10)
     try:

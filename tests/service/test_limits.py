@@ -1,0 +1,100 @@
+"""Request bodies are bounded before they are read, and uploads after authentication."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import matching
+from service.limits import ENVELOPE, SMALL_BODY
+
+from .conftest import TOKENS, Server
+from .helpers import need_payload, ok
+
+
+def _raw(server: Server, head: str, chunks: Iterator[bytes]) -> tuple[int, bytes, int]:
+    """Send a request by hand: ``(status, response, bytes of the body sent before the
+    server answered)``. The body is sent chunk by chunk until the server answers."""
+    url = urlparse(server.url)
+    sent = 0
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(head.encode("latin-1"))
+        sock.setblocking(False)
+        response = b""
+        for chunk in chunks:
+            try:
+                response += sock.recv(65536)
+            except BlockingIOError:
+                pass
+            if response:
+                break
+            try:
+                sock.sendall(chunk)
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        sock.setblocking(True)
+        sock.settimeout(30)
+        while b"\r\n\r\n" not in response or not response.rstrip().endswith(b"}"):
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:  # the server closed after answering
+                break
+            if not data:
+                break
+            response += data
+    status = int(response.split(b" ", 2)[1])
+    return status, response, sent
+
+
+def test_a_too_long_content_length_is_refused_before_the_body_is_read(api: Server) -> None:
+    """(The probe sent 500 MiB to /api/import/needs: 477 MiB spooled to disk, then 401.)"""
+    host = urlparse(api.url).netloc
+    huge = 500 << 20
+    head = (
+        f"POST /api/import/needs HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {huge}\r\n\r\n"
+    )
+    status, response, sent = _raw(api, head, iter([b"x" * 65536] * 200))
+    assert status == 413 and b'"code":"PAYLOAD_TOO_LARGE"' in response.replace(b" ", b"")
+    assert "上限".encode() in response
+    assert sent < 16 << 20  # answered long before the body would have been read
+
+
+def test_a_chunked_body_is_cut_at_the_cap(api: Server) -> None:
+    """Without a Content-Length the server counts what it receives and stops at the cap."""
+    host = urlparse(api.url).netloc
+    head = (
+        f"POST /api/needs HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {TOKENS['coord']}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    piece = b"a" * 65536
+    chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    status, response, sent = _raw(api, head, iter([chunk] * 400))
+    assert status == 413, response[:200]
+    assert sent < 8 * SMALL_BODY
+
+
+def test_json_and_upload_caps_differ_by_route(api: Server) -> None:
+    coord = api.client("coord")
+    big_json = need_payload(0, description="あ" * (SMALL_BODY // 2))  # 1.5 MiB in UTF-8
+    r = coord.post("/api/needs", json=big_json)
+    assert r.status_code == 413 and r.json()["code"] == "PAYLOAD_TOO_LARGE"
+    # a need at every field's limit still fits
+    ok(coord.post("/api/needs", json=need_payload(1, description="あ" * 5000)), 201)
+    limit = matching.Limits().file_bytes
+    r = coord.post("/api/import/needs", files={"file": ("n.csv", b"a" * (limit + ENVELOPE + 1))})
+    assert r.status_code == 413
+
+
+def test_uploads_are_read_only_after_authentication(api: Server) -> None:
+    anonymous = api.client()
+    r = anonymous.post("/api/import/needs", files={"file": ("n.csv", "課題ID\n".encode())})
+    assert r.status_code == 401 and r.json()["code"] == "UNAUTHORIZED"
+    npo = api.client("npo1")
+    assert npo.post("/api/import/needs", files={"file": ("n.csv", b"x")}).status_code == 403
+    r = api.client("coord").post("/api/import/needs", data={"other": "1"})
+    assert r.status_code == 422 and r.json()["code"] == "NO_FILE"
