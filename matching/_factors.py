@@ -33,7 +33,11 @@ def field_factor(
     ``agree`` is the share of the need's fields the group names (recall), times the share
     of the group's fields that the need names (precision) to the power ``focus``: a group
     that ticks eight fields covers any need's field without saying it works on it, and
-    should not gain from the overlap the way a group focused on that field does.
+    should not gain from the overlap the way a group focused on that field does. With
+    ``focus`` 0.5 such a group (one field of eight shared) keeps 0.85, between a group
+    naming another field (0.5) and one naming none (1). Measured on the devset, whose
+    broad groups (an intermediary NPO, a 社会福祉協議会) tick 6-8 fields: scaling only the
+    gain (leaving such a group at 1.18) lost 0.01 nDCG@10 there and 0.005 on part a.
     """
     overlap = (need_fields @ org_fields.T).toarray()
     n_count = np.asarray(need_fields.sum(axis=1)).ravel()

@@ -1,0 +1,107 @@
+"""Meaning beyond shared words: chiVe vectors read from ja-ginza, the dense score, the
+neighbour expansion, and the reasons they give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matching import Need, Organization, TfidfRanker
+from matching._vectors import WordVectors, default_vectors, ginza_vocab_dir, murmurhash64a
+
+
+@pytest.fixture(scope="module")
+def vectors() -> WordVectors:
+    table = default_vectors()
+    assert table is not None, "ja-ginza is a declared dependency"
+    return table
+
+
+@pytest.mark.parametrize("word", ["子供", "孤立", "ボランティア", "a", "見守り活動の担い手", ""])
+def test_our_hash_is_spacys(word: str) -> None:
+    from spacy.strings import hash_string  # installed with ja-ginza; only the test imports it
+
+    assert murmurhash64a(word.encode("utf-8")) == hash_string(word)
+
+
+def test_the_table_is_read_without_spacy_and_relates_words(vectors: WordVectors) -> None:
+    assert ginza_vocab_dir() is not None
+    assert vectors.rows.shape == (20000, 300) and len(vectors.key2row) > 400_000
+    found, rows = vectors.lookup([("孤立",), ("存在しない語彙ですよ", "居場所"), ("ｘｙｚ未知",)])
+    assert found.tolist() == [True, True, False] and rows.shape == (2, 300)
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0)
+    (_, a), (_, b), (_, c) = (vectors.lookup([(w,)]) for w in ("高齢者", "お年寄り", "竹林"))
+    assert float(a[0] @ b[0]) > float(a[0] @ c[0]) + 0.2
+
+
+def _pair() -> tuple[list[Need], list[Organization]]:
+    needs = [
+        Need(
+            id="N1",
+            department="長寿支援課",
+            title="独居高齢者の孤立防止",
+            description="一人暮らしのお年寄りが地域で孤立している。",
+        ),
+        Need(id="N2", department="農政課", title="放置竹林", description="竹林が荒れている。"),
+    ]
+    orgs = [
+        Organization(id="P1", name="縁側の会", activities="毎週お茶会を開き、高齢の方と話す。"),
+        Organization(id="P2", name="竹の会", activities="竹を伐採して竹炭を作る。"),
+        Organization(id="P3", name="写真部", activities="風景写真を撮影して展示する。"),
+    ]
+    return needs, orgs
+
+
+def test_the_dense_score_relates_texts_without_shared_words() -> None:
+    needs, orgs = _pair()
+    ranker = TfidfRanker(diversity=0.0).fit(needs, orgs)
+    dense = ranker.need_dense_ @ ranker.org_dense_.T
+    # the tea party is nearer an isolated elder than a photo club is, bamboo nearer bamboo
+    assert dense[0, 0] > dense[0, 2] and dense[1, 1] > dense[1, 0]
+
+
+def test_word_vectors_lift_a_corpus_part_read_as_text_only() -> None:
+    """Part c with 活動分野 and area blanked: what the words alone can do."""
+    from corpus import DATA_DIR
+    from matching._sets import evaluate_sets, load_set, text_only
+
+    part = text_only(load_set(DATA_DIR / "c"))
+    rows = evaluate_sets(
+        [part],
+        {
+            "with": TfidfRanker,
+            "without": lambda: TfidfRanker(dense_weight=0.0, neighbour_weight=0.0),
+        },
+        with_text_only=False,
+    )
+    ndcg = {r.ranker: r.result.metrics["nDCG@10"] for r in rows}
+    assert ndcg["with"] > ndcg["without"] + 0.01, ndcg
+
+
+def test_neighbours_and_meaning_pairs_show_as_related_not_shared() -> None:
+    needs, orgs = _pair()
+    ranker = TfidfRanker(diversity=0.0).fit(needs, orgs)
+    why = ranker.explain("N1", "P1", max_terms=20)
+    shared = {t.term for t in why.terms}
+    assert not shared & {t.term for t in why.related_terms}
+    lines = why.reasons_ja()
+    assert all("類義語辞書" not in line for line in lines)
+    for left, right in why.meaning_pairs:
+        assert left not in shared and right not in shared and len(left) >= 2
+
+
+def test_shared_terms_fold_fragments_into_the_compound() -> None:
+    needs = [
+        Need(
+            id="N1",
+            department="情報政策課",
+            title="オンライン講座",
+            description="公民館でオンライン講座を開く。",
+        ),
+    ]
+    orgs = [Organization(id="P1", name="IT の会", activities="公民館でオンライン講座を手伝う。")]
+    ranker = TfidfRanker(diversity=0.0, dense_weight=0.0, neighbour_weight=0.0).fit(needs, orgs)
+    terms = [t.term for t in ranker.explain("N1", "P1", max_terms=20).terms]
+    assert "公民館" in terms and "オンライン" in terms
+    assert not {"オン", "ライン", "公民", "館"} & set(terms)
+    assert sum(t.share for t in ranker.explain("N1", "P1", max_terms=20).terms) == pytest.approx(1)
