@@ -55,7 +55,7 @@ def test_facts_come_from_group_reasons_and_a_confirmation_undoes_them() -> None:
 
 
 def test_a_group_rejected_as_members_only_moves_down_for_every_need(part_a) -> None:
-    needs, orgs, cold = part_a
+    needs, _, cold = part_a
     # a group the cold start does not read as members-only, high in some need's list
     need_id, ranking = next(
         (q, r) for q, r in cold.rank_orgs(top=3) if not cold.members_only_[cold.org_index_[r[0][0]]]
@@ -74,7 +74,7 @@ def test_a_group_rejected_as_members_only_moves_down_for_every_need(part_a) -> N
 
 
 def test_the_learner_puts_facts_in_force_and_reports_them(part_a) -> None:
-    needs, orgs, cold = part_a
+    *_, cold = part_a
     decisions = []
     for q, ranking in cold.rank_orgs(top=3)[:12]:
         decisions.append(Decision(q, ranking[0][0], "confirm"))
