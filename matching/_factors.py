@@ -17,9 +17,9 @@ from ._kinds import (
     org_kind,
     org_populations,
 )
-from ._schema import Need, Organization
+from ._schema import FIELD_NAMES, Need, Organization
 
-__all__ = ["PairSignals", "field_factor"]
+__all__ = ["PairSignals", "field_factor", "field_matrix", "group_codes"]
 
 _POPULATIONS = tuple(POPULATION_LABELS)
 
@@ -49,6 +49,25 @@ def field_factor(
         precision = overlap / np.maximum(o_count, 1)[None, :]
         agree = recall * precision**focus
     return np.where(known, 1.0 + weight * (2.0 * agree - 1.0), 1.0)
+
+
+def field_matrix(items: Sequence[Need | Organization]) -> sp.csr_matrix:
+    """items × 活動分野 (1 where the item names the field)."""
+    rows: list[int] = []
+    cols: list[int] = []
+    for i, item in enumerate(items):
+        for f in item.fields:
+            rows.append(i)
+            cols.append(f)
+    data = np.ones(len(rows), dtype=np.float64)
+    return sp.csr_matrix((data, (rows, cols)), shape=(len(items), max(FIELD_NAMES) + 1))
+
+
+def group_codes(keys: list[tuple[str, ...]]) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """Distinct keys in first-seen order, and each item's code among them."""
+    index: dict[tuple[str, ...], int] = {}
+    codes = np.array([index.setdefault(k, len(index)) for k in keys], dtype=np.intp)
+    return list(index), codes
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,12 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from ._explain import SCORE_DECIMALS, Explanation, TermContribution, explain_pairs
-from ._factors import PairSignals, field_factor
-from ._schema import FIELD_NAMES, Need, Organization, area_relation
-from ._semantic import DenseEncoder, NeighbourExpander
+from ._factors import PairSignals, field_factor, field_matrix, group_codes
+from ._schema import Need, Organization, area_relation
+from ._semantic import NeighbourExpander, dense_encoder
 from ._signals import members_only
 from ._thesaurus import ThesaurusExpander
 from ._vectorize import FieldWeightedTfidf
-from ._vectors import default_vectors
 
 __all__ = [
     "DEFAULT_AREA_FACTORS",
@@ -68,16 +67,6 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 Item = TypeVar("Item", Need, Organization)
 
 
-def _dense_encoder(vectorizer: FieldWeightedTfidf, docs: sp.csr_matrix) -> DenseEncoder | None:
-    """Word-vector document encoder over the fitted vocabulary (``None`` without vectors)."""
-    vectors = default_vectors()
-    if vectors is None:
-        return None
-    names = vectorizer.feature_names_
-    spellings = [(t, vectorizer.display(t)) for t in names]
-    return DenseEncoder(vectors=vectors).fit(spellings, docs)
-
-
 def _merge(
     current: list[Item],
     matrix: sp.csr_matrix,
@@ -102,23 +91,6 @@ def _stack(
     if not ordered:
         return items, sp.csr_matrix((0, width))
     return items, sp.vstack([v for _, v in ordered], format="csr")
-
-
-def _field_matrix(items: Sequence[Need | Organization]) -> sp.csr_matrix:
-    rows: list[int] = []
-    cols: list[int] = []
-    for i, item in enumerate(items):
-        for f in item.fields:
-            rows.append(i)
-            cols.append(f)
-    data = np.ones(len(rows), dtype=np.float64)
-    return sp.csr_matrix((data, (rows, cols)), shape=(len(items), max(FIELD_NAMES) + 1))
-
-
-def _group(keys: list[tuple[str, ...]]) -> tuple[list[tuple[str, ...]], np.ndarray]:
-    index: dict[tuple[str, ...], int] = {}
-    codes = np.array([index.setdefault(k, len(index)) for k in keys], dtype=np.intp)
-    return list(index), codes
 
 
 class TfidfRanker(BaseEstimator):
@@ -183,7 +155,7 @@ class TfidfRanker(BaseEstimator):
         k = min(50, docs.shape[0] // 4, docs.shape[1] - 1)
         self.svd_ = TruncatedSVD(k, random_state=0).fit(docs) if k >= 10 else None
         self.dense_ = (
-            _dense_encoder(vectorizer, docs) if self.dense_weight or self.neighbour_weight else None
+            dense_encoder(vectorizer, docs) if self.dense_weight or self.neighbour_weight else None
         )
         self.neighbours_ = (
             NeighbourExpander(weight=self.neighbour_weight).fit(
@@ -202,10 +174,10 @@ class TfidfRanker(BaseEstimator):
         self.org_ids_ = [o.id for o in orgs]
         self.need_index_ = {n: i for i, n in enumerate(self.need_ids_)}
         self.org_index_ = {o: i for i, o in enumerate(self.org_ids_)}
-        self.need_fields_ = _field_matrix(needs)
-        self.org_fields_ = _field_matrix(orgs)
-        self.need_area_groups_, self.need_area_codes_ = _group([tuple(n.areas) for n in needs])
-        self.org_area_groups_, self.org_area_codes_ = _group([tuple(o.areas) for o in orgs])
+        self.need_fields_ = field_matrix(needs)
+        self.org_fields_ = field_matrix(orgs)
+        self.need_area_groups_, self.need_area_codes_ = group_codes([tuple(n.areas) for n in needs])
+        self.org_area_groups_, self.org_area_codes_ = group_codes([tuple(o.areas) for o in orgs])
         factors = {**DEFAULT_AREA_FACTORS, **(self.area_factors or {})}
         self.area_relations_ = np.array(
             [

@@ -22,9 +22,10 @@ from sklearn.base import BaseEstimator
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
+from ._vectorize import FieldWeightedTfidf
 from ._vectors import WordVectors, default_vectors
 
-__all__ = ["DenseEncoder"]
+__all__ = ["DenseEncoder", "NeighbourExpander", "dense_encoder"]
 
 
 class DenseEncoder(BaseEstimator):
@@ -146,3 +147,13 @@ class NeighbourExpander:
             return queries
         spread = normalize(vectors @ self.links_, norm="l2")
         return normalize(queries + self.weight * spread, norm="l2")
+
+
+def dense_encoder(vectorizer: FieldWeightedTfidf, docs: sp.csr_matrix) -> DenseEncoder | None:
+    """Word-vector document encoder over the fitted vocabulary (``None`` without vectors)."""
+    vectors = default_vectors()
+    if vectors is None:
+        return None
+    names = vectorizer.feature_names_
+    spellings = [(t, vectorizer.display(t)) for t in names]
+    return DenseEncoder(vectors=vectors).fit(spellings, docs)

@@ -13,7 +13,6 @@ import pytest
 from corpus import load_corpus, part_paths
 from matching import Need, Organization, TfidfRanker
 from matching._evaluate import (
-    _reject_reason,
     confirmation_transfer,
     heldout_comparison,
     heldout_means,
@@ -39,6 +38,7 @@ from matching._learn import (
     compare_with_current,
 )
 from matching._learn_expand import expansion_promoted as _expansion_promoted
+from matching._protocols import reject_reason
 
 from .conftest import run_matching
 
@@ -538,7 +538,7 @@ def test_simulated_reject_reasons_follow_the_explanations(part_c) -> None:
                 if why.need_fields and why.org_fields and not why.shared_fields
                 else "その他"
             )
-            assert _reject_reason(cold, need_id, npo_id) == expected, (need_id, npo_id)
+            assert reject_reason(cold, need_id, npo_id) == expected, (need_id, npo_id)
             seen.add(expected)
     assert seen == {"地域外", "共益的活動", "営利・事業者", "分野違い", "その他"}
 

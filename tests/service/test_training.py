@@ -124,9 +124,9 @@ def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
 
 def test_the_models_page_names_every_calibrated_setting_in_japanese() -> None:
     from matching._learn import CALIBRATION
-    from service.web.admin import _SETTING_LABELS, describe_model
+    from service.web.model_report import SETTING_LABELS, describe_model
 
-    assert set(_SETTING_LABELS) == set(CALIBRATION)
+    assert set(SETTING_LABELS) == set(CALIBRATION)
     lines = describe_model(
         {
             "code": "promoted",
