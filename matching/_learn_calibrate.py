@@ -39,7 +39,7 @@ __all__ = [
 # comes first); ``area_other`` is the factor of a group limited to another ward
 CALIBRATION: dict[str, tuple[float, ...]] = {
     "field_weight": (0.5, 0.0, 0.25, 1.0),
-    "population_factor": (0.7, 0.4, 1.0),
+    "population_factor": (1.0, 0.7, 0.4),
     "members_only_factor": (0.5, 0.25, 1.0),
     "kind_factor": (0.5, 0.25, 1.0),
     "area_other": (0.5, 0.2, 0.8),
@@ -63,6 +63,10 @@ MIN_REASON_REJECTIONS = 3
 # a gate of 10 needs let calibration pick a setting in up to 7 of 10 splits, at a cost)
 CALIBRATION_GAIN = 0.01
 CALIBRATION_MIN_NEEDS = 20
+# the choice is also made on all but one fold of the decided needs and measured on that
+# fold; it stands only if it gains this much there on average
+CALIBRATION_FOLDS = 5
+CALIBRATION_CV_GAIN = 0.01
 
 
 def calibrated(base: TfidfRanker, setting: Mapping[str, float]) -> TfidfRanker:
@@ -99,8 +103,9 @@ def calibrate(
     ``"default"``) and the settings kept (``{}``: the defaults stay).
 
     A setting is global (it is not learned per need or per group), so the decided needs
-    themselves measure it; the gate on needs, the margin and the check of the combination
-    guard against picking noise among a dozen candidates. ``facts`` (the groups the
+    themselves measure it; the gate on needs, the margin, the check of the combination and
+    the cross-validation of the whole choice guard against picking noise among a dozen
+    candidates. ``facts`` (the groups the
     reasons declared members-only or a business) are in force in every ranking tried."""
     facts = facts or GroupFacts()
     confirmed: dict[int, set[int]] = {}
@@ -120,21 +125,54 @@ def calibrate(
 
     default = per_need(facts.apply(base))
     tried = {"default": round(float(default.mean()), 4)}
-    kept: dict[str, float] = {}
+    # every single setting's per-need figures, computed once
+    single: dict[tuple[str, float], np.ndarray] = {}
     for name in tried_settings(decisions):
-        best, best_value = float(default.mean()) + CALIBRATION_GAIN, None
         for value in CALIBRATION[name][1:]:
-            score = float(per_need(facts.apply(calibrated(base, {name: value}))).mean())
-            tried[f"{name}={value:g}"] = round(score, 4)
-            if score >= best:
-                best, best_value = score, value
-        if best_value is not None:
-            kept[name] = best_value
+            single[name, value] = per_need(facts.apply(calibrated(base, {name: value})))
+            tried[f"{name}={value:g}"] = round(float(single[name, value].mean()), 4)
+    combined_cache: dict[tuple[tuple[str, float], ...], np.ndarray] = {}
+
+    def combined(setting: dict[str, float]) -> np.ndarray:
+        key = tuple(sorted(setting.items()))
+        if key not in combined_cache:
+            combined_cache[key] = per_need(facts.apply(calibrated(base, setting)))
+        return combined_cache[key]
+
+    def choose(mask: np.ndarray) -> dict[str, float]:
+        """The rule, on the decided needs in ``mask``: each setting alone must gain
+        ``CALIBRATION_GAIN``; the settings kept together must gain as much and win on
+        more needs than they lose."""
+        kept: dict[str, float] = {}
+        for name in dict.fromkeys(n for n, _ in single):
+            figures = {v: float(a[mask].mean()) for (n, v), a in single.items() if n == name}
+            value = max(figures, key=lambda v: (figures[v], -abs(v - CALIBRATION[name][0])))
+            if figures[value] >= float(default[mask].mean()) + CALIBRATION_GAIN:
+                kept[name] = value
+        if not kept:
+            return {}
+        together = combined(kept)[mask]
+        wins = int((together > default[mask]).sum())
+        losses = int((together < default[mask]).sum())
+        if together.mean() < default[mask].mean() + CALIBRATION_GAIN or wins <= losses:
+            return {}
+        return kept
+
+    kept = choose(np.ones(len(rows), dtype=bool))
     if not kept:
         return tried, {}
-    combined = per_need(facts.apply(calibrated(base, kept)))
-    tried["combined"] = round(float(combined.mean()), 4)
-    wins, losses = int((combined > default).sum()), int((combined < default).sum())
-    if combined.mean() < default.mean() + CALIBRATION_GAIN or wins <= losses:
+    tried["combined"] = round(float(combined(kept).mean()), 4)
+    # the choice itself, validated: made on four fifths of the decided needs, measured on
+    # the fifth it did not see (a dozen settings tried on the same needs that judge them
+    # find noise; on our corpus that cost up to 0.02 nDCG@10 on held-out needs)
+    folds = np.arange(len(rows)) % CALIBRATION_FOLDS
+    deltas = np.zeros(len(rows))
+    for k in range(CALIBRATION_FOLDS):
+        held = folds == k
+        setting = choose(~held)
+        if setting:
+            deltas[held] = combined(setting)[held] - default[held]
+    tried["cross_validated_gain"] = round(float(deltas.mean()), 4)
+    if deltas.mean() < CALIBRATION_CV_GAIN:
         return tried, {}
     return tried, kept

@@ -122,7 +122,7 @@ class TfidfRanker(BaseEstimator):
         neighbour_weight: float = 0.5,
         diversity: float = 0.3,
         kind_factor: float = 0.5,
-        population_factor: float = 0.7,
+        population_factor: float = 1.0,
         field_focus: float = 0.5,
     ) -> None:
         self.vectorizer = vectorizer

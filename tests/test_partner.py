@@ -124,7 +124,12 @@ def test_a_group_for_another_population_is_moved_down_and_says_why() -> None:
         Organization(id="P1", name="子ども見守り隊", activities="子どもの見守りと居場所づくり。"),
         Organization(id="P2", name="見守りの会", activities="高齢者の見守りと居場所づくり。"),
     ]
-    ranker = TfidfRanker(diversity=0.0).fit([need], orgs)
+    # the mismatch is always a reason; it moves the score only with a factor below 1 (the
+    # default is 1: measured on every set it did not hold, and 分野違い decisions may set it)
+    shown = TfidfRanker(diversity=0.0).fit([need], orgs).explain("N1", "P1")
+    assert shown.population_mismatch and shown.factors["population"] == 1.0
+    assert any(line.startswith("対象者が異なる") for line in shown.reasons_ja())
+    ranker = TfidfRanker(diversity=0.0, population_factor=0.7).fit([need], orgs)
     why = ranker.explain("N1", "P1")
     assert why.population_mismatch and why.factors["population"] == 0.7
     assert "対象者が異なる: 課題 高齢者 / 団体 子ども・子育て家庭" in why.reasons_ja()
