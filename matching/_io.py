@@ -177,6 +177,18 @@ def _parse(
             for col in columns
             if col.required and not values.get(col.key)
         ]
+        # a NUL character is no text a person typed, and PostgreSQL cannot store it
+        row_problems += [
+            Problem(
+                "NUL_CHARACTER",
+                "使えない文字（NUL、文字コード 0）が含まれています。",
+                table.file,
+                line,
+                labels[key],
+            )
+            for key, value in values.items()
+            if "\x00" in value
+        ]
         if unique_id and values.get(unique_id):
             key = values[unique_id]
             if key in seen:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import time
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ class Limits:
     cell_chars: int = 20_000
     xlsx_bytes: int = 200 * 1024 * 1024
     xlsx_ratio: int = 200
+    # reading one XLSX stops after this long (a sheet can hold a million rows of nothing)
+    xlsx_seconds: int = 30
 
 
 DEFAULT_LIMITS = Limits()
@@ -175,6 +178,20 @@ def _check_zip(data: bytes, file: str, limits: Limits) -> None:
         )
 
 
+# what a malformed part of an XLSX raises while openpyxl reads it (ParseError is a
+# SyntaxError; defusedxml's refusals are ValueErrors)
+_BROKEN_XLSX = (
+    ValueError,
+    IndexError,
+    KeyError,
+    TypeError,
+    OverflowError,
+    SyntaxError,
+    EOFError,
+    zipfile.BadZipFile,
+)
+
+
 def _read_xlsx(data: bytes, file: str, limits: Limits) -> Table:
     from openpyxl import load_workbook
 
@@ -185,17 +202,45 @@ def _read_xlsx(data: bytes, file: str, limits: Limits) -> Table:
         raise DataFormatError(
             [Problem("XLSX_UNREADABLE", "Excel ファイル (XLSX) として開けません。", file)]
         ) from exc
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    deadline = time.monotonic() + limits.xlsx_seconds
     try:
+        if not workbook.worksheets:
+            raise DataFormatError(
+                [Problem("XLSX_NO_SHEET", "Excel ファイルにシートがありません。", file)]
+            )
         sheet = workbook.worksheets[0]
-        header: list[str] | None = None
-        rows: list[tuple[int, list[str]]] = []
+        # the sheet's own <dimension> may claim A1:XFD1048576: read the cells present
+        # instead, or openpyxl pads every row to the claimed width
+        sheet.reset_dimensions()
         for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if line % 1000 == 0 and time.monotonic() > deadline:
+                raise _too_big(
+                    "XLSX_TOO_SLOW",
+                    f"Excel ファイルの読み込みが {limits.xlsx_seconds} 秒を超えたため"
+                    "中止しました。",
+                    file,
+                )
             cells = [_cell(v) for v in values]
             _check_row(cells, line, file, limits, len(rows) + 1)
             if header is None:
                 header = cells
             elif any(cells):
                 rows.append((line, cells))
+    except _BROKEN_XLSX as exc:
+        # a sheet that is not what its parts say: truncated XML, text in a number cell, a
+        # shared string that does not exist, a date out of range
+        raise DataFormatError(
+            [
+                Problem(
+                    "XLSX_MALFORMED",
+                    "Excel ファイル (XLSX) の中身が壊れているため読めません"
+                    f"（{len(rows) + 1 + (header is not None)}行目付近）。",
+                    file,
+                )
+            ]
+        ) from exc
     finally:
         workbook.close()
     while header and not header[-1]:

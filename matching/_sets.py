@@ -172,7 +172,8 @@ def learning_rows(data: EvalSet) -> list[SetRow]:
     learned = LearnedRanker().fit_on(cold, data.decisions)
     name = f"{data.name}: learned from {len(data.decisions)} decisions on {len(decided)} needs"
     rows = []
-    for label, ranker in (("cold start", cold), (f"learned ({learned.version})", learned)):
+    learned_label = "learned" if learned.promoted_ else "learned (nothing held: the cold start)"
+    for label, ranker in (("cold start", cold), (learned_label, learned)):
         ranked = {q: [o for o, _ in r] for q, r in ranker.rank_orgs(sorted(heldout), top=100)}
         rows.append(SetRow(name, "all", label, evaluate_rankings(ranked, heldout)))
         for kind in sorted(set(data.need_types.values())):

@@ -1,10 +1,15 @@
-"""Request bodies are bounded before anything reads them.
+"""Request bodies are bounded before anything reads them, and NUL characters refused.
 
 A body larger than its route allows is refused with 413 and the JSON error shape: by its
 ``Content-Length`` before a byte is read, or, for a body sent without one (chunked), as
 soon as the bytes received pass the cap, without reading further. Uploads (the import
 routes) may carry a file up to ``matching.Limits().file_bytes`` plus the multipart
 envelope; every other body (JSON, forms) is small.
+
+A NUL character (U+0000) is no text a person types, and PostgreSQL cannot store it: a
+path, a query or a JSON or form body that carries one (raw, ``%00`` or ``\\u0000``) is
+refused with 422 before the application sees it. Uploaded files are checked cell by cell
+by the reader (``NUL_CHARACTER`` for the row).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 import matching
 
-__all__ = ["BodyLimit", "body_cap"]
+__all__ = ["BodyLimit", "body_cap", "carries_nul"]
 
 # JSON and form bodies: a need or a profile is a few kilobytes (a cell is at most 20,000
 # characters); 1 MiB leaves room for every field at its limit
@@ -34,7 +39,23 @@ def body_cap(path: str, file_bytes: int) -> int:
     return SMALL_BODY
 
 
+_NUL_FORMS = (b"\x00", b"%00", b"\\u0000")
+# bodies scanned for NUL: JSON and url-encoded forms (a multipart upload is a file, read
+# by the reader); the tail kept between chunks, so an escape split across two is found
+_SCANNED = (b"application/json", b"application/x-www-form-urlencoded")
+_TAIL = max(len(f) for f in _NUL_FORMS) - 1
+
+
+def carries_nul(data: bytes) -> bool:
+    """Whether ``data`` holds a NUL character, raw or escaped as URLs and JSON escape it."""
+    return any(form in data for form in _NUL_FORMS)
+
+
 class _TooLarge(Exception):
+    pass
+
+
+class _Nul(Exception):
     pass
 
 
@@ -50,55 +71,74 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         cap = body_cap(scope["path"], self.file_bytes)
-        length = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > cap):
             await _refuse(send, cap)
             return
+        if carries_nul(scope.get("raw_path") or b"") or carries_nul(scope.get("query_string", b"")):
+            await _refuse_nul(send)
+            return
+        scan = headers.get(b"content-type", b"").split(b";")[0].strip().lower() in _SCANNED
         received = 0
-        exceeded = False
+        refused: type[Exception] | None = None
         started = False
+        tail = b""
 
         async def limited_receive() -> Message:
-            nonlocal received, exceeded
-            if exceeded:
-                raise _TooLarge
+            nonlocal received, refused, tail
+            if refused is not None:
+                raise refused
             message: Message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                body = message.get("body", b"")
+                received += len(body)
                 if received > cap:
-                    exceeded = True
-                    raise _TooLarge
+                    refused = _TooLarge
+                elif scan and carries_nul(tail + body):
+                    refused = _Nul
+                tail = (tail + body)[-_TAIL:]
+                if refused is not None:
+                    raise refused
             return message
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
-            if exceeded:
-                return  # whatever the app answers to a body cut short, the answer is 413
+            if refused is not None:
+                return  # whatever the app answers to a body cut short, the answer is ours
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, limited_receive, guarded_send)
-        except _TooLarge:
+        except (_TooLarge, _Nul):
             pass
-        if exceeded and not started:
-            await _refuse(send, cap)
+        if refused is not None and not started:
+            if refused is _TooLarge:
+                await _refuse(send, cap)
+            else:
+                await _refuse_nul(send)
 
 
 async def _refuse(send: Any, cap: int) -> None:
     size = f"{cap / (1 << 20):.0f} MB" if cap >= 1 << 20 else f"{cap // 1024} KB"
-    body = json.dumps(
-        {
-            "code": "PAYLOAD_TOO_LARGE",
-            "message": f"送信されたデータが大きすぎます（上限 {size}）。",
-            "errors": [],
-        },
-        ensure_ascii=False,
-    ).encode("utf-8")
+    await _answer(
+        send, 413, "PAYLOAD_TOO_LARGE", f"送信されたデータが大きすぎます（上限 {size}）。"
+    )
+
+
+async def _refuse_nul(send: Any) -> None:
+    await _answer(send, 422, "NUL_CHARACTER", "使えない文字（NUL、文字コード 0）が含まれています。")
+
+
+async def _answer(send: Any, status: int, code: str, message: str) -> None:
+    body = json.dumps({"code": code, "message": message, "errors": []}, ensure_ascii=False).encode(
+        "utf-8"
+    )
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),

@@ -98,3 +98,43 @@ def test_uploads_are_read_only_after_authentication(api: Server) -> None:
     assert npo.post("/api/import/needs", files={"file": ("n.csv", b"x")}).status_code == 403
     r = api.client("coord").post("/api/import/needs", data={"other": "1"})
     assert r.status_code == 422 and r.json()["code"] == "NO_FILE"
+
+
+def test_nul_characters_are_refused_everywhere_with_a_japanese_422(api: Server) -> None:
+    """(On PostgreSQL they were 500s: the login form, ?q=, titles, comments, imports.)"""
+    from sqlmodel import Session, func, select
+
+    from service.models import Need
+
+    from .helpers import csrf_of
+
+    coord = api.client("coord")
+    cases = [
+        coord.post("/api/needs", json=need_payload(0, title="防災\x00訓練")),
+        coord.post("/api/needs", json=need_payload(0, title="防災\\u0000訓練")),
+        coord.get("/api/needs", params={"q": "防災\x00"}),
+        coord.get("/api/needs/%00"),
+    ]
+    anonymous = api.client()
+    token = csrf_of(anonymous.get("/login"))
+    cases.append(
+        anonymous.post(
+            "/login", data={"username": "coord\x00", "password": "x", "csrf_token": token}
+        )
+    )
+    for response in cases:
+        assert response.status_code == 422, (response.request.url, response.text)
+        body = response.json()
+        assert body["code"] == "NUL_CHARACTER" and "NUL" in body["message"]
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        assert session.exec(select(func.count()).select_from(Need)).one() == 0
+    # an imported file with a NUL in a cell: the row is refused, with its line
+    csv = "課題ID,担当課,件名,課題の内容\nN1,防災課,避難\x00所,内容\nN2,防災課,訓練,内容\n"
+    report = ok(coord.post("/api/import/needs", files={"file": ("n.csv", csv.encode())}))
+    assert [(p["line"], p["code"]) for p in report["rejected"]] == [(2, "NUL_CHARACTER")]
+    applied = coord.post(
+        "/api/import/needs", params={"apply": True}, files={"file": ("n.csv", csv.encode())}
+    )
+    assert applied.status_code == 422  # all rows or none
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        assert session.exec(select(func.count()).select_from(Need)).one() == 0
