@@ -170,7 +170,11 @@ def _parse(
     seen: dict[str, int] = {}
     for line, cells in table.rows:
         result.rows_read += 1
-        values = {k: (cells[i] if i < len(cells) else "") for k, i in index.items()}
+        # a byte-order mark pasted inside a cell (U+FEFF) is invisible: it would make "N1"
+        # and "\ufeffN1" two keys
+        values = {
+            k: (cells[i] if i < len(cells) else "").replace("\ufeff", "") for k, i in index.items()
+        }
         extra = {k: (cells[i] if i < len(cells) else "") for k, i in unknown.items()}
         row_problems = [
             Problem("EMPTY_REQUIRED", f"必須の「{col.ja}」が空です。", table.file, line, col.ja)
@@ -329,16 +333,31 @@ DECISION_VALUES = {
     "却下": "reject",
     "見送り": "reject",
     "見送る": "reject",
+    # a stage the pairing reached after its confirmation (the service's decisions export
+    # lists them): the pair was confirmed
+    "meeting_arranged": "confirm",
+    "事前打ち合わせ設定": "confirm",
+    "project_started": "confirm",
+    "協働事業化": "confirm",
 }
+# rows the decisions file may hold that are not a judgement of the match: a confirmed
+# pairing ended later (after a meeting, say) says nothing against the match itself
+STAGE_ENDED = frozenset({"dropped", "見送り（承認後）"})
 
 
 def load_decisions(source: str | os.PathLike[str]) -> list[tuple[str, str, str, str]]:
-    """Coordinator decisions: ``(need_id, npo_id, "confirm" | "reject", reason)`` rows."""
+    """Coordinator decisions: ``(need_id, npo_id, "confirm" | "reject", reason)`` rows.
+
+    Rows of a stage the pairing reached (事前打ち合わせ設定, 協働事業化) count as its
+    confirmation; a pairing ended after it (``STAGE_ENDED``) is left out."""
 
     def build(
         v: dict[str, str], _e: dict[str, str], _l: int, _r: object
-    ) -> tuple[str, str, str, str]:
-        decision = DECISION_VALUES.get(v["decision"].strip().lower())
+    ) -> tuple[str, str, str, str] | None:
+        value = v["decision"].strip().lower()
+        if value in STAGE_ENDED:
+            return None
+        decision = DECISION_VALUES.get(value)
         if decision is None:
             raise _ValueProblem(
                 f"判断「{v['decision']}」は confirm（承認）または reject（見送り）にしてください。",
@@ -348,4 +367,4 @@ def load_decisions(source: str | os.PathLike[str]) -> list[tuple[str, str, str, 
 
     result = _parse(read_table(source), DECISION_COLUMNS, build, unique_id=None)
     result.raise_for_problems()
-    return result.items
+    return [row for row in result.items if row is not None]

@@ -15,7 +15,7 @@ from .index import MatchingIndex
 from .models import User
 from .security import user_for_token
 
-_bearer = HTTPBearer(auto_error=False, description="POST /api/auth/token で得たトークン")
+bearer_scheme = HTTPBearer(auto_error=False, description="POST /api/auth/token で得たトークン")
 
 
 class Unauthorized(DomainError):
@@ -43,7 +43,7 @@ IndexDep = Annotated[MatchingIndex, Depends(get_index)]
 
 def get_current_user(
     session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> User:
     # Bearer tokens only: a cookie would make every JSON endpoint open to cross-site
     # requests; the pages (their own issue) will use a session cookie with a CSRF check.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -130,6 +132,35 @@ def _page_error(
     return renderer(request, status, code, message, errors) if renderer else None
 
 
+UNAVAILABLE_MESSAGE = (
+    "データベースに接続できないため、処理できませんでした。しばらくしてからもう一度お試しください。"
+)
+DISK_FULL_MESSAGE = (
+    "記録するための容量（ディスク）が足りないため、保存できませんでした。管理者に連絡してください。"
+)
+
+
+def _disk_full(exc: Exception) -> bool:
+    """Whether a database error says its disk is full (PostgreSQL's 53100, SQLite's
+    "database or disk is full")."""
+    original = getattr(exc, "orig", None)
+    return getattr(original, "sqlstate", None) == "53100" or "disk is full" in str(exc)
+
+
+def _unavailable(
+    request: Request, status: int, code: str, message: str, *, retry: int | None
+) -> Response:
+    headers = {"Retry-After": str(retry)} if retry else None
+    page = _page_error(request, status, code, message, [])
+    if page is not None:
+        if headers:
+            page.headers.update(headers)
+        return page
+    return JSONResponse(
+        {"code": code, "message": message, "errors": []}, status_code=status, headers=headers
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
@@ -154,6 +185,23 @@ def install_handlers(app: FastAPI) -> None:
             {"code": "VALIDATION_ERROR", "message": "入力内容に誤りがあります。", "errors": errors},
             status_code=422,
         )
+
+    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.InterfaceError)
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def _database(request: Request, exc: Exception) -> Response:
+        """The database is out of reach (stopped, restarting, every connection busy) or
+        its disk is full: a JSON error, not a plain-text 500. The engine's pre-ping
+        recovers by itself once the database is back; nothing needs a restart."""
+        if _disk_full(exc):
+            return _unavailable(request, 507, "DISK_FULL", DISK_FULL_MESSAGE, retry=None)
+        return _unavailable(request, 503, "DATABASE_UNAVAILABLE", UNAVAILABLE_MESSAGE, retry=5)
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> Response:
+        if exc.errno == errno.ENOSPC:
+            return _unavailable(request, 507, "DISK_FULL", DISK_FULL_MESSAGE, retry=None)
+        raise exc
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

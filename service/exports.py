@@ -35,6 +35,16 @@ from .models import (
 from .reviews import STAGE_LABELS
 from .suggestions import joined
 
+# the decisions export says each action in Japanese; ``matching.load_decisions`` reads
+# these back (a stage reached counts as the confirmation, a pairing ended is left out)
+DECISION_LABELS = {
+    "confirm": "承認",
+    "reject": "見送り",
+    Stage.meeting_arranged.value: "事前打ち合わせ設定",
+    Stage.project_started.value: "協働事業化",
+    Stage.dropped.value: "見送り（承認後）",
+}
+
 Kind = Literal["needs", "organizations", "suggestions", "decisions", "pairings"]
 Format = Literal["csv", "xlsx"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -164,7 +174,7 @@ def _decisions(session: Session) -> tuple[list[str], list[list[object]]]:
             d.suggestion_id,
             nk,
             ok,
-            d.action,
+            DECISION_LABELS.get(d.action, d.action),
             d.reason_code or "",
             d.comment,
             u,

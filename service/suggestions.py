@@ -309,20 +309,32 @@ def queue_by_need(
 
 
 def group_history(
-    session: Session, organization_ids: list[int], *, exclude_need: int | None = None
+    session: Session,
+    organization_ids: list[int],
+    *,
+    user: User,
+    exclude_need: int | None = None,
 ) -> dict[int, dict[str, Any]]:
     """What earlier decisions said about each group (its latest decision per suggestion):
-    confirmations, rejections by reason, and the last comments."""
-    if not organization_ids:
+    confirmations, rejections by reason, and the last comments.
+
+    The coordinator sees every decision. A department sees only the decisions on its own
+    needs, without the coordinator's comments (other sections' need titles, drafts among
+    them, and the coordinator's internal notes are not its to read)."""
+    if not organization_ids or user.role == Role.npo:
         return {}
-    rows = session.exec(
+    query = (
         select(Decision, Suggestion.organization_id, Suggestion.need_id, Need.title)
         .join(Suggestion, col(Decision.suggestion_id) == Suggestion.id)
         .join(Need, col(Suggestion.need_id) == Need.id)
         .where(col(Suggestion.organization_id).in_(organization_ids))
         .where(col(Decision.action).in_(("confirm", "reject")))
         .order_by(col(Decision.id).desc())
-    ).all()
+    )
+    internal = user.role == Role.coordinator
+    if not internal:
+        query = query.where(col(Need.department_id) == user.department_id)
+    rows = session.exec(query).all()
     seen: set[int] = set()
     out: dict[int, dict[str, Any]] = {}
     for d, org_id, need_id, title in rows:
@@ -337,7 +349,8 @@ def group_history(
             h["rejected"][reason] = h["rejected"].get(reason, 0) + 1
         if len(h["notes"]) < 3:
             label = "承認" if d.action == "confirm" else f"見送り（{d.reason_code or 'その他'}）"
-            h["notes"].append({"need": title, "decision": label, "comment": d.comment})
+            comment = d.comment if internal else ""
+            h["notes"].append({"need": title, "decision": label, "comment": comment})
     return out
 
 

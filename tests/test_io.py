@@ -17,7 +17,7 @@ from matching import (
 )
 from matching._io import NEED_COLUMNS, ORG_COLUMNS
 
-from .conftest import NEED_ROWS, ORG_ROWS, run_matching
+from .conftest import NEED_ROWS, ORG_ROWS, run_matching, write_csv
 
 JA_NEED_HEADER = [c.ja for c in NEED_COLUMNS]
 EN_ORG_HEADER = [c.key for c in ORG_COLUMNS]
@@ -264,3 +264,22 @@ def test_city_wide_areas(cell: str, expected: list[str]) -> None:
     from matching import parse_areas
 
     assert parse_areas(cell) == expected
+
+
+def test_a_byte_order_mark_inside_a_cell_is_not_part_of_the_key(tmp_path: Path) -> None:
+    """(The probe: a BOM pasted inside a key cell became part of the stored key.)"""
+    path = write_csv(
+        tmp_path / "needs.csv",
+        ["課題ID", "担当課", "件名", "課題の内容"],
+        [["\ufeffN1", "防災課", "\ufeff避難所", "内容"], ["N2", "防災課", "訓練", "内容"]],
+    )
+    needs = load_needs(path).items
+    assert [n.id for n in needs] == ["N1", "N2"] and needs[0].title == "避難所"
+    dup = write_csv(
+        tmp_path / "dup.csv",
+        ["課題ID", "担当課", "件名", "課題の内容"],
+        [["N1", "防災課", "a", "b"], ["\ufeffN1", "防災課", "c", "d"]],
+    )
+    with pytest.raises(DataFormatError) as caught:
+        load_needs(dup)
+    assert [p.code for p in caught.value.problems] == ["DUPLICATE_ID"]

@@ -52,6 +52,12 @@ class SecurityHeaders:
                 if not path.startswith(_OWN_POLICY):
                     headers.append((b"content-security-policy", CSP.encode()))
                     headers.append((b"x-frame-options", b"DENY"))
+                # pages, API answers and exports may carry personal data (contact names,
+                # e-mail, phone): no browser or proxy keeps a copy; static assets may
+                if not path.startswith("/static/") and not any(
+                    k.lower() == b"cache-control" for k, _ in headers
+                ):
+                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 

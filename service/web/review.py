@@ -107,7 +107,7 @@ def queue_page(
         offset=(page - 1) * NEEDS_PER_PAGE,
     )
     org_ids = sorted({o.id for _, _, items in groups for _, o in items if o.id is not None})
-    history = sugg.group_history(session, org_ids)
+    history = sugg.group_history(session, org_ids, user=user)
     interested = interests.counts(session, [n.id for n, _, _ in groups if n.id is not None])
     filters = urlencode(
         {k: v for k, v in {"department": department, "field": field, "q": q}.items() if v}
@@ -169,7 +169,7 @@ def suggestion_page(
     require(user, Role.coordinator, Role.department)
     s, need, dept, org = reviews.load(session, suggestion_id, user=user)
     steps = reviews.history(session, suggestion_id, user=user)
-    history = sugg.group_history(session, [org.id or 0], exclude_need=need.id)
+    history = sugg.group_history(session, [org.id or 0], user=user, exclude_need=need.id)
     return render(
         request,
         "suggestion.html",

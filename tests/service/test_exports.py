@@ -95,7 +95,9 @@ def test_a_control_character_does_not_smuggle_a_formula_into_the_xlsx(api: Serve
 def test_contacts_and_roles(api: Server) -> None:
     coord = api.client("coord")
     needs, _ = seed(coord)
-    with_contacts = coord.get("/api/export/organizations").content.decode("utf-8-sig")
+    exported = coord.get("/api/export/organizations")
+    assert exported.headers["cache-control"] == "no-store"  # contacts: never cached
+    with_contacts = exported.content.decode("utf-8-sig")
     assert "メールアドレス" in with_contacts and "hanako@example.jp" in with_contacts
     dept = api.client("bousai")
     own = dept.get("/api/export/needs").content.decode("utf-8-sig")
@@ -110,7 +112,7 @@ def test_contacts_and_roles(api: Server) -> None:
         )
     )
     decisions = coord.get("/api/export/decisions").content.decode("utf-8-sig")
-    assert "confirm" in decisions and "'=危険" in decisions
+    assert "承認" in decisions and "'=危険" in decisions and "confirm" not in decisions
     pairings = coord.get("/api/export/pairings").content.decode("utf-8-sig").splitlines()
     assert pairings[0].startswith("課題ID,件名,担当課,団体ID,団体名,段階") and len(pairings) == 2
     suggestions = coord.get("/api/export/suggestions", params={"format": "xlsx"})
@@ -130,3 +132,69 @@ def test_control_characters_do_not_break_the_xlsx_export(api: Server) -> None:
     # the CSV drops them too: a spreadsheet may skip a leading control character and run
     # what follows as a formula
     assert "見守り訪問" in csv_text and "\x0b" not in csv_text
+
+
+def test_the_decisions_export_reads_back_into_rank_decisions(api: Server, tmp_path) -> None:
+    """Every action the export names (承認, 見送り, the stages) is read by
+    ``python -m matching rank --decisions``: a stage reached is the confirmation, a
+    pairing ended after it is left out."""
+    import json
+    import subprocess
+    import sys
+
+    coord = api.client("coord")
+    needs, _ = seed(coord)
+    first, second = ok(coord.get(f"/api/needs/{needs['N1']}/suggestions"))[:2]
+    third = ok(coord.get(f"/api/needs/{needs['N2']}/suggestions"))[0]
+    decide = [
+        (first, {"action": "confirm"}),
+        (second, {"action": "reject", "reason_code": "営利・事業者"}),
+        (third, {"action": "confirm"}),
+    ]
+    for s, body in decide:
+        ok(
+            coord.post(
+                f"/api/suggestions/{s['id']}/decision", json={**body, "version": s["version"]}
+            )
+        )
+    for s, stage in ((first, "meeting_arranged"), (third, "dropped")):
+        current = ok(coord.get(f"/api/suggestions/{s['id']}"))
+        ok(
+            coord.post(
+                f"/api/suggestions/{s['id']}/stage",
+                json={"stage": stage, "version": current["version"]},
+            )
+        )
+    files = {}
+    for kind in ("needs", "organizations", "decisions"):
+        path = tmp_path / f"{kind}.csv"
+        path.write_bytes(coord.get(f"/api/export/{kind}").content)
+        files[kind] = path
+    text = files["decisions"].read_text(encoding="utf-8-sig")
+    for label in ("承認", "見送り", "営利・事業者", "事前打ち合わせ設定", "見送り（承認後）"):
+        assert label in text, label
+    result = subprocess.run(
+        [
+            sys.executable,
+            *("-m", "matching", "rank", "--top", "10"),
+            *("--needs", str(files["needs"]), "--npos", str(files["organizations"])),
+            *("--decisions", str(files["decisions"])),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(json.loads(x) for x in result.stdout.splitlines() if '"N1"' in x)
+    ranked = [r["npo_id"] for r in line["ranking"]]
+    keys = {s["id"]: ok(coord.get(f"/api/suggestions/{s['id']}")) for s in (first, second, third)}
+    org_key = {
+        s: ok(coord.get(f"/api/organizations/{keys[s]['organization_id']}"))["key"] for s in keys
+    }
+    # N1's confirmed pair (now at 事前打ち合わせ設定) comes first, the rejected one last
+    assert ranked[0] == org_key[first["id"]] and ranked[-1] == org_key[second["id"]]
+    # N2's pairing ended after its confirmation: the ending is no rejection of the match,
+    # so the group stays first, pinned by its confirmation
+    line2 = next(json.loads(x) for x in result.stdout.splitlines() if '"N2"' in x)
+    assert line2["ranking"][0]["npo_id"] == org_key[third["id"]]
+    assert line2["ranking"][0]["score"] >= 1 > line2["ranking"][1]["score"]

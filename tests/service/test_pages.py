@@ -117,6 +117,7 @@ def test_every_page_has_a_content_security_policy_and_no_inline_script(api: Serv
         policy = r.headers["content-security-policy"]
         assert "script-src 'self'" in policy and "unsafe-inline" not in policy, path
         assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["cache-control"] == "no-store", path  # personal data is not cached
         assert re.search(r"<script(?![^>]*\bsrc=)", r.text) is None, path
         assert ' style="' not in r.text and " onclick=" not in r.text, path
         assert '<html lang="ja">' in r.text

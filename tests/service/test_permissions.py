@@ -165,3 +165,43 @@ def test_one_of_forty_simultaneous_decisions_wins(api: Server, world: dict[str, 
     history = ok(coord.get(f"/api/suggestions/{sid}/history"))
     assert len(history) == 1  # nothing half-written by the losers
     assert ok(coord.get(f"/api/suggestions/{sid}"))["version"] == version + 1
+
+
+def test_a_department_sees_only_its_own_history_of_a_group(api: Server) -> None:
+    """(The probe: /suggestions/{id} listed other sections' need titles, drafts too, and
+    the coordinator's internal comments under この団体についてのこれまでの判断.)"""
+    from .conftest import PASSWORD
+    from .helpers import page_login, seed
+
+    coord = api.client("coord")
+    needs, _ = seed(coord)
+    elderly = ok(coord.get(f"/api/needs/{needs['N1']}/suggestions"))  # 高齢福祉課's need
+    group = elderly[0]["organization_id"]
+    ok(
+        coord.post(
+            f"/api/suggestions/{elderly[0]['id']}/decision",
+            json={
+                "action": "confirm",
+                "comment": "内部メモ：会長と面談済み",
+                "version": elderly[0]["version"],
+            },
+        )
+    )
+    # the same group for 防災危機管理室's need: suggested, or paired by hand
+    disaster = next(
+        (
+            s
+            for s in ok(coord.get(f"/api/needs/{needs['N2']}/suggestions"))
+            if s["organization_id"] == group
+        ),
+        None,
+    ) or ok(coord.post(f"/api/needs/{needs['N2']}/pairings", json={"organization_id": group}), 201)
+    title = ok(coord.get(f"/api/needs/{needs['N1']}"))["title"]
+    coordinator_pages = page_login(api.url, "coord", PASSWORD)
+    department = page_login(api.url, "bousai", PASSWORD)
+    api.clients += [coordinator_pages, department]  # closed when the test ends
+    seen_by_coordinator = coordinator_pages.get(f"/suggestions/{disaster['id']}")
+    assert title in seen_by_coordinator.text and "内部メモ" in seen_by_coordinator.text
+    page = department.get(f"/suggestions/{disaster['id']}")
+    assert page.status_code == 200
+    assert title not in page.text and "内部メモ" not in page.text

@@ -238,3 +238,11 @@ def test_the_api_takes_bearer_tokens_only_never_a_cookie(api: Server) -> None:
     assert api.client().post("/api/auth/logout", headers=headers).status_code == 204
     assert api.client().get("/api/auth/me", headers=headers).status_code == 401
     assert api.client("npo2").get("/api/auth/me").status_code == 200
+    # (the probe: a lowercase scheme authenticated, answered 204, and revoked nothing)
+    second = api.client().post(
+        "/api/auth/token", data={"username": "npo2", "password": "test-password-1234"}
+    )
+    lower = {"Authorization": f"bearer {second.json()['access_token']}"}
+    assert api.client().get("/api/auth/me", headers=lower).status_code == 200
+    assert api.client().post("/api/auth/logout", headers=lower).status_code == 204
+    assert api.client().get("/api/auth/me", headers=lower).status_code == 401

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
-from ...deps import CurrentUser, SessionDep, SettingsDep
+from ...deps import CurrentUser, SessionDep, SettingsDep, bearer_scheme
 from ...errors import DomainError
 from ...schemas import TokenOut, UserPublic
 from ...security import authenticate, issue_token, revoke_token
@@ -33,10 +34,15 @@ def login(
 
 
 @router.post("/logout", status_code=204, summary="トークンを無効にする")
-def logout(request: Request, session: SessionDep, _user: CurrentUser) -> Response:
-    header = request.headers.get("authorization", "")
-    token = header.removeprefix("Bearer ").strip()
-    revoke_token(session, token)
+def logout(
+    session: SessionDep,
+    _user: CurrentUser,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Response:
+    # the scheme is read as the authentication read it (``bearer`` or ``Bearer``): the
+    # token that authenticated this request is the one revoked
+    assert credentials is not None  # CurrentUser has authenticated with it
+    revoke_token(session, credentials.credentials)
     return Response(status_code=204)
 
 
