@@ -98,23 +98,35 @@ class PairSignals:
             ).reshape(len(orgs), len(_POPULATIONS)),
         )
 
-    def supplier(self, need_rows: np.ndarray) -> np.ndarray:
-        """need rows × organisations: a business for a need that does not invite one."""
-        return (~self.invites[need_rows])[:, None] & self.for_profit[None, :]
+    def supplier(self, need_rows: np.ndarray, org_rows: np.ndarray | None = None) -> np.ndarray:
+        """need rows × organisations (all, or ``org_rows``): a business for a need that
+        does not invite one."""
+        for_profit = self.for_profit if org_rows is None else self.for_profit[org_rows]
+        return (~self.invites[need_rows])[:, None] & for_profit[None, :]
 
-    def population_mismatch(self, need_rows: np.ndarray) -> np.ndarray:
-        """need rows × organisations: both name populations, and none in common."""
+    def population_mismatch(
+        self, need_rows: np.ndarray, org_rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """need rows × organisations (all, or ``org_rows``): both name populations, and
+        none in common."""
         need_pops = self.need_pops[need_rows]
-        shared = need_pops @ self.org_pops.T
-        named = (need_pops.sum(axis=1) > 0)[:, None] & (self.org_pops.sum(axis=1) > 0)[None, :]
+        org_pops = self.org_pops if org_rows is None else self.org_pops[org_rows]
+        shared = need_pops @ org_pops.T
+        named = (need_pops.sum(axis=1) > 0)[:, None] & (org_pops.sum(axis=1) > 0)[None, :]
         return named & (shared == 0)
 
     def factors(
-        self, need_rows: np.ndarray, kind_factor: float, population_factor: float
+        self,
+        need_rows: np.ndarray,
+        kind_factor: float,
+        population_factor: float,
+        org_rows: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         return {
-            "kind": np.where(self.supplier(need_rows), kind_factor, 1.0),
-            "population": np.where(self.population_mismatch(need_rows), population_factor, 1.0),
+            "kind": np.where(self.supplier(need_rows, org_rows), kind_factor, 1.0),
+            "population": np.where(
+                self.population_mismatch(need_rows, org_rows), population_factor, 1.0
+            ),
         }
 
     def populations_of(self, need_row: int, org_row: int) -> tuple[list[str], list[str]]:

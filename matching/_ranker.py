@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._explain import SCORE_DECIMALS, Explanation, TermContribution, explain_pairs
 from ._factors import PairSignals, field_factor, field_matrix, group_codes
+from ._rows import merge_rows, stack_rows
 from ._schema import Need, Organization, area_relation
 from ._semantic import NeighbourExpander, dense_encoder
 from ._signals import members_only
@@ -40,6 +40,11 @@ DEFAULT_AREA_FACTORS: dict[str, float] = {
     "other": 0.5,
 }
 _BLOCK = 256
+# hubness is measured on at most this many needs (all of them below it)
+HUB_SAMPLE = 2000
+
+Cols = np.ndarray | None
+"""Organisation rows to score (``None``: every organisation)."""
 
 Ranking = list[tuple[str, float]]
 """``(id, score)`` pairs, best first, ties broken by id."""
@@ -62,35 +67,6 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
         candidates = np.arange(n)
     order = np.lexsort((candidates, -scores[candidates]))
     return candidates[order][:k]
-
-
-Item = TypeVar("Item", Need, Organization)
-
-
-def _merge(
-    current: list[Item],
-    matrix: sp.csr_matrix,
-    new: Sequence[Item],
-    transform: Callable[[Sequence[Item]], sp.csr_matrix],
-) -> dict[str, tuple[Item, sp.csr_matrix]]:
-    """Rows by id: the current ones, replaced or joined by the newly vectorised ``new``."""
-    rows = {item.id: (item, matrix[i]) for i, item in enumerate(current)}
-    if new:
-        vectors = transform(list(new))
-        for k, item in enumerate(new):
-            rows[item.id] = (item, vectors[k])
-    return rows
-
-
-def _stack(
-    rows: dict[str, tuple[Item, sp.csr_matrix]], width: int
-) -> tuple[list[Item], sp.csr_matrix]:
-    """Items sorted by id and their vectors stacked in the same order."""
-    ordered = [rows[k] for k in sorted(rows)]
-    items = [item for item, _ in ordered]
-    if not ordered:
-        return items, sp.csr_matrix((0, width))
-    return items, sp.vstack([v for _, v in ordered], format="csr")
 
 
 class TfidfRanker(BaseEstimator):
@@ -214,29 +190,40 @@ class TfidfRanker(BaseEstimator):
         n_needs, n_orgs = len(self.need_ids_), len(self.org_ids_)
         if not n_needs or not n_orgs:
             return np.zeros(n_orgs)
+        rows = np.arange(n_needs)
         k = min(10, n_needs)
+        if n_needs > HUB_SAMPLE:
+            # a seeded sample of the needs, and the same share of them as the top k: the
+            # pass stays linear in the profiles, exact up to HUB_SAMPLE needs
+            rows = np.sort(np.random.default_rng(0).choice(n_needs, HUB_SAMPLE, replace=False))
+            k = max(1, round(k * HUB_SAMPLE / n_needs))
         best = np.zeros((k, n_orgs))
-        for start in range(0, n_needs, _BLOCK):
-            block = self._raw_scores(np.arange(start, min(start + _BLOCK, n_needs)))
+        for start in range(0, len(rows), _BLOCK):
+            block = self._raw_scores(rows[start : start + _BLOCK])
             best = -np.sort(-np.vstack([best, block]), axis=0)[:k]
         return best.mean(axis=0)
 
-    def text_similarity(self, need_rows: np.ndarray) -> np.ndarray:
-        """The text part of the score for ``need_rows`` × every organisation (dense block):
-        the cosine of the expanded need with the profile, blended (``blend``)."""
-        cosine = (self.need_queries_[need_rows] @ self.org_vectors_.T).toarray()
-        return self.blend(cosine, need_rows)
+    def text_similarity(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
+        """The text part of the score for ``need_rows`` × the organisations (all, or
+        ``org_rows``), a dense block: the cosine of the expanded need with the profile,
+        blended (``blend``)."""
+        orgs = self.org_vectors_ if org_rows is None else self.org_vectors_[org_rows]
+        cosine = (self.need_queries_[need_rows] @ orgs.T).toarray()
+        return self.blend(cosine, need_rows, org_rows)
 
-    def blend(self, cosine: np.ndarray, need_rows: np.ndarray) -> np.ndarray:
+    def blend(self, cosine: np.ndarray, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """A TF-IDF cosine block blended with the LSA cosine (``semantic_weight``), then
         with the word-vector cosine (``dense_weight``); the TF-IDF part keeps
         ``tfidf_share`` of the result."""
+        cols = slice(None) if org_rows is None else org_rows
         text = cosine
         if self.svd_ is not None and self.semantic_weight:
-            topics = np.clip(self.need_topics_[need_rows] @ self.org_topics_.T, 0.0, None)
-            text = (1.0 - self.semantic_weight) * text + self.semantic_weight * topics
+            topics = self.need_topics_[need_rows] @ self.org_topics_[cols].T
+            text = (1.0 - self.semantic_weight) * text + self.semantic_weight * np.clip(
+                topics, 0.0, None
+            )
         if self.dense_ is not None and self.dense_weight:
-            dense = np.clip(self.need_dense_[need_rows] @ self.org_dense_.T, 0.0, None)
+            dense = np.clip(self.need_dense_[need_rows] @ self.org_dense_[cols].T, 0.0, None)
             text = (1.0 - self.dense_weight) * text + self.dense_weight * dense
         return text
 
@@ -255,15 +242,20 @@ class TfidfRanker(BaseEstimator):
         items and one re-stacking of the rows, so an edit is rankable at once.
         """
         check_is_fitted(self, "need_vectors_")
-        need_rows = _merge(self.needs_, self.need_vectors_, needs, self.vectorizer_.transform_needs)
-        org_rows = _merge(self.orgs_, self.org_vectors_, orgs, self.vectorizer_.transform_orgs)
+        need_rows = merge_rows(
+            self.needs_, self.need_vectors_, needs, self.vectorizer_.transform_needs
+        )
+        org_rows = merge_rows(self.orgs_, self.org_vectors_, orgs, self.vectorizer_.transform_orgs)
         self._restack(need_rows, org_rows)
         return self
 
     def remove(self, need_ids: Sequence[str] = (), org_ids: Sequence[str] = ()) -> TfidfRanker:
         """Drop needs and profiles (withdrawn ones) from the index; unknown ids are ignored."""
         check_is_fitted(self, "need_vectors_")
-        drop_n, drop_o = set(need_ids), set(org_ids)
+        drop_n = set(need_ids) & set(self.need_index_)
+        drop_o = set(org_ids) & set(self.org_index_)
+        if not drop_n and not drop_o:
+            return self  # nothing indexed to drop: free
         need_rows = {
             n.id: (n, self.need_vectors_[i])
             for i, n in enumerate(self.needs_)
@@ -281,8 +273,8 @@ class TfidfRanker(BaseEstimator):
         org_rows: dict[str, tuple[Organization, sp.csr_matrix]],
     ) -> None:
         width = len(self.vectorizer_.vocabulary_)
-        needs, self.need_vectors_ = _stack(need_rows, width)
-        orgs, self.org_vectors_ = _stack(org_rows, width)
+        needs, self.need_vectors_ = stack_rows(need_rows, width)
+        orgs, self.org_vectors_ = stack_rows(org_rows, width)
         self._set_items(needs, orgs)
 
     def similar_needs(
@@ -300,40 +292,50 @@ class TfidfRanker(BaseEstimator):
         return [(self.need_ids_[j], float(scores[j])) for j in top_k(scores, top) if scores[j] > 0]
 
     # -- scoring -------------------------------------------------------------------
-    def _factors(self, need_rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Structured multipliers for ``need_rows`` × all organisations (dense block)."""
+    def _factors(self, need_rows: np.ndarray, org_rows: Cols = None) -> dict[str, np.ndarray]:
+        """Structured multipliers for ``need_rows`` × the organisations (all, or
+        ``org_rows``), a dense block."""
+        cols = np.arange(len(self.org_ids_)) if org_rows is None else org_rows
         fields = field_factor(
-            self.need_fields_[need_rows], self.org_fields_, self.field_weight, self.field_focus
+            self.need_fields_[need_rows],
+            self.org_fields_[cols],
+            self.field_weight,
+            self.field_focus,
         )
-        area = self.area_table_[np.ix_(self.need_area_codes_[need_rows], self.org_area_codes_)]
-        members = np.where(self.members_only_, self.members_only_factor, 1.0)[None, :]
+        area = self.area_table_[
+            np.ix_(self.need_area_codes_[need_rows], self.org_area_codes_[cols])
+        ]
+        members = np.where(self.members_only_[cols], self.members_only_factor, 1.0)[None, :]
         return {
             "fields": fields,
             "area": area,
             "members": members,
-            **self.signals_.factors(need_rows, self.kind_factor, self.population_factor),
+            **self.signals_.factors(need_rows, self.kind_factor, self.population_factor, cols),
         }
 
-    def factor_product(self, need_rows: np.ndarray) -> np.ndarray:
+    def factor_product(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """The product of every structured multiplier (``_factors``)."""
-        product = np.ones((len(need_rows), len(self.org_ids_)))
-        for factor in self._factors(need_rows).values():
+        width = len(self.org_ids_) if org_rows is None else len(org_rows)
+        product = np.ones((len(need_rows), width))
+        for factor in self._factors(need_rows, org_rows).values():
             product = product * factor
         return product
 
-    def _raw_scores(self, need_rows: np.ndarray) -> np.ndarray:
-        return self.text_similarity(need_rows) * self.factor_product(need_rows)
+    def _raw_scores(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
+        return self.text_similarity(need_rows, org_rows) * self.factor_product(need_rows, org_rows)
 
-    def finish(self, raw: np.ndarray) -> np.ndarray:
+    def finish(self, raw: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """Raw scores (text × factors) less ``diversity × hubness``, clipped, rounded."""
         if self.diversity:
-            raw = np.clip(raw - self.diversity * self.hubness_[None, :], 0.0, None)
+            hubness = self.hubness_ if org_rows is None else self.hubness_[org_rows]
+            raw = np.clip(raw - self.diversity * hubness[None, :], 0.0, None)
         return np.round(raw, SCORE_DECIMALS)
 
-    def score_block(self, need_rows: np.ndarray) -> np.ndarray:
-        """Scores of ``need_rows`` × every organisation: a dense block, not the whole matrix."""
+    def score_block(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
+        """Scores of ``need_rows`` × the organisations (all, or ``org_rows``): a dense
+        block, never the whole matrix."""
         check_is_fitted(self, "need_vectors_")
-        return self.finish(self._raw_scores(need_rows))
+        return self.finish(self._raw_scores(need_rows, org_rows), org_rows)
 
     def _blocks(self, rows: np.ndarray, reverse: bool) -> Iterator[tuple[int, np.ndarray]]:
         if not reverse:
@@ -342,14 +344,15 @@ class TfidfRanker(BaseEstimator):
                 block = self.score_block(chunk)
                 yield from zip(chunk.tolist(), block, strict=True)
         else:
-            # needs × orgs block for all needs against the chosen orgs, transposed
+            # every need against the chosen organisations' columns only, transposed: one
+            # profile's needs cost a column of products, not the whole matrix
             all_needs = np.arange(len(self.need_ids_))
             for start in range(0, len(rows), _BLOCK):
                 chunk = rows[start : start + _BLOCK]
                 block = (
                     np.vstack(
                         [
-                            self.score_block(all_needs[s : s + _BLOCK])[:, chunk]
+                            self.score_block(all_needs[s : s + _BLOCK], chunk)
                             for s in range(0, len(all_needs), _BLOCK)
                         ]
                     )

@@ -198,3 +198,48 @@ def test_diversity_keeps_one_broad_profile_from_topping_every_list(toy) -> None:
     assert diverse.hubness_[diverse.org_index_["P0"]] == max(diverse.hubness_)
     pairs = list(zip(ranks(plain), ranks(diverse), strict=True))
     assert all(d >= p for p, d in pairs) and any(d > p for p, d in pairs)
+
+
+def test_reverse_rankings_are_the_columns_of_the_forward_scores() -> None:
+    """Needs for a group are scored from that group's column alone; the figures are the
+    same as in the whole needs × groups matrix."""
+    from corpus import load_corpus
+
+    needs, orgs, _ = load_corpus(("c",))
+    ranker = TfidfRanker().fit(needs, orgs)
+    full = ranker.score_block(np.arange(len(needs)))
+    for org_id, ranking in ranker.rank_needs(ranker.org_ids_[::9], top=5):
+        column = full[:, ranker.org_index_[org_id]]
+        expected = [(ranker.need_ids_[i], float(column[i])) for i in top_k(column, 5)]
+        # the same products over fewer columns: equal up to the last rounded digit
+        assert dict(ranking) == pytest.approx(dict(expected), abs=2e-6), org_id
+
+
+def test_removing_nothing_indexed_changes_nothing() -> None:
+    from corpus import load_corpus
+
+    needs, orgs, _ = load_corpus(("a",))
+    ranker = TfidfRanker().fit(needs, orgs)
+    before = ranker.rank_orgs(top=5)
+    hubness = ranker.hubness_
+    assert ranker.remove(need_ids=["no-such-need"], org_ids=["no-such-group"]) is ranker
+    assert ranker.hubness_ is hubness and ranker.rank_orgs(top=5) == before
+
+
+def test_hubness_is_measured_on_a_sample_of_needs_beyond_its_size(monkeypatch) -> None:
+    import matching._ranker as module
+    from corpus import load_corpus
+
+    from matching import evaluate_rankings
+
+    needs, orgs, qrels = load_corpus(("b",))
+    exact = TfidfRanker().fit(needs, orgs)
+    monkeypatch.setattr(module, "HUB_SAMPLE", 32)  # 65 needs: half of them sampled
+    sampled = TfidfRanker().fit(needs, orgs)
+    assert not np.array_equal(exact.hubness_, sampled.hubness_)
+    figures = [
+        evaluate_rankings({q: [o for o, _ in r] for q, r in ranker.rank_orgs(top=100)}, qrels)
+        for ranker in (exact, sampled)
+    ]
+    # half the needs measure the hubs as well as all of them, for the ranking's quality
+    assert figures[1].metrics["nDCG@10"] == pytest.approx(figures[0].metrics["nDCG@10"], abs=0.01)
