@@ -56,13 +56,16 @@ class Explanation:
     def reasons_ja(self) -> list[str]:
         """The reasons as sentences a coordinator reads."""
         out: list[str] = []
-        if self.terms:
-            joined = "、".join(f"{t.term}（{t.share:.0%}）" for t in self.terms)
+        # a term that carries under half a percent would read as 「（0%）」: not a reason
+        shared = [t for t in self.terms if t.share >= 0.005]
+        related = [t for t in self.related_terms if t.share >= 0.005]
+        if shared:
+            joined = "、".join(f"{t.term}（{t.share:.0%}）" for t in shared)
             out.append(f"共通する語: {joined}")
         else:
             out.append("共通する語はありません。")
-        if self.related_terms:
-            joined = "、".join(f"{t.term}（{t.share:.0%}）" for t in self.related_terms)
+        if related:
+            joined = "、".join(f"{t.term}（{t.share:.0%}）" for t in related)
             out.append(f"関連する語: {joined}")
         if self.meaning_pairs:
             joined = "、".join(f"{a}→{b}" for a, b in self.meaning_pairs)
