@@ -229,7 +229,6 @@ def test_removing_nothing_indexed_changes_nothing() -> None:
 def test_hubness_is_measured_on_a_sample_of_needs_beyond_its_size(monkeypatch) -> None:
     import matching._ranker as module
     from corpus import load_corpus
-
     from matching import evaluate_rankings
 
     needs, orgs, qrels = load_corpus(("b",))
