@@ -11,7 +11,14 @@ import numpy as np
 
 from ._ranker import top_k
 
-__all__ = ["REASONS", "Decision", "ndcg_at_10_rows", "ranking_ndcg_at_10"]
+__all__ = [
+    "REASONS",
+    "Decision",
+    "fold_summary",
+    "mean_ndcg_at_10",
+    "ndcg_at_10_rows",
+    "ranking_ndcg_at_10",
+]
 
 # reject reasons (DOMAIN.md, and 営利・事業者 for a business offering its service) → what
 # each is about: the history feature it feeds and the setting it can re-tune
@@ -66,3 +73,15 @@ def mean_ndcg_at_10(scores: np.ndarray, relevant: np.ndarray) -> float:
     relevant."""
     values = ndcg_at_10_rows(scores, relevant)[relevant.sum(axis=1) > 0]
     return float(values.mean()) if len(values) else 0.0
+
+
+def fold_summary(scores: dict[float, list[float]]) -> dict[float, tuple[float, float]]:
+    """Per setting tried, from its figure in each validation fold: ``(mean, share of
+    folds where it beats the setting 0)``; ``{}`` when no fold was measured."""
+    if not scores.get(0.0):
+        return {}
+    base = np.array(scores[0.0])
+    return {
+        a: (round(float(np.mean(v)), 4), round(float(np.mean(np.array(v) > base)), 2))
+        for a, v in scores.items()
+    }

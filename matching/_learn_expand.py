@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import GroupKFold
 
-from ._decision import Decision, mean_ndcg_at_10
+from ._decision import Decision, fold_summary, mean_ndcg_at_10
 from ._ranker import _BLOCK, TfidfRanker, top_k
 
 __all__ = ["EXPANSIONS", "EXPANSION_MARGIN", "Expansion", "expansion_promoted"]
@@ -191,10 +191,4 @@ class Expansion:
             for beta in EXPANSIONS:
                 block = self.scores(held, confirmed, beta)[0]
                 scores[beta].append(mean_ndcg_at_10(block, relevant))
-        if not scores[0.0]:
-            return {}
-        base = np.array(scores[0.0])
-        return {
-            a: (round(float(np.mean(v)), 4), round(float(np.mean(np.array(v) > base)), 2))
-            for a, v in scores.items()
-        }
+        return fold_summary(scores)

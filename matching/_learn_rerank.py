@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
 from ._bm25 import BM25Ranker
-from ._decision import Decision, ranking_ndcg_at_10
+from ._decision import Decision, fold_summary, ranking_ndcg_at_10
 from ._learn_expand import Expansion
 from ._ranker import _BLOCK, top_k
 from ._signals import forms_named, forms_wanted
@@ -299,10 +299,4 @@ def validate_blends(
                 fold[alpha].append(ranking_ndcg_at_10(blended, relevant, n_relevant))
         for alpha in BLENDS:
             scores[alpha].append(float(np.mean(fold[alpha])))
-    if not scores[0.0]:
-        return {}
-    base = np.array(scores[0.0])
-    return {
-        a: (round(float(np.mean(v)), 4), round(float(np.mean(np.array(v) > base)), 2))
-        for a, v in scores.items()
-    }
+    return fold_summary(scores)

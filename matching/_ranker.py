@@ -70,17 +70,22 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 class TfidfRanker(BaseEstimator):
-    """The cold-start ranker: field-weighted TF-IDF cosine adjusted by structured signals.
+    """The cold-start ranker: text similarity adjusted by structured signals.
 
-    ``score = cosine × field × area × members``, where
+    ``score = text × field × area × members × kind × population − diversity × hubness``:
 
-    - ``cosine`` is the dot product of the field-weighted TF-IDF vectors;
-    - ``field`` is ``1 + field_weight × (2a − 1)`` (default 0.5), ``a`` the share of the need's
-      活動分野 the group also names (``1`` when either side names none);
+    - ``text`` blends the TF-IDF cosine of the expanded need (thesaurus, word-vector
+      neighbours) with the LSA cosine (``semantic_weight``) and the word-vector cosine
+      (``dense_weight``);
+    - ``field`` is ``1 + field_weight × (2a − 1)``, ``a`` the share of the need's 活動分野
+      the group names times the share of the group's the need names to ``field_focus``
+      (``1`` when either side names none);
     - ``area`` comes from ``area_factors`` by the relation of the two areas (a group
       working only in 南区 keeps half its score for a need limited to 北区);
-    - ``members`` is ``members_only_factor`` for a profile that reads as 共益的
-      (会員相互の親睦 …), else ``1``.
+    - ``members`` is ``members_only_factor`` for a profile that reads as 共益的;
+    - ``kind`` is ``kind_factor`` for a business when the need does not invite companies;
+    - ``population`` is ``population_factor`` when the two name different populations;
+    - ``hubness`` is a profile's mean score over the needs it fits best.
 
     Items are kept sorted by id, so ties break by id and the output is deterministic.
     """
