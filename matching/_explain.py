@@ -14,7 +14,13 @@ from ._schema import FIELD_NAMES
 if TYPE_CHECKING:
     from ._ranker import TfidfRanker
 
-__all__ = ["SCORE_DECIMALS", "Explanation", "TermContribution", "explain_pairs"]
+__all__ = [
+    "SCORE_DECIMALS",
+    "Explanation",
+    "TermContribution",
+    "explain_pairs",
+    "similar_needs",
+]
 
 SCORE_DECIMALS = 6
 
@@ -211,3 +217,19 @@ def explain_pairs(
             )
         )
     return out
+
+
+def similar_needs(
+    ranker: TfidfRanker, need_id: str, *, top: int = 5, other_departments: bool = True
+) -> list[tuple[str, float]]:
+    """Needs whose text looks like the same problem, best first (text cosine only)."""
+    from ._ranker import top_k  # the ranker module imports this one
+
+    i = ranker.need_index_[need_id]
+    scores = (ranker.need_vectors_ @ ranker.need_vectors_[i].T).toarray().ravel()
+    scores[i] = -1.0
+    if other_departments:
+        same = np.array([n.department == ranker.needs_[i].department for n in ranker.needs_])
+        scores[same] = -1.0
+    scores = np.round(scores, SCORE_DECIMALS)
+    return [(ranker.need_ids_[j], float(scores[j])) for j in top_k(scores, top) if scores[j] > 0]

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,9 +17,9 @@ from ._kinds import (
     org_kind,
     org_populations,
 )
-from ._schema import FIELD_NAMES, Need, Organization
+from ._schema import FIELD_NAMES, Need, Organization, area_relation
 
-__all__ = ["PairSignals", "field_factor", "field_matrix", "group_codes"]
+__all__ = ["PairSignals", "area_tables", "field_factor", "field_matrix", "group_codes"]
 
 _POPULATIONS = tuple(POPULATION_LABELS)
 
@@ -70,6 +70,28 @@ def group_codes(keys: list[tuple[str, ...]]) -> tuple[list[tuple[str, ...]], np.
     return list(index), codes
 
 
+def area_tables(
+    needs: Sequence[Need], orgs: Sequence[Organization], factors: Mapping[str, float]
+) -> tuple[
+    list[tuple[str, ...]], np.ndarray, list[tuple[str, ...]], np.ndarray, np.ndarray, np.ndarray
+]:
+    """Both sides' distinct area lists and each item's code among them, the relation of
+    every pair of lists (``area_relation``) and its factor: computed per distinct pair, not
+    per item pair (a city has a handful of wards)."""
+    need_groups, need_codes = group_codes([tuple(n.areas) for n in needs])
+    org_groups, org_codes = group_codes([tuple(o.areas) for o in orgs])
+    relations = np.array(
+        [[area_relation(list(a), list(b)) for b in org_groups] for a in need_groups],
+        dtype=object,
+    ).reshape(len(need_groups), len(org_groups))
+    table = (
+        np.vectorize(factors.__getitem__, otypes=[np.float64])(relations)
+        if relations.size
+        else np.ones(relations.shape)
+    )
+    return need_groups, need_codes, org_groups, org_codes, relations, table
+
+
 @dataclass(frozen=True, slots=True)
 class PairSignals:
     """Per-side facts, computed once per fit: which groups are businesses, which needs
@@ -96,6 +118,17 @@ class PairSignals:
             org_pops=np.array(
                 [[p in s for p in _POPULATIONS] for s in org_sets], dtype=np.float64
             ).reshape(len(orgs), len(_POPULATIONS)),
+        )
+
+    def with_orgs(self, keep: list[int], added: PairSignals, take: np.ndarray) -> PairSignals:
+        """These signals with the profiles at rows ``keep`` and ``added``'s, reordered by
+        ``take`` (rows of ``keep`` then ``added``); the needs' are kept."""
+        kinds = [self.kinds[j] for j in keep] + added.kinds
+        return replace(
+            self,
+            kinds=[kinds[k] for k in take],
+            for_profit=np.concatenate([self.for_profit[keep], added.for_profit])[take],
+            org_pops=np.concatenate([self.org_pops[keep], added.org_pops])[take],
         )
 
     def supplier(self, need_rows: np.ndarray, org_rows: np.ndarray | None = None) -> np.ndarray:

@@ -11,10 +11,16 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
-from ._explain import SCORE_DECIMALS, Explanation, TermContribution, explain_pairs
-from ._factors import PairSignals, field_factor, field_matrix, group_codes
-from ._rows import merge_rows, stack_rows
-from ._schema import Need, Organization, area_relation
+from ._explain import (
+    SCORE_DECIMALS,
+    Explanation,
+    TermContribution,
+    explain_pairs,
+    similar_needs,
+)
+from ._factors import PairSignals, area_tables, field_factor, field_matrix
+from ._rows import merge_rows, splice_orgs, stack_rows
+from ._schema import Need, Organization
 from ._semantic import NeighbourExpander, dense_encoder
 from ._signals import members_only
 from ._thesaurus import ThesaurusExpander
@@ -157,21 +163,7 @@ class TfidfRanker(BaseEstimator):
         self.org_index_ = {o: i for i, o in enumerate(self.org_ids_)}
         self.need_fields_ = field_matrix(needs)
         self.org_fields_ = field_matrix(orgs)
-        self.need_area_groups_, self.need_area_codes_ = group_codes([tuple(n.areas) for n in needs])
-        self.org_area_groups_, self.org_area_codes_ = group_codes([tuple(o.areas) for o in orgs])
-        factors = {**DEFAULT_AREA_FACTORS, **(self.area_factors or {})}
-        self.area_relations_ = np.array(
-            [
-                [area_relation(list(a), list(b)) for b in self.org_area_groups_]
-                for a in self.need_area_groups_
-            ],
-            dtype=object,
-        ).reshape(len(self.need_area_groups_), len(self.org_area_groups_))
-        self.area_table_ = (
-            np.vectorize(factors.__getitem__, otypes=[np.float64])(self.area_relations_)
-            if self.area_relations_.size
-            else np.ones(self.area_relations_.shape)
-        )
+        self._set_areas()
         self.members_only_ = np.array([members_only(o) for o in orgs], dtype=bool)
         self.signals_ = PairSignals.of(needs, orgs)
         self.need_queries_ = self.expander_.transform(self.need_vectors_)
@@ -185,14 +177,29 @@ class TfidfRanker(BaseEstimator):
             self.org_dense_ = self.dense_.transform(self.org_vectors_)
         self.hubness_ = self._hubness() if self.diversity else np.zeros(len(orgs))
 
-    def _hubness(self) -> np.ndarray:
+    def _set_areas(self) -> None:
+        """Area groups of both sides and the factor of each pair of groups."""
+        (
+            self.need_area_groups_,
+            self.need_area_codes_,
+            self.org_area_groups_,
+            self.org_area_codes_,
+            self.area_relations_,
+            self.area_table_,
+        ) = area_tables(
+            self.needs_, self.orgs_, {**DEFAULT_AREA_FACTORS, **(self.area_factors or {})}
+        )
+
+    def _hubness(self, org_rows: Cols = None) -> np.ndarray:
         """Each profile's mean score over the needs it fits best (its top ``k``).
 
         A long, well-written profile that scores high for every need has a high value;
         subtracting ``diversity × hubness`` (as CSLS does for word translation) keeps it
         from topping every list while a profile that fits few needs well loses little.
+        Each profile's value depends on its own column only (``org_rows``: those profiles).
         """
-        n_needs, n_orgs = len(self.need_ids_), len(self.org_ids_)
+        n_needs = len(self.need_ids_)
+        n_orgs = len(self.org_ids_) if org_rows is None else len(org_rows)
         if not n_needs or not n_orgs:
             return np.zeros(n_orgs)
         rows = np.arange(n_needs)
@@ -204,7 +211,7 @@ class TfidfRanker(BaseEstimator):
             k = max(1, round(k * HUB_SAMPLE / n_needs))
         best = np.zeros((k, n_orgs))
         for start in range(0, len(rows), _BLOCK):
-            block = self._raw_scores(rows[start : start + _BLOCK])
+            block = self._raw_scores(rows[start : start + _BLOCK], org_rows)
             best = -np.sort(-np.vstack([best, block]), axis=0)[:k]
         return best.mean(axis=0)
 
@@ -240,13 +247,16 @@ class TfidfRanker(BaseEstimator):
 
     # -- incremental updates -------------------------------------------------------
     def upsert(self, needs: Sequence[Need] = (), orgs: Sequence[Organization] = ()) -> TfidfRanker:
-        """Add or replace needs and profiles without refitting the vocabulary.
-
-        New items are vectorised with the fitted vocabulary and IDF: words never seen
-        at fit time are ignored until the next ``fit``. Costs a transform of the new
-        items and one re-stacking of the rows, so an edit is rankable at once.
-        """
+        """Add or replace needs and profiles with the fitted vocabulary and IDF (words new
+        since the ``fit`` are ignored until the next one). Profiles alone cost their own
+        rows (``splice_orgs``); a need rebuilds every derived row."""
         check_is_fitted(self, "need_vectors_")
+        if not needs:  # profiles only, the common edit: only their rows are computed
+            latest = {o.id: o for o in orgs}
+            added = [latest[k] for k in sorted(latest)]
+            keep = [j for j, o in enumerate(self.orgs_) if o.id not in latest]
+            splice_orgs(self, keep, added)
+            return self
         need_rows = merge_rows(
             self.needs_, self.need_vectors_, needs, self.vectorizer_.transform_needs
         )
@@ -261,15 +271,20 @@ class TfidfRanker(BaseEstimator):
         drop_o = set(org_ids) & set(self.org_index_)
         if not drop_n and not drop_o:
             return self  # nothing indexed to drop: free
-        need_rows = {
-            n.id: (n, self.need_vectors_[i])
-            for i, n in enumerate(self.needs_)
-            if n.id not in drop_n
-        }
-        org_rows = {
-            o.id: (o, self.org_vectors_[j]) for j, o in enumerate(self.orgs_) if o.id not in drop_o
-        }
-        self._restack(need_rows, org_rows)
+        if not drop_n:
+            splice_orgs(self, [j for j, o in enumerate(self.orgs_) if o.id not in drop_o], [])
+            return self
+        kept_needs = [n for n in self.needs_ if n.id not in drop_n]
+        self._restack(
+            merge_rows(
+                kept_needs, self.need_vectors_[[self.need_index_[n.id] for n in kept_needs]]
+            ),
+            {
+                o.id: (o, self.org_vectors_[j])
+                for j, o in enumerate(self.orgs_)
+                if o.id not in drop_o
+            },
+        )
         return self
 
     def _restack(
@@ -287,14 +302,7 @@ class TfidfRanker(BaseEstimator):
     ) -> Ranking:
         """Needs whose text looks like the same problem, best first (text cosine only)."""
         check_is_fitted(self, "need_vectors_")
-        i = self.need_index_[need_id]
-        scores = (self.need_vectors_ @ self.need_vectors_[i].T).toarray().ravel()
-        scores[i] = -1.0
-        if other_departments:
-            same = np.array([n.department == self.needs_[i].department for n in self.needs_])
-            scores[same] = -1.0
-        scores = np.round(scores, SCORE_DECIMALS)
-        return [(self.need_ids_[j], float(scores[j])) for j in top_k(scores, top) if scores[j] > 0]
+        return similar_needs(self, need_id, top=top, other_departments=other_departments)
 
     # -- scoring -------------------------------------------------------------------
     def _factors(self, need_rows: np.ndarray, org_rows: Cols = None) -> dict[str, np.ndarray]:

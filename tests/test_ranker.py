@@ -242,3 +242,29 @@ def test_hubness_is_measured_on_a_sample_of_needs_beyond_its_size(monkeypatch) -
     ]
     # half the needs measure the hubs as well as all of them, for the ranking's quality
     assert figures[1].metrics["nDCG@10"] == pytest.approx(figures[0].metrics["nDCG@10"], abs=0.01)
+
+
+def test_an_incremental_profile_edit_equals_rebuilding_every_row() -> None:
+    """Upserting or removing profiles computes only their rows; the index is the same as
+    one rebuilt over the same rows (forced here by upserting an unchanged need too)."""
+    from dataclasses import replace
+
+    from corpus import load_corpus
+
+    needs, orgs, _ = load_corpus(("c",))
+    edited = replace(orgs[3], activities=orgs[3].activities + "新たに子ども食堂を始めました。")
+    added = replace(orgs[5], id="P999", name="新しい会", areas=["北区"])
+    incremental = TfidfRanker().fit(needs, orgs)
+    rebuilt = TfidfRanker().fit(needs, orgs)
+    incremental.upsert(orgs=[edited, added])
+    rebuilt.upsert(needs=[needs[0]], orgs=[edited, added])
+    assert incremental.org_ids_ == rebuilt.org_ids_ and "P999" in incremental.org_index_
+    rows = np.arange(len(needs))
+    assert np.allclose(incremental.score_block(rows), rebuilt.score_block(rows), atol=2e-6)
+    assert np.allclose(incremental.hubness_, rebuilt.hubness_, atol=1e-9)
+    assert incremental.explain(needs[0].id, "P999").org_areas == ["北区"]
+    incremental.remove(org_ids=["P999", orgs[0].id])
+    rebuilt.remove(need_ids=["no-such-need"], org_ids=["P999", orgs[0].id])
+    rebuilt.upsert(needs=[needs[0]])
+    assert incremental.org_ids_ == rebuilt.org_ids_
+    assert np.allclose(incremental.score_block(rows), rebuilt.score_block(rows), atol=2e-6)
