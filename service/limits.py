@@ -7,9 +7,9 @@ routes) may carry a file up to ``matching.Limits().file_bytes`` plus the multipa
 envelope; every other body (JSON, forms) is small.
 
 A NUL character (U+0000) is no text a person types, and PostgreSQL cannot store it: a
-path, a query or a JSON or form body that carries one (raw, ``%00`` or ``\\u0000``) is
-refused with 422 before the application sees it. Uploaded files are checked cell by cell
-by the reader (``NUL_CHARACTER`` for the row).
+path, a query or a form body that carries one (raw or ``%00``), or a JSON body (raw or
+``\\u0000``), is refused with 422 before the application sees it. Uploaded files are
+checked cell by cell by the reader (``NUL_CHARACTER`` for the row).
 """
 
 from __future__ import annotations
@@ -39,16 +39,20 @@ def body_cap(path: str, file_bytes: int) -> int:
     return SMALL_BODY
 
 
-_NUL_FORMS = (b"\x00", b"%00", b"\\u0000")
-# bodies scanned for NUL: JSON and url-encoded forms (a multipart upload is a file, read
-# by the reader); the tail kept between chunks, so an escape split across two is found
-_SCANNED = (b"application/json", b"application/x-www-form-urlencoded")
-_TAIL = max(len(f) for f in _NUL_FORMS) - 1
+# how a NUL character is written in a URL or a form (raw or %00) and in JSON (raw or
+# \u0000); a multipart upload is a file, checked by the reader
+_URL_NUL = (b"\x00", b"%00")
+_SCANNED = {
+    b"application/json": (b"\x00", b"\\u0000"),
+    b"application/x-www-form-urlencoded": _URL_NUL,
+}
+# the tail kept between chunks, so an escape split across two is found
+_TAIL = 5
 
 
-def carries_nul(data: bytes) -> bool:
-    """Whether ``data`` holds a NUL character, raw or escaped as URLs and JSON escape it."""
-    return any(form in data for form in _NUL_FORMS)
+def carries_nul(data: bytes, forms: tuple[bytes, ...] = _URL_NUL) -> bool:
+    """Whether ``data`` holds a NUL character, raw or escaped as ``forms`` write it."""
+    return any(form in data for form in forms)
 
 
 class _TooLarge(Exception):
@@ -79,7 +83,7 @@ class BodyLimit:
         if carries_nul(scope.get("raw_path") or b"") or carries_nul(scope.get("query_string", b"")):
             await _refuse_nul(send)
             return
-        scan = headers.get(b"content-type", b"").split(b";")[0].strip().lower() in _SCANNED
+        scan = _SCANNED.get(headers.get(b"content-type", b"").split(b";")[0].strip().lower())
         received = 0
         refused: type[Exception] | None = None
         started = False
@@ -95,7 +99,7 @@ class BodyLimit:
                 received += len(body)
                 if received > cap:
                     refused = _TooLarge
-                elif scan and carries_nul(tail + body):
+                elif scan and carries_nul(tail + body, scan):
                     refused = _Nul
                 tail = (tail + body)[-_TAIL:]
                 if refused is not None:

@@ -138,3 +138,10 @@ def test_nul_characters_are_refused_everywhere_with_a_japanese_422(api: Server) 
     assert applied.status_code == 422  # all rows or none
     with Session(api.engine) as session:  # type: ignore[arg-type]
         assert session.exec(select(func.count()).select_from(Need)).one() == 0
+
+
+def test_text_that_only_looks_like_an_escape_is_kept(api: Server) -> None:
+    """``%00`` is a NUL only in a URL or a form: in JSON it is three characters."""
+    coord = api.client("coord")
+    created = ok(coord.post("/api/needs", json=need_payload(0, title="達成率100%00件")), 201)
+    assert created["title"] == "達成率100%00件"
