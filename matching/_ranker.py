@@ -251,6 +251,8 @@ class TfidfRanker(BaseEstimator):
         since the ``fit`` are ignored until the next one). Profiles alone cost their own
         rows (``splice_orgs``); a need rebuilds every derived row."""
         check_is_fitted(self, "need_vectors_")
+        if not needs and not orgs:
+            return self
         if not needs:  # profiles only, the common edit: only their rows are computed
             latest = {o.id: o for o in orgs}
             added = [latest[k] for k in sorted(latest)]
