@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 import matching
@@ -18,7 +19,7 @@ import matching
 from . import loader
 from .audit import audit
 from .db import analyze
-from .errors import Invalid, PermissionDenied
+from .errors import Conflict, Invalid, PermissionDenied
 from .models import Role, User
 
 Kind = Literal["needs", "organizations"]
@@ -86,25 +87,35 @@ def run_import(
             code="IMPORT_REJECTED",
             errors=report.rejected,
         )
-    if kind == "needs":
-        loader.import_needs(session, needs, user=user, source=data, commit=False)
-    else:
-        loader.import_organizations(session, orgs, user=user, source=data, commit=False)
-    audit(
-        session,
-        user,
-        "import",
-        "upload",
-        None,
-        kind=kind,
-        file=filename,
-        sha256=report.sha256,
-        created=len(report.created),
-        updated=len(report.updated),
-        unchanged=len(report.unchanged),
-        rejected=len(report.rejected),
-    )
-    session.commit()
+    try:
+        if kind == "needs":
+            loader.import_needs(session, needs, user=user, source=data, commit=False)
+        else:
+            loader.import_organizations(session, orgs, user=user, source=data, commit=False)
+        audit(
+            session,
+            user,
+            "import",
+            "upload",
+            None,
+            kind=kind,
+            file=filename,
+            sha256=report.sha256,
+            created=len(report.created),
+            updated=len(report.updated),
+            unchanged=len(report.unchanged),
+            rejected=len(report.rejected),
+        )
+        session.commit()
+    except IntegrityError as exc:
+        # another import of the same rows committed first (two coordinators, a double
+        # click): nothing of this one is written; reading the file again shows the rest
+        session.rollback()
+        raise Conflict(
+            "同じ行を取り込む処理が同時に行われたため、この取り込みは反映していません"
+            "（何も変更していません）。もう一度確認してから取り込んでください。",
+            code="IMPORT_CONFLICT",
+        ) from exc
     if report.created:
         analyze(session, "need", "organization", "department", "audit_log")
     report.applied = True

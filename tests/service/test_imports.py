@@ -109,3 +109,30 @@ def test_an_oversized_upload_is_refused_without_reading_it_all(api: Server) -> N
     r = _upload(coord, "organizations", "big.csv", big, apply=True)
     assert r.status_code == 422 and r.json()["code"] == "FILE_TOO_LARGE"
     assert "上限 20 MB" in r.json()["message"] and _count(api, Organization) == 0
+
+
+def test_concurrent_imports_of_one_file_write_it_once_and_answer_no_500(api: Server) -> None:
+    """(The probe: 19 of 20 simultaneous imports of one file answered 500.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    needs_path, _, _ = part_paths("c")
+    data = needs_path.read_bytes()
+
+    def apply_once(_: int) -> tuple[int, dict]:
+        client = api.client("coord")
+        r = client.post(
+            "/api/import/needs", params={"apply": True}, files={"file": ("n.csv", data)}
+        )
+        return r.status_code, r.json()
+
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(apply_once, range(20)))
+    statuses = [s for s, _ in results]
+    assert 500 not in statuses, results
+    # each answer is a whole import, a conflict, or the database asking to retry
+    assert set(statuses) <= {200, 409, 503}, statuses
+    assert all(b["code"] == "IMPORT_CONFLICT" for s, b in results if s == 409)
+    created = [len(b["created"]) for s, b in results if s == 200]
+    assert sum(created) == 71  # written once, whoever won
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        assert session.exec(select(func.count()).select_from(Need)).one() == 71

@@ -4,6 +4,7 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 import matching
 
@@ -71,7 +72,9 @@ async def import_file(
         raise Invalid(
             f"ファイルが大きすぎます（上限 {limit // (1024 * 1024)} MB）。", code="FILE_TOO_LARGE"
         )
-    report = imports.run_import(
+    # the import itself is blocking work: off the event loop, so other requests go on
+    report = await run_in_threadpool(
+        imports.run_import,
         session,
         kind,
         data,
