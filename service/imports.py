@@ -8,6 +8,7 @@ rejected rows changes nothing unless the user asks to import the valid rows only
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -73,14 +74,41 @@ def run_import(
     items, report = _parse(kind, data, filename)
     needs = [i for i in items if isinstance(i, matching.Need)]
     orgs = [i for i in items if isinstance(i, matching.Organization)]
-    plan = (
-        loader.plan_needs(session, needs)
-        if kind == "needs"
-        else loader.plan_organizations(session, orgs)
-    )
-    report.created, report.updated, report.unchanged = plan.created, plan.updated, plan.unchanged
+
+    def plan() -> None:
+        p = (
+            loader.plan_needs(session, needs)
+            if kind == "needs"
+            else loader.plan_organizations(session, orgs)
+        )
+        report.created, report.updated, report.unchanged = p.created, p.updated, p.unchanged
+
+    plan()
     if not apply:
         return report
+    # one import applies at a time in a process, planned again just before it writes, so
+    # its report says what it did; across processes the database's unique keys decide
+    with _APPLYING:
+        session.rollback()  # a fresh snapshot: what an import that just finished wrote
+        plan()
+        return _apply(session, kind, data, filename, needs, orgs, report, user, accept_valid)
+
+
+_APPLYING = threading.Lock()
+
+
+def _apply(
+    session: Session,
+    kind: Kind,
+    data: bytes,
+    filename: str,
+    needs: list[matching.Need],
+    orgs: list[matching.Organization],
+    report: ImportReport,
+    user: User | None,
+    accept_valid: bool,
+) -> ImportReport:
+    items = needs or orgs
     if report.rejected and not (accept_valid and items):
         raise Invalid(
             f"{len(report.rejected)}件の問題があるため取り込みませんでした（何も変更していません）。",

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Literal, cast
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import col, delete, select
 
@@ -285,7 +286,9 @@ async def apply_upload(
         session.delete(pending)
         session.commit()
         return redirect("/files", msg="import_cancelled")
-    result = imports.run_import(
+    # blocking work, and it may wait for another import: off the event loop
+    result = await run_in_threadpool(
+        imports.run_import,
         session,
         cast(imports.Kind, pending.kind),
         pending.data,
