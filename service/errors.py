@@ -96,7 +96,11 @@ def validation_message(err: dict[str, Any]) -> tuple[str, str]:
     label = FIELD_LABELS.get(loc[0], loc[0]) if loc else "入力"
     messages = {
         "missing": f"{label}は必須です。",
-        "string_too_short": f"{label}は{ctx.get('min_length', 1)}文字以上で入力してください。",
+        "string_too_short": (
+            f"{label}を入力してください。"
+            if ctx.get("min_length", 1) == 1
+            else f"{label}は{ctx.get('min_length')}文字以上で入力してください。"
+        ),
         "string_too_long": f"{label}は{ctx.get('max_length')}文字以内で入力してください。",
         "int_parsing": f"{label}は整数で指定してください。",
         "int_type": f"{label}は整数で指定してください。",

@@ -18,7 +18,7 @@ from .errors import Conflict, Invalid, NotFound, PermissionDenied
 from .models import ApiToken, Department, Invitation, Organization, Role, User, utcnow
 from .needs import department_named
 from .schemas import UserCreate
-from .security import MIN_PASSWORD_LENGTH, hash_password
+from .security import check_password, hash_password
 from .users import create_user
 
 INVITATION_DAYS = 14
@@ -135,10 +135,7 @@ def reset_password(session: Session, token: str, *, password: str) -> User:
     user = session.get(User, invitation.for_user)
     if user is None or not user.is_active:
         raise Conflict("この利用者は利用を停止されています。", code="USER_INACTIVE")
-    if len(password) < MIN_PASSWORD_LENGTH or len(password) > 200:
-        raise Invalid(
-            f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください。", code="WEAK_PASSWORD"
-        )
+    check_password(password, username=user.username)
     _claim(session, invitation)
     user.password_hash = hash_password(password)
     invitation.used_by = user.id

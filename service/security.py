@@ -3,20 +3,66 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, func, select
 
-from .errors import DomainError
+from .errors import DomainError, Invalid
 from .models import ApiToken, AuditLog, User
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
 # verifying against a throw-away hash when the user is unknown keeps timing the same
 _DUMMY_HASH = _hasher.hash("kyodo-match-dummy-password")
+
+
+# passwords people pick first (long enough for the length rule, and the first ones a
+# guesser tries); compared after lower-casing and NFKC
+COMMON_PASSWORDS = frozenset(
+    """
+    1234567890 0123456789 12345678910 1234512345 1111111111 0000000000 1234567891
+    qwertyuiop qwertyuiop1 asdfghjkl1 1q2w3e4r5t 1qaz2wsx3edc qwerty1234 qwerty12345
+    password12 password123 password1234 passw0rd123 p@ssw0rd123 iloveyou123
+    abcdefghij abc1234567 abcd123456 aaaaaaaaaa letmein123 welcome123 admin12345
+    administrator kyodomatch kyodo-match
+    """.split()
+)
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff]")
+_MARKUP = re.compile("[<>&\"'`]")
+
+
+def check_password(password: str, *, username: str = "") -> None:
+    """Refuse a password that is too short, among the most common, one character
+    repeated, or the login name itself (``Invalid`` ``WEAK_PASSWORD``, in Japanese)."""
+    key = unicodedata.normalize("NFKC", password).lower()
+    if len(password) < MIN_PASSWORD_LENGTH or len(password) > 200:
+        reason = f"{MIN_PASSWORD_LENGTH}文字以上（200文字以内）にしてください"
+    elif key in COMMON_PASSWORDS or len(set(key)) <= 2:
+        reason = "よく使われていて推測されやすいものは使えません"
+    elif username and unicodedata.normalize("NFKC", username).lower() in key:
+        reason = "ユーザー名を含むものは使えません"
+    else:
+        return
+    raise Invalid(f"パスワードは{reason}。", code="WEAK_PASSWORD")
+
+
+def clean_username(username: str) -> str:
+    """A login name in one form (NFKC, trimmed): no zero-width characters or markup, so
+    two names that look the same are the same name (``Invalid`` ``BAD_USERNAME``)."""
+    name = unicodedata.normalize("NFKC", username).strip()
+    if _ZERO_WIDTH.search(name) or _MARKUP.search(name) or any(c.isspace() for c in name):
+        raise Invalid(
+            "ユーザー名に空白・見えない文字・記号（< > & \" ' `）は使えません。",
+            code="BAD_USERNAME",
+        )
+    if not 3 <= len(name) <= 100:
+        raise Invalid("ユーザー名は3文字以上100文字以内にしてください。", code="BAD_USERNAME")
+    return name
 
 
 def hash_password(password: str) -> str:

@@ -9,13 +9,15 @@ from .errors import Conflict, Invalid, NotFound, PermissionDenied
 from .models import ApiToken, Department, Organization, Role, User
 from .needs import department_named
 from .schemas import UserCreate, UserPublic
-from .security import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from .security import check_password, clean_username, hash_password, verify_password
 
 
 def create_user(session: Session, data: UserCreate, *, by: User | None) -> User:
     """``by`` is None only for the command line (the first coordinator)."""
     if by is not None and by.role != Role.coordinator:
         raise PermissionDenied("利用者を追加できるのはコーディネーターだけです。")
+    data = data.model_copy(update={"username": clean_username(data.username)})
+    check_password(data.password, username=data.username)
     if session.exec(select(User.id).where(User.username == data.username)).first() is not None:
         raise Conflict(
             f"ユーザー名「{data.username}」は既に使われています。", code="DUPLICATE_USERNAME"
@@ -80,10 +82,7 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     """The user's own password; every other session of the user ends."""
     if not verify_password(user.password_hash, current):
         raise Invalid("今のパスワードが違います。", code="BAD_PASSWORD")
-    if len(new) < MIN_PASSWORD_LENGTH or len(new) > 200:
-        raise Invalid(
-            f"新しいパスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください。", code="WEAK_PASSWORD"
-        )
+    check_password(new, username=user.username)
     user.password_hash = hash_password(new)
     session.add(user)
     session.exec(delete(ApiToken).where(col(ApiToken.user_id) == user.id))

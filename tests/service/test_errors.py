@@ -124,3 +124,38 @@ def test_null_in_a_patch_is_a_422_not_a_server_error(api: Server) -> None:
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "contact_phone"
     # leaving a field out still leaves it unchanged
     ok(coord.patch(f"/api/needs/{needs['N1']}", json={"title": "新しい件名"}))
+
+
+def test_a_whitespace_only_title_is_asked_for(api: Server) -> None:
+    coord = api.client("coord")
+    r = coord.post("/api/needs", json=need_payload(0, title="　 \t"))
+    assert r.status_code == 422
+    expected = {"field": "title", "code": "STRING_TOO_SHORT", "message": "件名を入力してください。"}
+    assert expected in r.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "code"),
+    [
+        ("newuser", "1234567890", "WEAK_PASSWORD"),  # among the most common
+        ("newuser", "Password123", "WEAK_PASSWORD"),  # the same, capitalised
+        ("newuser", "aaaaaaaaaaaa", "WEAK_PASSWORD"),  # one character repeated
+        ("tanaka-hanako", "tanaka-hanako-2026", "WEAK_PASSWORD"),  # holds the login name
+        ("new\u200buser", "kawa-no-nagare-42", "BAD_USERNAME"),  # a zero-width space
+        ("<b>user</b>", "kawa-no-nagare-42", "BAD_USERNAME"),  # markup
+    ],
+)
+def test_weak_passwords_and_odd_user_names_are_refused(
+    api: Server, username: str, password: str, code: str
+) -> None:
+    body = {"username": username, "password": password, "role": "coordinator"}
+    r = api.client("coord").post("/api/users", json=body)
+    assert r.status_code == 422 and r.json()["code"] == code, r.text
+
+
+def test_a_user_name_is_stored_in_one_form(api: Server) -> None:
+    body = {"username": "ＳＡＴＯ２０２６", "password": "kawa-no-nagare-42", "role": "coordinator"}
+    created = ok(api.client("coord").post("/api/users", json=body), 201)
+    assert created["username"] == "SATO2026"  # NFKC: full-width letters are one name
+    again = {**body, "username": "SATO2026"}
+    assert api.client("coord").post("/api/users", json=again).status_code == 409

@@ -159,8 +159,8 @@ def test_the_need_form_explains_what_is_wrong_and_creates_nothing(api: Server) -
         dept, "/needs/new", "/needs/new", {"title": "", "description": "", "status": "published"}
     )
     assert r.status_code == 422
-    assert "件名は1文字以上で入力してください。" in r.text
-    assert "課題の内容は1文字以上で入力してください。" in r.text
+    assert "件名を入力してください。" in r.text
+    assert "課題の内容を入力してください。" in r.text
     assert 'aria-invalid="true"' in r.text
     assert ok(api.client("coord").get("/api/needs"))["total"] == 0
 
