@@ -146,14 +146,16 @@ class LearnedRanker(BaseEstimator):
         self.calibration_: dict[str, float] = {}
         self.facts_ = GroupFacts()
         self.model_: LogisticRegression | None = None
-        self._bind(base, decisions)
-        known = self.decisions_
+        known = [
+            d for d in decisions if d.need_id in base.need_index_ and d.npo_id in base.org_index_
+        ]
         self.report_: dict[str, object] = {"decisions": len(known), "promoted": False}
         labels = {d.decision for d in known}
         confirmed_needs = len({d.need_id for d in known if d.decision == "confirm"})
         can_expand = confirmed_needs >= self.min_confirmed_needs
         can_rerank = len(known) >= self.min_decisions and labels == {"confirm", "reject"}
         if not (can_expand or can_rerank):
+            self._bind(base, known)
             self.report_["reason"] = "too few decisions, or no confirmation: cold start"
             self.report_["code"] = "too_few_decisions"
             return self
@@ -170,8 +172,8 @@ class LearnedRanker(BaseEstimator):
             if setting:
                 self.calibration_ = setting
                 self.report_["calibration"] = dict(setting)
-        if self.facts_ or self.calibration_:
-            self._bind(base, decisions)
+        # the ranker with what was learned so far in force: bound once
+        self._bind(base, known)
         # 1. document expansion, validated on training needs held out from it
         beta = 0.0
         if can_expand:
