@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from openpyxl import Workbook
@@ -32,6 +33,7 @@ from .models import (
     User,
     from_tags,
 )
+from .report import JST
 from .reviews import STAGE_LABELS
 from .suggestions import joined
 
@@ -49,6 +51,13 @@ Kind = Literal["needs", "organizations", "suggestions", "decisions", "pairings"]
 Format = Literal["csv", "xlsx"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CONTACT = {"contact_name", "contact_email", "contact_phone"}
+
+
+def japan_time(value: datetime) -> str:
+    """A stored time (UTC, naive on SQLite) as Japan time with its zone stated:
+    ``2026-12-03T18:05:09+09:00``, so a manager's spreadsheet shows the office's clock."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(JST).isoformat(timespec="seconds")
 
 
 def neutralise(value: object) -> object:
@@ -152,7 +161,7 @@ def _pairings(session: Session) -> tuple[list[str], list[list[object]]]:
             o.name,
             STAGE_LABELS[Stage(s.stage)] if s.stage else "承認",
             "手動で組み合わせ" if s.model_version == BY_HAND else "提案から承認",
-            s.updated_at.isoformat(),
+            japan_time(s.updated_at),
         ]
         for s, n, d, o in _suggestion_rows(session, confirmed_only=True)
     ]
@@ -178,7 +187,7 @@ def _decisions(session: Session) -> tuple[list[str], list[list[object]]]:
             d.reason_code or "",
             d.comment,
             u,
-            d.created_at.isoformat(),
+            japan_time(d.created_at),
         ]
         for d, nk, ok, u in session.exec(query).all()
     ]

@@ -66,7 +66,8 @@ class YearFigures:
     rejection_reasons: dict[str, int] = field(default_factory=dict)
     by_department: dict[str, dict[str, int]] = field(default_factory=dict)
     by_field: dict[str, dict[str, int]] = field(default_factory=dict)
-    change: dict[str, int] = field(default_factory=dict)
+    # None: the year before has nothing recorded, so there is nothing to compare with
+    change: dict[str, int | None] = field(default_factory=dict)
 
 
 def _aware(t: datetime) -> datetime:
@@ -144,10 +145,14 @@ def _figures(session: Session, year: int) -> YearFigures:
 
 
 def yearly_report(session: Session, year: int) -> YearFigures:
-    """The figures of ``year`` with the change from ``year − 1``."""
+    """The figures of ``year`` with the change from ``year − 1`` (``None`` for every
+    figure when nothing was recorded that year: 「—」 on the pages, not a change)."""
     current = _figures(session, year)
     previous = _figures(session, year - 1)
-    current.change = {m: current.totals[m] - previous.totals[m] for m in METRICS}
+    recorded = any(previous.totals.values())
+    current.change = {
+        m: current.totals[m] - previous.totals[m] if recorded else None for m in METRICS
+    }
     return current
 
 
@@ -158,7 +163,8 @@ def report_xlsx(figures: YearFigures) -> bytes:
     summary.title = "概要"
     summary.append([f"{figures.fiscal_year}年度 協働の進行管理", "件数", "前年度比"])
     for m in METRICS:
-        summary.append([LABELS[m], figures.totals[m], figures.change.get(m, 0)])
+        change = figures.change.get(m)
+        summary.append([LABELS[m], figures.totals[m], "—" if change is None else change])
     summary.append(["承認率", figures.confirmation_rate, None])
     for title, table in (("担当課別", figures.by_department), ("分野別", figures.by_field)):
         sheet = wb.create_sheet(title)

@@ -137,7 +137,10 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def signed(value: int) -> str:
+def signed(value: int | None) -> str:
+    """A change with its sign; 「—」 when there is nothing to compare with."""
+    if value is None:
+        return "—"
     return f"+{value}" if value > 0 else str(value)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 from openpyxl import load_workbook
@@ -171,6 +172,9 @@ def test_the_decisions_export_reads_back_into_rank_decisions(api: Server, tmp_pa
         path.write_bytes(coord.get(f"/api/export/{kind}").content)
         files[kind] = path
     text = files["decisions"].read_text(encoding="utf-8-sig")
+    # times in Japan time, with the zone stated (a manager's spreadsheet reads the office's clock)
+    stamps = [row["日時"] for row in csv.DictReader(io.StringIO(text))]
+    assert stamps and all(s.endswith("+09:00") for s in stamps), stamps
     for label in ("承認", "見送り", "営利・事業者", "事前打ち合わせ設定", "見送り（承認後）"):
         assert label in text, label
     result = subprocess.run(

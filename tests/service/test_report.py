@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 from service.models import BY_HAND, Decision, Department, Need, Organization, Suggestion, User
 
-from .conftest import Server
-from .helpers import ok
+from .conftest import PASSWORD, Server
+from .helpers import ok, page_login
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -140,6 +140,13 @@ def test_report_figures_by_hand(api: Server) -> None:
         "projects": 1,
     }
     assert ok(coord.get("/api/reports/2026"))["totals"]["needs_posted"] == 1
+    # fiscal 2023 recorded nothing: 2024 has no change to show, not a change from zero
+    assert set(ok(coord.get("/api/reports/2024"))["change"].values()) == {None}
+    pages = page_login(api.url, "coord", PASSWORD)
+    api.clients.append(pages)
+    dashboard = pages.get("/dashboard", params={"fy": 2024}).text
+    assert "前年度比 —" in dashboard and "前年度比 +" not in dashboard
+    assert "前年度比 +" in pages.get("/dashboard", params={"fy": 2025}).text
     xlsx = coord.get("/api/reports/2025/xlsx")
     book = load_workbook(io.BytesIO(xlsx.content), read_only=True)
     assert book.sheetnames == ["概要", "担当課別", "分野別", "見送り理由"]
