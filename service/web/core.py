@@ -301,8 +301,16 @@ def query_int(value: str | None, *, low: int, high: int) -> int | None:
 
 
 def pager(total: int, page: int, per_page: int) -> dict[str, int]:
+    """Paging figures; ``missing`` is the page asked for when there is no such page (the
+    list then says so, instead of showing nothing under the last page's number)."""
     pages = max(1, -(-total // per_page))
-    return {"page": min(max(page, 1), pages), "pages": pages, "total": total, "per_page": per_page}
+    return {
+        "page": min(max(page, 1), pages),
+        "pages": pages,
+        "total": total,
+        "per_page": per_page,
+        "missing": page if page > pages and total else 0,
+    }
 
 
 Id = Annotated[int, PathParam(ge=1, le=2_147_483_647)]

@@ -679,3 +679,16 @@ def test_repeated_wrong_passwords_lock_the_login_for_a_while(api: Server) -> Non
     with Session(api.engine) as session:  # type: ignore[arg-type]
         failures = session.exec(select(AuditLog).where(AuditLog.action == "login_failed")).all()
     assert len(failures) == 5
+
+
+def test_a_page_past_the_last_says_it_does_not_exist(api: Server) -> None:
+    """(/queue?page=999 showed an empty list under the last page's number.)"""
+    coord = api.client("coord")
+    seed(coord)
+    pages = login(api, "coord")
+    for path in ("/queue", "/needs", "/orgs"):
+        r = pages.get(path, params={"page": 999})
+        assert r.status_code == 200
+        assert "999 ページ目はありません（全 1 ページ）" in r.text, path
+        assert "最後のページへ" in r.text
+        assert "ページ目はありません" not in pages.get(path).text
