@@ -83,6 +83,7 @@ class FieldWeightedTfidf(BaseEstimator):
             dtype=np.float64,
         ).fit(docs)
         self.vocabulary_: dict[str, int] = self.tfidf_.vocabulary_
+        self.names_: np.ndarray = self.tfidf_.get_feature_names_out()
         # The form a person reads for each token: its most frequent spelling in the data.
         self.display_: dict[str, str] = {
             t: max(c.items(), key=lambda kv: (kv[1], kv[0]))[0] for t, c in surfaces.items()
@@ -140,12 +141,8 @@ class FieldWeightedTfidf(BaseEstimator):
 
     @property
     def feature_names_(self) -> np.ndarray:
-        """The vocabulary, in column order (built once: explaining reads it per pair)."""
-        names: np.ndarray | None = self.__dict__.get("_names")
-        if names is None or len(names) != len(self.vocabulary_):
-            names = self.tfidf_.get_feature_names_out()
-            self.__dict__["_names"] = names
-        return names
+        """The vocabulary, in column order (fixed at ``fit``: explaining reads it per pair)."""
+        return self.names_
 
     def display(self, token: str) -> str:
         return self.display_.get(token, token)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from openpyxl import Workbook
@@ -33,7 +33,7 @@ from .models import (
     User,
     from_tags,
 )
-from .report import JST
+from .report import japan_time
 from .reviews import STAGE_LABELS
 from .suggestions import joined
 
@@ -53,11 +53,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CONTACT = {"contact_name", "contact_email", "contact_phone"}
 
 
-def japan_time(value: datetime) -> str:
-    """A stored time (UTC, naive on SQLite) as Japan time with its zone stated:
-    ``2026-12-03T18:05:09+09:00``, so a manager's spreadsheet shows the office's clock."""
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(JST).isoformat(timespec="seconds")
+def japan_time_text(value: datetime) -> str:
+    """A stored time as Japan time with its zone stated: ``2026-12-03T18:05:09+09:00``,
+    so a manager's spreadsheet shows the office's clock."""
+    return japan_time(value).isoformat(timespec="seconds")
 
 
 def neutralise(value: object) -> object:
@@ -161,7 +160,7 @@ def _pairings(session: Session) -> tuple[list[str], list[list[object]]]:
             o.name,
             STAGE_LABELS[Stage(s.stage)] if s.stage else "承認",
             "手動で組み合わせ" if s.model_version == BY_HAND else "提案から承認",
-            japan_time(s.updated_at),
+            japan_time_text(s.updated_at),
         ]
         for s, n, d, o in _suggestion_rows(session, confirmed_only=True)
     ]
@@ -187,7 +186,7 @@ def _decisions(session: Session) -> tuple[list[str], list[list[object]]]:
             d.reason_code or "",
             d.comment,
             u,
-            japan_time(d.created_at),
+            japan_time_text(d.created_at),
         ]
         for d, nk, ok, u in session.exec(query).all()
     ]

@@ -74,6 +74,11 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
+def japan_time(t: datetime) -> datetime:
+    """A stored time (UTC; naive on SQLite) in Japan time."""
+    return _aware(t).astimezone(JST)
+
+
 def _figures(session: Session, year: int) -> YearFigures:
     start, end = fiscal_year_bounds(year)
 

@@ -16,8 +16,9 @@ from .. import exports, imports, invitations, report, training, users
 from ..deps import IndexDep, SessionDep, SettingsDep
 from ..errors import Invalid, NotFound
 from ..models import Department, Organization, PendingUpload, RankingModel, Role, User, utcnow
+from ..report import JST
 from .auth import HOME
-from .core import JST, Id, PageUser, checked_form, redirect, render, require, start_session
+from .core import Id, PageUser, checked_form, redirect, render, require, start_session
 from .model_report import describe_model
 
 router = APIRouter()

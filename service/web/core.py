@@ -14,11 +14,10 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi import Path as PathParam
@@ -34,11 +33,11 @@ import matching
 from ..deps import SessionDep
 from ..errors import DomainError, PermissionDenied, validation_message
 from ..models import Role, User
+from ..report import japan_time
 from ..security import issue_token, user_for_token
 
 SESSION_COOKIE = "kyodo_session"
 CSRF_COOKIE = "kyodo_csrf"
-JST = ZoneInfo("Asia/Tokyo")
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 env = templates.env
@@ -127,10 +126,7 @@ def highlight(text: str | None, terms: Iterable[str]) -> Markup:
 
 
 def jst(value: datetime | None, fmt: str = "%Y年%m月%d日 %H:%M") -> str:
-    if value is None:
-        return ""
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(JST).strftime(fmt)
+    return japan_time(value).strftime(fmt) if value is not None else ""
 
 
 def percent(value: float | None) -> str:
