@@ -197,6 +197,13 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     demo: Annotated[bool, typer.Option(help="load the corpus and demo users if empty")] = False,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            help="addresses of a TLS proxy whose X-Forwarded-For is trusted "
+            "(login limits count the client's address)"
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Migrate, then serve the API (and, with --demo, the bundled corpus)."""
     import uvicorn
@@ -211,7 +218,14 @@ def serve(
     if settings.demo_mode:
         prepare_demo(settings, DEMO_USERS)
     typer.echo(f"協働マッチング: http://{host}:{port}/ （API の説明: http://{host}:{port}/docs）")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 def main() -> None:

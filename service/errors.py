@@ -18,6 +18,7 @@ class DomainError(Exception):
 
     status = 400
     default_code = "BAD_REQUEST"
+    retry_after: int | None = None  # seconds, sent as Retry-After (429, 503)
 
     def __init__(
         self, message: str, *, code: str | None = None, errors: list[dict[str, Any]] | None = None
@@ -168,11 +169,15 @@ def _unavailable(
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
         page = _page_error(request, exc.status, exc.code, exc.message, exc.errors)
         if page is not None:
+            page.headers.update(headers)
             return page
         return JSONResponse(
-            {"code": exc.code, "message": exc.message, "errors": exc.errors}, status_code=exc.status
+            {"code": exc.code, "message": exc.message, "errors": exc.errors},
+            status_code=exc.status,
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

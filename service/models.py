@@ -130,14 +130,21 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
+class TokenKind(StrEnum):
+    api = "api"  # an API bearer token (POST /api/auth/token)
+    session = "session"  # a page session's cookie
+
+
 class ApiToken(SQLModel, table=True):
-    """A bearer token; only its SHA-256 is stored."""
+    """A bearer token or a page session; only its SHA-256 is stored. ``kind`` keeps the
+    two apart: a session cookie's value is not an API token, nor the reverse."""
 
     __tablename__ = "api_token"
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
+    kind: str = Field(default=TokenKind.api, max_length=10)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     expires_at: datetime = Field(sa_column=_ts())
 
@@ -270,3 +277,19 @@ class PendingUpload(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A login attempt not (yet) known to have succeeded (``throttle``): written before
+    the password is checked, removed when it was right."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_pair", "username_key", "address", "at"),
+        Index("ix_login_attempt_address", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username_key: str = Field(max_length=100)
+    address: str = Field(max_length=64)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts())

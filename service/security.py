@@ -1,4 +1,5 @@
-"""Passwords (argon2id) and bearer tokens (random, stored as SHA-256)."""
+"""Passwords (argon2id), logins (throttled: ``throttle``) and tokens (random, stored as
+SHA-256; API bearer tokens and page sessions kept apart)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, select
 
-from .errors import DomainError, Invalid
-from .models import ApiToken, AuditLog, User
+from . import throttle
+from .errors import Invalid
+from .models import ApiToken, AuditLog, TokenKind, User
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
@@ -76,41 +78,30 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-# after this many failed logins within the window, a login is refused until it has passed
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
-
-
-class TooManyAttempts(DomainError):
-    status = 429
-    default_code = "TOO_MANY_ATTEMPTS"
-
-
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The user, if the password is right; a failed attempt is written to the audit log,
-    and after ``MAX_FAILURES`` of them within ``LOCKOUT`` the login is refused for a while
-    (counted in the database, so every server process agrees)."""
-    user = session.exec(select(User).where(User.username == username)).first()
-    if user is None:
-        verify_password(_DUMMY_HASH, password)
-        return None
-    since = datetime.now(UTC) - LOCKOUT
-    failures = session.exec(
-        select(func.count())
-        .select_from(AuditLog)
-        .where(AuditLog.action == "login_failed", AuditLog.entity == "user")
-        .where(AuditLog.entity_id == user.id, col(AuditLog.at) >= since)
-    ).one()
-    if failures >= MAX_FAILURES:
-        raise TooManyAttempts(
-            "ログインの失敗が続いたため、しばらくログインできません。"
-            f"{LOCKOUT.seconds // 60}分ほど待ってからもう一度試すか、"
-            "市民自治推進課に連絡してください。"
+def authenticate(session: Session, username: str, password: str, address: str) -> User | None:
+    """The user, if the password is right. Every attempt is counted per name × address
+    and per address before the password is checked (``throttle``: past a limit,
+    ``TooManyAttempts`` for known and unknown names alike); the check itself waits for a
+    hashing slot. A failure for an existing account is also written to the audit log."""
+    attempt = throttle.reserve(session, username, address)
+    with throttle.hashing_slot():
+        user = session.exec(select(User).where(User.username == username)).first()
+        if user is None:
+            verify_password(_DUMMY_HASH, password)
+            return None
+        right = user.is_active and verify_password(user.password_hash, password)
+    if not right:
+        session.add(
+            AuditLog(
+                action="login_failed",
+                entity="user",
+                entity_id=user.id,
+                detail={"address": address[:64]},
+            )
         )
-    if not user.is_active or not verify_password(user.password_hash, password):
-        session.add(AuditLog(action="login_failed", entity="user", entity_id=user.id))
         session.commit()
         return None
+    throttle.succeeded(session, attempt)
     return user
 
 
@@ -118,22 +109,30 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session: Session, user: User, ttl_hours: int) -> str:
+def issue_token(
+    session: Session, user: User, ttl_hours: int, kind: TokenKind = TokenKind.api
+) -> str:
+    """A new secret for ``user``: an API bearer token, or a page session's cookie."""
     token = secrets.token_urlsafe(32)
     assert user.id is not None
     now = datetime.now(UTC)
     session.add(
         ApiToken(
-            user_id=user.id, token_hash=_digest(token), expires_at=now + timedelta(hours=ttl_hours)
+            user_id=user.id,
+            token_hash=_digest(token),
+            kind=kind,
+            expires_at=now + timedelta(hours=ttl_hours),
         )
     )
     session.commit()
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
+def user_for_token(session: Session, token: str, kind: TokenKind = TokenKind.api) -> User | None:
+    """The active user a live token of ``kind`` belongs to (a session cookie is not an
+    API token)."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
-    if row is None:
+    if row is None or row.kind != kind:
         return None
     expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
     if expires < datetime.now(UTC):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, delete, select
 
+from . import throttle
 from .audit import audit
 from .errors import Conflict, Invalid, NotFound, PermissionDenied
 from .models import ApiToken, Department, Organization, Role, User
@@ -88,3 +89,14 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     session.exec(delete(ApiToken).where(col(ApiToken.user_id) == user.id))
     audit(session, user, "password", "user", user.id)
     session.commit()
+
+
+def unlock_login(session: Session, username: str, address: str, *, by: User) -> int:
+    """Lift a login lock (``throttle``): that name's counted attempts from ``address``
+    (``username`` ``*``: every attempt from the address). Coordinators only, audited."""
+    if by.role != Role.coordinator:
+        raise PermissionDenied("ログインの制限を解除できるのはコーディネーターだけです。")
+    removed = throttle.unlock(session, username, address)
+    audit(session, by, "login_unlocked", "user", None, username=username, address=address)
+    session.commit()
+    return removed

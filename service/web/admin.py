@@ -12,7 +12,7 @@ from sqlmodel import col, delete, select
 
 import matching
 
-from .. import exports, imports, invitations, report, training, users
+from .. import exports, imports, invitations, report, throttle, training, users
 from ..deps import IndexDep, SessionDep, SettingsDep
 from ..errors import Invalid, NotFound
 from ..models import Department, Organization, PendingUpload, RankingModel, Role, User, utcnow
@@ -130,6 +130,7 @@ def _users_page(request: Request, session: SessionDep, **extra: object) -> Respo
             "departments": departments,
             "orgs": orgs,
             "department_names": sorted(departments.values()),
+            "locks": throttle.locks(session),
             **extra,
         },
         status=422 if extra.get("error") else 200,
@@ -149,6 +150,13 @@ async def invite(request: Request, session: SessionDep, user: PageUser) -> Respo
     role = str(form.get("role", ""))
     if role not in {r.value for r in Role}:
         return _users_page(request, session, error="役割を選んでください。")
+    if role == Role.coordinator and form.get("confirm_coordinator") != "1":
+        return _users_page(
+            request,
+            session,
+            error="コーディネーターはすべての情報を見て変えられます。"
+            "招待してよければ、確認のチェックを入れてからもう一度送ってください。",
+        )
     org_key = str(form.get("organization", "")).strip()
     org_id = None
     if org_key:
@@ -179,6 +187,15 @@ async def set_active(
     form = await checked_form(request)
     users.set_active(session, user_id, form.get("active") == "1", by=user)
     return redirect("/users", msg="user_updated")
+
+
+@router.post("/users/unlock")
+async def unlock_login(request: Request, session: SessionDep, user: PageUser) -> Response:
+    form = await checked_form(request)
+    users.unlock_login(
+        session, str(form.get("username", "")), str(form.get("address", "")), by=user
+    )
+    return redirect("/users", msg="login_unlocked")
 
 
 @router.post("/users/{user_id}/reset")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -13,7 +14,8 @@ from ..config import Settings
 from ..deps import SessionDep, SettingsDep
 from ..errors import DomainError
 from ..models import Invitation, Role, User
-from ..security import TooManyAttempts, authenticate, revoke_token
+from ..security import authenticate, revoke_token
+from ..throttle import LoginBusy, TooManyAttempts, client_address
 from .core import (
     SESSION_COOKIE,
     MaybeUser,
@@ -54,14 +56,19 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
     username = str(form.get("username", ""))[:100]
     password = str(form.get("password", ""))[:200]
     try:
-        user = authenticate(session, username, password)
-    except TooManyAttempts as exc:
-        return render(
+        # argon2 is slow on purpose: off the event loop, so other requests go on
+        user = await run_in_threadpool(
+            authenticate, session, username, password, client_address(request)
+        )
+    except (TooManyAttempts, LoginBusy) as exc:
+        page = render(
             request,
             "login.html",
             {"error": exc.message, "username": username, "demo": settings.demo_mode},
             status=exc.status,
         )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     if user is None:
         return render(
             request,

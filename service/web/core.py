@@ -32,7 +32,7 @@ import matching
 
 from ..deps import SessionDep
 from ..errors import DomainError, PermissionDenied, validation_message
-from ..models import Role, User
+from ..models import Role, TokenKind, User
 from ..report import japan_time
 from ..security import issue_token, user_for_token
 
@@ -86,6 +86,7 @@ MESSAGES = {
     "import_cancelled": "取り込みを中止しました。何も変更していません。",
     "welcome": "ようこそ。利用者登録が完了しました。",
     "user_updated": "利用者の状態を変えました。",
+    "login_unlocked": "ログインの制限を解除しました。",
     "promoted": "再学習したモデルが検証で提案の順位を改善したので、使い始めました。",
     "not_promoted": "再学習しましたが、検証で今の順位付けを上回らなかったので、今のまま使います。",
     "password": "パスワードを変えました。ほかの端末ではもう一度ログインしてください。",
@@ -196,7 +197,7 @@ def start_session(
     response = redirect(url, **params)
     response.set_cookie(
         SESSION_COOKIE,
-        issue_token(session, user, ttl_hours),
+        issue_token(session, user, ttl_hours, TokenKind.session),
         max_age=ttl_hours * 3600,
         httponly=True,
         samesite="lax",
@@ -219,7 +220,7 @@ class Viewer:
 
 def current_user(request: Request, session: SessionDep) -> User | None:
     token = request.cookies.get(SESSION_COOKIE)
-    user = user_for_token(session, token) if token else None
+    user = user_for_token(session, token, TokenKind.session) if token else None
     request.state.user = Viewer(user.username, user.display_name, user.role) if user else None
     return user
 

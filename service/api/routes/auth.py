@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from ...deps import CurrentUser, SessionDep, SettingsDep, bearer_scheme
 from ...errors import DomainError
 from ...schemas import TokenOut, UserPublic
 from ...security import authenticate, issue_token, revoke_token
+from ...throttle import client_address
 from ...users import user_public
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -21,13 +22,14 @@ class BadCredentials(DomainError):
 
 @router.post("/token", response_model=TokenOut, summary="ログインしてトークンを得る")
 def login(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=200)],
 ) -> TokenOut:
     """OAuth2 password form (``username``, ``password``) → bearer token."""
-    user = authenticate(session, username, password)
+    user = authenticate(session, username, password, client_address(request))
     if user is None:
         raise BadCredentials("ユーザー名またはパスワードが違います。")
     return TokenOut(access_token=issue_token(session, user, settings.token_ttl_hours))
