@@ -9,6 +9,8 @@ from sqlalchemy import event, func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine, select
 
+from . import search as _search  # noqa: F401  (its ORM events keep search_text written)
+
 
 def make_engine(url: str) -> Engine:
     """An engine for SQLite (a file, WAL, waits for locks) or PostgreSQL (pre-ping)."""

@@ -94,6 +94,8 @@ class Need(SQLModel, table=True):
     status: str = Field(default=NeedStatus.published, max_length=20, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # normalised text and lemmas for keyword search, written on every save (``search``)
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class Organization(SQLModel, table=True):
@@ -114,6 +116,7 @@ class Organization(SQLModel, table=True):
     status: str = Field(default=OrgStatus.active, max_length=20, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class User(SQLModel, table=True):

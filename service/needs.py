@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from matching import FIELD_NAMES
@@ -14,6 +13,7 @@ from .db import page_of
 from .errors import Conflict, Invalid, NotFound, PermissionDenied
 from .models import Department, Need, NeedStatus, Role, User, from_tags, int_tags, to_tags, utcnow
 from .schemas import NeedCreate, NeedPublic, NeedUpdate, Page
+from .search import matches
 
 
 def department_named(session: Session, name: str, *, create: bool = False) -> Department:
@@ -101,12 +101,7 @@ def list_needs(
     if status is not None:
         query = query.where(Need.status == status)
     if q:
-        query = query.where(
-            or_(
-                col(Need.title).contains(q, autoescape=True),
-                col(Need.description).contains(q, autoescape=True),
-            )
-        )
+        query = query.where(matches(Need.search_text, q))
     total, rows = page_of(session, query, col(Need.id), limit=limit, offset=offset)
     return Page(
         items=[need_public(n, d, viewer=user) for n, d in rows],

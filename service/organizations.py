@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from matching import FIELD_NAMES
@@ -14,6 +13,7 @@ from .db import page_of
 from .errors import Conflict, NotFound, PermissionDenied
 from .models import Organization, OrgStatus, Role, User, from_tags, int_tags, to_tags, utcnow
 from .schemas import Contact, OrgCreate, OrgPublic, OrgUpdate, Page
+from .search import matches
 
 TAG_FIELDS = ("fields", "areas")
 
@@ -85,13 +85,7 @@ def list_orgs(
     if status is not None:
         query = query.where(Organization.status == status)
     if q:
-        query = query.where(
-            or_(
-                col(Organization.name).contains(q, autoescape=True),
-                col(Organization.activities).contains(q, autoescape=True),
-                col(Organization.offerings).contains(q, autoescape=True),
-            )
-        )
+        query = query.where(matches(Organization.search_text, q))
     total, rows = page_of(session, query, col(Organization.id), limit=limit, offset=offset)
     return Page(
         items=[org_public(o, viewer=user) for o in rows], total=total, limit=limit, offset=offset

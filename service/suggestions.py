@@ -30,6 +30,7 @@ from .models import (
 from .needs import get_need, need_public
 from .organizations import get_org
 from .schemas import NeedPublic, Page, SuggestionPublic
+from .search import matches
 
 # a refresh that adds more rows than this refreshes the planner's statistics
 ANALYZE_AFTER = 500
@@ -238,13 +239,7 @@ def _undecided(
     if need_id is not None:
         conditions.append(Suggestion.need_id == need_id)
     if q:
-        conditions.append(
-            or_(
-                col(Need.title).contains(q, autoescape=True),
-                col(Need.description).contains(q, autoescape=True),
-                col(Organization.name).contains(q, autoescape=True),
-            )
-        )
+        conditions.append(or_(matches(Need.search_text, q), matches(Organization.search_text, q)))
     return conditions
 
 

@@ -36,7 +36,13 @@ def list_needs(
     field: Annotated[int | None, Query(ge=1, le=20)] = None,
     area: Annotated[str | None, Query(max_length=50)] = None,
     status: NeedStatus | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="キーワード（全角・半角、ひらがな・漢字の表記の違いを区別しない）",
+        ),
+    ] = None,
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> Page[NeedPublic]:

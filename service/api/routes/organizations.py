@@ -29,7 +29,13 @@ def list_orgs(
     field: Annotated[int | None, Query(ge=1, le=20)] = None,
     area: Annotated[str | None, Query(max_length=50)] = None,
     status: OrgStatus | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="キーワード（全角・半角、ひらがな・漢字の表記の違いを区別しない）",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[OrgPublic]:
