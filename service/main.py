@@ -20,6 +20,7 @@ from .api.routes import (
 )
 from .config import Settings
 from .db import make_engine
+from .docs import install_docs
 from .errors import install_handlers
 from .index import MatchingIndex
 from .limits import BodyLimit
@@ -41,6 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         version="0.1.0",
         lifespan=lifespan,
+        # /docs and /redoc are served from a package (``docs``), never a CDN
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -57,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api)
 
+    install_docs(app)  # before the pages' /static mount
     web.install(app)  # the pages people use: /, /login, /queue, /needs, …
     # outermost: a body is bounded before any other layer reads it
     app.add_middleware(BodyLimit)

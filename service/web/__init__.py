@@ -19,7 +19,7 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
-# Swagger UI (/docs) loads its script from a CDN and starts it inline: it keeps its own rules.
+# /docs and /redoc send their own policy (``service.docs``): they set style attributes
 _OWN_POLICY = ("/docs", "/redoc")
 
 TITLES = {

@@ -90,3 +90,26 @@ def test_every_field_has_a_label_and_every_control_a_name(site: Site, user: str)
         assert page.evaluate(UNLABELLED) == [], path
         assert page.evaluate(NAMELESS_BUTTONS) == [], path
         assert page.locator("h1").count() == 1, path
+
+
+def test_the_api_docs_draw_with_no_network_but_this_site(site: Site) -> None:
+    """(/docs drew nothing on a closed network: Swagger UI came from a CDN.)"""
+    page = site.page()
+    elsewhere: list[str] = []
+
+    def only_this_site(route, request) -> None:  # type: ignore[no-untyped-def]
+        if request.url.startswith(site.url):
+            route.continue_()
+        else:
+            elsewhere.append(request.url)
+            route.abort()
+
+    page.route("**/*", only_this_site)
+    page.goto("/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("協働マッチング API")
+    expect(page.get_by_text("/api/needs").first).to_be_visible()
+    page.goto("/redoc")
+    expect(page.get_by_text("協働マッチング API").first).to_be_visible()
+    assert elsewhere == []
+    assert not [e for e in site.console_errors if "/docs" in e or "/redoc" in e]
+    shot(page, "api-redoc")

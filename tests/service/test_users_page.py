@@ -1,8 +1,11 @@
-"""The users page: inviting asks for a role, and a coordinator only when asked twice."""
+"""The users page (inviting asks for a role, and a coordinator only when asked twice)
+and the API docs page."""
 
 from __future__ import annotations
 
 import re
+
+import httpx
 
 from .conftest import Server
 from .helpers import post_form
@@ -26,3 +29,25 @@ def test_the_invite_form_has_no_default_role_and_a_coordinator_needs_confirming(
         coord, "/users", "/users/invite", {"role": "coordinator", "confirm_coordinator": "1"}
     )
     assert r.status_code == 200 and 'id="invitation-link"' in r.text
+
+
+def test_the_api_docs_work_on_a_closed_network(api: Server) -> None:
+    """(/docs loaded Swagger UI from a CDN: blank on a city's closed network.)"""
+    anon = httpx.Client(base_url=api.url, timeout=30)
+    api.clients.append(anon)
+    page = anon.get("/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") for s in sources), sources  # nothing from elsewhere
+    assert "<script>" not in page.text  # no inline script
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for path in sources:
+        asset = anon.get(path)
+        assert asset.status_code == 200 and len(asset.content) > 100, path
+    assert "SwaggerUIBundle" in anon.get("/static/api-docs/swagger-ui-bundle.js").text
+    redoc = anon.get("/redoc")
+    assert redoc.status_code == 200 and "<script>" not in redoc.text
+    assert all(
+        s.startswith("/") for s in re.findall(r'(?:src|href|spec-url)="([^"]+)"', redoc.text)
+    )
+    assert anon.get("/openapi.json").json()["info"]["title"] == "協働マッチング API"
