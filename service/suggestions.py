@@ -190,7 +190,8 @@ def for_need(
 def for_org(
     session: Session, index: MatchingIndex, org_id: int, *, user: User, top: int
 ) -> list[tuple[NeedPublic, float, dict[str, Any]]]:
-    """Published needs ranked for a group (computed live; a group's view, not the review)."""
+    """Published needs ranked for a group (computed live; a group's view, not the review),
+    leaving out those the group is already confirmed for (they are listed as its pairings)."""
     org = get_org(session, org_id, user=user)
     if user.role == Role.department or (user.role == Role.npo and user.organization_id != org.id):
         raise PermissionDenied("この団体への提案を見る権限がありません。")
@@ -200,7 +201,18 @@ def for_org(
     key = item_key(org.id)
     if ranker is None or active is None or key not in ranker.org_index_:
         return []
-    ranking = dict(active.rank_needs([key], top=top))[key]
+    paired = set(
+        session.exec(
+            select(Suggestion.need_id)
+            .where(Suggestion.organization_id == org.id)
+            .where(Suggestion.status == SuggestionStatus.confirmed)
+        ).all()
+    )
+    ranking = [
+        (k, s)
+        for k, s in dict(active.rank_needs([key], top=top + len(paired)))[key]
+        if row_id(k) not in paired
+    ][:top]
     ids = [row_id(k) for k, s in ranking if s > 0]
     rows = {
         n.id: (n, d)

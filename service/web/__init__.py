@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -64,9 +65,14 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# a form's action → the page of the item it acts on (/suggestions/12/decide → /suggestions/12)
+_ITEM_PAGE = re.compile(r"^(/(?:needs|orgs|suggestions)/\d+)(?:/[a-z]+)?$")
+
+
 def _render_error(
     request: Request, status: int, code: str, message: str, errors: list[dict[str, Any]]
 ) -> Response:
+    item = _ITEM_PAGE.match(request.url.path)
     return render(
         request,
         "error.html",
@@ -75,6 +81,8 @@ def _render_error(
             "message_text": message,
             "code": code,
             "errors": errors,
+            # after a conflict, the way back to the item as it is now
+            "item_page": item.group(1) if item and status in (409, 422) else None,
         },
         status=status,
     )

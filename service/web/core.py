@@ -32,7 +32,7 @@ import matching
 
 from ..deps import SessionDep
 from ..errors import DomainError, PermissionDenied, validation_message
-from ..models import Role, TokenKind, User
+from ..models import Department, Organization, Role, TokenKind, User
 from ..report import japan_time
 from ..security import issue_token, user_for_token
 
@@ -216,12 +216,28 @@ class Viewer:
     username: str
     display_name: str
     role: str
+    unit: str = ""  # the section or the group the header names
+
+
+def _unit(session: Session, user: User) -> str:
+    """The department's or the group's name (the coordinator's office for a coordinator)."""
+    if user.role == Role.coordinator:
+        return "市民自治推進課"
+    if user.department_id is not None:
+        department = session.get(Department, user.department_id)
+        return department.name if department else ""
+    if user.organization_id is not None:
+        org = session.get(Organization, user.organization_id)
+        return org.name if org else ""
+    return ""
 
 
 def current_user(request: Request, session: SessionDep) -> User | None:
     token = request.cookies.get(SESSION_COOKIE)
     user = user_for_token(session, token, TokenKind.session) if token else None
-    request.state.user = Viewer(user.username, user.display_name, user.role) if user else None
+    request.state.user = (
+        Viewer(user.username, user.display_name, user.role, _unit(session, user)) if user else None
+    )
     return user
 
 

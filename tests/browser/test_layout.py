@@ -113,3 +113,17 @@ def test_the_api_docs_draw_with_no_network_but_this_site(site: Site) -> None:
     assert elsewhere == []
     assert not [e for e in site.console_errors if "/docs" in e or "/redoc" in e]
     shot(page, "api-redoc")
+
+
+def test_field_and_area_badges_are_separate_pills(site: Site) -> None:
+    """(The form rule ``.field`` overrode ``.badge``: 活動分野 badges lost their padding
+    and border and ran into each other and into the area badges.)"""
+    page = site.login("coord")
+    page.goto("/needs/1")
+    badge = page.locator(".badge.field").first
+    expect(badge).to_be_visible()
+    style = badge.evaluate(
+        "b => { const s = getComputedStyle(b);"
+        " return [s.paddingLeft, s.borderTopWidth, s.marginRight]; }"
+    )
+    assert style[0] != "0px" and style[1] != "0px" and style[2] != "0px", style

@@ -358,6 +358,7 @@ def test_the_coordinator_reviews_through_the_queue_and_the_department_sees_it(ap
         data={"action": "reject", "reason_code": "地域外", "version": version, "csrf_token": token},
     )
     assert r.status_code == 409 and "STALE_VERSION" in r.text
+    assert f'href="/suggestions/{sid}"' in r.text  # the way back to the item as it is now
     with Session(api.engine) as session:  # type: ignore[arg-type]
         s = session.get(Suggestion, sid)
         assert s is not None and s.status == SuggestionStatus.confirmed
@@ -500,7 +501,12 @@ def test_a_group_sees_the_needs_it_was_confirmed_for(api: Server) -> None:
     needs, orgs = seed(coord_api)
     _link(api, "npo1", orgs["P1"])
     npo = login(api, "npo1")
-    assert "紹介を決めた協働の種" not in npo.get("/my").text
+    before = npo.get("/my").text
+    assert "紹介を決めた協働の種" not in before
+    # the header names the group, not only the role
+    assert "（" + ok(coord_api.get(f"/api/organizations/{orgs['P1']}"))["name"] + "）" in before
+    suited_before = before.split("あなたの団体に合う協働の種")[1].split("</section>")[0]
+    assert "独居高齢者の孤立防止" in suited_before
     s = next(
         s
         for s in ok(coord_api.get(f"/api/needs/{needs['N1']}/suggestions"))
@@ -515,6 +521,9 @@ def test_a_group_sees_the_needs_it_was_confirmed_for(api: Server) -> None:
     page = npo.get("/my").text
     section = page.split("紹介を決めた協働の種")[1].split("</section>")[0]
     assert "独居高齢者の孤立防止" in section and "承認" in section
+    # and it is not offered again among the needs that suit the group
+    suited = page.split("あなたの団体に合う協働の種")[1].split("</section>")[0]
+    assert "独居高齢者の孤立防止" not in suited
 
 
 def test_a_stopped_user_is_logged_out_and_cannot_log_in(
