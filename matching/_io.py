@@ -341,8 +341,9 @@ DECISION_VALUES = {
     "協働事業化": "confirm",
 }
 # rows the decisions file may hold that are not a judgement of the match: a confirmed
-# pairing ended later (after a meeting, say) says nothing against the match itself
-STAGE_ENDED = frozenset({"dropped", "見送り（承認後）"})
+# pairing ended later (after a meeting, say) says nothing against the match itself, and a
+# stage the coordinator took back leaves the confirmation as it was
+STAGE_ENDED = frozenset({"dropped", "見送り（承認後）", "stage_undone", "段階の取り消し"})
 
 
 def load_decisions(source: str | os.PathLike[str]) -> list[tuple[str, str, str, str]]:

@@ -22,6 +22,8 @@ from matching._io import NEED_COLUMNS, ORG_COLUMNS
 from .errors import PermissionDenied
 from .models import (
     BY_HAND,
+    STAGE_LABELS,
+    STAGE_UNDONE,
     Decision,
     Department,
     Need,
@@ -34,7 +36,6 @@ from .models import (
     from_tags,
 )
 from .report import japan_time
-from .reviews import STAGE_LABELS
 from .suggestions import joined
 
 # the decisions export says each action in Japanese; ``matching.load_decisions`` reads
@@ -45,6 +46,7 @@ DECISION_LABELS = {
     Stage.meeting_arranged.value: "事前打ち合わせ設定",
     Stage.project_started.value: "協働事業化",
     Stage.dropped.value: "見送り（承認後）",
+    STAGE_UNDONE: "段階の取り消し",
 }
 
 Kind = Literal["needs", "organizations", "suggestions", "decisions", "pairings"]

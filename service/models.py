@@ -63,6 +63,15 @@ class Stage(StrEnum):
     dropped = "dropped"  # 見送り
 
 
+STAGE_LABELS = {
+    Stage.meeting_arranged: "事前打ち合わせ設定",
+    Stage.project_started: "協働事業化",
+    Stage.dropped: "見送り",
+}
+# ``Decision.action`` of a stage taken back by the coordinator (the stage before it holds)
+STAGE_UNDONE = "stage_undone"
+
+
 class RejectReason(StrEnum):
     wrong_field = "分野違い"
     outside_area = "地域外"

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from matching import FIELD_NAMES
 
-from .models import BY_HAND, Decision, Department, Need, Suggestion, int_tags
+from .models import BY_HAND, STAGE_UNDONE, Decision, Department, Need, Suggestion, int_tags
 
 JST = ZoneInfo("Asia/Tokyo")
 METRICS = (
@@ -119,16 +119,22 @@ def _figures(session: Session, year: int) -> YearFigures:
         if inside(s.created_at):
             count("by_hand" if s.by_hand else "suggestions_made", s.need_id)
     last_review: dict[int, Decision] = {}
+    # the stages in effect (a stage the coordinator took back no longer counts)
+    reached: dict[int, list[Decision]] = {}
     for d in session.exec(select(Decision).order_by(col(Decision.id))).all():
-        if not inside(d.created_at):
+        if d.action == STAGE_UNDONE:
+            if reached.get(d.suggestion_id):
+                reached[d.suggestion_id].pop()
             continue
-        need_id = suggestions[d.suggestion_id].need_id
-        if d.action in ("confirm", "reject"):
+        if d.action in ("meeting_arranged", "project_started", "dropped"):
+            reached.setdefault(d.suggestion_id, []).append(d)
+        elif d.action in ("confirm", "reject") and inside(d.created_at):
             last_review[d.suggestion_id] = d
-        elif d.action == "meeting_arranged":
-            count("meetings", need_id)
-        elif d.action == "project_started":
-            count("projects", need_id)
+    for steps in reached.values():
+        for d in steps:
+            if inside(d.created_at) and d.action in ("meeting_arranged", "project_started"):
+                metric = "meetings" if d.action == "meeting_arranged" else "projects"
+                count(metric, suggestions[d.suggestion_id].need_id)
     reasons: Counter[str] = Counter()
     for suggestion_id, d in last_review.items():
         if suggestions[suggestion_id].by_hand:

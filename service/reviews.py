@@ -1,4 +1,5 @@
-"""The coordinator's review: confirm / reject with a reason, then the stages that follow.
+"""The coordinator's review: confirm / reject with a reason (the stages that follow a
+confirmation are in ``stages``).
 
 Every write checks the suggestion's ``version`` (compare-and-set in one UPDATE), so of
 many simultaneous decisions on one suggestion exactly one wins and the others get a
@@ -18,6 +19,7 @@ from .errors import Conflict, Invalid, NotFound, PermissionDenied
 from .index import MatchingIndex
 from .models import (
     BY_HAND,
+    STAGE_LABELS,
     Decision,
     Need,
     NeedStatus,
@@ -33,21 +35,8 @@ from .models import (
 )
 from .needs import get_need
 from .organizations import get_org
-from .schemas import DecisionIn, DecisionPublic, PairIn, StageIn, SuggestionPublic
+from .schemas import DecisionIn, DecisionPublic, PairIn, SuggestionPublic
 from .suggestions import explain_pair, joined, suggestion_public
-
-# stage → the stages it may move on to (None: just confirmed)
-TRANSITIONS: dict[str | None, set[str]] = {
-    None: {Stage.meeting_arranged, Stage.dropped},
-    Stage.meeting_arranged: {Stage.project_started, Stage.dropped},
-    Stage.project_started: set(),
-    Stage.dropped: set(),
-}
-STAGE_LABELS = {
-    Stage.meeting_arranged: "事前打ち合わせ設定",
-    Stage.project_started: "協働事業化",
-    Stage.dropped: "見送り",
-}
 
 
 def load(
@@ -218,31 +207,6 @@ def pair_by_hand(
         Decision(suggestion_id=s.id, action="confirm", comment=data.comment, user_id=user.id)
     )
     audit(session, user, "pair_by_hand", "suggestion", s.id, need=need_id, organization=org.id)
-    session.commit()
-    session.refresh(s)
-    return suggestion_public(s, need, dept, org)
-
-
-def advance(session: Session, suggestion_id: int, data: StageIn, *, user: User) -> SuggestionPublic:
-    if user.role != Role.coordinator:
-        raise PermissionDenied("協働の進み具合はコーディネーターが記録します。")
-    s, need, dept, org = load(session, suggestion_id, user=user)
-    if s.status != SuggestionStatus.confirmed:
-        raise Conflict("承認した提案だけが次の段階に進めます。", code="NOT_CONFIRMED")
-    allowed = TRANSITIONS[s.stage]
-    if data.stage not in allowed:
-        raise Conflict(
-            f"「{STAGE_LABELS.get(Stage(s.stage), '承認') if s.stage else '承認'}」から"
-            f"「{STAGE_LABELS[data.stage]}」には進めません。",
-            code="INVALID_TRANSITION",
-        )
-    previous = s.stage
-    _compare_and_set(session, s, data.version, stage=data.stage.value)
-    assert user.id is not None and s.id is not None
-    session.add(
-        Decision(suggestion_id=s.id, action=data.stage.value, comment=data.comment, user_id=user.id)
-    )
-    audit(session, user, "stage", "suggestion", s.id, stage=data.stage.value, previous=previous)
     session.commit()
     session.refresh(s)
     return suggestion_public(s, need, dept, org)

@@ -184,6 +184,13 @@ class StageIn(Strict):
     version: Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
+class StageUndoIn(Strict):
+    """Taking the last stage back: why (required), and the version read."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    version: Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
 class DecisionPublic(BaseModel):
     id: int
     action: str

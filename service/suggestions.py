@@ -188,10 +188,17 @@ def for_need(
 
 
 def for_org(
-    session: Session, index: MatchingIndex, org_id: int, *, user: User, top: int
+    session: Session,
+    index: MatchingIndex,
+    org_id: int,
+    *,
+    user: User,
+    top: int,
+    unpaired: bool = False,
 ) -> list[tuple[NeedPublic, float, dict[str, Any]]]:
-    """Published needs ranked for a group (computed live; a group's view, not the review),
-    leaving out those the group is already confirmed for (they are listed as its pairings)."""
+    """Published needs ranked for a group (computed live; a group's view, not the review);
+    ``unpaired``: leaving out those the group is already confirmed for (a page that lists
+    them as its pairings)."""
     org = get_org(session, org_id, user=user)
     if user.role == Role.department or (user.role == Role.npo and user.organization_id != org.id):
         raise PermissionDenied("この団体への提案を見る権限がありません。")
@@ -201,12 +208,16 @@ def for_org(
     key = item_key(org.id)
     if ranker is None or active is None or key not in ranker.org_index_:
         return []
-    paired = set(
-        session.exec(
-            select(Suggestion.need_id)
-            .where(Suggestion.organization_id == org.id)
-            .where(Suggestion.status == SuggestionStatus.confirmed)
-        ).all()
+    paired = (
+        set(
+            session.exec(
+                select(Suggestion.need_id)
+                .where(Suggestion.organization_id == org.id)
+                .where(Suggestion.status == SuggestionStatus.confirmed)
+            ).all()
+        )
+        if unpaired
+        else set()
     )
     ranking = [
         (k, s)

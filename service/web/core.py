@@ -58,6 +58,8 @@ STATUS_LABELS = {
     "meeting_arranged": "事前打ち合わせ設定",
     "project_started": "協働事業化",
     "dropped": "見送り（打ち合わせ後）",
+    "dropped_before_meeting": "見送り（打ち合わせ前）",
+    "stage_undone": "段階の取り消し",
 }
 AREA_LABELS = {
     "same": "地域が一致",
@@ -87,6 +89,7 @@ MESSAGES = {
     "welcome": "ようこそ。利用者登録が完了しました。",
     "user_updated": "利用者の状態を変えました。",
     "login_unlocked": "ログインの制限を解除しました。",
+    "stage_undone": "記録した段階を取り消しました。",
     "promoted": "再学習したモデルが検証で提案の順位を改善したので、使い始めました。",
     "not_promoted": "再学習しましたが、検証で今の順位付けを上回らなかったので、今のまま使います。",
     "password": "パスワードを変えました。ほかの端末ではもう一度ログインしてください。",

@@ -220,7 +220,9 @@ def needs_page(request: Request, session: SessionDep, index: IndexDep, user: Pag
     if user.role == Role.npo and user.organization_id is not None:
         mine = interests.needs_of(session, user.organization_id)
         if page == 1 and not any(f.values()):
-            suited = sugg.for_org(session, index, user.organization_id, user=user, top=5)
+            suited = sugg.for_org(
+                session, index, user.organization_id, user=user, top=5, unpaired=True
+            )
     filters = urlencode({k: (v.value if hasattr(v, "value") else v) for k, v in f.items() if v})
     return render(
         request,
@@ -300,7 +302,9 @@ def my_page(request: Request, session: SessionDep, index: IndexDep, user: PageUs
             return redirect("/orgs/new")
         org = session.get(Organization, user.organization_id)
         assert org is not None
-        suited = sugg.for_org(session, index, user.organization_id, user=user, top=10)
+        suited = sugg.for_org(
+            session, index, user.organization_id, user=user, top=10, unpaired=True
+        )
         matched = session.exec(
             sugg.joined()
             .where(Suggestion.organization_id == user.organization_id)

@@ -11,12 +11,13 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import col, select
 from starlette.datastructures import FormData
 
-from .. import interests, reviews
+from .. import interests, reviews, stages
 from .. import suggestions as sugg
 from ..db import page_of
 from ..deps import IndexDep, SessionDep, SettingsDep
 from ..errors import Conflict, Invalid
 from ..models import (
+    STAGE_LABELS,
     Department,
     RejectReason,
     Role,
@@ -25,7 +26,7 @@ from ..models import (
     SuggestionStatus,
 )
 from ..models import int_tags as tags_int
-from ..schemas import DecisionIn, PairIn, StageIn
+from ..schemas import DecisionIn, PairIn, StageIn, StageUndoIn
 from .core import (
     Id,
     PageUser,
@@ -75,7 +76,7 @@ def _posted(model: type[M], form: FormData, message: str) -> M:
 
 def _next_stages(stage: str | None) -> list[Stage]:
     """The stages a pairing may move on to, forward ones first and 見送り last."""
-    allowed = reviews.TRANSITIONS.get(stage, set())
+    allowed = stages.TRANSITIONS.get(stage, set())
     return [s for s in Stage if s in allowed]
 
 
@@ -183,7 +184,8 @@ def suggestion_page(
             "history": history.get(org.id or 0),
             "reasons": REASONS,
             "next_stages": _next_stages(s.stage) if s.status == SuggestionStatus.confirmed else [],
-            "stage_labels": reviews.STAGE_LABELS,
+            "stage_labels": STAGE_LABELS,
+            "stage_badge": stages.badge(s.stage, stages.stage_path(d.action for d in steps)),
             "tags_int": tags_int,
         },
     )
@@ -196,8 +198,34 @@ async def stage(
     form = await checked_form(request)
     require(user, Role.coordinator)
     data = _posted(StageIn, form, "段階の指定を読み取れません。")
-    reviews.advance(session, suggestion_id, data, user=user)
+    stages.advance(session, suggestion_id, data, user=user)
     return redirect(safe_next(str(form.get("return", "")), "/pairings"), msg="stage")
+
+
+@router.get("/suggestions/{suggestion_id}/drop")
+def drop_page(request: Request, session: SessionDep, user: PageUser, suggestion_id: Id) -> Response:
+    """見送り (ending a confirmed pairing) asks first, and for a reason."""
+    require(user, Role.coordinator)
+    s, need, dept, org = reviews.load(session, suggestion_id, user=user)
+    if Stage.dropped not in _next_stages(s.stage) or s.status != SuggestionStatus.confirmed:
+        return redirect(f"/suggestions/{suggestion_id}")
+    path = stages.effective_stages(session, [suggestion_id])[suggestion_id]
+    return render(
+        request,
+        "stage_drop.html",
+        {"s": s, "need": need, "dept": dept, "org": org, "met": Stage.meeting_arranged in path},
+    )
+
+
+@router.post("/suggestions/{suggestion_id}/stage/undo")
+async def undo_stage(
+    request: Request, session: SessionDep, user: PageUser, suggestion_id: Id
+) -> Response:
+    form = await checked_form(request)
+    require(user, Role.coordinator)
+    data = _posted(StageUndoIn, form, "取り消す理由を入力してください。")
+    stages.undo(session, suggestion_id, data, user=user)
+    return redirect(f"/suggestions/{suggestion_id}", msg="stage_undone")
 
 
 @router.post("/needs/{need_id}/pair")
@@ -239,6 +267,7 @@ def pairings_page(request: Request, session: SessionDep, user: PageUser) -> Resp
         limit=PAIRINGS_PER_PAGE,
         offset=(page - 1) * PAIRINGS_PER_PAGE,
     )
+    paths = stages.effective_stages(session, [s.id for s, _, _, _ in rows if s.id is not None])
     items = [
         {
             "s": s,
@@ -246,6 +275,7 @@ def pairings_page(request: Request, session: SessionDep, user: PageUser) -> Resp
             "dept": dept,
             "org": org,
             "next_stages": _next_stages(s.stage),
+            "badge": stages.badge(s.stage, paths.get(s.id or 0, [])),
         }
         for s, need, dept, org in rows
     ]
@@ -256,7 +286,7 @@ def pairings_page(request: Request, session: SessionDep, user: PageUser) -> Resp
             "items": items,
             "stage": wanted,
             "p": pager(total, page, PAIRINGS_PER_PAGE),
-            "stage_labels": reviews.STAGE_LABELS,
+            "stage_labels": STAGE_LABELS,
             "filters": urlencode({"stage": wanted} if wanted else {}),
         },
     )

@@ -163,9 +163,23 @@ def test_the_decisions_export_reads_back_into_rank_decisions(api: Server, tmp_pa
         ok(
             coord.post(
                 f"/api/suggestions/{s['id']}/stage",
-                json={"stage": stage, "version": current["version"]},
+                json={"stage": stage, "version": current["version"], "comment": "予算の都合"},
             )
         )
+    # a stage taken back and set again: the export holds 「段階の取り消し」 too
+    current = ok(coord.get(f"/api/suggestions/{first['id']}"))
+    current = ok(
+        coord.post(
+            f"/api/suggestions/{first['id']}/stage/undo",
+            json={"reason": "日付の誤り", "version": current["version"]},
+        )
+    )
+    ok(
+        coord.post(
+            f"/api/suggestions/{first['id']}/stage",
+            json={"stage": "meeting_arranged", "version": current["version"]},
+        )
+    )
     files = {}
     for kind in ("needs", "organizations", "decisions"):
         path = tmp_path / f"{kind}.csv"
@@ -175,7 +189,15 @@ def test_the_decisions_export_reads_back_into_rank_decisions(api: Server, tmp_pa
     # times in Japan time, with the zone stated (a manager's spreadsheet reads the office's clock)
     stamps = [row["日時"] for row in csv.DictReader(io.StringIO(text))]
     assert stamps and all(s.endswith("+09:00") for s in stamps), stamps
-    for label in ("承認", "見送り", "営利・事業者", "事前打ち合わせ設定", "見送り（承認後）"):
+    labels = (
+        "承認",
+        "見送り",
+        "営利・事業者",
+        "事前打ち合わせ設定",
+        "見送り（承認後）",
+        "段階の取り消し",
+    )
+    for label in labels:
         assert label in text, label
     result = subprocess.run(
         [

@@ -4,10 +4,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from ... import reviews
+from ... import reviews, stages
 from ... import suggestions as sugg
 from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
-from ...schemas import DecisionIn, DecisionPublic, Page, PairIn, StageIn, SuggestionPublic
+from ...schemas import (
+    DecisionIn,
+    DecisionPublic,
+    Page,
+    PairIn,
+    StageIn,
+    StageUndoIn,
+    SuggestionPublic,
+)
 
 router = APIRouter(tags=["review"])
 
@@ -95,5 +103,19 @@ def pair_by_hand(
 def advance(
     session: SessionDep, user: CurrentUser, suggestion_id: Id, data: StageIn
 ) -> SuggestionPublic:
-    """事前打ち合わせ設定 → 協働事業化 / 見送り."""
-    return reviews.advance(session, suggestion_id, data, user=user)
+    """事前打ち合わせ設定 → 協働事業化 / 見送り（見送りは ``comment`` に理由が必須:
+    422 ``REASON_REQUIRED``）."""
+    return stages.advance(session, suggestion_id, data, user=user)
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/stage/undo",
+    response_model=SuggestionPublic,
+    summary="直前の段階を取り消す",
+)
+def undo_stage(
+    session: SessionDep, user: CurrentUser, suggestion_id: Id, data: StageUndoIn
+) -> SuggestionPublic:
+    """誤って記録した段階を、理由を添えて取り消す（コーディネーターのみ。履歴と監査ログに残る）。
+    409 ``NO_STAGE``: 取り消す段階がない。"""
+    return stages.undo(session, suggestion_id, data, user=user)
