@@ -1,7 +1,8 @@
-"""``/docs`` (Swagger UI) and ``/redoc`` served from a package (fastapi-offline ships
-Swagger UI 5 and ReDoc), so that they work on a closed network: no CDN, no inline script
-(Swagger UI starts from ``/static/docs.js``, ReDoc from its own element), and a
-Content-Security-Policy that allows only this site."""
+"""``/docs`` (Swagger UI) served from a package (fastapi-offline ships Swagger UI 5), so
+that it works on a closed network: no CDN, no inline script (Swagger UI starts from
+``/static/docs.js``), and a Content-Security-Policy that allows only this site. (ReDoc,
+which the same package ships, is not offered: its page fetches a logo from its vendor's
+CDN.)"""
 
 from __future__ import annotations
 
@@ -14,12 +15,10 @@ from fastapi.staticfiles import StaticFiles
 
 ASSETS = "/static/api-docs"
 _ASSET_DIR = Path(fastapi_offline.__file__).parent / "static"
-# both draw with style attributes and ReDoc starts a worker from a blob; everything
-# still comes from this site
+# Swagger UI draws with style attributes; everything still comes from this site
 DOCS_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'; "
-    "base-uri 'none'; object-src 'none'"
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 
 _HEAD = """<!doctype html>
@@ -41,32 +40,14 @@ _SWAGGER = (
 </html>
 """
 )
-_REDOC = (
-    _HEAD
-    + """</head>
-<body>
-<redoc spec-url="{openapi}"></redoc>
-<script src="{assets}/redoc.standalone.js"></script>
-</body>
-</html>
-"""
-)
 
 
 def install_docs(app: FastAPI) -> None:
-    """Add ``/docs``, ``/redoc`` and their assets (before the pages' ``/static`` mount);
-    the app is made with ``docs_url=None, redoc_url=None``."""
+    """Add ``/docs`` and its assets (before the pages' ``/static`` mount); the app is made
+    with ``docs_url=None, redoc_url=None``."""
     app.mount(ASSETS, StaticFiles(directory=_ASSET_DIR), name="api-docs")
-    values = {"title": app.title, "assets": ASSETS, "openapi": app.openapi_url}
-    pages = {"/docs": _SWAGGER.format(**values), "/redoc": _REDOC.format(**values)}
-
-    def page(html: str) -> HTMLResponse:
-        return HTMLResponse(html, headers={"content-security-policy": DOCS_CSP})
+    page = _SWAGGER.format(title=app.title, assets=ASSETS, openapi=app.openapi_url)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return page(pages["/docs"])
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc() -> HTMLResponse:
-        return page(pages["/redoc"])
+        return HTMLResponse(page, headers={"content-security-policy": DOCS_CSP})

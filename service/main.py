@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         version="0.1.0",
         lifespan=lifespan,
-        # /docs and /redoc are served from a package (``docs``), never a CDN
+        # /docs is served from a package (``docs``), never a CDN; no ReDoc (see there)
         docs_url=None,
         redoc_url=None,
     )

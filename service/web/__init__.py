@@ -20,8 +20,8 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
-# /docs and /redoc send their own policy (``service.docs``): they set style attributes
-_OWN_POLICY = ("/docs", "/redoc")
+# /docs sends its own policy (``service.docs``): Swagger UI sets style attributes
+_OWN_POLICY = ("/docs",)
 
 TITLES = {
     401: "ログインが必要です",

@@ -45,9 +45,5 @@ def test_the_api_docs_work_on_a_closed_network(api: Server) -> None:
         asset = anon.get(path)
         assert asset.status_code == 200 and len(asset.content) > 100, path
     assert "SwaggerUIBundle" in anon.get("/static/api-docs/swagger-ui-bundle.js").text
-    redoc = anon.get("/redoc")
-    assert redoc.status_code == 200 and "<script>" not in redoc.text
-    assert all(
-        s.startswith("/") for s in re.findall(r'(?:src|href|spec-url)="([^"]+)"', redoc.text)
-    )
+    assert anon.get("/redoc").status_code == 404  # ReDoc would fetch its logo from a CDN
     assert anon.get("/openapi.json").json()["info"]["title"] == "協働マッチング API"
