@@ -8,7 +8,8 @@ scale:
 
 - ours: fit (tokenising included), rank every need's top 10, one need (p50/p95 over 50
   needs), one profile's needs (reverse, p50/p95 over 50 profiles), upsert of one profile,
-  a remove of nothing indexed, explaining one need's top 10, and the peak resident memory;
+  a remove of nothing indexed, upsert and removal of one need, a rebuild of every derived
+  row, explaining one need's top 10, and the peak resident memory;
 - bm25s: tokenising and indexing the profiles, one need's query (p50/p95);
 - scikit-learn ``TfidfVectorizer`` over the same tokens: fitting, one need's query.
 
@@ -100,6 +101,10 @@ def one_scale(n_orgs: int) -> dict[str, float]:
     edited = replace(orgs[0], activities=orgs[0].activities + "新しく見守り訪問を始めました。")
     _, out["upsert_one"] = _timed(lambda: ranker.upsert(orgs=[edited]))
     _, out["remove_nothing"] = _timed(lambda: ranker.remove(org_ids=["no-such-id"]))
+    need = replace(needs[0], goal=needs[0].goal + "見守り訪問の担い手を増やしたい。")
+    _, out["upsert_need"] = _timed(lambda: ranker.upsert(needs=[need]))
+    _, out["remove_need"] = _timed(lambda: ranker.remove(need_ids=[needs[1].id]))
+    _, out["rebuild"] = _timed(ranker.rebuild)
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     tokenizer = JapaneseTokenizer()
@@ -160,9 +165,10 @@ def main() -> None:
     print(
         "| profiles | needs | fit s | ÷ bm25s build | ÷ sklearn fit | rank all s "
         "| one need p50/p95 ms | ÷ sklearn p95 | one profile p50/p95 ms | upsert one s "
-        "| remove nothing ms | explain top 10 ms | peak RSS MiB |"
+        "| remove nothing ms | upsert one need s | remove one need s | rebuild s "
+        "| explain top 10 ms | peak RSS MiB |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['profiles']:,.0f} | {r['needs']:,.0f} | {r['fit']:.1f} "
@@ -172,6 +178,7 @@ def main() -> None:
             f"| {r['one_need_p95'] / r['sklearn_one_need_p95']:.1f}× "
             f"| {r['one_profile_p50'] * ms:.0f} / {r['one_profile_p95'] * ms:.0f} "
             f"| {r['upsert_one']:.2f} | {r['remove_nothing'] * ms:.2f} "
+            f"| {r['upsert_need']:.2f} | {r['remove_need']:.2f} | {r['rebuild']:.1f} "
             f"| {r['explain_top10'] * ms:.0f} | {r['peak_rss_mib']:.0f} |"
         )
     print()

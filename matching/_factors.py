@@ -131,6 +131,15 @@ class PairSignals:
             org_pops=np.concatenate([self.org_pops[keep], added.org_pops])[take],
         )
 
+    def with_needs(self, keep: list[int], added: PairSignals, take: np.ndarray) -> PairSignals:
+        """These signals with the needs at rows ``keep`` and ``added``'s, reordered by
+        ``take``; the profiles' are kept."""
+        return replace(
+            self,
+            invites=np.concatenate([self.invites[keep], added.invites])[take],
+            need_pops=np.concatenate([self.need_pops[keep], added.need_pops])[take],
+        )
+
     def supplier(self, need_rows: np.ndarray, org_rows: np.ndarray | None = None) -> np.ndarray:
         """need rows × organisations (all, or ``org_rows``): a business for a need that
         does not invite one."""

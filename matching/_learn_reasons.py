@@ -20,8 +20,6 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from ._decision import Decision
 from ._ranker import TfidfRanker
 
@@ -65,5 +63,5 @@ class GroupFacts:
             if npo_id in base.org_index_:
                 business[base.org_index_[npo_id]] = True
         out.signals_ = replace(base.signals_, for_profit=business)
-        out.hubness_ = out._hubness() if out.diversity else np.zeros(len(out.org_ids_))
+        out._measure_hubness()
         return out

@@ -19,7 +19,7 @@ from ._explain import (
     similar_needs,
 )
 from ._factors import PairSignals, area_tables, field_factor, field_matrix
-from ._rows import merge_rows, splice_orgs, stack_rows
+from ._rows import splice_needs, splice_orgs
 from ._schema import Need, Organization
 from ._semantic import NeighbourExpander, dense_encoder
 from ._signals import members_only
@@ -48,6 +48,8 @@ DEFAULT_AREA_FACTORS: dict[str, float] = {
 _BLOCK = 256
 # hubness is measured on at most this many needs (all of them below it)
 HUB_SAMPLE = 2000
+# hubness is the mean of a profile's this many best scores
+HUB_K = 10
 
 Cols = np.ndarray | None
 """Organisation rows to score (``None``: every organisation)."""
@@ -175,7 +177,7 @@ class TfidfRanker(BaseEstimator):
         if self.dense_ is not None:
             self.need_dense_ = self.dense_.transform(self.need_vectors_)
             self.org_dense_ = self.dense_.transform(self.org_vectors_)
-        self.hubness_ = self._hubness() if self.diversity else np.zeros(len(orgs))
+        self._measure_hubness()
 
     def _set_areas(self) -> None:
         """Area groups of both sides and the factor of each pair of groups."""
@@ -190,20 +192,16 @@ class TfidfRanker(BaseEstimator):
             self.needs_, self.orgs_, {**DEFAULT_AREA_FACTORS, **(self.area_factors or {})}
         )
 
-    def _hubness(self, org_rows: Cols = None) -> np.ndarray:
-        """Each profile's mean score over the needs it fits best (its top ``k``).
-
-        A long, well-written profile that scores high for every need has a high value;
-        subtracting ``diversity × hubness`` (as CSLS does for word translation) keeps it
-        from topping every list while a profile that fits few needs well loses little.
-        Each profile's value depends on its own column only (``org_rows``: those profiles).
-        """
+    def _hub_best(self, org_rows: Cols = None) -> np.ndarray:
+        """Each profile's ``k`` best raw scores over the needs (``k`` × profiles, best
+        first, zeros where it fits fewer): what its hubness is the mean of. Each column
+        depends on its own profile only (``org_rows``: those profiles)."""
         n_needs = len(self.need_ids_)
         n_orgs = len(self.org_ids_) if org_rows is None else len(org_rows)
         if not n_needs or not n_orgs:
-            return np.zeros(n_orgs)
+            return np.zeros((0, n_orgs))
         rows = np.arange(n_needs)
-        k = min(10, n_needs)
+        k = min(HUB_K, n_needs)
         if n_needs > HUB_SAMPLE:
             # a seeded sample of the needs, and the same share of them as the top k: the
             # pass stays linear in the profiles, exact up to HUB_SAMPLE needs
@@ -213,7 +211,29 @@ class TfidfRanker(BaseEstimator):
         for start in range(0, len(rows), _BLOCK):
             block = self._raw_scores(rows[start : start + _BLOCK], org_rows)
             best = -np.sort(-np.vstack([best, block]), axis=0)[:k]
-        return best.mean(axis=0)
+        return best
+
+    def _hubness(self, org_rows: Cols = None) -> np.ndarray:
+        """Each profile's mean score over the needs it fits best (its top ``k``).
+
+        A long, well-written profile that scores high for every need has a high value;
+        subtracting ``diversity × hubness`` (as CSLS does for word translation) keeps it
+        from topping every list while a profile that fits few needs well loses little.
+        """
+        best = self._hub_best(org_rows)
+        return best.mean(axis=0) if len(best) else np.zeros(best.shape[1])
+
+    def _measure_hubness(self) -> None:
+        """``hubness_`` of every profile; up to ``HUB_SAMPLE`` needs the top scores are
+        kept too (``hub_top_``), so that a need's edit updates them exactly."""
+        self.hub_top_: np.ndarray | None = None
+        if not self.diversity:
+            self.hubness_ = np.zeros(len(self.org_ids_))
+            return
+        best = self._hub_best()
+        self.hubness_ = best.mean(axis=0) if len(best) else np.zeros(best.shape[1])
+        if len(self.need_ids_) <= HUB_SAMPLE:
+            self.hub_top_ = best
 
     def text_similarity(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """The text part of the score for ``need_rows`` × the organisations (all, or
@@ -248,22 +268,20 @@ class TfidfRanker(BaseEstimator):
     # -- incremental updates -------------------------------------------------------
     def upsert(self, needs: Sequence[Need] = (), orgs: Sequence[Organization] = ()) -> TfidfRanker:
         """Add or replace needs and profiles with the fitted vocabulary and IDF (words new
-        since the ``fit`` are ignored until the next one). Profiles alone cost their own
-        rows (``splice_orgs``); a need rebuilds every derived row."""
+        since the ``fit`` are ignored until the next one). Only the rows given are
+        vectorised and measured (``splice_needs``, ``splice_orgs``); a no-op is free."""
         check_is_fitted(self, "need_vectors_")
-        if not needs and not orgs:
-            return self
-        if not needs:  # profiles only, the common edit: only their rows are computed
+        if needs:
+            latest_needs = {n.id: n for n in needs}
+            splice_needs(
+                self,
+                [i for i, n in enumerate(self.needs_) if n.id not in latest_needs],
+                [latest_needs[k] for k in sorted(latest_needs)],
+            )
+        if orgs:
             latest = {o.id: o for o in orgs}
-            added = [latest[k] for k in sorted(latest)]
             keep = [j for j, o in enumerate(self.orgs_) if o.id not in latest]
-            splice_orgs(self, keep, added)
-            return self
-        need_rows = merge_rows(
-            self.needs_, self.need_vectors_, needs, self.vectorizer_.transform_needs
-        )
-        org_rows = merge_rows(self.orgs_, self.org_vectors_, orgs, self.vectorizer_.transform_orgs)
-        self._restack(need_rows, org_rows)
+            splice_orgs(self, keep, [latest[k] for k in sorted(latest)])
         return self
 
     def remove(self, need_ids: Sequence[str] = (), org_ids: Sequence[str] = ()) -> TfidfRanker:
@@ -271,33 +289,18 @@ class TfidfRanker(BaseEstimator):
         check_is_fitted(self, "need_vectors_")
         drop_n = set(need_ids) & set(self.need_index_)
         drop_o = set(org_ids) & set(self.org_index_)
-        if not drop_n and not drop_o:
-            return self  # nothing indexed to drop: free
-        if not drop_n:
+        if drop_n:
+            splice_needs(self, [i for i, n in enumerate(self.needs_) if n.id not in drop_n], [])
+        if drop_o:
             splice_orgs(self, [j for j, o in enumerate(self.orgs_) if o.id not in drop_o], [])
-            return self
-        kept_needs = [n for n in self.needs_ if n.id not in drop_n]
-        self._restack(
-            merge_rows(
-                kept_needs, self.need_vectors_[[self.need_index_[n.id] for n in kept_needs]]
-            ),
-            {
-                o.id: (o, self.org_vectors_[j])
-                for j, o in enumerate(self.orgs_)
-                if o.id not in drop_o
-            },
-        )
         return self
 
-    def _restack(
-        self,
-        need_rows: dict[str, tuple[Need, sp.csr_matrix]],
-        org_rows: dict[str, tuple[Organization, sp.csr_matrix]],
-    ) -> None:
-        width = len(self.vectorizer_.vocabulary_)
-        needs, self.need_vectors_ = stack_rows(need_rows, width)
-        orgs, self.org_vectors_ = stack_rows(org_rows, width)
-        self._set_items(needs, orgs)
+    def rebuild(self) -> TfidfRanker:
+        """Recompute every derived row over the current items with the fitted vocabulary,
+        hubness included (what ``upsert`` of needs leaves as last measured)."""
+        check_is_fitted(self, "need_vectors_")
+        self._set_items(self.needs_, self.orgs_)
+        return self
 
     def similar_needs(
         self, need_id: str, *, top: int = 5, other_departments: bool = True

@@ -1,4 +1,4 @@
-"""Rows kept by id for the ranker's incremental updates (``upsert``, ``remove``)."""
+"""The ranker's incremental updates (``upsert``, ``remove``): rows spliced in and out."""
 
 from __future__ import annotations
 
@@ -16,46 +16,13 @@ from ._signals import members_only
 if TYPE_CHECKING:
     from ._ranker import TfidfRanker
 
-__all__ = ["merge_rows", "splice_orgs", "stack_rows"]
+__all__ = ["splice_needs", "splice_orgs"]
 
 Item = TypeVar("Item", Need, Organization)
 
 
-def merge_rows(
-    current: list[Item],
-    matrix: sp.csr_matrix,
-    new: Sequence[Item] = (),
-    transform: Callable[[Sequence[Item]], sp.csr_matrix] | None = None,
-) -> dict[str, tuple[Item, sp.csr_matrix]]:
-    """Rows by id: the current ones, replaced or joined by the newly vectorised ``new``."""
-    rows = {item.id: (item, matrix[i]) for i, item in enumerate(current)}
-    if new and transform is not None:
-        vectors = transform(list(new))
-        for k, item in enumerate(new):
-            rows[item.id] = (item, vectors[k])
-    return rows
-
-
-def stack_rows(
-    rows: dict[str, tuple[Item, sp.csr_matrix]], width: int
-) -> tuple[list[Item], sp.csr_matrix]:
-    """Items sorted by id and their vectors stacked in the same order."""
-    ordered = [rows[k] for k in sorted(rows)]
-    items = [item for item, _ in ordered]
-    if not ordered:
-        return items, sp.csr_matrix((0, width))
-    return items, sp.vstack([v for _, v in ordered], format="csr")
-
-
-def splice_orgs(ranker: TfidfRanker, keep: list[int], added: Sequence[Organization]) -> None:
-    """``ranker``'s index with the profiles at rows ``keep`` and the ``added`` ones, in id order:
-    only the added rows are vectorised and measured (their signals, topics, word
-    vectors and hubness; a profile's hubness is its own column's), the rest is
-    copied. Equal to rebuilding every row (``_set_items``) over the same rows."""
-    orgs = [ranker.orgs_[j] for j in keep] + list(added)
-    take = np.array(sorted(range(len(orgs)), key=lambda k: orgs[k].id), dtype=np.intp)
-    source = np.concatenate([np.array(keep, dtype=np.intp), np.full(len(added), -1)])[take]
-    new = ranker.vectorizer_.transform_orgs(added) if added else None
+def _splicer(keep: list[int], take: np.ndarray) -> Callable[[Any, Any], Any]:
+    """Rows ``keep`` of a matrix, then ``fresh`` rows, reordered by ``take``."""
 
     def spliced(old: Any, fresh: Any) -> Any:
         if sp.issparse(old):
@@ -63,6 +30,105 @@ def splice_orgs(ranker: TfidfRanker, keep: list[int], added: Sequence[Organizati
             return rows[take]
         rows = old[keep] if fresh is None else np.concatenate([old[keep], fresh])
         return rows[take]
+
+    return spliced
+
+
+def _order(items: Sequence[Need] | Sequence[Organization]) -> np.ndarray:
+    return np.array(sorted(range(len(items)), key=lambda k: items[k].id), dtype=np.intp)
+
+
+def splice_needs(ranker: TfidfRanker, keep: list[int], added: Sequence[Need]) -> None:
+    """``ranker``'s index with the needs at rows ``keep`` and the ``added`` ones, in id
+    order: only the added rows are vectorised, expanded and measured (signals, topics,
+    word vectors), the rest is copied. Equal to rebuilding every row (``rebuild``) over
+    the same rows, except the profiles' hubness, which stays as last measured: it is a
+    profile's standing over the whole collection of needs, which one need moves little,
+    and measuring it again costs a pass over every need × every profile. The next
+    ``fit`` or ``rebuild`` measures it again (the service refits once a quarter of the
+    index has changed)."""
+    needs = [ranker.needs_[i] for i in keep] + list(added)
+    take = _order(needs)
+    spliced = _splicer(keep, take)
+    new = ranker.vectorizer_.transform_needs(added) if added else None
+    kept = set(keep)
+    removed = np.array([i for i in range(len(ranker.needs_)) if i not in kept], dtype=np.intp)
+    # the profiles whose best scores a removed (or replaced) need was among: measured again
+    dirty = _hub_dirty(ranker, removed)
+    ranker.needs_ = [needs[k] for k in take]
+    ranker.need_ids_ = [n.id for n in ranker.needs_]
+    ranker.need_index_ = {n: i for i, n in enumerate(ranker.need_ids_)}
+    ranker.need_vectors_ = spliced(ranker.need_vectors_, new)
+    ranker.need_fields_ = spliced(ranker.need_fields_, field_matrix(added) if added else None)
+    ranker.signals_ = ranker.signals_.with_needs(keep, PairSignals.of(added, []), take)
+    queries = None
+    if new is not None:
+        queries = ranker.expander_.transform(new)
+        if ranker.neighbours_ is not None:
+            queries = ranker.neighbours_.transform(new, queries)
+    ranker.need_queries_ = spliced(ranker.need_queries_, queries)
+    if ranker.svd_ is not None:
+        fresh = normalize(ranker.svd_.transform(new)) if new is not None else None
+        ranker.need_topics_ = spliced(ranker.need_topics_, fresh)
+    if ranker.dense_ is not None:
+        fresh = ranker.dense_.transform(new) if new is not None else None
+        ranker.need_dense_ = spliced(ranker.need_dense_, fresh)
+    ranker._set_areas()
+    source = np.concatenate([np.array(keep, dtype=np.intp), np.full(len(added), -1)])[take]
+    _hub_update(ranker, np.flatnonzero(source < 0), dirty)
+
+
+def _hub_dirty(ranker: TfidfRanker, removed: np.ndarray) -> np.ndarray | None:
+    """Before the needs at rows ``removed`` go: the profiles they were a best score of
+    (``None``: the kept best scores cannot be updated, measure again or keep)."""
+    top = ranker.hub_top_
+    if not ranker.diversity or top is None:
+        return None
+    dirty = np.zeros(len(ranker.org_ids_), dtype=bool)
+    for start in range(0, len(removed), 256):
+        raw = ranker._raw_scores(removed[start : start + 256])
+        # (a tolerance: float32 word vectors give a score computed in another block a
+        # different eighth digit, and a best score missed would stay in the mean)
+        dirty |= ((raw > 0) & (raw >= top[-1][None, :] - 1e-6)).any(axis=0)
+    return dirty
+
+
+def _hub_update(ranker: TfidfRanker, added_rows: np.ndarray, dirty: np.ndarray | None) -> None:
+    """After a need splice: the profiles' best scores with the added needs merged in and
+    the ``dirty`` profiles measured again: equal to measuring every profile again. Past
+    ``HUB_SAMPLE`` needs (a sample measures them) the hubness stays as last measured."""
+    from ._ranker import HUB_K, HUB_SAMPLE
+
+    n_needs = len(ranker.need_ids_)
+    top = ranker.hub_top_
+    if not ranker.diversity:
+        return
+    if n_needs > HUB_SAMPLE:
+        ranker.hub_top_ = None  # the sample's needs and k change: next fit or rebuild
+        return
+    if top is None or dirty is None or len(top) != min(HUB_K, n_needs):
+        ranker._measure_hubness()  # below the sample size this pass is cheap
+        return
+    for start in range(0, len(added_rows), 256):
+        raw = ranker._raw_scores(added_rows[start : start + 256])
+        top = -np.sort(-np.vstack([top, raw]), axis=0)[: len(top)]
+    cols = np.flatnonzero(dirty)
+    if len(cols):
+        top[:, cols] = ranker._hub_best(cols)
+    ranker.hub_top_ = top
+    ranker.hubness_ = top.mean(axis=0)
+
+
+def splice_orgs(ranker: TfidfRanker, keep: list[int], added: Sequence[Organization]) -> None:
+    """``ranker``'s index with the profiles at rows ``keep`` and the ``added`` ones, in id order:
+    only the added rows are vectorised and measured (their signals, topics, word
+    vectors and hubness; a profile's hubness is its own column's), the rest is
+    copied. Equal to rebuilding every row (``rebuild``) over the same rows."""
+    orgs = [ranker.orgs_[j] for j in keep] + list(added)
+    take = _order(orgs)
+    source = np.concatenate([np.array(keep, dtype=np.intp), np.full(len(added), -1)])[take]
+    new = ranker.vectorizer_.transform_orgs(added) if added else None
+    spliced = _splicer(keep, take)
 
     ranker.orgs_ = [orgs[k] for k in take]
     ranker.org_ids_ = [o.id for o in ranker.orgs_]
@@ -84,8 +150,15 @@ def splice_orgs(ranker: TfidfRanker, keep: list[int], added: Sequence[Organizati
         added_rows = np.flatnonzero(source < 0)
         hubness = np.zeros(len(ranker.orgs_))
         hubness[source >= 0] = ranker.hubness_[source[source >= 0]]
+        top = ranker.hub_top_
+        if top is not None:
+            top = np.concatenate([top[:, keep], np.zeros((len(top), len(added)))], axis=1)[:, take]
         if len(added_rows):
-            hubness[added_rows] = ranker._hubness(added_rows)
+            best = ranker._hub_best(added_rows)
+            hubness[added_rows] = best.mean(axis=0) if len(best) else 0.0
+            if top is not None and len(best) == len(top):
+                top[:, added_rows] = best
         ranker.hubness_ = hubness
+        ranker.hub_top_ = top
     else:
         ranker.hubness_ = np.zeros(len(ranker.orgs_))

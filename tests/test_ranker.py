@@ -246,7 +246,7 @@ def test_hubness_is_measured_on_a_sample_of_needs_beyond_its_size(monkeypatch) -
 
 def test_an_incremental_profile_edit_equals_rebuilding_every_row() -> None:
     """Upserting or removing profiles computes only their rows; the index is the same as
-    one rebuilt over the same rows (forced here by upserting an unchanged need too)."""
+    one rebuilt over the same rows (``rebuild``)."""
     from dataclasses import replace
 
     from corpus import load_corpus
@@ -257,14 +257,65 @@ def test_an_incremental_profile_edit_equals_rebuilding_every_row() -> None:
     incremental = TfidfRanker().fit(needs, orgs)
     rebuilt = TfidfRanker().fit(needs, orgs)
     incremental.upsert(orgs=[edited, added])
-    rebuilt.upsert(needs=[needs[0]], orgs=[edited, added])
+    rebuilt.upsert(orgs=[edited, added]).rebuild()
     assert incremental.org_ids_ == rebuilt.org_ids_ and "P999" in incremental.org_index_
     rows = np.arange(len(needs))
     assert np.allclose(incremental.score_block(rows), rebuilt.score_block(rows), atol=2e-6)
     assert np.allclose(incremental.hubness_, rebuilt.hubness_, atol=1e-9)
     assert incremental.explain(needs[0].id, "P999").org_areas == ["北区"]
     incremental.remove(org_ids=["P999", orgs[0].id])
-    rebuilt.remove(need_ids=["no-such-need"], org_ids=["P999", orgs[0].id])
-    rebuilt.upsert(needs=[needs[0]])
+    rebuilt.remove(need_ids=["no-such-need"], org_ids=["P999", orgs[0].id]).rebuild()
     assert incremental.org_ids_ == rebuilt.org_ids_
     assert np.allclose(incremental.score_block(rows), rebuilt.score_block(rows), atol=2e-6)
+
+
+def test_an_incremental_need_edit_equals_rebuilding_every_row() -> None:
+    """A need's upsert or removal computes only its rows (#14: it rebuilt every row, the
+    hubness pass over every need × profile included, for one need): the profiles' best
+    scores take the added need in, and only the profiles a removed or replaced need was a
+    best score of are measured again. Every row, hubness too, equals a rebuild."""
+    from dataclasses import replace
+
+    from corpus import load_corpus
+
+    needs, orgs, _ = load_corpus(("c",))
+    edited = replace(needs[2], goal=needs[2].goal + "子ども食堂と連携したい。", fields=[1, 13])
+    added = replace(needs[4], id="N999", title="新しい課題", areas=["北区"])
+    incremental = TfidfRanker().fit(needs, orgs)
+    incremental.upsert(needs=[edited, added])
+    incremental.remove(need_ids=[needs[7].id, "no-such-need"])
+    incremental.upsert(orgs=[replace(orgs[1], activities=orgs[1].activities + "防災訓練")])
+    rebuilt = TfidfRanker().fit(needs, orgs)
+    rebuilt.upsert(needs=[edited, added]).remove(need_ids=[needs[7].id])
+    rebuilt.upsert(orgs=[replace(orgs[1], activities=orgs[1].activities + "防災訓練")]).rebuild()
+    assert incremental.need_ids_ == rebuilt.need_ids_ and "N999" in incremental.need_index_
+    assert needs[7].id not in incremental.need_index_
+    rows = np.arange(len(incremental.need_ids_))
+    # (float32 word vectors: blocks of other shapes differ in the eighth digit)
+    assert np.allclose(incremental.hubness_, rebuilt.hubness_, atol=1e-6)
+    assert np.allclose(incremental.hub_top_, rebuilt.hub_top_, atol=1e-6)
+    assert np.allclose(incremental.score_block(rows), rebuilt.score_block(rows), atol=2e-6)
+    for name in ("need_vectors_", "need_queries_"):
+        assert abs(getattr(incremental, name) - getattr(rebuilt, name)).max() < 1e-9, name
+    assert np.allclose(incremental.need_dense_, rebuilt.need_dense_, atol=1e-6)
+    assert incremental.explain("N999", orgs[0].id).need_areas == ["北区"]
+
+
+def test_past_the_sample_size_a_need_edit_leaves_hubness_as_measured(monkeypatch) -> None:
+    """Beyond HUB_SAMPLE needs the hubness comes from a sample whose members and k change
+    with every need: a need's edit leaves it as last measured until ``rebuild`` (or a fit)."""
+    from dataclasses import replace
+
+    from corpus import load_corpus
+
+    from matching import _ranker as module
+
+    monkeypatch.setattr(module, "HUB_SAMPLE", 32)
+    needs, orgs, _ = load_corpus(("c",))
+    ranker = TfidfRanker().fit(needs, orgs)
+    assert ranker.hub_top_ is None
+    hubness = ranker.hubness_.copy()
+    ranker.upsert(needs=[replace(needs[4], id="N999", title="新しい課題")])
+    assert np.array_equal(ranker.hubness_, hubness)
+    ranker.rebuild()
+    assert not np.array_equal(ranker.hubness_, hubness)
