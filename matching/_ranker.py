@@ -24,6 +24,7 @@ from ._schema import Need, Organization
 from ._semantic import NeighbourExpander, dense_encoder
 from ._signals import members_only
 from ._thesaurus import ThesaurusExpander
+from ._topk import Ranking, top_k
 from ._vectorize import FieldWeightedTfidf
 
 __all__ = [
@@ -53,28 +54,6 @@ HUB_K = 10
 
 Cols = np.ndarray | None
 """Organisation rows to score (``None``: every organisation)."""
-
-Ranking = list[tuple[str, float]]
-"""``(id, score)`` pairs, best first, ties broken by id."""
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` best scores, best first; equal scores in index order.
-
-    Works on one row without sorting it whole (``argpartition``), and keeps every
-    index tied at the boundary in the running, so the result never depends on how
-    the partition happened to split a tie.
-    """
-    n = scores.shape[0]
-    if k <= 0 or n == 0:
-        return np.empty(0, dtype=np.intp)
-    if k < n:
-        threshold = scores[np.argpartition(-scores, k - 1)[k - 1]]
-        candidates = np.flatnonzero(scores >= threshold)
-    else:
-        candidates = np.arange(n)
-    order = np.lexsort((candidates, -scores[candidates]))
-    return candidates[order][:k]
 
 
 class TfidfRanker(BaseEstimator):
