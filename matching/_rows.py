@@ -109,6 +109,7 @@ def _hub_update(ranker: TfidfRanker, added_rows: np.ndarray, dirty: np.ndarray |
     if top is None or dirty is None or len(top) != min(HUB_K, n_needs):
         ranker._measure_hubness()  # below the sample size this pass is cheap
         return
+    top = top.copy()  # a shallow copy of the ranker may share the old one: never write it
     for start in range(0, len(added_rows), 256):
         raw = ranker._raw_scores(added_rows[start : start + 256])
         top = -np.sort(-np.vstack([top, raw]), axis=0)[: len(top)]

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     demo_mode: bool = False
     token_ttl_hours: int = 12
     suggestions_per_need: int = Field(default=10, ge=1, le=100)
+    # fit the index and store the suggestions in the background when the server starts
+    warm_up: bool = True
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:

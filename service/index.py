@@ -6,11 +6,20 @@ seen (one indexed query) and applies them with ``upsert`` / ``remove``, so a pro
 registered through one process is rankable in every process at its next request,
 without a refit. A full refit (new vocabulary and IDF) runs on command, and by itself
 once the items changed since the last fit pass a quarter of the index.
+
+The lock is held for the swap, not the work: a refit reads and fits outside it (one fit
+at a time, ``fit_lock``) and then swaps the new ranker in; changes are applied to a
+shallow copy of the ranker that then replaces it, so a request that took the ranker keeps
+a consistent one however long it ranks. ``progress`` says what the index is doing
+(fitting, ranking every need), for ``/models`` and ``GET /api/index``.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
+import time
+from dataclasses import dataclass
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -63,12 +72,46 @@ def to_matching_org(row: models.Organization) -> matching.Organization:
     )
 
 
+@dataclass
+class Progress:
+    """What the index is doing: ``idle``, ``fitting`` or ``ranking`` (the stored
+    suggestions of every need), how far, since when; and how long the last run took."""
+
+    state: str = "idle"
+    done: int = 0
+    total: int = 0
+    started: float = 0.0
+    last_state: str = ""
+    last_seconds: float = 0.0
+
+    def start(self, state: str, total: int = 0) -> None:
+        self.state, self.done, self.total, self.started = state, 0, total, time.monotonic()
+
+    def finish(self) -> None:
+        self.last_state, self.last_seconds = self.state, time.monotonic() - self.started
+        self.state, self.done, self.total = "idle", 0, 0
+
+    def as_dict(self) -> dict[str, object]:
+        running = self.state != "idle"
+        return {
+            "state": self.state,
+            "done": self.done,
+            "total": self.total,
+            "seconds": round(time.monotonic() - self.started, 1) if running else 0.0,
+            "last_state": self.last_state,
+            "last_seconds": round(self.last_seconds, 1),
+        }
+
+
 class MatchingIndex:
     """Thread-safe holder of the fitted ranker for one process."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # held to read or swap the ranker, not to fit
+        self.fit_lock = threading.Lock()  # one refit at a time
+        self.refresh_lock = threading.Lock()  # one refresh of the stored suggestions at a time
+        self.progress = Progress()
         self.ranker: matching.TfidfRanker | None = None
         self.seen_audit_id = 0
         self.fitted_audit_id = 0
@@ -89,16 +132,7 @@ class MatchingIndex:
 
     def load_model(self, session: Session) -> None:
         """Rebuild the promoted model from its stored training decisions (deterministic)."""
-        from .training import current_model, stored_decisions
-
-        model = current_model(session)
-        self.learned, self.model_version = None, "cold-start"
-        if model is None or self.ranker is None:
-            return
-        decisions = stored_decisions(session, up_to=model.max_decision_id)
-        learned = matching.LearnedRanker().fit_on(self.ranker, decisions)
-        if learned.promoted_:
-            self.learned, self.model_version = learned, model.version
+        self.learned, self.model_version = self._learned_for(session, self.ranker)
 
     @property
     def version(self) -> str:
@@ -106,31 +140,66 @@ class MatchingIndex:
         return f"fit{self.fitted_audit_id}+{self.seen_audit_id}"
 
     def refit(self, session: Session) -> None:
-        with self.lock:
+        """Fit a new ranker on every published need and active profile, then swap it in.
+        The index lock is not held while reading and fitting (requests go on with the
+        ranker they have); a second caller waits for the fit in progress, then refits
+        only if rows were written since it started."""
+        started_at = self.fitted_audit_id
+        with self.fit_lock:
+            if self.fitted_audit_id != started_at and self.ranker is not None:
+                return  # another request refitted while this one waited
             last = int(session.exec(select(func.max(AuditLog.id))).one() or 0)
             needs = self._load_needs(session, None)
             orgs = self._load_orgs(session, None)
-            ranker: matching.TfidfRanker | None = None
-            if needs and orgs:
-                try:
-                    ranker = matching.TfidfRanker().fit(needs, orgs)
-                except ValueError:  # no content word at all: nothing to rank yet
-                    ranker = None
-            self.ranker = ranker
-            self.seen_audit_id = self.fitted_audit_id = last
-            window = select(AuditLog.id).where(
-                col(AuditLog.id) > last - RECHECK, col(AuditLog.id) <= last
-            )
-            self.recent_ids = {i for i in session.exec(window).all() if i is not None}
-            self.changes_since_fit = 0
-            self.load_model(session)
+            self.progress.start("fitting", len(needs) + len(orgs))
+            try:
+                ranker: matching.TfidfRanker | None = None
+                if needs and orgs:
+                    try:
+                        ranker = matching.TfidfRanker().fit(needs, orgs)
+                    except ValueError:  # no content word at all: nothing to rank yet
+                        ranker = None
+                learned, model_version = self._learned_for(session, ranker)
+                window = select(AuditLog.id).where(
+                    col(AuditLog.id) > last - RECHECK, col(AuditLog.id) <= last
+                )
+                recent = {i for i in session.exec(window).all() if i is not None}
+                with self.lock:  # the swap
+                    self.ranker = ranker
+                    self.seen_audit_id = self.fitted_audit_id = last
+                    self.recent_ids = recent
+                    self.changes_since_fit = 0
+                    self.learned, self.model_version = learned, model_version
+            finally:
+                self.progress.finish()
+
+    def _learned_for(
+        self, session: Session, ranker: matching.TfidfRanker | None
+    ) -> tuple[matching.LearnedRanker | None, str]:
+        """The promoted model rebuilt over ``ranker`` from its stored decisions."""
+        from .training import current_model, stored_decisions
+
+        model = current_model(session)
+        if model is None or ranker is None:
+            return None, "cold-start"
+        decisions = stored_decisions(session, up_to=model.max_decision_id)
+        learned = matching.LearnedRanker().fit_on(ranker, decisions)
+        return (learned, model.version) if learned.promoted_ else (None, "cold-start")
 
     def sync(self, session: Session) -> matching.TfidfRanker | None:
-        """Apply the changes other requests and processes made; return the current ranker."""
+        """Apply the changes other requests and processes made; return the current ranker
+        (a refit, when one is due, runs outside the lock and swaps in)."""
+        if self._apply(session):
+            self.refit(session)
+            self._apply(session)  # what was written while it fitted
+        return self.ranker
+
+    def _apply(self, session: Session) -> bool:
+        """Apply unseen audit rows to a copy of the ranker and swap it in; ``True`` when
+        a refit is due instead."""
         with self.lock:
             if self.ranker is None and self.seen_audit_id == 0:
-                self.refit(session)
-                return self.ranker
+                return True
             rows = [
                 r
                 for r in session.exec(
@@ -142,11 +211,10 @@ class MatchingIndex:
                 if r[0] is not None and r[0] not in self.recent_ids
             ]
             if not rows:
-                return self.ranker
-            last = max(self.seen_audit_id, *(int(r[0] or 0) for r in rows))
+                return False
             if self.ranker is None or any(r[1] == "index" and r[3] == "refit" for r in rows):
-                self.refit(session)
-                return self.ranker
+                return True
+            last = max(self.seen_audit_id, *(int(r[0] or 0) for r in rows))
             if any(r[1] == "index" and r[3] == "promote" for r in rows):
                 self.load_model(session)
             need_ids = {r[2] for r in rows if r[1] == "need" and r[2] is not None}
@@ -155,18 +223,21 @@ class MatchingIndex:
             live_orgs = self._load_orgs(session, org_ids)
             gone_needs = need_ids - {row_id(n.id) for n in live_needs}
             gone_orgs = org_ids - {row_id(o.id) for o in live_orgs}
-            self.ranker.upsert(live_needs, live_orgs)
-            self.ranker.remove([item_key(i) for i in gone_needs], [item_key(i) for i in gone_orgs])
+            # copy on write: a request ranking with the old ranker keeps a consistent one
+            ranker = copy.copy(self.ranker)
+            ranker.upsert(live_needs, live_orgs)
+            ranker.remove([item_key(i) for i in gone_needs], [item_key(i) for i in gone_orgs])
             if self.learned is not None and (need_ids or org_ids):
-                self.learned.rebind(self.ranker)
+                learned = copy.copy(self.learned)
+                learned.rebind(ranker)
+                self.learned = learned
+            self.ranker = ranker
             self.seen_audit_id = last
             self.recent_ids = {i for i in self.recent_ids if i > last - RECHECK}
             self.recent_ids.update(int(r[0] or 0) for r in rows)
             self.changes_since_fit += len(need_ids) + len(org_ids)
-            size = len(self.ranker.need_ids_) + len(self.ranker.org_ids_)
-            if self.changes_since_fit > max(REFIT_MIN_CHANGES, REFIT_SHARE * size):
-                self.refit(session)
-            return self.ranker
+            size = len(ranker.need_ids_) + len(ranker.org_ids_)
+            return self.changes_since_fit > max(REFIT_MIN_CHANGES, REFIT_SHARE * size)
 
     @staticmethod
     def _load_needs(session: Session, ids: set[int] | None) -> list[matching.Need]:

@@ -24,6 +24,7 @@ from .docs import install_docs
 from .errors import install_handlers
 from .index import MatchingIndex
 from .limits import BodyLimit
+from .refresh import warm_up
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.warm_up:  # fit and rank in the background, not in the first request
+            warm_up(engine, app.state.index, top=settings.suggestions_per_need)
         yield
         engine.dispose()
 

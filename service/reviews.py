@@ -35,8 +35,9 @@ from .models import (
 )
 from .needs import get_need
 from .organizations import get_org
+from .refresh import explain_pair
 from .schemas import DecisionIn, DecisionPublic, PairIn, SuggestionPublic
-from .suggestions import explain_pair, joined, suggestion_public
+from .suggestions import joined, suggestion_public
 
 
 def load(
@@ -178,8 +179,8 @@ def pair_by_hand(
             code="ALREADY_SUGGESTED",
             errors=[{"field": "organization_id", "code": "EXISTS", "suggestion_id": existing.id}],
         )
+    index.sync(session)
     with index.lock:
-        index.sync(session)
         reasons = explain_pair(index, need_id, data.organization_id)
         version = index.version
     assert user.id is not None

@@ -1,4 +1,5 @@
-"""Ranked suggestions: stored from the matching index; listed per need, per group, as a queue."""
+"""Ranked suggestions: listed per need, per group, as a queue (kept in step with the matching
+index by ``refresh``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ from typing import Any
 
 from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from .db import analyze, page_of
+from .db import page_of
 from .errors import NotFound, PermissionDenied
 from .index import MatchingIndex, item_key, row_id
 from .models import (
@@ -25,115 +25,12 @@ from .models import (
     Suggestion,
     SuggestionStatus,
     User,
-    utcnow,
 )
 from .needs import get_need, need_public
 from .organizations import get_org
+from .refresh import ensure_fresh
 from .schemas import NeedPublic, Page, SuggestionPublic
 from .search import matches
-
-# a refresh that adds more rows than this refreshes the planner's statistics
-ANALYZE_AFTER = 500
-
-
-def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
-    """Bring the stored suggestions up to the index's current version (cheap when unchanged)."""
-    with index.lock:
-        index.sync(session)
-        wanted = f"{index.version}|{index.model_version}"
-        if index.suggestions_version == wanted:
-            return
-        for attempt in range(2):
-            try:
-                _refresh_all(session, index, top=top)
-                break
-            except IntegrityError:  # another process inserted the same pair first: read again
-                session.rollback()
-                if attempt:
-                    raise
-        index.suggestions_version = wanted
-
-
-def _reasons(index: MatchingIndex, need_key: str, org_keys: list[str]) -> dict[str, dict[str, Any]]:
-    """Per group: the cold-start explanation, plus the learned model's part when one ranks
-    (explained with the settings that model calibrated, so the factors match the score)."""
-    assert index.ranker is not None
-    learned = index.learned if index.active is index.learned else None
-    base = learned.base_ if learned is not None else index.ranker
-    out = {e.npo_id: e.as_dict() for e in base.explain_many(need_key, org_keys)}
-    if learned is not None:
-        for org_key in org_keys:
-            out[org_key]["model"] = learned.contributions(need_key, org_key)
-    return out
-
-
-def explain_pair(index: MatchingIndex, need_id: int, org_id: int) -> dict[str, Any]:
-    """The reasons one (need, group) pair would be shown with, suggested or not."""
-    return _reasons(index, item_key(need_id), [item_key(org_id)])[item_key(org_id)]
-
-
-def _refresh_all(session: Session, index: MatchingIndex, *, top: int) -> None:
-    active = index.active
-    version, model = index.version, index.model_version
-    existing: dict[tuple[int, int], Suggestion] = {
-        (s.need_id, s.organization_id): s for s in session.exec(select(Suggestion)).all()
-    }
-    current: set[tuple[int, int]] = set()
-    now = utcnow()
-    for need_key, ranking in active.rank_orgs(top=top) if active else []:
-        need_id = row_id(need_key)
-        ranked = [
-            (rank, org_key, score) for rank, (org_key, score) in enumerate(ranking, 1) if score > 0
-        ]
-        stale = [
-            org_key
-            for _, org_key, score in ranked
-            if (row := existing.get((need_id, row_id(org_key)))) is None
-            or (
-                row.status == SuggestionStatus.pending
-                and (row.score, row.model_version) != (score, model)
-            )
-        ]
-        reasons = _reasons(index, need_key, stale) if stale else {}
-        for rank, org_key, score in ranked:
-            pair = (need_id, row_id(org_key))
-            current.add(pair)
-            row = existing.get(pair)
-            if row is None:
-                session.add(
-                    Suggestion(
-                        need_id=need_id,
-                        organization_id=pair[1],
-                        score=score,
-                        rank=rank,
-                        reasons=reasons[org_key],
-                        index_version=version,
-                        model_version=model,
-                    )
-                )
-            elif row.status == SuggestionStatus.pending and (
-                row.rank,
-                row.score,
-                row.model_version,
-            ) != (
-                rank,
-                score,
-                model,
-            ):
-                if org_key in reasons:
-                    row.reasons = reasons[org_key]
-                row.score, row.rank = score, rank
-                row.index_version, row.model_version, row.updated_at = version, model, now
-                session.add(row)
-    for pair, row in existing.items():
-        if pair not in current and row.rank is not None and row.status == SuggestionStatus.pending:
-            row.rank = None  # dropped out of the top list; kept, never silently deleted
-            row.updated_at = now
-            session.add(row)
-    added = len(session.new)
-    session.commit()
-    if added > ANALYZE_AFTER:
-        analyze(session, "suggestion")
 
 
 def suggestion_public(s: Suggestion, need: Need, dept: str, org: Organization) -> SuggestionPublic:

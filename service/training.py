@@ -54,28 +54,29 @@ def train(session: Session, index: MatchingIndex, *, user: User | None) -> Ranki
     last = int(session.exec(select(func.max(Decision.id))).one() or 0)
     decisions = stored_decisions(session, up_to=last)
     serving = current_model(session)
-    with index.lock:
-        ranker = index.sync(session)
-        learned = matching.LearnedRanker().fit_on(ranker, decisions) if ranker is not None else None
-        promoted = bool(learned is not None and learned.promoted_)
-        report = dict(learned.report_) if learned is not None else {}
-        if promoted and ranker is not None and serving is not None:
-            # a learned model serves: the new one replaces it only if it is not worse on
-            # what was decided since that model was trained
+    # trained on the ranker as it is now, outside the index lock (requests go on)
+    ranker = index.sync(session)
+    learned = matching.LearnedRanker().fit_on(ranker, decisions) if ranker is not None else None
+    promoted = bool(learned is not None and learned.promoted_)
+    report = dict(learned.report_) if learned is not None else {}
+    if promoted and ranker is not None and serving is not None:
+        # a learned model serves: the new one replaces it only if it is not worse on
+        # what was decided since that model was trained
+        with index.lock:
             held = index.learned if index.model_version == serving.version else None
-            comparison = matching.compare_with_current(
-                ranker,
-                stored_decisions(session, up_to=serving.max_decision_id),
-                decisions,
-                serving=held,
+        comparison = matching.compare_with_current(
+            ranker,
+            stored_decisions(session, up_to=serving.max_decision_id),
+            decisions,
+            serving=held,
+        )
+        report["against_current"] = {"version": serving.version, **comparison.as_dict()}
+        if not comparison.not_worse:
+            promoted = False
+            report.update(
+                promoted=False,
+                code="worse_than_current" if comparison.enough else "no_new_evidence",
             )
-            report["against_current"] = {"version": serving.version, **comparison.as_dict()}
-            if not comparison.not_worse:
-                promoted = False
-                report.update(
-                    promoted=False,
-                    code="worse_than_current" if comparison.enough else "no_new_evidence",
-                )
     count = int(session.exec(select(func.count()).select_from(RankingModel)).one())
     row = RankingModel(
         version=f"{'learned' if promoted else 'cold-start'}-{count + 1}",
@@ -98,6 +99,8 @@ def train(session: Session, index: MatchingIndex, *, user: User | None) -> Ranki
     session.refresh(row)
     if promotion is not None and learned is not None:
         with index.lock:  # this process already has the model: no need to train it again
+            if index.ranker is not None and index.ranker is not ranker:
+                learned.rebind(index.ranker)  # the index moved on while it trained
             index.learned, index.model_version = learned, row.version
             if promotion.id is not None:
                 index.recent_ids.add(promotion.id)

@@ -307,7 +307,6 @@ def test_past_the_sample_size_a_need_edit_leaves_hubness_as_measured(monkeypatch
     from dataclasses import replace
 
     from corpus import load_corpus
-
     from matching import _ranker as module
 
     monkeypatch.setattr(module, "HUB_SAMPLE", 32)

@@ -84,8 +84,25 @@ def dashboard_xlsx(session: SessionDep, user: PageUser, fy: Id) -> Response:
 # ---- the ranking model -----------------------------------------------------------
 
 
+PROGRESS_LABELS = {"fitting": "索引を作り直しています", "ranking": "提案を計算し直しています"}
+
+
+def progress_line(progress: dict[str, object]) -> str:
+    """The index's work, as the coordinator reads it on /models."""
+    state = str(progress["state"])
+    if state in PROGRESS_LABELS:
+        done, total = progress["done"], progress["total"]
+        counted = f"（{done} / {total} 件）" if state == "ranking" and total else ""
+        return f"{PROGRESS_LABELS[state]}{counted}。{progress['seconds']} 秒経過。"
+    last = str(progress["last_state"])
+    if last in PROGRESS_LABELS:
+        seconds = progress["last_seconds"]
+        return f"索引は最新です（前回の処理: {PROGRESS_LABELS[last]}、{seconds} 秒）。"
+    return "索引は最新です。"
+
+
 @router.get("/models")
-def models_page(request: Request, session: SessionDep, user: PageUser) -> Response:
+def models_page(request: Request, session: SessionDep, index: IndexDep, user: PageUser) -> Response:
     require(user, Role.coordinator)
     rows = session.exec(select(RankingModel).order_by(col(RankingModel.id).desc()).limit(50)).all()
     current = training.current_model(session)
@@ -96,6 +113,7 @@ def models_page(request: Request, session: SessionDep, user: PageUser) -> Respon
             "models": [(row, describe_model(row.report)) for row in rows],
             "current": current.version if current else "cold-start",
             "decisions": len(training.stored_decisions(session)),
+            "progress": progress_line(index.progress.as_dict()),
         },
     )
 

@@ -21,6 +21,9 @@ class IndexInfo(BaseModel):
     needs: int
     organizations: int
     vocabulary: int
+    # what the index is doing: state idle | fitting | ranking, done / total, seconds so
+    # far, and the last run's state and seconds
+    progress: dict[str, object]
 
 
 @router.post("/users", response_model=UserPublic, status_code=201, summary="利用者を追加する")
@@ -101,4 +104,5 @@ def _info(index: MatchingIndex) -> IndexInfo:
         needs=len(r.need_ids_) if r else 0,
         organizations=len(r.org_ids_) if r else 0,
         vocabulary=len(r.vectorizer_.vocabulary_) if r else 0,
+        progress=index.progress.as_dict(),
     )

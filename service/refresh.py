@@ -1,0 +1,178 @@
+"""The stored suggestions kept in step with the matching index.
+
+``ensure_fresh`` brings every need's stored top list up to the index's version: one
+refresh at a time per process, over a snapshot of the index taken under its lock, so the
+lock is not held while every need is ranked and explained (``index.progress`` says how
+far it is). New pairs are added, moved ones re-ranked, and pairs that fell out of a top
+list keep their row with no rank: nothing a coordinator may have seen is deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+import matching
+
+from .db import analyze
+from .index import MatchingIndex, item_key, row_id
+from .models import Suggestion, SuggestionStatus, utcnow
+
+__all__ = ["Snapshot", "ensure_fresh", "explain_pair", "warm_up"]
+
+log = logging.getLogger(__name__)
+
+# a refresh that adds more rows than this refreshes the planner's statistics
+ANALYZE_AFTER = 500
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The index as one refresh sees it, taken under its lock in one go."""
+
+    ranker: matching.TfidfRanker | None
+    learned: matching.LearnedRanker | None  # when a promoted model ranks
+    version: str
+    model: str
+
+    @classmethod
+    def of(cls, index: MatchingIndex) -> Snapshot:
+        with index.lock:
+            learned = index.learned if index.active is index.learned else None
+            return cls(index.ranker, learned, index.version, index.model_version)
+
+    @property
+    def active(self) -> matching.TfidfRanker | matching.LearnedRanker | None:
+        return self.learned or self.ranker
+
+
+def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
+    """Bring the stored suggestions up to the index's current version (cheap when unchanged).
+
+    One refresh at a time (``refresh_lock``), over a snapshot of the index: the index lock
+    is not held while every need is ranked, so a request for one need's ranking or one
+    pair's reasons is not kept waiting by it."""
+    index.sync(session)
+    with index.refresh_lock:
+        snap = Snapshot.of(index)
+        wanted = f"{snap.version}|{snap.model}"
+        if index.suggestions_version == wanted:
+            return
+        index.progress.start("ranking", len(snap.ranker.need_ids_) if snap.ranker else 0)
+        try:
+            for attempt in range(2):
+                try:
+                    _refresh_all(session, snap, index, top=top)
+                    break
+                except IntegrityError:  # another process inserted the same pair first
+                    session.rollback()
+                    if attempt:
+                        raise
+        finally:
+            index.progress.finish()
+        index.suggestions_version = wanted
+
+
+def _reasons(snap: Snapshot, need_key: str, org_keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Per group: the cold-start explanation, plus the learned model's part when one ranks
+    (explained with the settings that model calibrated, so the factors match the score)."""
+    assert snap.ranker is not None
+    base = snap.learned.base_ if snap.learned is not None else snap.ranker
+    out = {e.npo_id: e.as_dict() for e in base.explain_many(need_key, org_keys)}
+    if snap.learned is not None:
+        for org_key in org_keys:
+            out[org_key]["model"] = snap.learned.contributions(need_key, org_key)
+    return out
+
+
+def explain_pair(index: MatchingIndex, need_id: int, org_id: int) -> dict[str, Any]:
+    """The reasons one (need, group) pair would be shown with, suggested or not."""
+    return _reasons(Snapshot.of(index), item_key(need_id), [item_key(org_id)])[item_key(org_id)]
+
+
+def _refresh_all(session: Session, snap: Snapshot, index: MatchingIndex, *, top: int) -> None:
+    active = snap.active
+    version, model = snap.version, snap.model
+    existing: dict[tuple[int, int], Suggestion] = {
+        (s.need_id, s.organization_id): s for s in session.exec(select(Suggestion)).all()
+    }
+    current: set[tuple[int, int]] = set()
+    now = utcnow()
+    for need_key, ranking in active.rank_orgs(top=top) if active else []:
+        need_id = row_id(need_key)
+        ranked = [
+            (rank, org_key, score) for rank, (org_key, score) in enumerate(ranking, 1) if score > 0
+        ]
+        stale = [
+            org_key
+            for _, org_key, score in ranked
+            if (row := existing.get((need_id, row_id(org_key)))) is None
+            or (
+                row.status == SuggestionStatus.pending
+                and (row.score, row.model_version) != (score, model)
+            )
+        ]
+        reasons = _reasons(snap, need_key, stale) if stale else {}
+        index.progress.done += 1
+        for rank, org_key, score in ranked:
+            pair = (need_id, row_id(org_key))
+            current.add(pair)
+            row = existing.get(pair)
+            if row is None:
+                session.add(
+                    Suggestion(
+                        need_id=need_id,
+                        organization_id=pair[1],
+                        score=score,
+                        rank=rank,
+                        reasons=reasons[org_key],
+                        index_version=version,
+                        model_version=model,
+                    )
+                )
+            elif row.status == SuggestionStatus.pending and (
+                row.rank,
+                row.score,
+                row.model_version,
+            ) != (
+                rank,
+                score,
+                model,
+            ):
+                if org_key in reasons:
+                    row.reasons = reasons[org_key]
+                row.score, row.rank = score, rank
+                row.index_version, row.model_version, row.updated_at = version, model, now
+                session.add(row)
+    for pair, row in existing.items():
+        if pair not in current and row.rank is not None and row.status == SuggestionStatus.pending:
+            row.rank = None  # dropped out of the top list; kept, never silently deleted
+            row.updated_at = now
+            session.add(row)
+    added = len(session.new)
+    session.commit()
+    if added > ANALYZE_AFTER:
+        analyze(session, "suggestion")
+
+
+def warm_up(engine: Engine, index: MatchingIndex, *, top: int) -> threading.Thread:
+    """Fit the index and store every need's suggestions in a background thread, started
+    with the server: the first request finds them ready (or, arriving earlier, waits for
+    this work instead of doing it again); ``index.progress`` shows how far it is."""
+
+    def run() -> None:
+        try:
+            with Session(engine) as session:
+                ensure_fresh(session, index, top=top)
+        except Exception:  # the database may be down at start; requests will try again
+            log.exception("warm-up of the matching index failed")
+
+    thread = threading.Thread(target=run, name="kyodo-warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,92 @@
+"""The index lock is held for the swap, not the work (#14): a refit fits outside it while
+requests go on, the work's progress is shown, and a change replaces the ranker instead of
+editing the one a request may be ranking with."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlmodel import Session
+
+import matching
+from service.index import MatchingIndex
+from service.refresh import warm_up
+
+from .conftest import Server
+from .helpers import need_payload, ok, seed
+from .test_pages import login
+
+
+def test_a_refit_fits_outside_the_lock_and_shows_its_progress(
+    api: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coord = api.client("coord")
+    needs, _ = seed(coord)
+    ok(coord.get(f"/api/needs/{needs['N1']}/suggestions"))  # fitted and stored
+    index: MatchingIndex = api.app.state.index  # type: ignore[attr-defined]
+    entered, release = threading.Event(), threading.Event()
+    fit = matching.TfidfRanker.fit
+
+    def slow_fit(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        entered.set()
+        assert release.wait(30)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(matching.TfidfRanker, "fit", slow_fit)
+    before = index.ranker
+
+    def refit() -> None:
+        with Session(api.engine) as session:  # type: ignore[arg-type]
+            index.refit(session)
+
+    worker = threading.Thread(target=refit)
+    worker.start()
+    try:
+        assert entered.wait(30)
+        # while it fits: the lock is free, requests are answered, the progress says so
+        assert index.lock.acquire(blocking=False)
+        index.lock.release()
+        info = ok(coord.get("/api/index"))
+        assert info["progress"]["state"] == "fitting" and info["needs"] == len(needs)
+        assert "索引を作り直しています" in login(api, "coord").get("/models").text
+        ranked = ok(coord.get(f"/api/needs/{needs['N2']}/suggestions"))
+        assert ranked and index.ranker is before  # the old ranker serves meanwhile
+    finally:
+        release.set()
+        worker.join(60)
+    assert index.ranker is not before  # swapped in
+    info = ok(coord.get("/api/index"))
+    assert info["progress"]["state"] == "idle" and info["progress"]["last_state"] in (
+        "fitting",
+        "ranking",
+    )
+    assert "索引は最新です" in login(api, "coord").get("/models").text
+
+
+def test_a_change_replaces_the_ranker_and_leaves_the_old_one_whole(api: Server) -> None:
+    coord = api.client("coord")
+    needs, _ = seed(coord)
+    ok(coord.get(f"/api/needs/{needs['N1']}/suggestions"))
+    index: MatchingIndex = api.app.state.index  # type: ignore[attr-defined]
+    old = index.ranker
+    assert old is not None
+    old_needs, old_vectors = list(old.need_ids_), old.need_vectors_
+    created = ok(coord.post("/api/needs", json=need_payload(0, key="N77")), 201)
+    ranked = ok(coord.get(f"/api/needs/{created['id']}/suggestions"))
+    assert ranked
+    assert index.ranker is not old and len(index.ranker.need_ids_) == len(old_needs) + 1
+    # a request still ranking with the old one sees it as it was
+    assert old.need_ids_ == old_needs and old.need_vectors_ is old_vectors
+    assert old.rank_orgs([old_needs[0]], top=3)
+
+
+def test_the_server_warms_the_index_up_in_the_background(api: Server) -> None:
+    coord = api.client("coord")
+    needs, _ = seed(coord)
+    index = MatchingIndex(api.engine)  # type: ignore[arg-type]
+    assert index.ranker is None and index.suggestions_version == ""
+    warm_up(api.engine, index, top=10).join(120)  # type: ignore[arg-type]
+    assert index.ranker is not None and len(index.ranker.need_ids_) == len(needs)
+    assert index.suggestions_version.startswith(index.version)
+    assert index.progress.state == "idle" and index.progress.last_state == "ranking"
