@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,6 +154,22 @@ env.globals.update(
     AREA_LABELS=AREA_LABELS,
     FORMS=FORMS,
 )
+
+
+# ---- one record per form ----------------------------------------------------------
+
+# A form that creates a record carries the record's id, chosen when the form was drawn:
+# Back + resubmit, or a double click, posts the same id again and finds the record made.
+_FORM_KEY = re.compile(r"^W[0-9A-F]{10}$")
+
+
+def new_form_key() -> str:
+    return f"W{uuid.uuid4().hex[:10].upper()}"
+
+
+def posted_form_key(form: FormData) -> str | None:
+    value = form.get("form_key")
+    return value if isinstance(value, str) and _FORM_KEY.match(value) else None
 
 
 # ---- session and CSRF -------------------------------------------------------------

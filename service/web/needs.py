@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 import matching
@@ -38,7 +39,9 @@ from .core import (
     PageUser,
     checked_form,
     form_errors,
+    new_form_key,
     pager,
+    posted_form_key,
     query_int,
     redirect,
     render,
@@ -119,22 +122,45 @@ def _form_page(
 def new_need_page(request: Request, session: SessionDep, user: PageUser) -> Response:
     require(user, Role.coordinator, Role.department)
     values = {"fields": [], "areas": [], "forms": [], "status": "published"}
+    values["form_key"] = new_form_key()
     return _form_page(request, session, user, values=values, errors={})
+
+
+def _made_by_form(session: Session, user: User, key: str | None) -> int | None:
+    """The need this form already created (a second post of the same form), if the user
+    may see it."""
+    if key is None:
+        return None
+    row = session.exec(select(Need.id, Need.department_id).where(Need.key == key)).first()
+    if row is None or not (user.role == Role.coordinator or row[1] == user.department_id):
+        return None
+    return row[0]
 
 
 @router.post("/needs/new")
 async def create_need(request: Request, session: SessionDep, user: PageUser) -> Response:
     form = await checked_form(request)
     require(user, Role.coordinator, Role.department)
+    key = posted_form_key(form)
+    if (made := _made_by_form(session, user, key)) is not None:
+        return redirect(f"/needs/{made}", msg="need_saved")  # posted twice: one record
     values = _need_values(form)
+    values["form_key"] = key or new_form_key()
     if user.role == Role.coordinator:
         values["department"] = str(form.get("department", "")) or None
+    data = {k: v for k, v in values.items() if k != "form_key"}
     try:
-        need, _ = needs_service.create_need(session, NeedCreate(**values), user=user)
+        need, _ = needs_service.create_need(
+            session, NeedCreate(**data, key=values["form_key"]), user=user
+        )
     except ValidationError as exc:
         return _form_page(request, session, user, values=values, errors=form_errors(exc))
-    except DomainError as exc:
+    except (DomainError, IntegrityError) as exc:
         session.rollback()
+        if (made := _made_by_form(session, user, key)) is not None:
+            return redirect(f"/needs/{made}", msg="need_saved")  # the other post won
+        if isinstance(exc, IntegrityError):
+            raise
         errors = {e["field"]: e["message"] for e in exc.errors if "field" in e}
         return _form_page(request, session, user, values=values, errors=errors, error=exc.message)
     return redirect(f"/needs/{need.id}", msg="need_saved")

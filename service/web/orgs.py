@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 
 import matching
 
@@ -23,7 +24,9 @@ from .core import (
     PageUser,
     checked_form,
     form_errors,
+    new_form_key,
     pager,
+    posted_form_key,
     query_int,
     redirect,
     render,
@@ -113,20 +116,41 @@ def _may_register(user: User) -> None:
 @router.get("/orgs/new")
 def new_org_page(request: Request, session: SessionDep, user: PageUser) -> Response:
     _may_register(user)
-    return _form(request, session, values={"fields": [], "areas": []}, errors={})
+    values = {"fields": [], "areas": [], "form_key": new_form_key()}
+    return _form(request, session, values=values, errors={})
+
+
+def _made_by_form(session: Session, user: User, key: str | None) -> Response | None:
+    """Where to go when this form already created its group (a second post of it)."""
+    if key is None:
+        return None
+    org_id = session.exec(select(Organization.id).where(Organization.key == key)).first()
+    if org_id is None or not (user.role == Role.coordinator or user.organization_id == org_id):
+        return None
+    return redirect("/my" if user.role == Role.npo else f"/orgs/{org_id}", msg="org_saved")
 
 
 @router.post("/orgs/new")
 async def create_org(request: Request, session: SessionDep, user: PageUser) -> Response:
     form = await checked_form(request)
+    key = posted_form_key(form)
+    if (made := _made_by_form(session, user, key)) is not None:
+        return made  # posted twice: one record
     _may_register(user)
     values = _values(form)
+    values["form_key"] = key or new_form_key()
+    data = {k: v for k, v in values.items() if k != "form_key"}
     try:
-        org = orgs_service.create_org(session, OrgCreate(**values), user=user)
+        org = orgs_service.create_org(session, OrgCreate(**data, key=values["form_key"]), user=user)
     except ValidationError as exc:
         return _form(request, session, values=values, errors=form_errors(exc))
-    except DomainError as exc:
+    except (DomainError, IntegrityError) as exc:
         session.rollback()
+        session.expire_all()
+        if (made := _made_by_form(session, session.get(User, user.id) or user, key)) is not None:
+            return made  # the other post won
+        if isinstance(exc, IntegrityError):
+            raise
         return _form(request, session, values=values, errors={}, error=exc.message)
     return redirect("/my" if user.role == Role.npo else f"/orgs/{org.id}", msg="org_saved")
 
