@@ -17,11 +17,21 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from matching import FIELD_NAMES
 
-from .models import BY_HAND, STAGE_UNDONE, Decision, Department, Need, Suggestion, int_tags
+from .models import (
+    BY_HAND,
+    STAGE_UNDONE,
+    Decision,
+    Department,
+    Need,
+    Suggestion,
+    SuggestionStatus,
+    int_tags,
+)
 
 JST = ZoneInfo("Asia/Tokyo")
 METRICS = (
@@ -56,6 +66,7 @@ class _Row:
     need_id: int
     created_at: datetime
     by_hand: bool
+    current: bool  # in a need's top list now, or decided (not one that fell out unseen)
 
 
 @dataclass
@@ -93,10 +104,20 @@ def _figures(session: Session, year: int) -> YearFigures:
     }
     # only the columns counted: a suggestion row also carries its reasons (JSON)
     suggestions = {
-        s_id: _Row(need_id, created, made_by == BY_HAND)
-        for s_id, need_id, created, made_by in session.exec(
-            select(
-                Suggestion.id, Suggestion.need_id, Suggestion.created_at, Suggestion.model_version
+        s_id: _Row(
+            need_id,
+            created,
+            made_by == BY_HAND,
+            rank is not None or status != SuggestionStatus.pending,
+        )
+        for s_id, need_id, created, made_by, rank, status in session.execute(
+            sa_select(
+                col(Suggestion.id),
+                col(Suggestion.need_id),
+                col(Suggestion.created_at),
+                col(Suggestion.model_version),
+                col(Suggestion.rank),
+                col(Suggestion.status),
             )
         )
     }
@@ -115,13 +136,12 @@ def _figures(session: Session, year: int) -> YearFigures:
     for need_id, (created, _, _) in needs.items():
         if inside(created):
             count("needs_posted", need_id)  # type: ignore[arg-type]
-    for s in suggestions.values():
-        if inside(s.created_at):
-            count("by_hand" if s.by_hand else "suggestions_made", s.need_id)
     last_review: dict[int, Decision] = {}
     # the stages in effect (a stage the coordinator took back no longer counts)
     reached: dict[int, list[Decision]] = {}
+    decided: set[int] = set()
     for d in session.exec(select(Decision).order_by(col(Decision.id))).all():
+        decided.add(d.suggestion_id)
         if d.action == STAGE_UNDONE:
             if reached.get(d.suggestion_id):
                 reached[d.suggestion_id].pop()
@@ -135,6 +155,11 @@ def _figures(session: Session, year: int) -> YearFigures:
             if inside(d.created_at) and d.action in ("meeting_arranged", "project_started"):
                 metric = "meetings" if d.action == "meeting_arranged" else "projects"
                 count(metric, suggestions[d.suggestion_id].need_id)
+    for s_id, s in suggestions.items():
+        # 提案 counts the suggestions that are current or were decided: one that fell out
+        # of a top list after a refit, never decided, was never really put to anyone
+        if inside(s.created_at) and (s.by_hand or s.current or s_id in decided):
+            count("by_hand" if s.by_hand else "suggestions_made", s.need_id)
     reasons: Counter[str] = Counter()
     for suggestion_id, d in last_review.items():
         if suggestions[suggestion_id].by_hand:
@@ -151,7 +176,12 @@ def _figures(session: Session, year: int) -> YearFigures:
     )
     out.rejection_reasons = dict(reasons.most_common())
     out.by_department = {k: {m: v[m] for m in METRICS} for k, v in sorted(by_dept.items())}
-    out.by_field = {k: {m: v[m] for m in METRICS} for k, v in sorted(by_field.items())}
+    # 活動分野 in the order of the law's table (1 保健・医療・福祉 … 20 連絡・助言・援助)
+    order = {name: number for number, name in FIELD_NAMES.items()}
+    out.by_field = {
+        k: {m: v[m] for m in METRICS}
+        for k, v in sorted(by_field.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))
+    }
     return out
 
 

@@ -38,9 +38,26 @@ def current_fiscal_year(now: datetime | None = None) -> int:
     return local.year if local.month >= 4 else local.year - 1
 
 
-def _rows(table: dict[str, dict[str, int]], metric: str) -> list[tuple[str, int]]:
-    rows = [(name, values[metric]) for name, values in table.items() if values[metric]]
-    return sorted(rows, key=lambda r: (-r[1], r[0]))[:15]
+# a chart shows at most this many bars; the rest are summed in one bar, named with its count
+CHART_BARS = 15
+
+
+def _by_department(table: dict[str, dict[str, int]], metric: str) -> list[tuple[str, int]]:
+    """Every department with a figure, the largest first; past ``CHART_BARS`` the smaller
+    ones in one bar 「その他（N 課）」, so the bars still add up to the total."""
+    rows = sorted(
+        ((name, values[metric]) for name, values in table.items() if values[metric]),
+        key=lambda r: (-r[1], r[0]),
+    )
+    if len(rows) <= CHART_BARS:
+        return rows
+    rest = rows[CHART_BARS - 1 :]
+    return [*rows[: CHART_BARS - 1], (f"その他（{len(rest)} 課）", sum(n for _, n in rest))]
+
+
+def _by_field(table: dict[str, dict[str, int]], metric: str) -> list[tuple[str, int]]:
+    """Every 活動分野 with a figure, in the law's order (``report`` keeps it)."""
+    return [(name, values[metric]) for name, values in table.items() if values[metric]]
 
 
 @router.get("/dashboard")
@@ -59,11 +76,12 @@ def dashboard(request: Request, session: SessionDep, user: PageUser) -> Response
             "f": figures,
             "labels": report.LABELS,
             "metrics": report.METRICS,
-            "by_department": _rows(figures.by_department, "needs_posted"),
-            "confirmed_by_department": _rows(figures.by_department, "confirmed"),
-            "by_field": _rows(figures.by_field, "needs_posted"),
-            "confirmed_by_field": _rows(figures.by_field, "confirmed"),
+            "by_department": _by_department(figures.by_department, "needs_posted"),
+            "confirmed_by_department": _by_department(figures.by_department, "confirmed"),
+            "by_field": _by_field(figures.by_field, "needs_posted"),
+            "confirmed_by_field": _by_field(figures.by_field, "confirmed"),
             "reasons": list(figures.rejection_reasons.items()),
+            "chart_bars": CHART_BARS,
         },
     )
 

@@ -48,13 +48,17 @@ def _world(api: Server) -> None:
         need("n4", bousai, "|8|", "2026-04-01T00:00")  # fiscal 2026
         o1 = Organization(key="o1", name="o1", activities="…")
         o2 = Organization(key="o2", name="o2", activities="…")
-        s.add_all([o1, o2])
+        o3 = Organization(key="o3", name="o3", activities="…")
+        s.add_all([o1, o2, o3])
         s.flush()
 
-        def suggestion(n: Need, o: Organization, at: str, made_by: str = "x") -> Suggestion:
+        def suggestion(
+            n: Need, o: Organization, at: str, made_by: str = "x", rank: int | None = 1
+        ) -> Suggestion:
             row = Suggestion(
                 need_id=n.id,
                 organization_id=o.id,
+                rank=rank,
                 score=0.5,
                 index_version="x",
                 model_version=made_by,
@@ -70,7 +74,9 @@ def _world(api: Server) -> None:
         s3 = suggestion(n2, o1, "2025-02-01T10:00")
         s4 = suggestion(n3, o2, "2026-01-10T10:00")
         # the coordinator paired n3 with o1 by hand: not a suggestion made, but a pairing
-        s5 = suggestion(n3, o1, "2025-09-01T10:00", made_by=BY_HAND)
+        s5 = suggestion(n3, o1, "2025-09-01T10:00", made_by=BY_HAND, rank=None)
+        # fell out of n1's top list at a refit before anyone decided on it: not counted
+        suggestion(n1, o3, "2025-06-01T10:00", rank=None)
         for sug, action, reason, at in [
             (s1, "confirm", None, "2025-06-02T10:00"),
             (s1, "meeting_arranged", None, "2025-07-01T10:00"),
@@ -158,3 +164,28 @@ def test_report_figures_by_hand(api: Server) -> None:
     )
     assert api.client("bousai").get("/api/reports/2025").status_code == 403
     assert coord.get("/api/reports/99999").status_code == 422
+
+
+def test_fields_come_in_the_laws_order_and_every_department_is_charted(api: Server) -> None:
+    """(活動分野 were in the order of their names; the department chart kept 15 and dropped
+    the rest without saying so.)"""
+    from matching import FIELD_NAMES
+    from service.web.admin import CHART_BARS, _by_department
+
+    _world(api)
+    fy = ok(api.client("coord").get("/api/reports/2025"))
+    numbers = {name: n for n, name in FIELD_NAMES.items()}
+    order = [numbers[name] for name in fy["by_field"]]
+    assert order == sorted(order) and len(order) >= 2
+    table = {f"課{i:02d}": {"needs_posted": 100 - i} for i in range(CHART_BARS + 5)}
+    bars = _by_department(table, "needs_posted")
+    assert len(bars) == CHART_BARS
+    assert bars[-1] == (
+        "その他（6 課）",
+        sum(100 - i for i in range(CHART_BARS - 1, CHART_BARS + 5)),
+    )
+    assert sum(n for _, n in bars) == sum(v["needs_posted"] for v in table.values())
+    small = {name: table[name] for name in list(table)[:3]}
+    assert _by_department(small, "needs_posted") == [
+        (k, v["needs_posted"]) for k, v in small.items()
+    ]
