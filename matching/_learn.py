@@ -25,6 +25,7 @@ from ._learn_calibrate import (
     CALIBRATION,
     CALIBRATION_GAIN,
     CALIBRATION_MIN_NEEDS,
+    MIN_REASON_REJECTIONS,
     calibrate,
     calibrated,
 )
@@ -219,6 +220,19 @@ class LearnedRanker(BaseEstimator):
         self.promoted_ = True
         self.report_.update(promoted=True, code="promoted", alpha=alpha, expansion=beta)
         return self
+
+    def requirements(self) -> dict[str, int]:
+        """What each stage needs before it is tried, with this model's settings: needs with
+        a confirmation for the expansion (``expansion_needs``) and for re-tuning the cold
+        start (``calibration_needs``), rejections giving one reason for the settings that
+        reason speaks to (``reason_rejections``), and decisions of both kinds for the
+        re-ranking model (``reranking_decisions``)."""
+        return {
+            "expansion_needs": self.min_confirmed_needs,
+            "calibration_needs": max(CALIBRATION_MIN_NEEDS, self.min_confirmed_needs),
+            "reason_rejections": MIN_REASON_REJECTIONS,
+            "reranking_decisions": self.min_decisions,
+        }
 
     def rebind(self, base: TfidfRanker) -> LearnedRanker:
         """Keep what was learned, but rank over ``base``'s current items (after the cold

@@ -19,7 +19,7 @@ from ..models import Department, Organization, PendingUpload, RankingModel, Role
 from ..report import JST
 from .auth import HOME
 from .core import Id, PageUser, checked_form, redirect, render, require, start_session
-from .model_report import describe_model
+from .model_report import describe_model, model_label, stage_lines
 
 router = APIRouter()
 
@@ -124,13 +124,21 @@ def models_page(request: Request, session: SessionDep, index: IndexDep, user: Pa
     require(user, Role.coordinator)
     rows = session.exec(select(RankingModel).order_by(col(RankingModel.id).desc()).limit(50)).all()
     current = training.current_model(session)
+    decisions = training.stored_decisions(session)
     return render(
         request,
         "models.html",
         {
             "models": [(row, describe_model(row.report)) for row in rows],
-            "current": current.version if current else "cold-start",
-            "decisions": len(training.stored_decisions(session)),
+            "current": model_label(current.version if current else "cold-start"),
+            "decisions": len(decisions),
+            "stages": stage_lines(
+                matching.LearnedRanker().requirements(),
+                {
+                    "needs": len({d.need_id for d in decisions if d.decision == "confirm"}),
+                    "decisions": len(decisions),
+                },
+            ),
             "progress": progress_line(index.progress.as_dict()),
         },
     )

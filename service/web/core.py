@@ -36,6 +36,7 @@ from ..errors import DomainError, PermissionDenied, validation_message
 from ..models import Department, Organization, Role, TokenKind, User
 from ..report import japan_time
 from ..security import issue_token, user_for_token
+from .model_report import model_label
 
 SESSION_COOKIE = "kyodo_session"
 CSRF_COOKIE = "kyodo_csrf"
@@ -91,8 +92,13 @@ MESSAGES = {
     "user_updated": "利用者の状態を変えました。",
     "login_unlocked": "ログインの制限を解除しました。",
     "stage_undone": "記録した段階を取り消しました。",
-    "promoted": "再学習したモデルが検証で提案の順位を改善したので、使い始めました。",
-    "not_promoted": "再学習しましたが、検証で今の順位付けを上回らなかったので、今のまま使います。",
+    "promoted": (
+        "再学習しました。検証で今の順位付けを上回ったので採用し、使い始めました（表の最新の行）。"
+    ),
+    "not_promoted": (
+        "再学習しました。検証で今の順位付けを上回らなかったので不採用とし、"
+        "今の順位付けを続けます（理由は表の最新の行）。"
+    ),
     "password": "パスワードを変えました。ほかの端末ではもう一度ログインしてください。",
 }
 
@@ -145,7 +151,9 @@ def signed(value: int | None) -> str:
     return f"+{value}" if value > 0 else str(value)
 
 
-env.filters.update(highlight=highlight, jst=jst, percent=percent, signed=signed)
+env.filters.update(
+    highlight=highlight, jst=jst, percent=percent, signed=signed, model_label=model_label
+)
 env.globals.update(
     FIELD_NAMES=matching.FIELD_NAMES,
     FEATURE_LABELS=matching.FEATURE_LABELS,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SETTING_LABELS", "describe_model"]
+__all__ = ["SETTING_LABELS", "describe_model", "model_label", "stage_lines"]
 
 
 _OUTCOMES = {
@@ -30,6 +30,39 @@ SETTING_LABELS = {
     "dense_weight": "単語ベクトルの意味の近さの重み",
     "diversity": "多様性の調整",
 }
+
+
+def model_label(version: str) -> str:
+    """A model's version as the office reads it: 「第3回の学習（採用）」, not learned-3."""
+    if version in ("", "cold-start"):
+        return "初期の順位付け（学習なし）"
+    kind, _, number = version.rpartition("-")
+    if number.isdigit() and kind in ("learned", "cold-start"):
+        return f"第{number}回の学習（{'採用' if kind == 'learned' else '不採用'}）"
+    return version
+
+
+def stage_lines(needs: dict[str, int], have: dict[str, int]) -> list[str]:
+    """Each learning stage, what it needs before it is tried, and how far the city is:
+    ``needs`` from ``LearnedRanker.requirements()``, ``have`` the counts now (``needs``:
+    needs with a confirmation, ``decisions``)."""
+
+    def mark(now: int, wanted: int) -> str:
+        return "◯ 条件を満たしています" if now >= wanted else f"あと {wanted - now} 件"
+
+    return [
+        "団体の性格（共益的活動・営利・事業者）: 見送りの理由から。承認のある協働の種が"
+        f" {needs['expansion_needs']} 件、または判断が {needs['reranking_decisions']} 件"
+        f"たまると学習を始めます（{mark(have['needs'], needs['expansion_needs'])}）",
+        f"承認済みの団体で似た協働の種を補う: 承認のある協働の種 {needs['expansion_needs']} 件以上"
+        f"（いま {have['needs']} 件、{mark(have['needs'], needs['expansion_needs'])}）",
+        f"初期スコアの設定の調整: 承認のある協働の種 {needs['calibration_needs']} 件以上、"
+        "設定ごとに、その理由（分野違い・地域外など）の見送りが"
+        f" {needs['reason_rejections']} 件以上"
+        f"（いま {have['needs']} 件、{mark(have['needs'], needs['calibration_needs'])}）",
+        f"並べ替えモデル: 承認と見送りを合わせて {needs['reranking_decisions']} 件以上、両方を含む"
+        f"（いま {have['decisions']} 件、{mark(have['decisions'], needs['reranking_decisions'])}）",
+    ]
 
 
 def _figures(scores: object) -> str:
@@ -70,17 +103,20 @@ def describe_model(report: dict[str, object]) -> list[str]:
         )
         lines.append(f"判断に合わせて初期スコアの設定を変更: {changed}")
     if expansion := _figures(report.get("expansion_ndcg")):
-        lines.append(f"承認済みの協働の種で団体を補う重み β ごとの検証 nDCG@10: {expansion}")
+        lines.append(f"承認済みの団体で補う重みごとの、検証での順位の良さ（0〜1）: {expansion}")
     if blends := _figures(report.get("validation_ndcg")):
-        lines.append(f"並べ替えモデルを混ぜる割合 α ごとの検証 nDCG@10: {blends}")
+        lines.append(f"並べ替えモデルを混ぜる割合ごとの、検証での順位の良さ（0〜1）: {blends}")
     against = report.get("against_current")
     if isinstance(against, dict) and against.get("new_needs", 0) >= 1:
         lines.append(
-            f"{against.get('version')} の学習以降に承認のあった協働の種"
-            f" {against['new_needs']} 件での nDCG@10: "
+            f"{model_label(str(against.get('version', '')))}より後に承認のあった協働の種"
+            f" {against['new_needs']} 件での順位の良さ（0〜1）: "
             f"使っているモデル {float(against['current_ndcg']):.3f}、"
             f"新しいモデル {float(against['candidate_ndcg']):.3f}"
         )
     if code == "promoted":
-        lines.append(f"使う設定: β = {report.get('expansion', 0)}、α = {report.get('alpha', 0)}")
+        lines.append(
+            f"使う設定: 承認済みの団体で補う重み {report.get('expansion', 0)}、"
+            f"並べ替えモデルを混ぜる割合 {report.get('alpha', 0)}"
+        )
     return lines

@@ -605,9 +605,14 @@ def test_the_coordinator_retrains_from_the_models_page(api: Server) -> None:
     r = post_form(coord, "/models", "/models/train", {})
     assert r.status_code == 303 and r.headers["location"] == "/models?msg=not_promoted"
     page = coord.get(r.headers["location"]).text
-    assert "今の順位付けを上回らなかった" in page and "cold-start-1" in page and "不採用" in page
+    assert "今の順位付けを上回らなかった" in page and "第1回の学習（不採用）" in page
     assert "判断 0 件で学習。判断が少ないか、承認が一つもないため" in page
     assert "too few" not in page  # the library's report is not shown raw
+    # no version codes or metric names in English; each stage says what it needs
+    assert "cold-start" not in page and "nDCG" not in page
+    stages = page.split('id="learning-stages"')[1].split("</ul>")[0]
+    assert "承認のある協働の種 10 件以上（いま 0 件、あと 10 件）" in stages
+    assert "承認と見送りを合わせて 50 件以上" in stages
     assert login(api, "bousai").get("/models").status_code == 403
 
 

@@ -89,8 +89,9 @@ def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
     # the models page gives the validation figures and the chosen setting in Japanese
     models_page = login(api, "coord").get("/models").text
     assert "検証で今の順位付けを上回ったので採用しました。" in models_page
-    assert "並べ替えモデルを混ぜる割合 α ごとの検証 nDCG@10: なし " in models_page
-    assert f"α = {model['report']['alpha']}" in models_page
+    assert "並べ替えモデルを混ぜる割合ごとの、検証での順位の良さ（0〜1）: なし " in models_page
+    assert f"並べ替えモデルを混ぜる割合 {model['report']['alpha']}" in models_page
+    assert "nDCG" not in models_page and "learned-" not in models_page
     # another process rebuilds the same model from the database alone
     other = MatchingIndex(api.engine)  # type: ignore[arg-type]
     with Session(api.engine) as session:  # type: ignore[arg-type]
@@ -117,7 +118,7 @@ def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
     assert third["promoted"] == (against["candidate_ndcg"] >= against["current_ndcg"])
     current = [m["version"] for m in ok(coord.get("/api/models")) if m["current"]]
     assert current == [third["version"] if third["promoted"] else "learned-1"]
-    assert f"learned-1 の学習以降に承認のあった協働の種 {against['new_needs']} 件" in (
+    assert f"第1回の学習（採用）より後に承認のあった協働の種 {against['new_needs']} 件" in (
         login(api, "coord").get("/models").text
     )
 
