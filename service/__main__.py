@@ -204,8 +204,19 @@ def serve(
             "(login limits count the client's address)"
         ),
     ] = "127.0.0.1",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="server processes (PostgreSQL); each holds its own index, kept in step "
+            "through the audit log",
+        ),
+    ] = 1,
 ) -> None:
     """Migrate, then serve the API (and, with --demo, the bundled corpus)."""
+    import os
+
     import uvicorn
 
     from .demo import prepare_demo
@@ -213,19 +224,33 @@ def serve(
 
     settings = _settings()
     if demo:
+        if settings.environment == "production":
+            raise typer.BadParameter(
+                "本番（KYODO_ENVIRONMENT=production）ではデモを使えません。", param_hint="--demo"
+            )
         settings = settings.model_copy(update={"demo_mode": True})
+    if workers > 1 and settings.sqlalchemy_url.startswith("sqlite"):
+        raise typer.BadParameter(
+            "複数のプロセスで動かすには PostgreSQL（DATABASE_URL）を指定してください。",
+            param_hint="--workers",
+        )
     upgrade(settings.sqlalchemy_url)
     if settings.demo_mode:
         prepare_demo(settings, DEMO_USERS)
     typer.echo(f"協働マッチング: http://{host}:{port}/ （API の説明: http://{host}:{port}/docs）")
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="info",
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
-    )
+    options = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "proxy_headers": True,
+        "forwarded_allow_ips": forwarded_allow_ips,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return
+    # each worker process builds the app from the environment (the same settings)
+    os.environ["KYODO_DEMO_MODE"] = "true" if settings.demo_mode else "false"
+    uvicorn.run("service.main:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
 def main() -> None:

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     def _production_is_strict(self) -> Settings:
         if self.environment == "production" and self.demo_mode:
             raise ValueError("KYODO_DEMO_MODE cannot be used with KYODO_ENVIRONMENT=production")
+        if self.environment == "production" and self.database_url.startswith("sqlite"):
+            raise ValueError("KYODO_ENVIRONMENT=production needs PostgreSQL in DATABASE_URL")
         return self
 
     @cached_property

@@ -99,3 +99,33 @@ def test_create_user_and_migrate(empty_database: str, tmp_path: Path) -> None:
         stdin="correct-horse-1\ncorrect-horse-1\n",
     )
     assert dup.returncode == 2 and "DUPLICATE_USERNAME" in dup.stderr
+
+
+def test_production_refuses_the_demo_and_sqlite(tmp_path) -> None:
+    """Production mode: no demo accounts, whatever the flags; PostgreSQL only."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "KYODO_ENVIRONMENT": "production",
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+    }
+    demo = subprocess.run(
+        [sys.executable, "-m", "service", "serve", "--demo", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert demo.returncode == 2 and "デモを使えません" in demo.stderr
+    sqlite = subprocess.run(
+        [sys.executable, "-m", "service", "migrate"],
+        env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert sqlite.returncode != 0 and "needs PostgreSQL" in sqlite.stderr
+    assert not (tmp_path / "x.sqlite3").exists()

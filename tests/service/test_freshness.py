@@ -135,3 +135,52 @@ def test_a_change_committed_late_with_an_earlier_audit_id_is_not_missed(api: Ser
         assert late.id is not None
         index.sync(session)
         assert item_key(late.id) in index.ranker.org_index_  # type: ignore[union-attr]
+
+
+def test_several_worker_processes_serve_the_same_data(api: Server) -> None:
+    """``serve --workers 2`` (PostgreSQL): each worker keeps its own index in step through
+    the audit log, so whichever worker answers sees a profile registered a moment ago. On
+    SQLite several processes are refused with a clear message."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": api.settings.database_url, "KYODO_WARM_UP": "false"}
+    command = [sys.executable, "-m", "service", "serve", "--port", str(port), "--workers", "2"]
+    if api.settings.database_url.startswith("sqlite"):
+        refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and "PostgreSQL" in refused.stderr
+        return
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {TOKENS['coord']}"},
+            timeout=60,
+        ) as workers:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    if workers.get("/api/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "the workers did not start"
+                time.sleep(0.2)
+            coord = api.client("coord")
+            needs, _ = seed(coord)
+            new = ok(
+                coord.post(
+                    "/api/organizations", json=org_payload(0, key="P8", name="新しい見守りの会")
+                ),
+                201,
+            )
+            for _ in range(6):  # new connections: either worker may answer
+                with httpx.Client(
+                    base_url=f"http://127.0.0.1:{port}",
+                    headers={"Authorization": f"Bearer {TOKENS['coord']}"},
+                    timeout=60,
+                ) as one:
+                    ranked = ok(one.get(f"/api/needs/{needs['N1']}/suggestions"))
+                    assert new["id"] in [s["organization_id"] for s in ranked]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
