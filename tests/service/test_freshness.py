@@ -57,6 +57,20 @@ def test_edit_and_withdrawal_change_the_ranking(api: Server) -> None:
     assert orgs["P1"] not in ranked
 
 
+def _wait_until_up(client: httpx.Client, proc: subprocess.Popen[bytes], seconds: float) -> None:
+    """Until the server process answers its health check (failing if it exits first)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if client.get("/api/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.1)
+
+
 def test_two_server_processes_rank_from_the_same_data(api: Server) -> None:
     """A second server process (``python -m service serve``) on the same database sees the
     first one's new profile at its next request."""
@@ -74,16 +88,7 @@ def test_two_server_processes_rank_from_the_same_data(api: Server) -> None:
             headers={"Authorization": f"Bearer {TOKENS['coord']}"},
             timeout=30,
         ) as other:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if other.get("/api/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-                assert time.monotonic() < deadline, "second server did not start"
-                time.sleep(0.1)
+            _wait_until_up(other, proc, 60)
             coord = api.client("coord")
             needs, _ = seed(coord)
             ok(other.get(f"/api/needs/{needs['N1']}/suggestions"))  # its own index is fitted
@@ -155,16 +160,7 @@ def test_several_worker_processes_serve_the_same_data(api: Server) -> None:
             headers={"Authorization": f"Bearer {TOKENS['coord']}"},
             timeout=60,
         ) as workers:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if workers.get("/api/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-                assert time.monotonic() < deadline, "the workers did not start"
-                time.sleep(0.2)
+            _wait_until_up(workers, proc, 90)
             coord = api.client("coord")
             needs, _ = seed(coord)
             new = ok(

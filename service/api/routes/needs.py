@@ -20,12 +20,11 @@ from ...schemas import (
     SimilarNeed,
     SuggestionPublic,
 )
+from .params import AreaName, FieldNo, Keyword, Limit, Offset
 
 router = APIRouter(prefix="/needs", tags=["needs"])
 
 Id = Annotated[int, Path(ge=1, le=2_147_483_647, description="課題の番号")]
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 @router.get("", response_model=Page[NeedPublic], summary="課題の一覧")
@@ -33,16 +32,10 @@ def list_needs(
     session: SessionDep,
     user: CurrentUser,
     department: Annotated[str | None, Query(max_length=100)] = None,
-    field: Annotated[int | None, Query(ge=1, le=20)] = None,
-    area: Annotated[str | None, Query(max_length=50)] = None,
+    field: FieldNo = None,
+    area: AreaName = None,
     status: NeedStatus | None = None,
-    q: Annotated[
-        str | None,
-        Query(
-            max_length=100,
-            description="キーワード（全角・半角、ひらがな・漢字の表記の違いを区別しない）",
-        ),
-    ] = None,
+    q: Keyword = None,
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> Page[NeedPublic]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from ... import organizations as svc
@@ -10,6 +10,7 @@ from ... import suggestions as sugg
 from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
 from ...models import OrgStatus
 from ...schemas import NeedPublic, OrgCreate, OrgPublic, OrgUpdate, Page
+from .params import AreaName, FieldNo, Keyword, Limit, Offset
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
 
@@ -26,18 +27,12 @@ class NeedSuggestion(BaseModel):
 def list_orgs(
     session: SessionDep,
     user: CurrentUser,
-    field: Annotated[int | None, Query(ge=1, le=20)] = None,
-    area: Annotated[str | None, Query(max_length=50)] = None,
+    field: FieldNo = None,
+    area: AreaName = None,
     status: OrgStatus | None = None,
-    q: Annotated[
-        str | None,
-        Query(
-            max_length=100,
-            description="キーワード（全角・半角、ひらがな・漢字の表記の違いを区別しない）",
-        ),
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    q: Keyword = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> Page[OrgPublic]:
     return svc.list_orgs(
         session, user=user, field=field, area=area, status=status, q=q, limit=limit, offset=offset
