@@ -17,7 +17,8 @@ address gets in all, and how many password hashes the server computes at once.
   ``HASH_WAIT`` seconds for a slot.
 
 Attempts are rows of ``login_attempt`` (so every server process agrees); a successful
-login removes its own name × address rows, and rows older than ``WINDOW`` stop counting.
+login removes its own name × address rows, and rows older than ``WINDOW`` stop counting
+(an address's old rows are deleted at its next attempt).
 """
 
 from __future__ import annotations
@@ -74,10 +75,16 @@ def reserve(session: Session, username: str, address: str) -> LoginAttempt:
     several simultaneous ones, the last to count sees them all, so no more than the limit
     ever pass (a burst may be refused a little early, never let through). A refused
     attempt is removed again: being refused does not extend a lock."""
+    since = _window_start()
+    # attempts past the window count no more: this address's are dropped as it comes back
+    session.exec(
+        delete(LoginAttempt)
+        .where(col(LoginAttempt.address) == address[:64])
+        .where(col(LoginAttempt.at) < since)
+    )
     attempt = LoginAttempt(username_key=login_key(username), address=address[:64])
     session.add(attempt)
     session.commit()
-    since = _window_start()
     earlier = col(LoginAttempt.at) >= since
     pair = session.exec(
         select(func.count())

@@ -162,3 +162,18 @@ def test_a_session_cookie_is_not_an_api_token_nor_the_reverse(api: Server) -> No
     # each still works where it belongs
     assert pages.get("/account").status_code == 200
     assert api.client("npo1").get("/api/auth/me").status_code == 200
+
+
+def test_attempts_past_the_window_are_dropped(api: Server) -> None:
+    """Old failures neither count nor pile up: an address's next attempt deletes them."""
+    from datetime import UTC, datetime, timedelta
+
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        old = datetime.now(UTC) - throttle.WINDOW - timedelta(minutes=1)
+        for _ in range(throttle.PAIR_LIMIT + 2):
+            session.add(LoginAttempt(username_key="someone-else", address="192.0.2.77", at=old))
+        session.commit()
+    assert _token(api, "npo1", PASSWORD, "192.0.2.77").status_code == 200
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        left = session.exec(select(LoginAttempt).where(LoginAttempt.address == "192.0.2.77"))
+        assert left.all() == []
