@@ -147,9 +147,7 @@ class TfidfRanker(BaseEstimator):
         self._set_areas()
         self.members_only_ = np.array([members_only(o) for o in orgs], dtype=bool)
         self.signals_ = PairSignals.of(needs, orgs)
-        self.need_queries_ = self.expander_.transform(self.need_vectors_)
-        if self.neighbours_ is not None:
-            self.need_queries_ = self.neighbours_.transform(self.need_vectors_, self.need_queries_)
+        self.need_queries_ = self._queries(self.need_vectors_)
         if self.svd_ is not None:
             self.need_topics_ = normalize(self.svd_.transform(self.need_vectors_))
             self.org_topics_ = normalize(self.svd_.transform(self.org_vectors_))
@@ -157,6 +155,12 @@ class TfidfRanker(BaseEstimator):
             self.need_dense_ = self.dense_.transform(self.need_vectors_)
             self.org_dense_ = self.dense_.transform(self.org_vectors_)
         self._measure_hubness()
+
+    def _queries(self, vectors: sp.csr_matrix) -> sp.csr_matrix:
+        """Need vectors expanded (the thesaurus, then word-vector neighbours): the side of
+        the cosine that reaches a group's words."""
+        queries = self.expander_.transform(vectors)
+        return queries if self.neighbours_ is None else self.neighbours_.transform(vectors, queries)
 
     def _set_areas(self) -> None:
         """Area groups of both sides and the factor of each pair of groups."""

@@ -42,11 +42,10 @@ def splice_needs(ranker: TfidfRanker, keep: list[int], added: Sequence[Need]) ->
     """``ranker``'s index with the needs at rows ``keep`` and the ``added`` ones, in id
     order: only the added rows are vectorised, expanded and measured (signals, topics,
     word vectors), the rest is copied. Equal to rebuilding every row (``rebuild``) over
-    the same rows, except the profiles' hubness, which stays as last measured: it is a
-    profile's standing over the whole collection of needs, which one need moves little,
-    and measuring it again costs a pass over every need × every profile. The next
-    ``fit`` or ``rebuild`` measures it again (the service refits once a quarter of the
-    index has changed)."""
+    the same rows, the profiles' hubness included (``_hub_update``: the added needs'
+    scores merge into each profile's kept best scores; only the profiles a removed need
+    was a best score of are measured again). Past ``HUB_SAMPLE`` needs the hubness stays
+    as last measured until the next ``fit`` or ``rebuild``."""
     needs = [ranker.needs_[i] for i in keep] + list(added)
     take = _order(needs)
     spliced = _splicer(keep, take)
@@ -61,11 +60,7 @@ def splice_needs(ranker: TfidfRanker, keep: list[int], added: Sequence[Need]) ->
     ranker.need_vectors_ = spliced(ranker.need_vectors_, new)
     ranker.need_fields_ = spliced(ranker.need_fields_, field_matrix(added) if added else None)
     ranker.signals_ = ranker.signals_.with_needs(keep, PairSignals.of(added, []), take)
-    queries = None
-    if new is not None:
-        queries = ranker.expander_.transform(new)
-        if ranker.neighbours_ is not None:
-            queries = ranker.neighbours_.transform(new, queries)
+    queries = ranker._queries(new) if new is not None else None
     ranker.need_queries_ = spliced(ranker.need_queries_, queries)
     if ranker.svd_ is not None:
         fresh = normalize(ranker.svd_.transform(new)) if new is not None else None

@@ -24,7 +24,6 @@ from matching import FIELD_NAMES
 
 from .models import (
     BY_HAND,
-    STAGE_UNDONE,
     Decision,
     Department,
     Need,
@@ -32,6 +31,7 @@ from .models import (
     SuggestionStatus,
     int_tags,
 )
+from .stages import in_effect
 
 JST = ZoneInfo("Asia/Tokyo")
 METRICS = (
@@ -137,21 +137,15 @@ def _figures(session: Session, year: int) -> YearFigures:
         if inside(created):
             count("needs_posted", need_id)  # type: ignore[arg-type]
     last_review: dict[int, Decision] = {}
-    # the stages in effect (a stage the coordinator took back no longer counts)
-    reached: dict[int, list[Decision]] = {}
-    decided: set[int] = set()
+    history: dict[int, list[Decision]] = {}  # every decision row, by suggestion, in order
     for d in session.exec(select(Decision).order_by(col(Decision.id))).all():
-        decided.add(d.suggestion_id)
-        if d.action == STAGE_UNDONE:
-            if reached.get(d.suggestion_id):
-                reached[d.suggestion_id].pop()
-            continue
-        if d.action in ("meeting_arranged", "project_started", "dropped"):
-            reached.setdefault(d.suggestion_id, []).append(d)
-        elif d.action in ("confirm", "reject") and inside(d.created_at):
+        history.setdefault(d.suggestion_id, []).append(d)
+        if d.action in ("confirm", "reject") and inside(d.created_at):
             last_review[d.suggestion_id] = d
-    for steps in reached.values():
-        for d in steps:
+    decided = set(history)
+    for steps in history.values():
+        # the stages in effect: a stage the coordinator took back no longer counts
+        for d in in_effect(steps):
             if inside(d.created_at) and d.action in ("meeting_arranged", "project_started"):
                 metric = "meetings" if d.action == "meeting_arranged" else "projects"
                 count(metric, suggestions[d.suggestion_id].need_id)

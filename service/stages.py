@@ -9,6 +9,7 @@ stages (``effective_stages``): a stage taken back no longer counts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Protocol, TypeVar
 
 from sqlmodel import Session, col, select
 
@@ -29,29 +30,44 @@ TRANSITIONS: dict[str | None, set[str]] = {
 _STAGES = {s.value for s in Stage}
 
 
-def stage_path(actions: Iterable[str]) -> list[str]:
-    """The stages in effect after ``actions`` (one suggestion's decision rows, in order):
-    each stage reached, less those taken back."""
-    path: list[str] = []
-    for action in actions:
-        if action in _STAGES:
-            path.append(action)
-        elif action == STAGE_UNDONE and path:
+class Step(Protocol):
+    """A decision row, as stored or as the API shows it: what matters here is its action."""
+
+    @property
+    def action(self) -> str: ...
+
+
+S = TypeVar("S", bound=Step)
+
+
+def in_effect(steps: Iterable[S]) -> list[S]:
+    """Of one suggestion's decision rows (in order), the stages in effect: each stage
+    reached, less those taken back (``stage_undone`` takes back the latest)."""
+    path: list[S] = []
+    for step in steps:
+        if step.action in _STAGES:
+            path.append(step)
+        elif step.action == STAGE_UNDONE and path:
             path.pop()
     return path
+
+
+def stage_path(steps: Iterable[Step]) -> list[str]:
+    """The actions of ``in_effect``."""
+    return [step.action for step in in_effect(steps)]
 
 
 def effective_stages(session: Session, suggestion_ids: Sequence[int]) -> dict[int, list[str]]:
     """``stage_path`` of each suggestion (an empty list: confirmed, no stage yet)."""
     rows = session.exec(
-        select(Decision.suggestion_id, Decision.action)
+        select(Decision)
         .where(col(Decision.suggestion_id).in_(list(suggestion_ids)))
         .order_by(col(Decision.id))
     ).all()
-    actions: dict[int, list[str]] = {i: [] for i in suggestion_ids}
-    for suggestion_id, action in rows:
-        actions[suggestion_id].append(action)
-    return {i: stage_path(a) for i, a in actions.items()}
+    steps: dict[int, list[Decision]] = {i: [] for i in suggestion_ids}
+    for row in rows:
+        steps[row.suggestion_id].append(row)
+    return {i: stage_path(s) for i, s in steps.items()}
 
 
 def badge(stage: str | None, path: Sequence[str]) -> str:

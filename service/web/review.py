@@ -185,7 +185,7 @@ def suggestion_page(
             "reasons": REASONS,
             "next_stages": _next_stages(s.stage) if s.status == SuggestionStatus.confirmed else [],
             "stage_labels": STAGE_LABELS,
-            "stage_badge": stages.badge(s.stage, stages.stage_path(d.action for d in steps)),
+            "stage_badge": stages.badge(s.stage, stages.stage_path(steps)),
             "tags_int": tags_int,
         },
     )
