@@ -3,7 +3,8 @@
 Our defaults were chosen on our own corpus and one independent set; another city's data
 may not fit them (its groups fill in 活動分野 loosely, its profiles are longer), and its
 decisions show it. Each setting is tried on its own from its default and kept only with
-a clear margin; the settings kept must also hold together.
+a clear margin; the settings are then combined best first, each kept only if it still
+adds that margin to the others.
 
 A setting that a reject reason speaks to (``TAUGHT_BY``: 地域外 → the other-ward factor,
 共益的活動 → the members-only factor, 分野違い → the 活動分野 weight and the population
@@ -141,14 +142,25 @@ def calibrate(
 
     def choose(mask: np.ndarray) -> dict[str, float]:
         """The rule, on the decided needs in ``mask``: each setting alone must gain
-        ``CALIBRATION_GAIN``; the settings kept together must gain as much and win on
-        more needs than they lose."""
-        kept: dict[str, float] = {}
+        ``CALIBRATION_GAIN``; they are then added best first, each only if the settings
+        kept so far gain ``CALIBRATION_GAIN`` more with it (two settings that each help
+        alone may undo each other: the field weight and the dense weight on a city whose
+        活動分野 say nothing); the settings kept together must win on more needs than
+        they lose."""
+        floor = float(default[mask].mean())
+        passing: dict[str, tuple[float, float]] = {}
         for name in dict.fromkeys(n for n, _ in single):
             figures = {v: float(a[mask].mean()) for (n, v), a in single.items() if n == name}
             value = max(figures, key=lambda v: (figures[v], -abs(v - CALIBRATION[name][0])))
-            if figures[value] >= float(default[mask].mean()) + CALIBRATION_GAIN:
-                kept[name] = value
+            if figures[value] >= floor + CALIBRATION_GAIN:
+                passing[name] = (value, figures[value])
+        kept: dict[str, float] = {}
+        reached = floor
+        for name in sorted(passing, key=lambda n: -passing[n][1]):
+            trial = {**kept, name: passing[name][0]}
+            figure = float(combined(trial)[mask].mean())
+            if figure >= reached + CALIBRATION_GAIN:
+                kept, reached = trial, figure
         if not kept:
             return {}
         together = combined(kept)[mask]

@@ -37,11 +37,14 @@ __all__ = [
 ]
 
 # How far an organisation's area may move it: a group working only in another ward is
-# still shown (the coordinator may know better) but far below one that works there.
+# still shown (the coordinator may know better) but far below one that works there. For
+# a need limited to a ward, a group rooted there comes before a city-wide one of the
+# same fit (地域密着: the first proposal a coordinator makes; in every judged set the
+# first-choice partners of ward needs are mostly local, README "Ranking").
 DEFAULT_AREA_FACTORS: dict[str, float] = {
     "same": 1.0,
     "both_citywide": 1.0,
-    "citywide_org": 1.0,
+    "citywide_org": 0.9,
     "citywide_need": 0.9,
     "unknown": 0.85,
     "other": 0.5,
