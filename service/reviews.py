@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, and_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from .audit import audit
+from .db import page_of
 from .errors import Conflict, Invalid, NotFound, PermissionDenied
 from .index import MatchingIndex
 from .models import (
@@ -37,6 +38,7 @@ from .needs import get_need
 from .organizations import get_org
 from .refresh import explain_pair
 from .schemas import DecisionIn, DecisionPublic, PairIn, SuggestionPublic
+from .search import matches
 from .suggestions import joined, suggestion_public
 
 
@@ -211,6 +213,45 @@ def pair_by_hand(
     session.commit()
     session.refresh(s)
     return suggestion_public(s, need, dept, org)
+
+
+def pairing_candidates(
+    session: Session,
+    need_id: int,
+    *,
+    user: User,
+    q: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[int, list[tuple[Organization, int | None, str | None]]]:
+    """The active groups the coordinator may pair with a need by hand, ``q`` searched as
+    the lists search (表記ゆれ included): ``(total, rows)``, each row the group and the id
+    and status of its suggestion for the need when the ranking or an earlier pairing
+    already has one. Ordered by name, one page at a time."""
+    if user.role != Role.coordinator:
+        raise PermissionDenied("団体との組み合わせはコーディネーターが記録します。")
+    get_need(session, need_id, user=user)
+    query: Any = (
+        select(
+            Organization,
+            col(Suggestion.id).label("suggestion_id"),
+            col(Suggestion.status).label("suggestion_status"),
+        )
+        .outerjoin(
+            Suggestion,
+            and_(
+                col(Suggestion.organization_id) == col(Organization.id),
+                col(Suggestion.need_id) == need_id,
+            ),
+        )
+        .where(Organization.status == OrgStatus.active)
+    )
+    if q:
+        query = query.where(matches(Organization.search_text, q))
+    total, rows = page_of(
+        session, query, col(Organization.name), col(Organization.id), limit=limit, offset=offset
+    )
+    return total, [(org, sid, status) for org, sid, status in rows]
 
 
 REASON_CODES = [r.value for r in RejectReason]

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import admin, auth, needs, orgs, review
+from . import admin, auth, needs, orgs, pairing, review
 from .core import LoginRequired, render
 
 # No inline script or style, nothing from elsewhere; forms post only to this site.
@@ -90,7 +90,7 @@ def _render_error(
 
 def install(app: FastAPI) -> None:
     app.state.render_error = _render_error
-    for module in (auth, review, needs, orgs, admin):
+    for module in (auth, review, pairing, needs, orgs, admin):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent.parent / "static"))
     app.add_middleware(SecurityHeaders)

@@ -24,7 +24,6 @@ from ..models import (
     Need,
     NeedStatus,
     Organization,
-    OrgStatus,
     Role,
     Suggestion,
     SuggestionStatus,
@@ -287,19 +286,6 @@ def need_page(
         )
         interested = interests.for_need(session, need_id, user=user)
         similar = sugg.similar_needs(session, index, need_id, user=user, top=5)
-    candidates: list[Organization] = []
-    if user.role == Role.coordinator and need.status == NeedStatus.published:
-        taken = select(Suggestion.organization_id).where(Suggestion.need_id == need_id)
-        candidates = list(
-            session.exec(
-                select(Organization)
-                .where(
-                    Organization.status == OrgStatus.active,
-                    col(Organization.id).not_in(taken),
-                )
-                .order_by(col(Organization.name), col(Organization.id))
-            ).all()
-        )
     mine = (
         user.role == Role.npo
         and user.organization_id is not None
@@ -315,7 +301,7 @@ def need_page(
             "mine": mine,
             "similar": [(n, score) for n, score in similar if score >= 0.2],
             "can_edit": needs_service.can_edit(user, need),
-            "candidates": candidates,
+            "can_pair": user.role == Role.coordinator and need.status == NeedStatus.published,
         },
     )
 

@@ -117,13 +117,16 @@ def test_the_need_page_pairs_a_group_and_opens_the_pairing(api: Server) -> None:
     org = _unsuggested(coord_api, need, orgs)
     coord = login(api, "coord")
     page = coord.get(f"/needs/{need}").text
-    assert "提案にない団体を組み合わせる" in page and f'<option value="{org}">' in page
+    assert "提案にない団体を組み合わせる" in page and f'action="/needs/{need}/pair"' in page
+    picker = coord.get(f"/needs/{need}/pair").text  # the search box's page, every group
+    assert f'name="organization_id" value="{org}"' in picker
     r = post_form(coord, f"/needs/{need}", f"/needs/{need}/pair", {"organization_id": org})
     assert r.status_code == 303 and "msg=paired" in r.headers["location"]
     pairing = coord.get(r.headers["location"]).text
     assert "手動で組み合わせ" in pairing and "団体を組み合わせて承認しました" in pairing
+    picker = coord.get(f"/needs/{need}/pair").text
+    assert f'name="organization_id" value="{org}"' not in picker  # no longer offered
     page = coord.get(f"/needs/{need}").text
-    assert f'<option value="{org}">' not in page  # no longer offered
     assert '<span class="badge">手動</span>' in page
     # a group that is already suggested opens its suggestion instead
     suggested = ok(coord_api.get(f"/api/needs/{needs['N1']}/suggestions"))[0]
