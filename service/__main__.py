@@ -220,6 +220,7 @@ def serve(
     import uvicorn
 
     from .demo import prepare_demo
+    from .logs import log_config
     from .main import create_app
 
     settings = _settings()
@@ -244,6 +245,7 @@ def serve(
         "log_level": "info",
         "proxy_headers": True,
         "forwarded_allow_ips": forwarded_allow_ips,
+        "log_config": log_config(),  # no invitation or reset secret in the access log
     }
     if workers == 1:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]

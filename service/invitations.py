@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
@@ -26,10 +26,6 @@ INVITATION_DAYS = 14
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def create_invitation(
@@ -84,11 +80,18 @@ def open_invitation(session: Session, token: str) -> Invitation:
         raise NotFound("招待")
     if invitation.used_at is not None:
         raise Conflict(
-            "この招待は既に使われています。ログインしてください。", code="INVITATION_USED"
+            "このリンクは既に使われています。ログインしてください。"
+            if invitation.for_user is not None
+            else "この招待は既に使われています。ログインしてください。",
+            code="INVITATION_USED",
         )
-    if _aware(invitation.expires_at) <= utcnow():
+    if invitation.expires_at <= utcnow():
         raise Conflict(
-            "この招待の有効期限が切れています。コーディネーターに再発行を依頼してください。",
+            # a reset link also ends when a newer one is issued or used (``_end_resets``)
+            "このパスワード再設定リンクは使えません（有効期限切れか、新しいリンクが"
+            "発行されています）。コーディネーターに再発行を依頼してください。"
+            if invitation.for_user is not None
+            else "この招待の有効期限が切れています。コーディネーターに再発行を依頼してください。",
             code="INVITATION_EXPIRED",
         )
     return invitation
@@ -110,6 +113,7 @@ def create_reset(session: Session, *, by: User, user_id: int) -> tuple[Invitatio
     target = session.get(User, user_id)
     if target is None:
         raise NotFound("利用者")
+    _end_resets(session, user_id)  # only the newest link works
     token = secrets.token_urlsafe(24)
     assert by.id is not None
     invitation = Invitation(
@@ -137,6 +141,7 @@ def reset_password(session: Session, token: str, *, password: str) -> User:
         raise Conflict("この利用者は利用を停止されています。", code="USER_INACTIVE")
     check_password(password, username=user.username)
     _claim(session, invitation)
+    _end_resets(session, user.id)  # and none older stays valid once a link is used
     user.password_hash = hash_password(password)
     invitation.used_by = user.id
     session.add_all([user, invitation])
@@ -144,6 +149,17 @@ def reset_password(session: Session, token: str, *, password: str) -> User:
     audit(session, user, "password_reset", "user", user.id)
     session.commit()
     return user
+
+
+def _end_resets(session: Session, user_id: int | None) -> None:
+    """Every unused reset link of the user expires now."""
+    session.execute(
+        update(Invitation)
+        .where(col(Invitation.for_user) == user_id)
+        .where(col(Invitation.used_at).is_(None))
+        .where(col(Invitation.expires_at) > utcnow())
+        .values(expires_at=utcnow())
+    )
 
 
 def _claim(session: Session, invitation: Invitation) -> None:

@@ -20,6 +20,8 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+# once a browser has seen the site over TLS, it never uses plain http for it again
+HSTS = b"max-age=31536000; includeSubDomains"
 # /docs sends its own policy (``service.docs``): Swagger UI sets style attributes
 _OWN_POLICY = ("/docs",)
 
@@ -44,12 +46,15 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        hsts = _hsts(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"same-origin"))
+                if hsts:
+                    headers.append((b"strict-transport-security", HSTS))
                 if not path.startswith(_OWN_POLICY):
                     headers.append((b"content-security-policy", CSP.encode()))
                     headers.append((b"x-frame-options", b"DENY"))
@@ -63,6 +68,17 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _hsts(scope: Scope) -> bool:
+    """HSTS in production, and whenever the request came over https (directly, or through
+    a TLS proxy trusted by ``--forwarded-allow-ips``, whose X-Forwarded-Proto uvicorn
+    has already put in the scheme); never in the demo over plain http."""
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    app = scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    return getattr(settings, "environment", None) == "production"
 
 
 # a form's action → the page of the item it acts on (/suggestions/12/decide → /suggestions/12)

@@ -1,0 +1,81 @@
+"""A password-reset link works once, and only the newest one works (issue 13)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlmodel import Session, col, select
+
+from service import invitations
+from service.models import Invitation, User, utcnow
+
+from .conftest import Server
+from .helpers import csrf_of
+from .test_pages import _restore, anon
+
+
+@pytest.fixture
+def restore(api: Server) -> Iterator[Callable[[str], None]]:
+    """``restore(name)``: that shared user gets its password and token back afterwards."""
+    names: list[str] = []
+    yield names.append
+    for name in names:
+        _restore(api, name)
+
+
+def _issue(api: Server, username: str) -> str:
+    """A reset link for ``username``, issued by the coordinator; its path."""
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        coord = session.exec(select(User).where(User.username == "coord")).one()
+        target = session.exec(select(User).where(User.username == username)).one()
+        assert target.id is not None
+        _, token = invitations.create_reset(session, by=coord, user_id=target.id)
+    return f"/invite/{token}"
+
+
+def _use(client: httpx.Client, path: str, password: str) -> httpx.Response:
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    return client.post(
+        path, data={"password": password, "password2": password, "csrf_token": csrf_of(page)}
+    )
+
+
+def test_a_newer_reset_link_ends_the_older_one(api: Server, restore: Callable[[str], None]) -> None:
+    restore("npo1")
+    older = _issue(api, "npo1")
+    assert anon(api).get(older).status_code == 200
+    newer = _issue(api, "npo1")
+    refused = anon(api).get(older)
+    assert refused.status_code == 409 and "新しいリンクが発行されています" in refused.text
+    assert _use(anon(api), newer, "a-brand-new-secret-1").status_code == 303
+    # a used link cannot be used again, nor the older one now
+    for path in (newer, older):
+        assert anon(api).get(path).status_code == 409
+        client = anon(api)
+        token = csrf_of(client.get("/login"))
+        r = client.post(
+            path, data={"password": "x" * 12, "password2": "x" * 12, "csrf_token": token}
+        )
+        assert r.status_code == 409 and "kyodo_session" not in client.cookies
+
+
+def test_using_a_reset_link_ends_every_other_link_of_the_user(
+    api: Server, restore: Callable[[str], None]
+) -> None:
+    """Two links valid at once (issued before this rule): using one ends the other."""
+    restore("npo2")
+    first = _issue(api, "npo2")
+    second = _issue(api, "npo2")
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        for row in session.exec(select(Invitation).where(col(Invitation.for_user).is_not(None))):
+            row.expires_at = utcnow() + timedelta(days=1)
+            session.add(row)
+        session.commit()
+    assert anon(api).get(first).status_code == 200  # both work, as links of old did
+    assert _use(anon(api), second, "another-new-secret-2").status_code == 303
+    assert anon(api).get(first).status_code == 409
+    assert anon(api).get(second).status_code == 409
