@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from . import web
+from . import public, web
 from .api.routes import (
     admin,
     auth,
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_docs(app)  # before the pages' /static mount
     web.install(app)  # the pages people use: /, /login, /queue, /needs, …
+    app.include_router(public.router)  # /public: published needs and open data, no login
     # outermost: a body is bounded before any other layer reads it
     app.add_middleware(BodyLimit)
     return app
