@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import admin, auth, needs, orgs, pairing, review
 from .core import LoginRequired, render
+from .resume import expired_form_page
 
 # No inline script or style, nothing from elsewhere; forms post only to this site.
 CSP = (
@@ -115,5 +116,7 @@ def install(app: FastAPI) -> None:
     async def _login(request: Request, _exc: LoginRequired) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if request.method != "GET":
-            return RedirectResponse("/login", 303)
+            # a form posted after the session ended comes back with the login page
+            kept = await expired_form_page(request, request.app.state.settings.demo_mode)
+            return kept or RedirectResponse("/login", 303)
         return RedirectResponse("/login?" + urlencode({"next": target}), 303)

@@ -13,8 +13,8 @@ from .. import invitations
 from ..config import Settings
 from ..deps import SessionDep, SettingsDep
 from ..errors import DomainError
-from ..models import Invitation, Role, User
-from ..security import authenticate, revoke_token
+from ..models import Invitation, Role, TokenKind, User
+from ..security import authenticate, issue_token, revoke_token
 from ..throttle import LoginBusy, TooManyAttempts, client_address
 from .core import (
     SESSION_COOKIE,
@@ -24,8 +24,11 @@ from .core import (
     redirect,
     render,
     safe_next,
+    session_csrf,
+    set_session_cookie,
     start_session,
 )
+from .resume import parse_resume, resume_page
 
 router = APIRouter()
 
@@ -81,6 +84,12 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
             },
             status=401,
         )
+    resume = parse_resume(form.get("resume"))
+    if resume is not None:  # a form posted after the session ended: show it, send on a click
+        token = issue_token(session, user, settings.token_ttl_hours, TokenKind.session)
+        resumed = resume_page(request, resume, session_csrf(token))
+        set_session_cookie(resumed, request, token, settings.token_ttl_hours)
+        return resumed
     target = safe_next(str(form.get("next", "")), HOME[Role(user.role)])
     return start_session(request, session, user, settings.token_ttl_hours, target, msg="login")
 

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import ValidationError
@@ -34,6 +34,7 @@ import matching
 from ..deps import SessionDep
 from ..errors import DomainError, PermissionDenied, validation_message
 from ..models import Department, Organization, Role, TokenKind, User
+from ..registrations.service import pending_count
 from ..report import japan_time
 from ..security import issue_token, user_for_token
 from .model_report import model_label
@@ -100,6 +101,8 @@ MESSAGES = {
         "今の順位付けを続けます（理由は表の最新の行）。"
     ),
     "password": "パスワードを変えました。ほかの端末ではもう一度ログインしてください。",
+    "mail_saved": "メール通知の設定を保存しました。",
+    "registration_declined": "登録の申し込みをお断りとして記録しました。",
 }
 
 
@@ -223,9 +226,17 @@ def start_session(
 ) -> RedirectResponse:
     """Log ``user`` in (a new server-side token in the session cookie) and go to ``url``."""
     response = redirect(url, **params)
+    set_session_cookie(
+        response, request, issue_token(session, user, ttl_hours, TokenKind.session), ttl_hours
+    )
+    return response
+
+
+def set_session_cookie(response: Response, request: Request, token: str, ttl_hours: int) -> None:
+    """Put the session ``token`` (``issue_token``) on ``response``."""
     response.set_cookie(
         SESSION_COOKIE,
-        issue_token(session, user, ttl_hours, TokenKind.session),
+        token,
         max_age=ttl_hours * 3600,
         httponly=True,
         samesite="lax",
@@ -233,7 +244,11 @@ def start_session(
         path="/",
     )
     response.delete_cookie(CSRF_COOKIE, path="/")  # the pre-login token has done its job
-    return response
+
+
+def session_csrf(token: str) -> str:
+    """The CSRF token the forms of the session ``token`` carry."""
+    return _csrf_for(token)
 
 
 @dataclass(frozen=True)
@@ -245,6 +260,7 @@ class Viewer:
     display_name: str
     role: str
     unit: str = ""  # the section or the group the header names
+    requests: int = 0  # registration requests waiting for the coordinator (the menu shows it)
 
 
 def _unit(session: Session, user: User) -> str:
@@ -264,7 +280,15 @@ def current_user(request: Request, session: SessionDep) -> User | None:
     token = request.cookies.get(SESSION_COOKIE)
     user = user_for_token(session, token, TokenKind.session) if token else None
     request.state.user = (
-        Viewer(user.username, user.display_name, user.role, _unit(session, user)) if user else None
+        Viewer(
+            user.username,
+            user.display_name,
+            user.role,
+            _unit(session, user),
+            pending_count(session) if user.role == Role.coordinator else 0,
+        )
+        if user
+        else None
     )
     return user
 
