@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +22,8 @@ from .schemas import UserCreate
 from .users import create_user
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="協働マッチング service")
+# the file limits the API keeps; ``load --max-bytes / --max-rows`` may raise them
+_LIMITS = matching.Limits()
 
 DEMO_USERS = [
     ("coordinator", "kyodo-demo-2026", Role.coordinator, None),
@@ -51,10 +54,17 @@ def load(
     accept_valid: Annotated[
         bool, typer.Option(help="import the valid rows of a file that has rejected ones")
     ] = False,
+    max_bytes: Annotated[
+        int, typer.Option(min=1, help="largest file accepted, in bytes (the API's limit)")
+    ] = _LIMITS.file_bytes,
+    max_rows: Annotated[
+        int, typer.Option(min=1, help="most data rows per file (the API's limit)")
+    ] = _LIMITS.rows,
 ) -> None:
     """Import needs and profiles (DATA_FORMAT.md); a file with a bad row changes nothing."""
     if needs is None and npos is None and not corpus:
         raise typer.BadParameter("--needs, --npos or --corpus")
+    limits = dataclasses.replace(_LIMITS, file_bytes=max_bytes, rows=max_rows)
     settings = _settings()
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
@@ -73,7 +83,12 @@ def load(
                 files = [(k, p) for k, p in (("npos", npos), ("needs", needs)) if p is not None]
             for kind, path in files:
                 failed |= _load_file(
-                    session, kind, path, dry_run=dry_run, accept_valid=accept_valid
+                    session,
+                    kind,
+                    path,
+                    dry_run=dry_run,
+                    accept_valid=accept_valid,
+                    limits=limits,
                 )
     finally:
         engine.dispose()
@@ -82,7 +97,13 @@ def load(
 
 
 def _load_file(
-    session: Session, kind: str, path: Path, *, dry_run: bool, accept_valid: bool
+    session: Session,
+    kind: str,
+    path: Path,
+    *,
+    dry_run: bool,
+    accept_valid: bool,
+    limits: matching.Limits,
 ) -> bool:
     """Import (or preview) one file; print its counts and problems. True if it was refused."""
     label = "団体" if kind == "npos" else "課題"
@@ -102,6 +123,7 @@ def _load_file(
             user=None,
             apply=not dry_run,
             accept_valid=accept_valid,
+            limits=limits,
         )
     except DomainError as exc:
         for problem in exc.errors:
@@ -253,6 +275,33 @@ def serve(
     # each worker process builds the app from the environment (the same settings)
     os.environ["KYODO_DEMO_MODE"] = "true" if settings.demo_mode else "false"
     uvicorn.run("service.main:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+@app.command()
+def mail(
+    once: Annotated[bool, typer.Option(help="send what is due once, then stop")] = False,
+    interval: Annotated[int, typer.Option(min=1, max=3600, help="seconds between runs")] = 30,
+) -> None:
+    """Send the e-mail outbox through SMTP (KYODO_SMTP_*), failures retried with backoff."""
+    import time
+
+    from .mail.delivery import deliver_due
+
+    settings = _settings()
+    if not settings.smtp_host:
+        typer.echo("KYODO_SMTP_HOST が未設定です（デモモード）: 送らず /mail に残します。")
+        return
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        while True:
+            done = deliver_due(engine, settings=settings)
+            if done.sent or done.failed:
+                typer.echo(f"mail: sent {len(done.sent)}, failed {len(done.failed)}")
+            if once:
+                return
+            time.sleep(interval)
+    finally:
+        engine.dispose()
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from sqlmodel import Session
 import matching
 
 from . import loader
-from .audit import audit
 from .db import analyze
 from .errors import Conflict, Invalid, PermissionDenied
 from .models import Role, User
@@ -42,11 +41,11 @@ class ImportReport:
 
 
 def _parse(
-    kind: Kind, data: bytes, filename: str
+    kind: Kind, data: bytes, filename: str, limits: matching.Limits
 ) -> tuple[list[matching.Need] | list[matching.Organization], ImportReport]:
     report = ImportReport(kind, filename, hashlib.sha256(data).hexdigest(), 0)
     try:
-        table = matching.read_table(data, filename=filename)
+        table = matching.read_table(data, filename=filename, limits=limits)
     except matching.DataFormatError as exc:  # the file as a whole: nothing is importable
         report.rejected = [p.as_dict() for p in exc.problems]
         return [], report
@@ -67,11 +66,13 @@ def run_import(
     user: User | None,
     apply: bool,
     accept_valid: bool = False,
+    limits: matching.Limits | None = None,
 ) -> ImportReport:
-    """Preview (``apply=False``) or apply an import; see the module docstring."""
+    """Preview (``apply=False``) or apply an import; see the module docstring. ``limits``
+    bound the file (size, rows); the API's are the defaults, the CLI may raise them."""
     if user is not None and user.role != Role.coordinator:
         raise PermissionDenied("一括取り込みはコーディネーターが行います。")
-    items, report = _parse(kind, data, filename)
+    items, report = _parse(kind, data, filename, limits or matching.Limits())
     needs = [i for i in items if isinstance(i, matching.Need)]
     orgs = [i for i in items if isinstance(i, matching.Organization)]
 
@@ -86,11 +87,10 @@ def run_import(
     plan()
     if not apply:
         return report
-    # one import applies at a time in a process, planned again just before it writes, so
-    # its report says what it did; across processes the database's unique keys decide
+    # one import applies at a time in a process, compared again as it writes, so its
+    # report says what it did; across processes the database's unique keys decide
     with _APPLYING:
         session.rollback()  # a fresh snapshot: what an import that just finished wrote
-        plan()
         return _apply(session, kind, data, filename, needs, orgs, report, user, accept_valid)
 
 
@@ -115,24 +115,24 @@ def _apply(
             code="IMPORT_REJECTED",
             errors=report.rejected,
         )
+    # the import's one audit row (loader): file, counts, the keys written, by whom
+    written: dict[str, Any] = {
+        "user": user,
+        "source": data,
+        "file": filename,
+        "rejected": len(report.rejected),
+        "commit": False,
+    }
     try:
-        if kind == "needs":
-            loader.import_needs(session, needs, user=user, source=data, commit=False)
-        else:
-            loader.import_organizations(session, orgs, user=user, source=data, commit=False)
-        audit(
-            session,
-            user,
-            "import",
-            "upload",
-            None,
-            kind=kind,
-            file=filename,
-            sha256=report.sha256,
-            created=len(report.created),
-            updated=len(report.updated),
-            unchanged=len(report.unchanged),
-            rejected=len(report.rejected),
+        done = (
+            loader.import_needs(session, needs, **written)
+            if kind == "needs"
+            else loader.import_organizations(session, orgs, **written)
+        )
+        report.created, report.updated, report.unchanged = (
+            done.created,
+            done.updated,
+            done.unchanged,
         )
         session.commit()
     except IntegrityError as exc:

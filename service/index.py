@@ -4,8 +4,10 @@ Each server process holds one fitted ``TfidfRanker``. Every change to a need or 
 profile writes an audit row; before ranking, a process reads the audit rows it has not
 seen (one indexed query) and applies them with ``upsert`` / ``remove``, so a profile
 registered through one process is rankable in every process at its next request,
-without a refit. A full refit (new vocabulary and IDF) runs on command, and by itself
-once the items changed since the last fit pass a quarter of the index.
+without a refit. A bulk import writes one audit row for the whole file; a process
+that reads one which wrote rows refits. A full refit (new vocabulary and IDF) runs on
+command, and by itself once the items changed since the last fit pass a quarter of the
+index.
 
 The lock is held for the swap, not the work: a refit reads and fits outside it (one fit
 at a time, ``fit_lock``) and then swaps the new ranker in; changes are applied to a
@@ -20,6 +22,7 @@ import copy
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -210,10 +213,15 @@ class MatchingIndex:
                 ).all()
                 if r[0] is not None and r[0] not in self.recent_ids
             ]
+            if rows and any(r[3] == "import" and r[2] is None for r in rows):
+                rows = self._without_noop_imports(session, rows)
             if not rows:
                 return False
-            if self.ranker is None or any(r[1] == "index" and r[3] == "refit" for r in rows):
-                return True
+            if self.ranker is None or any(
+                (r[1] == "index" and r[3] == "refit") or (r[3] == "import" and r[2] is None)
+                for r in rows
+            ):
+                return True  # a bulk import changed rows: a refit (new vocabulary)
             last = max(self.seen_audit_id, *(int(r[0] or 0) for r in rows))
             if any(r[1] == "index" and r[3] == "promote" for r in rows):
                 self.load_model(session)
@@ -238,6 +246,20 @@ class MatchingIndex:
             self.changes_since_fit += len(need_ids) + len(org_ids)
             size = len(ranker.need_ids_) + len(ranker.org_ids_)
             return self.changes_since_fit > max(REFIT_MIN_CHANGES, REFIT_SHARE * size)
+
+    def _without_noop_imports(self, session: Session, rows: list[Any]) -> list[Any]:
+        """Drop the audit rows of imports that changed nothing (a file imported again):
+        seen, but no new version. An import's one row stands for the whole file; its
+        detail (read once, when the row is new) says how many rows it wrote."""
+        ids = [int(r[0]) for r in rows if r[3] == "import" and r[2] is None]
+        details = session.exec(
+            select(AuditLog.id, AuditLog.detail).where(col(AuditLog.id).in_(ids))
+        ).all()
+        noop = {
+            i for i, d in details if i is not None and not (d.get("created") or d.get("updated"))
+        }
+        self.recent_ids.update(noop)
+        return [r for r in rows if r[0] not in noop]
 
     @staticmethod
     def _load_needs(session: Session, ids: set[int] | None) -> list[matching.Need]:

@@ -3,16 +3,23 @@
 A row with the same id (課題ID / 団体ID) as a stored one updates it; importing the same
 file twice changes nothing the second time. A file with any bad row raises
 ``matching.DataFormatError`` before anything is written.
+
+The rows are written in bulk, inside the caller's transaction: the stored rows are read
+in chunks of keys, the new ones inserted and the changed ones updated in batches of
+``BATCH`` (one statement each, no flush per row). The import writes one audit row that
+says which file it was, by whom, the counts, and the keys it created and updated; the
+matching index reads that row (``index.MatchingIndex``) and refits after a change.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, Table, bindparam, insert, select, update
+from sqlmodel import Session, SQLModel
 
 import matching
 
@@ -29,13 +36,26 @@ from .models import (
     utcnow,
 )
 from .needs import department_named
+from .search import search_text
 
+# rows per INSERT / UPDATE statement, and keys per ``IN (...)`` (under SQLite's limit of
+# 32,766 bound variables, and a short statement on PostgreSQL)
+BATCH = 1000
+KEY_CHUNK = 2000
 
-@dataclass
-class ImportCounts:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
+_NEED_COLUMNS = ("title", "description", "goal", "fields", "areas", "forms", "contact_name")
+_ORG_COLUMNS = (
+    "name",
+    "legal_form",
+    "fields",
+    "areas",
+    "activities",
+    "offerings",
+    "wishes",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+)
 
 
 def _need_values(n: matching.Need) -> dict[str, Any]:
@@ -67,51 +87,79 @@ def _org_values(o: matching.Organization) -> dict[str, Any]:
 
 @dataclass
 class ImportPlan:
-    """What an import would do, by id, before anything is written (the dry run)."""
+    """What an import would do (the dry run) or did, by key."""
 
-    created: list[str]
-    updated: list[str]
-    unchanged: list[str]
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+# what ``import_needs`` / ``import_organizations`` return: the keys they wrote
+ImportCounts = ImportPlan
+
+Model = TypeVar("Model", Need, Organization)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table = getattr(model, "__table__", None)
+    assert isinstance(table, Table)
+    return table
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _stored(
+    session: Session,
+    model: type[Need] | type[Organization],
+    keys: list[str],
+    columns: Sequence[str],
+) -> dict[str, dict[str, Any]]:
+    """The stored rows with these keys: id, key, ``columns`` (``department`` is the
+    need's department name), read in chunks of keys."""
+    table = _table(model)
+    dept = _table(Department)
+    selected: list[ColumnElement[Any]] = [table.c.id, table.c.key]
+    selected += [
+        dept.c.name.label("department") if c == "department" else table.c[c] for c in columns
+    ]
+    query = select(*selected)
+    if "department" in columns:
+        query = query.join(dept, dept.c.id == table.c.department_id)
+    connection = session.connection()
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(keys, KEY_CHUNK):
+        for row in connection.execute(query.where(table.c.key.in_(chunk))).mappings():
+            out[row["key"]] = dict(row)
+    return out
+
+
+def _diff(
+    rows: Sequence[tuple[str, Mapping[str, Any]]], stored: Mapping[str, Mapping[str, Any]]
+) -> ImportPlan:
+    plan = ImportPlan()
+    for key, values in rows:
+        old = stored.get(key)
+        if old is None:
+            plan.created.append(key)
+        elif any(old[k] != v for k, v in values.items()):
+            plan.updated.append(key)
+        else:
+            plan.unchanged.append(key)
+    return plan
 
 
 def plan_needs(session: Session, needs: Sequence[matching.Need]) -> ImportPlan:
-    stored = {
-        n.key: (n, d)
-        for n, d in session.exec(
-            select(Need, Department.name)
-            .join(Department)
-            .where(col(Need.key).in_([n.id for n in needs]))
-        ).all()
-    }
-    return _plan(
-        [(n.id, _need_values(n), n.department) for n in needs],
-        {k: (row, dept) for k, (row, dept) in stored.items()},
-    )
+    rows = [(n.id, {**_need_values(n), "department": n.department}) for n in needs]
+    columns = (*_NEED_COLUMNS, "department")
+    return _diff(rows, _stored(session, Need, [n.id for n in needs], columns))
 
 
 def plan_organizations(session: Session, orgs: Sequence[matching.Organization]) -> ImportPlan:
-    stored = {
-        o.key: (o, None)
-        for o in session.exec(
-            select(Organization).where(col(Organization.key).in_([o.id for o in orgs]))
-        ).all()
-    }
-    return _plan([(o.id, _org_values(o), None) for o in orgs], stored)
-
-
-def _plan(
-    rows: list[tuple[str, dict[str, Any], str | None]],
-    stored: Mapping[str, tuple[Need | Organization, str | None]],
-) -> ImportPlan:
-    plan = ImportPlan([], [], [])
-    for key, values, dept in rows:
-        if key not in stored:
-            plan.created.append(key)
-            continue
-        row, stored_dept = stored[key]
-        changed = dept != stored_dept or any(getattr(row, k) != v for k, v in values.items())
-        (plan.updated if changed else plan.unchanged).append(key)
-    return plan
+    rows = [(o.id, _org_values(o)) for o in orgs]
+    return _diff(rows, _stored(session, Organization, [o.id for o in orgs], _ORG_COLUMNS))
 
 
 def import_needs(
@@ -120,8 +168,10 @@ def import_needs(
     *,
     user: User | None,
     source: bytes = b"",
+    file: str = "",
+    rejected: int = 0,
     commit: bool = True,
-) -> ImportCounts:
+) -> ImportPlan:
     departments: dict[str, int] = {}
     rows = []
     for item in needs:
@@ -132,9 +182,9 @@ def import_needs(
         rows.append(
             (item.id, {**_need_values(item), "department_id": departments[item.department]})
         )
-    counts = _upsert(session, Need, "need", rows, NeedStatus.published, user)
-    _finish(session, user, "needs", counts, source, commit)
-    return counts
+    plan = _upsert(session, Need, rows, NeedStatus.published)
+    _finish(session, user, "need", plan, source, file, rejected, commit)
+    return plan
 
 
 def import_organizations(
@@ -143,73 +193,105 @@ def import_organizations(
     *,
     user: User | None,
     source: bytes = b"",
+    file: str = "",
+    rejected: int = 0,
     commit: bool = True,
-) -> ImportCounts:
+) -> ImportPlan:
     rows = [(item.id, _org_values(item)) for item in orgs]
-    counts = _upsert(session, Organization, "organization", rows, OrgStatus.active, user)
-    _finish(session, user, "organizations", counts, source, commit)
-    return counts
+    plan = _upsert(session, Organization, rows, OrgStatus.active)
+    _finish(session, user, "organization", plan, source, file, rejected, commit)
+    return plan
 
 
-Model = TypeVar("Model", Need, Organization)
+def _text(model: type[Need] | type[Organization], key: str, values: Mapping[str, Any]) -> str:
+    """The row's ``search_text`` (what ``search``'s ORM events write for one row)."""
+    if model is Need:
+        return search_text(key, values["title"], values["description"], values["goal"])
+    return search_text(
+        key, values["name"], values["activities"], values["offerings"], values["wishes"]
+    )
 
 
 def _upsert(
     session: Session,
     model: type[Model],
-    entity: str,
     rows: list[tuple[str, dict[str, Any]]],
     status: str,
-    user: User | None,
-) -> ImportCounts:
-    """Create rows with new keys, update changed ones, leave identical ones untouched."""
-    counts = ImportCounts()
-    keys = [key for key, _ in rows]
-    existing = {r.key: r for r in session.exec(select(model).where(col(model.key).in_(keys))).all()}
-    for key, values in rows:
-        row = existing.get(key)
-        if row is None:
-            row = model(key=key, status=status, **values)
-            session.add(row)
-            session.flush()
-            counts.created += 1
-        elif any(getattr(row, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(row, k, v)
-            row.updated_at = utcnow()
-            session.add(row)
-            counts.updated += 1
-        else:
-            counts.unchanged += 1
-            continue
-        audit(session, user, "import", entity, row.id, key=key)
-    return counts
+) -> ImportPlan:
+    """Insert rows with new keys, update changed ones, leave identical ones untouched:
+    one statement per ``BATCH`` rows."""
+    if not rows:
+        return ImportPlan()
+    table = _table(model)
+    columns: list[str] = list(rows[0][1])
+    stored = _stored(session, model, [key for key, _ in rows], columns)
+    plan = _diff(rows, stored)
+    values = dict(rows)
+    now = utcnow()
+    connection = session.connection()
+    new = [
+        {
+            "key": key,
+            "status": status,
+            **values[key],
+            "search_text": _text(model, key, values[key]),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for key in plan.created
+    ]
+    for batch in _chunks(new, BATCH):
+        connection.execute(insert(table), list(batch))
+    if plan.updated:
+        # bound names differ from the column names (SQLAlchemy reserves those in SET)
+        changed = [*columns, "search_text", "updated_at"]
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values({c: bindparam(f"b_{c}") for c in changed})
+        )
+        params = [
+            {
+                "b_id": stored[key]["id"],
+                **{f"b_{c}": v for c, v in values[key].items()},
+                "b_search_text": _text(model, key, values[key]),
+                "b_updated_at": now,
+            }
+            for key in plan.updated
+        ]
+        for batch in _chunks(params, BATCH):
+            connection.execute(statement, list(batch))
+    return plan
 
 
 def _finish(
     session: Session,
     user: User | None,
-    kind: str,
-    counts: ImportCounts,
+    entity: str,
+    plan: ImportPlan,
     source: bytes,
+    file: str,
+    rejected: int,
     commit: bool,
 ) -> None:
+    """The import's one audit row. ``entity_id`` is empty: the row stands for the whole
+    file, and the index (which reads it) refits when it created or updated a row."""
     audit(
         session,
         user,
         "import",
-        "file",
+        entity,
         None,
-        kind=kind,
+        file=file,
         sha256=hashlib.sha256(source).hexdigest(),
-        created=counts.created,
-        updated=counts.updated,
-        unchanged=counts.unchanged,
+        created=len(plan.created),
+        updated=len(plan.updated),
+        unchanged=len(plan.unchanged),
+        rejected=rejected,
+        created_keys=plan.created,
+        updated_keys=plan.updated,
     )
-    if counts.created or counts.updated:
-        # a bulk change: every server process refits (new vocabulary) instead of upserting
-        audit(session, user, "refit", "index")
     if commit:
         session.commit()
-        if counts.created:
+        if plan.created:
             analyze(session, "need", "organization", "department", "audit_log")

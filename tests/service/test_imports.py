@@ -40,11 +40,20 @@ def test_preview_then_apply_then_idempotent(api: Server) -> None:
     again = ok(_upload(coord, "needs", "needs.csv", data, apply=True))
     assert (len(again["created"]), len(again["updated"]), len(again["unchanged"])) == (0, 0, 71)
     with Session(api.engine) as session:  # type: ignore[arg-type]
-        uploads = session.exec(select(AuditLog).where(AuditLog.entity == "upload")).all()
-        need_rows = session.exec(select(AuditLog).where(AuditLog.entity == "need")).all()
-    assert len(uploads) == 2 and len(need_rows) == 71  # the second import changed no need
-    assert uploads[0].detail["sha256"] == hashlib.sha256(data).hexdigest()
-    assert uploads[0].user_id is not None and uploads[0].detail["created"] == 71
+        audited = session.exec(select(AuditLog).where(AuditLog.action == "import")).all()
+    # one audit row per import (not one per row): what file, by whom, the counts, the keys
+    assert [(a.entity, a.entity_id) for a in audited] == [("need", None), ("need", None)]
+    first, second = audited[0].detail, audited[1].detail
+    assert first["sha256"] == hashlib.sha256(data).hexdigest() and first["file"] == "needs.csv"
+    assert audited[0].user_id is not None
+    assert (first["created"], first["updated"], first["unchanged"], first["rejected"]) == (
+        71,
+        0,
+        0,
+        0,
+    )
+    assert sorted(first["created_keys"]) == sorted(applied["created"])
+    assert (second["created"], second["unchanged"], second["created_keys"]) == (0, 71, [])
     # profiles in CP932 and as XLSX give the same preview
     rows = list(csv.reader(io.StringIO(npos_path.read_text(encoding="utf-8"))))
     cp932 = "\r\n".join(",".join(f'"{c}"' for c in r) for r in rows).encode(

@@ -1,0 +1,88 @@
+"""Bulk import at scale (#14): one audit row per import, limits the CLI may raise, and an
+imported profile ranked at once (the index reads the import's audit row)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from matching._io import ORG_COLUMNS
+from service.config import Settings
+from service.db import make_engine
+from service.models import AuditLog, Organization
+
+from ..conftest import ORG_ROWS
+from .conftest import Server
+from .helpers import ok, seed
+from .test_cli import counts, run
+
+
+def _imports(engine: object) -> list[AuditLog]:
+    with Session(engine) as session:  # type: ignore[arg-type]
+        return list(session.exec(select(AuditLog).where(AuditLog.action == "import")).all())
+
+
+def _org_csv(rows: list[list[str]]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf).writerows([[c.key for c in ORG_COLUMNS], *rows])
+    return buf.getvalue().encode("utf-8")
+
+
+def test_an_imported_profile_is_ranked_and_a_reimport_changes_nothing(api: Server) -> None:
+    coord = api.client("coord")
+    needs, _ = seed(coord)
+    ok(coord.get(f"/api/needs/{needs['N3']}/suggestions"))  # the index is fitted
+    before = ok(coord.get("/api/index"))
+    row = list(ORG_ROWS[4])
+    row[0], row[1], row[4] = "P9", "竹林の守り人", "西区"
+    data = _org_csv([row])
+    files = {"file": ("new.csv", data)}
+    done = ok(coord.post("/api/import/organizations", params={"apply": True}, files=files))
+    assert done["created"] == ["P9"]
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        new_id = session.exec(select(Organization.id).where(Organization.key == "P9")).one()
+    ranked = ok(coord.get(f"/api/needs/{needs['N3']}/suggestions"))
+    assert new_id in [s["organization_id"] for s in ranked[:2]]
+    after = ok(coord.get("/api/index"))
+    assert after["version"] != before["version"]
+    # the same file again writes nothing: one more audit row, and no new index version
+    again = ok(coord.post("/api/import/organizations", params={"apply": True}, files=files))
+    assert (again["created"], again["updated"], again["unchanged"]) == ([], [], ["P9"])
+    ok(coord.get(f"/api/needs/{needs['N3']}/suggestions"))
+    assert ok(coord.get("/api/index"))["version"] == after["version"]
+    audited = _imports(api.engine)
+    assert [(a.entity, a.detail["created"], a.detail["unchanged"]) for a in audited] == [
+        ("organization", 1, 0),
+        ("organization", 0, 1),
+    ]
+    assert audited[0].detail["created_keys"] == ["P9"] and audited[0].detail["file"] == "new.csv"
+
+
+def test_the_cli_may_raise_the_file_limits(empty_database: str, tmp_path: Path) -> None:
+    path = tmp_path / "npos.csv"
+    path.write_bytes(_org_csv([list(r) for r in ORG_ROWS]))  # five profiles
+    too_many = run(empty_database, "load", "--npos", str(path), "--max-rows", "4")
+    assert too_many.returncode == 2
+    assert "行数が上限（4行）を超えています。 [TOO_MANY_ROWS]" in too_many.stderr
+    assert "[IMPORT_REJECTED]" in too_many.stderr and counts(empty_database)[1] == 0
+    too_big = run(empty_database, "load", "--npos", str(path), "--max-bytes", "100")
+    assert too_big.returncode == 2 and "[FILE_TOO_LARGE]" in too_big.stderr
+    assert "ファイルが大きすぎます" in too_big.stderr and counts(empty_database)[1] == 0
+    raised = run(empty_database, "load", "--npos", str(path), "--max-rows", "5")
+    assert raised.returncode == 0, raised.stderr
+    assert "団体: 新規 5・更新 0・変更なし 0・不備 0" in raised.stdout
+    assert counts(empty_database)[1] == 5
+    engine = make_engine(Settings(database_url=empty_database).sqlalchemy_url)
+    try:
+        audited = _imports(engine)
+    finally:
+        engine.dispose()
+    # one audit row for the five rows, with the counts and the keys
+    assert len(audited) == 1 and audited[0].entity_id is None
+    detail = audited[0].detail
+    assert (detail["created"], detail["updated"], detail["rejected"]) == (5, 0, 0)
+    assert sorted(detail["created_keys"]) == sorted(r[0] for r in ORG_ROWS)
+    assert detail["file"] == str(path)
