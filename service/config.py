@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +26,16 @@ class Settings(BaseSettings):
     suggestions_per_need: int = Field(default=10, ge=1, le=100)
     # fit the index and store the suggestions in the background when the server starts
     warm_up: bool = True
+    # where the pages are reached: the links in e-mail start with it
+    base_url: str = "http://127.0.0.1:8000"
+    # e-mail (``service.mail``): without a host nothing is sent, the outbox is only shown
+    # on /mail (demo mode)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    mail_from: str = "kyodo@localhost"  # the sender's address (display name 「協働マッチング」)
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:

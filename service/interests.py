@@ -6,6 +6,7 @@ from sqlmodel import Session, col, select
 
 from .audit import audit
 from .errors import Invalid, PermissionDenied
+from .mail.service import notify_interest
 from .models import Interest, NeedStatus, Organization, Role, User
 from .needs import get_need
 
@@ -18,10 +19,13 @@ def _own_org(user: User) -> int:
     return user.organization_id
 
 
-def express(session: Session, need_id: int, *, user: User, comment: str = "") -> Interest:
-    """Record the group's interest (again saying it keeps the first, with the new comment)."""
+def express(
+    session: Session, need_id: int, *, user: User, comment: str = "", base_url: str
+) -> Interest:
+    """Record the group's interest (again saying it keeps the first, with the new comment);
+    a new one is mailed to the need's department (links from ``base_url``)."""
     org_id = _own_org(user)
-    need, _ = get_need(session, need_id, user=user)
+    need, department = get_need(session, need_id, user=user)
     if need.status != NeedStatus.published:
         raise Invalid("公開中の課題にだけ関心を伝えられます。", code="NOT_PUBLISHED")
     existing = session.exec(
@@ -39,6 +43,17 @@ def express(session: Session, need_id: int, *, user: User, comment: str = "") ->
     session.add(interest)
     session.flush()
     audit(session, user, "interest", "need", need_id, organization_id=org_id)
+    org = session.get(Organization, org_id)
+    assert interest.id is not None and org is not None
+    notify_interest(
+        session,
+        need=need,
+        department=department,
+        org=org,
+        interest_id=interest.id,
+        comment=interest.comment,
+        base_url=base_url,
+    )
     session.commit()
     return interest
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, delete, select
 
 from .audit import audit
 from .errors import Conflict, Invalid, NotFound, PermissionDenied
+from .mail.service import notify_reset
 from .models import ApiToken, Department, Invitation, Organization, Role, User, utcnow
 from .needs import department_named
 from .schemas import UserCreate
@@ -105,9 +106,12 @@ def department_of(session: Session, invitation: Invitation) -> str | None:
 RESET_DAYS = 3
 
 
-def create_reset(session: Session, *, by: User, user_id: int) -> tuple[Invitation, str]:
+def create_reset(
+    session: Session, *, by: User, user_id: int, mail_base_url: str | None = None
+) -> tuple[Invitation, str]:
     """A one-time link with which ``user_id`` chooses a new password (no e-mail needed:
-    the coordinator hands the link over, as with an invitation)."""
+    the coordinator hands the link over, as with an invitation). With ``mail_base_url``
+    the link is also mailed to the user's own address, if the user has one."""
     if by.role != Role.coordinator:
         raise PermissionDenied("パスワードの再設定はコーディネーターが行います。")
     target = session.get(User, user_id)
@@ -127,6 +131,10 @@ def create_reset(session: Session, *, by: User, user_id: int) -> tuple[Invitatio
     session.add(invitation)
     session.flush()
     audit(session, by, "reset_link", "user", user_id)
+    if mail_base_url is not None:
+        assert invitation.id is not None
+        link = f"{mail_base_url.rstrip('/')}/invite/{token}"
+        notify_reset(session, user=target, link=link, invitation_id=invitation.id)
     session.commit()
     return invitation, token
 

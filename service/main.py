@@ -24,7 +24,9 @@ from .docs import install_docs
 from .errors import install_handlers
 from .index import MatchingIndex
 from .limits import BodyLimit
+from .mail import views as mail_views
 from .refresh import warm_up
+from .registrations import views as registration_views
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -67,6 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)  # before the pages' /static mount
     web.install(app)  # the pages people use: /, /login, /queue, /needs, …
     app.include_router(public.router)  # /public: published needs and open data, no login
+    # 「この課題に取り組みたい」 (/public/needs/{id}/register) and the coordinator's queue
+    app.include_router(registration_views.router)
+    app.include_router(mail_views.router)  # /mail (the outbox), /account/mail
     # outermost: a body is bounded before any other layer reads it
     app.add_middleware(BodyLimit)
     return app

@@ -165,6 +165,8 @@ class User(SQLModel, table=True):
     department_id: int | None = Field(default=None, foreign_key="department.id")
     organization_id: int | None = Field(default=None, foreign_key="organization.id")
     is_active: bool = True
+    # where notifications go (``service.mail``); empty: none are sent
+    email: str = Field(default="", max_length=254)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 

@@ -18,6 +18,7 @@ from .audit import audit
 from .db import page_of
 from .errors import Conflict, Invalid, NotFound, PermissionDenied
 from .index import MatchingIndex
+from .mail.service import notify_confirmation
 from .models import (
     BY_HAND,
     STAGE_LABELS,
@@ -106,8 +107,10 @@ def _compare_and_set(session: Session, s: Suggestion, expected: int, **values: o
 
 
 def decide(
-    session: Session, suggestion_id: int, data: DecisionIn, *, user: User
+    session: Session, suggestion_id: int, data: DecisionIn, *, user: User, base_url: str
 ) -> SuggestionPublic:
+    """Confirm or reject; a confirmation queues its mail (``base_url`` starts the links)
+    in the same transaction."""
     if user.role != Role.coordinator:
         raise PermissionDenied("提案の承認・見送りはコーディネーターだけが行えます。")
     s, need, dept, org = load(session, suggestion_id, user=user)
@@ -127,15 +130,26 @@ def decide(
     previous = s.status
     _compare_and_set(session, s, data.version, status=status)
     assert user.id is not None and s.id is not None
-    session.add(
-        Decision(
-            suggestion_id=s.id,
-            action=data.action,
-            reason_code=reason,
-            comment=data.comment,
-            user_id=user.id,
-        )
+    decision = Decision(
+        suggestion_id=s.id,
+        action=data.action,
+        reason_code=reason,
+        comment=data.comment,
+        user_id=user.id,
     )
+    session.add(decision)
+    if status == SuggestionStatus.confirmed:
+        session.flush()
+        assert decision.id is not None
+        notify_confirmation(
+            session,
+            suggestion=s,
+            need=need,
+            department=dept,
+            org=org,
+            decision_id=decision.id,
+            base_url=base_url,
+        )
     audit(
         session,
         user,
@@ -152,7 +166,13 @@ def decide(
 
 
 def pair_by_hand(
-    session: Session, index: MatchingIndex, need_id: int, data: PairIn, *, user: User
+    session: Session,
+    index: MatchingIndex,
+    need_id: int,
+    data: PairIn,
+    *,
+    user: User,
+    base_url: str,
 ) -> SuggestionPublic:
     """Record a pairing the coordinator knows of but the ranking did not suggest, confirmed
     at once. It is stored like any suggestion (``rank`` None, ``model_version`` ``BY_HAND``,
@@ -206,8 +226,18 @@ def pair_by_hand(
             code="ALREADY_SUGGESTED",
         ) from None
     assert s.id is not None
-    session.add(
-        Decision(suggestion_id=s.id, action="confirm", comment=data.comment, user_id=user.id)
+    decision = Decision(suggestion_id=s.id, action="confirm", comment=data.comment, user_id=user.id)
+    session.add(decision)
+    session.flush()
+    assert decision.id is not None
+    notify_confirmation(
+        session,
+        suggestion=s,
+        need=need,
+        department=dept,
+        org=org,
+        decision_id=decision.id,
+        base_url=base_url,
     )
     audit(session, user, "pair_by_hand", "suggestion", s.id, need=need_id, organization=org.id)
     session.commit()

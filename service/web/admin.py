@@ -244,10 +244,12 @@ async def unlock_login(request: Request, session: SessionDep, user: PageUser) ->
 
 @router.post("/users/{user_id}/reset")
 async def reset_link(
-    request: Request, session: SessionDep, user: PageUser, user_id: Id
+    request: Request, session: SessionDep, settings: SettingsDep, user: PageUser, user_id: Id
 ) -> Response:
     await checked_form(request)
-    _, token = invitations.create_reset(session, by=user, user_id=user_id)
+    _, token = invitations.create_reset(
+        session, by=user, user_id=user_id, mail_base_url=settings.base_url
+    )
     target = session.get(User, user_id)
     link = str(request.base_url).rstrip("/") + f"/invite/{token}"
     return _users_page(

@@ -208,13 +208,16 @@ async def withdraw_need(
 
 
 @router.post("/needs/{need_id}/interest")
-async def interest(request: Request, session: SessionDep, user: PageUser, need_id: Id) -> Response:
+async def interest(
+    request: Request, session: SessionDep, settings: SettingsDep, user: PageUser, need_id: Id
+) -> Response:
     form = await checked_form(request)
     if form.get("withdraw"):
         interests.withdraw(session, need_id, user=user)
         msg = "uninterest"
     else:
-        interests.express(session, need_id, user=user, comment=str(form.get("comment", "")))
+        comment = str(form.get("comment", ""))
+        interests.express(session, need_id, user=user, comment=comment, base_url=settings.base_url)
         msg = "interest"
     return redirect(f"/needs/{need_id}", msg=msg)
 

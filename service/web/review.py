@@ -151,12 +151,16 @@ def queue_page(
 
 @router.post("/suggestions/{suggestion_id}/decide")
 async def decide(
-    request: Request, session: SessionDep, user: PageUser, suggestion_id: Id
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: PageUser,
+    suggestion_id: Id,
 ) -> Response:
     form = await checked_form(request)
     require(user, Role.coordinator)
     data = _posted(DecisionIn, form, "判断の内容を読み取れません。")
-    result = reviews.decide(session, suggestion_id, data, user=user)
+    result = reviews.decide(session, suggestion_id, data, user=user, base_url=settings.base_url)
     back = safe_next(str(form.get("return", "")), "/queue")
     anchor = f"need-{result.need_id}" if back.startswith("/queue") else ""
     msg = "confirmed" if data.action == "confirm" else "rejected"
@@ -230,14 +234,21 @@ async def undo_stage(
 
 @router.post("/needs/{need_id}/pair")
 async def pair(
-    request: Request, session: SessionDep, index: IndexDep, user: PageUser, need_id: Id
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    index: IndexDep,
+    user: PageUser,
+    need_id: Id,
 ) -> Response:
     """A group the ranking did not suggest, confirmed for the need by the coordinator."""
     form = await checked_form(request)
     require(user, Role.coordinator)
     data = _posted(PairIn, form, "組み合わせる団体を選んでください。")
     try:
-        s = reviews.pair_by_hand(session, index, need_id, data, user=user)
+        s = reviews.pair_by_hand(
+            session, index, need_id, data, user=user, base_url=settings.base_url
+        )
     except Conflict as exc:
         existing = next((e.get("suggestion_id") for e in exc.errors), None)
         if exc.code == "ALREADY_SUGGESTED" and existing:

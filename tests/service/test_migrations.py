@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 from service import models  # noqa: F401
 from service.db import make_engine
 from service.migrate import downgrade, upgrade
+from service.registrations import models as registration_models  # noqa: F401
 
 
 def test_upgrade_from_empty_matches_the_models(empty_database: str) -> None:

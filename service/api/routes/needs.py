@@ -108,10 +108,12 @@ def similar_needs(
     summary="関心ありを伝える",
 )
 def express_interest(
-    session: SessionDep, user: CurrentUser, need_id: Id, data: InterestIn
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, need_id: Id, data: InterestIn
 ) -> InterestPublic:
     """A group's staff: tell the coordinator the group would like to work on this need."""
-    row = interests.express(session, need_id, user=user, comment=data.comment)
+    row = interests.express(
+        session, need_id, user=user, comment=data.comment, base_url=settings.base_url
+    )
     org = session.get(Organization, row.organization_id)
     assert org is not None
     return InterestPublic(

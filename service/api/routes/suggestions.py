@@ -69,10 +69,14 @@ def suggestion_history(
     "/suggestions/{suggestion_id}/decision", response_model=SuggestionPublic, summary="承認・見送り"
 )
 def decide(
-    session: SessionDep, user: CurrentUser, suggestion_id: Id, data: DecisionIn
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    suggestion_id: Id,
+    data: DecisionIn,
 ) -> SuggestionPublic:
     """``confirm`` or ``reject`` (with ``reason_code``); ``version`` is the one you read."""
-    return reviews.decide(session, suggestion_id, data, user=user)
+    return reviews.decide(session, suggestion_id, data, user=user, base_url=settings.base_url)
 
 
 @router.post(
@@ -83,6 +87,7 @@ def decide(
 )
 def pair_by_hand(
     session: SessionDep,
+    settings: SettingsDep,
     index: IndexDep,
     user: CurrentUser,
     need_id: Annotated[int, Path(ge=1, le=2_147_483_647, description="課題の番号")],
@@ -92,7 +97,9 @@ def pair_by_hand(
     stored as a confirmed suggestion (``rank`` null, ``model_version`` ``by-hand``), taught to
     the ranking model at the next retraining. 409 ``ALREADY_SUGGESTED`` if the pair is
     already a suggestion (decide it there)."""
-    return reviews.pair_by_hand(session, index, need_id, data, user=user)
+    return reviews.pair_by_hand(
+        session, index, need_id, data, user=user, base_url=settings.base_url
+    )
 
 
 @router.post(

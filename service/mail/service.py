@@ -1,0 +1,233 @@
+"""Queueing notifications in the caller's transaction, who gets them, and the outbox page.
+
+Nothing here commits: a notification is written with its cause and rolled back with it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, delete, select
+
+from ..db import page_of
+from ..errors import Invalid
+from ..models import Need, Organization, Role, Suggestion, User
+from .models import (
+    KIND_LABELS,
+    KIND_ROLES,
+    REQUIRED_KINDS,
+    MailKind,
+    MailOutbox,
+    MailPreference,
+)
+
+SIGNATURE = (
+    "\n\n――\n協働マッチング（市民自治推進課）\n"
+    "このメールは送信専用です。通知の設定はアカウントのページで変えられます。\n"
+)
+
+
+def queue_mail(
+    session: Session,
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    body: str,
+    dedup_key: str,
+    user_id: int | None = None,
+) -> MailOutbox | None:
+    """Add a message to the outbox in the caller's transaction (no commit); None if the
+    same notification (``dedup_key``) is queued already."""
+    seen = session.exec(select(MailOutbox.id).where(MailOutbox.dedup_key == dedup_key)).first()
+    if seen is not None:
+        return None
+    row = MailOutbox(
+        kind=kind,
+        to_address=to,
+        user_id=user_id,
+        subject=subject[:200],
+        body=body,
+        dedup_key=dedup_key[:200],
+    )
+    session.add(row)
+    return row
+
+
+def opted_out(session: Session, user_id: int) -> set[str]:
+    rows = session.exec(select(MailPreference.kind).where(MailPreference.user_id == user_id))
+    return set(rows.all())
+
+
+def recipients(session: Session, kind: MailKind, *users: User) -> list[User]:
+    """The active users with an address who have not turned ``kind`` off."""
+    out = []
+    for user in users:
+        assert user.id is not None
+        if user.is_active and user.email and kind not in opted_out(session, user.id):
+            out.append(user)
+    return out
+
+
+def notify_confirmation(
+    session: Session,
+    *,
+    suggestion: Suggestion,
+    need: Need,
+    department: str,
+    org: Organization,
+    decision_id: int,
+    base_url: str,
+) -> list[MailOutbox]:
+    """The coordinator confirmed ``suggestion``: the group's users and the need's
+    department users are told (each with a link to a page they may open)."""
+    kind = MailKind.suggestion_confirmed
+    users = session.exec(
+        select(User)
+        .where(
+            or_(
+                (col(User.role) == Role.npo) & (col(User.organization_id) == org.id),
+                (col(User.role) == Role.department)
+                & (col(User.department_id) == need.department_id),
+            )
+        )
+        .order_by(col(User.id))
+    ).all()
+    base = base_url.rstrip("/")
+    subject = "協働の種の組み合わせが承認されました"
+    queued = []
+    for user in recipients(session, kind, *users):
+        if user.role == Role.npo:
+            link = f"{base}/needs/{need.id}"
+            lead = f"{org.name} さまと、{department}の協働の種の組み合わせが承認されました。"
+        else:
+            link = f"{base}/suggestions/{suggestion.id}"
+            lead = f"{department}の協働の種に、{org.name} さまとの組み合わせが承認されました。"
+        body = (
+            f"{user.display_name or user.username} さま\n\n{lead}\n\n"
+            f"協働の種：{need.title}\n団体：{org.name}\n\n"
+            f"詳しくは次のページをご覧ください。\n{link}\n" + SIGNATURE
+        )
+        row = queue_mail(
+            session,
+            kind=kind,
+            to=user.email,
+            subject=subject,
+            body=body,
+            dedup_key=f"{kind}:{decision_id}:{user.id}",
+            user_id=user.id,
+        )
+        if row is not None:
+            queued.append(row)
+    return queued
+
+
+def notify_interest(
+    session: Session,
+    *,
+    need: Need,
+    department: str,
+    org: Organization,
+    interest_id: int,
+    comment: str,
+    base_url: str,
+) -> list[MailOutbox]:
+    """A group said 関心あり: the need's department users are told."""
+    kind = MailKind.interest
+    users = session.exec(
+        select(User)
+        .where(col(User.role) == Role.department, col(User.department_id) == need.department_id)
+        .order_by(col(User.id))
+    ).all()
+    note = f"\n団体からのひとこと：{comment}\n" if comment else ""
+    queued = []
+    for user in recipients(session, kind, *users):
+        body = (
+            f"{user.display_name or user.username} さま\n\n"
+            f"{org.name} さまが、{department}の協働の種に「関心あり」を伝えました。\n\n"
+            f"協働の種：{need.title}\n{note}\n"
+            f"詳しくは次のページをご覧ください。\n{base_url.rstrip('/')}/needs/{need.id}\n"
+            + SIGNATURE
+        )
+        row = queue_mail(
+            session,
+            kind=kind,
+            to=user.email,
+            subject="協働の種に「関心あり」が届きました",
+            body=body,
+            dedup_key=f"{kind}:{interest_id}:{user.id}",
+            user_id=user.id,
+        )
+        if row is not None:
+            queued.append(row)
+    return queued
+
+
+def notify_reset(session: Session, *, user: User, link: str, invitation_id: int) -> bool:
+    """A password-reset link to the user's own address, if the user has one."""
+    if not user.is_active or not user.email:
+        return False
+    body = (
+        f"{user.display_name or user.username} さま\n\n"
+        "パスワードを再設定するためのリンクを発行しました。3日以内に開いて、"
+        f"新しいパスワードを決めてください。\n\n{link}\n\n"
+        "心当たりがない場合は、このメールを破棄して市民自治推進課にお知らせください。" + SIGNATURE
+    )
+    row = queue_mail(
+        session,
+        kind=MailKind.password_reset,
+        to=user.email,
+        subject="パスワード再設定のご案内",
+        body=body,
+        dedup_key=f"{MailKind.password_reset}:{invitation_id}",
+        user_id=user.id,
+    )
+    return row is not None
+
+
+# ---- the user's settings (/account/mail) ---------------------------------------------
+
+
+def _optional(user: User) -> list[MailKind]:
+    """The kinds the user's role gets and the user may turn off."""
+    return [k for k in KIND_LABELS if k not in REQUIRED_KINDS and user.role in KIND_ROLES[k]]
+
+
+def preferences(session: Session, user: User) -> dict[str, bool]:
+    """``{kind: wanted}`` for every kind the user gets and may turn off."""
+    assert user.id is not None
+    off = opted_out(session, user.id)
+    return {k.value: k not in off for k in _optional(user)}
+
+
+def save_preferences(session: Session, user: User, *, email: str, wanted: set[str]) -> None:
+    """The user's address and the kinds wanted; the user's other optional kinds are off."""
+    email = email.strip()
+    if email and (
+        len(email) > 254 or "@" not in email.strip("@") or any(c.isspace() for c in email)
+    ):
+        raise Invalid("メールアドレスの形式が正しくありません。", code="BAD_EMAIL")
+    assert user.id is not None
+    session.exec(delete(MailPreference).where(col(MailPreference.user_id) == user.id))
+    for kind in _optional(user):
+        if kind.value not in wanted:
+            session.add(MailPreference(user_id=user.id, kind=kind.value))
+    user.email = email
+    session.add(user)
+    session.commit()
+
+
+# ---- the outbox page (/mail) ----------------------------------------------------------
+
+
+def outbox(
+    session: Session, *, state: str | None = None, limit: int, offset: int
+) -> tuple[int, list[MailOutbox]]:
+    """Rows newest first; ``state``: queued (not sent, no error yet), failed, sent."""
+    query = select(MailOutbox)
+    if state == "sent":
+        query = query.where(col(MailOutbox.sent_at).is_not(None))
+    elif state == "failed":
+        query = query.where(col(MailOutbox.sent_at).is_(None), col(MailOutbox.attempts) > 0)
+    elif state == "queued":
+        query = query.where(col(MailOutbox.sent_at).is_(None), col(MailOutbox.attempts) == 0)
+    return page_of(session, query, col(MailOutbox.id).desc(), limit=limit, offset=offset)
