@@ -11,7 +11,8 @@ the CSRF check's. It asserts:
 
 - nobody gets a 5xx;
 - a role the table does not allow gets neither a 2xx nor a redirect other than to /login;
-- a role the table allows is not refused (401/403, or sent to /login);
+- a role the table allows is not refused (401/403, or sent to /login), and gets the
+  page (200, or a redirect on to its own page) from every GET;
 - nobody but the coordinator and 高齢福祉課 ever reads the draft's marker, on any route.
 """
 
@@ -347,6 +348,10 @@ def test_no_role_gets_past_a_route_it_is_not_allowed(world: World) -> None:
                     problems.append(f"{cell}: got in with {r.status_code} {where}")
                 elif may[user] and (r.status_code in (401, 403) or sent_to_login):
                     problems.append(f"{cell}: refused with {r.status_code} {where}")
+                elif may[user] and method == "GET" and r.status_code not in (200, 303):
+                    # a draft has no public page, not even for its own section
+                    if not (path.startswith("/public/") and "kourei_draft" in objects):
+                        problems.append(f"{cell}: {r.status_code} for a page it may see")
                 if user not in ("coord", "kourei") and MARKER in r.text:
                     problems.append(f"{cell}: shows 高齢福祉課's draft")
     assert not problems, "\n".join(problems)
