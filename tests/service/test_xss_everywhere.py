@@ -1,0 +1,264 @@
+"""Hostile text in every free-text field, checked on every page and in every export.
+
+A need, a group's organisation, a decision's and a stage's comment, a group's interest,
+a user's display name, registration requests (one declined with a reason) and the search
+box all carry script tags, an attribute breakout, a ``javascript:`` URL, template syntax
+and a formula. Then every GET route the route matrix (test_route_matrix.ROUTES) lets a
+role see is loaded as that role, with every seeded object: an HTML answer must carry a
+Content-Security-Policy and show the payloads only as text; a CSV or XLSX export must
+hold no cell a spreadsheet would evaluate.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from datetime import date
+from html.parser import HTMLParser
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+
+from .conftest import Server
+from .helpers import need_payload, ok, org_payload, post_form, seed
+from .test_route_matrix import ROLES, ROUTES, World, allowed, app_routes, fillings
+
+SCRIPT = "<script>alert(1)</script>"
+BREAKOUT = '"><img src=x onerror=alert(1)>'
+JS_URL = "javascript:alert(1)"
+TEMPLATE = "{{7*191}}"  # 1337 on the page would mean a template ran it
+FORMULAS = ('=HYPERLINK("x")', "+1+1", "-1+1", "@SUM(1)")
+
+
+def hostile(i: int, limit: int = 200) -> str:
+    """The payloads, led by a formula (a different first character per field)."""
+    return f"{FORMULAS[i % 4]}{TEMPLATE}{SCRIPT}{BREAKOUT} {JS_URL}"[:limit]
+
+
+class Markup(HTMLParser):
+    """What a browser would run on a page: inline scripts, event-handler attributes,
+    ``javascript:`` URLs (the page's own markup, as a browser parses it)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script" and not dict(attrs).get("src"):
+            self.found.append("<script> without src")
+        if tag == "img" and dict(attrs).get("src") == "x":
+            self.found.append("<img src=x>")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.found.append(f"<{tag} {name}=…>")
+            if name in ("href", "src", "action", "formaction") and re.sub(
+                r"\s", "", value or ""
+            ).lower().startswith("javascript:"):
+                self.found.append(f"<{tag} {name}={value!r}>")
+
+
+def fiscal_year(today: date) -> int:
+    return today.year if today.month >= 4 else today.year - 1
+
+
+@pytest.fixture
+def world(api: Server) -> World:
+    coord, bousai, npo1 = api.client("coord"), api.client("bousai"), api.client("npo1")
+    needs, orgs = seed(coord)
+    need_fields = {
+        f: hostile(i, 64 if f == "key" else 200)
+        for i, f in enumerate(("key", "title", "description", "goal", "contact_name"))
+    }
+    need = ok(
+        bousai.post(
+            "/api/needs",
+            json=need_payload(
+                1, department=None, areas=["北区", hostile(1, 50)], forms=[hostile(2, 50)]
+            )
+            | need_fields,
+        ),
+        201,
+    )
+    org_fields = {
+        f: hostile(i)
+        for i, f in enumerate(
+            ("key", "name", "legal_form", "activities", "offerings", "wishes", "contact_name")
+        )
+    }
+    org_fields["key"] = hostile(0, 64)
+    org = ok(
+        npo1.post(
+            "/api/organizations",
+            json=org_payload(1, areas=[hostile(3, 50)], contact_phone="045-000-0000") | org_fields,
+        ),
+        201,
+    )
+    # the group in the need's suggestions (by hand), confirmed with a comment, then a stage
+    paired = ok(
+        coord.post(
+            f"/api/needs/{need['id']}/pairings",
+            json={"organization_id": org["id"], "comment": hostile(1, 2000)},
+        ),
+        201,
+    )
+    ok(
+        coord.post(
+            f"/api/suggestions/{paired['id']}/stage",
+            json={"stage": "meeting_arranged", "comment": hostile(2), "version": paired["version"]},
+        )
+    )
+    other = ok(coord.get(f"/api/needs/{needs['N2']}/suggestions"))  # 防災's toy need
+    pending = next(s for s in other if s["status"] == "pending")
+    ok(
+        coord.post(
+            f"/api/suggestions/{pending['id']}/decision",
+            json={
+                "action": "reject",
+                "reason_code": "その他",
+                "comment": hostile(3),
+                "version": pending["version"],
+            },
+        )
+    )
+    ok(npo1.post(f"/api/needs/{need['id']}/interest", json={"comment": hostile(0)}), 201)
+    # a user whose display name is hostile (the coordinator's user list shows it)
+    user = coord.post(
+        "/api/users",
+        json={
+            "username": f"xss{uuid.uuid4().hex[:8]}",
+            "password": "long-password-1",
+            "role": "department",
+            "department": "防災危機管理室",
+            "display_name": hostile(1, 100),
+        },
+    )
+    assert user.status_code in (201, 422), user.text
+    # registration requests from the public form: one waits, one is declined with a reason
+    anon = httpx.Client(base_url=api.url, timeout=30)
+    api.clients.append(anon)
+    form: dict[str, object] = {
+        "group_name": hostile(0),
+        "contact_name": hostile(1, 100),
+        "email": "xss@example.org",
+        "profile": hostile(2, 1000),
+        "area": hostile(3, 100),
+    }
+    for _ in range(2):
+        page = f"/public/needs/{need['id']}"
+        r = post_form(anon, page, f"{page}/register", form)
+        assert r.status_code == 303, r.text
+    with api.engine.connect() as conn:  # type: ignore[attr-defined]
+        request_id = conn.exec_driver_sql("SELECT max(id) FROM registration_request").scalar()
+    world = World(
+        api, {}, {"need": "bousai", "suggestion": "bousai", "rejected": "bousai", "own_org": "npo1"}
+    )
+    r = post_form(
+        world.page("coord")[0],
+        "/registrations",
+        f"/registrations/{request_id}/decline",
+        {"reason": hostile(1)},
+    )
+    assert r.status_code == 303, r.text
+    fy = str(fiscal_year(date.today()))
+    world.ids = {
+        "need_id": [("need", str(need["id"]))],
+        "org_id": [("own_org", str(org["id"])), ("org", str(orgs["P1"]))],
+        "suggestion_id": [("suggestion", str(paired["id"])), ("rejected", str(pending["id"]))],
+        "kind": [(k, k) for k in ("needs", "organizations", "suggestions", "decisions")],
+        "fmt": [("csv", "csv"), ("xlsx", "xlsx")],
+        "fiscal_year": [("fy", fy)],
+        "fy": [("fy", fy)],
+        "token": [("token", SCRIPT)],
+    }
+    world.ids["kind"].append(("pairings", "pairings"))
+    return world
+
+
+def check_html(r: httpx.Response, where: str) -> list[str]:
+    parser = Markup()
+    parser.feed(r.text)
+    problems = [f"{where}: {found}" for found in parser.found]
+    if "<script>alert" in r.text:
+        problems.append(f"{where}: raw <script>alert")
+    if "1337" in r.text:
+        problems.append(f"{where}: a template evaluated {TEMPLATE}")
+    if "script-src" not in r.headers.get("content-security-policy", ""):
+        problems.append(f"{where}: no Content-Security-Policy")
+    return problems
+
+
+def cells(r: httpx.Response) -> list[str]:
+    """Every text cell of a CSV or XLSX answer (a formula cell as its formula)."""
+    kind = r.headers.get("content-type", "")
+    if "csv" in kind:
+        return [c for row in csv.reader(io.StringIO(r.content.decode("utf-8-sig"))) for c in row]
+    book = load_workbook(io.BytesIO(r.content))
+    return [
+        str(c.value) if c.data_type != "f" else f"={c.value}"
+        for sheet in book.worksheets
+        for row in sheet.iter_rows()
+        for c in row
+        if isinstance(c.value, str)
+    ]
+
+
+def test_no_payload_runs_on_any_page_or_in_any_export(world: World) -> None:
+    problems: list[str] = []
+    pages = exports = neutralised = 0
+    for method, path in sorted(app_routes(world.api.app)):
+        if method != "GET":
+            continue
+        for objects, url in fillings(world, path):
+            for user in ROLES:
+                if not allowed(ROUTES[(method, path)], user, objects, world.owner):
+                    continue
+                client = world.bearer(user) if path.startswith("/api/") else world.page(user)[0]
+                r = client.get(url)
+                kind = r.headers.get("content-type", "")
+                where = f"{user} GET {url} ({r.status_code})"
+                if r.status_code >= 500:
+                    problems.append(where)
+                elif "text/html" in kind:
+                    pages += 1
+                    problems += check_html(r, where)
+                elif "csv" in kind or "spreadsheet" in kind:
+                    exports += 1
+                    text = cells(r)
+                    problems += [
+                        f"{where}: live {c[:40]!r}" for c in text if c[:1] in tuple("=+-@")
+                    ]
+                    neutralised += sum(c.startswith("'") and "alert(1)" in c for c in text)
+    assert not problems, "\n".join(problems)
+    assert pages >= 60 and exports >= 10 and neutralised >= 20, (pages, exports, neutralised)
+    print(f"{pages} page loads, {exports} exports ({neutralised} payload cells) checked")
+
+
+def test_the_payloads_are_shown_as_text(world: World) -> None:
+    """The escaping is there (not the page leaving the field out): the need's page shows
+    every payload as text, the template syntax literally."""
+    need = world.ids["need_id"][0][1]
+    for user in ("coord", "bousai", "npo1"):
+        text = world.page(user)[0].get(f"/needs/{need}").text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text, user
+        assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in text, user
+        assert TEMPLATE in text, user
+    public = world.page("anon")[0].get(f"/public/needs/{need}").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in public and TEMPLATE in public
+    users = world.page("coord")[0].get("/users").text  # the hostile display name
+    assert "+1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in users
+
+
+PAGES = ["/needs", "/orgs", "/queue", "/pairings", "/mail", "/public/needs", "/login"]
+
+
+def test_reflected_query_parameters_are_escaped(api: Server) -> None:
+    world = World(api, {}, {})
+    for path in PAGES:
+        user = "anon" if path.startswith(("/public", "/login")) else "coord"
+        for query in ({"q": hostile(0)}, {"next": JS_URL}, {"page": BREAKOUT}, {"state": SCRIPT}):
+            r = world.page(user)[0].get(path, params=query)
+            assert r.status_code < 500 and "text/html" in r.headers["content-type"]
+            assert check_html(r, f"{path}?{query}") == []
