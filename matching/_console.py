@@ -1,20 +1,19 @@
 """What both command lines share: help in Japanese and English, progress on stderr.
 
-Progress is a few coarse stage lines (``進捗: …``) on stderr, never on stdout, so the
-output of ``python -m matching rank`` stays JSON a program can read. It is shown when
-stderr is a terminal; ``--progress`` shows it anyway (a log file), ``--no-progress``
-never.
+Progress is a few coarse stage lines (``進捗 1.2秒: …``, the time since the start) on
+stderr, never on stdout, so the output of ``python -m matching rank`` stays JSON a
+program can read. It is shown when stderr is a terminal; ``--progress`` shows it anyway
+(a log file), ``--no-progress`` never.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
-import click
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 HELP_OPTION = "このヘルプを表示して終了 / show this help and exit"
 
@@ -22,7 +21,7 @@ HELP_OPTION = "このヘルプを表示して終了 / show this help and exit"
 class Command(TyperCommand):
     """A command whose ``--help`` option is described in both languages."""
 
-    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+    def get_help_option(self, ctx: Any) -> TyperOption | None:  # typer's own click.Context
         option = super().get_help_option(ctx)
         if option is not None:
             option.help = HELP_OPTION
@@ -32,7 +31,7 @@ class Command(TyperCommand):
 class Group(TyperGroup):
     """The app itself, with the same bilingual ``--help``."""
 
-    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+    def get_help_option(self, ctx: Any) -> TyperOption | None:  # typer's own click.Context
         option = super().get_help_option(ctx)
         if option is not None:
             option.help = HELP_OPTION
@@ -60,9 +59,9 @@ class Progress:
     def __call__(self, message: str) -> None:
         if self.enabled:
             seconds = time.perf_counter() - self.started
-            print(f"進捗: {message}（{seconds:.1f}秒）", file=self.stream, flush=True)
+            print(f"進捗 {seconds:.1f}秒: {message}", file=self.stream, flush=True)
 
 
 def seconds_since(start: float) -> str:
-    """``1.2秒``: how long a step took, for a done line."""
-    return f"{time.perf_counter() - start:.1f}秒"
+    """``（1.2秒）``: how long a step took, for a done line."""
+    return f"（{time.perf_counter() - start:.1f}秒）"
