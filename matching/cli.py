@@ -22,7 +22,7 @@ from ._io import (
     load_qrels,
 )
 from ._learn import Decision, LearnedRanker
-from ._ranker import TfidfRanker
+from ._ranker import _BLOCK, TfidfRanker
 from ._schema import Need, Organization
 from ._sets import default_sets, evaluate_sets, format_set_table, learning_rows, load_set
 
@@ -43,8 +43,9 @@ NposOpt = Annotated[
     Path,
     typer.Option("--npos", help="団体のファイル（CSV・XLSX） / profiles file (DATA_FORMAT.md)"),
 ]
-# rank writes this many needs (or groups) at a time, with a progress line after each batch
-_RANK_BATCH = 200
+# rank writes this many needs (or groups) at a time, with a progress line after each
+# batch: the ranker's own block, so the scores are those of one call for all
+_RANK_BATCH = _BLOCK
 
 
 def _fail(problems: list[Problem]) -> typer.Exit:
