@@ -114,15 +114,21 @@ def evaluate_sets(
     *,
     with_text_only: bool = True,
     depth: int = 100,
+    progress: Callable[[str], None] | None = None,
 ) -> list[SetRow]:
     """Every ranker on every set (and its text-only twin), fitted once per set; sets with
-    need types are also reported per type."""
+    need types are also reported per type. ``progress`` hears of each fit as it starts."""
     rows: list[SetRow] = []
+    steps = len(sets) * (2 if with_text_only else 1) * len(rankers)
+    step = 0
     for data in sets:
         variants = [data, text_only(data)] if with_text_only else [data]
         for variant in variants:
             judged = {q: j for q, j in variant.qrels.items() if q in {n.id for n in variant.needs}}
             for name, make in rankers.items():
+                step += 1
+                if progress is not None:
+                    progress(f"学習・評価中 {step}/{steps}: {variant.name} · {name}")
                 ranker = make()
                 ranker.fit(variant.needs, variant.orgs)
                 ranked = {

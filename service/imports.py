@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -67,14 +68,19 @@ def run_import(
     apply: bool,
     accept_valid: bool = False,
     limits: matching.Limits | None = None,
+    on_stage: Callable[[Literal["checking", "writing"], ImportReport], None] | None = None,
 ) -> ImportReport:
     """Preview (``apply=False``) or apply an import; see the module docstring. ``limits``
-    bound the file (size, rows); the API's are the defaults, the CLI may raise them."""
+    bound the file (size, rows); the API's are the defaults, the CLI may raise them.
+    ``on_stage`` hears when the rows are read and compared, then before they are written
+    (the CLI's progress)."""
     if user is not None and user.role != Role.coordinator:
         raise PermissionDenied("一括取り込みはコーディネーターが行います。")
     items, report = _parse(kind, data, filename, limits or matching.Limits())
     needs = [i for i in items if isinstance(i, matching.Need)]
     orgs = [i for i in items if isinstance(i, matching.Organization)]
+    if on_stage is not None:
+        on_stage("checking", report)
 
     def plan() -> None:
         p = (
@@ -89,6 +95,9 @@ def run_import(
         return report
     # one import applies at a time in a process, compared again as it writes, so its
     # report says what it did; across processes the database's unique keys decide
+    refused = bool(report.rejected) and not (accept_valid and (needs or orgs))
+    if on_stage is not None and not refused:  # a refused file is reported by _apply
+        on_stage("writing", report)
     with _APPLYING:
         session.rollback()  # a fresh snapshot: what an import that just finished wrote
         return _apply(session, kind, data, filename, needs, orgs, report, user, accept_valid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,35 @@ def test_production_refuses_the_demo_and_sqlite(tmp_path) -> None:
     )
     assert sqlite.returncode != 0 and "needs PostgreSQL" in sqlite.stderr
     assert not (tmp_path / "x.sqlite3").exists()
+
+
+def test_load_reports_its_stages_on_stderr(empty_database: str, toy_files, make_csv) -> None:
+    """Per file: reading, checking N rows, writing, done with counts and seconds; only on
+    stderr and only when asked (stderr is a pipe here, not a terminal)."""
+    needs, npos = toy_files
+    shown = run(empty_database, "load", "--needs", str(needs), "--npos", str(npos), "--progress")
+    assert shown.returncode == 0, shown.stderr
+    assert "進捗" not in shown.stdout
+    stages = [
+        line.split(": ", 1)[1] for line in shown.stderr.splitlines() if line.startswith("進捗")
+    ]
+    done = re.compile(r"完了 新規 (\d)・更新 0・変更なし 0・不備 0（\d+\.\d秒）$")
+    for label, name, rows in (("団体", "npos.csv", 5), ("課題", "needs.csv", 3)):
+        mine = [s for s in stages if s.startswith(f"{label} {name}: ")]
+        assert [s.split(": ", 1)[1] for s in mine[:3]] == [
+            "読み込み中",
+            f"{rows}行を確認中",
+            f"書き込み中（新規 {rows}・更新 0）",
+        ], shown.stderr
+        assert len(mine) == 4 and (found := done.search(mine[3])), shown.stderr
+        assert found.group(1) == str(rows)
+    assert stages.index("団体 npos.csv: 読み込み中") < stages.index("課題 needs.csv: 読み込み中")
+    assert run(empty_database, "load", "--needs", str(needs)).stderr == ""  # quiet by default
+    # a refused file is never said to be written; its code is kept for a script
+    bad = make_csv("bad.csv", JA_NEED_HEADER, [["N9", "保育課", "", "件名が空"]])
+    refused = run(empty_database, "load", "--needs", str(bad), "--progress")
+    assert refused.returncode == 2 and "[IMPORT_REJECTED]" in refused.stderr
+    assert "1行を確認中" in refused.stderr and "書き込み中" not in refused.stderr
+    preview = run(empty_database, "load", "--needs", str(needs), "--dry-run", "--progress")
+    assert "完了（確認のみ） 新規 0・更新 0・変更なし 3・不備 0" in preview.stderr
+    assert "書き込み中" not in preview.stderr

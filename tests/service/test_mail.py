@@ -384,7 +384,7 @@ def test_the_mail_command_sends_once(api: Server, pair: dict[str, Any], smtp: Sm
     assert smtp.recorder.messages == []
     smtp_env = {"KYODO_SMTP_HOST": "127.0.0.1", "KYODO_SMTP_PORT": str(smtp.port)}
     sent = run(**smtp_env, KYODO_SMTP_STARTTLS="false")
-    assert sent.returncode == 0 and "sent 2, failed 0" in sent.stdout, sent.stderr
+    assert sent.returncode == 0 and "メール: 送信 2件・失敗 0件" in sent.stdout, sent.stderr
     assert len(smtp.recorder.messages) == 2
 
 

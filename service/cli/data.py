@@ -1,0 +1,226 @@
+"""The commands that fill the database: migrate, load, create-user."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import Session, select
+
+import matching
+from matching._console import Progress, ProgressOpt, seconds_since
+
+from .. import imports
+from ..config import Settings
+from ..db import make_engine
+from ..errors import DomainError
+from ..migrate import upgrade
+from ..models import Organization, Role
+from ..schemas import UserCreate
+from ..users import create_user
+
+# the file limits the API keeps; ``load --max-bytes / --max-rows`` may raise them
+_LIMITS = matching.Limits()
+
+
+def migrate() -> None:
+    """データベースを最新の形にする（初回は SQLite を作成） / apply the schema migrations."""
+    settings = Settings()
+    upgrade(settings.sqlalchemy_url)
+    typer.echo(f"データベースを更新しました: {settings.sqlalchemy_url.split('@')[-1]}")
+
+
+def load(
+    needs: Annotated[
+        Path | None,
+        typer.Option(help="取り込む課題のファイル（CSV・XLSX） / needs file to import"),
+    ] = None,
+    npos: Annotated[
+        Path | None,
+        typer.Option(help="取り込む団体のファイル（CSV・XLSX） / profiles file to import"),
+    ] = None,
+    corpus: Annotated[
+        bool, typer.Option(help="同梱のコーパスを取り込む / load the bundled corpus")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="確認だけして書き込まない / only show what would change")
+    ] = False,
+    accept_valid: Annotated[
+        bool,
+        typer.Option(
+            help="不備のある行を除いて取り込む / import the valid rows of a file that has "
+            "rejected ones"
+        ),
+    ] = False,
+    max_bytes: Annotated[
+        int,
+        typer.Option(
+            min=1, help="受け付ける最大のファイルサイズ（バイト） / largest file accepted, in bytes"
+        ),
+    ] = _LIMITS.file_bytes,
+    max_rows: Annotated[
+        int,
+        typer.Option(min=1, help="1ファイルの最大行数 / most data rows per file"),
+    ] = _LIMITS.rows,
+    progress: ProgressOpt = None,
+) -> None:
+    """課題と団体を取り込む（不備が1行でもあれば何も変えない） / import needs and profiles.
+
+    DATA_FORMAT.md の形式 / the format of DATA_FORMAT.md; a file with a bad row changes
+    nothing. 結果の件数は標準出力、進み具合とエラーは標準エラー / counts on stdout,
+    progress and errors on stderr."""
+    if needs is None and npos is None and not corpus:
+        typer.echo(
+            "エラー: --needs、--npos、--corpus のどれかを指定してください。 [MISSING_OPTION]",
+            err=True,
+        )
+        raise typer.Exit(2)
+    limits = dataclasses.replace(_LIMITS, file_bytes=max_bytes, rows=max_rows)
+    settings = Settings()
+    say = Progress(progress)
+    say("データベースを準備中")
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    failed = False
+    try:
+        with Session(engine) as session:
+            if corpus:
+                from corpus import PARTS, part_paths
+
+                files = [
+                    (k, p)
+                    for part in PARTS
+                    for k, p in zip(("npos", "needs"), part_paths(part)[1::-1], strict=True)
+                ]
+            else:
+                files = [(k, p) for k, p in (("npos", npos), ("needs", needs)) if p is not None]
+            for kind, path in files:
+                failed |= _load_file(
+                    session,
+                    kind,
+                    path,
+                    dry_run=dry_run,
+                    accept_valid=accept_valid,
+                    limits=limits,
+                    say=say,
+                )
+    finally:
+        engine.dispose()
+    if failed:
+        raise typer.Exit(2)
+
+
+def _load_file(
+    session: Session,
+    kind: str,
+    path: Path,
+    *,
+    dry_run: bool,
+    accept_valid: bool,
+    limits: matching.Limits,
+    say: Progress,
+) -> bool:
+    """Import (or preview) one file; print its counts and problems. True if it was refused."""
+    label = "団体" if kind == "npos" else "課題"
+    started = time.perf_counter()
+    say(f"{label} {path.name}: 読み込み中")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        typer.echo(
+            f"エラー: {path}: ファイルを読めません（{exc.strerror}） [FILE_UNREADABLE]", err=True
+        )
+        return True
+
+    def stage(name: str, report: imports.ImportReport) -> None:
+        if name == "checking":
+            say(f"{label} {path.name}: {report.rows}行を確認中")
+        else:
+            say(
+                f"{label} {path.name}: 書き込み中（新規 {len(report.created)}・"
+                f"更新 {len(report.updated)}）"
+            )
+
+    try:
+        report = imports.run_import(
+            session,
+            "organizations" if kind == "npos" else "needs",
+            data,
+            str(path),
+            user=None,
+            apply=not dry_run,
+            accept_valid=accept_valid,
+            limits=limits,
+            on_stage=stage,
+        )
+    except DomainError as exc:
+        for problem in exc.errors:
+            typer.echo(f"エラー: {matching.Problem(**problem)}", err=True)
+        typer.echo(f"{label}: {exc.message} [{exc.code}]", err=True)
+        return True
+    for problem in report.rejected:
+        typer.echo(f"エラー: {matching.Problem(**problem)}", err=True)
+    for warning in report.warnings:
+        typer.echo(f"注意: {matching.Problem(**warning)}", err=True)
+    prefix = "（確認のみ）" if dry_run else ""
+    counts = (
+        f"新規 {len(report.created)}・更新 {len(report.updated)}"
+        f"・変更なし {len(report.unchanged)}・不備 {len(report.rejected)}"
+    )
+    typer.echo(f"{label}{prefix}: {counts}")
+    say(f"{label} {path.name}: 完了{prefix} {counts}{seconds_since(started)}")
+    return bool(report.rejected) and not accept_valid
+
+
+def create_user_command(
+    username: Annotated[str, typer.Option(help="ログイン名 / login name")],
+    role: Annotated[
+        Role,
+        typer.Option(help="役割（コーディネーター・担当課・団体） / role of the user"),
+    ],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="パスワード（省略すると入力を求めます） / password (asked for if omitted)",
+        ),
+    ],
+    department: Annotated[
+        str | None, typer.Option(help="担当課（担当課の利用者） / department (department users)")
+    ] = None,
+    organization: Annotated[
+        str | None, typer.Option(help="団体ID（団体の利用者） / group's id (npo users)")
+    ] = None,
+    display_name: Annotated[str, typer.Option(help="表示名 / name shown on the pages")] = "",
+) -> None:
+    """利用者を作成（最初のコーディネーターはここから） / create a user (the first coordinator)."""
+    settings = Settings()
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            org_id = None
+            if organization:
+                org_id = session.exec(
+                    select(Organization.id).where(Organization.key == organization)
+                ).first()
+            data = UserCreate(
+                username=username,
+                password=password,
+                role=role,
+                display_name=display_name,
+                department=department,
+                organization_id=org_id,
+            )
+            user = create_user(session, data, by=None)
+            typer.echo(f"利用者 {user.username}（{user.role}）を作成しました")
+    except DomainError as exc:
+        typer.echo(f"エラー: {exc.message} [{exc.code}]", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()

@@ -1,0 +1,163 @@
+"""The commands that run or refresh the service: refit, train, serve, mail."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from matching._console import Progress, ProgressOpt
+
+from ..config import Settings
+from ..db import make_engine
+from ..migrate import upgrade
+from ..models import Role
+
+DEMO_USERS = [
+    ("coordinator", "kyodo-demo-2026", Role.coordinator, None),
+    ("bousai", "kyodo-demo-2026", Role.department, "防災危機管理室"),
+    ("kourei", "kyodo-demo-2026", Role.department, "高齢福祉課"),
+    ("npo", "kyodo-demo-2026", Role.npo, "P001"),  # staff of the corpus group P001
+]
+
+
+def refit() -> None:
+    """索引を全データで作り直すよう依頼 / refit the matching index on all stored data."""
+    from ..audit import audit
+
+    settings = Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    with Session(engine) as session:
+        audit(session, None, "refit", "index")
+        session.commit()
+    engine.dispose()
+    typer.echo("索引の作り直しを依頼しました: 各サーバープロセスが次のリクエストで作り直します")
+
+
+def train(progress: ProgressOpt = None) -> None:
+    """蓄積した判断から順位づけのモデルを学習 / retrain the ranking model from decisions.
+
+    検証に合格したときだけ採用 / promoted only if it validates."""
+    from .. import training
+    from ..index import MatchingIndex
+
+    say = Progress(progress)
+    settings = Settings()
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            say("索引を準備し、判断から学習中")
+            row = training.train(session, MatchingIndex(engine), user=None)
+            serving = training.current_model(session)
+            kept = serving.version if serving else "cold-start"
+            verdict = "採用" if row.promoted else f"不採用（{kept} を継続）"
+            typer.echo(f"モデル {row.version}: 判断 {row.decisions}件、{verdict}")
+            typer.echo(json.dumps(row.report, ensure_ascii=False))
+            say("完了")
+    finally:
+        engine.dispose()
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="待ち受けるアドレス / address to listen on")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="ポート番号 / port")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="空ならコーパスとデモ用の利用者を入れる / load the corpus and demo users if empty"
+        ),
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            help="X-Forwarded-For を信頼する TLS プロキシのアドレス / addresses of a TLS proxy "
+            "whose X-Forwarded-For is trusted (login limits count the client's address)"
+        ),
+    ] = "127.0.0.1",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="サーバーのプロセス数（PostgreSQL） / server processes (PostgreSQL); each "
+            "holds its own index, kept in step through the audit log",
+        ),
+    ] = 1,
+) -> None:
+    """データベースを更新してから Web 画面と API を起動 / migrate, then serve the pages and API."""
+    import os
+
+    import uvicorn
+
+    from ..demo import prepare_demo
+    from ..logs import log_config
+    from ..main import create_app
+
+    settings = Settings()
+    if demo:
+        if settings.environment == "production":
+            raise typer.BadParameter(
+                "本番（KYODO_ENVIRONMENT=production）ではデモを使えません。", param_hint="--demo"
+            )
+        settings = settings.model_copy(update={"demo_mode": True})
+    if workers > 1 and settings.sqlalchemy_url.startswith("sqlite"):
+        raise typer.BadParameter(
+            "複数のプロセスで動かすには PostgreSQL（DATABASE_URL）を指定してください。",
+            param_hint="--workers",
+        )
+    upgrade(settings.sqlalchemy_url)
+    if settings.demo_mode:
+        prepare_demo(settings, DEMO_USERS)
+    typer.echo(f"協働マッチング: http://{host}:{port}/ （API の説明: http://{host}:{port}/docs）")
+    options = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "proxy_headers": True,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "log_config": log_config(),  # no invitation or reset secret in the access log
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return
+    # each worker process builds the app from the environment (the same settings)
+    os.environ["KYODO_DEMO_MODE"] = "true" if settings.demo_mode else "false"
+    uvicorn.run("service.main:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+def mail(
+    once: Annotated[
+        bool, typer.Option(help="送るべきものを1回送って終了 / send what is due once, then stop")
+    ] = False,
+    interval: Annotated[
+        int,
+        typer.Option(min=1, max=3600, help="送信の間隔（秒） / seconds between runs"),
+    ] = 30,
+) -> None:
+    """送信待ちのメールを SMTP で送る（失敗は間隔をあけて再送） / send the e-mail outbox.
+
+    KYODO_SMTP_* の設定で送信 / through SMTP (KYODO_SMTP_*), failures retried with backoff."""
+    import time
+
+    from ..mail.delivery import deliver_due
+
+    settings = Settings()
+    if not settings.smtp_host:
+        typer.echo("KYODO_SMTP_HOST が未設定です（デモモード）: 送らず /mail に残します。")
+        return
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        while True:
+            done = deliver_due(engine, settings=settings)
+            if done.sent or done.failed:
+                typer.echo(f"メール: 送信 {len(done.sent)}件・失敗 {len(done.failed)}件")
+            if once:
+                return
+            time.sleep(interval)
+    finally:
+        engine.dispose()
