@@ -1,4 +1,5 @@
-"""``python -m service`` (or ``kyodo``): serve, migrate, load, create-user, refit."""
+"""``python -m service`` (or ``kyodo``): serve, migrate, load, create-user, refit, mail,
+remind."""
 
 from __future__ import annotations
 
@@ -300,6 +301,22 @@ def mail(
             if once:
                 return
             time.sleep(interval)
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def remind() -> None:
+    """Queue 「募集期限が近づいています」 for needs whose 募集期限 is 7 days away (run once
+    a day, e.g. from cron; running it again queues nothing twice). The worker sends them."""
+    from .deadlines import queue_reminders, today_jst
+
+    settings = _settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            n = queue_reminders(session, today=today_jst(), base_url=settings.base_url)
+        typer.echo(f"remind: queued {n}")
     finally:
         engine.dispose()
 
