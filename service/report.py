@@ -208,8 +208,9 @@ def review_pace(session: Session, year: int) -> dict[str, dict[str, float | int 
     for d in session.exec(select(Decision).order_by(col(Decision.id))).all():
         history.setdefault(d.suggestion_id, []).append(d)
         need_id = need_of[d.suggestion_id]
-        if d.action in ("confirm", "reject") and need_id not in first_decision:
-            first_decision[need_id] = _aware(d.created_at)
+        if d.action in ("confirm", "reject"):
+            at = _aware(d.created_at)
+            first_decision[need_id] = min(at, first_decision.get(need_id, at))
     first_meeting: dict[int, datetime] = {}
     for steps in history.values():
         for d in in_effect(steps):  # a meeting taken back does not count
