@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
@@ -10,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from .config import Settings
+from .deadlines import today_jst
 from .errors import DomainError
 from .index import MatchingIndex
 from .models import User
@@ -36,7 +38,13 @@ def get_index(request: Request) -> MatchingIndex:
     return cast(MatchingIndex, request.app.state.index)
 
 
+def get_today() -> date:
+    """The day in Japan: what 募集期限 are compared with (tests override it)."""
+    return today_jst()
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+TodayDep = Annotated[date, Depends(get_today)]
 SessionDep = Annotated[Session, Depends(get_session)]
 IndexDep = Annotated[MatchingIndex, Depends(get_index)]
 

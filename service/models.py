@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -127,6 +127,8 @@ class Need(SQLModel, table=True):
     forms: str = Field(default="", max_length=500)  # tags: "|委託|共催|"
     contact_name: str = Field(default="", max_length=100)
     status: str = Field(default=NeedStatus.published, max_length=20, index=True)
+    # 募集期限: open through this day in Japan time (``deadlines.open_clause``); None: no end
+    deadline: date | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     # normalised text and lemmas for keyword search, written on every save (``search``)

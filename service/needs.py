@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from sqlmodel import Session, col, select
 
@@ -10,6 +11,7 @@ from matching import FIELD_NAMES
 
 from .audit import audit
 from .db import page_of
+from .deadlines import is_open, open_clause, today_jst
 from .errors import Conflict, Invalid, NotFound, PermissionDenied
 from .models import Department, Need, NeedStatus, Role, User, from_tags, int_tags, to_tags, utcnow
 from .schemas import NeedCreate, NeedPublic, NeedUpdate, Page
@@ -27,7 +29,9 @@ def department_named(session: Session, name: str, *, create: bool = False) -> De
     return dept
 
 
-def need_public(need: Need, department: str, *, viewer: User) -> NeedPublic:
+def need_public(
+    need: Need, department: str, *, viewer: User, today: date | None = None
+) -> NeedPublic:
     assert need.id is not None
     internal = viewer.role == Role.coordinator or (
         viewer.role == Role.department and viewer.department_id == need.department_id
@@ -46,17 +50,21 @@ def need_public(need: Need, department: str, *, viewer: User) -> NeedPublic:
         forms=from_tags(need.forms),
         contact_name=need.contact_name if internal else None,
         status=NeedStatus(need.status),
+        deadline=need.deadline,
+        expired=not is_open(need, today or today_jst()),
         created_at=need.created_at,
         updated_at=need.updated_at,
     )
 
 
-def can_view(user: User, need: Need) -> bool:
+def can_view(user: User, need: Need, *, today: date | None = None) -> bool:
+    """The coordinator sees every need, a department its own; a group the published needs
+    still open (an expired one is kept for the city, not offered to groups)."""
     if user.role == Role.coordinator:
         return True
     if user.role == Role.department:
         return need.department_id == user.department_id
-    return need.status == NeedStatus.published
+    return need.status == NeedStatus.published and is_open(need, today or today_jst())
 
 
 def can_edit(user: User, need: Need) -> bool:
@@ -65,11 +73,13 @@ def can_edit(user: User, need: Need) -> bool:
     )
 
 
-def get_need(session: Session, need_id: int, *, user: User) -> tuple[Need, str]:
+def get_need(
+    session: Session, need_id: int, *, user: User, today: date | None = None
+) -> tuple[Need, str]:
     row = session.exec(
         select(Need, Department.name).join(Department).where(Need.id == need_id)
     ).first()
-    if row is None or not can_view(user, row[0]):
+    if row is None or not can_view(user, row[0], today=today):
         # a need the user may not see is reported as missing: its existence is not leaked
         raise NotFound("課題")
     return row[0], row[1]
@@ -86,12 +96,14 @@ def list_needs(
     q: str | None = None,
     limit: int = 20,
     offset: int = 0,
+    today: date | None = None,
 ) -> Page[NeedPublic]:
+    today = today or today_jst()
     query = select(Need, Department.name).join(Department)
     if user.role == Role.department:
         query = query.where(Need.department_id == user.department_id)
     elif user.role == Role.npo:
-        query = query.where(Need.status == NeedStatus.published)
+        query = query.where(Need.status == NeedStatus.published, open_clause(today))
     if department:
         query = query.where(Department.name == department)
     if field is not None:
@@ -104,7 +116,7 @@ def list_needs(
         query = query.where(matches(Need.search_text, q))
     total, rows = page_of(session, query, col(Need.id), limit=limit, offset=offset)
     return Page(
-        items=[need_public(n, d, viewer=user) for n, d in rows],
+        items=[need_public(n, d, viewer=user, today=today) for n, d in rows],
         total=total,
         limit=limit,
         offset=offset,
@@ -148,6 +160,7 @@ def create_need(session: Session, data: NeedCreate, *, user: User) -> tuple[Need
         forms=to_tags(data.forms),
         contact_name=data.contact_name,
         status=data.status,
+        deadline=data.deadline,
     )
     session.add(need)
     session.flush()
@@ -171,7 +184,10 @@ def update_need(
         setattr(need, name, value)
     need.updated_at = utcnow()
     session.add(need)
-    audit(session, user, "update", "need", need.id, changed=sorted(changes))
+    detail: dict[str, object] = {"changed": sorted(changes)}
+    if "deadline" in changes:  # an extension is worth reading back in the log
+        detail["deadline"] = need.deadline.isoformat() if need.deadline else None
+    audit(session, user, "update", "need", need.id, **detail)
     session.commit()
     return need, dept
 

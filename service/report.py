@@ -6,6 +6,10 @@ were confirmed; pairings the coordinator added by hand (apart: the ranker did no
 them, so they are neither suggestions made nor in the confirmation rate); the reasons for
 rejection; meetings arranged (事前打ち合わせ設定) and projects started (協働事業化), of every
 pairing — overall, by department and by 活動分野, with the change from the year before.
+
+The pace of review (``review_pace``): the median days (Japan-time calendar days) from a
+need's posting to its first decision (承認 or 見送り of any of its suggestions), and to its
+first 事前打ち合わせ設定 still in effect, over the needs whose first one fell in the year.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import io
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from statistics import median
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -54,6 +59,12 @@ LABELS = {
 }
 
 
+PACE_LABELS = {
+    "to_decision": "登録から最初の判断まで",
+    "to_meeting": "登録から事前打ち合わせ設定まで",
+}
+
+
 def fiscal_year_bounds(year: int) -> tuple[datetime, datetime]:
     """[April 1 of ``year``, April 1 of ``year + 1``) in JST, as UTC datetimes."""
     start = datetime(year, 4, 1, tzinfo=JST).astimezone(UTC)
@@ -79,6 +90,8 @@ class YearFigures:
     by_field: dict[str, dict[str, int]] = field(default_factory=dict)
     # None: the year before has nothing recorded, so there is nothing to compare with
     change: dict[str, int | None] = field(default_factory=dict)
+    # "to_decision" / "to_meeting": {"median_days": float | None, "needs": int}
+    pace: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
 
 
 def _aware(t: datetime) -> datetime:
@@ -179,6 +192,40 @@ def _figures(session: Session, year: int) -> YearFigures:
     return out
 
 
+def _days(start: datetime, end: datetime) -> int:
+    """Calendar days in Japan from ``start`` to ``end`` (0: the same day)."""
+    return (japan_time(end).date() - japan_time(start).date()).days
+
+
+def review_pace(session: Session, year: int) -> dict[str, dict[str, float | int | None]]:
+    """The median days from posting to the first decision and to the first meeting, and
+    the number of needs each median is over (``None``: no need, shown as 「—」)."""
+    start, end = fiscal_year_bounds(year)
+    posted = dict(session.exec(select(Need.id, Need.created_at)).all())
+    need_of = dict(session.exec(select(Suggestion.id, Suggestion.need_id)).all())
+    history: dict[int, list[Decision]] = {}
+    first_decision: dict[int, datetime] = {}
+    for d in session.exec(select(Decision).order_by(col(Decision.id))).all():
+        history.setdefault(d.suggestion_id, []).append(d)
+        need_id = need_of[d.suggestion_id]
+        if d.action in ("confirm", "reject"):
+            at = _aware(d.created_at)
+            first_decision[need_id] = min(at, first_decision.get(need_id, at))
+    first_meeting: dict[int, datetime] = {}
+    for steps in history.values():
+        for d in in_effect(steps):  # a meeting taken back does not count
+            if d.action == "meeting_arranged":
+                need_id, at = need_of[d.suggestion_id], _aware(d.created_at)
+                first_meeting[need_id] = min(at, first_meeting.get(need_id, at))
+    out: dict[str, dict[str, float | int | None]] = {}
+    for name, firsts in (("to_decision", first_decision), ("to_meeting", first_meeting)):
+        days = [
+            _days(posted[n], at) for n, at in firsts.items() if n in posted and start <= at < end
+        ]
+        out[name] = {"median_days": float(median(days)) if days else None, "needs": len(days)}
+    return out
+
+
 def yearly_report(session: Session, year: int) -> YearFigures:
     """The figures of ``year`` with the change from ``year − 1`` (``None`` for every
     figure when nothing was recorded that year: 「—」 on the pages, not a change)."""
@@ -188,6 +235,7 @@ def yearly_report(session: Session, year: int) -> YearFigures:
     current.change = {
         m: current.totals[m] - previous.totals[m] if recorded else None for m in METRICS
     }
+    current.pace = review_pace(session, year)
     return current
 
 
@@ -200,6 +248,11 @@ def report_xlsx(figures: YearFigures) -> bytes:
     for m in METRICS:
         change = figures.change.get(m)
         summary.append([LABELS[m], figures.totals[m], "—" if change is None else change])
+    for key, label in PACE_LABELS.items():
+        pace = figures.pace.get(key, {})
+        days = pace.get("median_days")
+        name = f"{label}（日数の中央値、{pace.get('needs', 0)}件の課題）"
+        summary.append([name, "—" if days is None else days, None])
     summary.append(["承認率", figures.confirmation_rate, None])
     for title, table in (("担当課別", figures.by_department), ("分野別", figures.by_field)):
         sheet = wb.create_sheet(title)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from .models import NeedStatus, OrgStatus, RejectReason, Role, Stage, SuggestionStatus
@@ -29,12 +36,14 @@ class Strict(BaseModel):
 
 class Patch(Strict):
     """A PATCH body: a field left out is unchanged; a field sent as null is refused (422),
-    since none of the columns it would empty may be empty."""
+    since none of the columns it would empty may be empty (but those in ``NULLABLE``)."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_null(cls, value: Any) -> Any:
-        if value is None:
+    def _no_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.NULLABLE:
             raise PydanticCustomError("null_not_allowed", "null is not allowed")
         return value
 
@@ -55,6 +64,7 @@ class NeedBase(Strict):
     areas: list[Tag] = Field(default_factory=list, max_length=20)
     forms: list[Tag] = Field(default_factory=list, max_length=10)
     contact_name: Annotated[str, StringConstraints(max_length=100)] = ""
+    deadline: date | None = None  # 募集期限 (open through that day, Japan time)
 
 
 class NeedCreate(NeedBase):
@@ -64,6 +74,8 @@ class NeedCreate(NeedBase):
 
 
 class NeedUpdate(Patch):
+    NULLABLE = frozenset({"deadline"})  # null: no 募集期限 any more
+
     title: RequiredLine | None = None
     description: Required | None = None
     goal: Text | None = None
@@ -72,6 +84,7 @@ class NeedUpdate(Patch):
     forms: list[Tag] | None = Field(default=None, max_length=10)
     contact_name: Annotated[str, StringConstraints(max_length=100)] | None = None
     status: Literal[NeedStatus.draft, NeedStatus.published] | None = None
+    deadline: date | None = None
 
 
 class NeedPublic(BaseModel):
@@ -87,6 +100,8 @@ class NeedPublic(BaseModel):
     forms: list[str]
     contact_name: str | None  # internal: coordinator and the department only
     status: NeedStatus
+    deadline: date | None = None
+    expired: bool = False  # its 募集期限 has passed (期限切れ): kept, no longer offered
     created_at: datetime
     updated_at: datetime
 

@@ -3,6 +3,7 @@ index by ``refresh``)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, or_
@@ -11,6 +12,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from .db import page_of
+from .deadlines import is_open, open_clause, today_jst
 from .errors import NotFound, PermissionDenied
 from .index import MatchingIndex, item_key, row_id
 from .models import (
@@ -92,10 +94,12 @@ def for_org(
     user: User,
     top: int,
     unpaired: bool = False,
+    today: date | None = None,
 ) -> list[tuple[NeedPublic, float, dict[str, Any]]]:
-    """Published needs ranked for a group (computed live; a group's view, not the review);
-    ``unpaired``: leaving out those the group is already confirmed for (a page that lists
-    them as its pairings)."""
+    """Published open needs ranked for a group (computed live; a group's view, not the
+    review); ``unpaired``: leaving out those the group is already confirmed for (a page
+    that lists them as its pairings). A need past its 募集期限 is not offered."""
+    today = today or today_jst()
     org = get_org(session, org_id, user=user)
     if user.role == Role.department or (user.role == Role.npo and user.organization_id != org.id):
         raise PermissionDenied("この団体への提案を見る権限がありません。")
@@ -116,10 +120,18 @@ def for_org(
         if unpaired
         else set()
     )
+    # expired needs are still in the index (it is refitted on changes, not on dates):
+    # rank past them, so that a group still gets ``top`` open ones
+    expired = set(
+        session.exec(
+            select(Need.id).where(col(Need.deadline).is_not(None), ~open_clause(today))
+        ).all()
+    )
+    skip = paired | expired
     ranking = [
         (k, s)
-        for k, s in dict(active.rank_needs([key], top=top + len(paired)))[key]
-        if row_id(k) not in paired
+        for k, s in dict(active.rank_needs([key], top=top + len(skip)))[key]
+        if row_id(k) not in skip
     ][:top]
     ids = [row_id(k) for k, s in ranking if s > 0]
     rows = {
@@ -131,25 +143,33 @@ def for_org(
     out = []
     for need_key, score in ranking:
         need_row = rows.get(row_id(need_key))
-        if score > 0 and need_row and need_row[0].status == NeedStatus.published:
+        if (
+            score > 0
+            and need_row
+            and need_row[0].status == NeedStatus.published
+            and is_open(need_row[0], today)
+        ):
             reasons = ranker.explain(need_key, key).as_dict()
-            out.append((need_public(*need_row, viewer=user), score, reasons))
+            out.append((need_public(*need_row, viewer=user, today=today), score, reasons))
     return out
 
 
 def _undecided(
     *,
+    today: date,
     department: str | None = None,
     field: int | None = None,
     need_id: int | None = None,
     q: str | None = None,
 ) -> list[Any]:
-    """What the review queue holds (undecided, ranked suggestions of published needs for
-    active groups), narrowed by the coordinator's filters: conditions for ``joined()``."""
+    """What the review queue holds (undecided, ranked suggestions of published needs still
+    open, for active groups), narrowed by the coordinator's filters: conditions for
+    ``joined()``."""
     conditions: list[Any] = [
         Suggestion.status == SuggestionStatus.pending,
         col(Suggestion.rank).is_not(None),
         Need.status == NeedStatus.published,
+        open_clause(today),
         Organization.status == OrgStatus.active,
     ]
     if department:
@@ -174,12 +194,15 @@ def queue(
     need_id: int | None = None,
     limit: int = 20,
     offset: int = 0,
+    today: date | None = None,
 ) -> Page[SuggestionPublic]:
     """Undecided suggestions across needs, best first: the coordinator's review queue."""
     if user.role != Role.coordinator:
         raise PermissionDenied("確認待ちの一覧はコーディネーターだけが見られます。")
     ensure_fresh(session, index, top=top)
-    query = joined().where(*_undecided(department=department, field=field, need_id=need_id))
+    query = joined().where(
+        *_undecided(today=today or today_jst(), department=department, field=field, need_id=need_id)
+    )
     order = (col(Suggestion.score).desc(), col(Suggestion.id))
     total, rows = page_of(session, query, *order, limit=limit, offset=offset)
     return Page(
@@ -198,13 +221,16 @@ def queue_by_need(
     q: str | None = None,
     limit: int = 5,
     offset: int = 0,
+    today: date | None = None,
 ) -> tuple[int, int, list[tuple[Need, str, list[tuple[Suggestion, Organization]]]]]:
     """The review queue as the coordinator works it: need by need (oldest first), each
     with its undecided groups in rank order. Returns (needs, suggestions, page)."""
     if user.role != Role.coordinator:
         raise PermissionDenied("確認待ちの一覧はコーディネーターだけが見られます。")
     ensure_fresh(session, index, top=top)
-    query = joined().where(*_undecided(department=department, field=field, q=q))
+    query = joined().where(
+        *_undecided(today=today or today_jst(), department=department, field=field, q=q)
+    )
     need_ids = query.with_only_columns(col(Need.id)).distinct()
     total_needs = session.execute(
         sa_select(func.count()).select_from(need_ids.subquery())

@@ -1,7 +1,7 @@
 """``python -m service`` (or ``kyodo``): the service's command line, in Japanese and English.
 
 ``data`` holds the commands that fill the database (migrate, load, create-user), ``run``
-those that run or refresh the service (refit, train, serve, mail).
+those that run or refresh the service (refit, train, serve, mail, remind).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ for _name, _command in (
     ("train", run.train),
     ("serve", run.serve),
     ("mail", run.mail),
+    ("remind", run.remind),
 ):
     app.command(_name, cls=Command)(_command)
 

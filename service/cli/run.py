@@ -1,4 +1,4 @@
-"""The commands that run or refresh the service: refit, train, serve, mail."""
+"""The commands that run or refresh the service: refit, train, serve, mail, remind."""
 
 from __future__ import annotations
 
@@ -159,5 +159,22 @@ def mail(
             if once:
                 return
             time.sleep(interval)
+    finally:
+        engine.dispose()
+
+
+def remind() -> None:
+    """募集期限の7日前のお知らせをメール送信待ちに入れる / queue deadline reminders.
+
+    1日1回（cron など）で実行し、2回目以降は何も重ねない / run once a day (e.g. from cron);
+    a second run queues nothing twice. The mail worker sends them."""
+    from ..deadlines import queue_reminders, today_jst
+
+    settings = Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            n = queue_reminders(session, today=today_jst(), base_url=settings.base_url)
+        typer.echo(f"期限のお知らせ: {n}件を送信待ちに入れました")
     finally:
         engine.dispose()

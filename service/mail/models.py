@@ -20,18 +20,21 @@ class MailKind(StrEnum):
     suggestion_confirmed = "suggestion_confirmed"  # 組み合わせの承認（団体・担当課へ）
     interest = "interest"  # 団体の「関心あり」（担当課へ）
     password_reset = "password_reset"  # パスワード再設定のリンク
+    deadline_reminder = "deadline_reminder"  # 募集期限の7日前（担当課へ）
 
 
 KIND_LABELS = {
     MailKind.suggestion_confirmed: "協働の種の組み合わせが承認されたとき",
     MailKind.interest: "団体が自課の協働の種に「関心あり」を伝えたとき（担当課）",
     MailKind.password_reset: "パスワード再設定のリンクが発行されたとき",
+    MailKind.deadline_reminder: "自課の協働の種の募集期限が近づいたとき（7日前、担当課）",
 }
 # who may get each kind (the settings page offers a user only the kinds of the user's role)
 KIND_ROLES = {
     MailKind.suggestion_confirmed: frozenset({Role.npo, Role.department}),
     MailKind.interest: frozenset({Role.department}),
     MailKind.password_reset: frozenset(Role),
+    MailKind.deadline_reminder: frozenset({Role.department}),
 }
 # kinds a user cannot turn off: the mail is the reason the user asked for it
 REQUIRED_KINDS = frozenset({MailKind.password_reset})

@@ -1,11 +1,13 @@
 """Published needs for the public pages and open data: keyword-only functions, no HTTP.
 
-Every query here starts from ``_published()``: a draft or a withdrawn need is never
-read, so it cannot leak through a filter, a count or a facet.
+Every query here starts from ``_published(today)``: a draft, a withdrawn need or one
+past its 募集期限 (``deadlines.open_clause``) is never read, so it cannot leak through a
+filter, a count or a facet. ``today`` is the day in Japan (``deadlines.today_jst``).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -13,6 +15,7 @@ from sqlmodel import Session, col, select
 from matching import FIELD_NAMES
 
 from ..db import page_of
+from ..deadlines import open_clause
 from ..errors import NotFound
 from ..models import Department, Need, NeedStatus, from_tags, int_tags
 from ..search import matches
@@ -43,12 +46,19 @@ def public_need(need: Need, department: str) -> PublicNeed:
     )
 
 
-def _published() -> Any:
-    return select(Need, Department.name).join(Department).where(Need.status == NeedStatus.published)
+def _visible(today: date) -> Any:
+    """The condition every public query carries: published and still open."""
+    return (Need.status == NeedStatus.published) & open_clause(today)
 
 
-def _filtered(*, q: str | None, field: int | None, area: str | None, department: str | None) -> Any:
-    query = _published()
+def _published(today: date) -> Any:
+    return select(Need, Department.name).join(Department).where(_visible(today))
+
+
+def _filtered(
+    *, today: date, q: str | None, field: int | None, area: str | None, department: str | None
+) -> Any:
+    query = _published(today)
     if q:
         query = query.where(matches(Need.search_text, q))
     if field is not None:
@@ -65,6 +75,7 @@ def _filtered(*, q: str | None, field: int | None, area: str | None, department:
 def list_needs(
     session: Session,
     *,
+    today: date,
     q: str | None = None,
     field: int | None = None,
     area: str | None = None,
@@ -74,7 +85,7 @@ def list_needs(
 ) -> tuple[int, list[PublicNeed]]:
     """``(total, needs)``: published needs matching the filters, newest first;
     ``limit=None`` gives them all (the open-data files)."""
-    query = _filtered(q=q, field=field, area=area, department=department)
+    query = _filtered(today=today, q=q, field=field, area=area, department=department)
     order = (col(Need.id).desc(),)
     if limit is None:
         rows = list(session.exec(query.order_by(*order)).all())
@@ -83,23 +94,25 @@ def list_needs(
     return total, [public_need(n, d) for n, d in rows]
 
 
-def get_need(session: Session, *, need_id: int) -> PublicNeed:
-    """One published need; a draft, a withdrawn or an unknown id is simply not found."""
-    row = session.exec(_published().where(Need.id == need_id)).first()
+def get_need(session: Session, *, today: date, need_id: int) -> PublicNeed:
+    """One published open need; a draft, a withdrawn, an expired or an unknown id is
+    simply not found."""
+    row = session.exec(_published(today).where(Need.id == need_id)).first()
     if row is None:
         raise NotFound("公開中の協働の種")
     return public_need(row[0], row[1])
 
 
-def newest_needs(session: Session, *, limit: int = FEED_SIZE) -> list[PublicNeed]:
+def newest_needs(session: Session, *, today: date, limit: int = FEED_SIZE) -> list[PublicNeed]:
     """The most recently published or updated needs, newest first (the Atom feed)."""
-    query = _published().order_by(col(Need.updated_at).desc(), col(Need.id).desc()).limit(limit)
+    order = (col(Need.updated_at).desc(), col(Need.id).desc())
+    query = _published(today).order_by(*order).limit(limit)
     return [public_need(n, d) for n, d in session.exec(query).all()]
 
 
-def facets(session: Session) -> tuple[list[str], list[str]]:
-    """``(departments, areas)`` that published needs have, for the filter form."""
-    published = Need.status == NeedStatus.published
+def facets(session: Session, *, today: date) -> tuple[list[str], list[str]]:
+    """``(departments, areas)`` that published open needs have, for the filter form."""
+    published = _visible(today)
     departments = session.exec(
         select(Department.name).join(Need).where(published).distinct().order_by(Department.name)
     ).all()

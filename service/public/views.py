@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from ..deps import SessionDep
+from ..deps import SessionDep, TodayDep
 from ..web.core import Id, pager, query_int, render
 from . import formats, service
 
@@ -43,6 +43,7 @@ def _base(request: Request) -> str:
 def need_list(
     request: Request,
     session: SessionDep,
+    today: TodayDep,
     q: Text = None,
     field: Number = None,
     area: Text = None,
@@ -51,8 +52,10 @@ def need_list(
 ) -> Response:
     f = _filters(q, field, area, department)
     number = query_int(page, low=1, high=100_000) or 1
-    total, needs = service.list_needs(session, **f, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
-    departments, areas = service.facets(session)
+    total, needs = service.list_needs(
+        session, today=today, **f, limit=PER_PAGE, offset=(number - 1) * PER_PAGE
+    )
+    departments, areas = service.facets(session, today=today)
     params = urlencode({k: v for k, v in f.items() if v is not None})
     return render(
         request,
@@ -77,12 +80,15 @@ def _download(body: bytes, media_type: str, filename: str | None = None) -> Resp
 def need_csv(
     request: Request,
     session: SessionDep,
+    today: TodayDep,
     q: Text = None,
     field: Number = None,
     area: Text = None,
     department: Text = None,
 ) -> Response:
-    _, needs = service.list_needs(session, **_filters(q, field, area, department), limit=None)
+    _, needs = service.list_needs(
+        session, today=today, **_filters(q, field, area, department), limit=None
+    )
     body = formats.to_csv(needs, base=_base(request))
     return _download(body, "text/csv; charset=utf-8", "public-needs.csv")
 
@@ -91,24 +97,27 @@ def need_csv(
 def need_json(
     request: Request,
     session: SessionDep,
+    today: TodayDep,
     q: Text = None,
     field: Number = None,
     area: Text = None,
     department: Text = None,
 ) -> Response:
-    _, needs = service.list_needs(session, **_filters(q, field, area, department), limit=None)
+    _, needs = service.list_needs(
+        session, today=today, **_filters(q, field, area, department), limit=None
+    )
     return Response(formats.to_json(needs, base=_base(request)), media_type="application/json")
 
 
 @router.get("/needs.atom")
-def need_feed(request: Request, session: SessionDep) -> Response:
-    needs = service.newest_needs(session, limit=service.FEED_SIZE)
+def need_feed(request: Request, session: SessionDep, today: TodayDep) -> Response:
+    needs = service.newest_needs(session, today=today, limit=service.FEED_SIZE)
     feed_url = str(request.url_for("need_feed"))
     body = formats.to_atom(needs, base=_base(request), feed_url=feed_url)
     return Response(body, media_type="application/atom+xml")
 
 
 @router.get("/needs/{need_id}")
-def need_detail(request: Request, session: SessionDep, need_id: Id) -> Response:
-    need = service.get_need(session, need_id=need_id)
+def need_detail(request: Request, session: SessionDep, today: TodayDep, need_id: Id) -> Response:
+    need = service.get_need(session, today=today, need_id=need_id)
     return render(request, "public/need_detail.html", {"need": need})

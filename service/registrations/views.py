@@ -13,7 +13,7 @@ from dataclasses import replace
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ..deps import SessionDep
+from ..deps import SessionDep, TodayDep
 from ..errors import Invalid
 from ..models import Role
 from ..public import service as public_service
@@ -34,9 +34,9 @@ STATUS_LABELS = {
 
 
 @router.post("/public/needs/{need_id}/register")
-async def register(request: Request, session: SessionDep, need_id: Id) -> Response:
+async def register(request: Request, session: SessionDep, today: TodayDep, need_id: Id) -> Response:
     form = await checked_form(request)
-    need = public_service.get_need(session, need_id=need_id)  # 404 unless published
+    need = public_service.get_need(session, today=today, need_id=need_id)  # 404 unless open
     thanks = redirect(f"/public/needs/{need_id}/registered")
     if str(form.get(HONEYPOT, "")).strip():
         return thanks
@@ -69,8 +69,8 @@ async def register(request: Request, session: SessionDep, need_id: Id) -> Respon
 
 
 @router.get("/public/needs/{need_id}/registered")
-def registered(request: Request, session: SessionDep, need_id: Id) -> Response:
-    need = public_service.get_need(session, need_id=need_id)
+def registered(request: Request, session: SessionDep, today: TodayDep, need_id: Id) -> Response:
+    need = public_service.get_need(session, today=today, need_id=need_id)
     return render(request, "registrations/thanks.html", {"need": need})
 
 

@@ -154,8 +154,18 @@ def signed(value: int | None) -> str:
     return f"+{value}" if value > 0 else str(value)
 
 
+def days(value: float) -> str:
+    """A median of days: a whole number as such, a half as 「4.5」."""
+    return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
+
+
 env.filters.update(
-    highlight=highlight, jst=jst, percent=percent, signed=signed, model_label=model_label
+    highlight=highlight,
+    jst=jst,
+    percent=percent,
+    signed=signed,
+    model_label=model_label,
+    days=days,
 )
 env.globals.update(
     FIELD_NAMES=matching.FIELD_NAMES,

@@ -17,7 +17,8 @@ import matching
 from .. import interests
 from .. import needs as needs_service
 from .. import suggestions as sugg
-from ..deps import IndexDep, SessionDep, SettingsDep
+from ..deadlines import is_open
+from ..deps import IndexDep, SessionDep, SettingsDep, TodayDep
 from ..errors import DomainError, PermissionDenied
 from ..models import (
     Department,
@@ -61,6 +62,9 @@ HELP = {
     "forms": "考えている協働の形を選んでください（まだ決まっていなければ空のままで構いません）。",
     "contact_name": "団体との調整の窓口になる職員の名前です。団体には表示されません。",
     "status": "「下書き」のうちは団体に公開されず、提案も作られません。",
+    "deadline": "団体を募る最終日です（その日の終わりまで募集します）。過ぎると公開ページや"
+    "団体の画面に出なくなり、7日前に担当課へお知らせのメールが届きます。"
+    "期限がなければ空のままにしてください。延ばすときはここを変えてください。",
 }
 
 
@@ -88,6 +92,7 @@ def _need_values(form: Any) -> dict[str, Any]:
         "forms": [str(v) for v in form.getlist("forms") if str(v)],
         "contact_name": str(form.get("contact_name", "")),
         "status": str(form.get("status", NeedStatus.published)),
+        "deadline": str(form.get("deadline", "")).strip() or None,
     }
 
 
@@ -179,6 +184,7 @@ def edit_need_page(request: Request, session: SessionDep, user: PageUser, need_i
         "forms": from_tags(need.forms),
         "contact_name": need.contact_name,
         "status": need.status,
+        "deadline": need.deadline,
         "department": dept,
     }
     return _form_page(request, session, user, values=values, errors={}, need=need)
@@ -235,13 +241,15 @@ def _list_params(request: Request) -> dict[str, Any]:
 
 
 @router.get("/needs")
-def needs_page(request: Request, session: SessionDep, index: IndexDep, user: PageUser) -> Response:
+def needs_page(
+    request: Request, session: SessionDep, index: IndexDep, today: TodayDep, user: PageUser
+) -> Response:
     f = _list_params(request)
     if user.role != Role.coordinator:
         f["department"] = None
     page = query_int(request.query_params.get("page"), low=1, high=100_000) or 1
     result = needs_service.list_needs(
-        session, user=user, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, **f
+        session, user=user, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, today=today, **f
     )
     suited: list[tuple[Any, float, dict[str, Any]]] = []
     mine: set[int] = set()
@@ -249,7 +257,7 @@ def needs_page(request: Request, session: SessionDep, index: IndexDep, user: Pag
         mine = interests.needs_of(session, user.organization_id)
         if page == 1 and not any(f.values()):
             suited = sugg.for_org(
-                session, index, user.organization_id, user=user, top=5, unpaired=True
+                session, index, user.organization_id, user=user, top=5, unpaired=True, today=today
             )
     filters = urlencode({k: (v.value if hasattr(v, "value") else v) for k, v in f.items() if v})
     return render(
@@ -275,11 +283,12 @@ def need_page(
     session: SessionDep,
     index: IndexDep,
     settings: SettingsDep,
+    today: TodayDep,
     user: PageUser,
     need_id: Id,
 ) -> Response:
-    need, dept = needs_service.get_need(session, need_id, user=user)
-    public = needs_service.need_public(need, dept, viewer=user)
+    need, dept = needs_service.get_need(session, need_id, user=user, today=today)
+    public = needs_service.need_public(need, dept, viewer=user, today=today)
     suggestions = []
     interested: list[tuple[Any, Organization]] = []
     similar: list[tuple[Any, float]] = []
@@ -310,7 +319,9 @@ def need_page(
 
 
 @router.get("/my")
-def my_page(request: Request, session: SessionDep, index: IndexDep, user: PageUser) -> Response:
+def my_page(
+    request: Request, session: SessionDep, index: IndexDep, today: TodayDep, user: PageUser
+) -> Response:
     require(user, Role.department, Role.npo)
     if user.role == Role.npo:
         if user.organization_id is None:
@@ -318,7 +329,7 @@ def my_page(request: Request, session: SessionDep, index: IndexDep, user: PageUs
         org = session.get(Organization, user.organization_id)
         assert org is not None
         suited = sugg.for_org(
-            session, index, user.organization_id, user=user, top=10, unpaired=True
+            session, index, user.organization_id, user=user, top=10, unpaired=True, today=today
         )
         matched = session.exec(
             sugg.joined()
@@ -351,5 +362,10 @@ def my_page(request: Request, session: SessionDep, index: IndexDep, user: PageUs
     return render(
         request,
         "my_department.html",
-        {"needs": rows, "confirmed": confirmed, "department": dept.name if dept else ""},
+        {
+            "needs": rows,
+            "confirmed": confirmed,
+            "expired": {n.id for n in rows if not is_open(n, today)},
+            "department": dept.name if dept else "",
+        },
     )

@@ -14,7 +14,8 @@ from starlette.datastructures import FormData
 from .. import interests, reviews, stages
 from .. import suggestions as sugg
 from ..db import page_of
-from ..deps import IndexDep, SessionDep, SettingsDep
+from ..deadlines import days_waited
+from ..deps import IndexDep, SessionDep, SettingsDep, TodayDep
 from ..errors import Conflict, Invalid
 from ..models import (
     STAGE_LABELS,
@@ -88,7 +89,12 @@ def _here(request: Request) -> str:
 
 @router.get("/queue")
 def queue_page(
-    request: Request, session: SessionDep, index: IndexDep, settings: SettingsDep, user: PageUser
+    request: Request,
+    session: SessionDep,
+    index: IndexDep,
+    settings: SettingsDep,
+    today: TodayDep,
+    user: PageUser,
 ) -> Response:
     require(user, Role.coordinator)
     params = request.query_params
@@ -106,6 +112,7 @@ def queue_page(
         q=q,
         limit=NEEDS_PER_PAGE,
         offset=(page - 1) * NEEDS_PER_PAGE,
+        today=today,
     )
     org_ids = sorted({o.id for _, _, items in groups for _, o in items if o.id is not None})
     history = sugg.group_history(session, org_ids, user=user)
@@ -127,6 +134,7 @@ def queue_page(
                     "terms": terms,
                     "history": history.get(org.id or 0),
                     "interested": org.id in interested.get(need.id or 0, []),
+                    "waited": days_waited(s.created_at, today),
                 }
             )
         blocks.append({"need": need, "dept": dept, "cards": cards, "terms": sorted(all_terms)})

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Response
 from ... import interests
 from ... import needs as svc
 from ... import suggestions as sugg
-from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
+from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep, TodayDep
 from ...models import NeedStatus, Organization
 from ...organizations import org_public
 from ...schemas import (
@@ -31,6 +31,7 @@ Id = Annotated[int, Path(ge=1, le=2_147_483_647, description="課題の番号")]
 def list_needs(
     session: SessionDep,
     user: CurrentUser,
+    today: TodayDep,
     department: Annotated[str | None, Query(max_length=100)] = None,
     field: FieldNo = None,
     area: AreaName = None,
@@ -49,6 +50,7 @@ def list_needs(
         q=q,
         limit=limit,
         offset=offset,
+        today=today,
     )
 
 
@@ -59,9 +61,9 @@ def create_need(session: SessionDep, user: CurrentUser, data: NeedCreate) -> Nee
 
 
 @router.get("/{need_id}", response_model=NeedPublic, summary="課題を見る")
-def read_need(session: SessionDep, user: CurrentUser, need_id: Id) -> NeedPublic:
-    need, dept = svc.get_need(session, need_id, user=user)
-    return svc.need_public(need, dept, viewer=user)
+def read_need(session: SessionDep, user: CurrentUser, today: TodayDep, need_id: Id) -> NeedPublic:
+    need, dept = svc.get_need(session, need_id, user=user, today=today)
+    return svc.need_public(need, dept, viewer=user, today=today)
 
 
 @router.patch("/{need_id}", response_model=NeedPublic, summary="課題を更新する")

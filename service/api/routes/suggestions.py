@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query
 
 from ... import reviews, stages
 from ... import suggestions as sugg
-from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
+from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep, TodayDep
 from ...schemas import (
     DecisionIn,
     DecisionPublic,
@@ -29,6 +29,7 @@ def review_queue(
     session: SessionDep,
     index: IndexDep,
     settings: SettingsDep,
+    today: TodayDep,
     user: CurrentUser,
     department: Annotated[str | None, Query(max_length=100)] = None,
     field: Annotated[int | None, Query(ge=1, le=20)] = None,
@@ -46,6 +47,7 @@ def review_queue(
         need_id=need_id,
         limit=limit,
         offset=offset,
+        today=today,
     )
 
 
