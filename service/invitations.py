@@ -19,7 +19,7 @@ from .mail.service import notify_reset
 from .models import ApiToken, Department, Invitation, Organization, Role, User, utcnow
 from .needs import department_named
 from .schemas import UserCreate
-from .security import check_password, hash_password
+from .security import check_password, clean_display_name, hash_password
 from .users import create_user
 
 INVITATION_DAYS = 14
@@ -41,6 +41,7 @@ def create_invitation(
     """A new invitation and its secret (shown once, never stored)."""
     if by.role != Role.coordinator:
         raise PermissionDenied("利用者を招待できるのはコーディネーターだけです。")
+    display_name = clean_display_name(display_name)  # ``Invalid`` ``BAD_DISPLAY_NAME``
     department_id = None
     if role == Role.department:
         if not department or not department.strip():
@@ -59,7 +60,7 @@ def create_invitation(
     invitation = Invitation(
         token_hash=_digest(token),
         role=role,
-        display_name=display_name.strip()[:100],
+        display_name=display_name,
         department_id=department_id,
         organization_id=organization_id,
         created_by=by.id,

@@ -53,11 +53,19 @@ def check_password(password: str, *, username: str = "") -> None:
     raise Invalid(f"パスワードは{reason}。", code="WEAK_PASSWORD")
 
 
+def _hidden(text: str) -> bool:
+    """Whether ``text`` has a control, zero-width or other invisible format character."""
+    return bool(_ZERO_WIDTH.search(text)) or any(
+        unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in text
+    )
+
+
 def clean_username(username: str) -> str:
-    """A login name in one form (NFKC, trimmed): no zero-width characters or markup, so
-    two names that look the same are the same name (``Invalid`` ``BAD_USERNAME``)."""
+    """A login name in one form (NFKC, trimmed): no zero-width or control characters or
+    markup, so two names that look the same are the same name (``Invalid``
+    ``BAD_USERNAME``)."""
     name = unicodedata.normalize("NFKC", username).strip()
-    if _ZERO_WIDTH.search(name) or _MARKUP.search(name) or any(c.isspace() for c in name):
+    if _hidden(name) or _MARKUP.search(name) or any(c.isspace() for c in name):
         raise Invalid(
             "ユーザー名に空白・見えない文字・記号（< > & \" ' `）は使えません。",
             code="BAD_USERNAME",
@@ -65,6 +73,23 @@ def clean_username(username: str) -> str:
     if not 3 <= len(name) <= 100:
         raise Invalid("ユーザー名は3文字以上100文字以内にしてください。", code="BAD_USERNAME")
     return name
+
+
+def clean_display_name(display_name: str) -> str:
+    """A display name (may be empty) by the login name's rules: NFKC, trimmed, no
+    control or zero-width characters and no ``< >`` (``Invalid`` ``BAD_DISPLAY_NAME``)."""
+    name = unicodedata.normalize("NFKC", display_name).strip()
+    if _hidden(name) or "<" in name or ">" in name:
+        message = "表示名に見えない文字・制御文字・記号（< >）は使えません。"
+    elif len(name) > 100:
+        message = "表示名は100文字以内にしてください。"
+    else:
+        return name
+    raise Invalid(
+        message,
+        code="BAD_DISPLAY_NAME",
+        errors=[{"field": "display_name", "code": "BAD_DISPLAY_NAME", "message": message}],
+    )
 
 
 def hash_password(password: str) -> str:

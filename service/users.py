@@ -10,14 +10,25 @@ from .errors import Conflict, Invalid, NotFound, PermissionDenied
 from .models import ApiToken, Department, Organization, Role, User
 from .needs import department_named
 from .schemas import UserCreate, UserPublic
-from .security import check_password, clean_username, hash_password, verify_password
+from .security import (
+    check_password,
+    clean_display_name,
+    clean_username,
+    hash_password,
+    verify_password,
+)
 
 
 def create_user(session: Session, data: UserCreate, *, by: User | None) -> User:
     """``by`` is None only for the command line (the first coordinator)."""
     if by is not None and by.role != Role.coordinator:
         raise PermissionDenied("利用者を追加できるのはコーディネーターだけです。")
-    data = data.model_copy(update={"username": clean_username(data.username)})
+    data = data.model_copy(
+        update={
+            "username": clean_username(data.username),
+            "display_name": clean_display_name(data.display_name),
+        }
+    )
     check_password(data.password, username=data.username)
     if session.exec(select(User.id).where(User.username == data.username)).first() is not None:
         raise Conflict(

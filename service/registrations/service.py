@@ -26,6 +26,7 @@ from ..audit import audit
 from ..errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
 from ..invitations import create_invitation
 from ..models import Department, Need, NeedStatus, Organization, Role, User, to_tags, utcnow
+from ..security import clean_display_name
 from .models import RegistrationRequest, RequestStatus
 
 __all__ = [
@@ -227,9 +228,13 @@ def approve(session: Session, *, request_id: int, by: User) -> tuple[Registratio
     session.add(request)
     audit(session, by, "create", "organization", org.id, key=org.key, from_request=request.id)
     audit(session, by, "approve", "registration_request", request.id, organization_id=org.id)
+    try:  # the contact's name as the invitation's display name, if it is a valid one
+        display_name = clean_display_name(request.contact_name)
+    except Invalid:
+        display_name = ""  # the group's staff member types one on accepting
     # commits the organisation, the decision and both audit rows with the invitation
     invitation, token = create_invitation(
-        session, by=by, role=Role.npo, display_name=request.contact_name, organization_id=org.id
+        session, by=by, role=Role.npo, display_name=display_name, organization_id=org.id
     )
     request.invitation_id = invitation.id
     session.add(request)

@@ -149,6 +149,10 @@ async def accept_invite(
             errors = form_errors(exc)
         except DomainError as exc:
             error = exc.message
+            # a field's own error (BAD_USERNAME, BAD_DISPLAY_NAME…) shows beside the field
+            errors = {e["field"]: e["message"] for e in exc.errors if e.get("field") in values}
+            if exc.code == "BAD_USERNAME":
+                errors["username"] = exc.message
         else:
             return start_session(
                 request,
