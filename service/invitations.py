@@ -20,7 +20,7 @@ from .models import ApiToken, Department, Invitation, Organization, Role, User, 
 from .needs import department_named
 from .schemas import UserCreate
 from .security import check_password, clean_display_name, hash_password
-from .users import create_user
+from .users import create_user, end_resets
 
 INVITATION_DAYS = 14
 
@@ -89,7 +89,7 @@ def open_invitation(session: Session, token: str) -> Invitation:
         )
     if invitation.expires_at <= utcnow():
         raise Conflict(
-            # a reset link also ends when a newer one is issued or used (``_end_resets``)
+            # a reset link also ends when a newer one is issued or used (``users.end_resets``)
             "このパスワード再設定リンクは使えません（有効期限切れか、新しいリンクが"
             "発行されています）。コーディネーターに再発行を依頼してください。"
             if invitation.for_user is not None
@@ -118,7 +118,7 @@ def create_reset(
     target = session.get(User, user_id)
     if target is None:
         raise NotFound("利用者")
-    _end_resets(session, user_id)  # only the newest link works
+    end_resets(session, user_id)  # only the newest link works
     token = secrets.token_urlsafe(24)
     assert by.id is not None
     invitation = Invitation(
@@ -150,7 +150,7 @@ def reset_password(session: Session, token: str, *, password: str) -> User:
         raise Conflict("この利用者は利用を停止されています。", code="USER_INACTIVE")
     check_password(password, username=user.username)
     _claim(session, invitation)
-    _end_resets(session, user.id)  # and none older stays valid once a link is used
+    end_resets(session, user.id)  # and none older stays valid once a link is used
     user.password_hash = hash_password(password)
     invitation.used_by = user.id
     session.add_all([user, invitation])
@@ -158,17 +158,6 @@ def reset_password(session: Session, token: str, *, password: str) -> User:
     audit(session, user, "password_reset", "user", user.id)
     session.commit()
     return user
-
-
-def _end_resets(session: Session, user_id: int | None) -> None:
-    """Every unused reset link of the user expires now."""
-    session.execute(
-        update(Invitation)
-        .where(col(Invitation.for_user) == user_id)
-        .where(col(Invitation.used_at).is_(None))
-        .where(col(Invitation.expires_at) > utcnow())
-        .values(expires_at=utcnow())
-    )
 
 
 def _claim(session: Session, invitation: Invitation) -> None:

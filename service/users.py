@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
 
 from . import throttle
 from .audit import audit
 from .errors import Conflict, Invalid, NotFound, PermissionDenied
-from .models import ApiToken, Department, Organization, Role, User
+from .models import ApiToken, Department, Invitation, Organization, Role, User, utcnow
 from .needs import department_named
 from .schemas import UserCreate, UserPublic
 from .security import (
@@ -73,7 +74,8 @@ def user_public(session: Session, user: User) -> UserPublic:
 
 
 def set_active(session: Session, user_id: int, active: bool, *, by: User) -> User:
-    """Stop (or restore) a login; stopping ends the user's sessions and tokens at once."""
+    """Stop (or restore) a login; stopping ends the user's sessions, tokens and pending
+    reset links at once."""
     if by.role != Role.coordinator:
         raise PermissionDenied("利用者の利用停止はコーディネーターだけが行えます。")
     if user_id == by.id:
@@ -83,23 +85,38 @@ def set_active(session: Session, user_id: int, active: bool, *, by: User) -> Use
         raise NotFound("利用者")
     user.is_active = active
     session.add(user)
-    if not active:
+    if not active:  # sessions, API tokens and pending reset links end at once
         session.exec(delete(ApiToken).where(col(ApiToken.user_id) == user_id))
+        end_resets(session, user_id)
     audit(session, by, "activate" if active else "deactivate", "user", user_id)
     session.commit()
     return user
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:
-    """The user's own password; every other session of the user ends."""
+    """The user's own password; every other session of the user ends, and so does every
+    pending reset link (one handed over earlier would undo the change)."""
     if not verify_password(user.password_hash, current):
         raise Invalid("今のパスワードが違います。", code="BAD_PASSWORD")
     check_password(new, username=user.username)
     user.password_hash = hash_password(new)
     session.add(user)
     session.exec(delete(ApiToken).where(col(ApiToken.user_id) == user.id))
+    end_resets(session, user.id)
     audit(session, user, "password", "user", user.id)
     session.commit()
+
+
+def end_resets(session: Session, user_id: int | None) -> None:
+    """Every unused reset link of the user expires now (a newer link issued or used, the
+    password changed, the login stopped)."""
+    session.execute(
+        update(Invitation)
+        .where(col(Invitation.for_user) == user_id)
+        .where(col(Invitation.used_at).is_(None))
+        .where(col(Invitation.expires_at) > utcnow())
+        .values(expires_at=utcnow())
+    )
 
 
 def unlock_login(session: Session, username: str, address: str, *, by: User) -> int:

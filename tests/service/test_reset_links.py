@@ -12,9 +12,9 @@ from sqlmodel import Session, col, select
 from service import invitations
 from service.models import Invitation, User, utcnow
 
-from .conftest import Server
-from .helpers import csrf_of
-from .test_pages import _restore, anon
+from .conftest import PASSWORD, Server
+from .helpers import csrf_of, post_form
+from .test_pages import _restore, anon, login
 
 
 @pytest.fixture
@@ -79,3 +79,47 @@ def test_using_a_reset_link_ends_every_other_link_of_the_user(
     assert _use(anon(api), second, "another-new-secret-2").status_code == 303
     assert anon(api).get(first).status_code == 409
     assert anon(api).get(second).status_code == 409
+
+
+def test_changing_the_password_ends_pending_reset_links(
+    api: Server, restore: Callable[[str], None]
+) -> None:
+    """(A link handed over before the change stayed usable for 3 days: whoever held it
+    could undo the user's new password.)"""
+    restore("npo1")
+    pending = _issue(api, "npo1")
+    client = login(api, "npo1")
+    r = post_form(
+        client,
+        "/account",
+        "/account",
+        {
+            "current_password": PASSWORD,
+            "new_password": "my-own-new-secret-3",
+            "new_password2": "my-own-new-secret-3",
+        },
+    )
+    assert r.status_code == 303, r.text
+    refused = anon(api).get(pending)
+    assert refused.status_code == 409 and "コーディネーターに再発行を依頼" in refused.text
+
+
+def test_stopping_a_user_ends_its_reset_links_and_sessions(
+    api: Server, restore: Callable[[str], None]
+) -> None:
+    restore("npo2")
+    pending = _issue(api, "npo2")
+    session_client = login(api, "npo2")
+    assert session_client.get("/account").status_code == 200
+    coord = login(api, "coord")
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        target = session.exec(select(User).where(User.username == "npo2")).one()
+    r = post_form(coord, "/users", f"/users/{target.id}/active", {"active": "0"})
+    assert r.status_code == 303, r.text
+    try:
+        assert anon(api).get(pending).status_code == 409
+        assert session_client.get("/account").status_code in (303, 401)
+    finally:
+        r = post_form(coord, "/users", f"/users/{target.id}/active", {"active": "1"})
+        assert r.status_code == 303, r.text
+    assert anon(api).get(pending).status_code == 409  # restoring brings no link back
