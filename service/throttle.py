@@ -17,14 +17,17 @@ address gets in all, and how many password hashes the server computes at once.
   ``HASH_WAIT`` seconds for a slot.
 
 Attempts are rows of ``login_attempt`` (so every server process agrees); a successful
-login removes its own name × address rows, and rows older than ``WINDOW`` stop counting
-(an address's old rows are deleted at its next attempt).
+login removes its own name × address rows, and rows older than ``WINDOW`` stop counting:
+an address's old rows are deleted at its next attempt, and everybody's at any login at
+most once every ``PURGE_EVERY`` seconds per process (``_purge``), so the rows of an
+address that never comes back do not stay.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,8 +45,12 @@ PAIR_LIMIT = 5
 ADDRESS_LIMIT = 30
 HASH_SLOTS = max(1, (os.cpu_count() or 2) - 1)
 HASH_WAIT = 5.0
+PURGE_EVERY = 60.0  # seconds between two purges of every address's old rows
 
 _slots = threading.BoundedSemaphore(HASH_SLOTS)
+_clock = time.monotonic  # tests move it on rather than sleeping
+_purge_lock = threading.Lock()
+_next_purge = 0.0
 
 
 class TooManyAttempts(DomainError):
@@ -68,6 +75,18 @@ def _window_start() -> datetime:
     return datetime.now(UTC) - WINDOW
 
 
+def _purge(session: Session, since: datetime) -> None:
+    """Delete every address's attempts older than the window, unless this process did so
+    less than ``PURGE_EVERY`` seconds ago (one DELETE with a time condition)."""
+    global _next_purge
+    with _purge_lock:
+        now = _clock()
+        if now < _next_purge:
+            return
+        _next_purge = now + PURGE_EVERY
+    session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < since))
+
+
 def reserve(session: Session, username: str, address: str) -> LoginAttempt:
     """Write this attempt, then refuse it (``TooManyAttempts``) if it is past a limit.
 
@@ -76,6 +95,7 @@ def reserve(session: Session, username: str, address: str) -> LoginAttempt:
     ever pass (a burst may be refused a little early, never let through). A refused
     attempt is removed again: being refused does not extend a lock."""
     since = _window_start()
+    _purge(session, since)  # everybody's old attempts, now and then
     # attempts past the window count no more: this address's are dropped as it comes back
     session.exec(
         delete(LoginAttempt)

@@ -177,3 +177,36 @@ def test_attempts_past_the_window_are_dropped(api: Server) -> None:
     with Session(api.engine) as session:  # type: ignore[arg-type]
         left = session.exec(select(LoginAttempt).where(LoginAttempt.address == "192.0.2.77"))
         assert left.all() == []
+
+
+def test_old_attempts_of_an_address_that_never_returns_are_purged(
+    api: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(Old rows were deleted only at the same address's next attempt: those of an
+    address that never came back stayed for good.) Any login purges them, at most once
+    a minute per process."""
+    from datetime import UTC, datetime, timedelta
+
+    def add_old(address: str) -> None:
+        with Session(api.engine) as session:  # type: ignore[arg-type]
+            old = datetime.now(UTC) - throttle.WINDOW - timedelta(minutes=1)
+            session.add(LoginAttempt(username_key="gone-for-good", address=address, at=old))
+            session.commit()
+
+    def left(address: str) -> int:
+        with Session(api.engine) as session:  # type: ignore[arg-type]
+            rows = session.exec(select(LoginAttempt).where(LoginAttempt.address == address))
+            return len(rows.all())
+
+    now = [throttle._clock() + 10 * throttle.PURGE_EVERY]  # past any earlier purge's minute
+    monkeypatch.setattr(throttle, "_clock", lambda: now[0])
+    add_old("192.0.2.91")
+    assert _token(api, "npo1", PASSWORD, "192.0.2.92").status_code == 200
+    assert left("192.0.2.91") == 0
+    add_old("192.0.2.93")
+    now[0] += throttle.PURGE_EVERY / 2  # within the minute: no second purge yet
+    assert _token(api, "npo1", PASSWORD, "192.0.2.92").status_code == 200
+    assert left("192.0.2.93") == 1
+    now[0] += throttle.PURGE_EVERY
+    assert _token(api, "npo1", PASSWORD, "192.0.2.94").status_code == 200
+    assert left("192.0.2.93") == 0
