@@ -76,6 +76,10 @@ def run_import(
     (the CLI's progress)."""
     if user is not None and user.role != Role.coordinator:
         raise PermissionDenied("一括取り込みはコーディネーターが行います。")
+    if "\x00" in filename:  # (a multipart file name is not scanned by ``limits``)
+        raise Invalid(
+            "ファイル名に使えない文字（NUL、文字コード 0）が含まれています。", code="NUL_CHARACTER"
+        )
     items, report = _parse(kind, data, filename, limits or matching.Limits())
     needs = [i for i in items if isinstance(i, matching.Need)]
     orgs = [i for i in items if isinstance(i, matching.Organization)]

@@ -145,3 +145,69 @@ def test_text_that_only_looks_like_an_escape_is_kept(api: Server) -> None:
     coord = api.client("coord")
     created = ok(coord.post("/api/needs", json=need_payload(0, title="達成率100%00件")), 201)
     assert created["title"] == "達成率100%00件"
+
+
+def _multipart(fields: dict[str, str], filename: bytes, data: bytes) -> dict[str, object]:
+    """A multipart body written by hand (httpx would percent-encode a NUL in a file name):
+    keyword arguments for ``httpx.Client.post``."""
+    boundary = b"kyodo-test-boundary"
+    body = b""
+    for name, value in fields.items():
+        body += b"--" + boundary + b'\r\nContent-Disposition: form-data; name="'
+        body += name.encode() + b'"\r\n\r\n' + value.encode() + b"\r\n"
+    body += b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="'
+    body += filename + b'"\r\nContent-Type: text/csv\r\n\r\n' + data + b"\r\n"
+    body += b"--" + boundary + b"--\r\n"
+    content_type = "multipart/form-data; boundary=" + boundary.decode()
+    return {"content": body, "headers": {"Content-Type": content_type}}
+
+
+def test_nul_in_an_upload_s_name_headers_or_form_fields_is_refused(api: Server) -> None:
+    """A NUL where the body scan does not look (a multipart upload's file name, a CSV's
+    header row, a multipart form's text field) is a clear 4xx too, never a 500, and
+    nothing is written, on both databases."""
+    from sqlmodel import Session, func, select
+
+    from service.models import Need
+
+    from .test_pages import login
+
+    coord = api.client("coord")
+    good = "課題ID,担当課,件名,課題の内容\nN1,防災課,訓練,内容\n".encode()
+    header_nul = "課題ID,担当課,件\x00名,課題の内容\nN1,防災課,訓練,内容\n".encode()
+    cases = [
+        coord.post("/api/import/needs", **_multipart({}, b"n\x00.csv", good)),  # type: ignore[arg-type]
+        coord.post(
+            "/api/import/needs",
+            params={"apply": True},
+            **_multipart({}, b"n\x00.csv", good),  # type: ignore[arg-type]
+        ),
+        coord.post(
+            "/api/import/needs", params={"apply": True}, files={"file": ("n.csv", header_nul)}
+        ),
+    ]
+    pages = login(api, "coord")
+    from .helpers import csrf_of
+
+    token = csrf_of(pages.get("/files"))
+    cases += [
+        pages.post(
+            "/files/import",
+            **_multipart({"kind": "needs", "csrf_token": token}, b"n\x00.csv", good),  # type: ignore[arg-type]
+        ),
+        pages.post(
+            "/files/import",
+            **_multipart({"kind": "needs\x00", "csrf_token": token}, b"n.csv", good),  # type: ignore[arg-type]
+        ),
+    ]
+    for response in cases:
+        assert 400 <= response.status_code < 500, (response.request.url, response.text[:300])
+        # a NUL in the file name: said so; in the kind or a header cell: no such kind, column
+        assert any(m in response.text for m in ("NUL、文字コード 0", "選んで", "必須の列")), (
+            response.text[:300]
+        )
+    # a header cell with a NUL is an unknown column: the preview says so, like any other
+    preview = ok(coord.post("/api/import/needs", files={"file": ("n.csv", header_nul)}))
+    assert preview["rejected"] and not preview["applied"]
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        assert session.exec(select(func.count()).select_from(Need)).one() == 0
