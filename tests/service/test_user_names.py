@@ -14,7 +14,7 @@ from service.models import Invitation, User
 from service.security import clean_display_name
 
 from .conftest import PASSWORD, Server
-from .helpers import csrf_of, post_form
+from .helpers import csrf_of, need_payload, ok, post_form
 from .test_pages import anon, login
 
 BAD = [
@@ -109,3 +109,31 @@ def test_the_pages_show_a_bad_display_name_beside_the_field(api: Server) -> None
     assert "kyodo_session" not in client.cookies
     with Session(api.engine) as session:  # type: ignore[arg-type]
         assert session.exec(select(User).where(User.username == "accept-check")).first() is None
+
+
+def test_approving_a_request_whose_contact_name_is_no_display_name_still_works(
+    api: Server,
+) -> None:
+    """The public form lets ``<`` through in a contact's name (escaped where shown): the
+    approval still makes the invitation, with an empty display name for the invitee to
+    choose, instead of failing on the display-name rule."""
+    from service.registrations import service as registration_service
+    from service.registrations.models import RegistrationRequest
+
+    need = ok(api.client("coord").post("/api/needs", json=need_payload(0)), 201)
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        request = RegistrationRequest(
+            need_id=need["id"],
+            group_name="子ども食堂",
+            contact_name="<山田>",
+            email="a@example.jp",
+            profile="紹介",
+            address_hash="0" * 64,
+        )
+        session.add(request)
+        session.commit()
+        assert request.id is not None
+        coord = session.exec(select(User).where(User.username == "coord")).one()
+        done, _ = registration_service.approve(session, request_id=request.id, by=coord)
+        invitation = session.get(Invitation, done.invitation_id)
+        assert invitation is not None and invitation.display_name == ""
