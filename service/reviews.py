@@ -38,7 +38,7 @@ from .models import (
 from .needs import get_need
 from .organizations import get_org
 from .refresh import explain_pair
-from .schemas import DecisionIn, DecisionPublic, PairIn, SuggestionPublic
+from .schemas import BulkDecisionIn, DecisionIn, DecisionPublic, PairIn, SuggestionPublic
 from .search import matches
 from .suggestions import joined, suggestion_public
 
@@ -111,6 +111,70 @@ def decide(
 ) -> SuggestionPublic:
     """Confirm or reject; a confirmation queues its mail (``base_url`` starts the links)
     in the same transaction."""
+    s, need, dept, org, _ = _decide(session, suggestion_id, data, user=user, base_url=base_url)
+    session.commit()
+    session.refresh(s)
+    return suggestion_public(s, need, dept, org)
+
+
+BATCH_MAX = 50
+
+
+def decide_many(
+    session: Session,
+    picked: list[tuple[int, int]],
+    data: BulkDecisionIn,
+    *,
+    user: User,
+    base_url: str,
+) -> list[int]:
+    """Decide several pending suggestions alike (``picked``: ``(suggestion id, version
+    read)`` pairs) in one transaction: each gets its own decision, audit row and mail, as
+    ``decide`` gives them, and its stored reasons stay as they are. If any one cannot be
+    decided (decided meanwhile, another version, gone), nothing is written: the
+    ``Conflict`` names it (``errors[0]["suggestion_id"]``). Returns the decision ids."""
+    if user.role != Role.coordinator:
+        raise PermissionDenied("提案の承認・見送りはコーディネーターだけが行えます。")
+    if not picked:
+        raise Invalid("まとめて判断する提案を選んでください。", code="NOTHING_SELECTED")
+    if len(picked) > BATCH_MAX:
+        raise Invalid(
+            f"一度にまとめて判断できるのは {BATCH_MAX} 件までです"
+            f"（{len(picked)} 件選ばれています）。",
+            code="TOO_MANY",
+        )
+    if data.action == "reject" and data.reason_code is None:
+        raise Invalid(
+            "まとめて見送る場合は理由を選んでください。",
+            code="VALIDATION_ERROR",
+            errors=[{"field": "reason_code", "code": "MISSING", "message": "理由は必須です。"}],
+        )
+    ids: list[int] = []
+    for suggestion_id, version in picked:
+        one = DecisionIn(
+            action=data.action, reason_code=data.reason_code, comment=data.comment, version=version
+        )
+        try:
+            s = session.get(Suggestion, suggestion_id)
+            if s is not None and s.status != SuggestionStatus.pending:
+                raise Conflict("この提案はすでに判断されています。", code="ALREADY_DECIDED")
+            decision = _decide(session, suggestion_id, one, user=user, base_url=base_url)[4]
+            session.flush()
+        except (Conflict, NotFound) as exc:
+            session.rollback()
+            raise Conflict(
+                exc.message, code=exc.code, errors=[{"suggestion_id": suggestion_id}]
+            ) from None
+        assert decision.id is not None
+        ids.append(decision.id)
+    session.commit()
+    return ids
+
+
+def _decide(
+    session: Session, suggestion_id: int, data: DecisionIn, *, user: User, base_url: str
+) -> tuple[Suggestion, Need, str, Organization, Decision]:
+    """``decide`` without the commit (the caller commits, or rolls back on a conflict)."""
     if user.role != Role.coordinator:
         raise PermissionDenied("提案の承認・見送りはコーディネーターだけが行えます。")
     s, need, dept, org = load(session, suggestion_id, user=user)
@@ -160,9 +224,7 @@ def decide(
         reason=reason,
         previous=previous,
     )
-    session.commit()
-    session.refresh(s)
-    return suggestion_public(s, need, dept, org)
+    return s, need, dept, org, decision
 
 
 def pair_by_hand(

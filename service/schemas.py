@@ -186,6 +186,14 @@ class DecisionIn(Strict):
     version: Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
+class BulkDecisionIn(Strict):
+    """One decision for several suggestions (each one's version is posted beside it)."""
+
+    action: Literal["confirm", "reject"]
+    reason_code: RejectReason | None = None
+    comment: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
 class PairIn(Strict):
     """A pairing the coordinator knows of that the ranking did not suggest: confirmed at once."""
 

@@ -86,6 +86,26 @@ def for_need(
     return [suggestion_public(*r) for r in rows]
 
 
+def considered_for_need(
+    session: Session, index: MatchingIndex, need_id: int, *, user: User, top: int
+) -> list[tuple[SuggestionPublic, Organization]]:
+    """The department's read-only view of its own need: the groups being considered (the
+    current ranked list and every decided pair, as the coordinator sees them) with each
+    group, for its area and fields. Only suggestions and groups: no decision comments."""
+    need, _ = get_need(session, need_id, user=user)
+    if user.role != Role.department or need.department_id != user.department_id:
+        raise PermissionDenied("担当課は自分の課の協働の種についてだけ見られます。")
+    ensure_fresh(session, index, top=top)
+    rows = session.exec(
+        joined().where(
+            Suggestion.need_id == need.id,
+            (col(Suggestion.rank).is_not(None)) | (Suggestion.status != SuggestionStatus.pending),
+        )
+    ).all()
+    rows = sorted(rows, key=lambda r: (r[0].rank is None, r[0].rank or 0, -r[0].score, r[0].id))
+    return [(suggestion_public(*r), r[3]) for r in rows]
+
+
 def for_org(
     session: Session,
     index: MatchingIndex,

@@ -119,6 +119,24 @@ function setUpQueue() {
   });
 }
 
+// 3. "select all of this need" ticks the need's checkboxes for the bulk form (the form
+//    works without it: the button stays hidden when script does not run).
+function setUpPickAll() {
+  document.querySelectorAll("[data-pick-all]").forEach((button) => {
+    const block = document.getElementById(button.dataset.pickAll);
+    if (!block) return;
+    const boxes = Array.from(block.querySelectorAll('input[type="checkbox"][name="pick"]'));
+    if (!boxes.length) return;
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const all = boxes.every((box) => box.checked);
+      boxes.forEach((box) => {
+        box.checked = !all;
+      });
+    });
+  });
+}
+
 function setUpCopy() {
   document.querySelectorAll("input.copy").forEach((el) => {
     el.addEventListener("focus", () => el.select());
@@ -128,5 +146,6 @@ function setUpCopy() {
 document.addEventListener("DOMContentLoaded", () => {
   setUpForms();
   setUpQueue();
+  setUpPickAll();
   setUpCopy();
 });

@@ -298,6 +298,11 @@ def need_page(
         )
         interested = interests.for_need(session, need_id, user=user)
         similar = sugg.similar_needs(session, index, need_id, user=user, top=5)
+    considered: list[tuple[Any, Organization]] = []
+    if user.role == Role.department and need.department_id == user.department_id:
+        considered = sugg.considered_for_need(
+            session, index, need_id, user=user, top=settings.suggestions_per_need
+        )
     mine = (
         user.role == Role.npo
         and user.organization_id is not None
@@ -309,6 +314,8 @@ def need_page(
         {
             "need": public,
             "suggestions": suggestions,
+            "considered": considered,
+            "tags_int": int_tags,
             "interested": [(i, org_public(o, viewer=user)) for i, o in interested],
             "mine": mine,
             "similar": [(n, score) for n, score in similar if score >= 0.2],

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
 from .. import interests, reviews, stages
 from .. import suggestions as sugg
+from ..config import Settings
 from ..db import page_of
 from ..deadlines import days_waited
 from ..deps import IndexDep, SessionDep, SettingsDep, TodayDep
 from ..errors import Conflict, Invalid
+from ..index import MatchingIndex
 from ..models import (
     STAGE_LABELS,
     Department,
@@ -25,6 +29,7 @@ from ..models import (
     Stage,
     Suggestion,
     SuggestionStatus,
+    User,
 )
 from ..models import int_tags as tags_int
 from ..schemas import DecisionIn, PairIn, StageIn, StageUndoIn
@@ -97,7 +102,25 @@ def queue_page(
     user: PageUser,
 ) -> Response:
     require(user, Role.coordinator)
-    params = request.query_params
+    return render_queue(request, session, index, settings, today, user, request.query_params)
+
+
+def render_queue(
+    request: Request,
+    session: Session,
+    index: MatchingIndex,
+    settings: Settings,
+    today: date,
+    user: User,
+    params: Mapping[str, str],
+    *,
+    picked: Collection[int] = (),
+    problem: str | None = None,
+    bulk: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The queue page for ``params`` (its filters and page); after a refused bulk decision
+    (``problem``) with the suggestions ``picked`` still ticked and the form as it was."""
     department = params.get("department", "")[:100] or None
     field = query_int(params.get("field"), low=1, high=20)
     q = params.get("q", "")[:100].strip() or None
@@ -151,10 +174,20 @@ def queue_page(
             "field": field,
             "q": q or "",
             "reasons": REASONS,
-            "return_to": _here(request),
+            "return_to": _here(request) if problem is None else _queue_address(params),
             "tags_int": tags_int,
+            "picked": set(picked),
+            "problem": problem,
+            "bulk": bulk or {},
+            "batch_max": reviews.BATCH_MAX,
         },
+        status=status,
     )
+
+
+def _queue_address(params: Mapping[str, str]) -> str:
+    query = urlencode({k: params[k] for k in ("q", "department", "field", "page") if params.get(k)})
+    return "/queue" + (f"?{query}" if query else "")
 
 
 @router.post("/suggestions/{suggestion_id}/decide")

@@ -365,7 +365,10 @@ def test_the_coordinator_reviews_through_the_queue_and_the_department_sees_it(ap
     kourei = login(api, "kourei")
     page = kourei.get(f"/needs/{needs['N1']}").text
     assert "ふれあいの会" in page and "承認" in page
-    assert "南区ふれあいクラブ" not in page  # only what the coordinator confirmed
+    # the group still under review is listed, read-only: 確認待ち, no link to its suggestion
+    # (only a confirmed one opens) and no decision form
+    row = page.split("<td>南区ふれあいクラブ</td>")[1].split("</tr>")[0]
+    assert "確認待ち" in row and "/decide" not in page
     # the pipeline offers the next step first and 見送り last
     pipeline = coord.get("/pairings").text
     assert (

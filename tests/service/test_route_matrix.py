@@ -87,6 +87,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/invite/{token}"): "public",
     ("POST", "/invite/{token}"): "public",
     ("GET", "/queue"): "coord",
+    ("POST", "/queue/decide"): "coord",
     ("POST", "/suggestions/{suggestion_id}/decide"): "coord",
     ("GET", "/suggestions/{suggestion_id}"): "coord dept",
     ("POST", "/suggestions/{suggestion_id}/stage"): "coord",
