@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from ..deps import SessionDep, TodayDep
@@ -25,14 +25,18 @@ Number = Annotated[str | None, Query(max_length=10)]
 
 
 def _filters(
-    q: str | None, field: str | None, area: str | None, department: str | None
+    q: Text = None, field: Number = None, area: Text = None, department: Text = None
 ) -> dict[str, Any]:
+    """The list's filters, shared by the page and the open-data files."""
     return {
         "q": (q or "").strip() or None,
         "field": query_int(field, low=1, high=20),
         "area": (area or "").strip() or None,
         "department": (department or "").strip() or None,
     }
+
+
+Filters = Annotated[dict[str, Any], Depends(_filters)]
 
 
 def _base(request: Request) -> str:
@@ -44,13 +48,9 @@ def need_list(
     request: Request,
     session: SessionDep,
     today: TodayDep,
-    q: Text = None,
-    field: Number = None,
-    area: Text = None,
-    department: Text = None,
+    f: Filters,
     page: Number = None,
 ) -> Response:
-    f = _filters(q, field, area, department)
     number = query_int(page, low=1, high=100_000) or 1
     total, needs = service.list_needs(
         session, today=today, **f, limit=PER_PAGE, offset=(number - 1) * PER_PAGE
@@ -81,14 +81,9 @@ def need_csv(
     request: Request,
     session: SessionDep,
     today: TodayDep,
-    q: Text = None,
-    field: Number = None,
-    area: Text = None,
-    department: Text = None,
+    f: Filters,
 ) -> Response:
-    _, needs = service.list_needs(
-        session, today=today, **_filters(q, field, area, department), limit=None
-    )
+    _, needs = service.list_needs(session, today=today, **f, limit=None)
     body = formats.to_csv(needs, base=_base(request))
     return _download(body, "text/csv; charset=utf-8", "public-needs.csv")
 
@@ -98,14 +93,9 @@ def need_json(
     request: Request,
     session: SessionDep,
     today: TodayDep,
-    q: Text = None,
-    field: Number = None,
-    area: Text = None,
-    department: Text = None,
+    f: Filters,
 ) -> Response:
-    _, needs = service.list_needs(
-        session, today=today, **_filters(q, field, area, department), limit=None
-    )
+    _, needs = service.list_needs(session, today=today, **f, limit=None)
     return Response(formats.to_json(needs, base=_base(request)), media_type="application/json")
 
 
