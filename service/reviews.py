@@ -201,19 +201,7 @@ def _decide(
         comment=data.comment,
         user_id=user.id,
     )
-    session.add(decision)
-    if status == SuggestionStatus.confirmed:
-        session.flush()
-        assert decision.id is not None
-        notify_confirmation(
-            session,
-            suggestion=s,
-            need=need,
-            department=dept,
-            org=org,
-            decision_id=decision.id,
-            base_url=base_url,
-        )
+    _record(session, decision, s, need, dept, org, base_url=base_url)
     audit(
         session,
         user,
@@ -225,6 +213,33 @@ def _decide(
         previous=previous,
     )
     return s, need, dept, org, decision
+
+
+def _record(
+    session: Session,
+    decision: Decision,
+    s: Suggestion,
+    need: Need,
+    dept: str,
+    org: Organization,
+    *,
+    base_url: str,
+) -> None:
+    """Add ``decision``; a confirmation also queues its mail, in the same transaction."""
+    session.add(decision)
+    if decision.action != "confirm":
+        return
+    session.flush()
+    assert decision.id is not None
+    notify_confirmation(
+        session,
+        suggestion=s,
+        need=need,
+        department=dept,
+        org=org,
+        decision_id=decision.id,
+        base_url=base_url,
+    )
 
 
 def pair_by_hand(
@@ -289,18 +304,7 @@ def pair_by_hand(
         ) from None
     assert s.id is not None
     decision = Decision(suggestion_id=s.id, action="confirm", comment=data.comment, user_id=user.id)
-    session.add(decision)
-    session.flush()
-    assert decision.id is not None
-    notify_confirmation(
-        session,
-        suggestion=s,
-        need=need,
-        department=dept,
-        org=org,
-        decision_id=decision.id,
-        base_url=base_url,
-    )
+    _record(session, decision, s, need, dept, org, base_url=base_url)
     audit(session, user, "pair_by_hand", "suggestion", s.id, need=need_id, organization=org.id)
     session.commit()
     session.refresh(s)
