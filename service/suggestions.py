@@ -90,8 +90,9 @@ def considered_for_need(
     session: Session, index: MatchingIndex, need_id: int, *, user: User, top: int
 ) -> list[tuple[SuggestionPublic, Organization]]:
     """The department's read-only view of its own need: the groups being considered (the
-    current ranked list and every decided pair, as the coordinator sees them) with each
-    group, for its area and fields. Only suggestions and groups: no decision comments."""
+    current ranked list still to be reviewed) and those confirmed, with each group, for its
+    area and fields. Only suggestions and groups: no decision comments, and no group the
+    coordinator turned down (that judgement stays with the coordinator's office)."""
     need, _ = get_need(session, need_id, user=user)
     if user.role != Role.department or need.department_id != user.department_id:
         raise PermissionDenied("担当課は自分の課の協働の種についてだけ見られます。")
@@ -99,7 +100,8 @@ def considered_for_need(
     rows = session.exec(
         joined().where(
             Suggestion.need_id == need.id,
-            (col(Suggestion.rank).is_not(None)) | (Suggestion.status != SuggestionStatus.pending),
+            ((col(Suggestion.rank).is_not(None)) & (Suggestion.status == SuggestionStatus.pending))
+            | (Suggestion.status == SuggestionStatus.confirmed),
         )
     ).all()
     rows = sorted(rows, key=lambda r: (r[0].rank is None, r[0].rank or 0, -r[0].score, r[0].id))
