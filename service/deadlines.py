@@ -17,8 +17,8 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from .mail.models import MailKind
-from .mail.service import SIGNATURE, queue_mail, recipients
-from .models import Department, Need, NeedStatus, Role, User
+from .mail.service import department_users, queue_each
+from .models import Department, Need, NeedStatus
 
 __all__ = [
     "JST",
@@ -74,33 +74,25 @@ def queue_reminders(session: Session, *, today: date, base_url: str) -> int:
     queued = 0
     for need, dept in rows:
         assert need.deadline is not None and need.id is not None
-        users = session.exec(
-            select(User)
-            .where(col(User.role) == Role.department)
-            .where(col(User.department_id) == need.department_id)
-            .order_by(col(User.id))
-        ).all()
         left = (need.deadline - today).days
         when = "本日" if left == 0 else f"あと{left}日"
-        for user in recipients(session, kind, *users):
-            body = (
-                f"{user.display_name or user.username} さま\n\n"
-                f"{dept}の協働の種の募集期限が近づいています（{when}）。\n\n"
-                f"協働の種：{need.title}\n"
-                f"募集期限：{need.deadline:%Y年%m月%d日}\n\n"
-                "期限を過ぎると、公開ページや団体の画面に表示されなくなります。"
-                "延ばす場合は次のページから募集期限を変えてください。\n"
-                f"{base}/needs/{need.id}/edit\n" + SIGNATURE
-            )
-            row = queue_mail(
+        text = (
+            f"{dept}の協働の種の募集期限が近づいています（{when}）。\n\n"
+            f"協働の種：{need.title}\n"
+            f"募集期限：{need.deadline:%Y年%m月%d日}\n\n"
+            "期限を過ぎると、公開ページや団体の画面に表示されなくなります。"
+            "延ばす場合は次のページから募集期限を変えてください。\n"
+            f"{base}/needs/{need.id}/edit\n"
+        )
+        queued += len(
+            queue_each(
                 session,
-                kind=kind,
-                to=user.email,
+                kind,
+                department_users(session, need.department_id),
                 subject="募集期限が近づいています",
-                body=body,
-                dedup_key=f"{kind}:{need.id}:{need.deadline.isoformat()}:{user.id}",
-                user_id=user.id,
+                text=text,
+                key=f"{need.id}:{need.deadline.isoformat()}",
             )
-            queued += row is not None
+        )
     session.commit()
     return queued

@@ -5,6 +5,8 @@ Nothing here commits: a notification is written with its cause and rolled back w
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from sqlalchemy import or_
 from sqlmodel import Session, col, delete, select
 
@@ -59,13 +61,60 @@ def opted_out(session: Session, user_id: int) -> set[str]:
 
 
 def recipients(session: Session, kind: MailKind, *users: User) -> list[User]:
-    """The active users with an address who have not turned ``kind`` off."""
-    out = []
-    for user in users:
-        assert user.id is not None
-        if user.is_active and user.email and kind not in opted_out(session, user.id):
-            out.append(user)
-    return out
+    """The active users with an address who have not turned ``kind`` off (one query)."""
+    ids = [u.id for u in users if u.is_active and u.email]
+    off = (
+        set(
+            session.exec(
+                select(MailPreference.user_id).where(
+                    MailPreference.kind == kind, col(MailPreference.user_id).in_(ids)
+                )
+            ).all()
+        )
+        if ids
+        else set()
+    )
+    return [u for u in users if u.id in ids and u.id not in off]
+
+
+def department_users(session: Session, department_id: int) -> list[User]:
+    """The users of a department (a need's section), by id."""
+    return list(
+        session.exec(
+            select(User)
+            .where(col(User.role) == Role.department, col(User.department_id) == department_id)
+            .order_by(col(User.id))
+        ).all()
+    )
+
+
+def queue_each(
+    session: Session,
+    kind: MailKind,
+    users: Sequence[User],
+    *,
+    subject: str,
+    text: str | Callable[[User], str],
+    key: str,
+) -> list[MailOutbox]:
+    """One mail of ``kind`` to each of ``recipients(users)``: the greeting, ``text`` (or
+    ``text(user)``), the signature; deduplicated per ``key`` × user."""
+    queued = []
+    for user in recipients(session, kind, *users):
+        row = queue_mail(
+            session,
+            kind=kind,
+            to=user.email,
+            subject=subject,
+            body=f"{user.display_name or user.username} さま\n\n"
+            + (text(user) if callable(text) else text)
+            + SIGNATURE,
+            dedup_key=f"{kind}:{key}:{user.id}",
+            user_id=user.id,
+        )
+        if row is not None:
+            queued.append(row)
+    return queued
 
 
 def notify_confirmation(
@@ -93,32 +142,27 @@ def notify_confirmation(
         .order_by(col(User.id))
     ).all()
     base = base_url.rstrip("/")
-    subject = "協働の種の組み合わせが承認されました"
-    queued = []
-    for user in recipients(session, kind, *users):
+
+    def text(user: User) -> str:
         if user.role == Role.npo:
             link = f"{base}/needs/{need.id}"
             lead = f"{org.name} さまと、{department}の協働の種の組み合わせが承認されました。"
         else:
             link = f"{base}/suggestions/{suggestion.id}"
             lead = f"{department}の協働の種に、{org.name} さまとの組み合わせが承認されました。"
-        body = (
-            f"{user.display_name or user.username} さま\n\n{lead}\n\n"
-            f"協働の種：{need.title}\n団体：{org.name}\n\n"
-            f"詳しくは次のページをご覧ください。\n{link}\n" + SIGNATURE
+        return (
+            f"{lead}\n\n協働の種：{need.title}\n団体：{org.name}\n\n"
+            f"詳しくは次のページをご覧ください。\n{link}\n"
         )
-        row = queue_mail(
-            session,
-            kind=kind,
-            to=user.email,
-            subject=subject,
-            body=body,
-            dedup_key=f"{kind}:{decision_id}:{user.id}",
-            user_id=user.id,
-        )
-        if row is not None:
-            queued.append(row)
-    return queued
+
+    return queue_each(
+        session,
+        kind,
+        users,
+        subject="協働の種の組み合わせが承認されました",
+        text=text,
+        key=str(decision_id),
+    )
 
 
 def notify_interest(
@@ -133,33 +177,21 @@ def notify_interest(
 ) -> list[MailOutbox]:
     """A group said 関心あり: the need's department users are told."""
     kind = MailKind.interest
-    users = session.exec(
-        select(User)
-        .where(col(User.role) == Role.department, col(User.department_id) == need.department_id)
-        .order_by(col(User.id))
-    ).all()
+    assert need.department_id is not None
     note = f"\n団体からのひとこと：{comment}\n" if comment else ""
-    queued = []
-    for user in recipients(session, kind, *users):
-        body = (
-            f"{user.display_name or user.username} さま\n\n"
-            f"{org.name} さまが、{department}の協働の種に「関心あり」を伝えました。\n\n"
-            f"協働の種：{need.title}\n{note}\n"
-            f"詳しくは次のページをご覧ください。\n{base_url.rstrip('/')}/needs/{need.id}\n"
-            + SIGNATURE
-        )
-        row = queue_mail(
-            session,
-            kind=kind,
-            to=user.email,
-            subject="協働の種に「関心あり」が届きました",
-            body=body,
-            dedup_key=f"{kind}:{interest_id}:{user.id}",
-            user_id=user.id,
-        )
-        if row is not None:
-            queued.append(row)
-    return queued
+    text = (
+        f"{org.name} さまが、{department}の協働の種に「関心あり」を伝えました。\n\n"
+        f"協働の種：{need.title}\n{note}\n"
+        f"詳しくは次のページをご覧ください。\n{base_url.rstrip('/')}/needs/{need.id}\n"
+    )
+    return queue_each(
+        session,
+        kind,
+        department_users(session, need.department_id),
+        subject="協働の種に「関心あり」が届きました",
+        text=text,
+        key=str(interest_id),
+    )
 
 
 def notify_reset(session: Session, *, user: User, link: str, invitation_id: int) -> bool:
