@@ -5,7 +5,9 @@ only if it holds on the decided needs (never silently worse than the cold start)
   members-only group, 営利・事業者 → a business), in force for every need.
 - ``_learn_calibrate`` (stage 0): the cold start's own settings re-tuned on the decided
   needs, each setting tried only when a reason speaks to it.
-- ``_learn_expand`` (stage 1): profiles expanded with the needs they were confirmed for.
+- ``_learn_expand`` (stage 1): profiles expanded with the needs they were confirmed for;
+  ``_learn_map`` (stage 1b, where the expansion does not hold): a need → partner map over
+  word vectors, learned from the same confirmations.
 - ``_learn_rerank`` (stage 2): a re-ranking model over pair features and group history.
 - ``_learn_compare``: whether a retrained model may replace the one serving.
 """
@@ -31,6 +33,7 @@ from ._learn_calibrate import (
 )
 from ._learn_compare import MIN_NEW_NEEDS, Comparison, compare_with_current
 from ._learn_expand import EXPANSION_MARGIN, EXPANSIONS, Expansion, expansion_promoted
+from ._learn_map import MAP_MIN_PAIRS, learn_map, map_promoted, mapped, validate_map
 from ._learn_reasons import GroupFacts
 from ._learn_rerank import (
     CONTRIBUTIONS,
@@ -145,6 +148,7 @@ class LearnedRanker(BaseEstimator):
         self.alpha_ = 0.0
         self.promoted_ = False
         self.calibration_: dict[str, float] = {}
+        self.dense_map_: np.ndarray | None = None
         self.facts_ = GroupFacts()
         self.model_: LogisticRegression | None = None
         known = [
@@ -173,7 +177,7 @@ class LearnedRanker(BaseEstimator):
             if setting:
                 self.calibration_ = setting
                 self.report_["calibration"] = dict(setting)
-        # the ranker with what was learned so far in force: bound once
+        # the ranker with what was learned so far in force
         self._bind(base, known)
         # 1. document expansion, validated on training needs held out from it
         beta = 0.0
@@ -182,6 +186,18 @@ class LearnedRanker(BaseEstimator):
             self.report_["expansion_ndcg"] = {a: v[0] for a, v in expansion.items()}
             beta = expansion_promoted(expansion)
         self.expansion_ = beta
+        # 1b. where the expansion does not hold (the groups confirmed are not the next
+        # needs' partners), a need → partner map over word vectors: both learn from the
+        # same confirmations, the expansion for those groups, the map for every group
+        if can_expand and not beta:
+            tried_maps = validate_map(self.base_, known)
+            if tried_maps:
+                self.report_["map_ndcg"] = {lam: v[0] for lam, v in tried_maps.items()}
+            lam = map_promoted(tried_maps)
+            if lam:
+                self.dense_map_ = learn_map(self.base_, known, lam)
+                self.report_["map_lambda"] = lam
+                self._bind(base, known)
         # 2. the re-ranking model over the (expanded) candidates: needs both kinds
         alpha = 0.0
         if can_rerank:
@@ -212,7 +228,8 @@ class LearnedRanker(BaseEstimator):
             self.report_["reranking"] = (
                 "too few decisions, or no rejection: the re-ranking model was not trained"
             )
-        if alpha == 0.0 and beta == 0.0 and not self.calibration_ and not self.facts_:
+        learned_nothing = not (self.calibration_ or self.facts_) and self.dense_map_ is None
+        if alpha == 0.0 and beta == 0.0 and learned_nothing:
             self.report_["reason"] = "not better than cold start on held-out decisions"
             self.report_["code"] = "not_better"
             return self
@@ -226,12 +243,14 @@ class LearnedRanker(BaseEstimator):
         a confirmation for the expansion (``expansion_needs``) and for re-tuning the cold
         start (``calibration_needs``), rejections giving one reason for the settings that
         reason speaks to (``reason_rejections``), and decisions of both kinds for the
-        re-ranking model (``reranking_decisions``)."""
+        re-ranking model (``reranking_decisions``), and confirmed pairs for the need →
+        partner map (``map_confirmations``)."""
         return {
             "expansion_needs": self.min_confirmed_needs,
             "calibration_needs": max(CALIBRATION_MIN_NEEDS, self.min_confirmed_needs),
             "reason_rejections": MIN_REASON_REJECTIONS,
             "reranking_decisions": self.min_decisions,
+            "map_confirmations": MAP_MIN_PAIRS,
         }
 
     def rebind(self, base: TfidfRanker) -> LearnedRanker:
@@ -241,10 +260,16 @@ class LearnedRanker(BaseEstimator):
         self._bind(base, self.decisions_)
         return self
 
-    def _bind(self, base: TfidfRanker, decisions: Sequence[Decision]) -> None:
-        """Rank over ``base`` with what is learned so far (calibration, facts) in force."""
+    def _prepared(self, base: TfidfRanker) -> TfidfRanker:
+        """``base`` with what is learned so far (calibration, facts, map) in force."""
         ranker = calibrated(base, self.calibration_) if self.calibration_ else base
         ranker = self.facts_.apply(ranker)
+        mapping = getattr(self, "dense_map_", None)
+        return mapped(ranker, mapping) if mapping is not None else ranker
+
+    def _bind(self, base: TfidfRanker, decisions: Sequence[Decision]) -> None:
+        """Rank over ``base`` with what is learned so far in force (``_prepared``)."""
+        ranker = self._prepared(base)
         self.base_ = ranker
         self.decisions_ = [
             d for d in decisions if d.need_id in base.need_index_ and d.npo_id in base.org_index_

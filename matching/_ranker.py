@@ -115,6 +115,7 @@ class TfidfRanker(BaseEstimator):
         orgs = sorted(orgs, key=lambda o: o.id)
         vectorizer = clone(self.vectorizer) if self.vectorizer else FieldWeightedTfidf()
         self.vectorizer_ = vectorizer
+        self.dense_map_: np.ndarray | None = None
         self.need_vectors_, self.org_vectors_ = vectorizer.fit_transform(needs, orgs)
         self.expander_ = ThesaurusExpander(weight=self.expansion_weight).fit(
             vectorizer.vocabulary_, vectorizer.tokenizer_
@@ -241,7 +242,12 @@ class TfidfRanker(BaseEstimator):
                 topics, 0.0, None
             )
         if self.dense_ is not None and self.dense_weight:
-            dense = np.clip(self.need_dense_[need_rows] @ self.org_dense_[cols].T, 0.0, None)
+            need_dense = self.need_dense_[need_rows]
+            # a need→partner map learned from confirmations (``_learn_map``), if any
+            mapping = getattr(self, "dense_map_", None)
+            if mapping is not None:
+                need_dense = normalize(need_dense @ mapping)
+            dense = np.clip(need_dense @ self.org_dense_[cols].T, 0.0, None)
             text = (1.0 - self.dense_weight) * text + self.dense_weight * dense
         return text
 

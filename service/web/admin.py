@@ -137,6 +137,7 @@ def models_page(request: Request, session: SessionDep, index: IndexDep, user: Pa
                 matching.LearnedRanker().requirements(),
                 {
                     "needs": len({d.need_id for d in decisions if d.decision == "confirm"}),
+                    "confirmations": sum(d.decision == "confirm" for d in decisions),
                     "decisions": len(decisions),
                 },
             ),

@@ -56,6 +56,10 @@ def stage_lines(needs: dict[str, int], have: dict[str, int]) -> list[str]:
         f"たまると学習を始めます（{mark(have['needs'], needs['expansion_needs'])}）",
         f"承認済みの団体で似た協働の種を補う: 承認のある協働の種 {needs['expansion_needs']} 件以上"
         f"（いま {have['needs']} 件、{mark(have['needs'], needs['expansion_needs'])}）",
+        "課題の言葉と活動の言葉の対応を承認から学ぶ（上の補いが効かないとき）: 承認"
+        f" {needs['map_confirmations']} 組以上"
+        f"（いま {have['confirmations']} 組、"
+        f"{mark(have['confirmations'], needs['map_confirmations'])}）",
         f"初期スコアの設定の調整: 承認のある協働の種 {needs['calibration_needs']} 件以上、"
         "設定ごとに、その理由（分野違い・地域外など）の見送りが"
         f" {needs['reason_rejections']} 件以上"
@@ -104,6 +108,13 @@ def describe_model(report: dict[str, object]) -> list[str]:
         lines.append(f"判断に合わせて初期スコアの設定を変更: {changed}")
     if expansion := _figures(report.get("expansion_ndcg")):
         lines.append(f"承認済みの団体で補う重みごとの、検証での順位の良さ（0〜1）: {expansion}")
+    if maps := _figures(report.get("map_ndcg")):
+        lines.append(
+            "課題の言葉と活動の言葉の対応（強さごと、小さいほど判断に強く合わせる）の、"
+            f"検証での順位の良さ（0〜1）: {maps}"
+        )
+    if report.get("map_lambda"):
+        lines.append("承認から学んだ言葉の対応を使います（語の意味の近さに反映）")
     if blends := _figures(report.get("validation_ndcg")):
         lines.append(f"並べ替えモデルを混ぜる割合ごとの、検証での順位の良さ（0〜1）: {blends}")
     against = report.get("against_current")

@@ -1,0 +1,114 @@
+"""Learning stage 0b: a need → partner map over word vectors, from confirmations.
+
+Needs name problems (孤立, 担い手不足); groups name activities (お茶会, 見回り). Word vectors
+bring a need's words near their synonyms, not near the activities that answer them. The
+city's confirmed pairs show which activities answer which problems: this stage learns a
+linear map ``W`` (300 × 300) that takes a need's word-vector document (``need_dense_``, the
+IDF-weighted mean of its words' chiVe vectors) towards those of the groups confirmed for
+it — a translation model between the two vocabularies, learned in vector space so that it
+carries to words no decision mentioned:
+
+    W = argmin ‖X W − Y‖² + λ ‖W − I‖²  =  (XᵀX + λI)⁻¹ (XᵀY + λI)
+
+(``X``: the needs of the confirmed pairs, ``Y``: their groups, unit rows). Ridge towards
+the identity: with few decisions ``W`` stays near ``I`` (the cold start's own word-vector
+cosine); ``λ`` sets how far the decisions may pull it. The ranker's word-vector cosine then
+compares the mapped need with each profile (``TfidfRanker.dense_map_``).
+
+Validated like the expansion: ``W`` is learned on the confirmations of four fifths of the
+decided needs (GroupKFold by need) and measured on the other fifth's confirmed groups; a
+``λ`` is kept only if it gains ``MAP_MARGIN`` nDCG@10 there on average and wins in more
+folds than not. Measured on the devset (``notebooks/evaluation.ipynb``): learned from the
+decisions on D001–D030, the held-out D031–D060 gain, where the decisions of a single need
+cannot carry (a group confirmed once is rarely another need's partner).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+from ._decision import Decision, fold_summary, mean_ndcg_at_10
+from ._ranker import _BLOCK, TfidfRanker
+
+__all__ = ["MAP_LAMBDAS", "MAP_MARGIN", "MAP_MIN_PAIRS", "fit_map", "mapped", "validate_map"]
+
+# the ridge strengths tried (0 = no map): smaller lets the decisions pull further from I
+MAP_LAMBDAS: tuple[float, ...] = (0.0, 1.0, 3.0)
+# a map is kept only if it gains this much nDCG@10 on held-out decided needs
+MAP_MARGIN = 0.005
+# and only from this many confirmed pairs (a 300 × 300 map from fewer learns noise)
+MAP_MIN_PAIRS = 30
+
+
+def fit_map(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
+    """``(XᵀX + λI)⁻¹ (XᵀY + λI)``: the map of ``x`` rows towards ``y`` rows, ridge towards
+    the identity (``λ > 0``)."""
+    dim = x.shape[1]
+    eye = np.eye(dim)
+    return np.linalg.solve(x.T @ x + lam * eye, x.T @ y + lam * eye)
+
+
+def mapped(base: TfidfRanker, mapping: np.ndarray | None) -> TfidfRanker:
+    """A shallow copy of the fitted ``base`` with ``mapping`` in its word-vector cosine
+    (``None``: none); hubness is measured again, ``base`` is untouched."""
+    out = copy.copy(base)
+    out.dense_map_ = mapping
+    out._measure_hubness()
+    return out
+
+
+def _pairs(base: TfidfRanker, confirms: Sequence[Decision]) -> tuple[np.ndarray, np.ndarray]:
+    rows = [base.need_index_[d.need_id] for d in confirms]
+    cols = [base.org_index_[d.npo_id] for d in confirms]
+    return base.need_dense_[rows], base.org_dense_[cols]
+
+
+def learn_map(base: TfidfRanker, decisions: Sequence[Decision], lam: float) -> np.ndarray:
+    """The map learned from every confirmation in ``decisions``."""
+    x, y = _pairs(base, [d for d in decisions if d.decision == "confirm"])
+    return fit_map(x, y, lam)
+
+
+def validate_map(
+    base: TfidfRanker, decisions: Sequence[Decision]
+) -> dict[float, tuple[float, float]]:
+    """nDCG@10 of decided needs held out from the map (GroupKFold by need; their confirmed
+    groups relevant, every other group not), for each ``λ`` of ``MAP_LAMBDAS``:
+    ``{λ: (mean, share of folds where it beats no map)}``; ``{}`` when the ranker has no
+    word vectors or there are too few confirmations to learn from."""
+    if getattr(base, "dense_", None) is None or not base.dense_weight:
+        return {}
+    confirms = [d for d in decisions if d.decision == "confirm"]
+    needs = np.array([base.need_index_[d.need_id] for d in confirms])
+    orgs = np.array([base.org_index_[d.npo_id] for d in confirms])
+    n_groups = len(set(needs.tolist()))
+    if len(confirms) < MAP_MIN_PAIRS or n_groups < 3:
+        return {}
+    scores: dict[float, list[float]] = {lam: [] for lam in MAP_LAMBDAS}
+    for train, test in GroupKFold(n_splits=min(5, n_groups)).split(needs, needs, needs):
+        held = np.unique(needs[test])
+        relevant = np.zeros((len(held), len(base.org_ids_)))
+        where = {i: k for k, i in enumerate(held.tolist())}
+        relevant[[where[i] for i in needs[test].tolist()], orgs[test]] = 1.0
+        x, y = base.need_dense_[needs[train]], base.org_dense_[orgs[train]]
+        for lam in MAP_LAMBDAS:
+            ranker = mapped(base, fit_map(x, y, lam) if lam else None)
+            block = np.vstack(
+                [ranker.score_block(held[s : s + _BLOCK]) for s in range(0, len(held), _BLOCK)]
+            )
+            scores[lam].append(mean_ndcg_at_10(block, relevant))
+    return fold_summary(scores)
+
+
+def map_promoted(scores: dict[float, tuple[float, float]]) -> float:
+    """The ``λ`` to use: among those that gain ``MAP_MARGIN`` over no map on held-out
+    needs and beat it in more than half the folds, the best there; else 0 (no map)."""
+    if 0.0 not in scores:
+        return 0.0
+    floor = scores[0.0][0] + MAP_MARGIN
+    kept = [lam for lam in scores if lam and scores[lam][0] >= floor and scores[lam][1] > 0.5]
+    return max(kept, key=lambda lam: (scores[lam][0], lam), default=0.0)

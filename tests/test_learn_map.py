@@ -1,0 +1,107 @@
+"""The learner's need → partner map over word vectors (``matching._learn_map``)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from corpus import load_corpus
+from matching import LearnedRanker, TfidfRanker
+from matching._evaluate import heldout_result, judged_decisions, split_needs
+from matching._learn import Decision
+from matching._learn_map import (
+    MAP_MARGIN,
+    MAP_MIN_PAIRS,
+    fit_map,
+    map_promoted,
+    mapped,
+    validate_map,
+)
+
+
+@pytest.fixture(scope="module")
+def part_b_text_only():
+    """Part b with 活動分野 and area blanked: the words must carry the match."""
+    needs, orgs, qrels = load_corpus(("b",))
+    needs = [replace(n, fields=[], areas=[]) for n in needs]
+    orgs = [replace(o, fields=[], areas=[]) for o in orgs]
+    return needs, orgs, qrels, TfidfRanker().fit(needs, orgs)
+
+
+def test_the_map_recovers_a_linear_relation_and_stays_the_identity_without_data() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 20))
+    truth = rng.normal(size=(20, 20))
+    assert np.allclose(fit_map(x, x @ truth, 1e-6), truth, atol=1e-4)
+    # a strong pull towards the identity leaves the need's vector as it is
+    assert np.allclose(fit_map(x, x @ truth, 1e9), np.eye(20), atol=1e-3)
+
+
+def test_the_identity_map_scores_as_the_cold_start_and_the_base_is_untouched(
+    part_b_text_only,
+) -> None:
+    *_, cold = part_b_text_only
+    rows = np.arange(len(cold.need_ids_))
+    same = mapped(cold, np.eye(cold.need_dense_.shape[1]))
+    assert np.allclose(same.score_block(rows), cold.score_block(rows), atol=1e-4)
+    rotated = mapped(cold, np.roll(np.eye(cold.need_dense_.shape[1]), 1, axis=1))
+    assert not np.allclose(rotated.score_block(rows), cold.score_block(rows), atol=1e-3)
+    assert cold.dense_map_ is None
+
+
+def test_a_map_is_kept_only_with_a_margin_in_most_folds() -> None:
+    gain = MAP_MARGIN + 0.001
+    assert map_promoted({0.0: (0.8, 0.0), 1.0: (0.8 + gain, 0.8), 3.0: (0.8, 0.6)}) == 1.0
+    assert map_promoted({0.0: (0.8, 0.0), 1.0: (0.8 + MAP_MARGIN / 2, 1.0)}) == 0.0
+    # a mean gain carried by one fold is not enough
+    assert map_promoted({0.0: (0.8, 0.0), 1.0: (0.8 + gain, 0.4)}) == 0.0
+    assert map_promoted({1.0: (0.9, 1.0)}) == 0.0
+    assert map_promoted({}) == 0.0
+
+
+def test_too_few_confirmations_learn_no_map(part_b_text_only) -> None:
+    _, _, qrels, cold = part_b_text_only
+    confirms = [
+        Decision(q, o, "confirm") for q in sorted(qrels) for o, g in qrels[q].items() if g > 0
+    ]
+    assert validate_map(cold, confirms[: MAP_MIN_PAIRS - 1]) == {}
+    assert validate_map(cold, confirms[:MAP_MIN_PAIRS]) != {}
+
+
+def test_confirmations_of_random_groups_do_not_teach_a_map(part_b_text_only) -> None:
+    needs, orgs, _, cold = part_b_text_only
+    rng = random.Random(3)
+    noise = [
+        Decision(n.id, rng.choice(orgs).id, "confirm")
+        for n in rng.sample(needs, 40)
+        for _ in range(2)
+    ]
+    learned = LearnedRanker().fit_on(cold, noise)
+    assert "map_lambda" not in learned.report_
+    assert learned.dense_map_ is None
+
+
+def test_a_map_learned_from_judged_decisions_lifts_the_held_out_needs(
+    part_b_text_only,
+) -> None:
+    needs, _, qrels, cold = part_b_text_only
+    used, gains = 0, []
+    for seed in range(2):
+        train, test = split_needs([n.id for n in needs], seed=seed)
+        learned = LearnedRanker().fit_on(cold, judged_decisions(cold, train, qrels, seed=seed))
+        judged = {q: qrels[q] for q in test}
+        gains.append(
+            heldout_result(learned, judged).metrics["nDCG@10"]
+            - heldout_result(cold, judged).metrics["nDCG@10"]
+        )
+        if learned.dense_map_ is not None:
+            used += 1
+            assert learned.report_["map_lambda"] in learned.report_["map_ndcg"]
+            # what was learned stays in force when the index changes under it
+            learned.rebind(cold)
+            assert learned.base_.dense_map_ is learned.dense_map_
+    assert used >= 1
+    assert min(gains) > 0
