@@ -237,8 +237,10 @@ def update(
     changes = data.model_dump(exclude_unset=True)
     version = changes.pop("version")
     _check_writer(user, changes, m)
-    shown = form_values(m)
-    starts, ends = when(*(changes.get(k, shown[k]) or "" for k in _WHEN))
+    starts, ends = m.starts_at, m.ends_at
+    if any(k in changes for k in _WHEN):
+        shown = form_values(m)
+        starts, ends = when(*(changes.get(k, shown[k]) or "" for k in _WHEN))
     moved = starts != m.starts_at or ends != m.ends_at
     status = MeetingStatus.scheduled if user.role == Role.coordinator else MeetingStatus(m.status)
     newly_set = status == MeetingStatus.scheduled and m.status != MeetingStatus.scheduled
@@ -383,6 +385,7 @@ def party_values(m: Meeting) -> list[str]:
     return from_tags(m.parties)
 
 
-def check_editor(user: User, m: Meeting) -> None:
-    """Whether ``user`` may open ``m``'s edit form (``_check_writer`` without a change)."""
+def check_editor(user: User, m: Meeting | None = None) -> None:
+    """Whether ``user`` may open ``m``'s edit form, or post a new meeting (``m`` None):
+    ``_check_writer`` before any change is read."""
     _check_writer(user, {}, m)

@@ -126,6 +126,8 @@ async def add_meeting(
     suggestion_id: Id,
 ) -> Response:
     form = await checked_form(request)
+    service.pairing(session, suggestion_id, user=user)  # 404 for anyone not a party
+    service.check_editor(user)  # 403 for the group
     values = _values(form, user=user)
     try:
         data = _validated(MeetingIn, values)
@@ -182,6 +184,7 @@ async def edit_meeting(
     meeting_id: Id,
 ) -> Response:
     form = await checked_form(request)
+    service.check_editor(user, service.get_meeting(session, meeting_id, user=user)[0])
     values = _values(form, user=user)
     values["version"] = str(form.get("version", ""))
     try:

@@ -21,6 +21,9 @@ from ..deadlines import days_waited
 from ..deps import IndexDep, SessionDep, SettingsDep, TodayDep
 from ..errors import Conflict, Invalid
 from ..index import MatchingIndex
+from ..meetings.models import OUTCOME_LABELS
+from ..meetings.service import meetings_of
+from ..meetings.times import when_text
 from ..models import (
     STAGE_LABELS,
     Department,
@@ -232,6 +235,8 @@ def suggestion_page(
             "stage_labels": STAGE_LABELS,
             "stage_badge": stages.badge(s.stage, stages.stage_path(steps)),
             "tags_int": tags_int,
+            "meetings": [(m, when_text(m)) for m in meetings_of(session, suggestion_id)],
+            "outcome_labels": OUTCOME_LABELS,
         },
     )
 
