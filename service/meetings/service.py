@@ -214,7 +214,7 @@ def create(
         starts_at=japan(starts).isoformat(),
         outcome=m.outcome,
     )
-    _move_stages(session, p, m, user=user, outcome_changed=m.outcome is not None)
+    _move_stages(session, p, m, user=user, setting=True, outcome_changed=m.outcome is not None)
     if m.status == MeetingStatus.scheduled:
         notify(session, p, m, changed=False, base_url=base_url)
     session.commit()
@@ -285,7 +285,9 @@ def update(
         changed=changed,
         outcome=m.outcome,
     )
-    _move_stages(session, p, m, user=user, outcome_changed=outcome != old)
+    _move_stages(
+        session, p, m, user=user, setting=newly_set or moved, outcome_changed=outcome != old
+    )
     place_changed = any(k in changed for k in _PLACE)
     if m.status == MeetingStatus.scheduled and (newly_set or moved or place_changed):
         notify(session, p, m, changed=not newly_set, base_url=base_url)
@@ -319,13 +321,22 @@ def _compare_and_set(session: Session, m: Meeting, expected: int, values: dict[s
 
 
 def _move_stages(
-    session: Session, p: Pairing, m: Meeting, *, user: User, outcome_changed: bool
+    session: Session,
+    p: Pairing,
+    m: Meeting,
+    *,
+    user: User,
+    setting: bool,
+    outcome_changed: bool,
 ) -> None:
-    """The pairing's stage after this meeting: 事前打ち合わせ設定 once a meeting is set,
-    then the stage its outcome names (through ``stages.move``: one history of stages)."""
+    """The pairing's stage after this meeting: 事前打ち合わせ設定 when a meeting is set
+    (created, a proposal saved by the coordinator, or moved to another time) and the
+    pairing has no stage yet, then the stage its outcome names; through ``stages.move``,
+    so the decision rows stay the one history of stages. A stage the coordinator took
+    back is not set again by an edit of the notes."""
     s = p.suggestion
     label = f"事前打ち合わせ {when_text(m)}"
-    if m.status == MeetingStatus.scheduled and s.stage is None:
+    if setting and m.status == MeetingStatus.scheduled and s.stage is None:
         move(
             session,
             s,

@@ -227,6 +227,30 @@ def test_outcomes_move_the_pairing_and_keep_one_history(api: Server, pair: dict[
     assert "見送り（打ち合わせ後）" in login(api, "coord").get(f"/suggestions/{other}").text
 
 
+def test_a_stage_taken_back_stays_back_until_the_meeting_is_set_again(
+    api: Server, pair: dict[str, Any]
+) -> None:
+    coord = pair["coord"]
+    m = ok(create(coord, pair["id"]), 201)
+    s = suggestion(api, pair["id"])
+    ok(
+        coord.post(
+            f"/api/suggestions/{pair['id']}/stage/undo",
+            json={"reason": "まだ日程が仮だった", "version": s["version"]},
+        )
+    )
+    m = ok(coord.patch(f"/api/meetings/{m['id']}", json={"notes": "議題", "version": 1}))
+    assert suggestion(api, pair["id"])["stage"] is None
+    ok(coord.patch(f"/api/meetings/{m['id']}", json={"date": day(11), "version": m["version"]}))
+    assert suggestion(api, pair["id"])["stage"] == "meeting_arranged"
+    assert history(api, pair["id"]) == [
+        "confirm",
+        "meeting_arranged",
+        "stage_undone",
+        "meeting_arranged",
+    ]
+
+
 # ---- who sees and who writes ---------------------------------------------------------
 
 
