@@ -400,3 +400,22 @@ def check_editor(user: User, m: Meeting | None = None) -> None:
     """Whether ``user`` may open ``m``'s edit form, or post a new meeting (``m`` None):
     ``_check_writer`` before any change is read."""
     _check_writer(user, {}, m)
+
+
+def summaries(
+    session: Session, suggestion_ids: list[int], *, now: datetime | None = None
+) -> dict[int, tuple[int, str]]:
+    """Per pairing (one query): how many meetings it has, and when the next one set is
+    (「」 when none is ahead)."""
+    now = now or utcnow()
+    out: dict[int, tuple[int, str]] = {}
+    rows = session.exec(
+        select(Meeting)
+        .where(col(Meeting.suggestion_id).in_(suggestion_ids))
+        .order_by(col(Meeting.starts_at), col(Meeting.id))
+    ).all()
+    for m in rows:
+        count, upcoming = out.get(m.suggestion_id, (0, ""))
+        ahead = m.status == MeetingStatus.scheduled and japan(m.starts_at) > now
+        out[m.suggestion_id] = (count + 1, upcoming or (when_text(m) if ahead else ""))
+    return out

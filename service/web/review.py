@@ -23,6 +23,7 @@ from ..errors import Conflict, Invalid
 from ..index import MatchingIndex
 from ..meetings.models import OUTCOME_LABELS
 from ..meetings.service import meetings_of
+from ..meetings.service import summaries as meeting_summaries
 from ..meetings.times import when_text
 from ..models import (
     STAGE_LABELS,
@@ -324,7 +325,9 @@ def pairings_page(request: Request, session: SessionDep, user: PageUser) -> Resp
         limit=PAIRINGS_PER_PAGE,
         offset=(page - 1) * PAIRINGS_PER_PAGE,
     )
-    paths = stages.effective_stages(session, [s.id for s, _, _, _ in rows if s.id is not None])
+    ids = [s.id for s, _, _, _ in rows if s.id is not None]
+    paths = stages.effective_stages(session, ids)
+    meetings = meeting_summaries(session, ids)
     items = [
         {
             "s": s,
@@ -333,6 +336,7 @@ def pairings_page(request: Request, session: SessionDep, user: PageUser) -> Resp
             "org": org,
             "next_stages": _next_stages(s.stage),
             "badge": stages.badge(s.stage, paths.get(s.id or 0, [])),
+            "meetings": meetings.get(s.id or 0, (0, "")),
         }
         for s, need, dept, org in rows
     ]

@@ -164,6 +164,11 @@ def test_coordinator_sets_a_meeting_in_japan_time_and_the_pairing_moves(
     assert history(api, pair["id"]) == ["confirm", "meeting_arranged"]
     listed = ok(coord.get(f"/api/suggestions/{pair['id']}/meetings"))
     assert [x["starts_at"][:10] for x in listed] == [day(10), day(20)]
+    # the coordinator's list of pairings counts them and names the next one
+    pairings = login(api, "coord").get("/pairings").text
+    assert f'href="/suggestions/{pair["id"]}/meetings">事前打ち合わせ（2件）' in pairings
+    next_day = datetime.fromisoformat(m["starts_at"])
+    assert f"次回 {next_day:%Y年%m月%d日}" in pairings
 
 
 def test_outcomes_move_the_pairing_and_keep_one_history(api: Server, pair: dict[str, Any]) -> None:
