@@ -13,18 +13,16 @@ Nothing here commits until the whole change is written.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from sqlalchemy import CursorResult
 from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
 from ..audit import audit
-from ..errors import Conflict, NotFound, PermissionDenied
+from ..errors import Conflict, NotFound
 from ..models import (
     Need,
     Organization,
@@ -39,6 +37,7 @@ from ..models import (
 )
 from ..stages import move
 from ..suggestions import joined
+from .checks import check_open, check_place, check_reason, check_writer
 from .models import OUTCOME_LABELS, PARTY_LABELS, Meeting, MeetingStatus, Outcome, Party
 from .notices import notify
 from .schemas import MeetingIn, MeetingPublic, MeetingUpdate
@@ -48,7 +47,6 @@ from .times import field_error, form_values, japan, when, when_text
 STAGE_OF = {Outcome.project: Stage.project_started, Outcome.dropped: Stage.dropped}
 _WHEN = ("date", "start", "end")
 _PLACE = ("place", "online_url")
-_RESULT = ("outcome", "outcome_reason")
 
 
 @dataclass(frozen=True)
@@ -106,62 +104,6 @@ def get_meeting(session: Session, meeting_id: int, *, user: User) -> tuple[Meeti
         raise NotFound("打ち合わせ") from None
 
 
-# ---- checks ---------------------------------------------------------------------------
-
-
-def _check_place(place: str, url: str) -> None:
-    if any(unicodedata.category(c) == "Cc" for c in place):
-        raise field_error("場所に改行や制御文字は使えません。", "BAD_TEXT", "place")
-    if url:
-        parts = urlsplit(url)
-        bad = any(c.isspace() or unicodedata.category(c) == "Cc" or c in '<>"' for c in url)
-        if bad or parts.scheme not in ("http", "https") or not parts.netloc:
-            raise field_error(
-                "オンラインの URL は https:// で始まる形で入力してください。",
-                "BAD_URL",
-                "online_url",
-            )
-    if not place and not url:
-        raise field_error(
-            "場所か、オンラインで行うときはその URL を入力してください。",
-            "PLACE_REQUIRED",
-            "place",
-        )
-
-
-def _check_reason(outcome: Outcome | None, reason: str) -> None:
-    if outcome == Outcome.dropped and not reason.strip():
-        raise field_error(
-            "結果を「見送り」にするときは、理由を入力してください。",
-            "REASON_REQUIRED",
-            "outcome_reason",
-        )
-
-
-def _check_open(p: Pairing) -> None:
-    """A meeting is set only for a confirmed pairing that has not ended."""
-    if p.suggestion.status != SuggestionStatus.confirmed:
-        raise Conflict("承認した組み合わせだけ、打ち合わせを記録できます。", code="NOT_CONFIRMED")
-    if p.suggestion.stage == Stage.dropped:
-        raise Conflict(
-            "この組み合わせは見送りになっています。打ち合わせは設定できません。",
-            code="PAIRING_ENDED",
-        )
-
-
-def _check_writer(user: User, fields: dict[str, Any], meeting: Meeting | None = None) -> None:
-    """The coordinator writes anything; the department proposes dates (no outcome, and
-    only while the date is a proposal); the group reads."""
-    if user.role == Role.coordinator:
-        return
-    if user.role != Role.department:
-        raise PermissionDenied("打ち合わせの日程は、市民自治推進課と担当課が設定します。")
-    if meeting is not None and meeting.status != MeetingStatus.proposed:
-        raise PermissionDenied("日程が確定した打ち合わせは、市民自治推進課が変更します。")
-    if any(fields.get(k) for k in _RESULT):
-        raise PermissionDenied("打ち合わせの結果は、市民自治推進課が記録します。")
-
-
 # ---- writes ---------------------------------------------------------------------------
 
 
@@ -177,13 +119,13 @@ def create(
     """A new meeting (the coordinator: set; a department: a proposed date)."""
     now = now or utcnow()
     p = pairing(session, suggestion_id, user=user)
-    _check_writer(user, data.model_dump())
-    _check_open(p)
+    check_writer(user, data.model_dump())
+    check_open(p)
     starts, ends = when(data.date, data.start, data.end)
     if starts < now:
         raise field_error("過去の日時は指定できません。", "PAST_DATE", "date")
-    _check_place(data.place, data.online_url)
-    _check_reason(data.outcome, data.outcome_reason)
+    check_place(data.place, data.online_url)
+    check_reason(data.outcome, data.outcome_reason)
     assert user.id is not None and p.suggestion.id is not None
     m = Meeting(
         suggestion_id=p.suggestion.id,
@@ -236,7 +178,7 @@ def update(
     m, p = get_meeting(session, meeting_id, user=user)
     changes = data.model_dump(exclude_unset=True)
     version = changes.pop("version")
-    _check_writer(user, changes, m)
+    check_writer(user, changes, m)
     starts, ends = m.starts_at, m.ends_at
     if any(k in changes for k in _WHEN):
         shown = form_values(m)
@@ -245,16 +187,16 @@ def update(
     status = MeetingStatus.scheduled if user.role == Role.coordinator else MeetingStatus(m.status)
     newly_set = status == MeetingStatus.scheduled and m.status != MeetingStatus.scheduled
     if moved or newly_set:
-        _check_open(p)
+        check_open(p)
     if moved and starts < now:
         raise field_error("過去の日時は指定できません。", "PAST_DATE", "date")
     place, url = (changes.get(k, getattr(m, k)) for k in _PLACE)
-    _check_place(place, url)
+    check_place(place, url)
     outcome = Outcome(changes["outcome"]) if changes.get("outcome") else None
     if "outcome" not in changes:
         outcome = Outcome(m.outcome) if m.outcome else None
     reason = changes.get("outcome_reason", m.outcome_reason)
-    _check_reason(outcome, reason)
+    check_reason(outcome, reason)
     old = Outcome(m.outcome) if m.outcome else None
     if old in STAGE_OF and outcome != old and p.suggestion.stage == STAGE_OF[old]:
         raise Conflict(
@@ -398,8 +340,8 @@ def party_values(m: Meeting) -> list[str]:
 
 def check_editor(user: User, m: Meeting | None = None) -> None:
     """Whether ``user`` may open ``m``'s edit form, or post a new meeting (``m`` None):
-    ``_check_writer`` before any change is read."""
-    _check_writer(user, {}, m)
+    ``check_writer`` before any change is read."""
+    check_writer(user, {}, m)
 
 
 def summaries(
