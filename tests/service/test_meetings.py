@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from service.mail.delivery import deliver_due
 from service.mail.models import MailOutbox
 from service.meetings import ics
 from service.meetings.models import Meeting
@@ -27,6 +28,7 @@ from service.report import fiscal_year_bounds
 
 from .conftest import Server
 from .helpers import csrf_of, ok, post_form, seed
+from .test_mail import SmtpServer
 from .test_pages import login
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -515,6 +517,33 @@ def test_setting_and_changing_a_meeting_queues_mail_to_the_parties(
     # a refused change queues nothing
     bad = coord.patch(f"/api/meetings/{m['id']}", json={"start": "25:00", "version": 3})
     assert bad.status_code == 422 and len(outbox(api)) == 3
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on loopback, as in test_mail."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_the_meeting_mail_reaches_a_real_smtp_server(
+    api: Server, pair: dict[str, Any], smtp: SmtpServer
+) -> None:
+    ok(create(pair["coord"], pair["id"]), 201)
+    done = deliver_due(api.engine, settings=smtp.settings(api.settings))  # type: ignore[arg-type]
+    assert len(done.sent) == 2 and done.failed == []
+    got = sorted(smtp.recorder.messages, key=lambda m: m[0])
+    assert [rcpt for rcpt, _, _ in got] == [["bousai@example.jp"], ["npo1@example.jp"]]
+    for _, msg, raw in got:
+        assert msg["Subject"] == "事前打ち合わせの日程が決まりました"
+        assert "事前打ち合わせ".encode() not in raw.split(b"\r\n\r\n", 1)[0]  # encoded header
+        body = msg.get_content()
+        weekday = "月火水木金土日"[datetime.fromisoformat(day(10)).weekday()]
+        assert f"{day(10).replace('-', '年', 1).replace('-', '月')}日（{weekday}）" in body
+        assert "14:00〜15:30" in body and "市役所本庁舎 5階" in body
+        assert f"{api.settings.base_url}/suggestions/{pair['id']}/meetings" in body
 
 
 # ---- the year's figures ----------------------------------------------------------------
