@@ -344,20 +344,33 @@ def check_editor(user: User, m: Meeting | None = None) -> None:
     check_writer(user, {}, m)
 
 
+@dataclass(frozen=True)
+class Summary:
+    """A pairing's meetings at a glance (the coordinator's list of pairings)."""
+
+    count: int = 0
+    proposed: int = 0  # dates a department proposed, waiting for the coordinator
+    upcoming: str = ""  # the next meeting set, 「2026年12月20日（日）14:00〜15:00」
+
+
 def summaries(
     session: Session, suggestion_ids: list[int], *, now: datetime | None = None
-) -> dict[int, tuple[int, str]]:
-    """Per pairing (one query): how many meetings it has, and when the next one set is
-    (「」 when none is ahead)."""
+) -> dict[int, Summary]:
+    """``Summary`` of each pairing that has meetings (one query)."""
     now = now or utcnow()
-    out: dict[int, tuple[int, str]] = {}
+    out: dict[int, Summary] = {}
     rows = session.exec(
         select(Meeting)
         .where(col(Meeting.suggestion_id).in_(suggestion_ids))
         .order_by(col(Meeting.starts_at), col(Meeting.id))
     ).all()
     for m in rows:
-        count, upcoming = out.get(m.suggestion_id, (0, ""))
-        ahead = m.status == MeetingStatus.scheduled and japan(m.starts_at) > now
-        out[m.suggestion_id] = (count + 1, upcoming or (when_text(m) if ahead else ""))
+        seen = out.get(m.suggestion_id, Summary())
+        scheduled = m.status == MeetingStatus.scheduled
+        ahead = scheduled and japan(m.starts_at) > now
+        out[m.suggestion_id] = Summary(
+            seen.count + 1,
+            seen.proposed + (not scheduled),
+            seen.upcoming or (when_text(m) if ahead else ""),
+        )
     return out

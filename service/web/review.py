@@ -22,6 +22,7 @@ from ..deps import IndexDep, SessionDep, SettingsDep, TodayDep
 from ..errors import Conflict, Invalid
 from ..index import MatchingIndex
 from ..meetings.models import OUTCOME_LABELS
+from ..meetings.service import Summary as MeetingSummary
 from ..meetings.service import meetings_of
 from ..meetings.service import summaries as meeting_summaries
 from ..meetings.times import when_text
@@ -336,7 +337,7 @@ def pairings_page(request: Request, session: SessionDep, user: PageUser) -> Resp
             "org": org,
             "next_stages": _next_stages(s.stage),
             "badge": stages.badge(s.stage, paths.get(s.id or 0, [])),
-            "meetings": meetings.get(s.id or 0, (0, "")),
+            "meetings": meetings.get(s.id or 0, MeetingSummary()),
         }
         for s, need, dept, org in rows
     ]

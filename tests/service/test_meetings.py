@@ -283,9 +283,12 @@ def test_each_role_sees_and_writes_only_what_it_may(api: Server, pair: dict[str,
     )
     assert proposal["starts_at"].endswith("T10:00:00+09:00")
     assert proposal["ends_at"].endswith("T11:00:00+09:00")  # an hour when no end is given
+    # the coordinator's list of pairings shows the proposal waiting, until it is set
+    assert "担当課からの日程案 1件" in login(api, "coord").get("/pairings").text
     # the coordinator's save sets it: the stage moves and mail goes out
     set_ = ok(coord.patch(f"/api/meetings/{proposal['id']}", json={"version": proposal["version"]}))
     assert set_["status"] == "scheduled"
+    assert "担当課からの日程案" not in login(api, "coord").get("/pairings").text
     assert suggestion(api, sid)["stage"] == "meeting_arranged"
     assert sorted(r.to_address for r in outbox(api)) == ["bousai@example.jp", "npo1@example.jp"]
     # once set, the department changes nothing
