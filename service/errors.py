@@ -87,6 +87,18 @@ FIELD_LABELS = {
     "offset": "開始位置",
     "need_id": "課題",
     "organization_id": "団体",
+    # 事前打ち合わせ (service.meetings)
+    "date": "日付",
+    "start": "開始時刻",
+    "end": "終了時刻",
+    "place": "場所",
+    "online_url": "オンラインの URL",
+    "parties": "参加する立場",
+    "participants": "参加者",
+    "notes": "メモ",
+    "outcome": "結果",
+    "outcome_reason": "見送りの理由",
+    "next_step": "次の段取り",
 }
 
 

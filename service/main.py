@@ -13,6 +13,7 @@ from .api.routes import (
     auth,
     exports,
     imports,
+    meetings,
     needs,
     organizations,
     reports,
@@ -25,6 +26,7 @@ from .errors import install_handlers
 from .index import MatchingIndex
 from .limits import BodyLimit
 from .mail import views as mail_views
+from .meetings import views as meeting_views
 from .refresh import warm_up
 from .registrations import views as registration_views
 
@@ -57,7 +59,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.index = MatchingIndex(engine)
     install_handlers(app)
     api = APIRouter(prefix="/api")
-    for module in (auth, needs, organizations, suggestions, admin, imports, exports, reports):
+    for module in (
+        auth,
+        needs,
+        organizations,
+        suggestions,
+        meetings,
+        admin,
+        imports,
+        exports,
+        reports,
+    ):
         api.include_router(module.router)
 
     @api.get("/health", tags=["meta"], summary="死活確認")
@@ -72,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # 「この課題に取り組みたい」 (/public/needs/{id}/register) and the coordinator's queue
     app.include_router(registration_views.router)
     app.include_router(mail_views.router)  # /mail (the outbox), /account/mail
+    # 事前打ち合わせ: /suggestions/{id}/meetings, /meetings/{id}/edit, /meetings/{id}.ics
+    app.include_router(meeting_views.router)
     # outermost: a body is bounded before any other layer reads it
     app.add_middleware(BodyLimit)
     return app

@@ -7,6 +7,10 @@ them, so they are neither suggestions made nor in the confirmation rate); the re
 rejection; meetings arranged (事前打ち合わせ設定) and projects started (協働事業化), of every
 pairing — overall, by department and by 活動分野, with the change from the year before.
 
+The meetings held (``meetings_held``): the 事前打ち合わせ recorded as meetings
+(``service.meetings``) whose date fell in the year and has passed (or whose outcome is
+recorded), and their outcomes; the ones still ahead in the year apart.
+
 The pace of review (``review_pace``): the median days (Japan-time calendar days) from a
 need's posting to its first decision (承認 or 見送り of any of its suggestions), and to its
 first 事前打ち合わせ設定 still in effect, over the needs whose first one fell in the year.
@@ -19,6 +23,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from statistics import median
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -27,6 +32,7 @@ from sqlmodel import Session, col, select
 
 from matching import FIELD_NAMES
 
+from .meetings.models import OUTCOME_LABELS, Meeting, MeetingStatus
 from .models import (
     BY_HAND,
     Decision,
@@ -35,6 +41,7 @@ from .models import (
     Suggestion,
     SuggestionStatus,
     int_tags,
+    utcnow,
 )
 from .stages import in_effect
 
@@ -58,6 +65,9 @@ LABELS = {
     "projects": "協働事業化",
 }
 
+
+# the outcomes of the meetings held, and a held meeting's outcome not yet recorded
+HELD_LABELS = {**{k.value: v for k, v in OUTCOME_LABELS.items()}, "none": "結果未記録"}
 
 PACE_LABELS = {
     "to_decision": "登録から最初の判断まで",
@@ -92,6 +102,8 @@ class YearFigures:
     change: dict[str, int | None] = field(default_factory=dict)
     # "to_decision" / "to_meeting": {"median_days": float | None, "needs": int}
     pace: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+    # meetings recorded (service.meetings): {"held", "upcoming", "outcomes": {kind: n}}
+    meetings_held: dict[str, Any] = field(default_factory=dict)
 
 
 def _aware(t: datetime) -> datetime:
@@ -226,7 +238,33 @@ def review_pace(session: Session, year: int) -> dict[str, dict[str, float | int 
     return out
 
 
-def yearly_report(session: Session, year: int) -> YearFigures:
+def meetings_held(session: Session, year: int, *, now: datetime) -> dict[str, Any]:
+    """The year's meetings (by their Japan-time date): ``held`` (set, and its time has
+    come or its outcome is recorded) with their ``outcomes`` (``HELD_LABELS``' keys), and
+    ``upcoming`` (set, still ahead). A date only proposed is not counted."""
+    start, end = fiscal_year_bounds(year)
+    rows = session.exec(
+        select(Meeting.starts_at, Meeting.outcome).where(
+            col(Meeting.status) == MeetingStatus.scheduled,
+            col(Meeting.starts_at) >= start,
+            col(Meeting.starts_at) < end,
+        )
+    ).all()
+    outcomes: Counter[str] = Counter()
+    upcoming = 0
+    for starts_at, outcome in rows:
+        if outcome is None and _aware(starts_at) > now:
+            upcoming += 1
+        else:
+            outcomes[outcome or "none"] += 1
+    return {
+        "held": sum(outcomes.values()),
+        "upcoming": upcoming,
+        "outcomes": {k: outcomes[k] for k in HELD_LABELS},
+    }
+
+
+def yearly_report(session: Session, year: int, *, now: datetime | None = None) -> YearFigures:
     """The figures of ``year`` with the change from ``year − 1`` (``None`` for every
     figure when nothing was recorded that year: 「—」 on the pages, not a change)."""
     current = _figures(session, year)
@@ -236,6 +274,7 @@ def yearly_report(session: Session, year: int) -> YearFigures:
         m: current.totals[m] - previous.totals[m] if recorded else None for m in METRICS
     }
     current.pace = review_pace(session, year)
+    current.meetings_held = meetings_held(session, year, now=now or utcnow())
     return current
 
 
@@ -253,6 +292,12 @@ def report_xlsx(figures: YearFigures) -> bytes:
         days = pace.get("median_days")
         name = f"{label}（日数の中央値、{pace.get('needs', 0)}件の課題）"
         summary.append([name, "—" if days is None else days, None])
+    held = figures.meetings_held
+    summary.append(["開催した事前打ち合わせ（記録）", held.get("held", 0), None])
+    outcomes = held.get("outcomes", {})
+    for key, label in HELD_LABELS.items():
+        summary.append([f"　うち{label}", outcomes.get(key, 0), None])
+    summary.append(["予定の事前打ち合わせ（記録）", held.get("upcoming", 0), None])
     summary.append(["承認率", figures.confirmation_rate, None])
     for title, table in (("担当課別", figures.by_department), ("分野別", figures.by_field)):
         sheet = wb.create_sheet(title)

@@ -15,7 +15,16 @@ from sqlmodel import Session, col, select
 
 from .audit import audit
 from .errors import Conflict, Invalid, PermissionDenied
-from .models import STAGE_LABELS, STAGE_UNDONE, Decision, Role, Stage, SuggestionStatus, User
+from .models import (
+    STAGE_LABELS,
+    STAGE_UNDONE,
+    Decision,
+    Role,
+    Stage,
+    Suggestion,
+    SuggestionStatus,
+    User,
+)
 from .reviews import _compare_and_set, load
 from .schemas import StageIn, StageUndoIn, SuggestionPublic
 from .suggestions import suggestion_public
@@ -82,31 +91,50 @@ def advance(session: Session, suggestion_id: int, data: StageIn, *, user: User) 
     if user.role != Role.coordinator:
         raise PermissionDenied("協働の進み具合はコーディネーターが記録します。")
     s, need, dept, org = load(session, suggestion_id, user=user)
+    move(session, s, data.stage, comment=data.comment, version=data.version, user=user)
+    session.commit()
+    session.refresh(s)
+    return suggestion_public(s, need, dept, org)
+
+
+def move(
+    session: Session,
+    s: Suggestion,
+    stage: Stage,
+    *,
+    comment: str,
+    version: int,
+    user: User,
+    **detail: object,
+) -> None:
+    """Write one stage of a loaded suggestion in the caller's transaction (no commit): the
+    checks, the compare-and-set on ``version``, the decision row and the audit row. The
+    caller has checked the user's role (``advance``; the meetings in ``service.meetings``);
+    ``detail`` goes into the audit row."""
     if s.status != SuggestionStatus.confirmed:
         raise Conflict("承認した提案だけが次の段階に進めます。", code="NOT_CONFIRMED")
     allowed = TRANSITIONS[s.stage]
-    if data.stage not in allowed:
+    if stage not in allowed:
         raise Conflict(
             f"「{STAGE_LABELS.get(Stage(s.stage), '承認') if s.stage else '承認'}」から"
-            f"「{STAGE_LABELS[data.stage]}」には進めません。",
+            f"「{STAGE_LABELS[stage]}」には進めません。",
             code="INVALID_TRANSITION",
         )
-    if data.stage == Stage.dropped and not data.comment.strip():
+    if stage == Stage.dropped and not comment.strip():
         raise Invalid(
             "見送る（協働を終える）ときは、理由を入力してください。",
             code="REASON_REQUIRED",
             errors=[{"field": "comment", "code": "MISSING", "message": "理由は必須です。"}],
         )
     previous = s.stage
-    _compare_and_set(session, s, data.version, stage=data.stage.value)
+    _compare_and_set(session, s, version, stage=stage.value)
     assert user.id is not None and s.id is not None
-    session.add(
-        Decision(suggestion_id=s.id, action=data.stage.value, comment=data.comment, user_id=user.id)
+    session.add(Decision(suggestion_id=s.id, action=stage.value, comment=comment, user_id=user.id))
+    audit(
+        session, user, "stage", "suggestion", s.id, stage=stage.value, previous=previous, **detail
     )
-    audit(session, user, "stage", "suggestion", s.id, stage=data.stage.value, previous=previous)
-    session.commit()
-    session.refresh(s)
-    return suggestion_public(s, need, dept, org)
+    session.flush()
+    session.refresh(s)  # the stage and version just written, for a next step
 
 
 def undo(

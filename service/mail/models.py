@@ -21,6 +21,7 @@ class MailKind(StrEnum):
     interest = "interest"  # 団体の「関心あり」（担当課へ）
     password_reset = "password_reset"  # パスワード再設定のリンク
     deadline_reminder = "deadline_reminder"  # 募集期限の7日前（担当課へ）
+    meeting = "meeting"  # 事前打ち合わせの日程が決まった・変わった（団体・担当課へ）
 
 
 KIND_LABELS = {
@@ -28,6 +29,7 @@ KIND_LABELS = {
     MailKind.interest: "団体が自課の協働の種に「関心あり」を伝えたとき（担当課）",
     MailKind.password_reset: "パスワード再設定のリンクが発行されたとき",
     MailKind.deadline_reminder: "自課の協働の種の募集期限が近づいたとき（7日前、担当課）",
+    MailKind.meeting: "事前打ち合わせの日程が決まったとき・変わったとき",
 }
 # who may get each kind (the settings page offers a user only the kinds of the user's role)
 KIND_ROLES = {
@@ -35,6 +37,7 @@ KIND_ROLES = {
     MailKind.interest: frozenset({Role.department}),
     MailKind.password_reset: frozenset(Role),
     MailKind.deadline_reminder: frozenset({Role.department}),
+    MailKind.meeting: frozenset({Role.npo, Role.department}),
 }
 # kinds a user cannot turn off: the mail is the reason the user asked for it
 REQUIRED_KINDS = frozenset({MailKind.password_reset})

@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 from service import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from service.db import make_engine
 from service.mail import models as mail_models  # noqa: F401
+from service.meetings import models as meeting_models  # noqa: F401
 from service.registrations import models as registration_models  # noqa: F401
 
 config = context.config

@@ -77,6 +77,7 @@ def dashboard(request: Request, session: SessionDep, user: PageUser) -> Response
             "labels": report.LABELS,
             "metrics": report.METRICS,
             "pace_labels": report.PACE_LABELS,
+            "held_labels": report.HELD_LABELS,
             "by_department": _by_department(figures.by_department, "needs_posted"),
             "confirmed_by_department": _by_department(figures.by_department, "confirmed"),
             "by_field": _by_field(figures.by_field, "needs_posted"),

@@ -21,6 +21,11 @@ from ..deadlines import days_waited
 from ..deps import IndexDep, SessionDep, SettingsDep, TodayDep
 from ..errors import Conflict, Invalid
 from ..index import MatchingIndex
+from ..meetings.models import OUTCOME_LABELS
+from ..meetings.service import Summary as MeetingSummary
+from ..meetings.service import meetings_of
+from ..meetings.service import summaries as meeting_summaries
+from ..meetings.times import when_text
 from ..models import (
     STAGE_LABELS,
     Department,
@@ -232,6 +237,8 @@ def suggestion_page(
             "stage_labels": STAGE_LABELS,
             "stage_badge": stages.badge(s.stage, stages.stage_path(steps)),
             "tags_int": tags_int,
+            "meetings": [(m, when_text(m)) for m in meetings_of(session, suggestion_id)],
+            "outcome_labels": OUTCOME_LABELS,
         },
     )
 
@@ -319,7 +326,9 @@ def pairings_page(request: Request, session: SessionDep, user: PageUser) -> Resp
         limit=PAIRINGS_PER_PAGE,
         offset=(page - 1) * PAIRINGS_PER_PAGE,
     )
-    paths = stages.effective_stages(session, [s.id for s, _, _, _ in rows if s.id is not None])
+    ids = [s.id for s, _, _, _ in rows if s.id is not None]
+    paths = stages.effective_stages(session, ids)
+    meetings = meeting_summaries(session, ids)
     items = [
         {
             "s": s,
@@ -328,6 +337,7 @@ def pairings_page(request: Request, session: SessionDep, user: PageUser) -> Resp
             "org": org,
             "next_stages": _next_stages(s.stage),
             "badge": stages.badge(s.stage, paths.get(s.id or 0, [])),
+            "meetings": meetings.get(s.id or 0, MeetingSummary()),
         }
         for s, need, dept, org in rows
     ]

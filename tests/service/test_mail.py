@@ -274,8 +274,10 @@ def test_opted_out_user_gets_nothing(api: Server, pair: dict[str, Any], smtp: Sm
         client.close()
     with Session(api.engine) as session:  # type: ignore[arg-type]
         prefs = session.exec(select(MailPreference)).all()
-        assert [(p.user_id, p.kind) for p in prefs] == [
-            (pair["ids"]["npo1"], "suggestion_confirmed")
+        # every kind a group may turn off is off (the form sent none ticked)
+        assert sorted((p.user_id, p.kind) for p in prefs) == [
+            (pair["ids"]["npo1"], "meeting"),
+            (pair["ids"]["npo1"], "suggestion_confirmed"),
         ]
     ok(confirm(pair["coord"], pair["suggestion"]))
     assert [r.to_address for r in outbox(api)] == ["bousai@example.jp"]

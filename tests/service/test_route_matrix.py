@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -35,7 +36,9 @@ MARKER = "DRAFTMARK7F3"  # in the draft's title: only the coordinator and 高齢
 # Who may use a route. "public": anyone, no login; "user": anyone logged in;
 # "coord": the coordinator; "dept": a department, for an object of its own section;
 # "dept:needs": a department, exporting needs only; "npo": a group (objects it may see);
-# "npo:own": a group, for its own organisation only; "npo*": a group, on any need.
+# "npo:own": a group, for its own organisation only; "npo*": a group, on any need;
+# "npo:party": a group, for a pairing it is the group of (``owner["group:<label>"]``; the
+# matrix's pairing is another group's, so npo1 is refused there).
 # A draft is never anyone's but the coordinator's and its section's, whatever the route says.
 ROUTES: dict[tuple[str, str], str] = {
     # the JSON API
@@ -69,6 +72,12 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/suggestions/{suggestion_id}/decision"): "coord",
     ("POST", "/api/suggestions/{suggestion_id}/stage"): "coord",
     ("POST", "/api/suggestions/{suggestion_id}/stage/undo"): "coord",
+    # 事前打ち合わせ (the department proposes dates, and changes its own proposals)
+    ("GET", "/api/suggestions/{suggestion_id}/meetings"): "coord dept npo:party",
+    ("POST", "/api/suggestions/{suggestion_id}/meetings"): "coord dept",
+    ("GET", "/api/meetings/{meeting_id}"): "coord dept npo:party",
+    ("PATCH", "/api/meetings/{meeting_id}"): "coord dept",
+    ("GET", "/api/meetings/{meeting_id}/ics"): "coord dept npo:party",
     ("POST", "/api/users"): "coord",
     ("POST", "/api/invitations"): "coord",
     ("POST", "/api/index/refit"): "coord",
@@ -140,6 +149,11 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/registrations/{request_id}/approve"): "coord",
     ("POST", "/registrations/{request_id}/decline"): "coord",
     ("GET", "/mail"): "coord",
+    ("GET", "/suggestions/{suggestion_id}/meetings"): "coord dept npo:party",
+    ("POST", "/suggestions/{suggestion_id}/meetings"): "coord dept",
+    ("GET", "/meetings/{meeting_id}/edit"): "coord dept",
+    ("POST", "/meetings/{meeting_id}/edit"): "coord dept",
+    ("GET", "/meetings/{meeting_id}.ics"): "coord dept npo:party",
 }
 # the routes that end a session or change what later calls see: run last, on fresh logins
 LAST = ("logout", "withdraw", "active", "approve", "decline", "undo", "DELETE")
@@ -219,6 +233,16 @@ def world(api: Server) -> Iterator[World]:
             json={"action": "confirm", "version": suggestion["version"]},
         )
     )
+    # a date 防災危機管理室 proposed for the pairing (a proposal: the section may change it)
+    when = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d")
+    meeting = ok(
+        api.client("bousai").post(
+            f"/api/suggestions/{suggestion['id']}/meetings",
+            json={"date": when, "start": "10:00", "place": "本庁舎 会議室"},
+        ),
+        201,
+    )
+    assert meeting["status"] == "proposed"
     victim = ok(
         coord.post(
             "/api/users",
@@ -250,6 +274,7 @@ def world(api: Server) -> Iterator[World]:
         "org_id": [("org", str(orgs["P1"])), ("own_org", str(own["id"]))],
         "suggestion_id": [("suggestion", str(suggestion["id"]))],
         "request_id": [("request", str(request_id))],
+        "meeting_id": [("meeting", str(meeting["id"]))],
         "user_id": [("victim", str(victim["id"]))],
         "token": [("invitation", invitation["path"].rsplit("/", 1)[1])],
         "upload_id": [("upload", "1")],
@@ -258,7 +283,12 @@ def world(api: Server) -> Iterator[World]:
         "fiscal_year": [("fy", "2025")],
         "fy": [("fy", "2025")],
     }
-    owner = {"bousai_need": "bousai", "kourei_draft": "kourei", "suggestion": "bousai"}
+    owner = {
+        "bousai_need": "bousai",
+        "kourei_draft": "kourei",
+        "suggestion": "bousai",
+        "meeting": "bousai",
+    }
     owner["own_org"] = "npo1"
     yield World(api, ids, owner)
 
@@ -280,7 +310,8 @@ def allowed(spec: str, user: str, objects: list[str], owner: dict[str, str]) -> 
             return True
         return "dept" in tokens and owners <= {user}
     if user == "npo1":
-        return "npo" in tokens or ("npo:own" in tokens and "own_org" in objects)
+        party = "npo:party" in tokens and any(owner.get(f"group:{o}") == user for o in objects)
+        return "npo" in tokens or party or ("npo:own" in tokens and "own_org" in objects)
     return False
 
 

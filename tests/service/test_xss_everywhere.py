@@ -15,7 +15,7 @@ import csv
 import io
 import re
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from html.parser import HTMLParser
 
 import httpx
@@ -110,6 +110,36 @@ def world(api: Server) -> World:
             json={"stage": "meeting_arranged", "comment": hostile(2), "version": paired["version"]},
         )
     )
+    # a meeting of that pairing, every free-text field hostile, and a date 防災 proposed
+    meeting = ok(
+        coord.post(
+            f"/api/suggestions/{paired['id']}/meetings",
+            json={
+                "date": (date.today() + timedelta(days=20)).isoformat(),
+                "start": "14:00",
+                "place": hostile(0),
+                "participants": hostile(1, 1000),
+                "notes": hostile(2, 5000),
+                "outcome": "continued",
+                "outcome_reason": hostile(3, 1000),
+                "next_step": hostile(1, 1000),
+            },
+        ),
+        201,
+    )
+    proposal = ok(
+        bousai.post(
+            f"/api/suggestions/{paired['id']}/meetings",
+            json={
+                "date": (date.today() + timedelta(days=21)).isoformat(),
+                "start": "10:00",
+                "online_url": "https://meet.example.jp/x?a=1&b='onmouseover=alert(1)//",
+                "participants": hostile(2, 1000),
+                "notes": hostile(3, 5000),
+            },
+        ),
+        201,
+    )
     other = ok(coord.get(f"/api/needs/{needs['N2']}/suggestions"))  # 防災's toy need
     pending = next(s for s in other if s["status"] == "pending")
     ok(
@@ -153,7 +183,20 @@ def world(api: Server) -> World:
     with api.engine.connect() as conn:  # type: ignore[attr-defined]
         request_id = conn.exec_driver_sql("SELECT max(id) FROM registration_request").scalar()
     world = World(
-        api, {}, {"need": "bousai", "suggestion": "bousai", "rejected": "bousai", "own_org": "npo1"}
+        api,
+        {},
+        {
+            "need": "bousai",
+            "suggestion": "bousai",
+            "rejected": "bousai",
+            "own_org": "npo1",
+            "meeting": "bousai",
+            "proposal": "bousai",
+            # the group of the pairing (and so a party to its meetings)
+            "group:suggestion": "npo1",
+            "group:meeting": "npo1",
+            "group:proposal": "npo1",
+        },
     )
     r = post_form(
         world.page("coord")[0],
@@ -172,6 +215,7 @@ def world(api: Server) -> World:
         "fiscal_year": [("fy", fy)],
         "fy": [("fy", fy)],
         "token": [("token", SCRIPT)],
+        "meeting_id": [("meeting", str(meeting["id"])), ("proposal", str(proposal["id"]))],
     }
     world.ids["kind"].append(("pairings", "pairings"))
     return world
@@ -247,6 +291,13 @@ def test_the_payloads_are_shown_as_text(world: World) -> None:
         assert TEMPLATE in text, user
     public = world.page("anon")[0].get(f"/public/needs/{need}").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in public and TEMPLATE in public
+    suggestion = world.ids["suggestion_id"][0][1]
+    for user in ("coord", "bousai", "npo1"):  # the meetings' free text, to every party
+        text = world.page(user)[0].get(f"/suggestions/{suggestion}/meetings").text
+        assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 6, user
+        assert TEMPLATE in text, user
+    edit = world.page("coord")[0].get(f"/meetings/{world.ids['meeting_id'][0][1]}/edit").text
+    assert edit.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5
     users = world.page("coord")[0].get("/users").text  # the hostile display name
     assert "+1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in users
 
