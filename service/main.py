@@ -22,6 +22,8 @@ from .config import Settings
 from .db import make_engine
 from .docs import install_docs
 from .errors import install_handlers
+from .events import api as event_api
+from .events import views as event_views
 from .index import MatchingIndex
 from .limits import BodyLimit
 from .mail import views as mail_views
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix="/api")
     for module in (auth, needs, organizations, suggestions, admin, imports, exports, reports):
         api.include_router(module.router)
+    api.include_router(event_api.router)  # /api/events: the 分野別発表会 planner
 
     @api.get("/health", tags=["meta"], summary="死活確認")
     def health() -> dict[str, str]:
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # 「この課題に取り組みたい」 (/public/needs/{id}/register) and the coordinator's queue
     app.include_router(registration_views.router)
     app.include_router(mail_views.router)  # /mail (the outbox), /account/mail
+    app.include_router(event_views.router)  # /events: the 分野別発表会 planner
     # outermost: a body is bounded before any other layer reads it
     app.add_middleware(BodyLimit)
     return app
