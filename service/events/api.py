@@ -24,8 +24,11 @@ class EventCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(max_length=400, description="発表会の名前")
-    held_on: str = Field(max_length=20, description="開催日（日本時間、例: 2027-02-14）")
+    # defaults: a missing item is reported by ``inputs.clean_input``, in Japanese with a code
+    title: str = Field(default="", max_length=400, description="発表会の名前")
+    held_on: str = Field(
+        default="", max_length=20, description="開催日（日本時間、例: 2027-02-14）"
+    )
     fields: list[int] = Field(default_factory=list, max_length=20, description="活動分野の番号")
     keywords: str = Field(default="", max_length=400, description="キーワード（空白区切り）")
 

@@ -118,7 +118,7 @@ def clean_input(
                 f"キーワードは{MAX_KEYWORDS}語まで、合わせて{KEYWORDS_LENGTH}文字以内にしてください。",
             )
         )
-    elif not numbers and not words:
+    elif not fields and not words:
         problems.append(
             _problem(
                 "theme",

@@ -25,7 +25,7 @@ from ..models import (
 from ..search import matches
 from .inputs import theme_label
 from .models import EventGroup, EventNeed, MatchingEvent, Source
-from .service import get_event
+from .service import RULES, get_event
 
 __all__ = [
     "INVITATION_HEADER",
@@ -47,7 +47,7 @@ _AREA = {
     "citywide_need": "課題は市全域",
     "both_citywide": "ともに市全域",
 }
-NO_FIT = "この発表会の協働の種への提案はありません（手動で追加）"
+NO_FIT = "この発表会の協働の種に合うという提案はありません（手動で追加）"
 INVITATION_HEADER = [
     "発表会",
     "開催日",
@@ -122,8 +122,9 @@ def reason_text(reasons: dict[str, Any]) -> str:
 
 
 def _fits(session: Session, need_ids: list[int], org_ids: list[int]) -> dict[int, list[Fit]]:
-    """``{group: [Fit]}`` for every stored suggestion (not turned down) between the event's
-    needs and groups, best score first."""
+    """``{group: [Fit]}`` for every stored suggestion between the event's needs and groups
+    that the planner would count (not turned down, scoring at least ``RULES.min_score``),
+    best score first."""
     if not need_ids or not org_ids:
         return {}
     rows = session.exec(
@@ -132,6 +133,7 @@ def _fits(session: Session, need_ids: list[int], org_ids: list[int]) -> dict[int
         .where(col(Suggestion.need_id).in_(need_ids))
         .where(col(Suggestion.organization_id).in_(org_ids))
         .where(Suggestion.status != SuggestionStatus.rejected)
+        .where(col(Suggestion.score) >= RULES.min_score)
         .order_by(col(Suggestion.score).desc(), col(Suggestion.need_id))
     ).all()
     out: dict[int, list[Fit]] = {}
