@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import FormData
 
 from ..deps import IndexDep, SessionDep, SettingsDep, TodayDep
@@ -121,15 +122,21 @@ async def create(
         )
     except Invalid as exc:
         return _form(request, values, _errors(exc), error=exc.message, code=exc.code)
-    event = service.create_event(
-        session,
-        index,
-        data,
-        user=user,
-        top=settings.suggestions_per_need,
-        today=today,
-        form_key=values["form_key"],
-    )
+    try:
+        event = service.create_event(
+            session,
+            index,
+            data,
+            user=user,
+            top=settings.suggestions_per_need,
+            today=today,
+            form_key=values["form_key"],
+        )
+    except IntegrityError:  # the same form posted at once: the other post made the event
+        session.rollback()
+        if (made := service.made_by_form(session, key)) is None:
+            raise
+        return redirect(f"/events/{made}", msg="created")
     return redirect(f"/events/{event.id}", msg="created")
 
 

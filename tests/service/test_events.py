@@ -13,6 +13,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -21,13 +22,13 @@ from sqlmodel import Session, col, select
 from corpus import load_corpus
 from service import loader
 from service.deps import get_today
-from service.events.lists import INVITATION_HEADER
+from service.events.lists import INVITATION_HEADER, NO_FIT
 from service.events.models import MatchingEvent
 from service.events.service import RULES
 from service.models import AuditLog, Need, NeedStatus, Suggestion, SuggestionStatus
 
 from .conftest import Server
-from .helpers import ok, post_form, seed
+from .helpers import csrf_of, ok, post_form, seed
 from .test_pages import anon, login
 
 TODAY = date(2026, 12, 10)
@@ -232,6 +233,16 @@ def test_edits_persist_and_are_audited(corpus: Server) -> None:
         "update",
     ]
     assert actions[3][1] == {"need_id": need_id} and actions[4][1] == {"organization_id": org_id}
+    # the invitation list follows the edits: the added group, by hand, with its reasons
+    rows = list(
+        csv.reader(
+            io.StringIO(page.get(f"/events/{eid}/invitations.csv").content.decode("utf-8-sig"))
+        )
+    )
+    added = next(row for row in rows[1:] if row[3] == groups[org_id]["name"])
+    assert added[9] == "手動で追加"
+    assert added[8] == (" ／ ".join(f["text"] for f in groups[org_id]["fits"]) or NO_FIT)
+    assert {row[3] for row in rows[1:]} == {g["name"] for g in groups.values()}
     # 提案し直す: the theme's proposal replaces the hand edits
     r = post_form(page, f"/events/{eid}", f"/events/{eid}/propose", {})
     assert r.status_code == 303
@@ -324,8 +335,21 @@ def test_the_new_event_form_explains_bad_input_and_makes_one_event(
     again = post_form(page, "/events/new", "/events/new", data)  # Back, then 送信 again
     assert first.status_code == again.status_code == 303
     assert first.headers["location"] == again.headers["location"]
+    # the same form posted four times at once: still one event
+    fresh = page.get("/events/new")
+    data = {
+        **data,
+        "title": "防災の発表会（二回目）",
+        "csrf_token": csrf_of(fresh),
+        "form_key": re.search(r'name="form_key" value="([^"]+)"', fresh.text).group(1),  # type: ignore[union-attr]
+    }
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: page.post("/events/new", data=data), range(4)))
+    assert {r.status_code for r in answers} == {303}
+    assert len({r.headers["location"] for r in answers}) == 1
     events = ok(api.client("coord").get("/api/events"))
-    assert len(events) == 1 and events[0]["held_on"] == HELD_ON
+    assert len(events) == 2 and {e["held_on"] for e in events} == {HELD_ON}
+    events = [e for e in events if e["title"] == "防災の発表会"]
     assert events[0]["theme"] == "災害救援"
     listing = page.get("/events").text
     assert "防災の発表会" in listing and "2027年02月14日" in listing
