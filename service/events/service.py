@@ -110,15 +110,20 @@ def propose(
     session: Session, index: MatchingIndex, data: EventInput, *, top: int, today: date
 ) -> Plan:
     """What the service proposes for a theme, from the stored rankings (refreshed first):
-    each theme need's current suggestions for active groups, those the coordinator
-    turned down left out."""
+    each theme need's current suggestions and confirmed pairings for active groups;
+    those the coordinator turned down are left out."""
     ensure_fresh(session, index, top=top)
     needs = _theme_needs(session, data, today)
     rows = session.exec(
         select(Suggestion.need_id, Suggestion.organization_id, Suggestion.score)
         .join(Organization, col(Organization.id) == Suggestion.organization_id)
         .where(col(Suggestion.need_id).in_(needs))
-        .where(col(Suggestion.rank).is_not(None))
+        .where(
+            or_(
+                col(Suggestion.rank).is_not(None),
+                Suggestion.status == SuggestionStatus.confirmed,  # paired by hand, or dropped
+            )
+        )
         .where(Suggestion.status != SuggestionStatus.rejected)
         .where(Organization.status == OrgStatus.active)
     ).all()

@@ -54,13 +54,16 @@ def corpus(api: Server, today: date) -> Server:
 
 def eligible(api: Server, need_ids: list[int]) -> dict[int, dict[int, float]]:
     """Each need's candidates as the planner's rules define them, read from the stored
-    suggestions (current ranking, not turned down): its best ``top_k`` at or above
-    ``min_score``."""
+    suggestions (current ranking or confirmed, not turned down): its best ``top_k`` at
+    or above ``min_score``."""
     with Session(api.engine) as session:  # type: ignore[arg-type]
         rows = session.exec(
             select(Suggestion)
             .where(col(Suggestion.need_id).in_(need_ids))
-            .where(col(Suggestion.rank).is_not(None))
+            .where(
+                (col(Suggestion.rank).is_not(None))
+                | (Suggestion.status == SuggestionStatus.confirmed)
+            )
             .where(Suggestion.status != SuggestionStatus.rejected)
         ).all()
     out: dict[int, dict[int, float]] = {}
@@ -353,3 +356,36 @@ def test_the_new_event_form_explains_bad_input_and_makes_one_event(
     assert events[0]["theme"] == "災害救援"
     listing = page.get("/events").text
     assert "防災の発表会" in listing and "2027年02月14日" in listing
+
+
+def test_a_pairing_turned_down_is_not_proposed(corpus: Server) -> None:
+    coord = corpus.client("coord")
+    need = ok(coord.get("/api/needs", params={"field": 7, "status": "published"}))["items"][0]
+    ranked = ok(coord.get(f"/api/needs/{need['id']}/suggestions"))
+    top, second = ranked[0], ranked[1]
+    assert second["score"] >= RULES.min_score, ranked[:2]
+    ok(
+        coord.post(
+            f"/api/suggestions/{top['id']}/decision",
+            json={"action": "reject", "reason_code": "体制不足", "version": top["version"]},
+        )
+    )
+    # the need's 課題ID as the keyword: an event about this need alone
+    event = ok(
+        coord.post(
+            "/api/events", json={"title": "一件の会", "held_on": HELD_ON, "keywords": need["key"]}
+        ),
+        201,
+    )
+    assert [n["need_id"] for n in event["needs"]] == [need["id"]]
+    invited = {g["organization_id"] for g in event["groups"]}
+    assert top["organization_id"] not in invited
+    assert second["organization_id"] in invited
+    # invited by hand, the group turned down shows no reason to suit the need
+    after = ok(
+        coord.post(
+            f"/api/events/{event['id']}/groups", json={"organization_id": top["organization_id"]}
+        )
+    )
+    hand = next(g for g in after["groups"] if g["organization_id"] == top["organization_id"])
+    assert hand["fits"] == [] and hand["source"] == "手動で追加"
