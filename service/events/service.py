@@ -121,7 +121,7 @@ def propose(
         .where(
             or_(
                 col(Suggestion.rank).is_not(None),
-                Suggestion.status == SuggestionStatus.confirmed,  # paired by hand, or dropped
+                col(Suggestion.status) == SuggestionStatus.confirmed,  # paired by hand, or dropped
             )
         )
         .where(Suggestion.status != SuggestionStatus.rejected)
