@@ -209,11 +209,19 @@ def export(session: Session, kind: Kind, fmt: Format, *, user: User) -> tuple[st
         header, rows = _decisions(session)
     else:
         header, rows = _pairings(session)
+    return table_file(kind, header, rows, fmt)
+
+
+def table_file(
+    name: str, header: Sequence[str], rows: Iterable[Sequence[object]], fmt: Format
+) -> tuple[str, str, bytes]:
+    """``(filename, media type, content)`` of a table as CSV (BOM) or XLSX, every cell
+    neutralised (``neutralise``): the one way every export is written."""
     cells = [[neutralise(v) for v in row] for row in rows]
     if fmt == "csv":
-        return f"{kind}.csv", "text/csv; charset=utf-8", _csv(header, cells)
+        return f"{name}.csv", "text/csv; charset=utf-8", _csv(header, cells)
     media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return f"{kind}.xlsx", media, _xlsx(header, cells)
+    return f"{name}.xlsx", media, _xlsx(header, cells)
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:

@@ -23,6 +23,8 @@ from .config import Settings
 from .db import make_engine
 from .docs import install_docs
 from .errors import install_handlers
+from .events import api as event_api
+from .events import views as event_views
 from .index import MatchingIndex
 from .limits import BodyLimit
 from .mail import views as mail_views
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports,
     ):
         api.include_router(module.router)
+    api.include_router(event_api.router)  # /api/events: the 分野別発表会 planner
 
     @api.get("/health", tags=["meta"], summary="死活確認")
     def health() -> dict[str, str]:
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mail_views.router)  # /mail (the outbox), /account/mail
     # 事前打ち合わせ: /suggestions/{id}/meetings, /meetings/{id}/edit, /meetings/{id}.ics
     app.include_router(meeting_views.router)
+    app.include_router(event_views.router)  # /events: the 分野別発表会 planner
     # outermost: a body is bounded before any other layer reads it
     app.add_middleware(BodyLimit)
     return app

@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 
 from service import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from service.db import make_engine
+from service.events import models as event_models  # noqa: F401
 from service.mail import models as mail_models  # noqa: F401
 from service.meetings import models as meeting_models  # noqa: F401
 from service.registrations import models as registration_models  # noqa: F401

@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 
 from service import models  # noqa: F401
 from service.db import make_engine
+from service.events import models as event_models  # noqa: F401
 from service.meetings import models as meeting_models  # noqa: F401
 from service.migrate import downgrade, upgrade
 from service.registrations import models as registration_models  # noqa: F401

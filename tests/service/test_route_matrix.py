@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -154,6 +154,25 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/meetings/{meeting_id}/edit"): "coord dept",
     ("POST", "/meetings/{meeting_id}/edit"): "coord dept",
     ("GET", "/meetings/{meeting_id}.ics"): "coord dept npo:party",
+    # the 分野別発表会 planner
+    ("GET", "/api/events"): "coord",
+    ("POST", "/api/events"): "coord",
+    ("GET", "/api/events/{event_id}"): "coord",
+    ("POST", "/api/events/{event_id}/needs"): "coord",
+    ("DELETE", "/api/events/{event_id}/needs/{need_id}"): "coord",
+    ("POST", "/api/events/{event_id}/groups"): "coord",
+    ("DELETE", "/api/events/{event_id}/groups/{org_id}"): "coord",
+    ("GET", "/events"): "coord",
+    ("GET", "/events/new"): "coord",
+    ("POST", "/events/new"): "coord",
+    ("GET", "/events/{event_id}"): "coord",
+    ("POST", "/events/{event_id}/edit"): "coord",
+    ("POST", "/events/{event_id}/propose"): "coord",
+    ("POST", "/events/{event_id}/needs"): "coord",
+    ("POST", "/events/{event_id}/needs/{need_id}/remove"): "coord",
+    ("POST", "/events/{event_id}/groups"): "coord",
+    ("POST", "/events/{event_id}/groups/{org_id}/remove"): "coord",
+    ("GET", "/events/{event_id}/invitations.{fmt}"): "coord",
 }
 # the routes that end a session or change what later calls see: run last, on fresh logins
 LAST = ("logout", "withdraw", "active", "approve", "decline", "undo", "DELETE")
@@ -269,12 +288,20 @@ def world(api: Server) -> Iterator[World]:
     assert r.status_code == 303, r.text
     with api.engine.connect() as conn:  # type: ignore[attr-defined]
         request_id = conn.exec_driver_sql("SELECT max(id) FROM registration_request").scalar()
+    held_on = (date.today() + timedelta(days=60)).isoformat()
+    event = ok(
+        coord.post(
+            "/api/events", json={"title": "防災の発表会", "held_on": held_on, "fields": [8]}
+        ),
+        201,
+    )
     ids = {
         "need_id": [("bousai_need", str(bousai_need)), ("kourei_draft", str(draft["id"]))],
         "org_id": [("org", str(orgs["P1"])), ("own_org", str(own["id"]))],
         "suggestion_id": [("suggestion", str(suggestion["id"]))],
         "request_id": [("request", str(request_id))],
         "meeting_id": [("meeting", str(meeting["id"]))],
+        "event_id": [("event", str(event["id"]))],
         "user_id": [("victim", str(victim["id"]))],
         "token": [("invitation", invitation["path"].rsplit("/", 1)[1])],
         "upload_id": [("upload", "1")],

@@ -205,6 +205,18 @@ def world(api: Server) -> World:
         {"reason": hostile(1)},
     )
     assert r.status_code == 303, r.text
+    # a 分野別発表会 whose name and keywords are hostile, presenting the hostile need and
+    # inviting the hostile group (the detail page, the list and the invitation list show them)
+    held_on = (date.today() + timedelta(days=60)).isoformat()
+    event = ok(
+        coord.post(
+            "/api/events",
+            json={"title": hostile(2), "held_on": held_on, "fields": [8], "keywords": hostile(3)},
+        ),
+        201,
+    )
+    ok(coord.post(f"/api/events/{event['id']}/needs", json={"need_id": need["id"]}))
+    ok(coord.post(f"/api/events/{event['id']}/groups", json={"organization_id": org["id"]}))
     fy = str(fiscal_year(date.today()))
     world.ids = {
         "need_id": [("need", str(need["id"]))],
@@ -216,6 +228,7 @@ def world(api: Server) -> World:
         "fy": [("fy", fy)],
         "token": [("token", SCRIPT)],
         "meeting_id": [("meeting", str(meeting["id"])), ("proposal", str(proposal["id"]))],
+        "event_id": [("event", str(event["id"]))],
     }
     world.ids["kind"].append(("pairings", "pairings"))
     return world
@@ -300,9 +313,19 @@ def test_the_payloads_are_shown_as_text(world: World) -> None:
     assert edit.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5
     users = world.page("coord")[0].get("/users").text  # the hostile display name
     assert "+1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in users
+    event = world.ids["event_id"][0][1]
+    for url in ("/events", f"/events/{event}"):  # the event's name, its keywords, the group
+        text = world.page("coord")[0].get(url).text
+        assert "-1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in text, url
+        assert "@SUM(1){{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in text, url
+    searched = world.page("coord")[0].get(
+        f"/events/{event}", params={"need_q": SCRIPT, "org_q": BREAKOUT}
+    )
+    assert searched.status_code == 200 and check_html(searched, "event search") == []
+    assert "「&lt;script&gt;alert(1)&lt;/script&gt;」に当たる" in searched.text
 
 
-PAGES = ["/needs", "/orgs", "/queue", "/pairings", "/mail", "/public/needs", "/login"]
+PAGES = ["/needs", "/orgs", "/queue", "/pairings", "/mail", "/public/needs", "/login", "/events"]
 
 
 def test_reflected_query_parameters_are_escaped(api: Server) -> None:
