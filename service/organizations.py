@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from matching import FIELD_NAMES
 
+from . import stale
 from .audit import audit
 from .db import page_of
 from .errors import Conflict, NotFound, PermissionDenied
@@ -114,16 +116,31 @@ def create_org(session: Session, data: OrgCreate, *, user: User) -> Organization
     return org
 
 
-def update_org(session: Session, org_id: int, data: OrgUpdate, *, user: User) -> Organization:
+def update_org(
+    session: Session,
+    org_id: int,
+    data: OrgUpdate,
+    *,
+    user: User,
+    read_version: datetime | None = None,
+) -> Organization:
+    """Save the changes; with ``read_version`` (the ``updated_at`` the editor read) only
+    if nobody saved the profile since (``stale``: otherwise ``409 STALE_VERSION``)."""
     org = get_org(session, org_id, user=user)
     if not can_edit(user, org):
         raise PermissionDenied("この団体のプロフィールを編集する権限がありません。")
     if org.status == OrgStatus.withdrawn:
         raise Conflict("登録を取り消した団体は編集できません。", code="WITHDRAWN")
+    assert org.id is not None
+    now = (
+        utcnow()
+        if read_version is None
+        else stale.claim(session, Organization, org.id, read_version)
+    )
     changes = data.model_dump(exclude_unset=True)
     for name, value in changes.items():
         setattr(org, name, to_tags(value) if name in TAG_FIELDS else value)
-    org.updated_at = utcnow()
+    org.updated_at = now
     session.add(org)
     audit(session, user, "update", "organization", org.id, changed=sorted(changes))
     session.commit()

@@ -23,7 +23,7 @@ import pytest
 from openpyxl import load_workbook
 
 from .conftest import Server
-from .helpers import need_payload, ok, org_payload, post_form, seed
+from .helpers import csrf_of, need_payload, ok, org_payload, post_form, seed
 from .test_route_matrix import ROLES, ROUTES, World, allowed, app_routes, fillings
 
 SCRIPT = "<script>alert(1)</script>"
@@ -262,3 +262,32 @@ def test_reflected_query_parameters_are_escaped(api: Server) -> None:
             r = world.page(user)[0].get(path, params=query)
             assert r.status_code < 500 and "text/html" in r.headers["content-type"]
             assert check_html(r, f"{path}?{query}") == []
+
+
+def test_the_stale_edit_page_shows_what_was_typed_and_what_is_saved_as_text(
+    world: World,
+) -> None:
+    """The 409 page of a stale edit holds both sides: the typed form and the saved text."""
+    need = world.ids["need_id"][0][1]
+    org = world.ids["org_id"][0][1]
+    version = re.compile(r'name="version" value="([^"]+)"')
+    for user, page, other, fields in (
+        ("bousai", f"/needs/{need}/edit", f"/api/needs/{need}", ("title", "description")),
+        ("npo1", f"/orgs/{org}/edit", f"/api/organizations/{org}", ("name", "activities")),
+    ):
+        client = world.page(user)[0]
+        form = client.get(page)
+        read = version.search(form.text)
+        assert read, page
+        saved = {fields[0]: hostile(2), fields[1]: hostile(3) + " 保存済み"}
+        ok(world.bearer("coord").patch(other, json=saved))
+        typed = {fields[0]: hostile(1), fields[1]: hostile(0) + " 入力中"}
+        r = client.post(
+            page,
+            data={"csrf_token": csrf_of(form), "version": read.group(1), "status": "published"}
+            | typed,
+        )
+        assert r.status_code == 409, (page, r.text)
+        assert check_html(r, f"{user} stale POST {page}") == []
+        assert "保存済み" in r.text and "入力中" in r.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text and TEMPLATE in r.text
