@@ -93,6 +93,7 @@ def _form(
     org: Organization | None = None,
     error: str | None = None,
     stale_notice: dict[str, Any] | None = None,
+    status: int | None = None,
 ) -> Response:
     return render(
         request,
@@ -107,15 +108,17 @@ def _form(
             "legal_forms": LEGAL_FORMS,
             "areas": _areas(session),
         },
-        status=409 if stale_notice else 422 if errors or error else 200,
+        status=status or (409 if stale_notice else 422 if errors or error else 200),
     )
 
 
 def _may_register(user: User) -> None:
-    if user.role == Role.department or (user.role == Role.npo and user.organization_id is not None):
+    if user.role == Role.department:
         raise PermissionDenied(
             "団体の登録は、団体の利用者（まだ登録していない方）か市民自治推進課が行います。"
         )
+    if user.role == Role.npo and user.organization_id is not None:  # one group per user
+        raise Conflict(orgs_service.ALREADY_REGISTERED, code="ALREADY_REGISTERED")
 
 
 @router.get("/orgs/new")
@@ -156,7 +159,9 @@ async def create_org(request: Request, session: SessionDep, user: PageUser) -> R
             return made  # the other post won
         if isinstance(exc, IntegrityError):
             raise
-        return _form(request, session, values=values, errors={}, error=exc.message)
+        return _form(
+            request, session, values=values, errors={}, error=exc.message, status=exc.status
+        )
     return redirect("/my" if user.role == Role.npo else f"/orgs/{org.id}", msg="org_saved")
 
 
