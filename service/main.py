@@ -25,6 +25,7 @@ from .errors import install_handlers
 from .index import MatchingIndex
 from .limits import BodyLimit
 from .mail import views as mail_views
+from .proposals import views as proposal_views
 from .refresh import warm_up
 from .registrations import views as registration_views
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(api)
+    app.include_router(proposal_views.api_router)  # a department's proposal, in the API
 
     install_docs(app)  # before the pages' /static mount
     web.install(app)  # the pages people use: /, /login, /queue, /needs, …
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # 「この課題に取り組みたい」 (/public/needs/{id}/register) and the coordinator's queue
     app.include_router(registration_views.router)
     app.include_router(mail_views.router)  # /mail (the outbox), /account/mail
+    app.include_router(proposal_views.router)  # /needs/{id}/propose: a department's proposal
     # outermost: a body is bounded before any other layer reads it
     app.add_middleware(BodyLimit)
     return app

@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 from matching import FIELD_NAMES
 
 from .models import (
+    BY_DEPARTMENT,
     BY_HAND,
     Decision,
     Department,
@@ -121,7 +122,7 @@ def _figures(session: Session, year: int) -> YearFigures:
             need_id,
             created,
             made_by == BY_HAND,
-            rank is not None or status != SuggestionStatus.pending,
+            rank is not None or status != SuggestionStatus.pending or made_by == BY_DEPARTMENT,
         )
         for s_id, need_id, created, made_by, rank, status in session.execute(
             sa_select(

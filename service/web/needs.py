@@ -353,6 +353,10 @@ def need_page(
             "similar": [(n, score) for n, score in similar if score >= 0.2],
             "can_edit": needs_service.can_edit(user, need),
             "can_pair": user.role == Role.coordinator and need.status == NeedStatus.published,
+            "can_propose": user.role == Role.department
+            and need.department_id == user.department_id
+            and need.status == NeedStatus.published
+            and not public.expired,
         },
     )
 

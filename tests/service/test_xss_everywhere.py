@@ -1,12 +1,13 @@
 """Hostile text in every free-text field, checked on every page and in every export.
 
 A need, a group's organisation, a decision's and a stage's comment, a group's interest,
-a user's display name, registration requests (one declined with a reason) and the search
-box all carry script tags, an attribute breakout, a ``javascript:`` URL, template syntax
-and a formula. Then every GET route the route matrix (test_route_matrix.ROUTES) lets a
-role see is loaded as that role, with every seeded object: an HTML answer must carry a
-Content-Security-Policy and show the payloads only as text; a CSV or XLSX export must
-hold no cell a spreadsheet would evaluate.
+a department's note on a group it proposes, a user's display name, registration requests
+(one declined with a reason) and the search box all carry script tags, an attribute
+breakout, a ``javascript:`` URL, template syntax and a formula. Then every GET route the
+route matrix (test_route_matrix.ROUTES) lets a role see is loaded as that role, with
+every seeded object: an HTML answer must carry a Content-Security-Policy and show the
+payloads only as text; a CSV or XLSX export must hold no cell a spreadsheet would
+evaluate.
 """
 
 from __future__ import annotations
@@ -93,6 +94,14 @@ def world(api: Server) -> World:
         npo1.post(
             "/api/organizations",
             json=org_payload(1, areas=[hostile(3, 50)], contact_phone="045-000-0000") | org_fields,
+        ),
+        201,
+    )
+    # the department proposes a group for its need, with a note to the coordinator
+    ok(
+        bousai.post(
+            f"/api/needs/{need['id']}/proposals",
+            json={"organization_id": orgs["P2"], "comment": hostile(2, 2000)},
         ),
         201,
     )
@@ -247,6 +256,8 @@ def test_the_payloads_are_shown_as_text(world: World) -> None:
         assert TEMPLATE in text, user
     public = world.page("anon")[0].get(f"/public/needs/{need}").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in public and TEMPLATE in public
+    queue = world.page("coord")[0].get("/queue").text  # the department's note
+    assert "防災危機管理室からの提案</strong>: -1+1{{7*191}}&lt;script&gt;" in queue
     users = world.page("coord")[0].get("/users").text  # the hostile display name
     assert "+1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in users
 
