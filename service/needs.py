@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 from sqlmodel import Session, col, select
 
@@ -176,18 +176,18 @@ def update_need(
     data: NeedUpdate,
     *,
     user: User,
-    read_version: datetime | None = None,
 ) -> tuple[Need, str]:
-    """Save the changes; with ``read_version`` (the ``updated_at`` the editor read) only
-    if nobody saved the need since (``stale``: otherwise ``409 STALE_VERSION``)."""
+    """Save the changes; with ``data.updated_at`` (the version the editor read) only if
+    nobody saved the need since (``stale``: otherwise ``409 STALE_VERSION``)."""
     need, dept = get_need(session, need_id, user=user)
     if not can_edit(user, need):
         raise PermissionDenied("この課題を編集する権限がありません。")
     if need.status == NeedStatus.withdrawn:
         raise Conflict("取り下げた課題は編集できません。", code="WITHDRAWN")
     assert need.id is not None
-    now = utcnow() if read_version is None else stale.claim(session, Need, need.id, read_version)
-    changes = data.model_dump(exclude_unset=True)
+    read = data.updated_at
+    now = utcnow() if read is None else stale.claim(session, Need, need.id, read)
+    changes = data.model_dump(exclude_unset=True, exclude={"updated_at"})
     for name, value in changes.items():
         if name in ("fields", "areas", "forms"):
             value = to_tags(value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, update
@@ -152,22 +151,18 @@ def update_org(
     data: OrgUpdate,
     *,
     user: User,
-    read_version: datetime | None = None,
 ) -> Organization:
-    """Save the changes; with ``read_version`` (the ``updated_at`` the editor read) only
-    if nobody saved the profile since (``stale``: otherwise ``409 STALE_VERSION``)."""
+    """Save the changes; with ``data.updated_at`` (the version the editor read) only if
+    nobody saved the profile since (``stale``: otherwise ``409 STALE_VERSION``)."""
     org = get_org(session, org_id, user=user)
     if not can_edit(user, org):
         raise PermissionDenied("この団体のプロフィールを編集する権限がありません。")
     if org.status == OrgStatus.withdrawn:
         raise Conflict("登録を取り消した団体は編集できません。", code="WITHDRAWN")
     assert org.id is not None
-    now = (
-        utcnow()
-        if read_version is None
-        else stale.claim(session, Organization, org.id, read_version)
-    )
-    changes = data.model_dump(exclude_unset=True)
+    read = data.updated_at
+    now = utcnow() if read is None else stale.claim(session, Organization, org.id, read)
+    changes = data.model_dump(exclude_unset=True, exclude={"updated_at"})
     for name, value in changes.items():
         setattr(org, name, to_tags(value) if name in TAG_FIELDS else value)
     org.updated_at = now

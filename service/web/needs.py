@@ -209,9 +209,8 @@ async def update_need(
     read = sent_version(form)
     kept = {**values, VERSION_FIELD: str(form.get(VERSION_FIELD, ""))}
     try:
-        needs_service.update_need(
-            session, need_id, NeedUpdate(**values), user=user, read_version=read
-        )
+        sent = NeedUpdate(**values, updated_at=read) if read else NeedUpdate(**values)
+        needs_service.update_need(session, need_id, sent, user=user)
     except ValidationError as exc:
         return _form_page(request, session, user, values=kept, errors=form_errors(exc), need=need)
     except Conflict as exc:

@@ -190,7 +190,8 @@ async def update_org(request: Request, session: SessionDep, user: PageUser, org_
     read = sent_version(form)
     kept = {**values, VERSION_FIELD: str(form.get(VERSION_FIELD, ""))}
     try:
-        orgs_service.update_org(session, org_id, OrgUpdate(**values), user=user, read_version=read)
+        sent = OrgUpdate(**values, updated_at=read) if read else OrgUpdate(**values)
+        orgs_service.update_org(session, org_id, sent, user=user)
     except ValidationError as exc:
         return _form(request, session, values=kept, errors=form_errors(exc), org=org)
     except Conflict as exc:

@@ -184,3 +184,39 @@ def test_a_stale_profile_edit_is_refused_with_the_typed_form_kept(api: Server) -
     # the coordinator's own page edit, on a fresh read, goes through
     r = coord.post(page, data={**form, **edit_form(coord, page)})
     assert r.status_code == 303
+
+
+def test_the_api_refuses_a_stale_patch_by_the_same_rule(api: Server) -> None:
+    """A PATCH that sends the ``updated_at`` it read is saved only over that version."""
+    bousai, coord = api.client("bousai"), api.client("coord")
+    need = ok(bousai.post("/api/needs", json=need_payload(1)), 201)
+    read = need["updated_at"]
+    saved = ok(
+        coord.patch(f"/api/needs/{need['id']}", json={"title": "先に保存", "updated_at": read})
+    )
+    assert saved["updated_at"] != read
+    r = bousai.patch(f"/api/needs/{need['id']}", json={"goal": "あとから", "updated_at": read})
+    assert r.status_code == 409 and r.json()["code"] == "STALE_VERSION"
+    assert "ほかの人が保存しました" in r.json()["message"]
+    now = ok(bousai.get(f"/api/needs/{need['id']}"))
+    assert (now["title"], now["goal"]) == ("先に保存", need["goal"])
+    # with the version read now it is saved; without one, as before, it is saved too
+    ok(
+        bousai.patch(
+            f"/api/needs/{need['id']}", json={"goal": "読み直して", "updated_at": now["updated_at"]}
+        )
+    )
+    ok(bousai.patch(f"/api/needs/{need['id']}", json={"goal": "確認なし"}))
+    assert updates(api, "need", need["id"]) == 3
+    org = ok(coord.post("/api/organizations", json=org_payload(0)), 201)
+    ok(
+        coord.patch(
+            f"/api/organizations/{org['id']}",
+            json={"wishes": "一", "updated_at": org["updated_at"]},
+        )
+    )
+    r = coord.patch(
+        f"/api/organizations/{org['id']}", json={"wishes": "二", "updated_at": org["updated_at"]}
+    )
+    assert r.status_code == 409 and r.json()["code"] == "STALE_VERSION"
+    assert ok(coord.get(f"/api/organizations/{org['id']}"))["wishes"] == "一"
