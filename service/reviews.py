@@ -327,6 +327,14 @@ def pairing_candidates(
     if user.role != Role.coordinator:
         raise PermissionDenied("団体との組み合わせはコーディネーターが記録します。")
     get_need(session, need_id, user=user)
+    return candidates(session, need_id, q=q, limit=limit, offset=offset)
+
+
+def candidates(
+    session: Session, need_id: int, *, q: str | None, limit: int, offset: int
+) -> tuple[int, list[tuple[Organization, int | None, str | None]]]:
+    """The active groups for a need's picker, whoever may use it (the caller checks):
+    ``pairing_candidates``'s rows."""
     query: Any = (
         select(
             Organization,
