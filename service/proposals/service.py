@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from ..audit import audit
 from ..deadlines import is_open, today_jst
@@ -18,14 +17,13 @@ from ..models import (
     Organization,
     OrgStatus,
     Role,
-    Suggestion,
     SuggestionStatus,
     User,
 )
 from ..needs import get_need
 from ..organizations import get_org
-from ..refresh import explain_pair
 from ..reviews import candidates as _candidates
+from ..reviews import outside_suggestion
 from ..schemas import SuggestionPublic
 from ..suggestions import suggestion_public
 from .models import ProposalIn
@@ -90,34 +88,16 @@ def propose(
     org = get_org(session, data.organization_id, user=user)
     if org.status != OrgStatus.active:
         raise Conflict("登録を取り消した団体は提案できません。", code="ORG_WITHDRAWN")
-    existing = session.exec(
-        select(Suggestion.id).where(
-            Suggestion.need_id == need_id, Suggestion.organization_id == data.organization_id
-        )
-    ).first()
-    if existing is not None:
-        raise Conflict(_ALREADY, code="ALREADY_SUGGESTED")
-    index.sync(session)
-    with index.lock:
-        reasons = dict(explain_pair(index, need_id, data.organization_id))
-        version = index.version
-    reasons["proposal"] = {"department": dept, "comment": data.comment}
-    s = Suggestion(
-        need_id=need_id,
-        organization_id=data.organization_id,
-        score=float(reasons.get("score", 0.0)),
-        rank=None,
-        reasons=reasons,
-        index_version=version,
+    s = outside_suggestion(
+        session,
+        index,
+        need_id,
+        data.organization_id,
         model_version=BY_DEPARTMENT,
         status=SuggestionStatus.pending,
+        already=_ALREADY,
+        extra={"proposal": {"department": dept, "comment": data.comment}},
     )
-    session.add(s)
-    try:
-        session.flush()
-    except IntegrityError:  # the ranking or another proposal made the pair a moment ago
-        session.rollback()
-        raise Conflict(_ALREADY, code="ALREADY_SUGGESTED") from None
     audit(session, user, "propose", "suggestion", s.id, need=need_id, organization=org.id)
     session.commit()
     session.refresh(s)
