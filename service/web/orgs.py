@@ -18,6 +18,7 @@ from .. import suggestions as sugg
 from ..deps import IndexDep, SessionDep
 from ..errors import DomainError, PermissionDenied
 from ..models import Organization, OrgStatus, Role, User, from_tags, int_tags
+from ..privacy import service as privacy
 from ..schemas import OrgCreate, OrgUpdate
 from .core import (
     Id,
@@ -163,6 +164,9 @@ def edit_org_page(request: Request, session: SessionDep, user: PageUser, org_id:
     values = org.model_dump()
     values["fields"] = int_tags(org.fields)
     values["areas"] = from_tags(org.areas)
+    if org.contact_name or org.contact_email or org.contact_phone:  # the form holds them
+        where = f"/orgs/{org_id}/edit"
+        privacy.viewed(session, user, "organization", ids=[org_id], entity_id=org_id, where=where)
     return _form(request, session, values=values, errors={}, org=org)
 
 
@@ -216,11 +220,15 @@ def org_page(
     suited = []
     if user.role == Role.coordinator or (user.role == Role.npo and user.organization_id == org_id):
         suited = sugg.for_org(session, index, org_id, user=user, top=10)
+    shown = orgs_service.org_public(org, viewer=user)
+    if orgs_service.shows_contact(shown):
+        where = f"/orgs/{org_id}"
+        privacy.viewed(session, user, "organization", ids=[org_id], entity_id=org_id, where=where)
     return render(
         request,
         "org_detail.html",
         {
-            "org": orgs_service.org_public(org, viewer=user),
+            "org": shown,
             "suited": suited,
             "can_edit": orgs_service.can_edit(user, org),
         },

@@ -325,7 +325,17 @@ def test_the_payloads_are_shown_as_text(world: World) -> None:
     assert "「&lt;script&gt;alert(1)&lt;/script&gt;」に当たる" in searched.text
 
 
-PAGES = ["/needs", "/orgs", "/queue", "/pairings", "/mail", "/public/needs", "/login", "/events"]
+PAGES = [
+    "/needs",
+    "/orgs",
+    "/queue",
+    "/pairings",
+    "/mail",
+    "/public/needs",
+    "/login",
+    "/events",
+    "/audit",
+]
 
 
 def test_reflected_query_parameters_are_escaped(api: Server) -> None:
@@ -336,3 +346,27 @@ def test_reflected_query_parameters_are_escaped(api: Server) -> None:
             r = world.page(user)[0].get(path, params=query)
             assert r.status_code < 500 and "text/html" in r.headers["content-type"]
             assert check_html(r, f"{path}?{query}") == []
+
+
+def test_the_audit_log_filters_are_escaped(api: Server) -> None:
+    """The audit page's free-text filter (a login name) and its other filters come back
+    in the form as text; a login name tried with a payload shows in the log as text."""
+    anon = World(api, {}, {}).page("anon")[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', anon.get("/login").text)
+    assert token
+    tried = {"username": hostile(0, 100), "password": "x", "csrf_token": token.group(1)}
+    assert anon.post("/login", data=tried).status_code == 401
+    coord = World(api, {}, {}).page("coord")[0]
+    for query in (
+        {"user": hostile(1, 100)},
+        {"since": BREAKOUT, "until": SCRIPT},
+        {"entity": BREAKOUT, "action": SCRIPT, "object_id": JS_URL},
+        {"action": "login_failed"},
+    ):
+        r = coord.get("/audit", params=query)
+        assert r.status_code == 200 and check_html(r, f"/audit?{query}") == []
+    assert (
+        "+1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;"
+        in coord.get("/audit", params={"user": hostile(1, 100)}).text
+    )
+    assert "=HYPERLINK(&#34;x&#34;){{7*191}}&lt;script&gt;" in r.text  # the name tried
