@@ -86,6 +86,7 @@ def test_an_organisation_page_with_its_contact_is_one_row(
     assert shown.status_code == 200 and "hanako@example.jp" not in shown.text
     assert coord.get("/orgs").status_code == 200 and bousai.get("/orgs").status_code == 200
     assert npo1.get(f"/orgs/{p1}").status_code == 200  # another group's: no contact
+    assert npo1.get(f"/orgs/{p1}/edit").status_code == 403  # refused: nothing shown
     assert len(rows(api)) == before
     # a group's own page shows its contact: audited as that group's user
     assert npo1.get(f"/orgs/{own}").status_code == 200
@@ -245,6 +246,26 @@ def test_logins_logouts_and_failures_are_recorded_without_the_password(api: Serv
     post_form(client, "/account", "/logout", {})
     assert [o.detail["via"] for o in rows(api, "logout")] == ["api", "page"]
     assert rows(api, "logout")[-1].user_id == coord_id
+
+
+def test_a_stopped_account_is_a_failure_with_its_reason(api: Server) -> None:
+    name = "stopped-user"
+    made = api.client("coord").post(
+        "/api/users", json={"username": name, "password": "long-password-55", "role": "npo"}
+    )
+    ok(made, 201)
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        account = session.exec(select(User).where(User.username == name)).one()
+        account.is_active = False
+        session.add(account)
+        session.commit()
+    r = httpx.post(
+        f"{api.url}/api/auth/token", data={"username": name, "password": "long-password-55"}
+    )
+    assert r.status_code == 401
+    [failed] = rows(api, "login_failed")
+    assert (failed.entity_id, failed.detail["reason"]) == (user_id(api, name), "inactive")
+    assert "long-password-55" not in json.dumps(failed.detail)
 
 
 def test_refused_logins_are_recorded(api: Server) -> None:
