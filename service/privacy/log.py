@@ -1,7 +1,8 @@
 """Reading the audit log back: filters, one page of rows, the export's table, and each row
 said in Japanese.
 
-Filters: a user (the one who acted, or the account a login row is about), an object (a
+Filters: a user (the one who acted, the account a login row is about, or the name typed
+at a failed login, whether or not anyone has it), an object (a
 type, and an id: a row about that object, or a list or export whose ``ids`` include it),
 an action, and a date range in Japan time (both ends included).
 """
@@ -138,17 +139,23 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=JST).astimezone(UTC)
 
 
-def _query(session: Session, f: AuditFilter) -> tuple[Any, bool]:
-    """The filtered query, and ``False`` when the named user does not exist (no rows)."""
+def _query(session: Session, f: AuditFilter) -> Any:
+    """The filtered query."""
     query: Any = select(AuditLog, User.username).join(
         User, col(AuditLog.user_id) == col(User.id), isouter=True
     )
     if f.user:
+        # the login name typed at a failed or refused login, whether or not anyone has it
+        tried = and_(
+            col(AuditLog.action).in_(["login_failed", "login_refused"]),
+            cast(AuditLog.detail["username"].as_string(), String) == f.user,
+        )
         uid = session.exec(select(User.id).where(User.username == f.user)).first()
         if uid is None:
-            return query, False
-        about = and_(col(AuditLog.entity) == "user", col(AuditLog.entity_id) == uid)
-        query = query.where(or_(col(AuditLog.user_id) == uid, about))
+            query = query.where(tried)
+        else:
+            about = and_(col(AuditLog.entity) == "user", col(AuditLog.entity_id) == uid)
+            query = query.where(or_(col(AuditLog.user_id) == uid, about, tried))
     if f.entity:
         query = query.where(col(AuditLog.entity) == f.entity)
     if f.object_id is not None:
@@ -163,7 +170,7 @@ def _query(session: Session, f: AuditFilter) -> tuple[Any, bool]:
         query = query.where(col(AuditLog.at) >= _start_of(f.since))
     if f.until is not None:
         query = query.where(col(AuditLog.at) < _start_of(f.until + timedelta(days=1)))
-    return query, True
+    return query
 
 
 @dataclass(frozen=True)
@@ -219,9 +226,7 @@ def _entries(session: Session, rows: list[Any]) -> list[Entry]:
 
 def search(session: Session, f: AuditFilter, *, limit: int, offset: int) -> tuple[int, list[Entry]]:
     """``(total, one page of entries)``, newest first."""
-    query, found = _query(session, f)
-    if not found:
-        return 0, []
+    query = _query(session, f)
     total, rows = page_of(session, query, col(AuditLog.id).desc(), limit=limit, offset=offset)
     return total, _entries(session, rows)
 
@@ -243,9 +248,7 @@ HEADER = [
 def table(session: Session, f: AuditFilter) -> list[list[object]]:
     """Every entry the filter selects (at most ``EXPORT_LIMIT``, newest first), as the
     export's rows under ``HEADER``."""
-    query, found = _query(session, f)
-    if not found:
-        return []
+    query = _query(session, f)
     rows = list(session.exec(query.order_by(col(AuditLog.id).desc()).limit(EXPORT_LIMIT)).all())
     return [
         [

@@ -284,7 +284,7 @@ def test_refused_logins_are_recorded(api: Server) -> None:
 
 
 ACTIONS = ("view", "export", "login", "logout", "login_failed", "login_refused")
-ALL = (*ACTIONS, "create", "update", "withdraw")
+ALL = (*ACTIONS, "create", "update", "withdraw")  # what these tests write
 
 
 def test_only_the_coordinator_reads_the_audit_log(api: Server) -> None:
@@ -331,6 +331,18 @@ def test_the_audit_page_filters_and_is_itself_audited(api: Server, seeded: dict[
     assert all(f'<tr id="audit-{r.id}">' in mine for r in expected)
     assert rows(api)[-1].detail["filter"] == {"user": "npo1"}
     assert _entries(coord.get("/audit", params={"user": "no-such-user"}).text) == 0
+    # a name nobody has, typed at the login page: its failures are found by that name
+    anon = httpx.Client(base_url=api.url, timeout=30)
+    api.clients.append(anon)
+    tried = {
+        "username": "no-such-user",
+        "password": WRONG,
+        "csrf_token": csrf_of(anon.get("/login")),
+    }
+    assert anon.post("/login", data=tried).status_code == 401
+    found = coord.get("/audit", params={"user": "no-such-user"}).text
+    [failure] = rows(api, "login_failed")
+    assert _entries(found) == 1 and f'<tr id="audit-{failure.id}">' in found
     # by object: P1's page view, and the API list that included it
     for org in (p1, own):
         expected = [
