@@ -76,7 +76,11 @@ DETAIL_LABELS = {
     "filter": "条件",
     "state": "状態",
     "event_id": "発表会の番号",
-    "username": "入力されたユーザー名",
+    "username": "ユーザー名",
+    "page": "ページ",
+    "key": "ID",
+    "role": "役割",
+    "changed": "変更した項目",
     "address": "接続元",
     "via": "経路",
     "reason": "理由",
@@ -89,6 +93,25 @@ REASON_LABELS = {
     "busy": "混雑",
 }
 VIA_LABELS = {"page": "画面", "api": "API"}
+FILTER_LABELS = {
+    "q": "キーワード",
+    "field": "活動分野",
+    "area": "地域",
+    "status": "状態",
+    "offset": "開始位置",
+    "user": "利用者",
+    "entity": "対象",
+    "object_id": "対象の番号",
+    "action": "操作",
+    "since": "から",
+    "until": "まで",
+}
+EXPORT_LABELS = {
+    "organizations": "団体の一覧",
+    "event_invitations": "発表会の案内先の一覧",
+    "audit_log": "操作記録",
+}
+_TRIED = ("login_failed", "login_refused")  # their ``username`` is what was typed
 _NAME = re.compile(r"^[a-z_]{1,30}$")
 EXPORT_LIMIT = 100_000  # rows in one CSV export, newest first
 
@@ -201,13 +224,20 @@ class Entry:
         for key, value in self.row.detail.items():
             if key == "rows" or value in (None, "", {}, []):
                 continue
+            label = DETAIL_LABELS.get(key, key)
+            if key == "username" and self.row.action in _TRIED:
+                label = "入力されたユーザー名"
             if key == "reason":
                 value = REASON_LABELS.get(str(value), value)
+            elif key == "export":
+                value = EXPORT_LABELS.get(str(value), value)
             elif key == "via":
                 value = VIA_LABELS.get(str(value), value)
+            elif key == "filter" and isinstance(value, dict):
+                value = "、".join(f"{FILTER_LABELS.get(k, k)} {v}" for k, v in value.items())
             elif not isinstance(value, str):
                 value = json.dumps(value, ensure_ascii=False, default=str)
-            parts.append(f"{DETAIL_LABELS.get(key, key)} {value}")
+            parts.append(f"{label} {value}")
         return " ・ ".join(parts)
 
 

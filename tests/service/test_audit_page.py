@@ -52,6 +52,9 @@ def test_the_audit_page_filters_and_is_itself_audited(api: Server, seeded: dict[
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert _entries(page.text) == len(everything)
     assert all(f'<tr id="audit-{r.id}">' in page.text for r in everything)
+    # each row said in Japanese: what, where, how many
+    assert f"場所 /orgs/{p1}" in page.text and "個人情報の閲覧" in page.text
+    assert "経路 画面" in page.text  # the page logins
     # the page's own reading is the newest row, with its count and filter
     own_row = rows(api)[-1]
     assert (own_row.entity, own_row.user_id) == ("audit_log", user_id(api, "coord"))
