@@ -1,4 +1,6 @@
-"""The audit log: one row per change, written in the same transaction as the change."""
+"""The audit log: one row per change, written in the same transaction as the change; and
+one row per read of personal data (``VIEW``, ``EXPORT``: ``service.privacy``), which
+says nothing changed (the matching index skips them)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,10 @@ from typing import Any
 from sqlmodel import Session
 
 from .models import AuditLog, User
+
+VIEW = "view"
+EXPORT = "export"
+READ_ACTIONS = (VIEW, EXPORT)  # rows that record a reading, not a change
 
 
 def audit(

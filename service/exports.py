@@ -36,6 +36,7 @@ from .models import (
     User,
     from_tags,
 )
+from .privacy import service as privacy
 from .report import japan_time
 from .suggestions import joined
 
@@ -95,17 +96,21 @@ def _needs(session: Session, user: User) -> tuple[list[str], list[list[object]]]
     return [c.ja for c in NEED_COLUMNS], rows
 
 
-def _organizations(session: Session, user: User) -> tuple[list[str], list[list[object]]]:
+def _organizations(session: Session, user: User) -> tuple[list[str], list[list[object]], list[int]]:
+    """The header, the rows, and the ids of the groups whose contact the file carries."""
     columns = [c for c in ORG_COLUMNS if user.role == Role.coordinator or c.key not in _CONTACT]
     attribute = {"id": "key", "fields": "fields", "area": "areas"}
     rows = []
+    contacts: list[int] = []
     for org in session.exec(select(Organization).order_by(col(Organization.id))).all():
         row: list[object] = []
         for c in columns:
             value = getattr(org, attribute.get(c.key, c.key))
             row.append(";".join(from_tags(value)) if c.key in ("fields", "area") else value)
         rows.append(row)
-    return [c.ja for c in columns], rows
+        if any(c.key in _CONTACT for c in columns) and any(getattr(org, k) for k in _CONTACT):
+            contacts.append(org.id or 0)
+    return [c.ja for c in columns], rows, contacts
 
 
 def _suggestion_rows(
@@ -200,14 +205,22 @@ def _decisions(session: Session) -> tuple[list[str], list[list[object]]]:
     return header, rows
 
 
-def export(session: Session, kind: Kind, fmt: Format, *, user: User) -> tuple[str, str, bytes]:
-    """``(filename, media type, content)`` of an export."""
+def export(
+    session: Session, kind: Kind, fmt: Format, *, user: User, where: str = ""
+) -> tuple[str, str, bytes]:
+    """``(filename, media type, content)`` of an export. One with personal data (the
+    groups' contacts) is written to the audit log, with ``where`` it was asked for."""
     if user.role == Role.npo or (user.role == Role.department and kind != "needs"):
         raise PermissionDenied("この一覧を書き出す権限がありません。")
     if kind == "needs":
         header, rows = _needs(session, user)
     elif kind == "organizations":
-        header, rows = _organizations(session, user)
+        header, rows, contacts = _organizations(session, user)
+        out = table_file(kind, header, rows, fmt)
+        privacy.exported(
+            session, user, "organization", ids=contacts, where=where, export=kind, format=fmt
+        )
+        return out
     elif kind == "suggestions":
         header, rows = _suggestions(session)
     elif kind == "decisions":

@@ -31,6 +31,7 @@ from sqlmodel import Session, col, select
 import matching
 
 from . import models
+from .audit import READ_ACTIONS
 from .models import AuditLog, NeedStatus, OrgStatus, from_tags, int_tags
 
 REFIT_SHARE = 0.25
@@ -209,6 +210,7 @@ class MatchingIndex:
                     select(AuditLog.id, AuditLog.entity, AuditLog.entity_id, AuditLog.action)
                     .where(col(AuditLog.id) > self.seen_audit_id - RECHECK)
                     .where(col(AuditLog.entity).in_(["need", "organization", "index"]))
+                    .where(col(AuditLog.action).not_in(READ_ACTIONS))  # reads change nothing
                     .order_by(col(AuditLog.id))
                 ).all()
                 if r[0] is not None and r[0] not in self.recent_ids

@@ -29,6 +29,7 @@ from .index import MatchingIndex
 from .limits import BodyLimit
 from .mail import views as mail_views
 from .meetings import views as meeting_views
+from .privacy import views as privacy_views
 from .proposals import views as proposal_views
 from .refresh import warm_up
 from .registrations import views as registration_views
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(meeting_views.router)
     app.include_router(event_views.router)  # /events: the 分野別発表会 planner
     app.include_router(proposal_views.router)  # /needs/{id}/propose: a department's proposal
+    app.include_router(privacy_views.router)  # /audit: the audit log, and its CSV
     # outermost: a body is bounded before any other layer reads it
     app.add_middleware(BodyLimit)
     return app

@@ -55,6 +55,13 @@ def org_public(org: Organization, *, viewer: User) -> OrgPublic:
     )
 
 
+def shows_contact(org: OrgPublic) -> bool:
+    """Whether ``org`` as given to its viewer carries a contact (personal data: its view
+    is audited, ``privacy.service.viewed``)."""
+    c = org.contact
+    return c is not None and bool(c.name or c.email or c.phone)
+
+
 def can_edit(user: User, org: Organization) -> bool:
     return user.role == Role.coordinator or (
         user.role == Role.npo and user.organization_id == org.id

@@ -15,7 +15,8 @@ from sqlmodel import Session, select
 
 from . import throttle
 from .errors import Invalid
-from .models import ApiToken, AuditLog, TokenKind, User
+from .models import ApiToken, TokenKind, User
+from .privacy import service as privacy
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
@@ -103,30 +104,38 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def authenticate(session: Session, username: str, password: str, address: str) -> User | None:
+def authenticate(
+    session: Session, username: str, password: str, address: str, *, via: str = "api"
+) -> User | None:
     """The user, if the password is right. Every attempt is counted per name × address
     and per address before the password is checked (``throttle``: past a limit,
     ``TooManyAttempts`` for known and unknown names alike); the check itself waits for a
-    hashing slot. A failure for an existing account is also written to the audit log."""
-    attempt = throttle.reserve(session, username, address)
-    with throttle.hashing_slot():
-        user = session.exec(select(User).where(User.username == username)).first()
-        if user is None:
-            verify_password(_DUMMY_HASH, password)
-            return None
-        right = user.is_active and verify_password(user.password_hash, password)
+    hashing slot. Every outcome is written to the audit log (``privacy.service``): the
+    login, or the failure with the name tried (never the password) and ``address``."""
+    try:
+        attempt = throttle.reserve(session, username, address)
+        with throttle.hashing_slot():
+            user = session.exec(select(User).where(User.username == username)).first()
+            if user is None:
+                verify_password(_DUMMY_HASH, password)
+                right = False
+            else:
+                right = user.is_active and verify_password(user.password_hash, password)
+    except (throttle.TooManyAttempts, throttle.LoginBusy) as exc:
+        session.rollback()
+        reason = "throttled" if isinstance(exc, throttle.TooManyAttempts) else "busy"
+        privacy.login_refused(session, username, address=address, via=via, reason=reason)
+        raise
     if not right:
-        session.add(
-            AuditLog(
-                action="login_failed",
-                entity="user",
-                entity_id=user.id,
-                detail={"address": address[:64]},
-            )
-        )
-        session.commit()
+        if user is None:
+            reason = "unknown_user"
+        else:
+            reason = "password" if user.is_active else "inactive"
+        privacy.login_failed(session, username, user=user, address=address, via=via, reason=reason)
         return None
+    assert user is not None
     throttle.succeeded(session, attempt)
+    privacy.logged_in(session, user, address=address, via=via)
     return user
 
 
@@ -166,8 +175,9 @@ def user_for_token(session: Session, token: str, kind: TokenKind = TokenKind.api
     return user if user is not None and user.is_active else None
 
 
-def revoke_token(session: Session, token: str) -> None:
+def revoke_token(session: Session, token: str, *, address: str = "", via: str = "api") -> None:
+    """End a session or API token (a logout, written to the audit log with ``address``)."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
     if row is not None:
         session.delete(row)
-        session.commit()
+        privacy.logged_out(session, row.user_id, address=address, via=via)  # commits both

@@ -33,6 +33,7 @@ __all__ = [
     "Fit",
     "GroupRow",
     "NeedRow",
+    "contact_ids",
     "event_view",
     "group_choices",
     "invitation_table",
@@ -242,3 +243,13 @@ def invitation_table(
         for g in view.groups
     ]
     return event, INVITATION_HEADER, rows
+
+
+def contact_ids(session: Session, rows: list[list[object]]) -> list[int]:
+    """The groups whose contact (name, e-mail or phone) the invitation list's ``rows``
+    carry: what its export writes to the audit log."""
+    keys = [str(row[2]) for row in rows if any(row[4:7])]
+    if not keys:
+        return []
+    found = session.exec(select(Organization.id).where(col(Organization.key).in_(keys))).all()
+    return sorted(i for i in found if i is not None)

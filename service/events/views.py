@@ -22,6 +22,7 @@ from ..deps import IndexDep, SessionDep, SettingsDep, TodayDep
 from ..errors import Invalid, NotFound
 from ..exports import table_file
 from ..models import Role, int_tags
+from ..privacy import service as privacy
 from ..web.core import (
     Id,
     PageUser,
@@ -297,6 +298,16 @@ def invitations(
     event, header, rows = lists.invitation_table(session, event_id, user=user, today=today)
     name = f"event-{event.id}-invitations-{event.held_on:%Y%m%d}"
     filename, media, content = table_file(name, header, rows, cast(Literal["csv", "xlsx"], fmt))
+    privacy.exported(
+        session,
+        user,
+        "organization",
+        ids=lists.contact_ids(session, rows),
+        where=f"/events/{event_id}/invitations.{fmt}",
+        export="event_invitations",
+        format=fmt,
+        event_id=event_id,
+    )
     return Response(
         content,
         media_type=media,

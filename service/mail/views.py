@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from ..deps import SessionDep, SettingsDep
 from ..errors import Invalid
 from ..models import Role
+from ..privacy import service as privacy
 from ..web.core import PageUser, checked_form, pager, query_int, redirect, render, require
 from . import service
 from .models import KIND_LABELS
@@ -35,6 +36,9 @@ def outbox_page(
     total, rows = service.outbox(
         session, state=state, limit=PER_PAGE, offset=(number - 1) * PER_PAGE
     )
+    # the addresses mail went to are personal data
+    ids = [r.id for r in rows if r.id is not None]
+    privacy.viewed(session, user, "mail_outbox", ids=ids, where="/mail", state=state or "")
     return render(
         request,
         "mail_outbox.html",

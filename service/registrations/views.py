@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from ..deps import SessionDep, TodayDep
 from ..errors import Invalid
 from ..models import Role
+from ..privacy import service as privacy
 from ..public import service as public_service
 from ..throttle import client_address
 from ..web.core import Id, PageUser, checked_form, redirect, render, require
@@ -76,6 +77,8 @@ def registered(request: Request, session: SessionDep, today: TodayDep, need_id: 
 
 def _queue_page(request: Request, session: SessionDep, user: PageUser, **extra: object) -> Response:
     pending, decided = service.queue(session, user=user)
+    shown = [p.request.id for p in pending if p.request.id is not None]  # contacts
+    privacy.viewed(session, user, "registration_request", ids=shown, where="/registrations")
     viewer = getattr(request.state, "user", None)
     if viewer is not None:  # the menu's count as it is after this request's decision
         request.state.user = replace(viewer, requests=len(pending))

@@ -381,7 +381,11 @@ def download(session: SessionDep, user: PageUser, kind: str, fmt: str) -> Respon
     if kind not in EXPORT_LABELS or fmt not in ("csv", "xlsx"):
         raise NotFound("書き出しの種類")
     name, media, content = exports.export(
-        session, cast(ExportKind, kind), cast(Literal["csv", "xlsx"], fmt), user=user
+        session,
+        cast(ExportKind, kind),
+        cast(Literal["csv", "xlsx"], fmt),
+        user=user,
+        where=f"/files/export/{kind}.{fmt}",
     )
     stamp = utcnow().astimezone(JST).strftime("%Y%m%d")
     filename = name.replace(".", f"-{stamp}.", 1)

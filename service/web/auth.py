@@ -61,7 +61,7 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
     try:
         # argon2 is slow on purpose: off the event loop, so other requests go on
         user = await run_in_threadpool(
-            authenticate, session, username, password, client_address(request)
+            authenticate, session, username, password, client_address(request), via="page"
         )
     except (TooManyAttempts, LoginBusy) as exc:
         page = render(
@@ -99,7 +99,7 @@ async def logout(request: Request, session: SessionDep) -> Response:
     await checked_form(request)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        revoke_token(session, token)
+        revoke_token(session, token, address=client_address(request), via="page")
     response = redirect("/login", msg="logout")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

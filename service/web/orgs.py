@@ -18,6 +18,7 @@ from .. import suggestions as sugg
 from ..deps import IndexDep, SessionDep
 from ..errors import Conflict, DomainError, PermissionDenied
 from ..models import Organization, OrgStatus, Role, User, from_tags, int_tags
+from ..privacy import service as privacy
 from ..schemas import OrgCreate, OrgUpdate
 from ..stale import version_of
 from .core import (
@@ -171,6 +172,9 @@ def edit_org_page(request: Request, session: SessionDep, user: PageUser, org_id:
     if not orgs_service.can_edit(user, org):
         raise PermissionDenied("この団体の情報を編集する権限がありません。")
     values = {**_saved(org), VERSION_FIELD: version_of(org.updated_at)}
+    if org.contact_name or org.contact_email or org.contact_phone:  # the form holds them
+        where = f"/orgs/{org_id}/edit"
+        privacy.viewed(session, user, "organization", ids=[org_id], entity_id=org_id, where=where)
     return _form(request, session, values=values, errors={}, org=org)
 
 
@@ -253,11 +257,15 @@ def org_page(
     suited = []
     if user.role == Role.coordinator or (user.role == Role.npo and user.organization_id == org_id):
         suited = sugg.for_org(session, index, org_id, user=user, top=10)
+    shown = orgs_service.org_public(org, viewer=user)
+    if orgs_service.shows_contact(shown):
+        where = f"/orgs/{org_id}"
+        privacy.viewed(session, user, "organization", ids=[org_id], entity_id=org_id, where=where)
     return render(
         request,
         "org_detail.html",
         {
-            "org": orgs_service.org_public(org, viewer=user),
+            "org": shown,
             "suited": suited,
             "can_edit": orgs_service.can_edit(user, org),
         },

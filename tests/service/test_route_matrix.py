@@ -152,6 +152,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/registrations/{request_id}/approve"): "coord",
     ("POST", "/registrations/{request_id}/decline"): "coord",
     ("GET", "/mail"): "coord",
+    ("GET", "/audit"): "coord",
+    ("GET", "/audit.csv"): "coord",
     ("GET", "/suggestions/{suggestion_id}/meetings"): "coord dept npo:party",
     ("POST", "/suggestions/{suggestion_id}/meetings"): "coord dept",
     ("GET", "/meetings/{meeting_id}/edit"): "coord dept",

@@ -336,7 +336,17 @@ def test_the_payloads_are_shown_as_text(world: World) -> None:
     assert "「&lt;script&gt;alert(1)&lt;/script&gt;」に当たる" in searched.text
 
 
-PAGES = ["/needs", "/orgs", "/queue", "/pairings", "/mail", "/public/needs", "/login", "/events"]
+PAGES = [
+    "/needs",
+    "/orgs",
+    "/queue",
+    "/pairings",
+    "/mail",
+    "/public/needs",
+    "/login",
+    "/events",
+    "/audit",
+]
 
 
 def test_reflected_query_parameters_are_escaped(api: Server) -> None:
@@ -376,3 +386,27 @@ def test_the_stale_edit_page_shows_what_was_typed_and_what_is_saved_as_text(
         assert check_html(r, f"{user} stale POST {page}") == []
         assert "保存済み" in r.text and "入力中" in r.text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text and TEMPLATE in r.text
+
+
+def test_the_audit_log_filters_are_escaped(api: Server) -> None:
+    """The audit page's free-text filter (a login name) and its other filters come back
+    in the form as text; a login name tried with a payload shows in the log as text."""
+    anon = World(api, {}, {}).page("anon")[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', anon.get("/login").text)
+    assert token
+    tried = {"username": hostile(0, 100), "password": "x", "csrf_token": token.group(1)}
+    assert anon.post("/login", data=tried).status_code == 401
+    coord = World(api, {}, {}).page("coord")[0]
+    for query in (
+        {"user": hostile(1, 100)},
+        {"since": BREAKOUT, "until": SCRIPT},
+        {"entity": BREAKOUT, "action": SCRIPT, "object_id": JS_URL},
+        {"action": "login_failed"},
+    ):
+        r = coord.get("/audit", params=query)
+        assert r.status_code == 200 and check_html(r, f"/audit?{query}") == []
+    assert (
+        "+1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;"
+        in coord.get("/audit", params={"user": hostile(1, 100)}).text
+    )
+    assert "=HYPERLINK(&#34;x&#34;){{7*191}}&lt;script&gt;" in r.text  # the name tried

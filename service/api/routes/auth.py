@@ -37,6 +37,7 @@ def login(
 
 @router.post("/logout", status_code=204, summary="トークンを無効にする")
 def logout(
+    request: Request,
     session: SessionDep,
     _user: CurrentUser,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
@@ -44,7 +45,7 @@ def logout(
     # the scheme is read as the authentication read it (``bearer`` or ``Bearer``): the
     # token that authenticated this request is the one revoked
     assert credentials is not None  # CurrentUser has authenticated with it
-    revoke_token(session, credentials.credentials)
+    revoke_token(session, credentials.credentials, address=client_address(request))
     return Response(status_code=204)
 
 

@@ -20,6 +20,8 @@ def export_file(
     ],
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
 ) -> Response:
-    filename, media_type, content = exports.export(session, kind, format, user=user)
+    filename, media_type, content = exports.export(
+        session, kind, format, user=user, where=f"/api/export/{kind}?format={format}"
+    )
     disposition = f"attachment; filename*=UTF-8''{quote(filename)}"
     return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})

@@ -9,6 +9,7 @@ from ... import organizations as svc
 from ... import suggestions as sugg
 from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
 from ...models import OrgStatus
+from ...privacy import service as privacy
 from ...schemas import NeedPublic, OrgCreate, OrgPublic, OrgUpdate, Page
 from .params import AreaName, FieldNo, Keyword, Limit, Offset
 
@@ -34,9 +35,20 @@ def list_orgs(
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> Page[OrgPublic]:
-    return svc.list_orgs(
+    page = svc.list_orgs(
         session, user=user, field=field, area=area, status=status, q=q, limit=limit, offset=offset
     )
+    shown = [o.id for o in page.items if svc.shows_contact(o)]
+    filters = {"field": field, "area": area, "status": status, "q": q, "offset": offset}
+    privacy.viewed(
+        session,
+        user,
+        "organization",
+        ids=shown,
+        where="/api/organizations",
+        filter={k: v for k, v in filters.items() if v not in (None, "", 0)},
+    )
+    return page
 
 
 @router.post("", response_model=OrgPublic, status_code=201, summary="団体を登録する")
@@ -46,7 +58,11 @@ def create_org(session: SessionDep, user: CurrentUser, data: OrgCreate) -> OrgPu
 
 @router.get("/{org_id}", response_model=OrgPublic, summary="団体のプロフィール")
 def read_org(session: SessionDep, user: CurrentUser, org_id: Id) -> OrgPublic:
-    return svc.org_public(svc.get_org(session, org_id, user=user), viewer=user)
+    org = svc.org_public(svc.get_org(session, org_id, user=user), viewer=user)
+    if svc.shows_contact(org):
+        where = f"/api/organizations/{org_id}"
+        privacy.viewed(session, user, "organization", ids=[org_id], entity_id=org_id, where=where)
+    return org
 
 
 @router.patch("/{org_id}", response_model=OrgPublic, summary="団体のプロフィールを更新する")
