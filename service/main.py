@@ -29,6 +29,7 @@ from .index import MatchingIndex
 from .limits import BodyLimit
 from .mail import views as mail_views
 from .meetings import views as meeting_views
+from .openapi import install_openapi
 from .refresh import warm_up
 from .registrations import views as registration_views
 
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(api)
+    install_openapi(app)  # every operation's error answers, and the files it sends
 
     install_docs(app)  # before the pages' /static mount
     web.install(app)  # the pages people use: /, /login, /queue, /needs, …
