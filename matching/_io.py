@@ -82,6 +82,8 @@ DECISION_COLUMNS: tuple[Column, ...] = (
 
 
 def _header_key(text: str) -> str:
+    # (a BOM pasted into a header cell, or a second one at the file's start, is invisible)
+    text = text.replace("\ufeff", "")
     return unicodedata.normalize("NFKC", text).strip().lower().replace(" ", "_")
 
 

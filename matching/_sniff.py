@@ -58,7 +58,7 @@ def check_kind(data: bytes, file: str) -> None:
                 f"{label}のファイルです。CSV または Excel (XLSX) のファイルを選んでください。",
                 file,
             )
-    name = file.rsplit("/", 1)[-1].lower()
+    name = file.rsplit("/", 1)[-1].strip().lower()
     if "." in name and not name.startswith("(") and not name.endswith(EXTENSIONS):
         raise _refuse(
             "FILE_TYPE",

@@ -65,6 +65,11 @@ ODD_BUT_FINE = {
         + "\r\n"
     ).encode(),
     "a few sheets": x.workbook("needs", sheets=5),
+    # a byte-order mark twice at the start, and one pasted into a header cell of a sheet
+    "two BOMs": b"\xef\xbb\xbf" + c.text_file("needs", c.row("needs"), encoding="utf-8-sig"),
+    "a BOM in a sheet's header": x.workbook(
+        "needs", header=["\ufeff課題ID", "担当課", "件名", "課題の内容"]
+    ),
     "a stray quote in an unquoted cell": c.text_file("needs", c.row("needs", text='5"の棚')),
 }
 KEPT = {

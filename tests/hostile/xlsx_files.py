@@ -19,11 +19,13 @@ SHEET = "xl/worksheets/sheet1.xml"
 STRINGS = "xl/sharedStrings.xml"
 
 
-def workbook(kind: str, *rows: list[str], sheets: int = 1) -> bytes:
+def workbook(
+    kind: str, *rows: list[str], sheets: int = 1, header: list[str] | None = None
+) -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    for values in [HEADERS[kind], *(rows or [row(kind)])]:
+    for values in [header or HEADERS[kind], *(rows or [row(kind)])]:
         sheet.append(values)
     for i in range(1, sheets):
         book.create_sheet(f"シート{i + 1}").append(["メモ", str(i)])
