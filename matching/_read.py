@@ -3,8 +3,10 @@
 Uploaded files are untrusted: the size, the number of rows and the length of a cell are
 bounded, and an XLSX is refused before it is opened when its zip directory promises more
 than ``Limits.xlsx_bytes`` uncompressed or a member compressed more than
-``Limits.xlsx_ratio`` times (a zip bomb). openpyxl parses the XML with defusedxml, which
-is a dependency of this package.
+``Limits.xlsx_ratio`` times (a zip bomb) or when it carries macros. openpyxl parses the
+XML with defusedxml, which is a dependency of this package. What a file is (by its bytes)
+and how its text is encoded is ``_sniff``'s; a text cell a spreadsheet would evaluate is
+marked in ``Table.formulas`` for the parser to refuse with its line and column.
 """
 
 from __future__ import annotations
