@@ -82,6 +82,8 @@ DECISION_COLUMNS: tuple[Column, ...] = (
 
 
 def _header_key(text: str) -> str:
+    # (a BOM pasted into a header cell, or a second one at the file's start, is invisible)
+    text = text.replace("\ufeff", "")
     return unicodedata.normalize("NFKC", text).strip().lower().replace(" ", "_")
 
 
@@ -120,6 +122,17 @@ def _map_header(
     problems: list[Problem] = []
     for i, raw in enumerate(table.header):
         if not raw:
+            continue
+        if "\x00" in raw:
+            problems.append(
+                Problem(
+                    "NUL_CHARACTER",
+                    "見出しに使えない文字（NUL、文字コード 0）が含まれています。",
+                    table.file,
+                    1,
+                    raw.replace("\x00", ""),
+                )
+            )
             continue
         spec = names.get(_header_key(raw))
         if spec is None:
@@ -167,6 +180,11 @@ def _parse(
         result.problems = header_problems
         return result
     labels = {col.key: col.ja for col in columns}
+    names = {i: labels[k] for k, i in index.items()} | {i: name for name, i in unknown.items()}
+    formulas: dict[int, list[int]] = {}
+    for at, i in table.formulas:
+        if i in names:
+            formulas.setdefault(at, []).append(i)
     seen: dict[str, int] = {}
     for line, cells in table.rows:
         result.rows_read += 1
@@ -192,6 +210,17 @@ def _parse(
             )
             for key, value in values.items()
             if "\x00" in value
+        ]
+        row_problems += [
+            Problem(
+                "FORMULA_CELL",
+                "表計算ソフトで数式として実行されるおそれのある値（先頭が「=」など）は"
+                "取り込めません。文字として取り込むときは先頭に「'」を付けてください。",
+                table.file,
+                line,
+                names[i],
+            )
+            for i in formulas.get(line, [])
         ]
         if unique_id and values.get(unique_id):
             key = values[unique_id]

@@ -3,8 +3,10 @@
 Uploaded files are untrusted: the size, the number of rows and the length of a cell are
 bounded, and an XLSX is refused before it is opened when its zip directory promises more
 than ``Limits.xlsx_bytes`` uncompressed or a member compressed more than
-``Limits.xlsx_ratio`` times (a zip bomb). openpyxl parses the XML with defusedxml, which
-is a dependency of this package.
+``Limits.xlsx_ratio`` times (a zip bomb) or when it carries macros. openpyxl parses the
+XML with defusedxml, which is a dependency of this package. What a file is (by its bytes)
+and how its text is encoded is ``_sniff``'s; a text cell a spreadsheet would evaluate is
+marked in ``Table.formulas`` for the parser to refuse with its line and column.
 """
 
 from __future__ import annotations
@@ -12,49 +14,17 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import time
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._problems import DataFormatError, Problem
+from ._sniff import check_kind, decode
+
 __all__ = ["DataFormatError", "Limits", "Problem", "Table", "read_table"]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with an input file. ``line`` is 1-based (the header is line 1)."""
-
-    code: str
-    message: str
-    file: str = ""
-    line: int | None = None
-    column: str | None = None
-
-    def __str__(self) -> str:
-        where = self.file or "(入力)"
-        if self.line is not None:
-            where += f":{self.line}行目"
-        if self.column:
-            where += f" 列「{self.column}」"
-        return f"{where}: {self.message} [{self.code}]"
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "code": self.code,
-            "message": self.message,
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-        }
-
-
-class DataFormatError(ValueError):
-    """An input file that cannot be used as it is; ``problems`` lists every reason."""
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +34,9 @@ class Limits:
     file_bytes: int = 20 * 1024 * 1024
     rows: int = 50_000
     cell_chars: int = 20_000
+    # the format has a dozen columns; unknown ones are kept, but not ten thousand of them
+    columns: int = 200
+    xlsx_sheets: int = 50
     xlsx_bytes: int = 200 * 1024 * 1024
     xlsx_ratio: int = 200
     # reading one XLSX stops after this long (a sheet can hold a million rows of nothing)
@@ -73,6 +46,10 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 # Cells we exported with a leading apostrophe (formula neutralisation) read back as written.
 _NEUTRALISED = ("'=", "'+", "'-", "'@")
+# A cell a spreadsheet would evaluate when the data is opened again (CSV injection): any
+# "=…", and "+", "-" or "@" before a function call, a DDE link or a sheet reference
+# ("+cmd|' /C calc'!A0", "@SUM(1)"). "+81 90-…", "-5" and "- 見守り（月2回）" are text.
+FORMULA = re.compile(r"=.|[+\-@][\s\d.+\-*/^]*[A-Za-z_][\w.]*\s*[(|!]", re.ASCII)
 
 
 @dataclass(slots=True)
@@ -82,6 +59,9 @@ class Table:
     file: str
     header: list[str]
     rows: list[tuple[int, list[str]]]
+    # ``(line, column index)`` of the text cells that read as a formula (``FORMULA``);
+    # a cell written with a leading apostrophe is text, as in a spreadsheet
+    formulas: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _cell(value: object) -> str:
@@ -93,6 +73,15 @@ def _cell(value: object) -> str:
     return text[1:] if text.startswith(_NEUTRALISED) else text
 
 
+def _cells(values: Iterable[object], line: int, formulas: list[tuple[int, int]]) -> list[str]:
+    cells = []
+    for i, value in enumerate(values):
+        if isinstance(value, str) and FORMULA.match(value.strip()):
+            formulas.append((line, i))
+        cells.append(_cell(value))
+    return cells
+
+
 def _too_big(code: str, message: str, file: str, line: int | None = None) -> DataFormatError:
     return DataFormatError([Problem(code, message, file, line)])
 
@@ -101,6 +90,10 @@ def _check_row(cells: list[str], line: int, file: str, limits: Limits, count: in
     if count > limits.rows:
         raise _too_big(
             "TOO_MANY_ROWS", f"行数が上限（{limits.rows:,}行）を超えています。", file, line
+        )
+    if len(cells) > limits.columns and any(cells[limits.columns :]):
+        raise _too_big(
+            "TOO_MANY_COLUMNS", f"列の数が上限（{limits.columns:,}列）を超えています。", file, line
         )
     for cell in cells:
         if len(cell) > limits.cell_chars:
@@ -112,41 +105,19 @@ def _check_row(cells: list[str], line: int, file: str, limits: Limits, count: in
             )
 
 
-def _decode(data: bytes, file: str) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        encodings = ["utf-8-sig"]
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encodings = ["utf-16"]
-    else:
-        # cp932, not shift_jis: Windows Excel writes ①, ㈱ and 髙, which shift_jis rejects.
-        encodings = ["utf-8", "cp932"]
-    for encoding in encodings:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise DataFormatError(
-        [
-            Problem(
-                "ENCODING_UNDETECTED",
-                "文字コードを判別できません。UTF-8 または Shift_JIS (CP932) で保存してください。",
-                file,
-            )
-        ]
-    )
-
-
 def _read_csv(data: bytes, file: str, limits: Limits) -> Table:
-    text = _decode(data, file)
+    text = decode(data, file)
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote never closed is an error, not the rest of the file in one cell
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
+    formulas: list[tuple[int, int]] = []
     start = 1
     try:
         for values in reader:
-            cells = [_cell(v) for v in values]
+            cells = _cells(values, start, formulas)
             _check_row(cells, start, file, limits, len(rows) + 1)
             if header is None:
                 header = cells
@@ -157,7 +128,7 @@ def _read_csv(data: bytes, file: str, limits: Limits) -> Table:
         raise DataFormatError(
             [Problem("CSV_MALFORMED", f"CSV として読めません（{exc}）。", file, start)]
         ) from exc
-    return Table(file, header or [], rows)
+    return Table(file, header or [], rows, formulas)
 
 
 def _check_zip(data: bytes, file: str, limits: Limits) -> None:
@@ -167,6 +138,13 @@ def _check_zip(data: bytes, file: str, limits: Limits) -> None:
             members = archive.infolist()
     except zipfile.BadZipFile as exc:
         raise _too_big("XLSX_UNREADABLE", "Excel ファイル (XLSX) として開けません。", file) from exc
+    if any(m.filename.lower().endswith("vbaproject.bin") for m in members):
+        raise _too_big(
+            "XLSX_MACRO",
+            "マクロを含む Excel ファイル (.xlsm) は取り込みません。"
+            "マクロのない Excel ブック (.xlsx) として保存し直してください。",
+            file,
+        )
     total = sum(m.file_size for m in members)
     if total > limits.xlsx_bytes or any(
         m.file_size > limits.xlsx_ratio * max(m.compress_size, 1) for m in members
@@ -204,11 +182,19 @@ def _read_xlsx(data: bytes, file: str, limits: Limits) -> Table:
         ) from exc
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
+    formulas: list[tuple[int, int]] = []
     deadline = time.monotonic() + limits.xlsx_seconds
     try:
         if not workbook.worksheets:
             raise DataFormatError(
                 [Problem("XLSX_NO_SHEET", "Excel ファイルにシートがありません。", file)]
+            )
+        if len(workbook.worksheets) > limits.xlsx_sheets:
+            raise _too_big(
+                "XLSX_TOO_MANY_SHEETS",
+                f"シートの数が上限（{limits.xlsx_sheets}枚）を超えています。"
+                "取り込む一覧だけのブックにしてください（読むのは最初のシートです）。",
+                file,
             )
         sheet = workbook.worksheets[0]
         # the sheet's own <dimension> may claim A1:XFD1048576: read the cells present
@@ -222,12 +208,14 @@ def _read_xlsx(data: bytes, file: str, limits: Limits) -> Table:
                     "中止しました。",
                     file,
                 )
-            cells = [_cell(v) for v in values]
+            cells = _cells(values, line, formulas)
             _check_row(cells, line, file, limits, len(rows) + 1)
             if header is None:
                 header = cells
             elif any(cells):
                 rows.append((line, cells))
+    except DataFormatError:  # (a ValueError too) a limit or a missing sheet, as it said
+        raise
     except _BROKEN_XLSX as exc:
         # a sheet that is not what its parts say: truncated XML, text in a number cell, a
         # shared string that does not exist, a date out of range
@@ -245,7 +233,7 @@ def _read_xlsx(data: bytes, file: str, limits: Limits) -> Table:
         workbook.close()
     while header and not header[-1]:
         header.pop()
-    return Table(file, header or [], rows)
+    return Table(file, header or [], rows, formulas)
 
 
 def read_table(
@@ -287,6 +275,7 @@ def read_table(
         )
     if not data.strip():
         raise DataFormatError([Problem("EMPTY_FILE", "ファイルが空です。", file)])
+    check_kind(data, file)
     if data.startswith(b"PK\x03\x04"):
         table = _read_xlsx(data, file, limits)
     elif file.lower().endswith((".xlsx", ".xlsm")):

@@ -55,6 +55,12 @@ def _parse(
     result = matching.parse_needs(table) if kind == "needs" else matching.parse_organizations(table)
     report.rows = result.rows_read
     report.rejected = [p.as_dict() for p in result.problems]
+    if not result.rows_read and not result.problems:  # a header and nothing under it
+        report.rejected = [
+            matching.Problem(
+                "NO_ROWS", "見出し行のほかに取り込む行がありません。", filename, 2
+            ).as_dict()
+        ]
     report.warnings = [p.as_dict() for p in result.warnings]
     report.unknown_columns = result.unknown_columns
     return result.items, report

@@ -29,6 +29,7 @@ from .index import MatchingIndex
 from .limits import BodyLimit
 from .mail import views as mail_views
 from .meetings import views as meeting_views
+from .openapi import install_openapi
 from .privacy import views as privacy_views
 from .proposals import views as proposal_views
 from .refresh import warm_up
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api)
     app.include_router(proposal_views.api_router)  # a department's proposal, in the API
+    install_openapi(app)  # every operation's error answers, and the files it sends
 
     install_docs(app)  # before the pages' /static mount
     web.install(app)  # the pages people use: /, /login, /queue, /needs, …

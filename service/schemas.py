@@ -34,10 +34,30 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _no_null_in_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """A PATCH body's JSON schema as the server reads it: a field is optional (left out,
+    unchanged) but not nullable, unless the model names it in ``NULLABLE``."""
+    nullable: frozenset[str] = getattr(model, "NULLABLE", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        if name in nullable:
+            continue
+        options = prop.pop("anyOf", None)
+        if options is not None:
+            rest = [o for o in options if o != {"type": "null"}]
+            if len(rest) == 1:
+                prop.update(rest[0])
+            else:
+                prop["anyOf"] = rest
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
 class Patch(Strict):
     """A PATCH body: a field left out is unchanged; a field sent as null is refused (422),
-    since none of the columns it would empty may be empty (but those in ``NULLABLE``)."""
+    since none of the columns it would empty may be empty (but those in ``NULLABLE``).
+    Its JSON schema says so (``_no_null_in_schema``)."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_in_schema)
     NULLABLE: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("*", mode="before")

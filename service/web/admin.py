@@ -324,6 +324,14 @@ async def upload(request: Request, session: SessionDep, user: PageUser) -> Respo
     preview = imports.run_import(
         session, cast(imports.Kind, kind), data, filename, user=user, apply=False
     )
+    if preview.rejected and not (preview.created or preview.updated or preview.unchanged):
+        # nothing in the file could be imported: the reasons, and nothing kept
+        return render(
+            request,
+            "import_preview.html",
+            {"r": preview, "pending": None, "kind_label": KIND_LABELS[kind]},
+            status=422,
+        )
     assert user.id is not None
     # one pending file per user: an older preview that was never applied is dropped
     session.exec(delete(PendingUpload).where(col(PendingUpload.user_id) == user.id))

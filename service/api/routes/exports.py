@@ -7,11 +7,17 @@ from fastapi import APIRouter, Path, Query, Response
 
 from ... import exports
 from ...deps import CurrentUser, SessionDep
+from ...openapi import CSV, XLSX, file_responses
 
 router = APIRouter(prefix="/export", tags=["export"])
 
 
-@router.get("/{kind}", summary="CSV・Excel への書き出し")
+@router.get(
+    "/{kind}",
+    summary="CSV・Excel への書き出し",
+    response_class=Response,
+    responses=file_responses(CSV, XLSX),
+)
 def export_file(
     session: SessionDep,
     user: CurrentUser,

@@ -12,6 +12,7 @@ from ...deps import CurrentUser, SessionDep, SettingsDep
 from ...meetings import notices
 from ...meetings import service as meetings
 from ...meetings.schemas import MeetingIn, MeetingPublic, MeetingUpdate
+from ...openapi import ICS, file_responses
 
 router = APIRouter(tags=["meetings"])
 
@@ -76,7 +77,7 @@ def update_meeting(
     "/meetings/{meeting_id}/ics",
     response_class=Response,
     summary="打ち合わせのカレンダー用ファイル（.ics）",
-    responses={200: {"content": {"text/calendar": {}}}},
+    responses=file_responses(ICS),
 )
 def meeting_ics(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, meeting_id: MeetingId

@@ -8,6 +8,7 @@ from ... import report
 from ...deps import CurrentUser, SessionDep
 from ...errors import PermissionDenied
 from ...models import Role
+from ...openapi import XLSX, file_responses
 
 router = APIRouter(prefix="/reports", tags=["report"])
 
@@ -21,13 +22,18 @@ def yearly(session: SessionDep, user: CurrentUser, fiscal_year: Year) -> dict[st
     return report.as_dict(report.yearly_report(session, fiscal_year))
 
 
-@router.get("/{fiscal_year}/xlsx", summary="年度の進行管理（Excel）")
+@router.get(
+    "/{fiscal_year}/xlsx",
+    summary="年度の進行管理（Excel）",
+    response_class=Response,
+    responses=file_responses(XLSX),
+)
 def yearly_xlsx(session: SessionDep, user: CurrentUser, fiscal_year: Year) -> Response:
     if user.role != Role.coordinator:
         raise PermissionDenied("進行管理の数値はコーディネーターが見られます。")
     content = report.report_xlsx(report.yearly_report(session, fiscal_year))
     return Response(
         content,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="report-{fiscal_year}.xlsx"'},
     )
