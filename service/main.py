@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     # the index is fitted lazily on the first request that ranks (never at import time)
-    app.state.index = MatchingIndex(engine)
+    app.state.index = MatchingIndex(engine, mail_base_url=settings.base_url)
     install_handlers(app)
     api = APIRouter(prefix="/api")
     for module in (

@@ -4,7 +4,9 @@
 refresh at a time per process, over a snapshot of the index taken under its lock, so the
 lock is not held while every need is ranked and explained (``index.progress`` says how
 far it is). New pairs are added, moved ones re-ranked, and pairs that fell out of a top
-list keep their row with no rank: nothing a coordinator may have seen is deleted.
+list keep their row with no rank: nothing a coordinator may have seen is deleted. A need
+ranked for the first time (just published) tells the groups at its top, in the same
+transaction (``mail.new_needs``), when the index has a ``mail_base_url``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import matching
 
 from .db import analyze
 from .index import MatchingIndex, item_key, row_id
+from .mail.new_needs import notify_new_needs
 from .models import Suggestion, SuggestionStatus, utcnow
 
 __all__ = ["Snapshot", "ensure_fresh", "explain_pair", "warm_up"]
@@ -103,6 +106,9 @@ def _refresh_all(session: Session, snap: Snapshot, index: MatchingIndex, *, top:
         (s.need_id, s.organization_id): s for s in session.exec(select(Suggestion)).all()
     }
     current: set[tuple[int, int]] = set()
+    # needs with no stored suggestion yet: ranked for the first time, i.e. just published
+    seen_needs = {need_id for need_id, _ in existing}
+    first: dict[int, list[tuple[int, float]]] = {}
     now = utcnow()
     for need_key, ranking in active.rank_orgs(top=top) if active else []:
         need_id = row_id(need_key)
@@ -120,6 +126,8 @@ def _refresh_all(session: Session, snap: Snapshot, index: MatchingIndex, *, top:
         ]
         reasons = _reasons(snap, need_key, stale) if stale else {}
         index.progress.done += 1
+        if need_id not in seen_needs and ranked:
+            first[need_id] = [(row_id(org_key), score) for _, org_key, score in ranked]
         for rank, org_key, score in ranked:
             pair = (need_id, row_id(org_key))
             current.add(pair)
@@ -156,6 +164,8 @@ def _refresh_all(session: Session, snap: Snapshot, index: MatchingIndex, *, top:
             row.updated_at = now
             session.add(row)
     added = len(session.new)
+    if first and index.mail_base_url is not None:  # in the suggestions' own transaction
+        notify_new_needs(session, first, base_url=index.mail_base_url, now=now)
     session.commit()
     if added > ANALYZE_AFTER:
         analyze(session, "suggestion")
