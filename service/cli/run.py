@@ -1,4 +1,4 @@
-"""The commands that run or refresh the service: refit, train, serve, mail, remind."""
+"""The commands that run or refresh the service: refit, train, serve, mail, remind, digest."""
 
 from __future__ import annotations
 
@@ -176,5 +176,23 @@ def remind() -> None:
         with Session(engine) as session:
             n = queue_reminders(session, today=today_jst(), base_url=settings.base_url)
         typer.echo(f"期限のお知らせ: {n}件を送信待ちに入れました")
+    finally:
+        engine.dispose()
+
+
+def digest() -> None:
+    """コーディネーターへ週のまとめをメール送信待ちに入れる / queue the weekly digest.
+
+    週1回（cron など）で実行し、同じ週（ISO 週、日本時間）の2回目以降は何も重ねない / run
+    once a week (e.g. from cron); a second run in the same ISO week (Japan time) queues
+    nothing. The mail worker sends it."""
+    from ..mail.digest import queue_digest
+
+    settings = Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            n = queue_digest(session, base_url=settings.base_url)
+        typer.echo(f"週のまとめ: {n}件を送信待ちに入れました")
     finally:
         engine.dispose()
