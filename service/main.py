@@ -28,6 +28,7 @@ from .events import views as event_views
 from .index import MatchingIndex
 from .limits import BodyLimit
 from .mail import views as mail_views
+from .mail.delivery import start_worker
 from .meetings import views as meeting_views
 from .refresh import warm_up
 from .registrations import views as registration_views
@@ -41,7 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.warm_up:  # fit and rank in the background, not in the first request
             warm_up(engine, app.state.index, top=settings.suggestions_per_need)
+        # the outbox sent from a thread of the server (KYODO_DELIVER_MAIL), if asked
+        app.state.mail_worker = start_worker(engine, settings=settings)
         yield
+        if app.state.mail_worker is not None:
+            app.state.mail_worker.set()
         engine.dispose()
 
     app = FastAPI(

@@ -88,6 +88,14 @@ def serve(
             "holds its own index, kept in step through the audit log",
         ),
     ] = 1,
+    deliver_mail: Annotated[
+        bool | None,
+        typer.Option(
+            "--deliver-mail/--no-deliver-mail",
+            help="送信待ちのメールをサーバーの中でも送る（KYODO_DELIVER_MAIL） / send the "
+            "outbox from inside the server too (needs KYODO_SMTP_HOST)",
+        ),
+    ] = None,
 ) -> None:
     """データベースを更新してから Web 画面と API を起動 / migrate, then serve the pages and API."""
     import os
@@ -105,6 +113,10 @@ def serve(
                 "本番（KYODO_ENVIRONMENT=production）ではデモを使えません。", param_hint="--demo"
             )
         settings = settings.model_copy(update={"demo_mode": True})
+    if deliver_mail is not None:
+        settings = settings.model_copy(update={"deliver_mail": deliver_mail})
+    if settings.deliver_mail and not settings.smtp_host:
+        typer.echo("KYODO_SMTP_HOST が未設定です（デモモード）: メールは送らず /mail に残します。")
     if workers > 1 and settings.sqlalchemy_url.startswith("sqlite"):
         raise typer.BadParameter(
             "複数のプロセスで動かすには PostgreSQL（DATABASE_URL）を指定してください。",
@@ -127,6 +139,7 @@ def serve(
         return
     # each worker process builds the app from the environment (the same settings)
     os.environ["KYODO_DEMO_MODE"] = "true" if settings.demo_mode else "false"
+    os.environ["KYODO_DELIVER_MAIL"] = "true" if settings.deliver_mail else "false"
     uvicorn.run("service.main:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
