@@ -179,3 +179,15 @@ def test_an_approved_registration_mails_the_invitation(api: Server, smtp: SmtpSe
     assert "登録のお申し込みをいただきありがとうございました" in body
     assert "みどりの会0 のスタッフとして" in body
     assert f"{api.settings.base_url}{path.group(1)}\n" in body
+
+
+def test_an_address_that_is_markup_is_shown_as_text(api: Server) -> None:
+    coord = page_login(api.url, "coord", PASSWORD)
+    api.clients.append(coord)
+    hostile = "<script>alert(1)</script>@example.jp"
+    page = post_form(coord, "/users", "/users/invite", {"role": "npo", "email": hostile})
+    assert page.status_code == 200 and "<script>alert(1)" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;@example.jp あてに" in page.text
+    outbox_page = coord.get("/mail")
+    assert "<script>alert(1)" not in outbox_page.text
+    assert "宛先 &lt;script&gt;alert(1)&lt;/script&gt;@example.jp" in outbox_page.text
