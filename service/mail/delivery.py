@@ -15,6 +15,7 @@ import logging
 import smtplib
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.headerregistry import Address
@@ -173,16 +174,24 @@ def deliver_due(
     return out
 
 
-def start_worker(engine: Engine, *, settings: Settings) -> threading.Event | None:
+def start_worker(
+    engine: Engine, *, settings: Settings, before: Callable[[], None] | None = None
+) -> threading.Event | None:
     """Deliver what is due every ``settings.mail_interval`` seconds in a daemon thread
-    until the returned event is set; None (no thread) without ``deliver_mail`` or without
-    an SMTP host (demo mode only queues)."""
+    until the returned event is set, calling ``before`` first each time (the server stores
+    fresh suggestions there, which queues the mail of a just-published need); None (no
+    thread) without ``deliver_mail`` or without an SMTP host (demo mode only queues)."""
     if not settings.deliver_mail or not settings.smtp_host:
         return None
     stop = threading.Event()
 
     def run() -> None:
         while not stop.is_set():
+            if before is not None:
+                try:
+                    before()
+                except Exception:  # a failed refresh must not stop the mail (as warm_up)
+                    log.exception("the refresh before sending mail failed")
             try:
                 done = deliver_due(engine, settings=settings)
             except SQLAlchemyError:  # the database is down: the rows wait, try again later

@@ -14,10 +14,13 @@ from service.config import Settings
 from service.mail import service as mail
 from service.mail.delivery import start_worker
 from service.mail.models import MailOutbox
+from service.mail.new_needs import SUBJECT
 from service.main import create_app
+from service.models import User
 
 from ..serving import serve
 from .conftest import Server
+from .helpers import need_payload, ok, seed
 from .test_mail import SmtpServer
 
 
@@ -67,6 +70,40 @@ def test_the_running_server_delivers_what_is_queued(api: Server, smtp: SmtpServe
     with Session(api.engine) as session:  # type: ignore[arg-type]
         rows = session.exec(select(MailOutbox)).all()
     assert len(rows) == 2 and all(r.sent_at is not None for r in rows)
+
+
+def test_a_published_need_is_mailed_with_no_one_reading_its_suggestions(
+    api: Server, smtp: SmtpServer
+) -> None:
+    """The sender's run first stores fresh suggestions: a need published through the API
+    reaches the best group's staff without a page that ranks being opened."""
+    coord = api.client("coord")
+    needs, _ = seed(coord)
+    best = ok(coord.get(f"/api/needs/{needs['N2']}/suggestions"))[0]["organization_id"]
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        npo1 = session.exec(select(User).where(User.username == "npo1")).one()
+        npo1.email, npo1.organization_id = "npo1@example.jp", best
+        session.add(npo1)
+        session.commit()
+    settings = smtp.settings(api.settings).model_copy(
+        update={"deliver_mail": True, "mail_interval": 1, "warm_up": False}
+    )
+    app = create_app(settings)
+    try:
+        with serve(app) as url:
+            new = ok(
+                coord.post(f"{url}/api/needs", json=need_payload(1, key="N2s")),
+                201,
+            )["id"]
+            assert received(smtp, 1, seconds=60) == ["npo1@example.jp"]
+    finally:
+        with Session(api.engine) as session:  # type: ignore[arg-type]
+            npo1 = session.exec(select(User).where(User.username == "npo1")).one()
+            npo1.email = ""
+            session.add(npo1)
+            session.commit()
+    [(_, msg, _)] = smtp.recorder.messages
+    assert msg["Subject"] == SUBJECT and f"/needs/{new}\n" in msg.get_content()
 
 
 def test_demo_mode_starts_no_sender() -> None:
