@@ -21,6 +21,7 @@ from matching._io import NEED_COLUMNS, ORG_COLUMNS
 
 from .errors import PermissionDenied
 from .models import (
+    BY_DEPARTMENT,
     BY_HAND,
     STAGE_LABELS,
     STAGE_UNDONE,
@@ -151,6 +152,10 @@ def _suggestions(session: Session) -> tuple[list[str], list[list[object]]]:
     return header, rows
 
 
+# how a pairing came about (the pairings export's 経緯)
+_HOW = {BY_HAND: "手動で組み合わせ", BY_DEPARTMENT: "担当課からの提案を承認"}
+
+
 def _pairings(session: Session) -> tuple[list[str], list[list[object]]]:
     header = ["課題ID", "件名", "担当課", "団体ID", "団体名", "段階", "経緯", "更新日時"]
     rows: list[list[object]] = [
@@ -161,7 +166,7 @@ def _pairings(session: Session) -> tuple[list[str], list[list[object]]]:
             o.key,
             o.name,
             STAGE_LABELS[Stage(s.stage)] if s.stage else "承認",
-            "手動で組み合わせ" if s.model_version == BY_HAND else "提案から承認",
+            _HOW.get(s.model_version, "提案から承認"),
             japan_time_text(s.updated_at),
         ]
         for s, n, d, o in _suggestion_rows(session, confirmed_only=True)

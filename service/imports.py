@@ -3,13 +3,15 @@
 The preview says what would be created, updated (same id) or left unchanged, and lists
 every rejected row with its line, column and reason in Japanese. Applying a file with
 rejected rows changes nothing unless the user asks to import the valid rows only.
+Several files (``service load --needs … --npos …``) are one import: one refused file
+and none is written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -58,6 +60,31 @@ def _parse(
     return result.items, report
 
 
+@dataclass(frozen=True)
+class Source:
+    """One file to import: its kind, its bytes and the name it is reported under."""
+
+    kind: Kind
+    data: bytes
+    filename: str
+
+
+@dataclass
+class _Read:
+    """A file read and compared with the database, not yet written."""
+
+    source: Source
+    needs: list[matching.Need]
+    orgs: list[matching.Organization]
+    report: ImportReport
+    accept_valid: bool = False
+
+    @property
+    def refused(self) -> bool:
+        """Rejected rows and no leave to keep the valid ones (or nothing valid to keep)."""
+        return bool(self.report.rejected) and not (self.accept_valid and (self.needs or self.orgs))
+
+
 def run_import(
     session: Session,
     kind: Kind,
@@ -74,37 +101,88 @@ def run_import(
     bound the file (size, rows); the API's are the defaults, the CLI may raise them.
     ``on_stage`` hears when the rows are read and compared, then before they are written
     (the CLI's progress)."""
+    (report,) = run_imports(
+        session,
+        [Source(kind, data, filename)],
+        user=user,
+        apply=apply,
+        accept_valid=accept_valid,
+        limits=limits,
+        on_stage=on_stage,
+    )
+    return report
+
+
+def run_imports(
+    session: Session,
+    sources: Sequence[Source],
+    *,
+    user: User | None,
+    apply: bool,
+    accept_valid: bool = False,
+    limits: matching.Limits | None = None,
+    on_stage: Callable[[Literal["checking", "writing"], ImportReport], None] | None = None,
+) -> list[ImportReport]:
+    """Preview or apply several files as one import: every file is read and checked
+    before anything is written, and they are written in one transaction, so a file
+    refused (or a conflict while writing) leaves every file unwritten. One report per
+    file, in order; each file keeps its own audit row."""
     if user is not None and user.role != Role.coordinator:
         raise PermissionDenied("一括取り込みはコーディネーターが行います。")
-    if "\x00" in filename:  # (a multipart file name is not scanned by ``limits``)
-        raise Invalid(
-            "ファイル名に使えない文字（NUL、文字コード 0）が含まれています。", code="NUL_CHARACTER"
+    for source in sources:
+        if "\x00" in source.filename:  # (a multipart file name is not scanned by ``limits``)
+            raise Invalid(
+                "ファイル名に使えない文字（NUL、文字コード 0）が含まれています。",
+                code="NUL_CHARACTER",
+            )
+    read: list[_Read] = []
+    for source in sources:
+        items, report = _parse(
+            source.kind, source.data, source.filename, limits or matching.Limits()
         )
-    items, report = _parse(kind, data, filename, limits or matching.Limits())
-    needs = [i for i in items if isinstance(i, matching.Need)]
-    orgs = [i for i in items if isinstance(i, matching.Organization)]
-    if on_stage is not None:
-        on_stage("checking", report)
-
-    def plan() -> None:
-        p = (
-            loader.plan_needs(session, needs)
-            if kind == "needs"
-            else loader.plan_organizations(session, orgs)
+        one = _Read(
+            source,
+            [i for i in items if isinstance(i, matching.Need)],
+            [i for i in items if isinstance(i, matching.Organization)],
+            report,
+            accept_valid,
         )
-        report.created, report.updated, report.unchanged = p.created, p.updated, p.unchanged
-
-    plan()
+        if on_stage is not None:
+            on_stage("checking", report)
+        _plan(session, one)
+        read.append(one)
     if not apply:
-        return report
+        return [one.report for one in read]
+    refused = [one for one in read if one.refused]
+    if refused:
+        problems = [p for one in refused for p in one.report.rejected]
+        raise Invalid(
+            f"{len(problems)}件の問題があるため取り込みませんでした（何も変更していません）。"
+            if len(read) == 1
+            else f"{len(problems)}件の問題があるため、どのファイルも取り込みませんでした"
+            "（何も変更していません）。",
+            code="IMPORT_REJECTED",
+            errors=problems,
+        )
     # one import applies at a time in a process, compared again as it writes, so its
     # report says what it did; across processes the database's unique keys decide
-    refused = bool(report.rejected) and not (accept_valid and (needs or orgs))
-    if on_stage is not None and not refused:  # a refused file is reported by _apply
-        on_stage("writing", report)
     with _APPLYING:
         session.rollback()  # a fresh snapshot: what an import that just finished wrote
-        return _apply(session, kind, data, filename, needs, orgs, report, user, accept_valid)
+        _apply(session, read, user, on_stage)
+    return [one.report for one in read]
+
+
+def _plan(session: Session, one: _Read) -> None:
+    p = (
+        loader.plan_needs(session, one.needs)
+        if one.source.kind == "needs"
+        else loader.plan_organizations(session, one.orgs)
+    )
+    one.report.created, one.report.updated, one.report.unchanged = (
+        p.created,
+        p.updated,
+        p.unchanged,
+    )
 
 
 _APPLYING = threading.Lock()
@@ -112,41 +190,32 @@ _APPLYING = threading.Lock()
 
 def _apply(
     session: Session,
-    kind: Kind,
-    data: bytes,
-    filename: str,
-    needs: list[matching.Need],
-    orgs: list[matching.Organization],
-    report: ImportReport,
+    read: list[_Read],
     user: User | None,
-    accept_valid: bool,
-) -> ImportReport:
-    items = needs or orgs
-    if report.rejected and not (accept_valid and items):
-        raise Invalid(
-            f"{len(report.rejected)}件の問題があるため取り込みませんでした（何も変更していません）。",
-            code="IMPORT_REJECTED",
-            errors=report.rejected,
-        )
-    # the import's one audit row (loader): file, counts, the keys written, by whom
-    written: dict[str, Any] = {
-        "user": user,
-        "source": data,
-        "file": filename,
-        "rejected": len(report.rejected),
-        "commit": False,
-    }
+    on_stage: Callable[[Literal["checking", "writing"], ImportReport], None] | None,
+) -> None:
     try:
-        done = (
-            loader.import_needs(session, needs, **written)
-            if kind == "needs"
-            else loader.import_organizations(session, orgs, **written)
-        )
-        report.created, report.updated, report.unchanged = (
-            done.created,
-            done.updated,
-            done.unchanged,
-        )
+        for one in read:
+            if on_stage is not None:
+                on_stage("writing", one.report)
+            # the file's one audit row (loader): file, counts, the keys written, by whom
+            written: dict[str, Any] = {
+                "user": user,
+                "source": one.source.data,
+                "file": one.source.filename,
+                "rejected": len(one.report.rejected),
+                "commit": False,
+            }
+            done = (
+                loader.import_needs(session, one.needs, **written)
+                if one.source.kind == "needs"
+                else loader.import_organizations(session, one.orgs, **written)
+            )
+            one.report.created, one.report.updated, one.report.unchanged = (
+                done.created,
+                done.updated,
+                done.unchanged,
+            )
         session.commit()
     except IntegrityError as exc:
         # another import of the same rows committed first (two coordinators, a double
@@ -157,7 +226,7 @@ def _apply(
             "（何も変更していません）。もう一度確認してから取り込んでください。",
             code="IMPORT_CONFLICT",
         ) from exc
-    if report.created:
+    if any(one.report.created for one in read):
         analyze(session, "need", "organization", "department", "audit_log")
-    report.applied = True
-    return report
+    for one in read:
+        one.report.applied = True

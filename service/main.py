@@ -31,6 +31,7 @@ from .limits import BodyLimit
 from .mail import views as mail_views
 from .mail.delivery import start_worker
 from .meetings import views as meeting_views
+from .proposals import views as proposal_views
 from .refresh import ensure_fresh, warm_up
 from .registrations import views as registration_views
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(api)
+    app.include_router(proposal_views.api_router)  # a department's proposal, in the API
 
     install_docs(app)  # before the pages' /static mount
     web.install(app)  # the pages people use: /, /login, /queue, /needs, …
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # 事前打ち合わせ: /suggestions/{id}/meetings, /meetings/{id}/edit, /meetings/{id}.ics
     app.include_router(meeting_views.router)
     app.include_router(event_views.router)  # /events: the 分野別発表会 planner
+    app.include_router(proposal_views.router)  # /needs/{id}/propose: a department's proposal
     # outermost: a body is bounded before any other layer reads it
     app.add_middleware(BodyLimit)
     return app

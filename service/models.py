@@ -193,6 +193,9 @@ class ApiToken(SQLModel, table=True):
 
 # ``Suggestion.model_version`` of a pairing the coordinator added by hand (no ranker made it)
 BY_HAND = "by-hand"
+# ``Suggestion.model_version`` of a group a department proposed for its own need: pending,
+# in the coordinator's queue, marked as the department's proposal (``service.proposals``)
+BY_DEPARTMENT = "by-department"
 
 
 class Suggestion(SQLModel, table=True):

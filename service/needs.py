@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from matching import FIELD_NAMES
 
+from . import stale
 from .audit import audit
 from .db import page_of
 from .deadlines import is_open, open_clause, today_jst
@@ -170,19 +171,28 @@ def create_need(session: Session, data: NeedCreate, *, user: User) -> tuple[Need
 
 
 def update_need(
-    session: Session, need_id: int, data: NeedUpdate, *, user: User
+    session: Session,
+    need_id: int,
+    data: NeedUpdate,
+    *,
+    user: User,
 ) -> tuple[Need, str]:
+    """Save the changes; with ``data.updated_at`` (the version the editor read) only if
+    nobody saved the need since (``stale``: otherwise ``409 STALE_VERSION``)."""
     need, dept = get_need(session, need_id, user=user)
     if not can_edit(user, need):
         raise PermissionDenied("この課題を編集する権限がありません。")
     if need.status == NeedStatus.withdrawn:
         raise Conflict("取り下げた課題は編集できません。", code="WITHDRAWN")
-    changes = data.model_dump(exclude_unset=True)
+    assert need.id is not None
+    read = data.updated_at
+    now = utcnow() if read is None else stale.claim(session, Need, need.id, read)
+    changes = data.model_dump(exclude_unset=True, exclude={"updated_at"})
     for name, value in changes.items():
         if name in ("fields", "areas", "forms"):
             value = to_tags(value)
         setattr(need, name, value)
-    need.updated_at = utcnow()
+    need.updated_at = now
     session.add(need)
     detail: dict[str, object] = {"changed": sorted(changes)}
     if "deadline" in changes:  # an extension is worth reading back in the log

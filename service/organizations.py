@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
+from sqlalchemy import CursorResult, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from matching import FIELD_NAMES
 
+from . import stale
 from .audit import audit
 from .db import page_of
 from .errors import Conflict, NotFound, PermissionDenied
@@ -92,11 +96,19 @@ def list_orgs(
     )
 
 
+ALREADY_REGISTERED = (
+    "この利用者は既に団体を登録しています。団体の情報は「団体の情報を編集」から変えられます。"
+)
+
+
 def create_org(session: Session, data: OrgCreate, *, user: User) -> Organization:
+    """Register a group. A group's user registers one, its own (the coordinator registers
+    any number): of parallel registrations by one user exactly one is kept, the others
+    are ``409 ALREADY_REGISTERED`` (``_link``)."""
     if user.role == Role.department:
         raise PermissionDenied("団体の登録は団体自身またはコーディネーターが行います。")
     if user.role == Role.npo and user.organization_id is not None:
-        raise Conflict("この利用者は既に団体を登録しています。", code="ALREADY_REGISTERED")
+        raise Conflict(ALREADY_REGISTERED, code="ALREADY_REGISTERED")
     key = data.key or f"W{uuid.uuid4().hex[:10].upper()}"
     if session.exec(select(Organization.id).where(Organization.key == key)).first() is not None:
         raise Conflict(f"団体ID「{key}」は既に使われています。", code="DUPLICATE_KEY")
@@ -107,23 +119,53 @@ def create_org(session: Session, data: OrgCreate, *, user: User) -> Organization
     session.add(org)
     session.flush()
     if user.role == Role.npo:
-        user.organization_id = org.id
-        session.add(user)
+        assert org.id is not None
+        _link(session, user, org.id)
     audit(session, user, "create", "organization", org.id, key=key)
     session.commit()
     return org
 
 
-def update_org(session: Session, org_id: int, data: OrgUpdate, *, user: User) -> Organization:
+def _link(session: Session, user: User, org_id: int) -> None:
+    """Make ``org_id`` the group user's organisation, only if the user has none: one
+    UPDATE compares and sets, so a parallel registration that linked first wins."""
+    assert user.id is not None
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(User)
+            .where(col(User.id) == user.id, col(User.organization_id).is_(None))
+            .values(organization_id=org_id)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        raise Conflict(ALREADY_REGISTERED, code="ALREADY_REGISTERED")
+    set_committed_value(user, "organization_id", org_id)
+
+
+def update_org(
+    session: Session,
+    org_id: int,
+    data: OrgUpdate,
+    *,
+    user: User,
+) -> Organization:
+    """Save the changes; with ``data.updated_at`` (the version the editor read) only if
+    nobody saved the profile since (``stale``: otherwise ``409 STALE_VERSION``)."""
     org = get_org(session, org_id, user=user)
     if not can_edit(user, org):
         raise PermissionDenied("この団体のプロフィールを編集する権限がありません。")
     if org.status == OrgStatus.withdrawn:
         raise Conflict("登録を取り消した団体は編集できません。", code="WITHDRAWN")
-    changes = data.model_dump(exclude_unset=True)
+    assert org.id is not None
+    read = data.updated_at
+    now = utcnow() if read is None else stale.claim(session, Organization, org.id, read)
+    changes = data.model_dump(exclude_unset=True, exclude={"updated_at"})
     for name, value in changes.items():
         setattr(org, name, to_tags(value) if name in TAG_FIELDS else value)
-    org.updated_at = utcnow()
+    org.updated_at = now
     session.add(org)
     audit(session, user, "update", "organization", org.id, changed=sorted(changes))
     session.commit()

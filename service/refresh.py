@@ -25,7 +25,7 @@ import matching
 from .db import analyze
 from .index import MatchingIndex, item_key, row_id
 from .mail.new_needs import notify_new_needs
-from .models import Suggestion, SuggestionStatus, utcnow
+from .models import BY_DEPARTMENT, BY_HAND, Suggestion, SuggestionStatus, utcnow
 
 __all__ = ["Snapshot", "ensure_fresh", "explain_pair", "warm_up"]
 
@@ -102,12 +102,19 @@ def explain_pair(index: MatchingIndex, need_id: int, org_id: int) -> dict[str, A
 def _refresh_all(session: Session, snap: Snapshot, index: MatchingIndex, *, top: int) -> None:
     active = snap.active
     version, model = snap.version, snap.model
+    # a department's proposal is its own (no rank, its marker and note): never rewritten
     existing: dict[tuple[int, int], Suggestion] = {
         (s.need_id, s.organization_id): s for s in session.exec(select(Suggestion)).all()
     }
+    proposed = {pair for pair, row in existing.items() if row.model_version == BY_DEPARTMENT}
     current: set[tuple[int, int]] = set()
-    # needs with no stored suggestion yet: ranked for the first time, i.e. just published
-    seen_needs = {need_id for need_id, _ in existing}
+    # needs the ranking never stored a suggestion for: ranked for the first time, i.e.
+    # just published (a pair a person made, by hand or a department's proposal, is not one)
+    seen_needs = {
+        need_id
+        for (need_id, _), row in existing.items()
+        if row.model_version not in (BY_HAND, BY_DEPARTMENT)
+    }
     first: dict[int, list[tuple[int, float]]] = {}
     now = utcnow()
     for need_key, ranking in active.rank_orgs(top=top) if active else []:
@@ -120,7 +127,8 @@ def _refresh_all(session: Session, snap: Snapshot, index: MatchingIndex, *, top:
             for _, org_key, score in ranked
             if (row := existing.get((need_id, row_id(org_key)))) is None
             or (
-                row.status == SuggestionStatus.pending
+                (need_id, row_id(org_key)) not in proposed
+                and row.status == SuggestionStatus.pending
                 and (row.score, row.model_version) != (score, model)
             )
         ]
@@ -132,6 +140,8 @@ def _refresh_all(session: Session, snap: Snapshot, index: MatchingIndex, *, top:
             pair = (need_id, row_id(org_key))
             current.add(pair)
             row = existing.get(pair)
+            if pair in proposed:
+                continue
             if row is None:
                 session.add(
                     Suggestion(

@@ -34,6 +34,7 @@ from matching import FIELD_NAMES
 
 from .meetings.models import OUTCOME_LABELS, Meeting, MeetingStatus
 from .models import (
+    BY_DEPARTMENT,
     BY_HAND,
     Decision,
     Department,
@@ -133,7 +134,7 @@ def _figures(session: Session, year: int) -> YearFigures:
             need_id,
             created,
             made_by == BY_HAND,
-            rank is not None or status != SuggestionStatus.pending,
+            rank is not None or status != SuggestionStatus.pending or made_by == BY_DEPARTMENT,
         )
         for s_id, need_id, created, made_by, rank, status in session.execute(
             sa_select(

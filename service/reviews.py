@@ -242,6 +242,56 @@ def _record(
     )
 
 
+def outside_suggestion(
+    session: Session,
+    index: MatchingIndex,
+    need_id: int,
+    organization_id: int,
+    *,
+    model_version: str,
+    status: SuggestionStatus,
+    already: str,
+    extra: dict[str, Any] | None = None,
+) -> Suggestion:
+    """A suggestion the ranking did not make (paired by hand, proposed by the department):
+    stored like any other (``rank`` None, the reasons the ranker would give, ``extra``
+    added to them), flushed, not committed. A pair that already has a suggestion, found
+    now or made a moment ago by the ranking or another request, is a 409 ``already``."""
+    existing = session.exec(
+        select(Suggestion.id).where(
+            Suggestion.need_id == need_id, Suggestion.organization_id == organization_id
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            already,
+            code="ALREADY_SUGGESTED",
+            errors=[{"field": "organization_id", "code": "EXISTS", "suggestion_id": existing}],
+        )
+    index.sync(session)
+    with index.lock:
+        reasons = dict(explain_pair(index, need_id, organization_id))
+        version = index.version
+    reasons.update(extra or {})
+    s = Suggestion(
+        need_id=need_id,
+        organization_id=organization_id,
+        score=float(reasons.get("score", 0.0)),
+        rank=None,
+        reasons=reasons,
+        index_version=version,
+        model_version=model_version,
+        status=status,
+    )
+    session.add(s)
+    try:
+        session.flush()
+    except IntegrityError:  # the same pair was suggested or added a moment ago
+        session.rollback()
+        raise Conflict(already, code="ALREADY_SUGGESTED") from None
+    return s
+
+
 def pair_by_hand(
     session: Session,
     index: MatchingIndex,
@@ -267,41 +317,16 @@ def pair_by_hand(
         )
     if org.status != OrgStatus.active:
         raise Conflict("登録を取り消した団体とは組み合わせられません。", code="ORG_WITHDRAWN")
-    existing = session.exec(
-        select(Suggestion).where(
-            Suggestion.need_id == need_id, Suggestion.organization_id == data.organization_id
-        )
-    ).first()
-    if existing is not None:
-        raise Conflict(
-            "この団体はすでにこの協働の種の提案にあります。提案のページで承認してください。",
-            code="ALREADY_SUGGESTED",
-            errors=[{"field": "organization_id", "code": "EXISTS", "suggestion_id": existing.id}],
-        )
-    index.sync(session)
-    with index.lock:
-        reasons = explain_pair(index, need_id, data.organization_id)
-        version = index.version
-    assert user.id is not None
-    s = Suggestion(
-        need_id=need_id,
-        organization_id=data.organization_id,
-        score=float(reasons.get("score", 0.0)),
-        rank=None,
-        reasons=reasons,
-        index_version=version,
+    s = outside_suggestion(
+        session,
+        index,
+        need_id,
+        data.organization_id,
         model_version=BY_HAND,
         status=SuggestionStatus.confirmed,
+        already="この団体はすでにこの協働の種の提案にあります。提案のページで承認してください。",
     )
-    session.add(s)
-    try:
-        session.flush()
-    except IntegrityError:  # the same pair was suggested or added a moment ago
-        session.rollback()
-        raise Conflict(
-            "この団体はすでにこの協働の種の提案にあります。提案のページで承認してください。",
-            code="ALREADY_SUGGESTED",
-        ) from None
+    assert user.id is not None
     assert s.id is not None
     decision = Decision(suggestion_id=s.id, action="confirm", comment=data.comment, user_id=user.id)
     _record(session, decision, s, need, dept, org, base_url=base_url)
@@ -327,6 +352,14 @@ def pairing_candidates(
     if user.role != Role.coordinator:
         raise PermissionDenied("団体との組み合わせはコーディネーターが記録します。")
     get_need(session, need_id, user=user)
+    return candidates(session, need_id, q=q, limit=limit, offset=offset)
+
+
+def candidates(
+    session: Session, need_id: int, *, q: str | None, limit: int, offset: int
+) -> tuple[int, list[tuple[Organization, int | None, str | None]]]:
+    """The active groups for a need's picker, whoever may use it (the caller checks):
+    ``pairing_candidates``'s rows."""
     query: Any = (
         select(
             Organization,

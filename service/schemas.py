@@ -85,6 +85,8 @@ class NeedUpdate(Patch):
     contact_name: Annotated[str, StringConstraints(max_length=100)] | None = None
     status: Literal[NeedStatus.draft, NeedStatus.published] | None = None
     deadline: date | None = None
+    # the ``updated_at`` you read: if someone saved since, 409 STALE_VERSION (left out: no check)
+    updated_at: datetime | None = None
 
 
 class NeedPublic(BaseModel):
@@ -135,6 +137,8 @@ class OrgUpdate(Patch):
     contact_name: Annotated[str, StringConstraints(max_length=100)] | None = None
     contact_email: Annotated[str, StringConstraints(max_length=254)] | None = None
     contact_phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    # the ``updated_at`` you read: if someone saved since, 409 STALE_VERSION (left out: no check)
+    updated_at: datetime | None = None
 
 
 class Contact(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import case, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
@@ -16,6 +16,7 @@ from .deadlines import is_open, open_clause, today_jst
 from .errors import NotFound, PermissionDenied
 from .index import MatchingIndex, item_key, row_id
 from .models import (
+    BY_DEPARTMENT,
     Decision,
     Department,
     Need,
@@ -78,9 +79,7 @@ def for_need(
     if user.role == Role.department:
         query = query.where(Suggestion.status == SuggestionStatus.confirmed)
     else:
-        query = query.where(
-            (col(Suggestion.rank).is_not(None)) | (Suggestion.status != SuggestionStatus.pending)
-        )
+        query = query.where(_listed() | (Suggestion.status != SuggestionStatus.pending))
     rows = session.exec(query).all()
     rows = sorted(rows, key=lambda r: (r[0].rank is None, r[0].rank or 0, -r[0].score, r[0].id))
     return [suggestion_public(*r) for r in rows]
@@ -100,7 +99,7 @@ def considered_for_need(
     rows = session.exec(
         joined().where(
             Suggestion.need_id == need.id,
-            ((col(Suggestion.rank).is_not(None)) & (Suggestion.status == SuggestionStatus.pending))
+            (_listed() & (Suggestion.status == SuggestionStatus.pending))
             | (Suggestion.status == SuggestionStatus.confirmed),
         )
     ).all()
@@ -176,6 +175,12 @@ def for_org(
     return out
 
 
+def _listed() -> Any:
+    """A suggestion that is put to the coordinator now: in a need's current top list, or
+    proposed by the need's department (which no refit takes out)."""
+    return or_(col(Suggestion.rank).is_not(None), col(Suggestion.model_version) == BY_DEPARTMENT)
+
+
 def _undecided(
     *,
     today: date,
@@ -189,7 +194,7 @@ def _undecided(
     ``joined()``."""
     conditions: list[Any] = [
         Suggestion.status == SuggestionStatus.pending,
-        col(Suggestion.rank).is_not(None),
+        _listed(),
         Need.status == NeedStatus.published,
         open_clause(today),
         Organization.status == OrgStatus.active,
@@ -262,7 +267,11 @@ def queue_by_need(
         session.execute(need_ids.order_by(col(Need.id)).limit(limit).offset(offset)).scalars()
     )
     rows = session.exec(
-        query.where(col(Need.id).in_(page_ids)).order_by(col(Suggestion.rank), col(Suggestion.id))
+        query.where(col(Need.id).in_(page_ids)).order_by(
+            case((col(Suggestion.model_version) == BY_DEPARTMENT, 0), else_=1),
+            col(Suggestion.rank),
+            col(Suggestion.id),
+        )
     ).all()
     grouped: dict[int, tuple[Need, str, list[tuple[Suggestion, Organization]]]] = {}
     for s, need, dept, org in rows:

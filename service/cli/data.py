@@ -83,73 +83,90 @@ def load(
     say = Progress(progress)
     say("データベースを準備中")
     upgrade(settings.sqlalchemy_url)
+    if corpus:
+        from corpus import PARTS, part_paths
+
+        files = [
+            (k, p)
+            for part in PARTS
+            for k, p in zip(("npos", "needs"), part_paths(part)[1::-1], strict=True)
+        ]
+    else:
+        files = [(k, p) for k, p in (("npos", npos), ("needs", needs)) if p is not None]
+    # every file is read and checked before any is written: one import, all or nothing
+    sources = _read_files(files, say)
+    if sources is None:
+        raise typer.Exit(2)
     engine = make_engine(settings.sqlalchemy_url)
-    failed = False
     try:
         with Session(engine) as session:
-            if corpus:
-                from corpus import PARTS, part_paths
-
-                files = [
-                    (k, p)
-                    for part in PARTS
-                    for k, p in zip(("npos", "needs"), part_paths(part)[1::-1], strict=True)
-                ]
-            else:
-                files = [(k, p) for k, p in (("npos", npos), ("needs", needs)) if p is not None]
-            for kind, path in files:
-                failed |= _load_file(
-                    session,
-                    kind,
-                    path,
-                    dry_run=dry_run,
-                    accept_valid=accept_valid,
-                    limits=limits,
-                    say=say,
-                )
+            failed = _load_files(
+                session, sources, dry_run=dry_run, accept_valid=accept_valid, limits=limits, say=say
+            )
     finally:
         engine.dispose()
     if failed:
         raise typer.Exit(2)
 
 
-def _load_file(
+def _label(kind: str) -> str:
+    return "団体" if kind == "organizations" else "課題"
+
+
+def _read_files(files: list[tuple[str, Path]], say: Progress) -> list[imports.Source] | None:
+    """The files' bytes, or None (each unreadable one said on stderr) if any is unreadable."""
+    sources: list[imports.Source] = []
+    unreadable = False
+    for kind, path in files:
+        source_kind: imports.Kind = "organizations" if kind == "npos" else "needs"
+        say(f"{_label(source_kind)} {path.name}: 読み込み中")
+        try:
+            sources.append(imports.Source(source_kind, path.read_bytes(), str(path)))
+        except OSError as exc:
+            typer.echo(
+                f"エラー: {path}: ファイルを読めません（{exc.strerror}） [FILE_UNREADABLE]",
+                err=True,
+            )
+            unreadable = True
+    if unreadable:
+        typer.echo(
+            "ファイルを読めないため、どのファイルも取り込みませんでした（何も変更していません）。"
+            " [FILE_UNREADABLE]",
+            err=True,
+        )
+        return None
+    return sources
+
+
+def _load_files(
     session: Session,
-    kind: str,
-    path: Path,
+    sources: list[imports.Source],
     *,
     dry_run: bool,
     accept_valid: bool,
     limits: matching.Limits,
     say: Progress,
 ) -> bool:
-    """Import (or preview) one file; print its counts and problems. True if it was refused."""
-    label = "団体" if kind == "npos" else "課題"
+    """Import (or preview) the files as one; print their counts and problems. True if
+    they were refused (then nothing of any file was written)."""
     started = time.perf_counter()
-    say(f"{label} {path.name}: 読み込み中")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        typer.echo(
-            f"エラー: {path}: ファイルを読めません（{exc.strerror}） [FILE_UNREADABLE]", err=True
-        )
-        return True
 
-    def stage(name: str, report: imports.ImportReport) -> None:
-        if name == "checking":
-            say(f"{label} {path.name}: {report.rows}行を確認中")
+    def name(report: imports.ImportReport) -> str:
+        return f"{_label(report.kind)} {Path(report.file).name}"
+
+    def stage(stage_name: str, report: imports.ImportReport) -> None:
+        if stage_name == "checking":
+            say(f"{name(report)}: {report.rows}行を確認中")
         else:
             say(
-                f"{label} {path.name}: 書き込み中（新規 {len(report.created)}・"
+                f"{name(report)}: 書き込み中（新規 {len(report.created)}・"
                 f"更新 {len(report.updated)}）"
             )
 
     try:
-        report = imports.run_import(
+        reports = imports.run_imports(
             session,
-            "organizations" if kind == "npos" else "needs",
-            data,
-            str(path),
+            sources,
             user=None,
             apply=not dry_run,
             accept_valid=accept_valid,
@@ -159,20 +176,22 @@ def _load_file(
     except DomainError as exc:
         for problem in exc.errors:
             typer.echo(f"エラー: {matching.Problem(**problem)}", err=True)
-        typer.echo(f"{label}: {exc.message} [{exc.code}]", err=True)
+        typer.echo(f"{exc.message} [{exc.code}]", err=True)
         return True
-    for problem in report.rejected:
-        typer.echo(f"エラー: {matching.Problem(**problem)}", err=True)
-    for warning in report.warnings:
-        typer.echo(f"注意: {matching.Problem(**warning)}", err=True)
     prefix = "（確認のみ）" if dry_run else ""
-    counts = (
-        f"新規 {len(report.created)}・更新 {len(report.updated)}"
-        f"・変更なし {len(report.unchanged)}・不備 {len(report.rejected)}"
-    )
-    typer.echo(f"{label}{prefix}: {counts}")
-    say(f"{label} {path.name}: 完了{prefix} {counts}{seconds_since(started)}")
-    return bool(report.rejected) and not accept_valid
+    for report in reports:
+        label = _label(report.kind)
+        for problem in report.rejected:
+            typer.echo(f"エラー: {matching.Problem(**problem)}", err=True)
+        for warning in report.warnings:
+            typer.echo(f"注意: {matching.Problem(**warning)}", err=True)
+        counts = (
+            f"新規 {len(report.created)}・更新 {len(report.updated)}"
+            f"・変更なし {len(report.unchanged)}・不備 {len(report.rejected)}"
+        )
+        typer.echo(f"{label}{prefix}: {counts}")
+        say(f"{name(report)}: 完了{prefix} {counts}{seconds_since(started)}")
+    return any(report.rejected for report in reports) and not accept_valid
 
 
 def create_user_command(

@@ -250,15 +250,28 @@ def add_need(session: Session, event_id: int, need_id: int, *, user: User, today
     return _add(session, EventNeed(event_id=event_id, need_id=need_id, source=Source.added))
 
 
-def remove_need(session: Session, event_id: int, need_id: int, *, user: User) -> bool:
-    get_event(session, event_id, user=user)
-    row = session.get(EventNeed, (event_id, need_id))
+def _remove(
+    session: Session,
+    event_id: int,
+    row: EventNeed | EventGroup | None,
+    *,
+    user: User,
+    action: str,
+    **detail: int,
+) -> bool:
+    """Take a need or a group off the event, audited. False: it was not on it."""
     if row is None:
         return False
     session.delete(row)
-    audit(session, user, "remove_need", "matching_event", event_id, need_id=need_id)
+    audit(session, user, action, "matching_event", event_id, **detail)
     session.commit()
     return True
+
+
+def remove_need(session: Session, event_id: int, need_id: int, *, user: User) -> bool:
+    get_event(session, event_id, user=user)
+    row = session.get(EventNeed, (event_id, need_id))
+    return _remove(session, event_id, row, user=user, action="remove_need", need_id=need_id)
 
 
 def add_group(session: Session, event_id: int, org_id: int, *, user: User) -> bool:
@@ -276,9 +289,4 @@ def add_group(session: Session, event_id: int, org_id: int, *, user: User) -> bo
 def remove_group(session: Session, event_id: int, org_id: int, *, user: User) -> bool:
     get_event(session, event_id, user=user)
     row = session.get(EventGroup, (event_id, org_id))
-    if row is None:
-        return False
-    session.delete(row)
-    audit(session, user, "remove_group", "matching_event", event_id, organization_id=org_id)
-    session.commit()
-    return True
+    return _remove(session, event_id, row, user=user, action="remove_group", organization_id=org_id)

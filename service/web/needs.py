@@ -19,7 +19,7 @@ from .. import needs as needs_service
 from .. import suggestions as sugg
 from ..deadlines import is_open
 from ..deps import IndexDep, SessionDep, SettingsDep, TodayDep
-from ..errors import DomainError, PermissionDenied
+from ..errors import Conflict, DomainError, PermissionDenied
 from ..models import (
     Department,
     Need,
@@ -34,6 +34,7 @@ from ..models import (
 )
 from ..organizations import org_public
 from ..schemas import NeedCreate, NeedUpdate
+from ..stale import version_of
 from .core import (
     Id,
     PageUser,
@@ -47,6 +48,8 @@ from .core import (
     render,
     require,
 )
+from .stale import VERSION_FIELD, differences, sent_version
+from .stale import notice as stale_notice
 
 router = APIRouter()
 PER_PAGE = 20
@@ -105,6 +108,7 @@ def _form_page(
     errors: dict[str, str],
     need: Need | None = None,
     error: str | None = None,
+    stale_notice: dict[str, Any] | None = None,
 ) -> Response:
     return render(
         request,
@@ -114,11 +118,12 @@ def _form_page(
             "values": values,
             "errors": errors,
             "error": error,
+            "stale": stale_notice,
             "help": HELP,
             "areas": _areas(session),
             "departments": _departments(session) if user.role == Role.coordinator else [],
         },
-        status=422 if errors or error else 200,
+        status=409 if stale_notice else 422 if errors or error else 200,
     )
 
 
@@ -175,7 +180,13 @@ def edit_need_page(request: Request, session: SessionDep, user: PageUser, need_i
     need, dept = needs_service.get_need(session, need_id, user=user)
     if not needs_service.can_edit(user, need):
         raise PermissionDenied("この協働の種を編集する権限がありません。")
-    values = {
+    values = {**_saved(need), "department": dept, VERSION_FIELD: version_of(need.updated_at)}
+    return _form_page(request, session, user, values=values, errors={}, need=need)
+
+
+def _saved(need: Need) -> dict[str, Any]:
+    """The need's stored values, as the form holds them."""
+    return {
         "title": need.title,
         "description": need.description,
         "goal": need.goal,
@@ -185,9 +196,7 @@ def edit_need_page(request: Request, session: SessionDep, user: PageUser, need_i
         "contact_name": need.contact_name,
         "status": need.status,
         "deadline": need.deadline,
-        "department": dept,
     }
-    return _form_page(request, session, user, values=values, errors={}, need=need)
 
 
 @router.post("/needs/{need_id}/edit")
@@ -197,10 +206,32 @@ async def update_need(
     form = await checked_form(request)
     need, _ = needs_service.get_need(session, need_id, user=user)
     values = _need_values(form)
+    read = sent_version(form)
+    kept = {**values, VERSION_FIELD: str(form.get(VERSION_FIELD, ""))}
     try:
-        needs_service.update_need(session, need_id, NeedUpdate(**values), user=user)
+        sent = NeedUpdate(**values, updated_at=read) if read else NeedUpdate(**values)
+        needs_service.update_need(session, need_id, sent, user=user)
     except ValidationError as exc:
-        return _form_page(request, session, user, values=values, errors=form_errors(exc), need=need)
+        return _form_page(request, session, user, values=kept, errors=form_errors(exc), need=need)
+    except Conflict as exc:
+        if exc.code != "STALE_VERSION":
+            raise
+        # someone saved it meanwhile: the typed form again, beside what is saved now
+        session.expire_all()
+        need, _ = needs_service.get_need(session, need_id, user=user)
+        kept[VERSION_FIELD] = version_of(need.updated_at)  # saving again overwrites, knowingly
+        if not differences(values, _saved(need)):  # the same form posted twice: saved
+            return redirect(f"/needs/{need_id}", msg="need_saved")
+        notice = stale_notice(
+            message=exc.message,
+            item_page=f"/needs/{need_id}",
+            saved_at=need.updated_at,
+            typed=values,
+            saved=_saved(need),
+        )
+        return _form_page(
+            request, session, user, values=kept, errors={}, need=need, stale_notice=notice
+        )
     return redirect(f"/needs/{need_id}", msg="need_saved")
 
 
@@ -321,6 +352,10 @@ def need_page(
             "similar": [(n, score) for n, score in similar if score >= 0.2],
             "can_edit": needs_service.can_edit(user, need),
             "can_pair": user.role == Role.coordinator and need.status == NeedStatus.published,
+            "can_propose": user.role == Role.department
+            and need.department_id == user.department_id
+            and need.status == NeedStatus.published
+            and not public.expired,
         },
     )
 

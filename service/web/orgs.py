@@ -16,9 +16,10 @@ import matching
 from .. import organizations as orgs_service
 from .. import suggestions as sugg
 from ..deps import IndexDep, SessionDep
-from ..errors import DomainError, PermissionDenied
+from ..errors import Conflict, DomainError, PermissionDenied
 from ..models import Organization, OrgStatus, Role, User, from_tags, int_tags
 from ..schemas import OrgCreate, OrgUpdate
+from ..stale import version_of
 from .core import (
     Id,
     PageUser,
@@ -33,6 +34,8 @@ from .core import (
     require,
 )
 from .needs import _areas
+from .stale import VERSION_FIELD, differences, sent_version
+from .stale import notice as stale_notice
 
 router = APIRouter()
 PER_PAGE = 20
@@ -89,6 +92,8 @@ def _form(
     errors: dict[str, str],
     org: Organization | None = None,
     error: str | None = None,
+    stale_notice: dict[str, Any] | None = None,
+    status: int | None = None,
 ) -> Response:
     return render(
         request,
@@ -98,19 +103,22 @@ def _form(
             "values": values,
             "errors": errors,
             "error": error,
+            "stale": stale_notice,
             "help": HELP,
             "legal_forms": LEGAL_FORMS,
             "areas": _areas(session),
         },
-        status=422 if errors or error else 200,
+        status=status or (409 if stale_notice else 422 if errors or error else 200),
     )
 
 
 def _may_register(user: User) -> None:
-    if user.role == Role.department or (user.role == Role.npo and user.organization_id is not None):
+    if user.role == Role.department:
         raise PermissionDenied(
             "団体の登録は、団体の利用者（まだ登録していない方）か市民自治推進課が行います。"
         )
+    if user.role == Role.npo and user.organization_id is not None:  # one group per user
+        raise Conflict(orgs_service.ALREADY_REGISTERED, code="ALREADY_REGISTERED")
 
 
 @router.get("/orgs/new")
@@ -151,7 +159,9 @@ async def create_org(request: Request, session: SessionDep, user: PageUser) -> R
             return made  # the other post won
         if isinstance(exc, IntegrityError):
             raise
-        return _form(request, session, values=values, errors={}, error=exc.message)
+        return _form(
+            request, session, values=values, errors={}, error=exc.message, status=exc.status
+        )
     return redirect("/my" if user.role == Role.npo else f"/orgs/{org.id}", msg="org_saved")
 
 
@@ -160,10 +170,16 @@ def edit_org_page(request: Request, session: SessionDep, user: PageUser, org_id:
     org = orgs_service.get_org(session, org_id, user=user)
     if not orgs_service.can_edit(user, org):
         raise PermissionDenied("この団体の情報を編集する権限がありません。")
+    values = {**_saved(org), VERSION_FIELD: version_of(org.updated_at)}
+    return _form(request, session, values=values, errors={}, org=org)
+
+
+def _saved(org: Organization) -> dict[str, Any]:
+    """The profile's stored values, as the form holds them."""
     values = org.model_dump()
     values["fields"] = int_tags(org.fields)
     values["areas"] = from_tags(org.areas)
-    return _form(request, session, values=values, errors={}, org=org)
+    return values
 
 
 @router.post("/orgs/{org_id}/edit")
@@ -171,10 +187,31 @@ async def update_org(request: Request, session: SessionDep, user: PageUser, org_
     form = await checked_form(request)
     org = orgs_service.get_org(session, org_id, user=user)
     values = _values(form)
+    read = sent_version(form)
+    kept = {**values, VERSION_FIELD: str(form.get(VERSION_FIELD, ""))}
     try:
-        orgs_service.update_org(session, org_id, OrgUpdate(**values), user=user)
+        sent = OrgUpdate(**values, updated_at=read) if read else OrgUpdate(**values)
+        orgs_service.update_org(session, org_id, sent, user=user)
     except ValidationError as exc:
-        return _form(request, session, values=values, errors=form_errors(exc), org=org)
+        return _form(request, session, values=kept, errors=form_errors(exc), org=org)
+    except Conflict as exc:
+        if exc.code != "STALE_VERSION":
+            raise
+        # someone saved it meanwhile: the typed form again, beside what is saved now
+        session.expire_all()
+        org = orgs_service.get_org(session, org_id, user=user)
+        kept[VERSION_FIELD] = version_of(org.updated_at)  # saving again overwrites, knowingly
+        if not differences(values, _saved(org)):
+            # the same form posted twice: saved already
+            return redirect("/my" if user.role == Role.npo else f"/orgs/{org_id}", msg="org_saved")
+        notice = stale_notice(
+            message=exc.message,
+            item_page=f"/orgs/{org_id}",
+            saved_at=org.updated_at,
+            typed=values,
+            saved=_saved(org),
+        )
+        return _form(request, session, values=kept, errors={}, org=org, stale_notice=notice)
     return redirect("/my" if user.role == Role.npo else f"/orgs/{org_id}", msg="org_saved")
 
 

@@ -129,3 +129,17 @@ def smtp() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+def test_a_department_proposal_before_the_ranking_does_not_hide_the_news(
+    api: Server, groups: dict[str, Any]
+) -> None:
+    """A group the department proposed at once is a person's pick, not a ranking: the
+    need is still ranked for the first time, and the best group still hears of it."""
+    bousai = api.client("bousai")
+    new = ok(bousai.post("/api/needs", json=need_payload(1, key="N2p")), 201)["id"]
+    proposal = {"organization_id": groups["last"], "comment": "地域で顔見知りです"}
+    ok(bousai.post(f"/api/needs/{new}/proposals", json=proposal), 201)
+    ok(groups["coord"].get(f"/api/needs/{new}/suggestions"))
+    assert suits(api, new, groups["best"])
+    assert [(r.kind, r.to_address) for r in outbox(api)] == [("new_need", "npo1@example.jp")]

@@ -1,13 +1,13 @@
 """Hostile text in every free-text field, checked on every page and in every export.
 
 A need, a group's organisation, a decision's and a stage's comment, a group's interest,
-a user's display name, an invitation's address, registration requests (one declined
-with a reason) and the search box all carry script tags, an attribute breakout, a
-``javascript:`` URL, template syntax and a formula. Then every GET route the route
-matrix (test_route_matrix.ROUTES) lets a role see is loaded as that role, with every
-seeded object: an HTML answer must carry a Content-Security-Policy and show the
-payloads only as text; a CSV or XLSX export must hold no cell a spreadsheet would
-evaluate.
+a department's note on a group it proposes, a user's display name, an invitation's
+address, registration requests (one declined with a reason) and the search box all carry
+script tags, an attribute breakout, a ``javascript:`` URL, template syntax and a formula.
+Then every GET route the route matrix (test_route_matrix.ROUTES) lets a role see is
+loaded as that role, with every seeded object: an HTML answer must carry a
+Content-Security-Policy and show the payloads only as text; a CSV or XLSX export must
+hold no cell a spreadsheet would evaluate.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 from openpyxl import load_workbook
 
 from .conftest import Server
-from .helpers import need_payload, ok, org_payload, post_form, seed
+from .helpers import csrf_of, need_payload, ok, org_payload, post_form, seed
 from .test_route_matrix import ROLES, ROUTES, World, allowed, app_routes, fillings
 
 SCRIPT = "<script>alert(1)</script>"
@@ -94,6 +94,14 @@ def world(api: Server) -> World:
         npo1.post(
             "/api/organizations",
             json=org_payload(1, areas=[hostile(3, 50)], contact_phone="045-000-0000") | org_fields,
+        ),
+        201,
+    )
+    # the department proposes a group for its need, with a note to the coordinator
+    ok(
+        bousai.post(
+            f"/api/needs/{need['id']}/proposals",
+            json={"organization_id": orgs["P2"], "comment": hostile(2, 2000)},
         ),
         201,
     )
@@ -314,6 +322,8 @@ def test_the_payloads_are_shown_as_text(world: World) -> None:
         assert TEMPLATE in text, user
     edit = world.page("coord")[0].get(f"/meetings/{world.ids['meeting_id'][0][1]}/edit").text
     assert edit.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5
+    queue = world.page("coord")[0].get("/queue").text  # the department's note
+    assert "防災危機管理室からの提案</strong>: -1+1{{7*191}}&lt;script&gt;" in queue
     users = world.page("coord")[0].get("/users").text  # the hostile display name
     assert "+1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in users
     event = world.ids["event_id"][0][1]
@@ -339,3 +349,32 @@ def test_reflected_query_parameters_are_escaped(api: Server) -> None:
             r = world.page(user)[0].get(path, params=query)
             assert r.status_code < 500 and "text/html" in r.headers["content-type"]
             assert check_html(r, f"{path}?{query}") == []
+
+
+def test_the_stale_edit_page_shows_what_was_typed_and_what_is_saved_as_text(
+    world: World,
+) -> None:
+    """The 409 page of a stale edit holds both sides: the typed form and the saved text."""
+    need = world.ids["need_id"][0][1]
+    org = world.ids["org_id"][0][1]
+    version = re.compile(r'name="version" value="([^"]+)"')
+    for user, page, other, fields in (
+        ("bousai", f"/needs/{need}/edit", f"/api/needs/{need}", ("title", "description")),
+        ("npo1", f"/orgs/{org}/edit", f"/api/organizations/{org}", ("name", "activities")),
+    ):
+        client = world.page(user)[0]
+        form = client.get(page)
+        read = version.search(form.text)
+        assert read, page
+        saved = {fields[0]: hostile(2), fields[1]: hostile(3) + " 保存済み"}
+        ok(world.bearer("coord").patch(other, json=saved))
+        typed = {fields[0]: hostile(1), fields[1]: hostile(0) + " 入力中"}
+        r = client.post(
+            page,
+            data={"csrf_token": csrf_of(form), "version": read.group(1), "status": "published"}
+            | typed,
+        )
+        assert r.status_code == 409, (page, r.text)
+        assert check_html(r, f"{user} stale POST {page}") == []
+        assert "保存済み" in r.text and "入力中" in r.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text and TEMPLATE in r.text
