@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: SecretStr = SecretStr("")
     mail_from: str = "kyodo@localhost"  # the sender's address (display name 「協働マッチング」)
+    # send the outbox from inside ``serve`` (a background thread), instead of or beside
+    # ``python -m service mail``; off by default (demo mode only queues, with no SMTP host)
+    deliver_mail: bool = False
+    mail_interval: int = Field(default=30, ge=1, le=3600)  # seconds between its runs
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:

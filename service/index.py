@@ -110,8 +110,11 @@ class Progress:
 class MatchingIndex:
     """Thread-safe holder of the fitted ranker for one process."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, mail_base_url: str | None = None) -> None:
         self.engine = engine
+        # where the links in mail start: with it, storing a just-published need's
+        # suggestions tells the groups at its top (``refresh``); without it, no mail
+        self.mail_base_url = mail_base_url
         self.lock = threading.RLock()  # held to read or swap the ranker, not to fit
         self.fit_lock = threading.Lock()  # one refit at a time
         self.refresh_lock = threading.Lock()  # one refresh of the stored suggestions at a time

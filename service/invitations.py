@@ -15,7 +15,7 @@ from sqlmodel import Session, col, delete, select
 
 from .audit import audit
 from .errors import Conflict, Invalid, NotFound, PermissionDenied
-from .mail.service import notify_reset
+from .mail.service import clean_address, notify_invitation, notify_reset
 from .models import ApiToken, Department, Invitation, Organization, Role, User, utcnow
 from .needs import department_named
 from .schemas import UserCreate
@@ -37,11 +37,17 @@ def create_invitation(
     display_name: str = "",
     department: str | None = None,
     organization_id: int | None = None,
+    email: str = "",
+    mail_base_url: str | None = None,
+    note: str = "",
 ) -> tuple[Invitation, str]:
-    """A new invitation and its secret (shown once, never stored)."""
+    """A new invitation and its secret (shown once, never stored). With ``email`` and
+    ``mail_base_url`` the link is also mailed to ``email`` through the outbox (``note``: a
+    first paragraph for the mail); the link can be handed over all the same."""
     if by.role != Role.coordinator:
         raise PermissionDenied("利用者を招待できるのはコーディネーターだけです。")
     display_name = clean_display_name(display_name)  # ``Invalid`` ``BAD_DISPLAY_NAME``
+    email = clean_address(email)  # ``Invalid`` ``BAD_EMAIL``
     department_id = None
     if role == Role.department:
         if not department or not department.strip():
@@ -55,6 +61,7 @@ def create_invitation(
         raise Invalid(
             "団体の利用者には、登録済みの団体を指定してください。", code="BAD_ORGANIZATION"
         )
+    department_name = department.strip() if department else ""
     token = secrets.token_urlsafe(24)
     assert by.id is not None
     invitation = Invitation(
@@ -65,10 +72,30 @@ def create_invitation(
         organization_id=organization_id,
         created_by=by.id,
         expires_at=utcnow() + timedelta(days=INVITATION_DAYS),
+        email=email,
     )
     session.add(invitation)
     session.flush()
-    audit(session, by, "invite", "invitation", invitation.id, role=role)
+    assert invitation.id is not None
+    mailed = bool(email and mail_base_url is not None)
+    audit(session, by, "invite", "invitation", invitation.id, role=role, mailed=mailed)
+    if mailed:
+        assert mail_base_url is not None
+        org = session.get(Organization, organization_id) if organization_id else None
+        lead = {
+            Role.coordinator: "コーディネーター（市民自治推進課）として",
+            Role.department: f"{department_name}の協働推進員として",
+            Role.npo: f"{org.name} のスタッフとして" if org else "団体のスタッフとして",
+        }[role]
+        notify_invitation(
+            session,
+            invitation_id=invitation.id,
+            to=email,
+            name=display_name,
+            lead=(f"{note}\n\n" if note else "") + f"{lead}、協働マッチングにご招待します。",
+            link=f"{mail_base_url.rstrip('/')}/invite/{token}",
+            days=INVITATION_DAYS,
+        )
     session.commit()
     return invitation, token
 
@@ -196,6 +223,9 @@ def accept_invitation(
     assert used is not None
     used.used_by = user.id
     session.add(used)
+    if used.email and not user.email:  # the address the link was mailed to
+        user.email = used.email
+        session.add(user)
     audit(session, user, "accept", "invitation", used.id, username=user.username)
     session.commit()
     return user

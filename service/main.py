@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from sqlmodel import Session
 
 from . import public, web
 from .api.routes import (
@@ -28,11 +29,12 @@ from .events import views as event_views
 from .index import MatchingIndex
 from .limits import BodyLimit
 from .mail import views as mail_views
+from .mail.delivery import start_worker
 from .meetings import views as meeting_views
 from .openapi import install_openapi
 from .privacy import views as privacy_views
 from .proposals import views as proposal_views
-from .refresh import warm_up
+from .refresh import ensure_fresh, warm_up
 from .registrations import views as registration_views
 
 
@@ -40,11 +42,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings.sqlalchemy_url)
 
+    def refresh() -> None:
+        with Session(engine) as session:
+            ensure_fresh(session, app.state.index, top=settings.suggestions_per_need)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.warm_up:  # fit and rank in the background, not in the first request
             warm_up(engine, app.state.index, top=settings.suggestions_per_need)
+        # the outbox sent from a thread of the server (KYODO_DELIVER_MAIL), if asked; each
+        # run first stores fresh suggestions (a just-published need's mail is queued there)
+        app.state.mail_worker = start_worker(engine, settings=settings, before=refresh)
         yield
+        if app.state.mail_worker is not None:
+            app.state.mail_worker.set()
         engine.dispose()
 
     app = FastAPI(
@@ -61,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     # the index is fitted lazily on the first request that ranks (never at import time)
-    app.state.index = MatchingIndex(engine)
+    app.state.index = MatchingIndex(engine, mail_base_url=settings.base_url)
     install_handlers(app)
     api = APIRouter(prefix="/api")
     for module in (

@@ -293,6 +293,8 @@ class Invitation(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=_ts())
     used_by: int | None = Field(default=None, foreign_key="app_user.id")
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # where the link was mailed, if it was (the new user's address once accepted)
+    email: str = Field(default="", max_length=254)
 
 
 class Interest(SQLModel, table=True):

@@ -4,7 +4,9 @@
 refresh at a time per process, over a snapshot of the index taken under its lock, so the
 lock is not held while every need is ranked and explained (``index.progress`` says how
 far it is). New pairs are added, moved ones re-ranked, and pairs that fell out of a top
-list keep their row with no rank: nothing a coordinator may have seen is deleted.
+list keep their row with no rank: nothing a coordinator may have seen is deleted. A need
+ranked for the first time (just published) tells the groups at its top, in the same
+transaction (``mail.new_needs``), when the index has a ``mail_base_url``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import matching
 
 from .db import analyze
 from .index import MatchingIndex, item_key, row_id
-from .models import BY_DEPARTMENT, Suggestion, SuggestionStatus, utcnow
+from .mail.new_needs import notify_new_needs
+from .models import BY_DEPARTMENT, BY_HAND, Suggestion, SuggestionStatus, utcnow
 
 __all__ = ["Snapshot", "ensure_fresh", "explain_pair", "warm_up"]
 
@@ -105,6 +108,14 @@ def _refresh_all(session: Session, snap: Snapshot, index: MatchingIndex, *, top:
     }
     proposed = {pair for pair, row in existing.items() if row.model_version == BY_DEPARTMENT}
     current: set[tuple[int, int]] = set()
+    # needs the ranking never stored a suggestion for: ranked for the first time, i.e.
+    # just published (a pair a person made, by hand or a department's proposal, is not one)
+    seen_needs = {
+        need_id
+        for (need_id, _), row in existing.items()
+        if row.model_version not in (BY_HAND, BY_DEPARTMENT)
+    }
+    first: dict[int, list[tuple[int, float]]] = {}
     now = utcnow()
     for need_key, ranking in active.rank_orgs(top=top) if active else []:
         need_id = row_id(need_key)
@@ -123,6 +134,8 @@ def _refresh_all(session: Session, snap: Snapshot, index: MatchingIndex, *, top:
         ]
         reasons = _reasons(snap, need_key, stale) if stale else {}
         index.progress.done += 1
+        if need_id not in seen_needs and ranked:
+            first[need_id] = [(row_id(org_key), score) for _, org_key, score in ranked]
         for rank, org_key, score in ranked:
             pair = (need_id, row_id(org_key))
             current.add(pair)
@@ -161,6 +174,8 @@ def _refresh_all(session: Session, snap: Snapshot, index: MatchingIndex, *, top:
             row.updated_at = now
             session.add(row)
     added = len(session.new)
+    if first and index.mail_base_url is not None:  # in the suggestions' own transaction
+        notify_new_needs(session, first, base_url=index.mail_base_url, now=now)
     session.commit()
     if added > ANALYZE_AFTER:
         analyze(session, "suggestion")

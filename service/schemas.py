@@ -302,8 +302,11 @@ class InvitationIn(Strict):
     display_name: Line = ""
     department: RequiredLine | None = None  # a department user's 担当課
     organization_id: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
+    # if given, the link is also mailed there through the outbox
+    email: Annotated[str, StringConstraints(max_length=254)] = ""
 
 
 class InvitationOut(BaseModel):
     path: str  # /invite/…: send the site's address followed by this to the person
     expires_at: datetime
+    mailed_to: str = ""  # the address the link was queued to, if any

@@ -1,7 +1,7 @@
 """``python -m service`` (or ``kyodo``): the service's command line, in Japanese and English.
 
 ``data`` holds the commands that fill the database (migrate, load, create-user), ``run``
-those that run or refresh the service (refit, train, serve, mail, remind).
+those that run or refresh the service (refit, train, serve, mail, remind, digest).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ for _name, _command in (
     ("serve", run.serve),
     ("mail", run.mail),
     ("remind", run.remind),
+    ("digest", run.digest),
 ):
     app.command(_name, cls=Command)(_command)
 

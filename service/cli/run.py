@@ -1,4 +1,4 @@
-"""The commands that run or refresh the service: refit, train, serve, mail, remind."""
+"""The commands that run or refresh the service: refit, train, serve, mail, remind, digest."""
 
 from __future__ import annotations
 
@@ -88,6 +88,14 @@ def serve(
             "holds its own index, kept in step through the audit log",
         ),
     ] = 1,
+    deliver_mail: Annotated[
+        bool | None,
+        typer.Option(
+            "--deliver-mail/--no-deliver-mail",
+            help="送信待ちのメールをサーバーの中でも送る（KYODO_DELIVER_MAIL） / send the "
+            "outbox from inside the server too (needs KYODO_SMTP_HOST)",
+        ),
+    ] = None,
 ) -> None:
     """データベースを更新してから Web 画面と API を起動 / migrate, then serve the pages and API."""
     import os
@@ -105,6 +113,10 @@ def serve(
                 "本番（KYODO_ENVIRONMENT=production）ではデモを使えません。", param_hint="--demo"
             )
         settings = settings.model_copy(update={"demo_mode": True})
+    if deliver_mail is not None:
+        settings = settings.model_copy(update={"deliver_mail": deliver_mail})
+    if settings.deliver_mail and not settings.smtp_host:
+        typer.echo("KYODO_SMTP_HOST が未設定です（デモモード）: メールは送らず /mail に残します。")
     if workers > 1 and settings.sqlalchemy_url.startswith("sqlite"):
         raise typer.BadParameter(
             "複数のプロセスで動かすには PostgreSQL（DATABASE_URL）を指定してください。",
@@ -127,6 +139,7 @@ def serve(
         return
     # each worker process builds the app from the environment (the same settings)
     os.environ["KYODO_DEMO_MODE"] = "true" if settings.demo_mode else "false"
+    os.environ["KYODO_DELIVER_MAIL"] = "true" if settings.deliver_mail else "false"
     uvicorn.run("service.main:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
@@ -176,5 +189,23 @@ def remind() -> None:
         with Session(engine) as session:
             n = queue_reminders(session, today=today_jst(), base_url=settings.base_url)
         typer.echo(f"期限のお知らせ: {n}件を送信待ちに入れました")
+    finally:
+        engine.dispose()
+
+
+def digest() -> None:
+    """コーディネーターへ週のまとめをメール送信待ちに入れる / queue the weekly digest.
+
+    週1回（cron など）で実行し、同じ週（ISO 週、日本時間）の2回目以降は何も重ねない / run
+    once a week (e.g. from cron); a second run in the same ISO week (Japan time) queues
+    nothing. The mail worker sends it."""
+    from ..mail.digest import queue_digest
+
+    settings = Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            n = queue_digest(session, base_url=settings.base_url)
+        typer.echo(f"週のまとめ: {n}件を送信待ちに入れました")
     finally:
         engine.dispose()

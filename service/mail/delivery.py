@@ -4,13 +4,18 @@ A row is claimed before it is sent (one UPDATE … WHERE sent_at IS NULL AND the
 unclaimed or its claim is stale; a row counts as claimed only if that UPDATE changed it),
 so two workers never send the same row. A failure releases the claim, counts the attempt,
 keeps the error and waits 1, 2, 4 … minutes (at most an hour) before the next try.
-Without ``smtp_host`` (demo mode) nothing is sent and nothing connects.
+Without ``smtp_host`` (demo mode) nothing is sent and nothing connects. ``start_worker``
+runs ``deliver_due`` every ``mail_interval`` seconds in a thread of the server (``serve``
+with ``KYODO_DELIVER_MAIL``); the claims make it safe beside other workers.
 """
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.headerregistry import Address
@@ -20,11 +25,14 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, or_, select
 
 from ..config import Settings
 from ..models import utcnow
 from .models import SECRET_KINDS, SECRET_REMOVED, MailOutbox
+
+log = logging.getLogger(__name__)
 
 SENDER_NAME = "協働マッチング"
 # a claim older than this is taken to belong to a worker that died while sending
@@ -164,3 +172,34 @@ def deliver_due(
                 _sent(session, row, now)
                 out.sent.append(row.id)
     return out
+
+
+def start_worker(
+    engine: Engine, *, settings: Settings, before: Callable[[], None] | None = None
+) -> threading.Event | None:
+    """Deliver what is due every ``settings.mail_interval`` seconds in a daemon thread
+    until the returned event is set, calling ``before`` first each time (the server stores
+    fresh suggestions there, which queues the mail of a just-published need); None (no
+    thread) without ``deliver_mail`` or without an SMTP host (demo mode only queues)."""
+    if not settings.deliver_mail or not settings.smtp_host:
+        return None
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            if before is not None:
+                try:
+                    before()
+                except Exception:  # a failed refresh must not stop the mail (as warm_up)
+                    log.exception("the refresh before sending mail failed")
+            try:
+                done = deliver_due(engine, settings=settings)
+            except SQLAlchemyError:  # the database is down: the rows wait, try again later
+                log.exception("mail delivery could not read the outbox")
+            else:
+                if done.sent or done.failed:
+                    log.info("mail: sent %d, failed %d", len(done.sent), len(done.failed))
+            stop.wait(settings.mail_interval)
+
+    threading.Thread(target=run, name="kyodo-mail", daemon=True).start()
+    return stop

@@ -22,6 +22,9 @@ class MailKind(StrEnum):
     password_reset = "password_reset"  # パスワード再設定のリンク
     deadline_reminder = "deadline_reminder"  # 募集期限の7日前（担当課へ）
     meeting = "meeting"  # 事前打ち合わせの日程が決まった・変わった（団体・担当課へ）
+    invitation = "invitation"  # 招待のリンク（まだ利用者でない人へ）
+    new_need = "new_need"  # 団体に合いそうな協働の種が公開された（団体へ）
+    digest = "digest"  # 週ごとのまとめ（コーディネーターへ）
 
 
 KIND_LABELS = {
@@ -30,6 +33,9 @@ KIND_LABELS = {
     MailKind.password_reset: "パスワード再設定のリンクが発行されたとき",
     MailKind.deadline_reminder: "自課の協働の種の募集期限が近づいたとき（7日前、担当課）",
     MailKind.meeting: "事前打ち合わせの日程が決まったとき・変わったとき",
+    MailKind.invitation: "招待のリンク（招待した人へ）",
+    MailKind.new_need: "自団体に合いそうな協働の種が公開されたとき",
+    MailKind.digest: "週ごとのまとめ（確認待ちの件数、関心あり、期限の近い協働の種）",
 }
 # who may get each kind (the settings page offers a user only the kinds of the user's role)
 KIND_ROLES = {
@@ -38,12 +44,15 @@ KIND_ROLES = {
     MailKind.password_reset: frozenset(Role),
     MailKind.deadline_reminder: frozenset({Role.department}),
     MailKind.meeting: frozenset({Role.npo, Role.department}),
+    MailKind.invitation: frozenset(),  # to a person who is not a user yet: no setting
+    MailKind.new_need: frozenset({Role.npo}),
+    MailKind.digest: frozenset({Role.coordinator}),
 }
 # kinds a user cannot turn off: the mail is the reason the user asked for it
 REQUIRED_KINDS = frozenset({MailKind.password_reset})
 # kinds whose body holds a secret link: the body is blanked once the mail is sent (the
 # service otherwise keeps only a link's hash)
-SECRET_KINDS = frozenset({MailKind.password_reset})
+SECRET_KINDS = frozenset({MailKind.password_reset, MailKind.invitation})
 SECRET_REMOVED = "（送信済み: リンクを含むため本文は残していません）"
 
 

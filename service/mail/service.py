@@ -194,6 +194,39 @@ def notify_interest(
     )
 
 
+def clean_address(email: str) -> str:
+    """``email`` stripped, or ``Invalid`` ``BAD_EMAIL`` unless it looks like an address."""
+    email = email.strip()
+    if email and (
+        len(email) > 254 or "@" not in email.strip("@") or any(c.isspace() for c in email)
+    ):
+        raise Invalid("メールアドレスの形式が正しくありません。", code="BAD_EMAIL")
+    return email
+
+
+def notify_invitation(
+    session: Session, *, invitation_id: int, to: str, name: str, lead: str, link: str, days: int
+) -> bool:
+    """An invitation link to a person who is not a user yet (no setting to turn it off;
+    the body is blanked once sent, as a reset's is)."""
+    body = (
+        f"{name or 'ご担当者'} さま\n\n{lead}\n"
+        f"次のリンクを開いて、ログイン名とパスワードを決めてください。{days}日以内に1回だけ"
+        f"使えます。\n\n{link}\n\n"
+        "心当たりがない場合は、このメールを破棄してください。"
+        "\n\n――\n協働マッチング（市民自治推進課）\nこのメールは送信専用です。\n"
+    )
+    row = queue_mail(
+        session,
+        kind=MailKind.invitation,
+        to=to,
+        subject="協働マッチングへのご招待",
+        body=body,
+        dedup_key=f"{MailKind.invitation}:{invitation_id}",
+    )
+    return row is not None
+
+
 def notify_reset(session: Session, *, user: User, link: str, invitation_id: int) -> bool:
     """A password-reset link to the user's own address, if the user has one."""
     if not user.is_active or not user.email:
@@ -233,11 +266,7 @@ def preferences(session: Session, user: User) -> dict[str, bool]:
 
 def save_preferences(session: Session, user: User, *, email: str, wanted: set[str]) -> None:
     """The user's address and the kinds wanted; the user's other optional kinds are off."""
-    email = email.strip()
-    if email and (
-        len(email) > 254 or "@" not in email.strip("@") or any(c.isspace() for c in email)
-    ):
-        raise Invalid("メールアドレスの形式が正しくありません。", code="BAD_EMAIL")
+    email = clean_address(email)
     assert user.id is not None
     session.exec(delete(MailPreference).where(col(MailPreference.user_id) == user.id))
     for kind in _optional(user):

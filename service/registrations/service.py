@@ -25,6 +25,7 @@ from sqlmodel import Session, col, func, select
 from ..audit import audit
 from ..errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
 from ..invitations import create_invitation
+from ..mail.service import clean_address
 from ..models import Department, Need, NeedStatus, Organization, Role, User, to_tags, utcnow
 from ..security import clean_display_name
 from .models import RegistrationRequest, RequestStatus
@@ -208,11 +209,22 @@ def _claim(
     return request
 
 
-def approve(session: Session, *, request_id: int, by: User) -> tuple[RegistrationRequest, str]:
+def approve(
+    session: Session,
+    *,
+    request_id: int,
+    by: User,
+    email: str = "",
+    mail_base_url: str | None = None,
+) -> tuple[RegistrationRequest, str]:
     """Make the group's organisation and an NPO invitation for it; returns the request and
-    the invitation's secret (shown once, for the coordinator to hand over)."""
+    the invitation's secret (shown once, for the coordinator to hand over). With ``email``
+    and ``mail_base_url`` the link is also mailed there (the coordinator's form offers the
+    address the group gave)."""
     _coordinator(by)
+    email = clean_address(email)  # before the claim: a bad address decides nothing
     request = _claim(session, request_id, RequestStatus.approved, by)
+    need_title = session.exec(select(Need.title).where(Need.id == request.need_id)).first()
     org = Organization(
         key=f"W{uuid.uuid4().hex[:10].upper()}",
         name=request.group_name,
@@ -234,7 +246,15 @@ def approve(session: Session, *, request_id: int, by: User) -> tuple[Registratio
         display_name = ""  # the group's staff member types one on accepting
     # commits the organisation, the decision and both audit rows with the invitation
     invitation, token = create_invitation(
-        session, by=by, role=Role.npo, display_name=display_name, organization_id=org.id
+        session,
+        by=by,
+        role=Role.npo,
+        display_name=display_name,
+        organization_id=org.id,
+        email=email,
+        mail_base_url=mail_base_url,
+        note=f"協働の種「{need_title}」について、登録のお申し込みをいただきありがとうございました。"
+        "団体の情報を登録しました。",
     )
     request.invitation_id = invitation.id
     session.add(request)

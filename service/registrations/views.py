@@ -13,7 +13,7 @@ from dataclasses import replace
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ..deps import SessionDep, TodayDep
+from ..deps import SessionDep, SettingsDep, TodayDep
 from ..errors import Invalid
 from ..models import Role
 from ..privacy import service as privacy
@@ -98,14 +98,27 @@ def queue_page(request: Request, session: SessionDep, user: PageUser) -> Respons
 
 @router.post("/registrations/{request_id}/approve")
 async def approve(
-    request: Request, session: SessionDep, user: PageUser, request_id: Id
+    request: Request, session: SessionDep, settings: SettingsDep, user: PageUser, request_id: Id
 ) -> Response:
-    await checked_form(request)
+    form = await checked_form(request)
     require(user, Role.coordinator)
-    approved, token = service.approve(session, request_id=request_id, by=user)
+    email = str(form.get("email", ""))
+    try:
+        approved, token = service.approve(
+            session, request_id=request_id, by=user, email=email, mail_base_url=settings.base_url
+        )
+    except Invalid as exc:
+        session.rollback()
+        return _queue_page(request, session, user, error=exc.message)
     link = str(request.base_url).rstrip("/") + f"/invite/{token}"
     return _queue_page(
-        request, session, user, invitation_link=link, invited_group=approved.group_name
+        request,
+        session,
+        user,
+        invitation_link=link,
+        invited_group=approved.group_name,
+        invitation_email=email.strip(),
+        sending=bool(settings.smtp_host),
     )
 
 

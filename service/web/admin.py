@@ -191,7 +191,9 @@ def users_page(request: Request, session: SessionDep, user: PageUser) -> Respons
 
 
 @router.post("/users/invite")
-async def invite(request: Request, session: SessionDep, user: PageUser) -> Response:
+async def invite(
+    request: Request, session: SessionDep, settings: SettingsDep, user: PageUser
+) -> Response:
     form = await checked_form(request)
     require(user, Role.coordinator)
     role = str(form.get("role", ""))
@@ -212,19 +214,28 @@ async def invite(request: Request, session: SessionDep, user: PageUser) -> Respo
             return _users_page(request, session, error=f"団体ID「{org_key}」の団体はありません。")
         org_id = org.id
     try:
-        _, token = invitations.create_invitation(
+        invitation, token = invitations.create_invitation(
             session,
             by=user,
             role=Role(role),
             display_name=str(form.get("display_name", "")),
             department=str(form.get("department", "")) or None,
             organization_id=org_id,
+            email=str(form.get("email", "")),
+            mail_base_url=settings.base_url,
         )
     except Invalid as exc:
         session.rollback()
         return _users_page(request, session, error=exc.message)
     link = str(request.base_url).rstrip("/") + f"/invite/{token}"
-    return _users_page(request, session, invitation_link=link, invited_role=Role(role))
+    return _users_page(
+        request,
+        session,
+        invitation_link=link,
+        invited_role=Role(role),
+        invitation_email=invitation.email,
+        sending=bool(settings.smtp_host),
+    )
 
 
 @router.post("/users/{user_id}/active")

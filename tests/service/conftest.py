@@ -105,7 +105,7 @@ def reset(srv: Server) -> None:
         conn.execute(text("UPDATE app_user SET organization_id = NULL"))
         for t in tables:  # DELETE, not TRUNCATE … CASCADE, which would empty app_user too
             conn.execute(t.delete())
-    srv.app.state.index = MatchingIndex(engine)  # type: ignore[attr-defined]
+    srv.app.state.index = MatchingIndex(engine, mail_base_url=srv.settings.base_url)  # type: ignore[attr-defined]
 
 
 @pytest.fixture

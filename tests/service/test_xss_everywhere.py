@@ -1,13 +1,13 @@
 """Hostile text in every free-text field, checked on every page and in every export.
 
 A need, a group's organisation, a decision's and a stage's comment, a group's interest,
-a department's note on a group it proposes, a user's display name, registration requests
-(one declined with a reason) and the search box all carry script tags, an attribute
-breakout, a ``javascript:`` URL, template syntax and a formula. Then every GET route the
-route matrix (test_route_matrix.ROUTES) lets a role see is loaded as that role, with
-every seeded object: an HTML answer must carry a Content-Security-Policy and show the
-payloads only as text; a CSV or XLSX export must hold no cell a spreadsheet would
-evaluate.
+a department's note on a group it proposes, a user's display name, an invitation's
+address, registration requests (one declined with a reason) and the search box all carry
+script tags, an attribute breakout, a ``javascript:`` URL, template syntax and a formula.
+Then every GET route the route matrix (test_route_matrix.ROUTES) lets a role see is
+loaded as that role, with every seeded object: an HTML answer must carry a
+Content-Security-Policy and show the payloads only as text; a CSV or XLSX export must
+hold no cell a spreadsheet would evaluate.
 """
 
 from __future__ import annotations
@@ -175,6 +175,8 @@ def world(api: Server) -> World:
         },
     )
     assert user.status_code in (201, 422), user.text
+    # an invitation mailed to an address that is markup (the outbox page /mail shows it)
+    ok(coord.post("/api/invitations", json={"role": "npo", "email": f"{SCRIPT}@example.jp"}), 201)
     # registration requests from the public form: one waits, one is declined with a reason
     anon = httpx.Client(base_url=api.url, timeout=30)
     api.clients.append(anon)

@@ -6,7 +6,7 @@ from sqlmodel import col, select
 
 from ... import invitations, training
 from ...audit import audit
-from ...deps import CurrentUser, IndexDep, SessionDep
+from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
 from ...errors import PermissionDenied
 from ...index import MatchingIndex
 from ...models import RankingModel, Role
@@ -34,8 +34,11 @@ def add_user(session: SessionDep, user: CurrentUser, data: UserCreate) -> UserPu
 @router.post(
     "/invitations", response_model=InvitationOut, status_code=201, summary="利用者を招待する"
 )
-def invite(session: SessionDep, user: CurrentUser, data: InvitationIn) -> InvitationOut:
-    """A one-time link (valid 14 days) with which the invited person chooses a login."""
+def invite(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, data: InvitationIn
+) -> InvitationOut:
+    """A one-time link (valid 14 days) with which the invited person chooses a login; with
+    ``email``, the link is also mailed there (through the outbox)."""
     invitation, token = invitations.create_invitation(
         session,
         by=user,
@@ -43,8 +46,12 @@ def invite(session: SessionDep, user: CurrentUser, data: InvitationIn) -> Invita
         display_name=data.display_name,
         department=data.department,
         organization_id=data.organization_id,
+        email=data.email,
+        mail_base_url=settings.base_url,
     )
-    return InvitationOut(path=f"/invite/{token}", expires_at=invitation.expires_at)
+    return InvitationOut(
+        path=f"/invite/{token}", expires_at=invitation.expires_at, mailed_to=invitation.email
+    )
 
 
 @router.post("/index/refit", response_model=IndexInfo, summary="索引を作り直す（全件再学習）")
