@@ -41,6 +41,8 @@ def _cell(need: PublicNeed, name: str, base: str) -> object:
         return "、".join(str(v) for v in value)
     if isinstance(value, datetime):
         return japan_time_text(value)
+    if name == "deadline":
+        return value.isoformat() if value is not None else ""
     return value
 
 

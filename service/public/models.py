@@ -7,7 +7,7 @@ until it is added here.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel
 
@@ -27,6 +27,7 @@ class PublicNeed(BaseModel):
     field_names: list[str]
     areas: list[str]  # empty: the whole city
     forms: list[str]
+    deadline: date | None  # 募集期限 (open through that day, Japan time); None: none set
     created_at: datetime
     updated_at: datetime
 
@@ -41,6 +42,7 @@ CSV_COLUMNS: tuple[tuple[str, str], ...] = (
     ("field_names", "活動分野"),
     ("areas", "対象地域"),
     ("forms", "協働の形態"),
+    ("deadline", "募集期限"),
     ("created_at", "登録日時"),
     ("updated_at", "更新日時"),
     ("url", "URL"),

@@ -41,6 +41,7 @@ def public_need(need: Need, department: str) -> PublicNeed:
         field_names=[FIELD_NAMES[f] for f in fields if f in FIELD_NAMES],
         areas=from_tags(need.areas),
         forms=from_tags(need.forms),
+        deadline=need.deadline,
         created_at=need.created_at,
         updated_at=need.updated_at,
     )

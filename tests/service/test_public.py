@@ -8,10 +8,12 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import httpx
 import pytest
 
+from service.deadlines import today_jst
 from service.public import service as public_service
 from service.public import views as public_views
 
@@ -161,6 +163,7 @@ def test_nothing_internal_leaves_the_public_pages(api: Server) -> None:
                 "field_names",
                 "areas",
                 "forms",
+                "deadline",
                 "created_at",
                 "updated_at",
                 "url",
@@ -219,6 +222,7 @@ def test_csv_is_excel_friendly_and_neutralises_formulas(api: Server) -> None:
         "活動分野",
         "対象地域",
         "協働の形態",
+        "募集期限",
         "登録日時",
         "更新日時",
         "URL",
@@ -228,7 +232,26 @@ def test_csv_is_excel_friendly_and_neutralises_formulas(api: Server) -> None:
     assert by_id[str(formula)][1] == '\'=HYPERLINK("x")'
     n2 = by_id[str(w.needs["N2"])]
     assert n2[5] == "災害救援、子どもの健全育成" and n2[6] == "市全域" and n2[7] == "共催"
-    assert n2[10].endswith(f"/public/needs/{w.needs['N2']}")
+    assert n2[8] == "" and n2[11].endswith(f"/public/needs/{w.needs['N2']}")
+
+
+def test_a_deadline_is_shown_on_the_pages_and_in_the_files(api: Server) -> None:
+    """A group deciding whether to step forward needs to know until when it may."""
+    w = _world(api)
+    until = (today_jst() + timedelta(days=30)).isoformat()
+    ok(w.coord.patch(f"/api/needs/{w.needs['N2']}", json={"deadline": until}))
+    day = date.fromisoformat(until)
+    said = f"{day.year}年{day.month}月{day.day}日まで"
+    assert f"募集期限: {said}" in w.anon.get(f"/public/needs/{w.needs['N2']}").text
+    assert f"募集期限 {said}" in w.anon.get("/public/needs").text
+    rows = list(
+        csv.reader(io.StringIO(w.anon.get("/public/needs.csv").content.decode("utf-8-sig")))
+    )
+    column = rows[0].index("募集期限")
+    by_id = {row[0]: row[column] for row in rows[1:]}
+    assert by_id[str(w.needs["N2"])] == until and by_id[str(w.needs["N1"])] == ""
+    listed = {n["id"]: n["deadline"] for n in ok(w.anon.get("/public/needs.json"))}
+    assert listed[w.needs["N2"]] == until and listed[w.needs["N1"]] is None
 
 
 def test_atom_feed_has_the_newest_published_needs(
