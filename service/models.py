@@ -324,6 +324,14 @@ class PendingUpload(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
+class AppKey(SQLModel, table=True):
+    """A key the service made for itself (``service.keys``): hex of 32 random bytes."""
+
+    __tablename__ = "app_key"
+    name: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=128)
+
+
 class LoginAttempt(SQLModel, table=True):
     """A login attempt not (yet) known to have succeeded (``throttle``): written before
     the password is checked, removed when it was right."""

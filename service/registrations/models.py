@@ -27,7 +27,7 @@ class RequestStatus(StrEnum):
 class RegistrationRequest(SQLModel, table=True):
     """「この課題に取り組みたい」: one group's request, about one published need.
 
-    ``address_hash`` is the SHA-256 of the sender's address (``service.address_hash``),
+    ``address_hash`` is a keyed hash of the sender's address (``service.address_hash``),
     kept only to count requests per address for the rate limit.
     """
 

@@ -11,7 +11,6 @@ written (and committed) before the address's requests are counted, as logins are
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 import uuid
@@ -25,6 +24,7 @@ from sqlmodel import Session, col, func, select
 from ..audit import audit
 from ..errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
 from ..invitations import create_invitation
+from ..keys import keyed_hash
 from ..mail.service import clean_address
 from ..models import Department, Need, NeedStatus, Organization, Role, User, to_tags, utcnow
 from ..security import clean_display_name
@@ -69,9 +69,10 @@ class TooManyRequests(DomainError):
     retry_after = int(WINDOW.total_seconds())
 
 
-def address_hash(address: str) -> str:
-    """What is kept of the sender's address: enough to count, not to show."""
-    return hashlib.sha256(f"kyodo-registration:{address}".encode()).hexdigest()
+def address_hash(session: Session, address: str) -> str:
+    """What is kept of the sender's address: enough to count, not to show, nor to find
+    by hashing every address (a keyed hash, ``service.keys``)."""
+    return keyed_hash(session, "registration-address", address)
 
 
 def _clean(values: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -126,7 +127,7 @@ def submit(
         phone=data["phone"],
         profile=data["profile"],
         area=data["area"],
-        address_hash=address_hash(address),
+        address_hash=address_hash(session, address),
     )
     session.add(request)
     session.commit()

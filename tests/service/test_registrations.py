@@ -7,6 +7,8 @@ token from the page, its cookie), and what was stored is read back from the data
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ import httpx
 import pytest
 from sqlmodel import Session, col, select
 
-from service.models import AuditLog, Invitation, Organization, Role
+from service.models import AppKey, AuditLog, Invitation, Organization, Role
 from service.registrations import service as registration_service
 from service.registrations.models import RegistrationRequest, RequestStatus
 
@@ -95,7 +97,17 @@ def test_the_public_page_has_the_form_and_a_request_is_stored_as_pending(world: 
     assert stored.status == RequestStatus.pending
     assert (stored.need_id, stored.group_name, stored.email) == (world.need, GROUP, EMAIL)
     assert stored.profile == PROFILE and stored.area == "北区"
-    assert stored.address_hash == registration_service.address_hash("127.0.0.1")
+    with Session(world.api.engine) as session:  # type: ignore[arg-type]
+        assert stored.address_hash == registration_service.address_hash(session, "127.0.0.1")
+        key = session.get(AppKey, "registration-address")
+    # keyed: not what hashing every IPv4 address would find (sha256 of it, salted or not)
+    assert key is not None and len(bytes.fromhex(key.value)) == 32
+    for guess in ("127.0.0.1", "kyodo-registration:127.0.0.1"):
+        assert stored.address_hash != hashlib.sha256(guess.encode()).hexdigest()
+    assert (
+        stored.address_hash
+        == hmac.new(bytes.fromhex(key.value), b"127.0.0.1", hashlib.sha256).hexdigest()
+    )
     assert stored.decided_at is None and stored.decided_by is None
 
 
