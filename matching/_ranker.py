@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,7 +19,7 @@ from ._explain import (
     explain_pairs,
     similar_needs,
 )
-from ._factors import PairSignals, area_tables, field_factor, field_matrix
+from ._factors import PairSignals, area_tables, distinct_rows, field_factor, field_matrix
 from ._rows import splice_needs, splice_orgs
 from ._schema import Need, Organization
 from ._semantic import NeighbourExpander, dense_encoder
@@ -225,9 +226,26 @@ class TfidfRanker(BaseEstimator):
         """The text part of the score for ``need_rows`` × the organisations (all, or
         ``org_rows``), a dense block: the cosine of the expanded need with the profile,
         blended (``blend``)."""
-        orgs = self.org_vectors_ if org_rows is None else self.org_vectors_[org_rows]
-        cosine = (self.need_queries_[need_rows] @ orgs.T).toarray()
+        columns = (
+            self._derived("org_vectors_", lambda m: m.T.tocsr())
+            if org_rows is None
+            else self.org_vectors_[org_rows].T
+        )
+        cosine = (self.need_queries_[need_rows] @ columns).toarray()
         return self.blend(cosine, need_rows, org_rows)
+
+    def _derived(self, name: str, make: Callable[[Any], Any]) -> Any:
+        """``make(self.<name>)``, kept while that attribute is the same object (a splice
+        replaces it): the profiles' vectors as columns (the product with a need's row
+        would transpose all of them per call) and their distinct 活動分野 sets."""
+        source = getattr(self, name)
+        cache: dict[str, tuple[Any, Any]] = getattr(self, "_derived_cache", {})
+        kept = cache.get(name)
+        if kept is None or kept[0] is not source:
+            kept = (source, make(source))
+            # a new dict: a shallow copy of the ranker (copy on write) shares the old one
+            self._derived_cache = {**cache, name: kept}
+        return kept[1]
 
     def blend(self, cosine: np.ndarray, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """A TF-IDF cosine block blended with the LSA cosine (``semantic_weight``), then
@@ -300,12 +318,16 @@ class TfidfRanker(BaseEstimator):
         """Structured multipliers for ``need_rows`` × the organisations (all, or
         ``org_rows``), a dense block."""
         cols = np.arange(len(self.org_ids_)) if org_rows is None else org_rows
-        fields = field_factor(
-            self.need_fields_[need_rows],
-            self.org_fields_[cols],
-            self.field_weight,
-            self.field_focus,
+        # per distinct pair of 活動分野 sets, then gathered: the same values, far fewer
+        need_sets, need_codes = distinct_rows(self.need_fields_[need_rows])
+        org_sets, org_codes = (
+            self._derived("org_fields_", distinct_rows)
+            if org_rows is None
+            else distinct_rows(self.org_fields_[cols])
         )
+        fields = field_factor(need_sets, org_sets, self.field_weight, self.field_focus)[
+            np.ix_(need_codes, org_codes)
+        ]
         area = self.area_table_[
             np.ix_(self.need_area_codes_[need_rows], self.org_area_codes_[cols])
         ]
