@@ -252,15 +252,21 @@ class TfidfRanker(BaseEstimator):
         with the word-vector cosine (``dense_weight``); the TF-IDF part keeps
         ``tfidf_share`` of the result."""
         cols = slice(None) if org_rows is None else org_rows
+        # (in place on the blocks made here, never on ``cosine``: the same operations in
+        # the same order, without a new block for each step)
         text = cosine
         if self.svd_ is not None and self.semantic_weight:
             topics = self.need_topics_[need_rows] @ self.org_topics_[cols].T
-            text = (1.0 - self.semantic_weight) * text + self.semantic_weight * np.clip(
-                topics, 0.0, None
-            )
+            np.clip(topics, 0.0, None, out=topics)
+            topics *= self.semantic_weight
+            text = (1.0 - self.semantic_weight) * text
+            text += topics
         if self.dense_ is not None and self.dense_weight:
-            dense = np.clip(self.need_dense_[need_rows] @ self.org_dense_[cols].T, 0.0, None)
-            text = (1.0 - self.dense_weight) * text + self.dense_weight * dense
+            dense = self.need_dense_[need_rows] @ self.org_dense_[cols].T
+            np.clip(dense, 0.0, None, out=dense)
+            weighted = self.dense_weight * dense  # (float32, as the weight makes it)
+            text = (1.0 - self.dense_weight) * text
+            text += weighted
         return text
 
     @property
@@ -344,17 +350,21 @@ class TfidfRanker(BaseEstimator):
         width = len(self.org_ids_) if org_rows is None else len(org_rows)
         product = np.ones((len(need_rows), width))
         for factor in self._factors(need_rows, org_rows).values():
-            product = product * factor
+            product *= factor
         return product
 
     def _raw_scores(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
-        return self.text_similarity(need_rows, org_rows) * self.factor_product(need_rows, org_rows)
+        raw = self.text_similarity(need_rows, org_rows)
+        raw *= self.factor_product(need_rows, org_rows)
+        return raw
 
     def finish(self, raw: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """Raw scores (text × factors) less ``diversity × hubness``, clipped, rounded."""
         if self.diversity:
             hubness = self.hubness_ if org_rows is None else self.hubness_[org_rows]
-            raw = np.clip(raw - self.diversity * hubness[None, :], 0.0, None)
+            raw = raw - self.diversity * hubness[None, :]
+            np.clip(raw, 0.0, None, out=raw)
+            return np.round(raw, SCORE_DECIMALS, out=raw)
         return np.round(raw, SCORE_DECIMALS)
 
     def score_block(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
