@@ -1,12 +1,15 @@
 """Service latency on the bundled corpus, through a real server over HTTP.
 
-    python benchmarks/service_latency.py [--database-url URL] [--rounds 3]
+    python benchmarks/service_latency.py [--database-url URL] [--rounds 3] [--profiles N]
 
 Prints: the first request that fits the index and stores every need's suggestions;
 p50/p95 of ``GET /api/needs/{id}/suggestions`` over every need; and the time from
 registering a profile (POST) to seeing it in a need's suggestions (the next GET), with
 the POST and GET separately; and p50/p95 of the coordinator's main pages (the queue
-draws 50 suggestions). Uses a throw-away SQLite file unless a URL is given.
+draws 50 suggestions). Uses a throw-away SQLite file unless a URL is given. With
+``--profiles N``, the data are N profiles and N / 5 needs recombined from the corpus as
+``benchmarks/scale.py`` makes them (the first request then fits and stores every need's
+suggestions at that size; a registration refreshes the needs it can move).
 """
 
 from __future__ import annotations
@@ -44,12 +47,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profiles", type=int, help="recombined data of this size")
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite3'}"
     settings = Settings(database_url=url)
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
-    needs, orgs, _ = load_corpus()
+    if args.profiles:
+        from scale import recombined  # (benchmarks/ is on the path when run as a script)
+
+        needs, orgs = recombined(args.profiles)
+    else:
+        needs, orgs, _ = load_corpus()
     with Session(engine) as session:
         loader.import_organizations(session, orgs, user=None)
         loader.import_needs(session, needs, user=None)
@@ -124,7 +133,7 @@ def main() -> None:
     pages.close()
 
     kind = settings.sqlalchemy_url.split("://")[0]
-    print(f"database: {kind}; corpus: {len(needs)} needs, {len(orgs)} profiles")
+    print(f"database: {kind}; {len(needs)} needs, {len(orgs)} profiles")
     print(f"first ranking request (fit + store all suggestions): {first * 1000:8.1f} ms")
     print(
         f"GET /api/needs/{{id}}/suggestions, {len(latencies)} requests: "

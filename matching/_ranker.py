@@ -252,21 +252,15 @@ class TfidfRanker(BaseEstimator):
         with the word-vector cosine (``dense_weight``); the TF-IDF part keeps
         ``tfidf_share`` of the result."""
         cols = slice(None) if org_rows is None else org_rows
-        # (in place on the blocks made here, never on ``cosine``: the same operations in
-        # the same order, without a new block for each step)
         text = cosine
         if self.svd_ is not None and self.semantic_weight:
             topics = self.need_topics_[need_rows] @ self.org_topics_[cols].T
-            np.clip(topics, 0.0, None, out=topics)
-            topics *= self.semantic_weight
-            text = (1.0 - self.semantic_weight) * text
-            text += topics
+            text = (1.0 - self.semantic_weight) * text + self.semantic_weight * np.clip(
+                topics, 0.0, None
+            )
         if self.dense_ is not None and self.dense_weight:
-            dense = self.need_dense_[need_rows] @ self.org_dense_[cols].T
-            np.clip(dense, 0.0, None, out=dense)
-            weighted = self.dense_weight * dense  # (float32, as the weight makes it)
-            text = (1.0 - self.dense_weight) * text
-            text += weighted
+            dense = np.clip(self.need_dense_[need_rows] @ self.org_dense_[cols].T, 0.0, None)
+            text = (1.0 - self.dense_weight) * text + self.dense_weight * dense
         return text
 
     @property
