@@ -191,6 +191,7 @@ class MatchingIndex:
                     self.recent_ids = recent
                     self.changes_since_fit = 0
                     self.learned, self.model_version = learned, model_version
+                    self.refreshed = None  # the next refresh ranks every need: let the old fit go
             finally:
                 self.progress.finish()
 

@@ -69,14 +69,8 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
         if index.suggestions_version == wanted:
             return
         scope = _scope(index.refreshed, snap, top=top)
-        total = (
-            len(scope.needs)
-            if scope is not None
-            else len(snap.ranker.need_ids_)
-            if snap.ranker
-            else 0
-        )
-        index.progress.start("ranking", total)
+        every = len(snap.ranker.need_ids_) if snap.ranker else 0
+        index.progress.start("ranking", len(scope.needs) if scope is not None else every)
         try:
             for attempt in range(2):
                 try:
@@ -112,7 +106,8 @@ def _refreshed(
         return None  # a learned model ranks: the next refresh ranks every need again
     if scope is None or last is None:
         return Refreshed(snap.ranker, top, lists)
-    merged = {k: v for k, v in last.lists.items() if k not in set(scope.removed)}
+    gone = set(scope.removed)
+    merged = {k: v for k, v in last.lists.items() if k not in gone}
     merged.update(lists)
     return Refreshed(snap.ranker, top, merged)
 
