@@ -101,7 +101,9 @@ def one_scale(n_orgs: int) -> dict[str, float]:
     out["one_profile_p50"], out["one_profile_p95"] = _percentiles(times)
     top = [o for o, _ in ranker.rank_orgs([some_needs[0]], top=10)[0][1]]
     _, out["explain_top10"] = _timed(lambda: ranker.explain_many(some_needs[0], top))
-    edited = replace(orgs[0], activities=orgs[0].activities + "新しく見守り訪問を始めました。")
+    # a group on at least one need's list: its edit moves lists
+    listed = ranker.orgs_[ranker.org_index_[top[0]]]
+    edited = replace(listed, activities=listed.activities + "新しく見守り訪問を始めました。")
     before, ranker = ranker, copy.copy(ranker)  # as the service does: copy on write
     _, out["upsert_one"] = _timed(lambda: ranker.upsert(orgs=[edited]))
 

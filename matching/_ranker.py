@@ -318,16 +318,19 @@ class TfidfRanker(BaseEstimator):
         """Structured multipliers for ``need_rows`` × the organisations (all, or
         ``org_rows``), a dense block."""
         cols = np.arange(len(self.org_ids_)) if org_rows is None else org_rows
-        # per distinct pair of 活動分野 sets, then gathered: the same values, far fewer
-        need_sets, need_codes = distinct_rows(self.need_fields_[need_rows])
-        org_sets, org_codes = (
-            self._derived("org_fields_", distinct_rows)
-            if org_rows is None
-            else distinct_rows(self.org_fields_[cols])
-        )
-        fields = field_factor(need_sets, org_sets, self.field_weight, self.field_focus)[
-            np.ix_(need_codes, org_codes)
-        ]
+        if org_rows is None:  # per distinct pair of 活動分野 sets, gathered: the same values
+            need_sets, need_codes = distinct_rows(self.need_fields_[need_rows])
+            org_sets, org_codes = self._derived("org_fields_", distinct_rows)
+            fields = field_factor(need_sets, org_sets, self.field_weight, self.field_focus)[
+                np.ix_(need_codes, org_codes)
+            ]
+        else:
+            fields = field_factor(
+                self.need_fields_[need_rows],
+                self.org_fields_[cols],
+                self.field_weight,
+                self.field_focus,
+            )
         area = self.area_table_[
             np.ix_(self.need_area_codes_[need_rows], self.org_area_codes_[cols])
         ]
