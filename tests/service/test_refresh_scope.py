@@ -16,6 +16,7 @@ from service.refresh import ensure_fresh
 
 from .conftest import Server
 from .helpers import ok, org_payload
+from .test_pages import login
 
 TOP = 10
 
@@ -90,6 +91,8 @@ def test_a_profile_edit_refreshes_the_needs_it_can_move_as_a_full_refresh_would(
         # ranked again: the needs the group was or now would be on the list of, not all
         assert 0 < index.progress.last_total < every
         assert ok(coord.get("/api/index"))["progress"]["last_total"] < every
+        models = login(api, "coord").get("/models").text
+        assert f"提案を計算し直しています（{index.progress.last_total} 件）" in models
         incremental = _stored(api)
         _full_refresh(api, index)
         assert _stored(api) == incremental
