@@ -64,7 +64,7 @@ def main() -> None:
         loader.import_needs(session, needs, user=None)
         create_user(
             session,
-            UserCreate(username="bench", password="bench-password-1", role=Role.coordinator),
+            UserCreate(username="bench", password="latency-check-2026", role=Role.coordinator),
             by=None,
         )
     engine.dispose()
@@ -75,7 +75,7 @@ def main() -> None:
         time.sleep(0.05)
     base = "http://127.0.0.1:8765"
     token = httpx.post(
-        f"{base}/api/auth/token", data={"username": "bench", "password": "bench-password-1"}
+        f"{base}/api/auth/token", data={"username": "bench", "password": "latency-check-2026"}
     ).json()["access_token"]
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
@@ -122,7 +122,7 @@ def main() -> None:
     form = pages.get("/login").text
     csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
     pages.post(
-        "/login", data={"username": "bench", "password": "bench-password-1", "csrf_token": csrf}
+        "/login", data={"username": "bench", "password": "latency-check-2026", "csrf_token": csrf}
     )
     page_times: dict[str, list[float]] = {}
     for path in PAGES:
