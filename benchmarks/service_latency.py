@@ -80,7 +80,7 @@ def main() -> None:
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
     t0 = time.perf_counter()
-    client.get("/api/review-queue").raise_for_status()
+    client.get("/api/review-queue", timeout=1800).raise_for_status()  # fits, stores every need
     first = time.perf_counter() - t0
     ids = [n["id"] for n in client.get("/api/needs", params={"limit": 100}).json()["items"]]
     ids += [
