@@ -380,13 +380,15 @@ class TfidfRanker(BaseEstimator):
             # every need against the chosen organisations' columns only, transposed: one
             # profile's needs cost a column of products, not the whole matrix
             all_needs = np.arange(len(self.need_ids_))
+            # blocks of about _BLOCK × _BLOCK pairs: a few columns take many needs at once
             for start in range(0, len(rows), _BLOCK):
                 chunk = rows[start : start + _BLOCK]
+                step = max(_BLOCK, _BLOCK * _BLOCK // len(chunk))
                 block = (
                     np.vstack(
                         [
-                            self.score_block(all_needs[s : s + _BLOCK], chunk)
-                            for s in range(0, len(all_needs), _BLOCK)
+                            self.score_block(all_needs[s : s + step], chunk)
+                            for s in range(0, len(all_needs), step)
                         ]
                     )
                     if len(all_needs)
