@@ -106,6 +106,8 @@ def main() -> None:
             "areas": twin["areas"],
             "activities": twin["activities"],
             "offerings": twin["offerings"],
+            "wishes": twin["wishes"],  # the same text: a twin ties with the need's first group
+            "legal_form": twin["legal_form"],
         }
         t0 = time.perf_counter()
         created = client.post("/api/organizations", json=body).json()
