@@ -1,12 +1,15 @@
 """Service latency on the bundled corpus, through a real server over HTTP.
 
-    python benchmarks/service_latency.py [--database-url URL] [--rounds 3]
+    python benchmarks/service_latency.py [--database-url URL] [--rounds 3] [--profiles N]
 
 Prints: the first request that fits the index and stores every need's suggestions;
 p50/p95 of ``GET /api/needs/{id}/suggestions`` over every need; and the time from
 registering a profile (POST) to seeing it in a need's suggestions (the next GET), with
 the POST and GET separately; and p50/p95 of the coordinator's main pages (the queue
-draws 50 suggestions). Uses a throw-away SQLite file unless a URL is given.
+draws 50 suggestions). Uses a throw-away SQLite file unless a URL is given. With
+``--profiles N``, the data are N profiles and N / 5 needs recombined from the corpus as
+``benchmarks/scale.py`` makes them (the first request then fits and stores every need's
+suggestions at that size; a registration refreshes the needs it can move).
 """
 
 from __future__ import annotations
@@ -44,18 +47,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profiles", type=int, help="recombined data of this size")
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite3'}"
     settings = Settings(database_url=url)
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
-    needs, orgs, _ = load_corpus()
+    if args.profiles:
+        from scale import recombined  # (benchmarks/ is on the path when run as a script)
+
+        needs, orgs = recombined(args.profiles)
+    else:
+        needs, orgs, _ = load_corpus()
     with Session(engine) as session:
         loader.import_organizations(session, orgs, user=None)
         loader.import_needs(session, needs, user=None)
         create_user(
             session,
-            UserCreate(username="bench", password="bench-password-1", role=Role.coordinator),
+            UserCreate(username="bench", password="latency-check-2026", role=Role.coordinator),
             by=None,
         )
     engine.dispose()
@@ -66,12 +75,12 @@ def main() -> None:
         time.sleep(0.05)
     base = "http://127.0.0.1:8765"
     token = httpx.post(
-        f"{base}/api/auth/token", data={"username": "bench", "password": "bench-password-1"}
+        f"{base}/api/auth/token", data={"username": "bench", "password": "latency-check-2026"}
     ).json()["access_token"]
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
     t0 = time.perf_counter()
-    client.get("/api/review-queue").raise_for_status()
+    client.get("/api/review-queue", timeout=1800).raise_for_status()  # fits, stores every need
     first = time.perf_counter() - t0
     ids = [n["id"] for n in client.get("/api/needs", params={"limit": 100}).json()["items"]]
     ids += [
@@ -97,6 +106,8 @@ def main() -> None:
             "areas": twin["areas"],
             "activities": twin["activities"],
             "offerings": twin["offerings"],
+            "wishes": twin["wishes"],  # the same text: a twin ties with the need's first group
+            "legal_form": twin["legal_form"],
         }
         t0 = time.perf_counter()
         created = client.post("/api/organizations", json=body).json()
@@ -113,7 +124,7 @@ def main() -> None:
     form = pages.get("/login").text
     csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
     pages.post(
-        "/login", data={"username": "bench", "password": "bench-password-1", "csrf_token": csrf}
+        "/login", data={"username": "bench", "password": "latency-check-2026", "csrf_token": csrf}
     )
     page_times: dict[str, list[float]] = {}
     for path in PAGES:
@@ -124,7 +135,7 @@ def main() -> None:
     pages.close()
 
     kind = settings.sqlalchemy_url.split("://")[0]
-    print(f"database: {kind}; corpus: {len(needs)} needs, {len(orgs)} profiles")
+    print(f"database: {kind}; {len(needs)} needs, {len(orgs)} profiles")
     print(f"first ranking request (fit + store all suggestions): {first * 1000:8.1f} ms")
     print(
         f"GET /api/needs/{{id}}/suggestions, {len(latencies)} requests: "

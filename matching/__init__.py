@@ -4,6 +4,7 @@ No web or database code lives here; ``service`` builds on this package, never th
 """
 
 from ._bm25 import BM25Ranker
+from ._changes import RerankScope, needs_to_rerank
 from ._evaluate import EvaluationResult, evaluate_ranker, evaluate_rankings, format_table
 from ._explain import Explanation, TermContribution
 from ._io import (
@@ -47,6 +48,7 @@ __all__ = [
     "Organization",
     "ParseResult",
     "Problem",
+    "RerankScope",
     "Table",
     "TermContribution",
     "TfidfRanker",
@@ -63,6 +65,7 @@ __all__ = [
     "members_only",
     "mrr",
     "ndcg_at_k",
+    "needs_to_rerank",
     "normalize_text",
     "parse_areas",
     "parse_fields",

@@ -160,23 +160,27 @@ def _merged(terms: list[tuple[str, float]], limit: int) -> list[TermContribution
 def explain_pairs(
     ranker: TfidfRanker, need_id: str, npo_ids: Sequence[str], *, max_terms: int = 8
 ) -> list[Explanation]:
-    """Explanations of several groups for one need (the need's row is computed once)."""
+    """Explanations of several groups for one need (the need's row is computed once, for
+    these groups' columns only)."""
     r = ranker
     i = r.need_index_[need_id]
     row = np.array([i])
-    text_row = r.text_similarity(row)[0]
-    score_row = r.score_block(row)[0]
-    factor_rows = {k: v[0] for k, v in r._factors(row).items()}
-    supplier = r.signals_.supplier(row)[0]
-    mismatch = r.signals_.population_mismatch(row)[0]
+    cols = np.array([r.org_index_[npo_id] for npo_id in npo_ids], dtype=np.intp)
+    text_row = r.text_similarity(row, cols)[0]
+    score_row = r.score_block(row, cols)[0]
+    factor_rows = {
+        k: np.broadcast_to(v, (1, len(cols)))[0] for k, v in r._factors(row, cols).items()
+    }
+    supplier = r.signals_.supplier(row, cols)[0]
+    mismatch = r.signals_.population_mismatch(row, cols)[0]
     own = set(r.need_vectors_[i].indices.tolist())
     query = r.need_queries_[i]
     vec = r.vectorizer_
     names = vec.feature_names_
     need = r.needs_[i]
     out = []
-    for npo_id in npo_ids:
-        j = r.org_index_[npo_id]
+    for c, npo_id in enumerate(npo_ids):
+        j = int(cols[c])
         product = query.multiply(r.org_vectors_[j]).tocsr()
         total = float(product.sum())
         shared: list[tuple[str, float]] = []
@@ -196,8 +200,8 @@ def explain_pairs(
             Explanation(
                 need_id=need_id,
                 npo_id=npo_id,
-                score=float(score_row[j]),
-                text_similarity=float(text_row[j]),
+                score=float(score_row[c]),
+                text_similarity=float(text_row[c]),
                 terms=_merged(shared, max_terms),
                 related_terms=_merged(related, max_terms),
                 shared_fields=[f for f in need.fields if f in org.fields],
@@ -207,13 +211,13 @@ def explain_pairs(
                 need_areas=list(need.areas),
                 org_areas=list(org.areas),
                 members_only=bool(r.members_only_[j]),
-                factors={k: float(v[j]) for k, v in factor_rows.items()},
+                factors={k: float(v[c]) for k, v in factor_rows.items()},
                 meaning_pairs=pairs[:5],
                 org_kind=r.signals_.kinds[j],
-                business=bool(supplier[j]),
+                business=bool(supplier[c]),
                 need_populations=need_pops,
                 org_populations=org_pops,
-                population_mismatch=bool(mismatch[j]),
+                population_mismatch=bool(mismatch[c]),
             )
         )
     return out

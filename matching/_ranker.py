@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,7 +19,7 @@ from ._explain import (
     explain_pairs,
     similar_needs,
 )
-from ._factors import PairSignals, area_tables, field_factor, field_matrix
+from ._factors import PairSignals, area_tables, distinct_rows, field_factor, field_matrix
 from ._rows import splice_needs, splice_orgs
 from ._schema import Need, Organization
 from ._semantic import NeighbourExpander, dense_encoder
@@ -226,9 +227,26 @@ class TfidfRanker(BaseEstimator):
         """The text part of the score for ``need_rows`` × the organisations (all, or
         ``org_rows``), a dense block: the cosine of the expanded need with the profile,
         blended (``blend``)."""
-        orgs = self.org_vectors_ if org_rows is None else self.org_vectors_[org_rows]
-        cosine = (self.need_queries_[need_rows] @ orgs.T).toarray()
+        columns = (
+            self._derived("org_vectors_", lambda m: m.T.tocsr())
+            if org_rows is None
+            else self.org_vectors_[org_rows].T
+        )
+        cosine = (self.need_queries_[need_rows] @ columns).toarray()
         return self.blend(cosine, need_rows, org_rows)
+
+    def _derived(self, name: str, make: Callable[[Any], Any]) -> Any:
+        """``make(self.<name>)``, kept while that attribute is the same object (a splice
+        replaces it): the profiles' vectors as columns (the product with a need's row
+        would transpose all of them per call) and their distinct 活動分野 sets."""
+        source = getattr(self, name)
+        cache: dict[str, tuple[Any, Any]] = getattr(self, "_derived_cache", {})
+        kept = cache.get(name)
+        if kept is None or kept[0] is not source:
+            kept = (source, make(source))
+            # a new dict: a shallow copy of the ranker (copy on write) shares the old one
+            self._derived_cache = {**cache, name: kept}
+        return kept[1]
 
     def blend(self, cosine: np.ndarray, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """A TF-IDF cosine block blended with the LSA cosine (``semantic_weight``), then
@@ -306,12 +324,19 @@ class TfidfRanker(BaseEstimator):
         """Structured multipliers for ``need_rows`` × the organisations (all, or
         ``org_rows``), a dense block."""
         cols = np.arange(len(self.org_ids_)) if org_rows is None else org_rows
-        fields = field_factor(
-            self.need_fields_[need_rows],
-            self.org_fields_[cols],
-            self.field_weight,
-            self.field_focus,
-        )
+        if org_rows is None:  # per distinct pair of 活動分野 sets, gathered: the same values
+            need_sets, need_codes = distinct_rows(self.need_fields_[need_rows])
+            org_sets, org_codes = self._derived("org_fields_", distinct_rows)
+            fields = field_factor(need_sets, org_sets, self.field_weight, self.field_focus)[
+                np.ix_(need_codes, org_codes)
+            ]
+        else:
+            fields = field_factor(
+                self.need_fields_[need_rows],
+                self.org_fields_[cols],
+                self.field_weight,
+                self.field_focus,
+            )
         area = self.area_table_[
             np.ix_(self.need_area_codes_[need_rows], self.org_area_codes_[cols])
         ]
@@ -328,17 +353,21 @@ class TfidfRanker(BaseEstimator):
         width = len(self.org_ids_) if org_rows is None else len(org_rows)
         product = np.ones((len(need_rows), width))
         for factor in self._factors(need_rows, org_rows).values():
-            product = product * factor
+            product *= factor
         return product
 
     def _raw_scores(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
-        return self.text_similarity(need_rows, org_rows) * self.factor_product(need_rows, org_rows)
+        raw = self.text_similarity(need_rows, org_rows)
+        raw *= self.factor_product(need_rows, org_rows)
+        return raw
 
     def finish(self, raw: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """Raw scores (text × factors) less ``diversity × hubness``, clipped, rounded."""
         if self.diversity:
             hubness = self.hubness_ if org_rows is None else self.hubness_[org_rows]
-            raw = np.clip(raw - self.diversity * hubness[None, :], 0.0, None)
+            raw = raw - self.diversity * hubness[None, :]
+            np.clip(raw, 0.0, None, out=raw)
+            return np.round(raw, SCORE_DECIMALS, out=raw)
         return np.round(raw, SCORE_DECIMALS)
 
     def score_block(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
@@ -357,13 +386,15 @@ class TfidfRanker(BaseEstimator):
             # every need against the chosen organisations' columns only, transposed: one
             # profile's needs cost a column of products, not the whole matrix
             all_needs = np.arange(len(self.need_ids_))
+            # blocks of about _BLOCK × _BLOCK pairs: a few columns take many needs at once
             for start in range(0, len(rows), _BLOCK):
                 chunk = rows[start : start + _BLOCK]
+                step = max(_BLOCK, _BLOCK * _BLOCK // len(chunk))
                 block = (
                     np.vstack(
                         [
-                            self.score_block(all_needs[s : s + _BLOCK], chunk)
-                            for s in range(0, len(all_needs), _BLOCK)
+                            self.score_block(all_needs[s : s + step], chunk)
+                            for s in range(0, len(all_needs), step)
                         ]
                     )
                     if len(all_needs)

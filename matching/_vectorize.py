@@ -128,7 +128,10 @@ class FieldWeightedTfidf(BaseEstimator):
                 fields[name] = [token for token, _ in pairs]
                 if surfaces is not None:
                     for token, surface in pairs:
-                        surfaces.setdefault(token, Counter())[surface] += 1
+                        counts = surfaces.get(token)
+                        if counts is None:  # (not setdefault: a Counter made per token)
+                            counts = surfaces[token] = Counter()
+                        counts[surface] += 1
             out.append(fields)
         return out
 

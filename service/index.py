@@ -77,9 +77,20 @@ def to_matching_org(row: models.Organization) -> matching.Organization:
 
 
 @dataclass
+class Refreshed:
+    """The stored suggestions as this process last wrote them: ``ranker`` ranked every
+    need in ``lists`` (its pairs with a positive score, best first, ``top`` at most)."""
+
+    ranker: matching.TfidfRanker
+    top: int
+    lists: dict[str, list[tuple[str, float]]]
+
+
+@dataclass
 class Progress:
     """What the index is doing: ``idle``, ``fitting`` or ``ranking`` (the stored
-    suggestions of every need), how far, since when; and how long the last run took."""
+    suggestions of every need, or of the needs a change can move), how far, since when;
+    and how long the last run took, over how many."""
 
     state: str = "idle"
     done: int = 0
@@ -87,12 +98,14 @@ class Progress:
     started: float = 0.0
     last_state: str = ""
     last_seconds: float = 0.0
+    last_total: int = 0
 
     def start(self, state: str, total: int = 0) -> None:
         self.state, self.done, self.total, self.started = state, 0, total, time.monotonic()
 
     def finish(self) -> None:
         self.last_state, self.last_seconds = self.state, time.monotonic() - self.started
+        self.last_total = self.total
         self.state, self.done, self.total = "idle", 0, 0
 
     def as_dict(self) -> dict[str, object]:
@@ -104,6 +117,7 @@ class Progress:
             "seconds": round(time.monotonic() - self.started, 1) if running else 0.0,
             "last_state": self.last_state,
             "last_seconds": round(self.last_seconds, 1),
+            "last_total": self.last_total,
         }
 
 
@@ -124,6 +138,10 @@ class MatchingIndex:
         self.fitted_audit_id = 0
         self.changes_since_fit = 0
         self.suggestions_version = ""  # the index version the stored suggestions reflect
+        # what the last refresh in this process stored: the cold-start ranker it ranked
+        # with and each need's list, so the next one ranks only the needs a change can
+        # move (``refresh``); ``None`` after a refresh by a learned model
+        self.refreshed: Refreshed | None = None
         self.learned: matching.LearnedRanker | None = None
         self.model_version = "cold-start"
         # audit ids applied lately: a transaction that took an id earlier may commit later
@@ -177,6 +195,7 @@ class MatchingIndex:
                     self.recent_ids = recent
                     self.changes_since_fit = 0
                     self.learned, self.model_version = learned, model_version
+                    self.refreshed = None  # the next refresh ranks every need: let the old fit go
             finally:
                 self.progress.finish()
 

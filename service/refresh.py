@@ -18,12 +18,12 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import matching
 
 from .db import analyze
-from .index import MatchingIndex, item_key, row_id
+from .index import MatchingIndex, Refreshed, item_key, row_id
 from .mail.new_needs import notify_new_needs
 from .models import BY_DEPARTMENT, BY_HAND, Suggestion, SuggestionStatus, utcnow
 
@@ -59,19 +59,25 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
     """Bring the stored suggestions up to the index's current version (cheap when unchanged).
 
     One refresh at a time (``refresh_lock``), over a snapshot of the index: the index lock
-    is not held while every need is ranked, so a request for one need's ranking or one
-    pair's reasons is not kept waiting by it."""
+    is not held while needs are ranked, so a request for one need's ranking or one pair's
+    reasons is not kept waiting by it. After an edit applied to the same fit, only the
+    needs whose lists it can move are ranked again (``matching.needs_to_rerank``: the
+    needs edited, and those a changed profile was or now would be on the list of); after
+    a refit, with a learned model, or in a process that has not refreshed yet, every
+    need is. Either way the stored rows come out the same."""
     index.sync(session)
     with index.refresh_lock:
         snap = Snapshot.of(index)
         wanted = f"{snap.version}|{snap.model}"
         if index.suggestions_version == wanted:
             return
-        index.progress.start("ranking", len(snap.ranker.need_ids_) if snap.ranker else 0)
+        scope = _scope(index.refreshed, snap, top=top)
+        every = len(snap.ranker.need_ids_) if snap.ranker else 0
+        index.progress.start("ranking", len(scope.needs) if scope is not None else every)
         try:
             for attempt in range(2):
                 try:
-                    _refresh_all(session, snap, index, top=top)
+                    lists = _refresh(session, snap, index, top=top, scope=scope)
                     break
                 except IntegrityError:  # another process inserted the same pair first
                     session.rollback()
@@ -80,6 +86,33 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
         finally:
             index.progress.finish()
         index.suggestions_version = wanted
+        index.refreshed = _refreshed(index.refreshed, snap, lists, scope, top=top)
+
+
+def _scope(last: Refreshed | None, snap: Snapshot, *, top: int) -> matching.RerankScope | None:
+    """The needs this refresh must rank (``None``: every need)."""
+    if last is None or snap.learned is not None or last.top != top:
+        return None
+    return matching.needs_to_rerank(last.ranker, snap.ranker, last.lists, top=top)
+
+
+def _refreshed(
+    last: Refreshed | None,
+    snap: Snapshot,
+    lists: dict[str, list[tuple[str, float]]],
+    scope: matching.RerankScope | None,
+    *,
+    top: int,
+) -> Refreshed | None:
+    """What the next refresh starts from: the cold-start lists just stored."""
+    if snap.ranker is None or snap.learned is not None:
+        return None  # a learned model ranks: the next refresh ranks every need again
+    if scope is None or last is None:
+        return Refreshed(snap.ranker, top, lists)
+    gone = set(scope.removed)
+    merged = {k: v for k, v in last.lists.items() if k not in gone}
+    merged.update(lists)
+    return Refreshed(snap.ranker, top, merged)
 
 
 def _reasons(snap: Snapshot, need_key: str, org_keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -99,29 +132,58 @@ def explain_pair(index: MatchingIndex, need_id: int, org_id: int) -> dict[str, A
     return _reasons(Snapshot.of(index), item_key(need_id), [item_key(org_id)])[item_key(org_id)]
 
 
-def _refresh_all(session: Session, snap: Snapshot, index: MatchingIndex, *, top: int) -> None:
+def _existing(session: Session, need_ids: list[int] | None) -> dict[tuple[int, int], Suggestion]:
+    """The stored suggestions of ``need_ids`` (``None``: every need), by pair."""
+    if need_ids is None:
+        rows = list(session.exec(select(Suggestion)).all())
+    else:
+        rows = []
+        for start in range(0, len(need_ids), 1000):
+            chunk = need_ids[start : start + 1000]
+            rows += session.exec(select(Suggestion).where(col(Suggestion.need_id).in_(chunk))).all()
+    return {(s.need_id, s.organization_id): s for s in rows}
+
+
+def _refresh(
+    session: Session,
+    snap: Snapshot,
+    index: MatchingIndex,
+    *,
+    top: int,
+    scope: matching.RerankScope | None,
+) -> dict[str, list[tuple[str, float]]]:
+    """Store the top lists of the needs in ``scope`` (every need when ``None``): new pairs
+    added, moved ones re-ranked, pairs that fell out keep their row with no rank (the
+    needs gone from the index included). Returns the lists stored, by need."""
     active = snap.active
     version, model = snap.version, snap.model
+    if scope is None:
+        existing = _existing(session, None)
+        rankings = active.rank_orgs(top=top) if active else []
+    else:
+        keys = scope.needs + scope.removed
+        existing = _existing(session, [row_id(k) for k in keys])
+        rankings = active.rank_orgs(scope.needs, top=top) if active and scope.needs else []
     # a department's proposal is its own (no rank, its marker and note): never rewritten
-    existing: dict[tuple[int, int], Suggestion] = {
-        (s.need_id, s.organization_id): s for s in session.exec(select(Suggestion)).all()
-    }
     proposed = {pair for pair, row in existing.items() if row.model_version == BY_DEPARTMENT}
-    current: set[tuple[int, int]] = set()
     # needs the ranking never stored a suggestion for: ranked for the first time, i.e.
-    # just published (a pair a person made, by hand or a department's proposal, is not one)
+    # just published (a pair a person made, by hand or a department's proposal, is not one);
+    # ``existing`` holds every row of each need ranked here
     seen_needs = {
         need_id
         for (need_id, _), row in existing.items()
         if row.model_version not in (BY_HAND, BY_DEPARTMENT)
     }
     first: dict[int, list[tuple[int, float]]] = {}
+    current: set[tuple[int, int]] = set()
+    lists: dict[str, list[tuple[str, float]]] = {}
     now = utcnow()
-    for need_key, ranking in active.rank_orgs(top=top) if active else []:
+    for need_key, ranking in rankings:
         need_id = row_id(need_key)
         ranked = [
             (rank, org_key, score) for rank, (org_key, score) in enumerate(ranking, 1) if score > 0
         ]
+        lists[need_key] = [(org_key, score) for _, org_key, score in ranked]
         stale = [
             org_key
             for _, org_key, score in ranked
@@ -179,6 +241,7 @@ def _refresh_all(session: Session, snap: Snapshot, index: MatchingIndex, *, top:
     session.commit()
     if added > ANALYZE_AFTER:
         analyze(session, "suggestion")
+    return lists
 
 
 def warm_up(engine: Engine, index: MatchingIndex, *, top: int) -> threading.Thread:

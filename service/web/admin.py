@@ -116,8 +116,9 @@ def progress_line(progress: dict[str, object]) -> str:
         return f"{PROGRESS_LABELS[state]}{counted}。{progress['seconds']} 秒経過。"
     last = str(progress["last_state"])
     if last in PROGRESS_LABELS:
-        seconds = progress["last_seconds"]
-        return f"索引は最新です（前回の処理: {PROGRESS_LABELS[last]}、{seconds} 秒）。"
+        seconds, total = progress["last_seconds"], progress.get("last_total")
+        counted = f"（{total} 件）" if last == "ranking" and total else ""
+        return f"索引は最新です（前回の処理: {PROGRESS_LABELS[last]}{counted}、{seconds} 秒）。"
     return "索引は最新です。"
 
 

@@ -1,0 +1,108 @@
+"""Which needs' top lists an index change can move (#14): a profile's edit moves the lists
+it was on and the lists it now reaches, not every need's.
+
+Between two states of one fit (``upsert``/``remove`` on a copy, same vocabulary and
+settings), a pair's score changes only when its need changed, or its profile's column
+changed (the profile itself, or its hubness). So a need keeps its top list unless it
+changed, a changed profile was on its list, or a changed profile now scores at least the
+list's last score (any positive score, when the list is not full). ``needs_to_rerank``
+finds those needs from the changed profiles' columns alone; ranking them again gives the
+same lists as ranking every need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._ranker import TfidfRanker
+from ._topk import Ranking
+
+__all__ = ["RerankScope", "needs_to_rerank"]
+
+# float32 word vectors: a score computed in a block of another shape may differ in its
+# last digit, so a changed profile this close below a list's last score is ranked again
+_TOLERANCE = 1e-5
+_BLOCK = 1024
+
+
+@dataclass(frozen=True)
+class RerankScope:
+    """The needs to rank again (ids in ``new``) and the needs gone since (ids in ``old``)."""
+
+    needs: list[str]
+    removed: list[str]
+
+
+def _same_fit(old: TfidfRanker, new: TfidfRanker) -> bool:
+    """The two share one fit (vocabulary, IDF, topics, word vectors) and one setting."""
+    shared = ("vectorizer_", "expander_", "svd_", "dense_", "neighbours_")
+    return all(getattr(old, a, None) is getattr(new, a, None) for a in shared) and (
+        old.get_params(deep=False) == new.get_params(deep=False)
+    )
+
+
+def _changed(
+    old_items: Sequence[object],
+    old_index: Mapping[str, int],
+    new_items: Sequence[object],
+    new_ids: Sequence[str],
+) -> np.ndarray:
+    """Rows of ``new_items`` that are new or differ from the same id in ``old_items``."""
+    out = []
+    for j, key in enumerate(new_ids):
+        i = old_index.get(key)
+        if i is None or (old_items[i] is not new_items[j] and old_items[i] != new_items[j]):
+            out.append(j)
+    return np.array(out, dtype=np.intp)
+
+
+def needs_to_rerank(
+    old: TfidfRanker | None,
+    new: TfidfRanker | None,
+    previous: Mapping[str, Ranking],
+    *,
+    top: int,
+    max_share: float = 0.25,
+) -> RerankScope | None:
+    """The needs whose ``top`` list may differ between ``old`` (whose lists are
+    ``previous``: each need's ranked pairs with a positive score) and ``new``; ``None``
+    when every need must be ranked again (another fit, other settings, a need without a
+    previous list, or more than ``max_share`` of the profiles changed)."""
+    if old is None or new is None or not _same_fit(old, new):
+        return None
+    if any(key not in previous for key in new.need_ids_ if key in old.need_index_):
+        return None
+    rerank = set(
+        new.need_ids_[r] for r in _changed(old.needs_, old.need_index_, new.needs_, new.need_ids_)
+    )
+    removed = [key for key in old.need_ids_ if key not in new.need_index_]
+    cols = _changed(old.orgs_, old.org_index_, new.orgs_, new.org_ids_)
+    kept = np.array([old.org_index_.get(key, -1) for key in new.org_ids_], dtype=np.intp)
+    known = kept >= 0
+    hub_moved = np.zeros(len(kept), dtype=bool)
+    hub_moved[known] = old.hubness_[kept[known]] != new.hubness_[known]
+    cols = np.union1d(cols, np.flatnonzero(hub_moved)).astype(np.intp)
+    gone = {key for key in old.org_ids_ if key not in new.org_index_}
+    if len(cols) + len(gone) > max_share * max(len(new.org_ids_), 1):
+        return None
+    watched = gone | {new.org_ids_[j] for j in cols}
+    thresholds = np.zeros(len(new.need_ids_))
+    for r, key in enumerate(new.need_ids_):
+        ranking = previous.get(key)
+        if ranking is None:
+            continue
+        if any(org in watched for org, _ in ranking):
+            rerank.add(key)
+        elif len(ranking) >= top:
+            thresholds[r] = ranking[-1][1] - _TOLERANCE
+    if len(cols):
+        rows = np.arange(len(new.need_ids_))
+        for start in range(0, len(rows), _BLOCK):
+            chunk = rows[start : start + _BLOCK]
+            scores = new.score_block(chunk, cols)
+            reach = ((scores > 0) & (scores >= thresholds[chunk, None])).any(axis=1)
+            rerank.update(new.need_ids_[r] for r in chunk[reach])
+    return RerankScope(needs=[k for k in new.need_ids_ if k in rerank], removed=removed)
