@@ -37,8 +37,9 @@ class RerankScope:
 
 
 def _same_fit(old: TfidfRanker, new: TfidfRanker) -> bool:
-    """The two share one fit (vocabulary, IDF, topics, word vectors) and one setting."""
-    shared = ("vectorizer_", "expander_", "svd_", "dense_", "neighbours_")
+    """The two share one fit (vocabulary, IDF, topics, word vectors, a learned need →
+    partner map) and one setting."""
+    shared = ("vectorizer_", "expander_", "svd_", "dense_", "neighbours_", "dense_map_")
     return all(getattr(old, a, None) is getattr(new, a, None) for a in shared) and (
         old.get_params(deep=False) == new.get_params(deep=False)
     )

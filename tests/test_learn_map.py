@@ -105,3 +105,14 @@ def test_a_map_learned_from_judged_decisions_lifts_the_held_out_needs(
             assert learned.base_.dense_map_ is learned.dense_map_
     assert used >= 1
     assert min(gains) > 0
+
+
+def test_a_mapped_ranker_is_another_fit_for_the_partial_refresh(part_b_text_only) -> None:
+    """A learned map changes every pair's score: no list may be kept from before it."""
+    from matching import needs_to_rerank
+
+    *_, cold = part_b_text_only
+    previous = dict(cold.rank_orgs(top=10))
+    assert needs_to_rerank(cold, cold, previous, top=10) is not None
+    rotated = mapped(cold, np.roll(np.eye(cold.need_dense_.shape[1]), 1, axis=1))
+    assert needs_to_rerank(cold, rotated, previous, top=10) is None
