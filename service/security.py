@@ -18,7 +18,11 @@ from .errors import Invalid
 from .models import ApiToken, TokenKind, User
 from .privacy import service as privacy
 
-_hasher = PasswordHasher()
+# argon2id with RFC 9106's second recommended work (64 MiB, 3 passes) in one lane: with
+# the default 4 lanes one hash runs on several threads, so the hashing slots
+# (``throttle.HASH_SLOTS``, one core left free) did not bound the cores a flood of guesses
+# takes (benchmarks/login_flood.py: a user's p95 343 ms under 16 threads, 4 lanes)
+_hasher = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=1)
 MIN_PASSWORD_LENGTH = 10
 # verifying against a throw-away hash when the user is unknown keeps timing the same
 _DUMMY_HASH = _hasher.hash("kyodo-match-dummy-password")
@@ -114,6 +118,10 @@ def authenticate(
     login, or the failure with the name tried (never the password) and ``address``."""
     try:
         attempt = throttle.reserve(session, username, address)
+        # end the counting's read transaction: a login waiting for a hashing slot must
+        # not hold one of the pool's connections (16 waiting guesses held them all, and
+        # every other request queued for a connection behind the hashes)
+        session.rollback()
         with throttle.hashing_slot():
             user = session.exec(select(User).where(User.username == username)).first()
             if user is None:
@@ -134,6 +142,10 @@ def authenticate(
         privacy.login_failed(session, username, user=user, address=address, via=via, reason=reason)
         return None
     assert user is not None
+    if _hasher.check_needs_rehash(user.password_hash):  # made with other work or lanes
+        with throttle.hashing_slot():
+            user.password_hash = hash_password(password)
+        session.add(user)
     throttle.succeeded(session, attempt)
     privacy.logged_in(session, user, address=address, via=via)
     return user
