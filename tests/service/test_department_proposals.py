@@ -31,6 +31,8 @@ def propose_on_page(
 ) -> httpx.Response:
     page = client.get(f"/needs/{need_id}/propose")
     assert page.status_code == 200, page.text
+    assert 'id="propose-q"' in page.text and "この協働の種に団体を提案する" in page.text
+    assert f'<form method="post" action="/needs/{need_id}/propose">' in page.text
     return client.post(
         f"/needs/{need_id}/propose",
         data={"csrf_token": csrf_of(page), "organization_id": str(org_id), "comment": comment},

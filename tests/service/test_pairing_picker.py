@@ -34,8 +34,12 @@ def test_the_picker_finds_a_group_written_another_way_and_shows_who_it_is(api: S
     page = coord.get(f"/needs/{needs['N1']}").text
     assert f'<form method="get" action="{picker}"' in page and 'name="q"' in page
     # 子供 finds a group that writes こども; the others are not listed
-    rows = _rows(coord.get(picker, params={"q": "子供"}))
+    found = coord.get(picker, params={"q": "子供"})
+    rows = _rows(found)
     assert set(rows) == {"P3"}
+    # the picker's own search box and form post back to it (one template for both pickers)
+    assert 'id="pair-q"' in found.text and f'<form method="post" action="{picker}">' in found.text
+    assert "提案にない団体を組み合わせる" in found.text and "組み合わせて承認する" in found.text
     assert "そなえ隊" in rows["P3"]
     assert '<span class="badge field">災害救援</span>' in rows["P3"]
     assert '<span class="badge field">子どもの健全育成</span>' in rows["P3"]
