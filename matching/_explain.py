@@ -55,6 +55,8 @@ class Explanation:
     meaning_pairs: list[tuple[str, str]] = field(default_factory=list)
     org_kind: str = ""
     business: bool = False
+    # the business prices its menu (有料, 月額 …): a supplier even for a need inviting companies
+    selling: bool = False
     need_populations: list[str] = field(default_factory=list)
     org_populations: list[str] = field(default_factory=list)
     population_mismatch: bool = False
@@ -90,9 +92,11 @@ class Explanation:
         if self.members_only:
             out.append("注意: 会員向けの活動（共益的活動）と読める記述があります。")
         if self.business:
+            kind = KIND_LABELS.get(self.org_kind) or "営利企業"
             out.append(
-                f"注意: {KIND_LABELS.get(self.org_kind) or '営利企業'}です。"
-                "この課題は企業の参加を求めていません。"
+                f"注意: {kind}で、提供メニューが有料のサービスです（協働ではなく発注の相手）。"
+                if self.selling
+                else f"注意: {kind}です。この課題は企業の参加を求めていません。"
             )
         if self.population_mismatch:
             out.append(
@@ -215,6 +219,7 @@ def explain_pairs(
                 meaning_pairs=pairs[:5],
                 org_kind=r.signals_.kinds[j],
                 business=bool(supplier[c]),
+                selling=bool(supplier[c] and r.signals_.sells[j]),
                 need_populations=need_pops,
                 org_populations=org_pops,
                 population_mismatch=bool(mismatch[c]),

@@ -16,6 +16,7 @@ from ._kinds import (
     need_populations,
     org_kind,
     org_populations,
+    sells_offering,
 )
 from ._schema import FIELD_NAMES, Need, Organization, area_relation
 
@@ -117,6 +118,7 @@ class PairSignals:
 
     kinds: list[str]
     for_profit: np.ndarray
+    sells: np.ndarray
     invites: np.ndarray
     need_pops: np.ndarray
     org_pops: np.ndarray
@@ -129,6 +131,7 @@ class PairSignals:
         return cls(
             kinds=kinds,
             for_profit=np.array([k in FOR_PROFIT_KINDS for k in kinds], dtype=bool),
+            sells=np.array([sells_offering(o) for o in orgs], dtype=bool),
             invites=np.array([invites_companies(n) for n in needs], dtype=bool),
             need_pops=np.array(
                 [[p in s for p in _POPULATIONS] for s in need_sets], dtype=np.float64
@@ -146,6 +149,7 @@ class PairSignals:
             self,
             kinds=[kinds[k] for k in take],
             for_profit=np.concatenate([self.for_profit[keep], added.for_profit])[take],
+            sells=np.concatenate([self.sells[keep], added.sells])[take],
             org_pops=np.concatenate([self.org_pops[keep], added.org_pops])[take],
         )
 
@@ -160,9 +164,11 @@ class PairSignals:
 
     def supplier(self, need_rows: np.ndarray, org_rows: np.ndarray | None = None) -> np.ndarray:
         """need rows × organisations (all, or ``org_rows``): a business for a need that
-        does not invite one."""
-        for_profit = self.for_profit if org_rows is None else self.for_profit[org_rows]
-        return (~self.invites[need_rows])[:, None] & for_profit[None, :]
+        does not invite one, or a business whose menu is priced (selling, not joining)."""
+        cols = slice(None) if org_rows is None else org_rows
+        for_profit = self.for_profit[cols]
+        selling = for_profit & self.sells[cols]
+        return ((~self.invites[need_rows])[:, None] & for_profit[None, :]) | selling[None, :]
 
     def population_mismatch(
         self, need_rows: np.ndarray, org_rows: np.ndarray | None = None

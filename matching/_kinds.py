@@ -28,6 +28,7 @@ __all__ = [
     "invites_companies",
     "org_kind",
     "populations",
+    "sells_offering",
 ]
 
 # kind → how a person reads it (reasons, pages)
@@ -113,6 +114,18 @@ _INVITES = re.compile(
 def invites_companies(need: Need) -> bool:
     """Whether the need asks for companies (CSR, 協賛, 包括連携協定, 職場体験の受入れ …)."""
     return _INVITES.search(normalize_text(f"{need.title} {need.goal}")) is not None
+
+
+# an offering put up for a fee: 有料, 月額制, a price in 円 (not 無料, not 実費)
+_PAID = re.compile(r"(?<!無)有料|有償|月額|[0-9][0-9,]*円|料金")
+
+
+def sells_offering(org: Organization) -> bool:
+    """Whether the group's offerings (its menu for a partner) are priced. For a business
+    that is selling the service: a need that welcomes companies (協賛, CSR) wants them to
+    contribute, not to be hired, so a priced menu keeps the business's factor even there.
+    Only used for businesses: NPOs often ask a fee for a 講座 and stay partners."""
+    return _PAID.search(normalize_text(org.offerings)) is not None
 
 
 POPULATION_LABELS: dict[str, str] = {

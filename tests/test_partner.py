@@ -8,7 +8,13 @@ import scipy.sparse as sp
 
 from matching import Need, Organization, TfidfRanker
 from matching._factors import field_factor
-from matching._kinds import invites_companies, need_populations, org_kind, org_populations
+from matching._kinds import (
+    invites_companies,
+    need_populations,
+    org_kind,
+    org_populations,
+    sells_offering,
+)
 
 
 def _org(name: str, legal_form: str = "", activities: str = "活動しています。") -> Organization:
@@ -111,6 +117,56 @@ def test_a_business_is_put_below_a_civic_group_unless_the_need_invites_companies
     # without the factor, the business (earlier id) would come first on equal text
     neutral = TfidfRanker(diversity=0.0, kind_factor=1.0).fit([closed, open_], orgs)
     assert _ranked(neutral, "N1")[:2] == ["P1", "P2"]
+
+
+@pytest.mark.parametrize(
+    ("offerings", "priced"),
+    [
+        ("避難計画作成支援(有料)", True),
+        ("見守りサービス(月額1,980円〜)", True),
+        ("講座 1回5000円", True),
+        ("スマホ教室の講師派遣(無料)", False),
+        ("会場の提供、チラシの配布", False),
+    ],
+)
+def test_a_priced_menu_reads_as_selling(offerings, priced) -> None:
+    org = Organization(id="P", name="x", activities="活動", offerings=offerings)
+    assert sells_offering(org) is priced
+
+
+def test_a_business_selling_its_service_stays_a_supplier_where_companies_are_invited() -> None:
+    text = "防災用品の備蓄と避難所の運営訓練を地域で行います。"
+    orgs = [
+        Organization(
+            id="P1",
+            name="防災ショップ株式会社",
+            legal_form="株式会社",
+            activities=text,
+            offerings="避難所運営の研修(有料)",
+        ),
+        Organization(
+            id="P2",
+            name="みらい商事株式会社",
+            legal_form="株式会社",
+            activities=text,
+            offerings="備蓄品の寄贈",
+        ),
+        Organization(id="P3", name="浜町防災の会", legal_form="任意団体", activities=text),
+    ]
+    open_ = Need(
+        id="N2",
+        department="防災課",
+        title="避難所の運営",
+        description="備蓄と避難所運営を進めたい。",
+        goal="企業の社会貢献として協力してくれる事業者も歓迎します。",
+    )
+    ranker = TfidfRanker(diversity=0.0).fit([open_], orgs)
+    # the donor company and the civic group tie on text; the seller is put below both
+    assert _ranked(ranker, "N2")[2] == "P1"
+    selling = ranker.explain("N2", "P1")
+    assert selling.business and selling.selling
+    assert any("有料のサービス" in line for line in selling.reasons_ja())
+    assert not ranker.explain("N2", "P2").business
 
 
 def test_a_group_for_another_population_is_moved_down_and_says_why() -> None:
