@@ -67,7 +67,8 @@ class TfidfRanker(BaseEstimator):
 
     - ``text`` blends the TF-IDF cosine of the expanded need (thesaurus, word-vector
       neighbours) with the LSA cosine (``semantic_weight``) and the word-vector cosine
-      (``dense_weight``);
+      (``dense_weight``), the collection's first ``dense_components`` principal
+      directions removed from the word-vector documents (``DenseEncoder``);
     - ``field`` is ``1 + field_weight × (2a − 1)``, ``a`` the share of the need's 活動分野
       the group names times the share of the group's the need names to ``field_focus``
       (``1`` when either side names none);
@@ -96,6 +97,7 @@ class TfidfRanker(BaseEstimator):
         kind_factor: float = 0.5,
         population_factor: float = 1.0,
         field_focus: float = 0.5,
+        dense_components: int = 1,
     ) -> None:
         self.vectorizer = vectorizer
         self.field_weight = field_weight
@@ -109,6 +111,7 @@ class TfidfRanker(BaseEstimator):
         self.kind_factor = kind_factor
         self.population_factor = population_factor
         self.field_focus = field_focus
+        self.dense_components = dense_components
 
     # -- fitting -------------------------------------------------------------------
     def fit(self, needs: Sequence[Need], orgs: Sequence[Organization]) -> TfidfRanker:
@@ -128,7 +131,9 @@ class TfidfRanker(BaseEstimator):
         k = min(50, docs.shape[0] // 4, docs.shape[1] - 1)
         self.svd_ = TruncatedSVD(k, random_state=0).fit(docs) if k >= 10 else None
         self.dense_ = (
-            dense_encoder(vectorizer, docs) if self.dense_weight or self.neighbour_weight else None
+            dense_encoder(vectorizer, docs, components=self.dense_components)
+            if self.dense_weight or self.neighbour_weight
+            else None
         )
         self.neighbours_ = (
             NeighbourExpander(weight=self.neighbour_weight).fit(

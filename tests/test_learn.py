@@ -468,11 +468,13 @@ def test_forms_of_collaboration_feature(forms, offerings, wishes, match, other) 
 
 @pytest.fixture(scope="module")
 def loose_fields():
-    """Part a with its profiles' 活動分野 replaced at random (seeded): a city whose groups
+    """Part c with its profiles' 活動分野 replaced at random (seeded): a city whose groups
     tick fields that say nothing, so our default field weight trusts them too much. (With
     half of them replaced the calibration's choice is noise-level, kept in some splits
-    and not in others; the notebook's ten splits measure that case.)"""
-    needs, orgs, qrels = load_corpus(("a",))
+    and not in others; the notebook's ten splits measure that case. Part a, used here
+    before, lost only 0.013 to such fields once the word vectors dropped their first
+    principal direction: too little for the five-fold check.)"""
+    needs, orgs, qrels = load_corpus(("c",))
     loose = scramble_fields(orgs, share=1.0, seed=7)
     assert sum(a.fields != b.fields for a, b in zip(orgs, loose, strict=True)) > 40
     train, test = split_needs([n.id for n in needs], seed=0)
@@ -488,7 +490,7 @@ def test_calibration_adapts_the_cold_start_to_another_citys_data(loose_fields) -
     assert model.calibration_["field_weight"] < 0.5, model.report_
     assert model.report_["calibration"] == model.calibration_
     tried = model.report_["calibration_ndcg"]
-    assert {"default", "combined", "field_weight=0", "area_other=0.2"} <= set(tried)
+    assert {"default", "combined", "field_weight=0", "dense_weight=0.15"} <= set(tried)
     assert tried["combined"] >= tried["default"] + CALIBRATION_GAIN
     # settings are combined best first, each kept only if it adds to the others: the
     # combination is never worse than the best setting alone (all of those passing alone

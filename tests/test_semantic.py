@@ -105,3 +105,25 @@ def test_shared_terms_fold_fragments_into_the_compound() -> None:
     assert "公民館" in terms and "オンライン" in terms
     assert not {"オン", "ライン", "公民", "館"} & set(terms)
     assert sum(t.share for t in ranker.explain("N1", "P1", max_terms=20).terms) == pytest.approx(1)
+
+
+def test_the_collections_first_direction_is_removed_from_a_large_enough_collection() -> None:
+    from corpus import load_corpus
+    from matching._semantic import COMPONENTS_MIN_DOCS
+
+    needs, orgs, _ = load_corpus(("a",))
+    ranker = TfidfRanker().fit(needs, orgs)
+    encoder = ranker.dense_
+    assert encoder is not None and encoder.top_.shape == (1, 300)
+    assert np.isclose(np.linalg.norm(encoder.top_[0]), 1.0)
+    # every document, need or profile, has nothing left along it
+    both = np.vstack([ranker.need_dense_, ranker.org_dense_])
+    assert np.abs(both @ encoder.top_[0]).max() < 1e-5
+    # without the removal the documents lean along it (it is their largest spread)
+    kept = TfidfRanker(dense_components=0).fit(needs, orgs)
+    leaning = np.vstack([kept.need_dense_, kept.org_dense_]) @ encoder.top_[0]
+    assert np.abs(leaning).mean() > 0.1
+    # a handful of documents: their first direction is their topic, so it stays
+    small, small_orgs = _pair()
+    assert len(small) + len(small_orgs) < COMPONENTS_MIN_DOCS
+    assert TfidfRanker().fit(small, small_orgs).dense_.top_.shape == (0, 300)
