@@ -75,13 +75,19 @@ def mean_ndcg_at_10(scores: np.ndarray, relevant: np.ndarray) -> float:
     return float(values.mean()) if len(values) else 0.0
 
 
-def fold_summary(scores: dict[float, list[float]]) -> dict[float, tuple[float, float]]:
+def fold_summary(
+    scores: dict[float, list[float]], *, count: str = "wins"
+) -> dict[float, tuple[float, float]]:
     """Per setting tried, from its figure in each validation fold: ``(mean, share of
-    folds where it beats the setting 0)``; ``{}`` when no fold was measured."""
+    folds where it beats the setting 0)`` (``count="not_worse"``: where it is at least
+    as good, a fold with nothing to learn from being a tie); ``{}`` when no fold was
+    measured."""
     if not scores.get(0.0):
         return {}
     base = np.array(scores[0.0])
-    return {
-        a: (round(float(np.mean(v)), 4), round(float(np.mean(np.array(v) > base)), 2))
-        for a, v in scores.items()
-    }
+
+    def share(v: list[float]) -> float:
+        folds = np.array(v)
+        return float(np.mean(folds >= base if count == "not_worse" else folds > base))
+
+    return {a: (round(float(np.mean(v)), 4), round(share(v), 2)) for a, v in scores.items()}

@@ -43,7 +43,7 @@ CALIBRATION: dict[str, tuple[float, ...]] = {
     "population_factor": (1.0, 0.7, 0.4),
     "members_only_factor": (0.5, 0.25, 1.0),
     "kind_factor": (0.5, 0.25, 1.0),
-    "area_other": (0.5, 0.2, 0.8),
+    "area_other": (0.3, 0.1, 0.6),
     "semantic_weight": (0.2, 0.0, 0.4),
     "dense_weight": (0.3, 0.15, 0.45),
     "diversity": (0.3, 0.15, 0.45),

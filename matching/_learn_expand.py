@@ -8,7 +8,8 @@ group even when the group's own profile uses other words (独居高齢者の孤�
 サロン). Confirmations of groups the cold start already ranked near the top teach the
 expansion nothing and are left out: expanding them only makes those groups crowd the
 lists of every similar need. Validated on training needs held out from it and dropped if
-it does not gain there by at least ``EXPANSION_MARGIN``.
+it does not gain there by at least ``EXPANSION_MARGIN`` and do no worse in at least
+``EXPANSION_FOLDS_NOT_WORSE`` of the folds.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from sklearn.model_selection import GroupKFold
 from ._decision import Decision, fold_summary, mean_ndcg_at_10
 from ._ranker import _BLOCK, TfidfRanker, top_k
 
-__all__ = ["EXPANSIONS", "EXPANSION_MARGIN", "Expansion", "expansion_promoted"]
+__all__ = [
+    "EXPANSIONS",
+    "EXPANSION_FOLDS_NOT_WORSE",
+    "EXPANSION_MARGIN",
+    "Expansion",
+    "expansion_promoted",
+]
 
 # document expansion weights tried: β × the mean vector of the needs a group was confirmed
 # for is added to its profile vector (0 = no expansion)
@@ -34,15 +41,26 @@ EXPANSIONS: tuple[float, ...] = (0.0, 0.5, 1.0)
 # (-0.005) let through expansions that cost held-out needs in 8 of 10 splits (part b and
 # the devset, judged decisions): an expansion must now show a gain
 EXPANSION_MARGIN = 0.005
+# ... and do no worse than no expansion in this share of the folds (one fold in five may
+# lose; a fold whose needs share no partner with the rest is a tie, not a loss). With the
+# mean gain alone, part c's ten splits (decisions as a review gives them) kept expansions
+# that lost 2 folds of 5 and then lost up to 0.006 on the needs nobody decided
+EXPANSION_FOLDS_NOT_WORSE = 0.8
 
 
 def expansion_promoted(scores: dict[float, tuple[float, float]]) -> float:
     """The expansion weight to use: among the weights of ``EXPANSIONS`` that gain at least
-    ``EXPANSION_MARGIN`` over no expansion on held-out training needs, the one that scores
-    best there (the larger on a tie); else 0."""
+    ``EXPANSION_MARGIN`` over no expansion on held-out training needs and do no worse in
+    ``EXPANSION_FOLDS_NOT_WORSE`` of the folds, the one that scores best there (the larger
+    on a tie); else 0."""
     if 0.0 not in scores:
         return 0.0
-    kept = [b for b in scores if b and scores[b][0] >= scores[0.0][0] + EXPANSION_MARGIN]
+    floor = scores[0.0][0] + EXPANSION_MARGIN
+    kept = [
+        b
+        for b in scores
+        if b and scores[b][0] >= floor and scores[b][1] >= EXPANSION_FOLDS_NOT_WORSE - 1e-9
+    ]
     return max(kept, key=lambda b: (scores[b][0], b), default=0.0)
 
 
@@ -172,7 +190,8 @@ class Expansion:
     def validate(self) -> dict[float, tuple[float, float]]:
         """nDCG@10 of training needs held out from the expansion (GroupKFold by need), over
         every organisation (a group nobody decided on counts as not relevant), for each
-        ``β`` in ``EXPANSIONS``: ``{β: (mean nDCG, share of folds where it beats β = 0)}``."""
+        ``β`` in ``EXPANSIONS``: ``{β: (mean nDCG, share of folds where it does no worse
+        than β = 0)}``."""
         b = self.base
         rows = np.array([b.need_index_[d.need_id] for d in self.decisions])
         cols = np.array([b.org_index_[d.npo_id] for d in self.decisions])
@@ -191,4 +210,4 @@ class Expansion:
             for beta in EXPANSIONS:
                 block = self.scores(held, confirmed, beta)[0]
                 scores[beta].append(mean_ndcg_at_10(block, relevant))
-        return fold_summary(scores)
+        return fold_summary(scores, count="not_worse")

@@ -280,15 +280,18 @@ def test_confirmations_of_what_the_cold_start_found_do_not_expand(part_c):
     assert model.expansion_ == 0.0 and model.report_["expansion_ndcg"] == {}
 
 
-def test_expansion_is_kept_only_with_a_margin():
+def test_expansion_is_kept_only_with_a_margin_won_in_most_folds():
     assert _expansion_promoted({}) == 0.0
-    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.81, 0.6)}) == 0.5
-    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.80 + EXPANSION_MARGIN, 0.4)}) == 0.5
-    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.802, 0.4)}) == 0.0
+    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.81, 0.8)}) == 0.5
+    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.80 + EXPANSION_MARGIN, 0.8)}) == 0.5
+    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.802, 1.0)}) == 0.0
     assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.79, 0.2)}) == 0.0
+    # a mean gain with two folds of five worse is not kept
+    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.83, 0.6)}) == 0.0
     # of the weights with the margin, the one that scores best (the larger on a tie)
-    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.83, 0.6), 1.0: (0.82, 0.6)}) == 0.5
-    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.82, 0.6), 1.0: (0.82, 0.6)}) == 1.0
+    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.83, 0.8), 1.0: (0.82, 0.8)}) == 0.5
+    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.82, 0.8), 1.0: (0.82, 1.0)}) == 1.0
+    assert _expansion_promoted({0.0: (0.80, 0.0), 0.5: (0.82, 0.8), 1.0: (0.84, 0.6)}) == 0.5
 
 
 def test_validation_measures_the_ranked_list_not_only_the_decided_pairs(part_c):
@@ -618,4 +621,6 @@ def test_evaluate_command_compares_cold_start_and_learned_on_the_undecided_needs
     learned = LearnedRanker().fit(needs, orgs, decisions)
     assert rows["learned"]["nDCG@10"] == pytest.approx(_heldout_ndcg(learned, qrels, test))
     assert rows["cold start"]["nDCG@10"] == pytest.approx(_heldout_ndcg(cold, qrels, test))
-    assert rows["learned"]["nDCG@10"] > rows["cold start"]["nDCG@10"] > rows["bm25"]["nDCG@10"]
+    # never silently worse (on this split nothing validates: the learned ranker is the cold
+    # start with its facts, and ties it)
+    assert rows["learned"]["nDCG@10"] >= rows["cold start"]["nDCG@10"] > rows["bm25"]["nDCG@10"]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from matching import BM25Ranker, TfidfRanker, load_needs, load_organizations, top_k
+from matching._ranker import DEFAULT_AREA_FACTORS
 
 from .conftest import run_matching
 
@@ -50,7 +51,8 @@ def test_area_and_members_only_signals(toy) -> None:
     scores = dict(dict(ranker.rank_orgs(["N1"], top=5))["N1"])
     # P1 (北区) and P2 (南区) have the same text; the need is limited to 北区
     assert scores["P1"] > scores["P2"] > 0
-    assert scores["P2"] == pytest.approx(scores["P1"] * 0.5, rel=1e-4)
+    assert scores["P2"] == pytest.approx(scores["P1"] * DEFAULT_AREA_FACTORS["other"], rel=1e-4)
+    assert DEFAULT_AREA_FACTORS["other"] == 0.3
     # P4 is a members-only photo club that mentions 竹林 and 里山: halved for N3
     assert ranker.explain("N3", "P4").members_only
     no_penalty = TfidfRanker(members_only_factor=1.0, diversity=0.0).fit(needs, orgs)
