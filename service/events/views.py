@@ -6,7 +6,10 @@
   search boxes (``need_q``, ``org_q``) to add a need or a group;
 - ``POST /events/{id}/edit|propose``, ``POST /events/{id}/needs|groups`` (add),
   ``POST /events/{id}/needs/{need_id}/remove``, ``…/groups/{org_id}/remove``;
-- ``GET /events/{id}/invitations.csv|.xlsx``: the invitation list.
+- ``GET /events/{id}/invitations.csv|.xlsx``: the invitation list;
+- ``POST /events/{id}/invite``: send the invitations through the mail outbox (the groups
+  not invited yet); ``POST /events/{id}/attendance``: record who came and the needs each
+  group showed interest in (from the event's day on).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ..web.core import (
     render,
     require,
 )
-from . import inputs, lists, service
+from . import followup, inputs, lists, service
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,11 +51,29 @@ MESSAGES = {
     "group_added": "団体を招待に加えました。",
     "group_removed": "団体を招待から外しました。",
     "unchanged": "すでに一覧にあるため、変更はありません。",
+    "recorded": "当日の記録（出席と関心あり）を保存しました。関心ありは担当課に知らせました。",
 }
 
 
+def _count(request: Request, name: str) -> int:
+    value = request.query_params.get(name, "")
+    return int(value) if value.isdecimal() and len(value) <= 6 else 0
+
+
 def _message(request: Request) -> str | None:
-    return MESSAGES.get(request.query_params.get("msg", ""))
+    msg = request.query_params.get("msg", "")
+    if msg == "invited":
+        text = (
+            f"招待のメールを{_count(request, 'groups')}団体あて"
+            f"（{_count(request, 'mails')}通）、送信待ちに入れました。"
+        )
+        if missed := _count(request, "missed"):
+            text += (
+                f"{missed}団体には送れるメールアドレスがありません"
+                "（「招待メール未送信」の団体）。招待する団体の一覧で連絡してください。"
+            )
+        return text
+    return MESSAGES.get(msg)
 
 
 def _values(form: FormData) -> dict[str, Any]:
@@ -151,6 +172,7 @@ def _detail(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     error: str | None = None,
+    status: int | None = None,
 ) -> Response:
     view = lists.event_view(session, event_id, user=user, today=today)
     need_q = request.query_params.get("need_q", "")[:100].strip()
@@ -174,10 +196,14 @@ def _detail(
         if need_q
         else [],
         "org_choices": lists.group_choices(session, event_id, user=user, q=org_q) if org_q else [],
+        "held": event.held_on <= today,
+        "recorded": followup.recorded_pairs(session, event_id),
+        "to_invite": sum(1 for g in view.groups if g.invited_at is None),
+        "today": today,
     }
     if (message := _message(request)) is not None:
         context["message"] = message
-    return render(request, "events/detail.html", context, status=422 if errors else 200)
+    return render(request, "events/detail.html", context, status=status or (422 if errors else 200))
 
 
 @router.get("/events/{event_id}")
@@ -313,3 +339,76 @@ def invitations(
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@router.post("/events/{event_id}/invite")
+async def invite(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    settings: SettingsDep,
+    today: TodayDep,
+    event_id: Id,
+) -> Response:
+    await checked_form(request)
+    require(user, Role.coordinator)
+    try:
+        sent = followup.send_invitations(
+            session, event_id, user=user, base_url=settings.base_url, today=today
+        )
+    except Invalid as exc:
+        session.rollback()
+        return _detail(request, session, user, today, event_id, error=exc.message, status=422)
+    return redirect(
+        f"/events/{event_id}",
+        msg="invited",
+        groups=str(len(sent.groups)),
+        mails=str(sent.mails),
+        missed=str(len(sent.not_reached)),
+        anchor="invite",
+    )
+
+
+def _pairs(form: FormData) -> tuple[set[int], set[tuple[int, int]]]:
+    """The attendance form: ``attended`` = group ids, ``interest`` = "group:need"."""
+    came: set[int] = set()
+    for value in form.getlist("attended"):
+        text = str(value)
+        if not text.isdecimal() or len(text) > 10:
+            raise Invalid("出席の記録を読み取れません。", code="BAD_ID")
+        came.add(int(text))
+    pairs: set[tuple[int, int]] = set()
+    for value in form.getlist("interest"):
+        org, _, need = str(value).partition(":")
+        if not (org.isdecimal() and need.isdecimal() and len(org) <= 10 and len(need) <= 10):
+            raise Invalid("関心ありの記録を読み取れません。", code="BAD_ID")
+        pairs.add((int(org), int(need)))
+    return came, pairs
+
+
+@router.post("/events/{event_id}/attendance")
+async def attendance(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    settings: SettingsDep,
+    today: TodayDep,
+    event_id: Id,
+) -> Response:
+    form = await checked_form(request)
+    require(user, Role.coordinator)
+    try:
+        came, pairs = _pairs(form)
+        followup.record(
+            session,
+            event_id,
+            user=user,
+            attended=came,
+            interests=pairs,
+            today=today,
+            base_url=settings.base_url,
+        )
+    except Invalid as exc:
+        session.rollback()
+        return _detail(request, session, user, today, event_id, error=exc.message, status=422)
+    return redirect(f"/events/{event_id}", msg="recorded", anchor="attendance")

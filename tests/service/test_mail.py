@@ -237,6 +237,7 @@ def test_opted_out_user_gets_nothing(api: Server, pair: dict[str, Any], smtp: Sm
         prefs = session.exec(select(MailPreference)).all()
         # every kind a group may turn off is off (the form sent none ticked)
         assert sorted((p.user_id, p.kind) for p in prefs) == [
+            (pair["ids"]["npo1"], "event"),
             (pair["ids"]["npo1"], "meeting"),
             (pair["ids"]["npo1"], "new_need"),
             (pair["ids"]["npo1"], "suggestion_confirmed"),
