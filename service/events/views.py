@@ -7,9 +7,7 @@
 - ``POST /events/{id}/edit|propose``, ``POST /events/{id}/needs|groups`` (add),
   ``POST /events/{id}/needs/{need_id}/remove``, ``…/groups/{org_id}/remove``;
 - ``GET /events/{id}/invitations.csv|.xlsx``: the invitation list;
-- ``POST /events/{id}/invite``: send the invitations through the mail outbox (the groups
-  not invited yet); ``POST /events/{id}/attendance``: record who came and the needs each
-  group showed interest in (from the event's day on).
+- the invitations by mail and the record of the day: ``followup_views``.
 """
 
 from __future__ import annotations
@@ -162,7 +160,7 @@ async def create(
     return redirect(f"/events/{event.id}", msg="created")
 
 
-def _detail(
+def event_page(
     request: Request,
     session: SessionDep,
     user: PageUser,
@@ -174,6 +172,7 @@ def _detail(
     error: str | None = None,
     status: int | None = None,
 ) -> Response:
+    """The event's page (after a refused form: what was typed, the errors, ``status``)."""
     view = lists.event_view(session, event_id, user=user, today=today)
     need_q = request.query_params.get("need_q", "")[:100].strip()
     org_q = request.query_params.get("org_q", "")[:100].strip()
@@ -211,7 +210,7 @@ def detail_page(
     request: Request, session: SessionDep, user: PageUser, today: TodayDep, event_id: Id
 ) -> Response:
     require(user, Role.coordinator)
-    return _detail(request, session, user, today, event_id)
+    return event_page(request, session, user, today, event_id)
 
 
 @router.post("/events/{event_id}/edit")
@@ -225,7 +224,7 @@ async def edit(
     try:
         data = inputs.clean_input(**values, today=today, was=event.held_on)
     except Invalid as exc:
-        return _detail(
+        return event_page(
             request,
             session,
             user,
@@ -339,76 +338,3 @@ def invitations(
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-@router.post("/events/{event_id}/invite")
-async def invite(
-    request: Request,
-    session: SessionDep,
-    user: PageUser,
-    settings: SettingsDep,
-    today: TodayDep,
-    event_id: Id,
-) -> Response:
-    await checked_form(request)
-    require(user, Role.coordinator)
-    try:
-        sent = followup.send_invitations(
-            session, event_id, user=user, base_url=settings.base_url, today=today
-        )
-    except Invalid as exc:
-        session.rollback()
-        return _detail(request, session, user, today, event_id, error=exc.message, status=422)
-    return redirect(
-        f"/events/{event_id}",
-        msg="invited",
-        groups=str(len(sent.groups)),
-        mails=str(sent.mails),
-        missed=str(len(sent.not_reached)),
-        anchor="invite",
-    )
-
-
-def _pairs(form: FormData) -> tuple[set[int], set[tuple[int, int]]]:
-    """The attendance form: ``attended`` = group ids, ``interest`` = "group:need"."""
-    came: set[int] = set()
-    for value in form.getlist("attended"):
-        text = str(value)
-        if not text.isdecimal() or len(text) > 10:
-            raise Invalid("出席の記録を読み取れません。", code="BAD_ID")
-        came.add(int(text))
-    pairs: set[tuple[int, int]] = set()
-    for value in form.getlist("interest"):
-        org, _, need = str(value).partition(":")
-        if not (org.isdecimal() and need.isdecimal() and len(org) <= 10 and len(need) <= 10):
-            raise Invalid("関心ありの記録を読み取れません。", code="BAD_ID")
-        pairs.add((int(org), int(need)))
-    return came, pairs
-
-
-@router.post("/events/{event_id}/attendance")
-async def attendance(
-    request: Request,
-    session: SessionDep,
-    user: PageUser,
-    settings: SettingsDep,
-    today: TodayDep,
-    event_id: Id,
-) -> Response:
-    form = await checked_form(request)
-    require(user, Role.coordinator)
-    try:
-        came, pairs = _pairs(form)
-        followup.record(
-            session,
-            event_id,
-            user=user,
-            attended=came,
-            interests=pairs,
-            today=today,
-            base_url=settings.base_url,
-        )
-    except Invalid as exc:
-        session.rollback()
-        return _detail(request, session, user, today, event_id, error=exc.message, status=422)
-    return redirect(f"/events/{event_id}", msg="recorded", anchor="attendance")
