@@ -25,6 +25,7 @@ from .db import make_engine
 from .docs import install_docs
 from .errors import install_handlers
 from .events import api as event_api
+from .events import followup_views as event_followup_views
 from .events import views as event_views
 from .index import MatchingIndex
 from .limits import BodyLimit
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # 事前打ち合わせ: /suggestions/{id}/meetings, /meetings/{id}/edit, /meetings/{id}.ics
     app.include_router(meeting_views.router)
     app.include_router(event_views.router)  # /events: the 分野別発表会 planner
+    app.include_router(event_followup_views.router)  # its invitations and the day's record
     app.include_router(proposal_views.router)  # /needs/{id}/propose: a department's proposal
     app.include_router(privacy_views.router)  # /audit: the audit log, and its CSV
     # outermost: a body is bounded before any other layer reads it

@@ -19,9 +19,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL."""
-    port = free_port()
+def serve(app: Any, *, port: int | None = None) -> Iterator[str]:
+    """Serve ``app`` until the block ends (on ``port``, or a free one); yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

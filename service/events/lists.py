@@ -5,7 +5,7 @@ reasons), the choices to add, and the invitation list as a table for export."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -87,6 +87,8 @@ class GroupRow:
     org: Organization
     source: str
     fits: list[Fit]
+    invited_at: datetime | None = None  # when its invitation mail was queued
+    attended: bool | None = None  # None: not recorded yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +168,11 @@ def event_view(session: Session, event_id: int, *, user: User, today: date) -> E
             suited[f.need_id] = suited.get(f.need_id, 0) + 1
     groups = [
         GroupRow(
-            org, SOURCE_LABELS.get(Source(g.source), g.source), fits.get(g.organization_id, [])
+            org,
+            SOURCE_LABELS.get(Source(g.source), g.source),
+            fits.get(g.organization_id, []),
+            g.invited_at,
+            g.attended,
         )
         for g, org in group_rows
     ]

@@ -6,7 +6,8 @@
   search boxes (``need_q``, ``org_q``) to add a need or a group;
 - ``POST /events/{id}/edit|propose``, ``POST /events/{id}/needs|groups`` (add),
   ``POST /events/{id}/needs/{need_id}/remove``, ``…/groups/{org_id}/remove``;
-- ``GET /events/{id}/invitations.csv|.xlsx``: the invitation list.
+- ``GET /events/{id}/invitations.csv|.xlsx``: the invitation list;
+- the invitations by mail and the record of the day: ``followup_views``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ..web.core import (
     render,
     require,
 )
-from . import inputs, lists, service
+from . import followup, inputs, lists, service
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,11 +49,29 @@ MESSAGES = {
     "group_added": "団体を招待に加えました。",
     "group_removed": "団体を招待から外しました。",
     "unchanged": "すでに一覧にあるため、変更はありません。",
+    "recorded": "当日の記録（出席と関心あり）を保存しました。関心ありは担当課に知らせました。",
 }
 
 
+def _count(request: Request, name: str) -> int:
+    value = request.query_params.get(name, "")
+    return int(value) if value.isdecimal() and len(value) <= 6 else 0
+
+
 def _message(request: Request) -> str | None:
-    return MESSAGES.get(request.query_params.get("msg", ""))
+    msg = request.query_params.get("msg", "")
+    if msg == "invited":
+        text = (
+            f"招待のメールを{_count(request, 'groups')}団体あて"
+            f"（{_count(request, 'mails')}通）、送信待ちに入れました。"
+        )
+        if missed := _count(request, "missed"):
+            text += (
+                f"{missed}団体には送れるメールアドレスがありません"
+                "（「招待メール未送信」の団体）。招待する団体の一覧で連絡してください。"
+            )
+        return text
+    return MESSAGES.get(msg)
 
 
 def _values(form: FormData) -> dict[str, Any]:
@@ -141,7 +160,7 @@ async def create(
     return redirect(f"/events/{event.id}", msg="created")
 
 
-def _detail(
+def event_page(
     request: Request,
     session: SessionDep,
     user: PageUser,
@@ -151,7 +170,9 @@ def _detail(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     error: str | None = None,
+    status: int | None = None,
 ) -> Response:
+    """The event's page (after a refused form: what was typed, the errors, ``status``)."""
     view = lists.event_view(session, event_id, user=user, today=today)
     need_q = request.query_params.get("need_q", "")[:100].strip()
     org_q = request.query_params.get("org_q", "")[:100].strip()
@@ -174,10 +195,14 @@ def _detail(
         if need_q
         else [],
         "org_choices": lists.group_choices(session, event_id, user=user, q=org_q) if org_q else [],
+        "held": event.held_on <= today,
+        "recorded": followup.recorded_pairs(session, event_id),
+        "to_invite": sum(1 for g in view.groups if g.invited_at is None),
+        "today": today,
     }
     if (message := _message(request)) is not None:
         context["message"] = message
-    return render(request, "events/detail.html", context, status=422 if errors else 200)
+    return render(request, "events/detail.html", context, status=status or (422 if errors else 200))
 
 
 @router.get("/events/{event_id}")
@@ -185,7 +210,7 @@ def detail_page(
     request: Request, session: SessionDep, user: PageUser, today: TodayDep, event_id: Id
 ) -> Response:
     require(user, Role.coordinator)
-    return _detail(request, session, user, today, event_id)
+    return event_page(request, session, user, today, event_id)
 
 
 @router.post("/events/{event_id}/edit")
@@ -199,7 +224,7 @@ async def edit(
     try:
         data = inputs.clean_input(**values, today=today, was=event.held_on)
     except Invalid as exc:
-        return _detail(
+        return event_page(
             request,
             session,
             user,

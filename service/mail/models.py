@@ -25,6 +25,7 @@ class MailKind(StrEnum):
     invitation = "invitation"  # 招待のリンク（まだ利用者でない人へ）
     new_need = "new_need"  # 団体に合いそうな協働の種が公開された（団体へ）
     digest = "digest"  # 週ごとのまとめ（コーディネーターへ）
+    event = "event"  # 分野別発表会への招待（招待した団体へ）
 
 
 KIND_LABELS = {
@@ -36,6 +37,7 @@ KIND_LABELS = {
     MailKind.invitation: "招待のリンク（招待した人へ）",
     MailKind.new_need: "自団体に合いそうな協働の種が公開されたとき",
     MailKind.digest: "週ごとのまとめ（確認待ちの件数、関心あり、期限の近い協働の種）",
+    MailKind.event: "分野別発表会に招待されたとき",
 }
 # who may get each kind (the settings page offers a user only the kinds of the user's role)
 KIND_ROLES = {
@@ -47,6 +49,7 @@ KIND_ROLES = {
     MailKind.invitation: frozenset(),  # to a person who is not a user yet: no setting
     MailKind.new_need: frozenset({Role.npo}),
     MailKind.digest: frozenset({Role.coordinator}),
+    MailKind.event: frozenset({Role.npo}),
 }
 # kinds a user cannot turn off: the mail is the reason the user asked for it
 REQUIRED_KINDS = frozenset({MailKind.password_reset})

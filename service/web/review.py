@@ -20,6 +20,7 @@ from ..db import page_of
 from ..deadlines import days_waited
 from ..deps import IndexDep, SessionDep, SettingsDep, TodayDep
 from ..errors import Conflict, Invalid
+from ..events.followup import met as met_at_events
 from ..index import MatchingIndex
 from ..meetings.models import OUTCOME_LABELS
 from ..meetings.service import Summary as MeetingSummary
@@ -145,6 +146,9 @@ def render_queue(
     org_ids = sorted({o.id for _, _, items in groups for _, o in items if o.id is not None})
     history = sugg.group_history(session, org_ids, user=user)
     interested = interests.counts(session, [n.id for n, _, _ in groups if n.id is not None])
+    met = met_at_events(
+        session, [(n.id or 0, o.id or 0) for n, _, items in groups for _, o in items]
+    )
     filters = urlencode(
         {k: v for k, v in {"department": department, "field": field, "q": q}.items() if v}
     )
@@ -162,6 +166,7 @@ def render_queue(
                     "terms": terms,
                     "history": history.get(org.id or 0),
                     "interested": org.id in interested.get(need.id or 0, []),
+                    "met": met.get((need.id or 0, org.id or 0)),
                     "waited": days_waited(s.created_at, today),
                 }
             )
@@ -239,6 +244,9 @@ def suggestion_page(
             "tags_int": tags_int,
             "meetings": [(m, when_text(m)) for m in meetings_of(session, suggestion_id)],
             "outcome_labels": OUTCOME_LABELS,
+            "met": met_at_events(session, [(need.id or 0, org.id or 0)]).get(
+                (need.id or 0, org.id or 0)
+            ),
         },
     )
 

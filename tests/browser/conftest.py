@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from corpus import load_corpus
@@ -89,27 +90,39 @@ def shot(page: Page, name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one for the whole run (each test page gets its own context)."""
     if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: ./scripts/test installs Debian's chromium "
             "package; or set KYODO_CHROMIUM to a Chromium binary"
         )
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.sqlite3'}"
-    settings = Settings(database_url=url)
-    upgrade(settings.sqlalchemy_url)
-    app = create_app(settings)
-    with Session(app.state.engine) as session:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def load_demo_city(engine: Engine, users: dict[str, tuple[Role, str | None]]) -> None:
+    """The bundled corpus (needs published, groups active) and the users, with PASSWORD."""
+    with Session(engine) as session:
         needs, orgs, _ = load_corpus()
         loader.import_organizations(session, orgs, user=None)
         loader.import_needs(session, needs, user=None)
-        for name, (role, dept) in USERS.items():
+        for name, (role, dept) in users.items():
             create_user(
                 session,
                 UserCreate(username=name, password=PASSWORD, role=role, department=dept),
                 by=None,
             )
-    with serve(app) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[Site]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.sqlite3'}"
+    settings = Settings(database_url=url)
+    upgrade(settings.sqlalchemy_url)
+    app = create_app(settings)
+    load_demo_city(app.state.engine, USERS)
+    with serve(app) as base:
         yield Site(base, browser)
-        browser.close()

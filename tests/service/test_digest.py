@@ -20,9 +20,9 @@ from service.mail.digest import queue_digest, week_key
 from service.mail.models import MailOutbox, MailPreference
 from service.models import Interest, Suggestion, User, utcnow
 
+from ..mailserver import SmtpServer
 from .conftest import Server
 from .helpers import need_payload, ok, seed
-from .test_mail import SmtpServer
 
 BASE = "https://kyodo.example.jp"
 ADDRESSES = {"coord": "coord@example.jp", "bousai": "bousai@example.jp"}

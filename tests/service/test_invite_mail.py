@@ -18,9 +18,9 @@ from service.mail.models import SECRET_REMOVED, MailOutbox
 from service.models import AuditLog, Invitation, User
 from service.registrations.models import RegistrationRequest, RequestStatus
 
+from ..mailserver import SmtpServer
 from .conftest import PASSWORD, Server
 from .helpers import csrf_of, ok, page_login, post_form, seed
-from .test_mail import SmtpServer
 
 ADDRESS = "satoyama@example.jp"
 LINK = re.compile(r'id="invitation-link" class="copy" readonly value="[^"]*(/invite/([^"]+))"')

@@ -9,24 +9,20 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import Session, col, select
 
 from service import reviews
-from service.config import Settings
 from service.mail import service as mail
 from service.mail.delivery import backoff, deliver_due
 from service.mail.models import MailOutbox, MailPreference
 from service.models import Suggestion, User, utcnow
 from service.schemas import DecisionIn
 
-from ..serving import free_port
+from ..mailserver import SmtpServer
 from .conftest import PASSWORD, Server
 from .helpers import ok, page_login, post_form, seed
 
@@ -38,41 +34,6 @@ ADDRESSES = {
     "npo2": "npo2@example.jp",  # staff of no group: not told
 }
 SUBJECT = "協働の種の組み合わせが承認されました"
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage, bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw = bytes(envelope.original_content)
-        parsed = message_from_bytes(raw, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append((list(envelope.rcpt_tos), parsed, raw))
-        return "250 OK"
-
-
-class SmtpServer:
-    """An aiosmtpd server on a fixed loopback port that can be stopped and started again."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.recorder = Recorder()
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def settings(self, base: Settings) -> Settings:
-        return base.model_copy(
-            update={"smtp_host": "127.0.0.1", "smtp_port": self.port, "smtp_starttls": False}
-        )
 
 
 @pytest.fixture
@@ -276,6 +237,7 @@ def test_opted_out_user_gets_nothing(api: Server, pair: dict[str, Any], smtp: Sm
         prefs = session.exec(select(MailPreference)).all()
         # every kind a group may turn off is off (the form sent none ticked)
         assert sorted((p.user_id, p.kind) for p in prefs) == [
+            (pair["ids"]["npo1"], "event"),
             (pair["ids"]["npo1"], "meeting"),
             (pair["ids"]["npo1"], "new_need"),
             (pair["ids"]["npo1"], "suggestion_confirmed"),

@@ -18,10 +18,10 @@ from service.mail.new_needs import SUBJECT
 from service.main import create_app
 from service.models import User
 
+from ..mailserver import SmtpServer
 from ..serving import serve
 from .conftest import Server
 from .helpers import need_payload, ok, seed
-from .test_mail import SmtpServer
 
 
 @pytest.fixture

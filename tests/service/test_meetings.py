@@ -26,9 +26,9 @@ from service.meetings.models import Meeting
 from service.models import AuditLog, User
 from service.report import fiscal_year_bounds
 
+from ..mailserver import SmtpServer
 from .conftest import Server
 from .helpers import csrf_of, ok, post_form, seed
-from .test_mail import SmtpServer
 from .test_pages import login
 
 JST = ZoneInfo("Asia/Tokyo")

@@ -16,9 +16,9 @@ from service.mail.models import MailOutbox, MailPreference
 from service.mail.new_needs import MIN_SCORE, SUBJECT, TOP
 from service.models import Need, Suggestion, User, utcnow
 
+from ..mailserver import SmtpServer
 from .conftest import Server
 from .helpers import need_payload, ok, seed
-from .test_mail import SmtpServer
 
 ADDRESSES = {"npo1": "npo1@example.jp", "npo2": "npo2@example.jp", "bousai": "b@example.jp"}
 

@@ -178,6 +178,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/events/{event_id}/groups"): "coord",
     ("POST", "/events/{event_id}/groups/{org_id}/remove"): "coord",
     ("GET", "/events/{event_id}/invitations.{fmt}"): "coord",
+    ("POST", "/events/{event_id}/invite"): "coord",
+    ("POST", "/events/{event_id}/attendance"): "coord",
 }
 # the routes that end a session or change what later calls see: run last, on fresh logins
 LAST = ("logout", "withdraw", "active", "approve", "decline", "undo", "DELETE")

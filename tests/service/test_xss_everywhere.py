@@ -23,6 +23,8 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
+from service.deadlines import today_jst
+
 from .conftest import Server
 from .helpers import csrf_of, need_payload, ok, org_payload, post_form, seed
 from .test_route_matrix import ROLES, ROUTES, World, allowed, app_routes, fillings
@@ -217,8 +219,11 @@ def world(api: Server) -> World:
     )
     assert r.status_code == 303, r.text
     # a 分野別発表会 whose name and keywords are hostile, presenting the hostile need and
-    # inviting the hostile group (the detail page, the list and the invitation list show them)
-    held_on = (date.today() + timedelta(days=60)).isoformat()
+    # inviting the hostile group (the detail page, the list and the invitation list show them),
+    # held today: its invitations are sent (the hostile name in their subject, on /mail) and
+    # the hostile group's interest in the hostile need is recorded there (the attendance
+    # form, and 発表会で対面 on the pairing, show them)
+    held_on = today_jst().isoformat()
     event = ok(
         coord.post(
             "/api/events",
@@ -228,6 +233,12 @@ def world(api: Server) -> World:
     )
     ok(coord.post(f"/api/events/{event['id']}/needs", json={"need_id": need["id"]}))
     ok(coord.post(f"/api/events/{event['id']}/groups", json={"organization_id": org["id"]}))
+    event_page = f"/events/{event['id']}"
+    r = post_form(world.page("coord")[0], event_page, f"{event_page}/invite", {})
+    assert r.status_code == 303, r.text
+    recorded = {"attended": str(org["id"]), "interest": f"{org['id']}:{need['id']}"}
+    r = post_form(world.page("coord")[0], event_page, f"{event_page}/attendance", recorded)
+    assert r.status_code == 303, r.text
     fy = str(fiscal_year(date.today()))
     world.ids = {
         "need_id": [("need", str(need["id"]))],
@@ -331,6 +342,11 @@ def test_the_payloads_are_shown_as_text(world: World) -> None:
         text = world.page("coord")[0].get(url).text
         assert "-1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in text, url
         assert "@SUM(1){{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in text, url
+    recorded = world.page("coord")[0].get(f"/events/{event}").text  # the attendance form
+    assert "当日の記録を保存する" in recorded
+    assert 'checked aria-label="+1+1{{7*191}}&lt;' in recorded
+    pairing = world.page("coord")[0].get(f"/suggestions/{world.ids['suggestion_id'][0][1]}").text
+    assert "分野別発表会「-1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in pairing
     searched = world.page("coord")[0].get(
         f"/events/{event}", params={"need_q": SCRIPT, "org_q": BREAKOUT}
     )
