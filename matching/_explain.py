@@ -161,6 +161,11 @@ def _merged(terms: list[tuple[str, float]], limit: int) -> list[TermContribution
     return [TermContribution(t, s) for t, s in ordered[:limit]]
 
 
+def _read(areas: tuple[str, ...], from_text: bool) -> list[str]:
+    """An item's areas as the reasons show them: a ward read from its text says so."""
+    return [f"{a}（本文から）" if from_text else a for a in areas]
+
+
 def explain_pairs(
     ranker: TfidfRanker, need_id: str, npo_ids: Sequence[str], *, max_terms: int = 8
 ) -> list[Explanation]:
@@ -212,8 +217,8 @@ def explain_pairs(
                 need_fields=list(need.fields),
                 org_fields=list(org.fields),
                 area_relation=str(r.area_relations_[r.need_area_codes_[i], r.org_area_codes_[j]]),
-                need_areas=list(need.areas),
-                org_areas=list(org.areas),
+                need_areas=_read(r.need_areas_[i], r.need_areas_read_[i]),
+                org_areas=_read(r.org_areas_[j], r.org_areas_read_[j]),
                 members_only=bool(r.members_only_[j]),
                 factors={k: float(v[c]) for k, v in factor_rows.items()},
                 meaning_pairs=pairs[:5],

@@ -90,15 +90,18 @@ def group_codes(keys: list[tuple[str, ...]]) -> tuple[list[tuple[str, ...]], np.
 
 
 def area_tables(
-    needs: Sequence[Need], orgs: Sequence[Organization], factors: Mapping[str, float]
+    need_areas: Sequence[tuple[str, ...]],
+    org_areas: Sequence[tuple[str, ...]],
+    factors: Mapping[str, float],
 ) -> tuple[
     list[tuple[str, ...]], np.ndarray, list[tuple[str, ...]], np.ndarray, np.ndarray, np.ndarray
 ]:
-    """Both sides' distinct area lists and each item's code among them, the relation of
-    every pair of lists (``area_relation``) and its factor: computed per distinct pair, not
-    per item pair (a city has a handful of wards)."""
-    need_groups, need_codes = group_codes([tuple(n.areas) for n in needs])
-    org_groups, org_codes = group_codes([tuple(o.areas) for o in orgs])
+    """Both sides' distinct area lists (each item's areas, entered or read from its text)
+    and each item's code among them, the relation of every pair of lists
+    (``area_relation``) and its factor: computed per distinct pair, not per item pair (a
+    city has a handful of wards)."""
+    need_groups, need_codes = group_codes(list(need_areas))
+    org_groups, org_codes = group_codes(list(org_areas))
     relations = np.array(
         [[area_relation(list(a), list(b)) for b in org_groups] for a in need_groups],
         dtype=object,

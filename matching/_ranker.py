@@ -19,6 +19,7 @@ from ._explain import (
     explain_pairs,
     similar_needs,
 )
+from ._areas import WardReader
 from ._factors import PairSignals, area_tables, distinct_rows, field_factor, field_matrix
 from ._rows import splice_needs, splice_orgs
 from ._schema import Need, Organization
@@ -144,6 +145,7 @@ class TfidfRanker(BaseEstimator):
             if self.dense_ is not None and self.neighbour_weight
             else None
         )
+        self.wards_ = WardReader().fit([*needs, *orgs])
         self._set_items(needs, orgs)
         return self
 
@@ -156,6 +158,8 @@ class TfidfRanker(BaseEstimator):
         self.org_index_ = {o: i for i, o in enumerate(self.org_ids_)}
         self.need_fields_ = field_matrix(needs)
         self.org_fields_ = field_matrix(orgs)
+        self.need_areas_, self.need_areas_read_ = self._ward_reader().all_areas(needs)
+        self.org_areas_, self.org_areas_read_ = self._ward_reader().all_areas(orgs)
         self._set_areas()
         self.members_only_ = np.array([members_only(o) for o in orgs], dtype=bool)
         self.signals_ = PairSignals.of(needs, orgs)
@@ -174,6 +178,10 @@ class TfidfRanker(BaseEstimator):
         queries = self.expander_.transform(vectors)
         return queries if self.neighbours_ is None else self.neighbours_.transform(vectors, queries)
 
+    def _ward_reader(self) -> WardReader:
+        # a ranker fitted before wards were read from the texts reads none
+        return getattr(self, "wards_", None) or WardReader().fit([])
+
     def _set_areas(self) -> None:
         """Area groups of both sides and the factor of each pair of groups."""
         (
@@ -184,7 +192,9 @@ class TfidfRanker(BaseEstimator):
             self.area_relations_,
             self.area_table_,
         ) = area_tables(
-            self.needs_, self.orgs_, {**DEFAULT_AREA_FACTORS, **(self.area_factors or {})}
+            self.need_areas_,
+            self.org_areas_,
+            {**DEFAULT_AREA_FACTORS, **(self.area_factors or {})},
         )
 
     def _hub_best(self, org_rows: Cols = None) -> np.ndarray:

@@ -34,6 +34,12 @@ def _splicer(keep: list[int], take: np.ndarray) -> Callable[[Any, Any], Any]:
     return spliced
 
 
+def _spliced_list(old: list[Any], keep: list[int], fresh: list[Any], take: np.ndarray) -> list[Any]:
+    """A per-item list spliced like the matrices: rows ``keep``, then ``fresh``, by ``take``."""
+    rows = [old[k] for k in keep] + list(fresh)
+    return [rows[k] for k in take]
+
+
 def _order(items: Sequence[Need] | Sequence[Organization]) -> np.ndarray:
     return np.array(sorted(range(len(items)), key=lambda k: items[k].id), dtype=np.intp)
 
@@ -59,6 +65,9 @@ def splice_needs(ranker: TfidfRanker, keep: list[int], added: Sequence[Need]) ->
     ranker.need_index_ = {n: i for i, n in enumerate(ranker.need_ids_)}
     ranker.need_vectors_ = spliced(ranker.need_vectors_, new)
     ranker.need_fields_ = spliced(ranker.need_fields_, field_matrix(added) if added else None)
+    areas, read = ranker._ward_reader().all_areas(added)
+    ranker.need_areas_ = _spliced_list(ranker.need_areas_, keep, areas, take)
+    ranker.need_areas_read_ = _spliced_list(ranker.need_areas_read_, keep, read, take)
     ranker.signals_ = ranker.signals_.with_needs(keep, PairSignals.of(added, []), take)
     queries = ranker._queries(new) if new is not None else None
     ranker.need_queries_ = spliced(ranker.need_queries_, queries)
@@ -131,6 +140,9 @@ def splice_orgs(ranker: TfidfRanker, keep: list[int], added: Sequence[Organizati
     ranker.org_index_ = {o: i for i, o in enumerate(ranker.org_ids_)}
     ranker.org_vectors_ = spliced(ranker.org_vectors_, new)
     ranker.org_fields_ = spliced(ranker.org_fields_, field_matrix(added) if added else None)
+    areas, read = ranker._ward_reader().all_areas(added)
+    ranker.org_areas_ = _spliced_list(ranker.org_areas_, keep, areas, take)
+    ranker.org_areas_read_ = _spliced_list(ranker.org_areas_read_, keep, read, take)
     ranker.members_only_ = spliced(
         ranker.members_only_, np.array([members_only(o) for o in added], dtype=bool)
     )

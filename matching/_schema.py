@@ -15,6 +15,7 @@ __all__ = [
     "area_relation",
     "parse_areas",
     "parse_fields",
+    "ward_of",
 ]
 
 # 特定非営利活動促進法 別表: the 20 fields of activity, numbered as in the law.
@@ -158,7 +159,7 @@ def parse_areas(cell: str | None) -> list[str]:
     return [a for a in (normalize_text(v) for v in split_multi(cell)) if not _city_wide(a)]
 
 
-def _ward_of(area: str) -> str | None:
+def ward_of(area: str) -> str | None:
     """The ward (…区) an area value starts with, if any (北区山手地区 → 北区; 山手地区 → None)."""
     match = re.match(r".{1,5}?区", area)
     if match and not match.group(0).endswith(("地区", "校区", "学区")):
@@ -187,7 +188,7 @@ def area_relation(need_areas: list[str], org_areas: list[str]) -> str:
         for b in org_areas:
             if a == b or a in b or b in a:
                 return "same"
-            wa, wb = _ward_of(a), _ward_of(b)
+            wa, wb = ward_of(a), ward_of(b)
             if wa and wb:
                 if wa == wb:
                     return "same"

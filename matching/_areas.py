@@ -1,0 +1,89 @@
+"""Wards read from the texts, for items that leave the area column blank.
+
+Many groups never fill in 活動地域 but write where they work (「東区で活動して5年」), and
+a need limited to a ward usually says so in its title or goal (「東区の子育て家庭への訪問
+型支援」). Without an area the ranker treats such an item as city-wide, so a group of
+another ward is not moved down. ``WardReader`` learns the city's ward names from the
+collection itself (no gazetteer): a name ending in 区 that at least two documents use, or
+that the area column names somewhere; then reads the wards an item's text names.
+
+Only a blank area is filled: what a person entered is never overridden. Needs are read in
+their title and goal (a description may name a ward as an example), groups in their name
+and activities (not in their wishes). The reasons show a ward read from the text as such.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from ._schema import Need, Organization, ward_of
+from ._text import normalize_text
+
+__all__ = ["WardReader", "item_text"]
+
+# a run of kanji before 区 (the ward's name is its last one to three)
+_RUN = re.compile(r"((?:(?!区)[一-龥々]){1,6})区(?!画|域|間|分|切|別)")
+# a name is never a part of a larger unit: 白鷺市東区 gives 東区, not 市東区
+_UNIT = re.compile(r"[市町村県都府道郡]")
+# 区 as a common noun after these: 地区, 校区, 学区, 選挙区, 特区, 各区, 全区 …
+_NOT_A_NAME = ("地", "校", "学", "挙", "特", "各", "全", "他", "同", "当", "本", "両", "新")
+
+
+def _names(text: str) -> set[str]:
+    """Every candidate ward name in ``text``: the longest tail of each kanji run before
+    区 (at most three characters) that holds no larger unit and is not a common noun."""
+    out: set[str] = set()
+    for match in _RUN.finditer(normalize_text(text)):
+        run = match.group(1)
+        if run.endswith(_NOT_A_NAME):
+            continue
+        best = None
+        for size in range(1, min(3, len(run)) + 1):
+            tail = run[-size:]
+            if _UNIT.search(tail):
+                break
+            best = tail
+        if best is not None:
+            out.add(best + "区")
+    return out
+
+
+def item_text(item: Need | Organization) -> str:
+    """The part of an item that says where it works (see the module's docstring)."""
+    if isinstance(item, Need):
+        return f"{item.title} {item.goal}"
+    return f"{item.name} {item.activities}"
+
+
+class WardReader:
+    """The collection's ward names (``fit``), then the wards an item names (``areas``)."""
+
+    def __init__(self, *, min_documents: int = 2) -> None:
+        self.min_documents = min_documents
+
+    def fit(self, items: Iterable[Need | Organization]) -> WardReader:
+        counts: Counter[str] = Counter()
+        entered: set[str] = set()
+        for item in items:
+            counts.update(_names(item_text(item)))
+            entered.update(w for w in (ward_of(a) for a in item.areas) if w)
+        self.wards_ = frozenset(
+            {w for w, n in counts.items() if n >= self.min_documents} | entered
+        )
+        return self
+
+    def areas(self, item: Need | Organization) -> tuple[tuple[str, ...], bool]:
+        """The item's areas and whether they were read from its text: its own when it
+        names any, else the known wards its text names (sorted), else none."""
+        if item.areas:
+            return tuple(item.areas), False
+        found = sorted(_names(item_text(item)) & self.wards_)
+        return tuple(found), bool(found)
+
+    def all_areas(
+        self, items: Sequence[Need | Organization]
+    ) -> tuple[list[tuple[str, ...]], list[bool]]:
+        pairs = [self.areas(item) for item in items]
+        return [p[0] for p in pairs], [p[1] for p in pairs]

@@ -1,0 +1,80 @@
+"""Wards read from the texts when the area column is blank."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from matching import Need, Organization, TfidfRanker
+from matching._areas import WardReader, _names
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("白鷺市東区で活動して5年になります。", {"東区"}),
+        ("中央区と湊区の公園で清掃をしています。", {"中央区", "湊区"}),
+        ("東区役所の会議室で、東区民向けに講座を開く。", {"東区"}),
+        # 区 as a common noun, or a district, or a unit larger than a ward
+        ("山辺地区と桜台小学校区、各区の選挙区、区画整理、区域外", set()),
+        ("北区山辺地区で見回りをしています。", {"北区"}),
+        ("", set()),
+    ],
+)
+def test_ward_names_are_read_from_a_text(text: str, names: set[str]) -> None:
+    assert _names(text) == names
+
+
+def _org(oid: str, activities: str, areas: list[str] | None = None) -> Organization:
+    return Organization(id=oid, name=f"会{oid}", activities=activities, areas=areas or [])
+
+
+def test_only_names_the_collection_uses_twice_or_enters_are_wards() -> None:
+    reader = WardReader().fit(
+        [
+            _org("P1", "東区で子ども食堂を開いています。"),
+            _org("P2", "東区の公園を掃除します。"),
+            _org("P3", "湊区の海岸でごみを拾います。"),  # named once: not known
+            _org("P4", "西区で活動", areas=["南区緑ヶ丘地区"]),  # entered: 南区 known
+        ]
+    )
+    assert reader.wards_ == {"東区", "南区"}
+    # an entered area is never overridden; a blank one is read from the text
+    assert reader.areas(_org("X", "東区で活動", areas=["北区"])) == (("北区",), False)
+    assert reader.areas(_org("Y", "東区と南区で活動")) == (("南区", "東区"), True)
+    assert reader.areas(_org("Z", "湊区で活動")) == ((), False)
+    # a need is read in its title and goal, not in its description
+    need = Need(id="N", department="課", title="見守り", description="東区では…", goal="")
+    assert reader.areas(need) == ((), False)
+    titled = Need(id="M", department="課", title="東区の見守り", description="")
+    assert reader.areas(titled) == (("東区",), True)
+
+
+def test_a_group_of_another_ward_read_from_its_text_is_moved_down_and_says_so() -> None:
+    text = "子育て中のお母さんの家を訪ねて、話を聞き、家事を手伝います。"
+    orgs = [
+        _org("P1", "西区で活動しています。" + text),
+        _org("P2", "東区で活動しています。" + text),
+        _org("P3", "東区の公園で花壇の手入れをしています。"),
+        _org("P4", "西区の川で清掃をしています。"),
+    ]
+    need = Need(
+        id="N1",
+        department="保健福祉課",
+        title="東区の子育て家庭への訪問",
+        description="子育て中の家庭を訪ねて話を聞く人が足りない。",
+    )
+    ranker = TfidfRanker(diversity=0.0).fit([need], orgs)
+    ranked = [o for o, _ in ranker.rank_orgs(["N1"], top=4)[0][1]]
+    assert ranked.index("P2") < ranked.index("P1")
+    explained = ranker.explain("N1", "P1")
+    assert explained.area_relation == "other"
+    assert explained.org_areas == ["西区（本文から）"]
+    assert any("西区（本文から）" in line for line in explained.reasons_ja())
+    # an upsert reads the new profile's text the same way a fit does
+    moved = _org("P2", "西区で活動しています。" + text)
+    ranker.upsert(orgs=[moved])
+    assert ranker.explain("N1", "P2").area_relation == "other"
+    # equal to measuring every row again with the same fit
+    assert ranker.rank_orgs(top=4) == copy.deepcopy(ranker).rebuild().rank_orgs(top=4)
