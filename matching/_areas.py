@@ -69,9 +69,7 @@ class WardReader:
         for item in items:
             counts.update(_names(item_text(item)))
             entered.update(w for w in (ward_of(a) for a in item.areas) if w)
-        self.wards_ = frozenset(
-            {w for w, n in counts.items() if n >= self.min_documents} | entered
-        )
+        self.wards_ = frozenset({w for w, n in counts.items() if n >= self.min_documents} | entered)
         return self
 
     def areas(self, item: Need | Organization) -> tuple[tuple[str, ...], bool]:

@@ -12,6 +12,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
+from ._areas import WardReader
 from ._explain import (
     SCORE_DECIMALS,
     Explanation,
@@ -19,7 +20,6 @@ from ._explain import (
     explain_pairs,
     similar_needs,
 )
-from ._areas import WardReader
 from ._factors import PairSignals, area_tables, distinct_rows, field_factor, field_matrix
 from ._rows import splice_needs, splice_orgs
 from ._schema import Need, Organization
