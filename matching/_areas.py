@@ -74,10 +74,14 @@ class WardReader:
 
     def areas(self, item: Need | Organization) -> tuple[tuple[str, ...], bool]:
         """The item's areas and whether they were read from its text: its own when it
-        names any, else the known wards its text names (sorted), else none."""
+        names any, else the known wards its text names (sorted), else none. A text that
+        names most of the city's wards (at least three, and half of those known: a
+        supermarket with shops in three of five wards) works city-wide."""
         if item.areas:
             return tuple(item.areas), False
         found = sorted(_names(item_text(item)) & self.wards_)
+        if len(found) >= max(3, len(self.wards_) / 2):
+            return (), False
         return tuple(found), bool(found)
 
     def all_areas(

@@ -44,6 +44,15 @@ def test_only_names_the_collection_uses_twice_or_enters_are_wards() -> None:
     assert reader.areas(_org("X", "東区で活動", areas=["北区"])) == (("北区",), False)
     assert reader.areas(_org("Y", "東区と南区で活動")) == (("南区", "東区"), True)
     assert reader.areas(_org("Z", "湊区で活動")) == ((), False)
+    # most of the city's wards named: city-wide
+    wide = WardReader().fit(
+        [
+            _org(f"W{k}", "東区、西区、南区、北区、湊区で活動。東区と西区と南区と北区と湊区")
+            for k in (1, 2)
+        ]
+    )
+    assert wide.areas(_org("V", "東区と西区と南区に店舗があります。")) == ((), False)
+    assert wide.areas(_org("U", "東区と西区で活動。")) == (("東区", "西区"), True)
     # a need is read in its title and goal, not in its description
     need = Need(id="N", department="課", title="見守り", description="東区では…", goal="")
     assert reader.areas(need) == ((), False)
