@@ -34,6 +34,7 @@ from ._learn_calibrate import (
 from ._learn_compare import MIN_NEW_NEEDS, Comparison, compare_with_current
 from ._learn_expand import EXPANSION_MARGIN, EXPANSIONS, Expansion, expansion_promoted
 from ._learn_map import MAP_MIN_PAIRS, learn_map, map_promoted, mapped, validate_map
+from ._learn_pins import decided_pins, pin, with_pinned
 from ._learn_reasons import GroupFacts
 from ._learn_rerank import (
     CONTRIBUTIONS,
@@ -64,23 +65,6 @@ __all__ = [
     "LearnedRanker",
     "compare_with_current",
 ]
-
-
-def _with(candidates: np.ndarray, pinned: dict[int, float]) -> np.ndarray:
-    """``candidates`` and the pinned rows that are not among them (in row order)."""
-    extra = sorted(set(pinned) - set(candidates.tolist()))
-    return np.concatenate([candidates, np.array(extra, dtype=np.intp)]) if extra else candidates
-
-
-def _pin(scores: np.ndarray, rows: np.ndarray, pinned: dict[int, float]) -> np.ndarray:
-    """``scores`` of ``rows`` moved up where confirmed and down where rejected, by a whole
-    number larger than any score of the list (scores are ≥ 0): confirmed above, rejected
-    below every undecided row, each kind kept in its own order."""
-    if not pinned:
-        return scores
-    step = float(np.floor(np.abs(scores).max())) + 1.0 if len(scores) else 1.0
-    offsets = np.array([pinned.get(r, 0.0) for r in rows.tolist()])
-    return np.round(scores + step * offsets, SCORE_DECIMALS)
 
 
 class LearnedRanker(BaseEstimator):
@@ -325,7 +309,7 @@ class LearnedRanker(BaseEstimator):
             chunk = rows[start : start + _BLOCK]
             block = self._expanded(chunk, None, self.expansion_)[0]
             lists = [
-                _with(top_k(row, max(top, self.candidates)), pins.get(i, {}))
+                with_pinned(top_k(row, max(top, self.candidates)), pins.get(i, {}))
                 for i, row in zip(chunk.tolist(), block, strict=True)
             ]
             if self.alpha_:  # the model's features for the whole block at once
@@ -336,7 +320,7 @@ class LearnedRanker(BaseEstimator):
                 bounds = np.cumsum([0, *(len(c) for c in lists)])
             for k, (i, row, cols) in enumerate(zip(chunk.tolist(), block, lists, strict=True)):
                 scores = learned[bounds[k] : bounds[k + 1]] if self.alpha_ else row[cols]
-                scores = _pin(scores, cols, pins.get(i, {}))
+                scores = pin(scores, cols, pins.get(i, {}))
                 order = top_k(scores, top)
                 ranking = [(b.org_ids_[cols[m]], float(scores[m])) for m in order]
                 out.append((b.need_ids_[i], ranking))
@@ -367,20 +351,15 @@ class LearnedRanker(BaseEstimator):
         out = []
         for j in cols.tolist():
             pinned = pins.get(j, {})
-            rows = _with(top_k(full[:, j], max(top, self.candidates)), pinned)
+            rows = with_pinned(top_k(full[:, j], max(top, self.candidates)), pinned)
             scores = self._learned(rows, np.full(len(rows), j)) if self.alpha_ else full[rows, j]
-            scores = _pin(scores, rows, pinned)
+            scores = pin(scores, rows, pinned)
             order = top_k(scores, top)
             out.append((b.org_ids_[j], [(b.need_ids_[rows[k]], float(scores[k])) for k in order]))
         return out
 
     def _pins(self, *, by_need: bool) -> dict[int, dict[int, float]]:
-        """The decided pairs keyed by need row (or organisation row): ``{other row: ±1}``."""
-        out: dict[int, dict[int, float]] = {}
-        for (i, j), sign in self.decided_.items():
-            key, other = (i, j) if by_need else (j, i)
-            out.setdefault(key, {})[other] = sign
-        return out
+        return decided_pins(self.decided_, by_need=by_need)
 
     def _learned(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Blend of the cold-start score (scaled to the list's best) and p(confirm)."""
