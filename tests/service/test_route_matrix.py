@@ -178,6 +178,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/events/{event_id}/groups"): "coord",
     ("POST", "/events/{event_id}/groups/{org_id}/remove"): "coord",
     ("GET", "/events/{event_id}/invitations.{fmt}"): "coord",
+    ("GET", "/events/{event_id}/programme"): "coord",
     ("POST", "/events/{event_id}/invite"): "coord",
     ("POST", "/events/{event_id}/attendance"): "coord",
 }

@@ -338,10 +338,20 @@ def test_the_payloads_are_shown_as_text(world: World) -> None:
     users = world.page("coord")[0].get("/users").text  # the hostile display name
     assert "+1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in users
     event = world.ids["event_id"][0][1]
-    for url in ("/events", f"/events/{event}"):  # the event's name, its keywords, the group
+    # the event's name, its keywords, the group (and on the printable programme, the need)
+    for url in ("/events", f"/events/{event}", f"/events/{event}/programme"):
         text = world.page("coord")[0].get(url).text
         assert "-1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in text, url
         assert "@SUM(1){{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in text, url
+    programme = world.page("coord")[0].get(f"/events/{event}/programme").text
+    assert "+1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in programme  # need, group
+    assert (
+        check_html(
+            world.page("coord")[0].get(f"/events/{event}/programme", params={"start": SCRIPT}),
+            "programme with a hostile start",
+        )
+        == []
+    )
     recorded = world.page("coord")[0].get(f"/events/{event}").text  # the attendance form
     assert "当日の記録を保存する" in recorded
     assert 'checked aria-label="+1+1{{7*191}}&lt;' in recorded
