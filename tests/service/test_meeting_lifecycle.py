@@ -72,6 +72,8 @@ def test_a_cancelled_meeting_stays_in_the_record_and_its_ics_cancels_it(
         page = login(api, user).get(f"/suggestions/{pair['id']}/meetings").text
         assert "中止</span>" in page and "団体の都合で延期、日程を改めて調整" in page, user
         assert "カレンダーから取り消す（.ics）" in page and "変更・結果の記録" not in page
+    pairing = login(api, "coord").get(f"/suggestions/{pair['id']}").text
+    assert "</s>（中止）" in pairing  # the pairing's page lists it struck through
     # the .ics cancels the same event: same UID, a higher SEQUENCE
     after = props(coord.get(f"/api/meetings/{m['id']}/ics").content)
     assert after["METHOD"] == "CANCEL" and after["STATUS"] == "CANCELLED"
