@@ -12,8 +12,10 @@ import os
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Generic, TypeVar
 
+from ._dates import parse_date
 from ._read import DataFormatError, Problem, Table, read_table
 from ._schema import Need, Organization, parse_areas, parse_fields
 from ._text import split_multi
@@ -54,6 +56,8 @@ NEED_COLUMNS: tuple[Column, ...] = (
     Column("area", "対象地域"),
     Column("forms", "協働の形態"),
     Column("contact_name", "担当者名"),
+    # optional: a file without it says nothing about deadlines (``ParseResult.columns``)
+    Column("deadline", "募集期限"),
 )
 ORG_COLUMNS: tuple[Column, ...] = (
     Column("id", "団体ID", True),
@@ -102,6 +106,8 @@ class ParseResult(Generic[T]):
     warnings: list[Problem] = field(default_factory=list)
     unknown_columns: list[str] = field(default_factory=list)
     rows_read: int = 0
+    # the keys of the known columns the file has (an optional column absent is not empty)
+    columns: list[str] = field(default_factory=list)
 
     def raise_for_problems(self) -> None:
         if self.problems:
@@ -166,6 +172,7 @@ def _parse(
     result: ParseResult[T] = ParseResult(table.file)
     index, unknown, header_problems = _map_header(table, columns)
     result.unknown_columns = list(unknown)
+    result.columns = list(index)
     for name in unknown:
         result.warnings.append(
             Problem(
@@ -243,7 +250,8 @@ def _parse(
             item = build(values, extra, line, result)
         except ValueError as exc:
             column = getattr(exc, "column", None)
-            result.problems.append(Problem("INVALID_VALUE", str(exc), table.file, line, column))
+            code = getattr(exc, "code", "INVALID_VALUE")
+            result.problems.append(Problem(code, str(exc), table.file, line, column))
             continue
         result.items.append(item)
         result.lines.append(line)
@@ -266,6 +274,27 @@ def _fields(cell: str, line: int, column: str, result: ParseResult[T]) -> list[i
     return numbers
 
 
+class _ValueProblem(ValueError):
+    """A cell's value refused: its row is rejected with ``code`` on ``column``."""
+
+    def __init__(self, message: str, column: str, code: str = "INVALID_VALUE") -> None:
+        super().__init__(message)
+        self.column = column
+        self.code = code
+
+
+def _deadline(cell: str) -> date | None:
+    try:
+        return parse_date(cell)
+    except ValueError:
+        raise _ValueProblem(
+            f"募集期限「{cell}」を日付として読めません。2026-12-20 か 2026/12/20 のように"
+            "書いてください（空欄は期限なし）。",
+            "募集期限",
+            "BAD_DATE",
+        ) from None
+
+
 def _build_need(v: dict[str, str], extra: dict[str, str], line: int, r: ParseResult[Need]) -> Need:
     return Need(
         id=v["id"],
@@ -278,6 +307,7 @@ def _build_need(v: dict[str, str], extra: dict[str, str], line: int, r: ParseRes
         forms=split_multi(v.get("forms", "")),
         contact_name=v.get("contact_name", ""),
         extra=extra,
+        deadline=_deadline(v.get("deadline", "")),
     )
 
 
@@ -324,12 +354,6 @@ def load_organizations(
     result = parse_organizations(read_table(source, filename=filename))
     result.raise_for_problems()
     return result
-
-
-class _ValueProblem(ValueError):
-    def __init__(self, message: str, column: str) -> None:
-        super().__init__(message)
-        self.column = column
 
 
 def load_qrels(source: str | os.PathLike[str]) -> dict[str, dict[str, int]]:

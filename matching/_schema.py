@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date
 
 from ._text import normalize_text, split_multi
 
@@ -212,6 +213,8 @@ class Need:
     forms: list[str] = field(default_factory=list)
     contact_name: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # 募集期限: the last day the need takes partners (not used in ranking)
+    deadline: date | None = None
 
 
 @dataclass(slots=True)

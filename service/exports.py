@@ -90,6 +90,7 @@ def _needs(session: Session, user: User) -> tuple[list[str], list[list[object]]]
             ";".join(from_tags(n.areas)),
             ";".join(from_tags(n.forms)),
             n.contact_name,
+            n.deadline.isoformat() if n.deadline else "",  # 募集期限: read back by imports
         ]
         for n, d in session.exec(query).all()
     ]

@@ -22,6 +22,7 @@ import matching
 
 from . import loader
 from .db import analyze
+from .deadlines import today_jst
 from .errors import Conflict, Invalid, PermissionDenied
 from .models import Role, User
 
@@ -45,13 +46,14 @@ class ImportReport:
 
 def _parse(
     kind: Kind, data: bytes, filename: str, limits: matching.Limits
-) -> tuple[list[matching.Need] | list[matching.Organization], ImportReport]:
+) -> tuple[list[matching.Need] | list[matching.Organization], ImportReport, bool]:
+    """The file's valid rows, its report, and whether it has a 募集期限 column."""
     report = ImportReport(kind, filename, hashlib.sha256(data).hexdigest(), 0)
     try:
         table = matching.read_table(data, filename=filename, limits=limits)
     except matching.DataFormatError as exc:  # the file as a whole: nothing is importable
         report.rejected = [p.as_dict() for p in exc.problems]
-        return [], report
+        return [], report, False
     result = matching.parse_needs(table) if kind == "needs" else matching.parse_organizations(table)
     report.rows = result.rows_read
     report.rejected = [p.as_dict() for p in result.problems]
@@ -62,8 +64,21 @@ def _parse(
             ).as_dict()
         ]
     report.warnings = [p.as_dict() for p in result.warnings]
+    today = today_jst()
+    report.warnings += [
+        matching.Problem(
+            "PAST_DEADLINE",
+            f"募集期限 {item.deadline:%Y年%m月%d日} は過ぎています。取り込むと募集終了"
+            "（期限切れ）として扱い、公開ページや確認待ちには出ません。",
+            filename,
+            line,
+            "募集期限",
+        ).as_dict()
+        for item, line in zip(result.items, result.lines, strict=True)
+        if isinstance(item, matching.Need) and item.deadline and item.deadline < today
+    ]
     report.unknown_columns = result.unknown_columns
-    return result.items, report
+    return result.items, report, "deadline" in result.columns
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,7 @@ class _Read:
     orgs: list[matching.Organization]
     report: ImportReport
     accept_valid: bool = False
+    deadline: bool = False  # the needs file has a 募集期限 column
 
     @property
     def refused(self) -> bool:
@@ -143,7 +159,7 @@ def run_imports(
             )
     read: list[_Read] = []
     for source in sources:
-        items, report = _parse(
+        items, report, deadline = _parse(
             source.kind, source.data, source.filename, limits or matching.Limits()
         )
         one = _Read(
@@ -152,6 +168,7 @@ def run_imports(
             [i for i in items if isinstance(i, matching.Organization)],
             report,
             accept_valid,
+            deadline,
         )
         if on_stage is not None:
             on_stage("checking", report)
@@ -180,7 +197,7 @@ def run_imports(
 
 def _plan(session: Session, one: _Read) -> None:
     p = (
-        loader.plan_needs(session, one.needs)
+        loader.plan_needs(session, one.needs, deadline=one.deadline)
         if one.source.kind == "needs"
         else loader.plan_organizations(session, one.orgs)
     )
@@ -213,7 +230,7 @@ def _apply(
                 "commit": False,
             }
             done = (
-                loader.import_needs(session, one.needs, **written)
+                loader.import_needs(session, one.needs, deadline=one.deadline, **written)
                 if one.source.kind == "needs"
                 else loader.import_organizations(session, one.orgs, **written)
             )

@@ -58,8 +58,10 @@ _ORG_COLUMNS = (
 )
 
 
-def _need_values(n: matching.Need) -> dict[str, Any]:
-    return {
+def _need_values(n: matching.Need, *, deadline: bool = False) -> dict[str, Any]:
+    """The stored columns of a need read from a file; ``deadline`` when the file has a
+    募集期限 column (a file without it leaves the stored deadlines alone)."""
+    values = {
         "title": n.title,
         "description": n.description,
         "goal": n.goal,
@@ -68,6 +70,7 @@ def _need_values(n: matching.Need) -> dict[str, Any]:
         "forms": to_tags(n.forms),
         "contact_name": n.contact_name,
     }
+    return values | {"deadline": n.deadline} if deadline else values
 
 
 def _org_values(o: matching.Organization) -> dict[str, Any]:
@@ -151,9 +154,13 @@ def _diff(
     return plan
 
 
-def plan_needs(session: Session, needs: Sequence[matching.Need]) -> ImportPlan:
-    rows = [(n.id, {**_need_values(n), "department": n.department}) for n in needs]
-    columns = (*_NEED_COLUMNS, "department")
+def plan_needs(
+    session: Session, needs: Sequence[matching.Need], *, deadline: bool = False
+) -> ImportPlan:
+    rows = [
+        (n.id, {**_need_values(n, deadline=deadline), "department": n.department}) for n in needs
+    ]
+    columns = (*_NEED_COLUMNS, "department", *(["deadline"] if deadline else []))
     return _diff(rows, _stored(session, Need, [n.id for n in needs], columns))
 
 
@@ -171,7 +178,9 @@ def import_needs(
     file: str = "",
     rejected: int = 0,
     commit: bool = True,
+    deadline: bool = False,
 ) -> ImportPlan:
+    """Write ``needs`` (``deadline``: the file has a 募集期限 column, written too)."""
     departments: dict[str, int] = {}
     rows = []
     for item in needs:
@@ -179,9 +188,8 @@ def import_needs(
             dept_id = department_named(session, item.department, create=True).id
             assert dept_id is not None
             departments[item.department] = dept_id
-        rows.append(
-            (item.id, {**_need_values(item), "department_id": departments[item.department]})
-        )
+        values = _need_values(item, deadline=deadline)
+        rows.append((item.id, {**values, "department_id": departments[item.department]}))
     plan = _upsert(session, Need, rows, NeedStatus.published)
     _finish(session, user, "need", plan, source, file, rejected, commit)
     return plan

@@ -26,6 +26,7 @@ from .docs import install_docs
 from .errors import install_handlers
 from .events import api as event_api
 from .events import followup_views as event_followup_views
+from .events import programme as event_programme
 from .events import views as event_views
 from .index import MatchingIndex
 from .limits import BodyLimit
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(meeting_views.router)
     app.include_router(event_views.router)  # /events: the 分野別発表会 planner
     app.include_router(event_followup_views.router)  # its invitations and the day's record
+    app.include_router(event_programme.router)  # its printable programme (A4)
     app.include_router(proposal_views.router)  # /needs/{id}/propose: a department's proposal
     app.include_router(privacy_views.router)  # /audit: the audit log, and its CSV
     # outermost: a body is bounded before any other layer reads it

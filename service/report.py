@@ -9,7 +9,8 @@ pairing — overall, by department and by 活動分野, with the change from the
 
 The meetings held (``meetings_held``): the 事前打ち合わせ recorded as meetings
 (``service.meetings``) whose date fell in the year and has passed (or whose outcome is
-recorded), and their outcomes; the ones still ahead in the year apart.
+recorded), and their outcomes; the ones still ahead in the year apart, and the ones
+cancelled (中止) apart again: a cancelled meeting is never counted as held.
 
 The pace of review (``review_pace``): the median days (Japan-time calendar days) from a
 need's posting to its first decision (承認 or 見送り of any of its suggestions), and to its
@@ -241,26 +242,30 @@ def review_pace(session: Session, year: int) -> dict[str, dict[str, float | int 
 
 def meetings_held(session: Session, year: int, *, now: datetime) -> dict[str, Any]:
     """The year's meetings (by their Japan-time date): ``held`` (set, and its time has
-    come or its outcome is recorded) with their ``outcomes`` (``HELD_LABELS``' keys), and
-    ``upcoming`` (set, still ahead). A date only proposed is not counted."""
+    come or its outcome is recorded) with their ``outcomes`` (``HELD_LABELS``' keys),
+    ``upcoming`` (set, still ahead) and ``cancelled`` (中止: never counted as held or
+    ahead). A date only proposed is not counted."""
     start, end = fiscal_year_bounds(year)
     rows = session.exec(
-        select(Meeting.starts_at, Meeting.outcome).where(
-            col(Meeting.status) == MeetingStatus.scheduled,
+        select(Meeting.starts_at, Meeting.outcome, Meeting.status).where(
+            col(Meeting.status).in_([MeetingStatus.scheduled, MeetingStatus.cancelled]),
             col(Meeting.starts_at) >= start,
             col(Meeting.starts_at) < end,
         )
     ).all()
     outcomes: Counter[str] = Counter()
-    upcoming = 0
-    for starts_at, outcome in rows:
-        if outcome is None and _aware(starts_at) > now:
+    upcoming = cancelled = 0
+    for starts_at, outcome, status in rows:
+        if status == MeetingStatus.cancelled:
+            cancelled += 1
+        elif outcome is None and _aware(starts_at) > now:
             upcoming += 1
         else:
             outcomes[outcome or "none"] += 1
     return {
         "held": sum(outcomes.values()),
         "upcoming": upcoming,
+        "cancelled": cancelled,
         "outcomes": {k: outcomes[k] for k in HELD_LABELS},
     }
 
@@ -299,6 +304,7 @@ def report_xlsx(figures: YearFigures) -> bytes:
     for key, label in HELD_LABELS.items():
         summary.append([f"　うち{label}", outcomes.get(key, 0), None])
     summary.append(["予定の事前打ち合わせ（記録）", held.get("upcoming", 0), None])
+    summary.append(["中止した事前打ち合わせ（記録）", held.get("cancelled", 0), None])
     summary.append(["承認率", figures.confirmation_rate, None])
     for title, table in (("担当課別", figures.by_department), ("分野別", figures.by_field)):
         sheet = wb.create_sheet(title)

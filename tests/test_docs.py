@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from matching._io import NEED_COLUMNS, ORG_COLUMNS, Column
 from matching.cli import app as matching_app
 from service.__main__ import app as service_app
 from service.config import Settings
@@ -43,3 +44,25 @@ def test_api_routes_are_documented(tmp_path: Path) -> None:
     for path in paths:
         documented = re.sub(r"\{[a-z_]+_id\}", "{id}", path)
         assert documented in README, path
+
+
+@pytest.mark.parametrize(
+    ("kind", "columns"), [("needs", NEED_COLUMNS), ("profiles", ORG_COLUMNS)], ids=["needs", "npos"]
+)
+def test_file_columns_are_documented(kind: str, columns: tuple[Column, ...]) -> None:
+    """The README's table of a file's columns is the reader's: every header (and alias),
+    its English name and whether it is required, and nothing else."""
+    table = README.split(f"| {kind}: 日本語見出し | English | required |", 1)[1].split("\n\n", 1)[0]
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in table.strip().splitlines()[1:]
+    ]
+    expected = [
+        [
+            c.ja + (f" ({'、'.join(c.aliases)})" if c.aliases else ""),
+            f"`{c.key}`",
+            "yes" if c.required else "",
+        ]
+        for c in columns
+    ]
+    assert rows == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -283,3 +284,39 @@ def test_a_byte_order_mark_inside_a_cell_is_not_part_of_the_key(tmp_path: Path) 
     with pytest.raises(DataFormatError) as caught:
         load_needs(dup)
     assert [p.code for p in caught.value.problems] == ["DUPLICATE_ID"]
+
+
+def test_the_deadline_column_is_read_as_a_date(make_csv, tmp_path: Path) -> None:
+    """募集期限 (or ``deadline``): optional; YYYY-MM-DD, YYYY/MM/DD, 年月日, full-width digits
+    and an Excel date cell; an empty cell is no deadline; a file without the column says so."""
+    cells = ["2026-12-20", "２０２７／１／５", ""]
+    rows = [[*r, cell] for r, cell in zip(NEED_ROWS, cells, strict=True)]
+    result = load_needs(make_csv("needs.csv", JA_NEED_HEADER, rows))
+    assert JA_NEED_HEADER[-1] == "募集期限" and "deadline" in result.columns
+    assert [n.deadline for n in result.items] == [date(2026, 12, 20), date(2027, 1, 5), None]
+    english = ["id", "department", "title", "description", "deadline"]
+    path = make_csv("en.csv", english, [[*NEED_ROWS[0][:4], "2027年3月31日"]])
+    assert load_needs(path).items[0].deadline == date(2027, 3, 31)
+    without = load_needs(make_csv("old.csv", JA_NEED_HEADER[:-1], NEED_ROWS))
+    assert "deadline" not in without.columns and without.items[0].deadline is None
+    wb = Workbook()
+    ws = wb.active
+    ws.append(JA_NEED_HEADER)
+    ws.append([*NEED_ROWS[0], date(2026, 12, 20)])  # a date cell, as Excel keeps one
+    ws.append([*NEED_ROWS[1], "2026/12/21"])  # a date typed as text
+    xlsx = tmp_path / "needs.xlsx"
+    wb.save(xlsx)
+    assert [n.deadline for n in load_needs(xlsx).items] == [date(2026, 12, 20), date(2026, 12, 21)]
+
+
+@pytest.mark.parametrize(
+    "cell", ["2026-13-01", "2026-02-30", "来週の金曜", "46000", "2026-12-20 10:00"]
+)
+def test_a_bad_deadline_rejects_its_row_with_its_line_and_a_code(make_csv, cell: str) -> None:
+    rows = [[*r, "2026-12-20"] for r in NEED_ROWS]
+    rows[1][-1] = cell  # line 3
+    with pytest.raises(DataFormatError) as info:
+        load_needs(make_csv("needs.csv", JA_NEED_HEADER, rows))
+    (problem,) = info.value.problems
+    assert (problem.code, problem.line, problem.column) == ("BAD_DATE", 3, "募集期限")
+    assert f"募集期限「{cell}」を日付として読めません" in problem.message

@@ -65,7 +65,17 @@ def check_writer(user: User, fields: dict[str, Any], meeting: Meeting | None = N
         return
     if user.role != Role.department:
         raise PermissionDenied("打ち合わせの日程は、市民自治推進課と担当課が設定します。")
-    if meeting is not None and meeting.status != MeetingStatus.proposed:
+    if meeting is not None and meeting.status == MeetingStatus.scheduled:
         raise PermissionDenied("日程が確定した打ち合わせは、市民自治推進課が変更します。")
     if any(fields.get(k) for k in _RESULT):
         raise PermissionDenied("打ち合わせの結果は、市民自治推進課が記録します。")
+
+
+def check_not_cancelled(meeting: Meeting) -> None:
+    """A cancelled meeting (中止) stays in the record as it was: it is not changed."""
+    if meeting.status == MeetingStatus.cancelled:
+        raise Conflict(
+            "この打ち合わせは中止になっています。変更はできません"
+            "（新しい日程は、打ち合わせを設定し直してください）。",
+            code="MEETING_CANCELLED",
+        )

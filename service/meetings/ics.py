@@ -66,23 +66,27 @@ class Event:
     url: str = ""
     sequence: int = 0
     tentative: bool = False
+    cancelled: bool = False  # the event is called off: METHOD:CANCEL, STATUS:CANCELLED
 
 
 def calendar(event: Event) -> bytes:
-    """The file's bytes (UTF-8)."""
+    """The file's bytes (UTF-8). A cancelled event is METHOD:CANCEL with
+    STATUS:CANCELLED (RFC 5546 3.2.5): with the same UID and a higher SEQUENCE, a
+    calendar that holds the event removes or strikes it."""
+    status = "CANCELLED" if event.cancelled else "TENTATIVE" if event.tentative else "CONFIRMED"
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         f"PRODID:{PRODID}",
         "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
+        f"METHOD:{'CANCEL' if event.cancelled else 'PUBLISH'}",
         "BEGIN:VEVENT",
         f"UID:{escape_text(event.uid)}",
         f"DTSTAMP:{_utc(event.stamp)}",
         f"DTSTART:{_utc(event.starts)}",
         f"DTEND:{_utc(event.ends)}",
         f"SEQUENCE:{event.sequence}",
-        f"STATUS:{'TENTATIVE' if event.tentative else 'CONFIRMED'}",
+        f"STATUS:{status}",
         f"SUMMARY:{escape_text(event.summary)}",
     ]
     if event.location:

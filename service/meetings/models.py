@@ -2,9 +2,10 @@
 
 ``starts_at`` / ``ends_at`` are stored in UTC (``UTCDateTime``); people enter and read
 them in Japan time. ``status`` is ``proposed`` when a department suggested the date and
-the coordinator has not yet set it, ``scheduled`` once set. ``outcome`` stays None until
-the meeting's result is recorded. ``version`` is checked on every edit (a stale form is a
-409), like a suggestion's.
+the coordinator has not yet set it, ``scheduled`` once set, ``cancelled`` (中止) when it
+was called off: the row stays, with ``cancel_reason`` and ``cancelled_at``, and is no
+longer changed. ``outcome`` stays None until the meeting's result is recorded.
+``version`` is checked on every edit (a stale form is a 409), like a suggestion's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
-from ..models import _ts, utcnow
+from ..models import UTCDateTime, _ts, utcnow
 
 __all__ = [
     "OUTCOME_LABELS",
@@ -31,6 +32,7 @@ __all__ = [
 class MeetingStatus(StrEnum):
     proposed = "proposed"  # 担当課からの日程案（コーディネーターが未確定）
     scheduled = "scheduled"  # 日程確定
+    cancelled = "cancelled"  # 中止
 
 
 class Outcome(StrEnum):
@@ -45,7 +47,11 @@ class Party(StrEnum):
     coordinator = "coordinator"  # 市民自治推進課
 
 
-STATUS_LABELS = {MeetingStatus.proposed: "日程案", MeetingStatus.scheduled: "日程確定"}
+STATUS_LABELS = {
+    MeetingStatus.proposed: "日程案",
+    MeetingStatus.scheduled: "日程確定",
+    MeetingStatus.cancelled: "中止",
+}
 OUTCOME_LABELS = {
     Outcome.project: "協働事業化へ",
     Outcome.continued: "継続協議",
@@ -74,6 +80,10 @@ class Meeting(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=20)
     outcome_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     next_step: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    cancel_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    cancelled_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
     version: int = 1
     created_by: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -62,6 +62,13 @@ class MeetingUpdate(Patch):
     version: Version
 
 
+class MeetingCancel(Strict):
+    """Calling a meeting off (中止): ``reason`` is required; ``version`` is the one read."""
+
+    reason: Short = ""
+    version: Version
+
+
 class MeetingPublic(BaseModel):
     id: int
     suggestion_id: int
@@ -81,6 +88,8 @@ class MeetingPublic(BaseModel):
     outcome: Outcome | None
     outcome_reason: str
     next_step: str
+    cancel_reason: str  # why it was called off (status ``cancelled``)
+    cancelled_at: datetime | None  # when, in Japan time
     version: int
     ics_path: str
     created_at: datetime

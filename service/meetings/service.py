@@ -37,7 +37,7 @@ from ..models import (
 )
 from ..stages import move
 from ..suggestions import joined
-from .checks import check_open, check_place, check_reason, check_writer
+from .checks import check_not_cancelled, check_open, check_place, check_reason, check_writer
 from .models import OUTCOME_LABELS, PARTY_LABELS, Meeting, MeetingStatus, Outcome, Party
 from .notices import notify
 from .schemas import MeetingIn, MeetingPublic, MeetingUpdate
@@ -46,6 +46,9 @@ from .times import field_error, form_values, japan, when, when_text
 # the stage an outcome moves the pairing to
 STAGE_OF = {Outcome.project: Stage.project_started, Outcome.dropped: Stage.dropped}
 _WHEN = ("date", "start", "end")
+PAST_DATE = (
+    "過去の日時は指定できません。済んだ打ち合わせを後から記録するときは、結果も選んでください。"
+)
 _PLACE = ("place", "online_url")
 
 
@@ -122,8 +125,10 @@ def create(
     check_writer(user, data.model_dump())
     check_open(p)
     starts, ends = when(data.date, data.start, data.end)
-    if starts < now:
-        raise field_error("過去の日時は指定できません。", "PAST_DATE", "date")
+    # a meeting that took place and was never entered is recorded with its outcome
+    after_the_fact = starts < now
+    if after_the_fact and data.outcome is None:
+        raise field_error(PAST_DATE, "PAST_DATE", "date")
     check_place(data.place, data.online_url)
     check_reason(data.outcome, data.outcome_reason)
     assert user.id is not None and p.suggestion.id is not None
@@ -155,9 +160,10 @@ def create(
         status=m.status,
         starts_at=japan(starts).isoformat(),
         outcome=m.outcome,
+        after_the_fact=after_the_fact,
     )
     _move_stages(session, p, m, user=user, setting=True, outcome_changed=m.outcome is not None)
-    if m.status == MeetingStatus.scheduled:
+    if m.status == MeetingStatus.scheduled and ends > now:  # (a record after the fact: no mail)
         notify(session, p, m, changed=False, base_url=base_url)
     session.commit()
     session.refresh(m)
@@ -179,6 +185,7 @@ def update(
     changes = data.model_dump(exclude_unset=True)
     version = changes.pop("version")
     check_writer(user, changes, m)
+    check_not_cancelled(m)
     starts, ends = m.starts_at, m.ends_at
     if any(k in changes for k in _WHEN):
         shown = form_values(m)
@@ -188,13 +195,13 @@ def update(
     newly_set = status == MeetingStatus.scheduled and m.status != MeetingStatus.scheduled
     if moved or newly_set:
         check_open(p)
-    if moved and starts < now:
-        raise field_error("過去の日時は指定できません。", "PAST_DATE", "date")
-    place, url = (changes.get(k, getattr(m, k)) for k in _PLACE)
-    check_place(place, url)
     outcome = Outcome(changes["outcome"]) if changes.get("outcome") else None
     if "outcome" not in changes:
         outcome = Outcome(m.outcome) if m.outcome else None
+    if moved and starts < now and outcome is None:  # the past only for a record with an outcome
+        raise field_error(PAST_DATE, "PAST_DATE", "date")
+    place, url = (changes.get(k, getattr(m, k)) for k in _PLACE)
+    check_place(place, url)
     reason = changes.get("outcome_reason", m.outcome_reason)
     check_reason(outcome, reason)
     old = Outcome(m.outcome) if m.outcome else None
@@ -231,7 +238,8 @@ def update(
         session, p, m, user=user, setting=newly_set or moved, outcome_changed=outcome != old
     )
     place_changed = any(k in changed for k in _PLACE)
-    if m.status == MeetingStatus.scheduled and (newly_set or moved or place_changed):
+    ahead = japan(m.ends_at) > now  # a meeting already over is recorded, not announced
+    if m.status == MeetingStatus.scheduled and ahead and (newly_set or moved or place_changed):
         notify(session, p, m, changed=not newly_set, base_url=base_url)
     session.commit()
     session.refresh(m)
@@ -323,6 +331,8 @@ def meeting_public(m: Meeting, p: Pairing) -> MeetingPublic:
         outcome=Outcome(m.outcome) if m.outcome else None,
         outcome_reason=m.outcome_reason,
         next_step=m.next_step,
+        cancel_reason=m.cancel_reason,
+        cancelled_at=japan(m.cancelled_at) if m.cancelled_at else None,
         version=m.version,
         ics_path=f"/meetings/{m.id}.ics",
         created_at=m.created_at,
@@ -340,8 +350,10 @@ def party_values(m: Meeting) -> list[str]:
 
 def check_editor(user: User, m: Meeting | None = None) -> None:
     """Whether ``user`` may open ``m``'s edit form, or post a new meeting (``m`` None):
-    ``check_writer`` before any change is read."""
+    ``check_writer`` before any change is read; a cancelled meeting is not edited."""
     check_writer(user, {}, m)
+    if m is not None:
+        check_not_cancelled(m)
 
 
 @dataclass(frozen=True)
@@ -351,6 +363,7 @@ class Summary:
     count: int = 0
     proposed: int = 0  # dates a department proposed, waiting for the coordinator
     upcoming: str = ""  # the next meeting set, 「2026年12月20日（日）14:00〜15:00」
+    cancelled: int = 0  # called off (中止): not in ``count``
 
 
 def summaries(
@@ -366,11 +379,13 @@ def summaries(
     ).all()
     for m in rows:
         seen = out.get(m.suggestion_id, Summary())
+        cancelled = m.status == MeetingStatus.cancelled
         scheduled = m.status == MeetingStatus.scheduled
         ahead = scheduled and japan(m.starts_at) > now
         out[m.suggestion_id] = Summary(
-            seen.count + 1,
-            seen.proposed + (not scheduled),
+            seen.count + (not cancelled),
+            seen.proposed + (m.status == MeetingStatus.proposed),
             seen.upcoming or (when_text(m) if ahead else ""),
+            seen.cancelled + cancelled,
         )
     return out

@@ -17,7 +17,7 @@ from ..deps import SessionDep, SettingsDep
 from ..errors import Invalid
 from ..models import Role, User
 from ..web.core import Id, PageUser, checked_form, form_errors, redirect, render
-from . import notices, service
+from . import lifecycle, notices, service
 from .models import OUTCOME_LABELS, PARTY_LABELS, STATUS_LABELS, Meeting, MeetingStatus
 from .schemas import MeetingIn, MeetingUpdate
 from .times import form_values, when_text
@@ -82,8 +82,9 @@ def _list_page(
     items = []
     for m in rows:
         item = _context(m)
-        item["may_edit"] = user.role == Role.coordinator or (
-            user.role == Role.department and m.status == MeetingStatus.proposed
+        item["may_edit"] = m.status != MeetingStatus.cancelled and (
+            user.role == Role.coordinator
+            or (user.role == Role.department and m.status == MeetingStatus.proposed)
         )
         items.append(item)
     return render(
@@ -146,7 +147,10 @@ def _edit_page(
     *,
     values: dict[str, Any] | None = None,
     error: Invalid | None = None,
+    cancel_reason: str | None = None,
 ) -> Response:
+    """The edit form, and below it the form that calls the meeting off (``cancel_reason``:
+    what was typed there when it was refused, ``error`` then shown beside it)."""
     m, p = service.get_meeting(session, meeting_id, user=user)
     service.check_editor(user, m)
     shown = {
@@ -162,7 +166,9 @@ def _edit_page(
             "p": p,
             **_context(m),
             "values": values or shown,
-            "error": error.message if error else "",
+            "error": error.message if error and cancel_reason is None else "",
+            "cancel_error": error.message if error and cancel_reason is not None else "",
+            "cancel_reason": cancel_reason or "",
             "errors": {e.get("field", ""): e["message"] for e in (error.errors if error else [])},
             **_labels(),
         },
@@ -194,6 +200,34 @@ async def edit_meeting(
         session.rollback()
         return _edit_page(request, session, user, meeting_id, values=values, error=exc)
     return redirect(f"/suggestions/{saved.suggestion_id}/meetings", msg="meeting_saved")
+
+
+@router.post("/meetings/{meeting_id}/cancel")
+async def cancel_meeting(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: PageUser,
+    meeting_id: Id,
+) -> Response:
+    form = await checked_form(request)
+    m, _ = service.get_meeting(session, meeting_id, user=user)  # 404 for anyone not a party
+    service.check_editor(user, m)  # 403 for the group, 409 once cancelled
+    version = str(form.get("version", ""))
+    reason = str(form.get("reason", ""))
+    try:
+        saved = lifecycle.cancel(
+            session,
+            meeting_id,
+            reason=reason,
+            version=int(version) if version.isdecimal() and len(version) < 10 else 0,
+            user=user,
+            base_url=settings.base_url,
+        )
+    except Invalid as exc:
+        session.rollback()
+        return _edit_page(request, session, user, meeting_id, cancel_reason=reason, error=exc)
+    return redirect(f"/suggestions/{saved.suggestion_id}/meetings", msg="meeting_cancelled")
 
 
 @router.get("/meetings/{meeting_id}.ics")

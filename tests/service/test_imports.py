@@ -145,3 +145,74 @@ def test_concurrent_imports_of_one_file_write_it_once_and_answer_no_500(api: Ser
     assert sum(created) == 71  # written once, whoever won
     with Session(api.engine) as session:  # type: ignore[arg-type]
         assert session.exec(select(func.count()).select_from(Need)).one() == 71
+
+
+def _needs_file(rows: list[list[str]], header: list[str] = JA_NEED_HEADER) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, *rows])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def _deadlines(api: Server) -> dict[str, str | None]:
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        rows = session.exec(select(Need.key, Need.deadline)).all()
+    return {k: d.isoformat() if d else None for k, d in rows}
+
+
+def test_the_deadline_column_is_imported_and_exported_back(api: Server) -> None:
+    """募集期限 in a needs file sets each need's deadline (an empty cell: none); a file
+    without the column leaves them alone; the export writes it, so export → import
+    changes nothing; a date already past is imported with a warning."""
+    coord = api.client("coord")
+    cells = ["2030-12-20", "2030/1/5", "2020-04-01"]
+    rows = [[*r, cell] for r, cell in zip(NEED_ROWS, cells, strict=True)]
+    preview = ok(_upload(coord, "needs", "needs.csv", _needs_file(rows)))
+    assert preview["rejected"] == [] and len(preview["created"]) == 3
+    assert [(w["line"], w["column"], w["code"]) for w in preview["warnings"]] == [
+        (4, "募集期限", "PAST_DEADLINE")
+    ]
+    assert "2020年04月01日 は過ぎています" in preview["warnings"][0]["message"]
+    ok(_upload(coord, "needs", "needs.csv", _needs_file(rows), apply=True))
+    assert _deadlines(api) == {"N1": "2030-12-20", "N2": "2030-01-05", "N3": "2020-04-01"}
+    # the same file again: nothing changes; a file without the column: the deadlines stay
+    again = ok(_upload(coord, "needs", "needs.csv", _needs_file(rows), apply=True))
+    assert len(again["unchanged"]) == 3
+    old = ok(
+        _upload(coord, "needs", "old.csv", _needs_file(NEED_ROWS, JA_NEED_HEADER[:-1]), apply=True)
+    )
+    assert len(old["unchanged"]) == 3 and _deadlines(api)["N1"] == "2030-12-20"
+    # export → import: the column is written and reads back unchanged, CSV and XLSX
+    for fmt in ("csv", "xlsx"):
+        exported = coord.get("/api/export/needs", params={"format": fmt})
+        if fmt == "csv":
+            header = next(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+            assert header[-1] == "募集期限"
+            assert "2030-12-20" in exported.content.decode("utf-8-sig")
+        back = ok(_upload(coord, "needs", f"back.{fmt}", exported.content, apply=True))
+        assert (len(back["unchanged"]), back["updated"], back["rejected"]) == (3, [], []), fmt
+    assert _deadlines(api) == {"N1": "2030-12-20", "N2": "2030-01-05", "N3": "2020-04-01"}
+    # a changed date and an emptied cell: updated, and the empty one has no deadline now
+    rows[0][-1], rows[2][-1] = "2031-03-31", ""
+    changed = ok(_upload(coord, "needs", "needs.csv", _needs_file(rows), apply=True))
+    assert sorted(changed["updated"]) == ["N1", "N3"]
+    assert _deadlines(api) == {"N1": "2031-03-31", "N2": "2030-01-05", "N3": None}
+    assert ok(coord.get("/api/needs", params={"q": "放置竹林"}))["items"][0]["deadline"] is None
+
+
+def test_a_bad_deadline_is_a_row_error_and_nothing_is_half_written(api: Server) -> None:
+    coord = api.client("coord")
+    rows = [[*r, "2030-12-20"] for r in NEED_ROWS]
+    rows[1][-1] = "2030-02-30"  # line 3: no such day
+    data = _needs_file(rows)
+    preview = ok(_upload(coord, "needs", "bad.csv", data))
+    assert [(p["line"], p["column"], p["code"]) for p in preview["rejected"]] == [
+        (3, "募集期限", "BAD_DATE")
+    ]
+    assert "募集期限「2030-02-30」を日付として読めません" in preview["rejected"][0]["message"]
+    refused = _upload(coord, "needs", "bad.csv", data, apply=True)
+    assert refused.status_code == 422 and refused.json()["code"] == "IMPORT_REJECTED"
+    assert [e["code"] for e in refused.json()["errors"]] == ["BAD_DATE"]
+    assert _count(api, Need) == 0
+    partial = ok(_upload(coord, "needs", "bad.csv", data, apply=True, accept_valid=True))
+    assert sorted(partial["created"]) == ["N1", "N3"]
+    assert _deadlines(api) == {"N1": "2030-12-20", "N3": "2030-12-20"}

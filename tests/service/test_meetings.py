@@ -584,6 +584,7 @@ def test_the_report_counts_the_meetings_held_this_fiscal_year(
     assert figures == {
         "held": 4,
         "upcoming": 1,
+        "cancelled": 0,
         "outcomes": {"project": 1, "continued": 1, "dropped": 1, "none": 1},
     }
     assert upcoming["status"] == "scheduled"

@@ -79,6 +79,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/meetings/{meeting_id}"): "coord dept npo:party",
     ("PATCH", "/api/meetings/{meeting_id}"): "coord dept",
     ("GET", "/api/meetings/{meeting_id}/ics"): "coord dept npo:party",
+    # calling a meeting off (the department: a date it proposed)
+    ("POST", "/api/meetings/{meeting_id}/cancel"): "coord dept",
     ("POST", "/api/users"): "coord",
     ("POST", "/api/invitations"): "coord",
     ("POST", "/api/index/refit"): "coord",
@@ -159,6 +161,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/meetings/{meeting_id}/edit"): "coord dept",
     ("POST", "/meetings/{meeting_id}/edit"): "coord dept",
     ("GET", "/meetings/{meeting_id}.ics"): "coord dept npo:party",
+    ("POST", "/meetings/{meeting_id}/cancel"): "coord dept",
     # the 分野別発表会 planner
     ("GET", "/api/events"): "coord",
     ("POST", "/api/events"): "coord",
@@ -178,6 +181,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/events/{event_id}/groups"): "coord",
     ("POST", "/events/{event_id}/groups/{org_id}/remove"): "coord",
     ("GET", "/events/{event_id}/invitations.{fmt}"): "coord",
+    ("GET", "/events/{event_id}/programme"): "coord",
     ("POST", "/events/{event_id}/invite"): "coord",
     ("POST", "/events/{event_id}/attendance"): "coord",
 }

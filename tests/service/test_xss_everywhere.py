@@ -151,6 +151,21 @@ def world(api: Server) -> World:
         ),
         201,
     )
+    # a third meeting, called off with a hostile reason (the list and the .ics show it)
+    called_off = ok(
+        coord.post(
+            f"/api/suggestions/{paired['id']}/meetings",
+            json={"date": (date.today() + timedelta(days=22)).isoformat(), "start": "9:00"}
+            | {"place": "本庁舎"},
+        ),
+        201,
+    )
+    ok(
+        coord.post(
+            f"/api/meetings/{called_off['id']}/cancel",
+            json={"reason": hostile(0, 1000), "version": called_off["version"]},
+        )
+    )
     other = ok(coord.get(f"/api/needs/{needs['N2']}/suggestions"))  # 防災's toy need
     pending = next(s for s in other if s["status"] == "pending")
     ok(
@@ -329,8 +344,11 @@ def test_the_payloads_are_shown_as_text(world: World) -> None:
     suggestion = world.ids["suggestion_id"][0][1]
     for user in ("coord", "bousai", "npo1"):  # the meetings' free text, to every party
         text = world.page(user)[0].get(f"/suggestions/{suggestion}/meetings").text
-        assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 6, user
+        assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 7, user
         assert TEMPLATE in text, user
+        assert (
+            '中止の理由</dt><dd class="pre">=HYPERLINK(&#34;x&#34;){{7*191}}&lt;script&gt;' in text
+        )
     edit = world.page("coord")[0].get(f"/meetings/{world.ids['meeting_id'][0][1]}/edit").text
     assert edit.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5
     queue = world.page("coord")[0].get("/queue").text  # the department's note
@@ -338,10 +356,20 @@ def test_the_payloads_are_shown_as_text(world: World) -> None:
     users = world.page("coord")[0].get("/users").text  # the hostile display name
     assert "+1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in users
     event = world.ids["event_id"][0][1]
-    for url in ("/events", f"/events/{event}"):  # the event's name, its keywords, the group
+    # the event's name, its keywords, the group (and on the printable programme, the need)
+    for url in ("/events", f"/events/{event}", f"/events/{event}/programme"):
         text = world.page("coord")[0].get(url).text
         assert "-1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in text, url
         assert "@SUM(1){{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in text, url
+    programme = world.page("coord")[0].get(f"/events/{event}/programme").text
+    assert "+1+1{{7*191}}&lt;script&gt;alert(1)&lt;/script&gt;" in programme  # need, group
+    assert (
+        check_html(
+            world.page("coord")[0].get(f"/events/{event}/programme", params={"start": SCRIPT}),
+            "programme with a hostile start",
+        )
+        == []
+    )
     recorded = world.page("coord")[0].get(f"/events/{event}").text  # the attendance form
     assert "当日の記録を保存する" in recorded
     assert 'checked aria-label="+1+1{{7*191}}&lt;' in recorded

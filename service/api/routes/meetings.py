@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from ...deps import CurrentUser, SessionDep, SettingsDep
-from ...meetings import notices
+from ...meetings import lifecycle, notices
 from ...meetings import service as meetings
-from ...meetings.schemas import MeetingIn, MeetingPublic, MeetingUpdate
+from ...meetings.schemas import MeetingCancel, MeetingIn, MeetingPublic, MeetingUpdate
 from ...openapi import ICS, file_responses
 
 router = APIRouter(tags=["meetings"])
@@ -49,7 +49,8 @@ def create_meeting(
     ``online_url`` が必須。コーディネーターが設定すると組み合わせは「事前打ち合わせ設定」に進み、
     団体と担当課にメールが送られる。担当課の設定は日程案（``proposed``）。
     422: ``BAD_DATE`` ``BAD_TIME`` ``PAST_DATE`` ``PLACE_REQUIRED`` ``BAD_URL``
-    ``REASON_REQUIRED``（結果が見送りで理由なし）。"""
+    ``REASON_REQUIRED``（結果が見送りで理由なし）。過去の日時は、結果（``outcome``）を
+    添えた「済んだ打ち合わせの記録」のときだけ受け付ける（メールは送らない）。"""
     return meetings.create(session, suggestion_id, data, user=user, base_url=settings.base_url)
 
 
@@ -71,6 +72,31 @@ def update_meeting(
     結果 ``project``（協働事業化へ）は「協働事業化」、``dropped``（見送り、
     ``outcome_reason`` 必須）は「見送り」に組み合わせを進める。"""
     return meetings.update(session, meeting_id, data, user=user, base_url=settings.base_url)
+
+
+@router.post(
+    "/meetings/{meeting_id}/cancel", response_model=MeetingPublic, summary="打ち合わせを中止する"
+)
+def cancel_meeting(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    meeting_id: MeetingId,
+    data: MeetingCancel,
+) -> MeetingPublic:
+    """中止にする（``reason`` 必須: 422 ``REASON_REQUIRED``; ``version`` は読んだときの値）。
+    記録は「中止」として残り、.ics は同じ UID・より大きい SEQUENCE の取り消し
+    （METHOD:CANCEL）になる。日程確定済みでまだ終わっていなければ団体と担当課にメール。
+    409: ``MEETING_CANCELLED``（中止済み）、``OUTCOME_RECORDED``（結果を記録済み）、
+    ``STALE_VERSION``。担当課は自分の日程案だけを取り下げられる。"""
+    return lifecycle.cancel(
+        session,
+        meeting_id,
+        reason=data.reason,
+        version=data.version,
+        user=user,
+        base_url=settings.base_url,
+    )
 
 
 @router.get(
