@@ -12,14 +12,13 @@ from ._io import (
     ParseResult,
     Problem,
     Table,
-    load_decisions,
     load_needs,
     load_organizations,
-    load_qrels,
     parse_needs,
     parse_organizations,
     read_table,
 )
+from ._judgements import load_decisions, load_qrels
 from ._learn import FEATURE_LABELS, Comparison, Decision, LearnedRanker, compare_with_current
 from ._metrics import dcg, mrr, ndcg_at_k, recall_at_k
 from ._ranker import TfidfRanker, top_k

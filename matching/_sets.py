@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ._evaluate import METRICS, EvaluationResult, Rankable, evaluate_rankings
-from ._io import load_decisions, load_needs, load_organizations, load_qrels
+from ._io import load_needs, load_organizations
+from ._judgements import load_decisions, load_qrels
 from ._learn import Decision
 from ._schema import Need, Organization
 

@@ -16,11 +16,10 @@ from ._io import (
     DataFormatError,
     ParseResult,
     Problem,
-    load_decisions,
     load_needs,
     load_organizations,
-    load_qrels,
 )
+from ._judgements import load_decisions, load_qrels
 from ._learn import Decision, LearnedRanker
 from ._ranker import _BLOCK, TfidfRanker
 from ._schema import Need, Organization
