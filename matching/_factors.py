@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +21,9 @@ from ._kinds import (
 )
 from ._schema import FIELD_NAMES, Need, Organization, area_relation
 
+if TYPE_CHECKING:
+    from ._ranker import TfidfRanker
+
 __all__ = [
     "PairSignals",
     "area_tables",
@@ -27,6 +31,9 @@ __all__ = [
     "field_factor",
     "field_matrix",
     "group_codes",
+    "need_keys",
+    "org_keys",
+    "top_rows",
 ]
 
 _POPULATIONS = tuple(POPULATION_LABELS)
@@ -202,3 +209,60 @@ class PairSignals:
             [name for name, v in zip(labels, self.need_pops[need_row], strict=True) if v],
             [name for name, v in zip(labels, self.org_pops[org_row], strict=True) if v],
         )
+
+
+def _distinct(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first row of each distinct row of an integer matrix, and each row's code."""
+    if not len(columns):
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    _, first, codes = np.unique(columns, axis=0, return_index=True, return_inverse=True)
+    return first.astype(np.intp), codes.astype(np.intp).ravel()
+
+
+def _bits(pops: np.ndarray) -> np.ndarray:
+    """Each row of a 0/1 populations matrix as one integer."""
+    return (pops > 0).astype(np.int64) @ (np.int64(1) << np.arange(pops.shape[1], dtype=np.int64))
+
+
+def org_keys(ranker: TfidfRanker, field_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Everything the multipliers read of a profile (its 活動分野 set, by ``field_codes``,
+    its area, members-only, kind and priced menu, its populations): a representative
+    profile of each distinct combination and each profile's code among them."""
+    s = ranker.signals_
+    return _distinct(
+        np.column_stack(
+            [
+                field_codes,
+                ranker.org_area_codes_,
+                ranker.members_only_,
+                s.for_profit,
+                s.sells,
+                _bits(s.org_pops),
+            ]
+        ).astype(np.int64)
+    )
+
+
+def need_keys(ranker: TfidfRanker, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Everything the multipliers read of the needs at ``rows`` (活動分野 set, area,
+    whether it invites companies, populations): a representative (a position in ``rows``)
+    of each distinct combination and each need's code among them."""
+    s = ranker.signals_
+    _, field_codes = distinct_rows(ranker.need_fields_[rows])
+    return _distinct(
+        np.column_stack(
+            [field_codes, ranker.need_area_codes_[rows], s.invites[rows], _bits(s.need_pops[rows])]
+        ).astype(np.int64)
+    )
+
+
+def top_rows(best: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """The ``len(best)`` largest values of each column of ``best`` and ``block`` together,
+    largest first (a running top k over blocks of rows): only the block's own top k
+    are sorted with the kept ones."""
+    k = len(best)
+    if len(block) > k:
+        block = np.partition(block, len(block) - k, axis=0)[len(block) - k :]
+    both = np.concatenate([best, block])
+    both.sort(axis=0)
+    return np.ascontiguousarray(both[::-1][:k])

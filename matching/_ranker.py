@@ -12,6 +12,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
+from ._blas import one_blas_thread
 from ._explain import (
     SCORE_DECIMALS,
     Explanation,
@@ -19,7 +20,16 @@ from ._explain import (
     explain_pairs,
     similar_needs,
 )
-from ._factors import PairSignals, area_tables, distinct_rows, field_factor, field_matrix
+from ._factors import (
+    PairSignals,
+    area_tables,
+    distinct_rows,
+    field_factor,
+    field_matrix,
+    need_keys,
+    org_keys,
+    top_rows,
+)
 from ._rows import splice_needs, splice_orgs
 from ._schema import Need, Organization
 from ._semantic import NeighbourExpander, dense_encoder
@@ -55,6 +65,9 @@ _BLOCK = 256
 HUB_SAMPLE = 2000
 # hubness is the mean of a profile's this many best scores
 HUB_K = 10
+
+# what a profile's factors read besides its 活動分野 (``org_keys``)
+_ORG_KEYED = ("org_area_codes_", "members_only_", "signals_")
 
 Cols = np.ndarray | None
 """Organisation rows to score (``None``: every organisation)."""
@@ -127,9 +140,11 @@ class TfidfRanker(BaseEstimator):
         # collection of fewer than 40 documents has too little co-occurrence to use.
         k = min(50, docs.shape[0] // 4, docs.shape[1] - 1)
         self.svd_ = TruncatedSVD(k, random_state=0).fit(docs) if k >= 10 else None
-        self.dense_ = (
+        encoded = (
             dense_encoder(vectorizer, docs) if self.dense_weight or self.neighbour_weight else None
         )
+        del docs
+        self.dense_ = None if encoded is None else encoded[0]
         self.neighbours_ = (
             NeighbourExpander(weight=self.neighbour_weight).fit(
                 self.dense_.term_vectors_, self.dense_.found_
@@ -137,10 +152,15 @@ class TfidfRanker(BaseEstimator):
             if self.dense_ is not None and self.neighbour_weight
             else None
         )
-        self._set_items(needs, orgs)
+        self._set_items(needs, orgs, None if encoded is None else encoded[1])
         return self
 
-    def _set_items(self, needs: list[Need], orgs: list[Organization]) -> None:
+    @one_blas_thread
+    def _set_items(
+        self, needs: list[Need], orgs: list[Organization], dense: np.ndarray | None = None
+    ) -> None:
+        """Every derived row; ``dense``: the word-vector rows of the needs, then the
+        profiles, if the fit made them already."""
         self.needs_ = needs
         self.orgs_ = orgs
         self.need_ids_ = [n.id for n in needs]
@@ -156,7 +176,9 @@ class TfidfRanker(BaseEstimator):
         if self.svd_ is not None:
             self.need_topics_ = normalize(self.svd_.transform(self.need_vectors_))
             self.org_topics_ = normalize(self.svd_.transform(self.org_vectors_))
-        if self.dense_ is not None:
+        if dense is not None:
+            self.need_dense_, self.org_dense_ = dense[: len(needs)], dense[len(needs) :]
+        elif self.dense_ is not None:
             self.need_dense_ = self.dense_.transform(self.need_vectors_)
             self.org_dense_ = self.dense_.transform(self.org_vectors_)
         self._measure_hubness()
@@ -197,8 +219,7 @@ class TfidfRanker(BaseEstimator):
             k = max(1, round(k * HUB_SAMPLE / n_needs))
         best = np.zeros((k, n_orgs))
         for start in range(0, len(rows), _BLOCK):
-            block = self._raw_scores(rows[start : start + _BLOCK], org_rows)
-            best = -np.sort(-np.vstack([best, block]), axis=0)[:k]
+            best = top_rows(best, self._raw_scores(rows[start : start + _BLOCK], org_rows))
         return best
 
     def _hubness(self, org_rows: Cols = None) -> np.ndarray:
@@ -235,38 +256,51 @@ class TfidfRanker(BaseEstimator):
         cosine = (self.need_queries_[need_rows] @ columns).toarray()
         return self.blend(cosine, need_rows, org_rows)
 
-    def _derived(self, name: str, make: Callable[[Any], Any]) -> Any:
-        """``make(self.<name>)``, kept while that attribute is the same object (a splice
-        replaces it): the profiles' vectors as columns (the product with a need's row
-        would transpose all of them per call) and their distinct 活動分野 sets."""
-        source = getattr(self, name)
-        cache: dict[str, tuple[Any, Any]] = getattr(self, "_derived_cache", {})
+    def _derived(self, name: str, make: Callable[..., Any], *also: str) -> Any:
+        """``make(self.<name>, *(self.<a> for a in also))``, kept while those attributes
+        are the same objects (a splice replaces them): the profiles' vectors as columns
+        (the product with a need's row would transpose all of them per call), their
+        distinct 活動分野 sets and their distinct factor keys."""
+        sources = (getattr(self, name), *(getattr(self, a) for a in also))
+        cache: dict[str, tuple[Any, Any]] = getattr(self, "_derived_kept", {})
         kept = cache.get(name)
-        if kept is None or kept[0] is not source:
-            kept = (source, make(source))
+        if (
+            kept is None
+            or len(kept[0]) != len(sources)
+            or any(a is not b for a, b in zip(kept[0], sources, strict=True))
+        ):
+            kept = (sources, make(*sources))
             # a new dict: a shallow copy of the ranker (copy on write) shares the old one
-            self._derived_cache = {**cache, name: kept}
+            self._derived_kept = {**cache, name: kept}
         return kept[1]
 
     def blend(self, cosine: np.ndarray, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """A TF-IDF cosine block blended with the LSA cosine (``semantic_weight``), then
         with the word-vector cosine (``dense_weight``); the TF-IDF part keeps
-        ``tfidf_share`` of the result."""
+        ``tfidf_share`` of the result. ``cosine`` (a float64 block) is overwritten and
+        returned: each step is the formula's, value for value, made in place."""
         cols = slice(None) if org_rows is None else org_rows
         text = cosine
         if self.svd_ is not None and self.semantic_weight:
+            # (1 − w) · text + w · max(topics, 0)
             topics = self.need_topics_[need_rows] @ self.org_topics_[cols].T
-            text = (1.0 - self.semantic_weight) * text + self.semantic_weight * np.clip(
-                topics, 0.0, None
-            )
+            np.clip(topics, 0.0, None, out=topics)
+            topics *= self.semantic_weight
+            text *= 1.0 - self.semantic_weight
+            text += topics
+            del topics
         if self.dense_ is not None and self.dense_weight:
             need_dense = self.need_dense_[need_rows]
             # a need→partner map learned from confirmations (``_learn_map``), if any
             mapping = getattr(self, "dense_map_", None)
             if mapping is not None:
                 need_dense = normalize(need_dense @ mapping)
-            dense = np.clip(need_dense @ self.org_dense_[cols].T, 0.0, None)
-            text = (1.0 - self.dense_weight) * text + self.dense_weight * dense
+            # (1 − w) · text + w · max(dense, 0), w · dense in the word vectors' float32
+            dense = need_dense @ self.org_dense_[cols].T
+            np.clip(dense, 0.0, None, out=dense)
+            dense *= self.dense_weight
+            text *= 1.0 - self.dense_weight
+            text += dense
         return text
 
     @property
@@ -276,6 +310,7 @@ class TfidfRanker(BaseEstimator):
         return (1.0 - lsa) * (1.0 - dense)
 
     # -- incremental updates -------------------------------------------------------
+    @one_blas_thread
     def upsert(self, needs: Sequence[Need] = (), orgs: Sequence[Organization] = ()) -> TfidfRanker:
         """Add or replace needs and profiles with the fitted vocabulary and IDF (words new
         since the ``fit`` are ignored until the next one). Only the rows given are
@@ -294,6 +329,7 @@ class TfidfRanker(BaseEstimator):
             splice_orgs(self, keep, [latest[k] for k in sorted(latest)])
         return self
 
+    @one_blas_thread
     def remove(self, need_ids: Sequence[str] = (), org_ids: Sequence[str] = ()) -> TfidfRanker:
         """Drop needs and profiles (withdrawn ones) from the index; unknown ids are ignored."""
         check_is_fitted(self, "need_vectors_")
@@ -312,6 +348,7 @@ class TfidfRanker(BaseEstimator):
         self._set_items(self.needs_, self.orgs_)
         return self
 
+    @one_blas_thread
     def similar_needs(
         self, need_id: str, *, top: int = 5, other_departments: bool = True
     ) -> Ranking:
@@ -349,7 +386,23 @@ class TfidfRanker(BaseEstimator):
         }
 
     def factor_product(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
-        """The product of every structured multiplier (``_factors``)."""
+        """The product of every structured multiplier (``_factors``). Against every
+        profile it is made per distinct pair of the keys the multipliers read (a need's
+        fields, area, invitation and populations; a profile's fields, area, members-only,
+        kind and populations) and gathered: the same values, and a handful of keys stand
+        for thousands of items."""
+        if org_rows is None:
+            org_first, org_codes = self._derived("org_fields_", self._org_keys, *_ORG_KEYED)
+            if 2 * len(org_first) <= len(self.org_ids_):
+                need_first, need_codes = need_keys(self, need_rows)
+                table = self._product(need_rows[need_first], org_first)
+                return table[np.ix_(need_codes, org_codes)]
+        return self._product(need_rows, org_rows)
+
+    def _org_keys(self, *_sources: Any) -> tuple[np.ndarray, np.ndarray]:
+        return org_keys(self, self._derived("org_fields_", distinct_rows)[1])
+
+    def _product(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         width = len(self.org_ids_) if org_rows is None else len(org_rows)
         product = np.ones((len(need_rows), width))
         for factor in self._factors(need_rows, org_rows).values():
@@ -362,14 +415,15 @@ class TfidfRanker(BaseEstimator):
         return raw
 
     def finish(self, raw: np.ndarray, org_rows: Cols = None) -> np.ndarray:
-        """Raw scores (text × factors) less ``diversity × hubness``, clipped, rounded."""
+        """Raw scores (text × factors) less ``diversity × hubness``, clipped, rounded;
+        ``raw`` (a float64 block) is overwritten and returned."""
         if self.diversity:
             hubness = self.hubness_ if org_rows is None else self.hubness_[org_rows]
-            raw = raw - self.diversity * hubness[None, :]
+            raw -= self.diversity * hubness[None, :]
             np.clip(raw, 0.0, None, out=raw)
-            return np.round(raw, SCORE_DECIMALS, out=raw)
-        return np.round(raw, SCORE_DECIMALS)
+        return np.round(raw, SCORE_DECIMALS, out=raw)
 
+    @one_blas_thread
     def score_block(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """Scores of ``need_rows`` × the organisations (all, or ``org_rows``): a dense
         block, never the whole matrix."""
@@ -402,6 +456,7 @@ class TfidfRanker(BaseEstimator):
                 )
                 yield from zip(chunk.tolist(), block.T, strict=True)
 
+    @one_blas_thread
     def rank_orgs(
         self, need_ids: Sequence[str] | None = None, *, top: int = 10
     ) -> list[tuple[str, Ranking]]:
@@ -412,6 +467,7 @@ class TfidfRanker(BaseEstimator):
             for r, s in self._blocks(rows, reverse=False)
         ]
 
+    @one_blas_thread
     def rank_needs(
         self, org_ids: Sequence[str] | None = None, *, top: int = 10
     ) -> list[tuple[str, Ranking]]:
@@ -435,6 +491,7 @@ class TfidfRanker(BaseEstimator):
     def explain(self, need_id: str, npo_id: str, *, max_terms: int = 8) -> Explanation:
         return self.explain_many(need_id, [npo_id], max_terms=max_terms)[0]
 
+    @one_blas_thread
     def explain_many(
         self, need_id: str, npo_ids: Sequence[str], *, max_terms: int = 8
     ) -> list[Explanation]:

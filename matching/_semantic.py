@@ -39,6 +39,14 @@ class DenseEncoder(BaseEstimator):
         self.vectors = vectors
 
     def fit(self, spellings: Sequence[Sequence[str]], docs: sp.csr_matrix) -> DenseEncoder:
+        self._fit(spellings, docs)
+        return self
+
+    def fit_transform(self, spellings: Sequence[Sequence[str]], docs: sp.csr_matrix) -> np.ndarray:
+        """``fit`` then ``transform(docs)``, the product with the word vectors made once."""
+        return self._encode(docs, self._fit(spellings, docs))
+
+    def _fit(self, spellings: Sequence[Sequence[str]], docs: sp.csr_matrix) -> np.ndarray:
         table = self.vectors or default_vectors()
         if table is None:
             raise FileNotFoundError("no word vectors (install ja-ginza)")
@@ -48,14 +56,19 @@ class DenseEncoder(BaseEstimator):
         self.found_ = found
         raw = np.asarray(docs @ self.term_vectors_, dtype=np.float64)
         self.mean_ = raw.mean(axis=0) if raw.shape[0] else np.zeros(table.dim)
-        return self
+        return raw
 
     def transform(self, docs: sp.csr_matrix) -> np.ndarray:
         check_is_fitted(self, "term_vectors_")
-        raw = np.asarray(docs @ self.term_vectors_, dtype=np.float64) - self.mean_
+        return self._encode(docs, np.asarray(docs @ self.term_vectors_, dtype=np.float64))
+
+    def _encode(self, docs: sp.csr_matrix, raw: np.ndarray) -> np.ndarray:
+        """Each row's weighted sum of word vectors (``raw``, overwritten), centred and
+        normalised; an empty document stays zero."""
+        raw -= self.mean_
         empty = np.asarray(docs.sum(axis=1)).ravel() == 0
         raw[empty] = 0.0
-        return normalize(raw).astype(np.float32)
+        return normalize(raw, copy=False).astype(np.float32)
 
     def related_terms(
         self, need: sp.csr_matrix, org: sp.csr_matrix, *, top: int = 5, min_similarity: float = 0.5
@@ -149,11 +162,15 @@ class NeighbourExpander:
         return normalize(queries + self.weight * spread, norm="l2")
 
 
-def dense_encoder(vectorizer: FieldWeightedTfidf, docs: sp.csr_matrix) -> DenseEncoder | None:
-    """Word-vector document encoder over the fitted vocabulary (``None`` without vectors)."""
+def dense_encoder(
+    vectorizer: FieldWeightedTfidf, docs: sp.csr_matrix
+) -> tuple[DenseEncoder, np.ndarray] | None:
+    """Word-vector document encoder over the fitted vocabulary and ``docs`` encoded by it
+    (``None`` without vectors)."""
     vectors = default_vectors()
     if vectors is None:
         return None
     names = vectorizer.feature_names_
     spellings = [(t, vectorizer.display(t)) for t in names]
-    return DenseEncoder(vectors=vectors).fit(spellings, docs)
+    encoder = DenseEncoder(vectors=vectors)
+    return encoder, encoder.fit_transform(spellings, docs)
