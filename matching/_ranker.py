@@ -61,6 +61,9 @@ DEFAULT_AREA_FACTORS: dict[str, float] = {
     "other": 0.5,
 }
 _BLOCK = 256
+# a block of scores against every profile is cut to about this many pairs (16 MiB a
+# float64 temporary; at 50,000 profiles a block of 256 needs held 100 MB in each)
+_PAIRS = 1 << 21
 # hubness is measured on at most this many needs (all of them below it)
 HUB_SAMPLE = 2000
 # hubness is the mean of a profile's this many best scores
@@ -71,6 +74,21 @@ _ORG_KEYED = ("org_area_codes_", "members_only_", "signals_")
 
 Cols = np.ndarray | None
 """Organisation rows to score (``None``: every organisation)."""
+
+
+def _pieces(rows: np.ndarray, width: int) -> Iterator[np.ndarray]:
+    """``rows`` in blocks of ``_BLOCK``, each cut to about ``_PAIRS`` pairs against
+    ``width`` columns. A block of several rows is never cut into a piece of one: a
+    one-row product is a matrix-vector product, whose last digits differ from the
+    matrix product's (every piece of two rows or more gives the block's values)."""
+    size = max(2, _PAIRS // max(1, width))
+    for start in range(0, len(rows), _BLOCK):
+        chunk = rows[start : start + _BLOCK]
+        cuts = list(range(0, len(chunk), size))
+        if len(cuts) > 1 and len(chunk) - cuts[-1] == 1:
+            cuts.pop()
+        for a, b in zip(cuts, [*cuts[1:], len(chunk)], strict=True):
+            yield chunk[a:b]
 
 
 class TfidfRanker(BaseEstimator):
@@ -124,6 +142,7 @@ class TfidfRanker(BaseEstimator):
         self.field_focus = field_focus
 
     # -- fitting -------------------------------------------------------------------
+    @one_blas_thread
     def fit(self, needs: Sequence[Need], orgs: Sequence[Organization]) -> TfidfRanker:
         needs = sorted(needs, key=lambda n: n.id)
         orgs = sorted(orgs, key=lambda o: o.id)
@@ -218,8 +237,8 @@ class TfidfRanker(BaseEstimator):
             rows = np.sort(np.random.default_rng(0).choice(n_needs, HUB_SAMPLE, replace=False))
             k = max(1, round(k * HUB_SAMPLE / n_needs))
         best = np.zeros((k, n_orgs))
-        for start in range(0, len(rows), _BLOCK):
-            best = top_rows(best, self._raw_scores(rows[start : start + _BLOCK], org_rows))
+        for piece in _pieces(rows, n_orgs):
+            best = top_rows(best, self._raw_scores(piece, org_rows))
         return best
 
     def _hubness(self, org_rows: Cols = None) -> np.ndarray:
@@ -432,10 +451,8 @@ class TfidfRanker(BaseEstimator):
 
     def _blocks(self, rows: np.ndarray, reverse: bool) -> Iterator[tuple[int, np.ndarray]]:
         if not reverse:
-            for start in range(0, len(rows), _BLOCK):
-                chunk = rows[start : start + _BLOCK]
-                block = self.score_block(chunk)
-                yield from zip(chunk.tolist(), block, strict=True)
+            for piece in _pieces(rows, len(self.org_ids_)):
+                yield from zip(piece.tolist(), self.score_block(piece), strict=True)
         else:
             # every need against the chosen organisations' columns only, transposed: one
             # profile's needs cost a column of products, not the whole matrix
