@@ -131,10 +131,17 @@ class PairSignals:
     org_pops: np.ndarray
 
     @classmethod
-    def of(cls, needs: Sequence[Need], orgs: Sequence[Organization]) -> PairSignals:
+    def of(
+        cls,
+        needs: Sequence[Need],
+        orgs: Sequence[Organization],
+        org_texts: Sequence[str] | None = None,
+    ) -> PairSignals:
+        """``org_texts``: each profile's ``profile_text``, if made already."""
         kinds = [org_kind(o) for o in orgs]
         need_sets = [need_populations(n) for n in needs]
-        org_sets = [org_populations(o) for o in orgs]
+        texts = org_texts if org_texts is not None else [None] * len(orgs)
+        org_sets = [org_populations(o, text=t) for o, t in zip(orgs, texts, strict=True)]
         return cls(
             kinds=kinds,
             for_profit=np.array([k in FOR_PROFIT_KINDS for k in kinds], dtype=bool),

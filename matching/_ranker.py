@@ -30,6 +30,7 @@ from ._factors import (
     org_keys,
     top_rows,
 )
+from ._kinds import profile_text
 from ._rows import splice_needs, splice_orgs
 from ._schema import Need, Organization
 from ._semantic import NeighbourExpander, dense_encoder
@@ -189,8 +190,12 @@ class TfidfRanker(BaseEstimator):
         self.need_fields_ = field_matrix(needs)
         self.org_fields_ = field_matrix(orgs)
         self._set_areas()
-        self.members_only_ = np.array([members_only(o) for o in orgs], dtype=bool)
-        self.signals_ = PairSignals.of(needs, orgs)
+        texts = [profile_text(o) for o in orgs]  # read by both, normalised once
+        self.members_only_ = np.array(
+            [members_only(o, text=t) for o, t in zip(orgs, texts, strict=True)], dtype=bool
+        )
+        self.signals_ = PairSignals.of(needs, orgs, texts)
+        del texts
         self.need_queries_ = self._queries(self.need_vectors_)
         if self.svd_ is not None:
             self.need_topics_ = normalize(self.svd_.transform(self.need_vectors_))

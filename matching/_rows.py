@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from ._factors import PairSignals, field_matrix
+from ._kinds import profile_text
 from ._schema import Need, Organization
 from ._signals import members_only
 
@@ -131,10 +132,12 @@ def splice_orgs(ranker: TfidfRanker, keep: list[int], added: Sequence[Organizati
     ranker.org_index_ = {o: i for i, o in enumerate(ranker.org_ids_)}
     ranker.org_vectors_ = spliced(ranker.org_vectors_, new)
     ranker.org_fields_ = spliced(ranker.org_fields_, field_matrix(added) if added else None)
+    texts = [profile_text(o) for o in added]
     ranker.members_only_ = spliced(
-        ranker.members_only_, np.array([members_only(o) for o in added], dtype=bool)
+        ranker.members_only_,
+        np.array([members_only(o, text=t) for o, t in zip(added, texts, strict=True)], dtype=bool),
     )
-    ranker.signals_ = ranker.signals_.with_orgs(keep, PairSignals.of([], added), take)
+    ranker.signals_ = ranker.signals_.with_orgs(keep, PairSignals.of([], added, texts), take)
     if ranker.svd_ is not None:
         fresh = normalize(ranker.svd_.transform(new)) if new is not None else None
         ranker.org_topics_ = spliced(ranker.org_topics_, fresh)
