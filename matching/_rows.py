@@ -23,14 +23,25 @@ Item = TypeVar("Item", Need, Organization)
 
 
 def _splicer(keep: list[int], take: np.ndarray) -> Callable[[Any, Any], Any]:
-    """Rows ``keep`` of a matrix, then ``fresh`` rows, reordered by ``take``."""
+    """Rows ``keep`` of a matrix, then ``fresh`` rows, reordered by ``take``: each row
+    copied once into the result (not into a kept part, a stack and the reordering)."""
+    kept = np.asarray(keep, dtype=np.intp)
+    is_fresh = take >= len(kept)
+    # the row of ``old`` for each result row (fresh rows: the first, overwritten after)
+    source = np.zeros(len(take), dtype=np.intp)
+    source[~is_fresh] = kept[take[~is_fresh]]
+    fresh_at = np.flatnonzero(is_fresh)
 
     def spliced(old: Any, fresh: Any) -> Any:
+        if fresh is None or not len(fresh_at):
+            return old[source]
         if sp.issparse(old):
-            rows = old[keep] if fresh is None else sp.vstack([old[keep], fresh], "csr")
-            return rows[take]
-        rows = old[keep] if fresh is None else np.concatenate([old[keep], fresh])
-        return rows[take]
+            stacked = sp.vstack([old, fresh], "csr")
+            return stacked[np.where(is_fresh, old.shape[0] + take - len(kept), source)]
+        out = np.asarray(old)[source] if len(old) else np.empty((len(take), *old.shape[1:]))
+        out = out.astype(np.result_type(old, fresh), copy=False)
+        out[fresh_at] = fresh[take[fresh_at] - len(kept)]
+        return out
 
     return spliced
 
