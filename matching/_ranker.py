@@ -31,6 +31,7 @@ from ._factors import (
     top_rows,
 )
 from ._kinds import profile_text
+from ._memory import releases_memory
 from ._rows import splice_needs, splice_orgs
 from ._schema import Need, Organization
 from ._semantic import NeighbourExpander, dense_encoder
@@ -72,6 +73,9 @@ HUB_K = 10
 
 # what a profile's factors read besides its 活動分野 (``org_keys``)
 _ORG_KEYED = ("org_area_codes_", "members_only_", "signals_")
+
+# the rows ``_set_items`` makes from the vectors (a rebuild replaces them)
+_ROWS_MADE = ("need_queries_", "need_topics_", "org_topics_", "need_dense_", "org_dense_")
 
 Cols = np.ndarray | None
 """Organisation rows to score (``None``: every organisation)."""
@@ -144,6 +148,7 @@ class TfidfRanker(BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------
     @one_blas_thread
+    @releases_memory
     def fit(self, needs: Sequence[Need], orgs: Sequence[Organization]) -> TfidfRanker:
         needs = sorted(needs, key=lambda n: n.id)
         orgs = sorted(orgs, key=lambda o: o.id)
@@ -181,6 +186,8 @@ class TfidfRanker(BaseEstimator):
     ) -> None:
         """Every derived row; ``dense``: the word-vector rows of the needs, then the
         profiles, if the fit made them already."""
+        for stale in _ROWS_MADE:  # a rebuild's old rows go before the new are made
+            self.__dict__.pop(stale, None)
         self.needs_ = needs
         self.orgs_ = orgs
         self.need_ids_ = [n.id for n in needs]
@@ -209,9 +216,17 @@ class TfidfRanker(BaseEstimator):
 
     def _queries(self, vectors: sp.csr_matrix) -> sp.csr_matrix:
         """Need vectors expanded (the thesaurus, then word-vector neighbours): the side of
-        the cosine that reaches a group's words."""
-        queries = self.expander_.transform(vectors)
-        return queries if self.neighbours_ is None else self.neighbours_.transform(vectors, queries)
+        the cosine that reaches a group's words. Each row depends on its own need only:
+        made 2,048 rows at a time (the expansion's intermediates are each as large as
+        the result)."""
+        parts = []
+        for start in range(0, vectors.shape[0], 2048):
+            part = vectors[start : start + 2048]
+            queries = self.expander_.transform(part)
+            if self.neighbours_ is not None:
+                queries = self.neighbours_.transform(part, queries)
+            parts.append(sp.csr_matrix(queries))
+        return sp.vstack(parts, "csr") if len(parts) != 1 else parts[0]
 
     def _set_areas(self) -> None:
         """Area groups of both sides and the factor of each pair of groups."""
@@ -335,6 +350,7 @@ class TfidfRanker(BaseEstimator):
 
     # -- incremental updates -------------------------------------------------------
     @one_blas_thread
+    @releases_memory
     def upsert(self, needs: Sequence[Need] = (), orgs: Sequence[Organization] = ()) -> TfidfRanker:
         """Add or replace needs and profiles with the fitted vocabulary and IDF (words new
         since the ``fit`` are ignored until the next one). Only the rows given are
@@ -354,6 +370,7 @@ class TfidfRanker(BaseEstimator):
         return self
 
     @one_blas_thread
+    @releases_memory
     def remove(self, need_ids: Sequence[str] = (), org_ids: Sequence[str] = ()) -> TfidfRanker:
         """Drop needs and profiles (withdrawn ones) from the index; unknown ids are ignored."""
         check_is_fitted(self, "need_vectors_")
@@ -365,6 +382,7 @@ class TfidfRanker(BaseEstimator):
             splice_orgs(self, [j for j, o in enumerate(self.orgs_) if o.id not in drop_o], [])
         return self
 
+    @releases_memory
     def rebuild(self) -> TfidfRanker:
         """Recompute every derived row over the current items with the fitted vocabulary,
         hubness included (what ``upsert`` of needs leaves as last measured)."""

@@ -92,8 +92,13 @@ class FieldWeightedTfidf(BaseEstimator):
         need_tokens = _fields(needs, self.need_weights_, lists)
         org_tokens = _fields(orgs, self.org_weights_, lists)
         del lists
-        # one document per item, all fields together, made as the vectorizer reads it
-        docs = (list(chain.from_iterable(f.values())) for f in chain(need_tokens, org_tokens))
+        # one document per item, all fields together, made as the vectorizer reads it;
+        # each word once: the vocabulary and the IDF read which documents have a word,
+        # not how often (the counts are the fields', at transform)
+        docs = (
+            list(dict.fromkeys(chain.from_iterable(f.values())))
+            for f in chain(need_tokens, org_tokens)
+        )
         self.tfidf_ = TfidfVectorizer(
             analyzer=_pretokenized,
             lowercase=False,
