@@ -28,13 +28,18 @@ __all__ = [
     "PairSignals",
     "area_tables",
     "distinct_rows",
+    "factor_product",
     "field_factor",
     "field_matrix",
     "group_codes",
     "need_keys",
     "org_keys",
+    "pair_factors",
     "top_rows",
 ]
+
+# what a profile's multipliers read (``org_keys``)
+_ORG_KEYED = ("org_fields_", "org_area_codes_", "members_only_", "signals_")
 
 _POPULATIONS = tuple(POPULATION_LABELS)
 
@@ -273,3 +278,58 @@ def top_rows(best: np.ndarray, block: np.ndarray) -> np.ndarray:
     both = np.concatenate([best, block])
     both.sort(axis=0)
     return np.ascontiguousarray(both[::-1][:k])
+
+
+def pair_factors(
+    r: TfidfRanker, need_rows: np.ndarray, org_rows: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Structured multipliers for ``need_rows`` × the organisations (all, or
+    ``org_rows``), a dense block."""
+    cols = np.arange(len(r.org_ids_)) if org_rows is None else org_rows
+    if org_rows is None:  # per distinct pair of 活動分野 sets, gathered: the same values
+        need_sets, need_codes = distinct_rows(r.need_fields_[need_rows])
+        org_sets, org_codes = r._derived("org_fields_", distinct_rows)
+        fields = field_factor(need_sets, org_sets, r.field_weight, r.field_focus)[
+            np.ix_(need_codes, org_codes)
+        ]
+    else:
+        fields = field_factor(
+            r.need_fields_[need_rows], r.org_fields_[cols], r.field_weight, r.field_focus
+        )
+    area = r.area_table_[np.ix_(r.need_area_codes_[need_rows], r.org_area_codes_[cols])]
+    members = np.where(r.members_only_[cols], r.members_only_factor, 1.0)[None, :]
+    return {
+        "fields": fields,
+        "area": area,
+        "members": members,
+        **r.signals_.factors(need_rows, r.kind_factor, r.population_factor, cols),
+    }
+
+
+def _product(r: TfidfRanker, need_rows: np.ndarray, org_rows: np.ndarray | None) -> np.ndarray:
+    width = len(r.org_ids_) if org_rows is None else len(org_rows)
+    product = np.ones((len(need_rows), width))
+    for factor in pair_factors(r, need_rows, org_rows).values():
+        product *= factor
+    return product
+
+
+def factor_product(
+    r: TfidfRanker, need_rows: np.ndarray, org_rows: np.ndarray | None = None
+) -> np.ndarray:
+    """The product of every structured multiplier (``pair_factors``), in their order.
+    Against every profile it is made per distinct pair of the keys the multipliers
+    read (a need's fields, area, invitation and populations; a profile's fields, area,
+    members-only, kind and populations) and gathered: the same values, and a handful of
+    keys stand for thousands of items."""
+    if org_rows is None:
+        org_first, org_codes = r._derived(
+            "org_keys",
+            lambda *_: org_keys(r, r._derived("org_fields_", distinct_rows)[1]),
+            *_ORG_KEYED,
+        )
+        if 2 * len(org_first) <= len(r.org_ids_):
+            need_first, need_codes = need_keys(r, need_rows)
+            table = _product(r, need_rows[need_first], org_first)
+            return table[np.ix_(need_codes, org_codes)]
+    return _product(r, need_rows, org_rows)

@@ -20,16 +20,8 @@ from ._explain import (
     explain_pairs,
     similar_needs,
 )
-from ._factors import (
-    PairSignals,
-    area_tables,
-    distinct_rows,
-    field_factor,
-    field_matrix,
-    need_keys,
-    org_keys,
-    top_rows,
-)
+from ._factors import PairSignals, area_tables, factor_product, field_matrix, pair_factors
+from ._hubness import hub_best, measure_hubness, pieces
 from ._kinds import profile_text
 from ._memory import releases_memory
 from ._rows import splice_needs, splice_orgs
@@ -71,29 +63,11 @@ HUB_SAMPLE = 2000
 # hubness is the mean of a profile's this many best scores
 HUB_K = 10
 
-# what a profile's factors read besides its 活動分野 (``org_keys``)
-_ORG_KEYED = ("org_area_codes_", "members_only_", "signals_")
-
 # the rows ``_set_items`` makes from the vectors (a rebuild replaces them)
 _ROWS_MADE = ("need_queries_", "need_topics_", "org_topics_", "need_dense_", "org_dense_")
 
 Cols = np.ndarray | None
 """Organisation rows to score (``None``: every organisation)."""
-
-
-def _pieces(rows: np.ndarray, width: int) -> Iterator[np.ndarray]:
-    """``rows`` in blocks of ``_BLOCK``, each cut to about ``_PAIRS`` pairs against
-    ``width`` columns. A block of several rows is never cut into a piece of one: a
-    one-row product is a matrix-vector product, whose last digits differ from the
-    matrix product's (every piece of two rows or more gives the block's values)."""
-    size = max(2, _PAIRS // max(1, width))
-    for start in range(0, len(rows), _BLOCK):
-        chunk = rows[start : start + _BLOCK]
-        cuts = list(range(0, len(chunk), size))
-        if len(cuts) > 1 and len(chunk) - cuts[-1] == 1:
-            cuts.pop()
-        for a, b in zip(cuts, [*cuts[1:], len(chunk)], strict=True):
-            yield chunk[a:b]
 
 
 class TfidfRanker(BaseEstimator):
@@ -242,46 +216,17 @@ class TfidfRanker(BaseEstimator):
         )
 
     def _hub_best(self, org_rows: Cols = None) -> np.ndarray:
-        """Each profile's ``k`` best raw scores over the needs (``k`` × profiles, best
-        first, zeros where it fits fewer): what its hubness is the mean of. Each column
-        depends on its own profile only (``org_rows``: those profiles)."""
-        n_needs = len(self.need_ids_)
-        n_orgs = len(self.org_ids_) if org_rows is None else len(org_rows)
-        if not n_needs or not n_orgs:
-            return np.zeros((0, n_orgs))
-        rows = np.arange(n_needs)
-        k = min(HUB_K, n_needs)
-        if n_needs > HUB_SAMPLE:
-            # a seeded sample of the needs, and the same share of them as the top k: the
-            # pass stays linear in the profiles, exact up to HUB_SAMPLE needs
-            rows = np.sort(np.random.default_rng(0).choice(n_needs, HUB_SAMPLE, replace=False))
-            k = max(1, round(k * HUB_SAMPLE / n_needs))
-        best = np.zeros((k, n_orgs))
-        for piece in _pieces(rows, n_orgs):
-            best = top_rows(best, self._raw_scores(piece, org_rows))
-        return best
+        """Each profile's best raw scores (``_hubness.hub_best``)."""
+        return hub_best(self, org_rows)
 
     def _hubness(self, org_rows: Cols = None) -> np.ndarray:
-        """Each profile's mean score over the needs it fits best (its top ``k``).
-
-        A long, well-written profile that scores high for every need has a high value;
-        subtracting ``diversity × hubness`` (as CSLS does for word translation) keeps it
-        from topping every list while a profile that fits few needs well loses little.
-        """
-        best = self._hub_best(org_rows)
+        """Each profile's mean score over the needs it fits best (``_hubness``)."""
+        best = hub_best(self, org_rows)
         return best.mean(axis=0) if len(best) else np.zeros(best.shape[1])
 
     def _measure_hubness(self) -> None:
-        """``hubness_`` of every profile; up to ``HUB_SAMPLE`` needs the top scores are
-        kept too (``hub_top_``), so that a need's edit updates them exactly."""
-        self.hub_top_: np.ndarray | None = None
-        if not self.diversity:
-            self.hubness_ = np.zeros(len(self.org_ids_))
-            return
-        best = self._hub_best()
-        self.hubness_ = best.mean(axis=0) if len(best) else np.zeros(best.shape[1])
-        if len(self.need_ids_) <= HUB_SAMPLE:
-            self.hub_top_ = best
+        """``hubness_`` (and ``hub_top_``) of every profile (``_hubness``)."""
+        measure_hubness(self)
 
     def text_similarity(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """The text part of the score for ``need_rows`` × the organisations (all, or
@@ -295,14 +240,14 @@ class TfidfRanker(BaseEstimator):
         cosine = (self.need_queries_[need_rows] @ columns).toarray()
         return self.blend(cosine, need_rows, org_rows)
 
-    def _derived(self, name: str, make: Callable[..., Any], *also: str) -> Any:
-        """``make(self.<name>, *(self.<a> for a in also))``, kept while those attributes
-        are the same objects (a splice replaces them): the profiles' vectors as columns
-        (the product with a need's row would transpose all of them per call), their
-        distinct 活動分野 sets and their distinct factor keys."""
-        sources = (getattr(self, name), *(getattr(self, a) for a in also))
+    def _derived(self, key: str, make: Callable[..., Any], *names: str) -> Any:
+        """``make(*(self.<n> for n in names))`` (``names``: ``key`` alone by default), kept
+        under ``key`` while those attributes are the same objects (a splice replaces
+        them): the profiles' vectors as columns (the product with a need's row would
+        transpose all of them per call), their distinct 活動分野 sets and factor keys."""
+        sources = tuple(getattr(self, n) for n in (names or (key,)))
         cache: dict[str, tuple[Any, Any]] = getattr(self, "_derived_kept", {})
-        kept = cache.get(name)
+        kept = cache.get(key)
         if (
             kept is None
             or len(kept[0]) != len(sources)
@@ -310,7 +255,7 @@ class TfidfRanker(BaseEstimator):
         ):
             kept = (sources, make(*sources))
             # a new dict: a shallow copy of the ranker (copy on write) shares the old one
-            self._derived_kept = {**cache, name: kept}
+            self._derived_kept = {**cache, key: kept}
         return kept[1]
 
     def blend(self, cosine: np.ndarray, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
@@ -401,55 +346,12 @@ class TfidfRanker(BaseEstimator):
     # -- scoring -------------------------------------------------------------------
     def _factors(self, need_rows: np.ndarray, org_rows: Cols = None) -> dict[str, np.ndarray]:
         """Structured multipliers for ``need_rows`` × the organisations (all, or
-        ``org_rows``), a dense block."""
-        cols = np.arange(len(self.org_ids_)) if org_rows is None else org_rows
-        if org_rows is None:  # per distinct pair of 活動分野 sets, gathered: the same values
-            need_sets, need_codes = distinct_rows(self.need_fields_[need_rows])
-            org_sets, org_codes = self._derived("org_fields_", distinct_rows)
-            fields = field_factor(need_sets, org_sets, self.field_weight, self.field_focus)[
-                np.ix_(need_codes, org_codes)
-            ]
-        else:
-            fields = field_factor(
-                self.need_fields_[need_rows],
-                self.org_fields_[cols],
-                self.field_weight,
-                self.field_focus,
-            )
-        area = self.area_table_[
-            np.ix_(self.need_area_codes_[need_rows], self.org_area_codes_[cols])
-        ]
-        members = np.where(self.members_only_[cols], self.members_only_factor, 1.0)[None, :]
-        return {
-            "fields": fields,
-            "area": area,
-            "members": members,
-            **self.signals_.factors(need_rows, self.kind_factor, self.population_factor, cols),
-        }
+        ``org_rows``), a dense block (``_factors.pair_factors``)."""
+        return pair_factors(self, need_rows, org_rows)
 
     def factor_product(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
-        """The product of every structured multiplier (``_factors``). Against every
-        profile it is made per distinct pair of the keys the multipliers read (a need's
-        fields, area, invitation and populations; a profile's fields, area, members-only,
-        kind and populations) and gathered: the same values, and a handful of keys stand
-        for thousands of items."""
-        if org_rows is None:
-            org_first, org_codes = self._derived("org_fields_", self._org_keys, *_ORG_KEYED)
-            if 2 * len(org_first) <= len(self.org_ids_):
-                need_first, need_codes = need_keys(self, need_rows)
-                table = self._product(need_rows[need_first], org_first)
-                return table[np.ix_(need_codes, org_codes)]
-        return self._product(need_rows, org_rows)
-
-    def _org_keys(self, *_sources: Any) -> tuple[np.ndarray, np.ndarray]:
-        return org_keys(self, self._derived("org_fields_", distinct_rows)[1])
-
-    def _product(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
-        width = len(self.org_ids_) if org_rows is None else len(org_rows)
-        product = np.ones((len(need_rows), width))
-        for factor in self._factors(need_rows, org_rows).values():
-            product *= factor
-        return product
+        """The product of every structured multiplier (``_factors.factor_product``)."""
+        return factor_product(self, need_rows, org_rows)
 
     def _raw_scores(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         raw = self.text_similarity(need_rows, org_rows)
@@ -474,7 +376,7 @@ class TfidfRanker(BaseEstimator):
 
     def _blocks(self, rows: np.ndarray, reverse: bool) -> Iterator[tuple[int, np.ndarray]]:
         if not reverse:
-            for piece in _pieces(rows, len(self.org_ids_)):
+            for piece in pieces(rows, len(self.org_ids_)):
                 yield from zip(piece.tolist(), self.score_block(piece), strict=True)
         else:
             # every need against the chosen organisations' columns only, transposed: one
