@@ -25,21 +25,25 @@ __all__ = ["hub_best", "measure_hubness", "pieces"]
 
 
 def pieces(rows: np.ndarray, width: int) -> Iterator[np.ndarray]:
-    """``rows`` in blocks of ``_BLOCK``, each cut to about ``_PAIRS`` pairs against
-    ``width`` columns. A block of several rows is never cut into a piece of one: a
-    one-row product is a matrix-vector product, whose last digits differ from the
-    matrix product's (every piece of two rows or more gives the block's values)."""
+    """``rows`` in blocks of ``_BLOCK``, each cut into near-equal pieces of about
+    ``_PAIRS`` pairs against ``width`` columns, every piece of a cut block at least two
+    rows and about half of ``_PAIRS``: a one-row product is a matrix-vector product,
+    and BLAS multiplies small matrices (up to about a million multiply-adds) with other
+    kernels, each rounding its last digit differently; pieces this large give the whole
+    block's values, bit for bit."""
     from . import _ranker
 
     block = _ranker._BLOCK
     size = max(2, _ranker._PAIRS // max(1, width))
     for start in range(0, len(rows), block):
         chunk = rows[start : start + block]
-        cuts = list(range(0, len(chunk), size))
-        if len(cuts) > 1 and len(chunk) - cuts[-1] == 1:
-            cuts.pop()
-        for a, b in zip(cuts, [*cuts[1:], len(chunk)], strict=True):
-            yield chunk[a:b]
+        count = max(1, min(-(-len(chunk) // size), len(chunk) // 2))
+        small, extra = divmod(len(chunk), count)
+        at = 0
+        for k in range(count):
+            end = at + small + (k < extra)
+            yield chunk[at:end]
+            at = end
 
 
 def hub_best(ranker: TfidfRanker, org_rows: np.ndarray | None = None) -> np.ndarray:

@@ -6,7 +6,7 @@ returning them (it raises its threshold for mapping a block on its own after fre
 such block), so the resident memory of a long-running process grows by what its largest
 steps once held: 134 MB at 50,000 profiles after the scale benchmark's sequence, about
 a tenth of it. ``malloc_trim`` returns the free pages; it takes well under a
-millisecond. Elsewhere (macOS, musl) this is a no-op.
+millisecond to a few. Elsewhere (macOS, musl) this is a no-op.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["releases_memory"]
+__all__ = ["release_freed", "releases_memory"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,16 +35,21 @@ def _malloc_trim() -> Any:
     return getattr(libc, "malloc_trim", None)  # glibc only
 
 
+def release_freed() -> None:
+    """The heap's free pages returned to the system."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 def releases_memory(fn: Callable[P, R]) -> Callable[P, R]:
-    """``fn``, then the heap's free pages returned to the system."""
+    """``fn``, then ``release_freed``."""
 
     @functools.wraps(fn)
     def releasing(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         finally:
-            trim = _malloc_trim()
-            if trim is not None:
-                trim(0)
+            release_freed()
 
     return releasing

@@ -23,7 +23,7 @@ from ._explain import (
 from ._factors import PairSignals, area_tables, factor_product, field_matrix, pair_factors
 from ._hubness import hub_best, measure_hubness, pieces
 from ._kinds import profile_text
-from ._memory import releases_memory
+from ._memory import release_freed, releases_memory
 from ._rows import splice_needs, splice_orgs
 from ._schema import Need, Organization
 from ._semantic import NeighbourExpander, dense_encoder
@@ -295,7 +295,6 @@ class TfidfRanker(BaseEstimator):
 
     # -- incremental updates -------------------------------------------------------
     @one_blas_thread
-    @releases_memory
     def upsert(self, needs: Sequence[Need] = (), orgs: Sequence[Organization] = ()) -> TfidfRanker:
         """Add or replace needs and profiles with the fitted vocabulary and IDF (words new
         since the ``fit`` are ignored until the next one). Only the rows given are
@@ -312,19 +311,22 @@ class TfidfRanker(BaseEstimator):
             latest = {o.id: o for o in orgs}
             keep = [j for j, o in enumerate(self.orgs_) if o.id not in latest]
             splice_orgs(self, keep, [latest[k] for k in sorted(latest)])
+        if needs or orgs:
+            release_freed()
         return self
 
     @one_blas_thread
-    @releases_memory
     def remove(self, need_ids: Sequence[str] = (), org_ids: Sequence[str] = ()) -> TfidfRanker:
         """Drop needs and profiles (withdrawn ones) from the index; unknown ids are ignored."""
         check_is_fitted(self, "need_vectors_")
-        drop_n = set(need_ids) & set(self.need_index_)
-        drop_o = set(org_ids) & set(self.org_index_)
+        drop_n = {i for i in need_ids if i in self.need_index_}  # (not a set of every id)
+        drop_o = {i for i in org_ids if i in self.org_index_}
         if drop_n:
             splice_needs(self, [i for i, n in enumerate(self.needs_) if n.id not in drop_n], [])
         if drop_o:
             splice_orgs(self, [j for j, o in enumerate(self.orgs_) if o.id not in drop_o], [])
+        if drop_n or drop_o:
+            release_freed()
         return self
 
     @releases_memory
