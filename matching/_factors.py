@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,14 +21,25 @@ from ._kinds import (
 )
 from ._schema import FIELD_NAMES, Need, Organization, area_relation
 
+if TYPE_CHECKING:
+    from ._ranker import TfidfRanker
+
 __all__ = [
     "PairSignals",
     "area_tables",
     "distinct_rows",
+    "factor_product",
     "field_factor",
     "field_matrix",
     "group_codes",
+    "need_keys",
+    "org_keys",
+    "pair_factors",
+    "top_rows",
 ]
+
+# what a profile's multipliers read (``org_keys``)
+_ORG_KEYED = ("org_fields_", "org_area_codes_", "members_only_", "signals_")
 
 _POPULATIONS = tuple(POPULATION_LABELS)
 
@@ -127,10 +139,17 @@ class PairSignals:
     org_pops: np.ndarray
 
     @classmethod
-    def of(cls, needs: Sequence[Need], orgs: Sequence[Organization]) -> PairSignals:
+    def of(
+        cls,
+        needs: Sequence[Need],
+        orgs: Sequence[Organization],
+        org_texts: Sequence[str] | None = None,
+    ) -> PairSignals:
+        """``org_texts``: each profile's ``profile_text``, if made already."""
         kinds = [org_kind(o) for o in orgs]
         need_sets = [need_populations(n) for n in needs]
-        org_sets = [org_populations(o) for o in orgs]
+        texts = org_texts if org_texts is not None else [None] * len(orgs)
+        org_sets = [org_populations(o, text=t) for o, t in zip(orgs, texts, strict=True)]
         return cls(
             kinds=kinds,
             for_profit=np.array([k in FOR_PROFIT_KINDS for k in kinds], dtype=bool),
@@ -205,3 +224,115 @@ class PairSignals:
             [name for name, v in zip(labels, self.need_pops[need_row], strict=True) if v],
             [name for name, v in zip(labels, self.org_pops[org_row], strict=True) if v],
         )
+
+
+def _distinct(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first row of each distinct row of an integer matrix, and each row's code."""
+    if not len(columns):
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    _, first, codes = np.unique(columns, axis=0, return_index=True, return_inverse=True)
+    return first.astype(np.intp), codes.astype(np.intp).ravel()
+
+
+def _bits(pops: np.ndarray) -> np.ndarray:
+    """Each row of a 0/1 populations matrix as one integer."""
+    return (pops > 0).astype(np.int64) @ (np.int64(1) << np.arange(pops.shape[1], dtype=np.int64))
+
+
+def org_keys(ranker: TfidfRanker, field_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Everything the multipliers read of a profile (its 活動分野 set, by ``field_codes``,
+    its area, members-only, kind and priced menu, its populations): a representative
+    profile of each distinct combination and each profile's code among them."""
+    s = ranker.signals_
+    return _distinct(
+        np.column_stack(
+            [
+                field_codes,
+                ranker.org_area_codes_,
+                ranker.members_only_,
+                s.for_profit,
+                s.sells,
+                _bits(s.org_pops),
+            ]
+        ).astype(np.int64)
+    )
+
+
+def need_keys(ranker: TfidfRanker, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Everything the multipliers read of the needs at ``rows`` (活動分野 set, area,
+    whether it invites companies, populations): a representative (a position in ``rows``)
+    of each distinct combination and each need's code among them."""
+    s = ranker.signals_
+    _, field_codes = distinct_rows(ranker.need_fields_[rows])
+    return _distinct(
+        np.column_stack(
+            [field_codes, ranker.need_area_codes_[rows], s.invites[rows], _bits(s.need_pops[rows])]
+        ).astype(np.int64)
+    )
+
+
+def top_rows(best: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """The ``len(best)`` largest values of each column of ``best`` and ``block`` together,
+    largest first (a running top k over blocks of rows): only the block's own top k
+    are sorted with the kept ones."""
+    k = len(best)
+    if len(block) > k:
+        block = np.partition(block, len(block) - k, axis=0)[len(block) - k :]
+    both = np.concatenate([best, block])
+    both.sort(axis=0)
+    return np.ascontiguousarray(both[::-1][:k])
+
+
+def pair_factors(
+    r: TfidfRanker, need_rows: np.ndarray, org_rows: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Structured multipliers for ``need_rows`` × the organisations (all, or
+    ``org_rows``), a dense block."""
+    cols = np.arange(len(r.org_ids_)) if org_rows is None else org_rows
+    if org_rows is None:  # per distinct pair of 活動分野 sets, gathered: the same values
+        need_sets, need_codes = distinct_rows(r.need_fields_[need_rows])
+        org_sets, org_codes = r._derived("org_fields_", distinct_rows)
+        fields = field_factor(need_sets, org_sets, r.field_weight, r.field_focus)[
+            np.ix_(need_codes, org_codes)
+        ]
+    else:
+        fields = field_factor(
+            r.need_fields_[need_rows], r.org_fields_[cols], r.field_weight, r.field_focus
+        )
+    area = r.area_table_[np.ix_(r.need_area_codes_[need_rows], r.org_area_codes_[cols])]
+    members = np.where(r.members_only_[cols], r.members_only_factor, 1.0)[None, :]
+    return {
+        "fields": fields,
+        "area": area,
+        "members": members,
+        **r.signals_.factors(need_rows, r.kind_factor, r.population_factor, cols),
+    }
+
+
+def _product(r: TfidfRanker, need_rows: np.ndarray, org_rows: np.ndarray | None) -> np.ndarray:
+    width = len(r.org_ids_) if org_rows is None else len(org_rows)
+    product = np.ones((len(need_rows), width))
+    for factor in pair_factors(r, need_rows, org_rows).values():
+        product *= factor
+    return product
+
+
+def factor_product(
+    r: TfidfRanker, need_rows: np.ndarray, org_rows: np.ndarray | None = None
+) -> np.ndarray:
+    """The product of every structured multiplier (``pair_factors``), in their order.
+    Against every profile it is made per distinct pair of the keys the multipliers
+    read (a need's fields, area, invitation and populations; a profile's fields, area,
+    members-only, kind and populations) and gathered: the same values, and a handful of
+    keys stand for thousands of items."""
+    if org_rows is None:
+        org_first, org_codes = r._derived(
+            "org_keys",
+            lambda *_: org_keys(r, r._derived("org_fields_", distinct_rows)[1]),
+            *_ORG_KEYED,
+        )
+        if 2 * len(org_first) <= len(r.org_ids_):
+            need_first, need_codes = need_keys(r, need_rows)
+            table = _product(r, need_rows[need_first], org_first)
+            return table[np.ix_(need_codes, org_codes)]
+    return _product(r, need_rows, org_rows)

@@ -28,6 +28,7 @@ __all__ = [
     "invites_companies",
     "org_kind",
     "populations",
+    "profile_text",
     "sells_offering",
 ]
 
@@ -156,9 +157,10 @@ _POPULATIONS: dict[str, re.Pattern[str]] = {
 }
 
 
-def populations(text: str) -> dict[str, int]:
-    """How often each target population is named in ``text`` (only those named)."""
-    clean = normalize_text(text)
+def populations(text: str, *, normalized: bool = False) -> dict[str, int]:
+    """How often each target population is named in ``text`` (only those named);
+    ``normalized``: the text is ``normalize_text``'s already."""
+    clean = text if normalized else normalize_text(text)
     out = {}
     for key, pattern in _POPULATIONS.items():
         n = len(pattern.findall(clean))
@@ -175,6 +177,13 @@ def need_populations(need: Need) -> set[str]:
     return {k for k, n in every.items() if k in head or n >= 2}
 
 
-def org_populations(org: Organization) -> set[str]:
-    """The populations a group names for its own work."""
-    return set(populations(f"{org.name} {org.activities} {org.offerings} {org.wishes}"))
+def profile_text(org: Organization) -> str:
+    """A profile's name, activities, menu and wishes, normalised (``normalize_text``): what
+    its populations and members-only wording are read from."""
+    return normalize_text(f"{org.name} {org.activities} {org.offerings} {org.wishes}")
+
+
+def org_populations(org: Organization, *, text: str | None = None) -> set[str]:
+    """The populations a group names for its own work (``text``: its ``profile_text``,
+    if made already)."""
+    return set(populations(profile_text(org) if text is None else text, normalized=True))

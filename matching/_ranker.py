@@ -13,6 +13,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from ._areas import WardReader
+from ._blas import one_blas_thread
 from ._explain import (
     SCORE_DECIMALS,
     Explanation,
@@ -20,7 +21,10 @@ from ._explain import (
     explain_pairs,
     similar_needs,
 )
-from ._factors import PairSignals, area_tables, distinct_rows, field_factor, field_matrix
+from ._factors import PairSignals, area_tables, factor_product, field_matrix, pair_factors
+from ._hubness import hub_best, measure_hubness, pieces
+from ._kinds import profile_text
+from ._memory import release_freed, releases_memory
 from ._rows import splice_needs, splice_orgs
 from ._schema import Need, Organization
 from ._semantic import NeighbourExpander, dense_encoder
@@ -54,10 +58,16 @@ DEFAULT_AREA_FACTORS: dict[str, float] = {
     "other": 0.3,
 }
 _BLOCK = 256
+# a block of scores against every profile is cut to about this many pairs (16 MiB a
+# float64 temporary; at 50,000 profiles a block of 256 needs held 100 MB in each)
+_PAIRS = 1 << 21
 # hubness is measured on at most this many needs (all of them below it)
 HUB_SAMPLE = 2000
 # hubness is the mean of a profile's this many best scores
 HUB_K = 10
+
+# the rows ``_set_items`` makes from the vectors (a rebuild replaces them)
+_ROWS_MADE = ("need_queries_", "need_topics_", "org_topics_", "need_dense_", "org_dense_")
 
 Cols = np.ndarray | None
 """Organisation rows to score (``None``: every organisation)."""
@@ -117,6 +127,8 @@ class TfidfRanker(BaseEstimator):
         self.dense_components = dense_components
 
     # -- fitting -------------------------------------------------------------------
+    @one_blas_thread
+    @releases_memory
     def fit(self, needs: Sequence[Need], orgs: Sequence[Organization]) -> TfidfRanker:
         needs = sorted(needs, key=lambda n: n.id)
         orgs = sorted(orgs, key=lambda o: o.id)
@@ -133,11 +145,13 @@ class TfidfRanker(BaseEstimator):
         # collection of fewer than 40 documents has too little co-occurrence to use.
         k = min(50, docs.shape[0] // 4, docs.shape[1] - 1)
         self.svd_ = TruncatedSVD(k, random_state=0).fit(docs) if k >= 10 else None
-        self.dense_ = (
+        encoded = (
             dense_encoder(vectorizer, docs, components=self.dense_components)
             if self.dense_weight or self.neighbour_weight
             else None
         )
+        del docs
+        self.dense_ = None if encoded is None else encoded[0]
         self.neighbours_ = (
             NeighbourExpander(weight=self.neighbour_weight).fit(
                 self.dense_.term_vectors_, self.dense_.found_
@@ -146,10 +160,17 @@ class TfidfRanker(BaseEstimator):
             else None
         )
         self.wards_ = WardReader().fit([*needs, *orgs])
-        self._set_items(needs, orgs)
+        self._set_items(needs, orgs, None if encoded is None else encoded[1])
         return self
 
-    def _set_items(self, needs: list[Need], orgs: list[Organization]) -> None:
+    @one_blas_thread
+    def _set_items(
+        self, needs: list[Need], orgs: list[Organization], dense: np.ndarray | None = None
+    ) -> None:
+        """Every derived row; ``dense``: the word-vector rows of the needs, then the
+        profiles, if the fit made them already."""
+        for stale in _ROWS_MADE:  # a rebuild's old rows go before the new are made
+            self.__dict__.pop(stale, None)
         self.needs_ = needs
         self.orgs_ = orgs
         self.need_ids_ = [n.id for n in needs]
@@ -161,22 +182,36 @@ class TfidfRanker(BaseEstimator):
         self.need_areas_, self.need_areas_read_ = self._ward_reader().all_areas(needs)
         self.org_areas_, self.org_areas_read_ = self._ward_reader().all_areas(orgs)
         self._set_areas()
-        self.members_only_ = np.array([members_only(o) for o in orgs], dtype=bool)
-        self.signals_ = PairSignals.of(needs, orgs)
+        texts = [profile_text(o) for o in orgs]  # read by both, normalised once
+        self.members_only_ = np.array(
+            [members_only(o, text=t) for o, t in zip(orgs, texts, strict=True)], dtype=bool
+        )
+        self.signals_ = PairSignals.of(needs, orgs, texts)
+        del texts
         self.need_queries_ = self._queries(self.need_vectors_)
         if self.svd_ is not None:
             self.need_topics_ = normalize(self.svd_.transform(self.need_vectors_))
             self.org_topics_ = normalize(self.svd_.transform(self.org_vectors_))
-        if self.dense_ is not None:
+        if dense is not None:
+            self.need_dense_, self.org_dense_ = dense[: len(needs)], dense[len(needs) :]
+        elif self.dense_ is not None:
             self.need_dense_ = self.dense_.transform(self.need_vectors_)
             self.org_dense_ = self.dense_.transform(self.org_vectors_)
         self._measure_hubness()
 
     def _queries(self, vectors: sp.csr_matrix) -> sp.csr_matrix:
         """Need vectors expanded (the thesaurus, then word-vector neighbours): the side of
-        the cosine that reaches a group's words."""
-        queries = self.expander_.transform(vectors)
-        return queries if self.neighbours_ is None else self.neighbours_.transform(vectors, queries)
+        the cosine that reaches a group's words. Each row depends on its own need only:
+        made 2,048 rows at a time (the expansion's intermediates are each as large as
+        the result)."""
+        parts = []
+        for start in range(0, vectors.shape[0], 2048):
+            part = vectors[start : start + 2048]
+            queries = self.expander_.transform(part)
+            if self.neighbours_ is not None:
+                queries = self.neighbours_.transform(part, queries)
+            parts.append(sp.csr_matrix(queries))
+        return sp.vstack(parts, "csr") if len(parts) != 1 else parts[0]
 
     def _ward_reader(self) -> WardReader:
         # a ranker fitted before wards were read from the texts reads none
@@ -198,47 +233,17 @@ class TfidfRanker(BaseEstimator):
         )
 
     def _hub_best(self, org_rows: Cols = None) -> np.ndarray:
-        """Each profile's ``k`` best raw scores over the needs (``k`` × profiles, best
-        first, zeros where it fits fewer): what its hubness is the mean of. Each column
-        depends on its own profile only (``org_rows``: those profiles)."""
-        n_needs = len(self.need_ids_)
-        n_orgs = len(self.org_ids_) if org_rows is None else len(org_rows)
-        if not n_needs or not n_orgs:
-            return np.zeros((0, n_orgs))
-        rows = np.arange(n_needs)
-        k = min(HUB_K, n_needs)
-        if n_needs > HUB_SAMPLE:
-            # a seeded sample of the needs, and the same share of them as the top k: the
-            # pass stays linear in the profiles, exact up to HUB_SAMPLE needs
-            rows = np.sort(np.random.default_rng(0).choice(n_needs, HUB_SAMPLE, replace=False))
-            k = max(1, round(k * HUB_SAMPLE / n_needs))
-        best = np.zeros((k, n_orgs))
-        for start in range(0, len(rows), _BLOCK):
-            block = self._raw_scores(rows[start : start + _BLOCK], org_rows)
-            best = -np.sort(-np.vstack([best, block]), axis=0)[:k]
-        return best
+        """Each profile's best raw scores (``_hubness.hub_best``)."""
+        return hub_best(self, org_rows)
 
     def _hubness(self, org_rows: Cols = None) -> np.ndarray:
-        """Each profile's mean score over the needs it fits best (its top ``k``).
-
-        A long, well-written profile that scores high for every need has a high value;
-        subtracting ``diversity × hubness`` (as CSLS does for word translation) keeps it
-        from topping every list while a profile that fits few needs well loses little.
-        """
-        best = self._hub_best(org_rows)
+        """Each profile's mean score over the needs it fits best (``_hubness``)."""
+        best = hub_best(self, org_rows)
         return best.mean(axis=0) if len(best) else np.zeros(best.shape[1])
 
     def _measure_hubness(self) -> None:
-        """``hubness_`` of every profile; up to ``HUB_SAMPLE`` needs the top scores are
-        kept too (``hub_top_``), so that a need's edit updates them exactly."""
-        self.hub_top_: np.ndarray | None = None
-        if not self.diversity:
-            self.hubness_ = np.zeros(len(self.org_ids_))
-            return
-        best = self._hub_best()
-        self.hubness_ = best.mean(axis=0) if len(best) else np.zeros(best.shape[1])
-        if len(self.need_ids_) <= HUB_SAMPLE:
-            self.hub_top_ = best
+        """``hubness_`` (and ``hub_top_``) of every profile (``_hubness``)."""
+        measure_hubness(self)
 
     def text_similarity(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """The text part of the score for ``need_rows`` × the organisations (all, or
@@ -252,38 +257,51 @@ class TfidfRanker(BaseEstimator):
         cosine = (self.need_queries_[need_rows] @ columns).toarray()
         return self.blend(cosine, need_rows, org_rows)
 
-    def _derived(self, name: str, make: Callable[[Any], Any]) -> Any:
-        """``make(self.<name>)``, kept while that attribute is the same object (a splice
-        replaces it): the profiles' vectors as columns (the product with a need's row
-        would transpose all of them per call) and their distinct 活動分野 sets."""
-        source = getattr(self, name)
-        cache: dict[str, tuple[Any, Any]] = getattr(self, "_derived_cache", {})
-        kept = cache.get(name)
-        if kept is None or kept[0] is not source:
-            kept = (source, make(source))
+    def _derived(self, key: str, make: Callable[..., Any], *names: str) -> Any:
+        """``make(*(self.<n> for n in names))`` (``names``: ``key`` alone by default), kept
+        under ``key`` while those attributes are the same objects (a splice replaces
+        them): the profiles' vectors as columns (the product with a need's row would
+        transpose all of them per call), their distinct 活動分野 sets and factor keys."""
+        sources = tuple(getattr(self, n) for n in (names or (key,)))
+        cache: dict[str, tuple[Any, Any]] = getattr(self, "_derived_kept", {})
+        kept = cache.get(key)
+        if (
+            kept is None
+            or len(kept[0]) != len(sources)
+            or any(a is not b for a, b in zip(kept[0], sources, strict=True))
+        ):
+            kept = (sources, make(*sources))
             # a new dict: a shallow copy of the ranker (copy on write) shares the old one
-            self._derived_cache = {**cache, name: kept}
+            self._derived_kept = {**cache, key: kept}
         return kept[1]
 
     def blend(self, cosine: np.ndarray, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """A TF-IDF cosine block blended with the LSA cosine (``semantic_weight``), then
         with the word-vector cosine (``dense_weight``); the TF-IDF part keeps
-        ``tfidf_share`` of the result."""
+        ``tfidf_share`` of the result. ``cosine`` (a float64 block) is overwritten and
+        returned: each step is the formula's, value for value, made in place."""
         cols = slice(None) if org_rows is None else org_rows
         text = cosine
         if self.svd_ is not None and self.semantic_weight:
+            # (1 − w) · text + w · max(topics, 0)
             topics = self.need_topics_[need_rows] @ self.org_topics_[cols].T
-            text = (1.0 - self.semantic_weight) * text + self.semantic_weight * np.clip(
-                topics, 0.0, None
-            )
+            np.clip(topics, 0.0, None, out=topics)
+            topics *= self.semantic_weight
+            text *= 1.0 - self.semantic_weight
+            text += topics
+            del topics
         if self.dense_ is not None and self.dense_weight:
             need_dense = self.need_dense_[need_rows]
             # a need→partner map learned from confirmations (``_learn_map``), if any
             mapping = getattr(self, "dense_map_", None)
             if mapping is not None:
                 need_dense = normalize(need_dense @ mapping)
-            dense = np.clip(need_dense @ self.org_dense_[cols].T, 0.0, None)
-            text = (1.0 - self.dense_weight) * text + self.dense_weight * dense
+            # (1 − w) · text + w · max(dense, 0), w · dense in the word vectors' float32
+            dense = need_dense @ self.org_dense_[cols].T
+            np.clip(dense, 0.0, None, out=dense)
+            dense *= self.dense_weight
+            text *= 1.0 - self.dense_weight
+            text += dense
         return text
 
     @property
@@ -293,6 +311,7 @@ class TfidfRanker(BaseEstimator):
         return (1.0 - lsa) * (1.0 - dense)
 
     # -- incremental updates -------------------------------------------------------
+    @one_blas_thread
     def upsert(self, needs: Sequence[Need] = (), orgs: Sequence[Organization] = ()) -> TfidfRanker:
         """Add or replace needs and profiles with the fitted vocabulary and IDF (words new
         since the ``fit`` are ignored until the next one). Only the rows given are
@@ -309,19 +328,25 @@ class TfidfRanker(BaseEstimator):
             latest = {o.id: o for o in orgs}
             keep = [j for j, o in enumerate(self.orgs_) if o.id not in latest]
             splice_orgs(self, keep, [latest[k] for k in sorted(latest)])
+        if needs or orgs:
+            release_freed()
         return self
 
+    @one_blas_thread
     def remove(self, need_ids: Sequence[str] = (), org_ids: Sequence[str] = ()) -> TfidfRanker:
         """Drop needs and profiles (withdrawn ones) from the index; unknown ids are ignored."""
         check_is_fitted(self, "need_vectors_")
-        drop_n = set(need_ids) & set(self.need_index_)
-        drop_o = set(org_ids) & set(self.org_index_)
+        drop_n = {i for i in need_ids if i in self.need_index_}  # (not a set of every id)
+        drop_o = {i for i in org_ids if i in self.org_index_}
         if drop_n:
             splice_needs(self, [i for i, n in enumerate(self.needs_) if n.id not in drop_n], [])
         if drop_o:
             splice_orgs(self, [j for j, o in enumerate(self.orgs_) if o.id not in drop_o], [])
+        if drop_n or drop_o:
+            release_freed()
         return self
 
+    @releases_memory
     def rebuild(self) -> TfidfRanker:
         """Recompute every derived row over the current items with the fitted vocabulary,
         hubness included (what ``upsert`` of needs leaves as last measured)."""
@@ -329,6 +354,7 @@ class TfidfRanker(BaseEstimator):
         self._set_items(self.needs_, self.orgs_)
         return self
 
+    @one_blas_thread
     def similar_needs(
         self, need_id: str, *, top: int = 5, other_departments: bool = True
     ) -> Ranking:
@@ -339,39 +365,12 @@ class TfidfRanker(BaseEstimator):
     # -- scoring -------------------------------------------------------------------
     def _factors(self, need_rows: np.ndarray, org_rows: Cols = None) -> dict[str, np.ndarray]:
         """Structured multipliers for ``need_rows`` × the organisations (all, or
-        ``org_rows``), a dense block."""
-        cols = np.arange(len(self.org_ids_)) if org_rows is None else org_rows
-        if org_rows is None:  # per distinct pair of 活動分野 sets, gathered: the same values
-            need_sets, need_codes = distinct_rows(self.need_fields_[need_rows])
-            org_sets, org_codes = self._derived("org_fields_", distinct_rows)
-            fields = field_factor(need_sets, org_sets, self.field_weight, self.field_focus)[
-                np.ix_(need_codes, org_codes)
-            ]
-        else:
-            fields = field_factor(
-                self.need_fields_[need_rows],
-                self.org_fields_[cols],
-                self.field_weight,
-                self.field_focus,
-            )
-        area = self.area_table_[
-            np.ix_(self.need_area_codes_[need_rows], self.org_area_codes_[cols])
-        ]
-        members = np.where(self.members_only_[cols], self.members_only_factor, 1.0)[None, :]
-        return {
-            "fields": fields,
-            "area": area,
-            "members": members,
-            **self.signals_.factors(need_rows, self.kind_factor, self.population_factor, cols),
-        }
+        ``org_rows``), a dense block (``_factors.pair_factors``)."""
+        return pair_factors(self, need_rows, org_rows)
 
     def factor_product(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
-        """The product of every structured multiplier (``_factors``)."""
-        width = len(self.org_ids_) if org_rows is None else len(org_rows)
-        product = np.ones((len(need_rows), width))
-        for factor in self._factors(need_rows, org_rows).values():
-            product *= factor
-        return product
+        """The product of every structured multiplier (``_factors.factor_product``)."""
+        return factor_product(self, need_rows, org_rows)
 
     def _raw_scores(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         raw = self.text_similarity(need_rows, org_rows)
@@ -379,14 +378,15 @@ class TfidfRanker(BaseEstimator):
         return raw
 
     def finish(self, raw: np.ndarray, org_rows: Cols = None) -> np.ndarray:
-        """Raw scores (text × factors) less ``diversity × hubness``, clipped, rounded."""
+        """Raw scores (text × factors) less ``diversity × hubness``, clipped, rounded;
+        ``raw`` (a float64 block) is overwritten and returned."""
         if self.diversity:
             hubness = self.hubness_ if org_rows is None else self.hubness_[org_rows]
-            raw = raw - self.diversity * hubness[None, :]
+            raw -= self.diversity * hubness[None, :]
             np.clip(raw, 0.0, None, out=raw)
-            return np.round(raw, SCORE_DECIMALS, out=raw)
-        return np.round(raw, SCORE_DECIMALS)
+        return np.round(raw, SCORE_DECIMALS, out=raw)
 
+    @one_blas_thread
     def score_block(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:
         """Scores of ``need_rows`` × the organisations (all, or ``org_rows``): a dense
         block, never the whole matrix."""
@@ -395,10 +395,8 @@ class TfidfRanker(BaseEstimator):
 
     def _blocks(self, rows: np.ndarray, reverse: bool) -> Iterator[tuple[int, np.ndarray]]:
         if not reverse:
-            for start in range(0, len(rows), _BLOCK):
-                chunk = rows[start : start + _BLOCK]
-                block = self.score_block(chunk)
-                yield from zip(chunk.tolist(), block, strict=True)
+            for piece in pieces(rows, len(self.org_ids_)):
+                yield from zip(piece.tolist(), self.score_block(piece), strict=True)
         else:
             # every need against the chosen organisations' columns only, transposed: one
             # profile's needs cost a column of products, not the whole matrix
@@ -419,6 +417,7 @@ class TfidfRanker(BaseEstimator):
                 )
                 yield from zip(chunk.tolist(), block.T, strict=True)
 
+    @one_blas_thread
     def rank_orgs(
         self, need_ids: Sequence[str] | None = None, *, top: int = 10
     ) -> list[tuple[str, Ranking]]:
@@ -429,6 +428,7 @@ class TfidfRanker(BaseEstimator):
             for r, s in self._blocks(rows, reverse=False)
         ]
 
+    @one_blas_thread
     def rank_needs(
         self, org_ids: Sequence[str] | None = None, *, top: int = 10
     ) -> list[tuple[str, Ranking]]:
@@ -452,6 +452,7 @@ class TfidfRanker(BaseEstimator):
     def explain(self, need_id: str, npo_id: str, *, max_terms: int = 8) -> Explanation:
         return self.explain_many(need_id, [npo_id], max_terms=max_terms)[0]
 
+    @one_blas_thread
     def explain_many(
         self, need_id: str, npo_ids: Sequence[str], *, max_terms: int = 8
     ) -> list[Explanation]:

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from ._factors import PairSignals, field_matrix
+from ._kinds import profile_text
 from ._schema import Need, Organization
 from ._signals import members_only
 
@@ -22,14 +23,25 @@ Item = TypeVar("Item", Need, Organization)
 
 
 def _splicer(keep: list[int], take: np.ndarray) -> Callable[[Any, Any], Any]:
-    """Rows ``keep`` of a matrix, then ``fresh`` rows, reordered by ``take``."""
+    """Rows ``keep`` of a matrix, then ``fresh`` rows, reordered by ``take``: each row
+    copied once into the result (not into a kept part, a stack and the reordering)."""
+    kept = np.asarray(keep, dtype=np.intp)
+    is_fresh = take >= len(kept)
+    # the row of ``old`` for each result row (fresh rows: the first, overwritten after)
+    source = np.zeros(len(take), dtype=np.intp)
+    source[~is_fresh] = kept[take[~is_fresh]]
+    fresh_at = np.flatnonzero(is_fresh)
 
     def spliced(old: Any, fresh: Any) -> Any:
+        if fresh is None or not len(fresh_at):
+            return old[source]
         if sp.issparse(old):
-            rows = old[keep] if fresh is None else sp.vstack([old[keep], fresh], "csr")
-            return rows[take]
-        rows = old[keep] if fresh is None else np.concatenate([old[keep], fresh])
-        return rows[take]
+            stacked = sp.vstack([old, fresh], "csr")
+            return stacked[np.where(is_fresh, old.shape[0] + take - len(kept), source)]
+        out = np.asarray(old)[source] if len(old) else np.empty((len(take), *old.shape[1:]))
+        out = out.astype(np.result_type(old, fresh), copy=False)
+        out[fresh_at] = fresh[take[fresh_at] - len(kept)]
+        return out
 
     return spliced
 
@@ -143,10 +155,12 @@ def splice_orgs(ranker: TfidfRanker, keep: list[int], added: Sequence[Organizati
     areas, read = ranker._ward_reader().all_areas(added)
     ranker.org_areas_ = _spliced_list(ranker.org_areas_, keep, areas, take)
     ranker.org_areas_read_ = _spliced_list(ranker.org_areas_read_, keep, read, take)
+    texts = [profile_text(o) for o in added]
     ranker.members_only_ = spliced(
-        ranker.members_only_, np.array([members_only(o) for o in added], dtype=bool)
+        ranker.members_only_,
+        np.array([members_only(o, text=t) for o, t in zip(added, texts, strict=True)], dtype=bool),
     )
-    ranker.signals_ = ranker.signals_.with_orgs(keep, PairSignals.of([], added), take)
+    ranker.signals_ = ranker.signals_.with_orgs(keep, PairSignals.of([], added, texts), take)
     if ranker.svd_ is not None:
         fresh = normalize(ranker.svd_.transform(new)) if new is not None else None
         ranker.org_topics_ = spliced(ranker.org_topics_, fresh)

@@ -31,6 +31,9 @@ __all__ = ["COMPONENTS_MIN_DOCS", "DenseEncoder", "NeighbourExpander", "dense_en
 # the collection size from which principal directions are removed (as LSA's, 40 documents)
 COMPONENTS_MIN_DOCS = 40
 
+# rows encoded at a time by ``transform``
+_ROWS = 8192
+
 
 class DenseEncoder(BaseEstimator):
     """TF-IDF rows → centred, unit dense vectors (``fit`` on the collection's rows).
@@ -53,6 +56,14 @@ class DenseEncoder(BaseEstimator):
         self.components = components
 
     def fit(self, spellings: Sequence[Sequence[str]], docs: sp.csr_matrix) -> DenseEncoder:
+        self._fit(spellings, docs)
+        return self
+
+    def fit_transform(self, spellings: Sequence[Sequence[str]], docs: sp.csr_matrix) -> np.ndarray:
+        """``fit`` then ``transform(docs)``, the product with the word vectors made once."""
+        return self._encode(docs, self._fit(spellings, docs))
+
+    def _fit(self, spellings: Sequence[Sequence[str]], docs: sp.csr_matrix) -> np.ndarray:
         table = self.vectors or default_vectors()
         if table is None:
             raise FileNotFoundError("no word vectors (install ja-ginza)")
@@ -62,28 +73,43 @@ class DenseEncoder(BaseEstimator):
         self.found_ = found
         raw = np.asarray(docs @ self.term_vectors_, dtype=np.float64)
         self.mean_ = raw.mean(axis=0) if raw.shape[0] else np.zeros(table.dim)
-        raw -= self.mean_
-        # the principal directions: eigenvectors of the 300 × 300 scatter, largest first
-        # (as cheap at 60,000 documents as at 200, and deterministic)
-        # on a handful of documents the first direction is simply their main topic (a
-        # need about elders against one about bamboo): kept below COMPONENTS_MIN_DOCS
+        # the principal directions: eigenvectors of the 300 × 300 scatter of the centred
+        # rows (made from the raw rows, no centred copy), largest first; as cheap at 60,000
+        # documents as at 200, and deterministic. On a handful of documents the first
+        # direction is simply their main topic (a need about elders against one about
+        # bamboo): kept below COMPONENTS_MIN_DOCS
         k = self.components if raw.shape[0] >= COMPONENTS_MIN_DOCS else 0
         if k > 0:
-            _, vectors = np.linalg.eigh(raw.T @ raw)
+            scatter = raw.T @ raw - raw.shape[0] * np.outer(self.mean_, self.mean_)
+            _, vectors = np.linalg.eigh(scatter)
             self.top_ = vectors[:, ::-1][:, :k].T.copy()
         else:
             self.top_ = np.zeros((0, table.dim))
-        return self
+        return raw
 
     def transform(self, docs: sp.csr_matrix) -> np.ndarray:
+        """Each row encoded; in blocks of rows, each row's values as in one product (the
+        float64 intermediate of 50,000 rows took 115 MB)."""
         check_is_fitted(self, "term_vectors_")
-        raw = np.asarray(docs @ self.term_vectors_, dtype=np.float64) - self.mean_
+        # the product upcasts the float32 vectors: made once, not per block
+        vectors = self.term_vectors_.astype(np.float64)
+        out = np.empty((docs.shape[0], vectors.shape[1]), dtype=np.float32)
+        for start in range(0, docs.shape[0], _ROWS):
+            part = docs[start : start + _ROWS]
+            out[start : start + _ROWS] = self._encode(part, np.asarray(part @ vectors))
+        return out
+
+    def _encode(self, docs: sp.csr_matrix, raw: np.ndarray) -> np.ndarray:
+        """Each row's weighted sum of word vectors (``raw``, overwritten), centred, its
+        component along the removed directions taken out, and normalised; an empty
+        document stays zero."""
+        raw -= self.mean_
         top = getattr(self, "top_", None)
         if top is not None and len(top):
             raw -= (raw @ top.T) @ top
         empty = np.asarray(docs.sum(axis=1)).ravel() == 0
         raw[empty] = 0.0
-        return normalize(raw).astype(np.float32)
+        return normalize(raw, copy=False).astype(np.float32)
 
     def related_terms(
         self, need: sp.csr_matrix, org: sp.csr_matrix, *, top: int = 5, min_similarity: float = 0.5
@@ -179,11 +205,13 @@ class NeighbourExpander:
 
 def dense_encoder(
     vectorizer: FieldWeightedTfidf, docs: sp.csr_matrix, *, components: int = 1
-) -> DenseEncoder | None:
-    """Word-vector document encoder over the fitted vocabulary (``None`` without vectors)."""
+) -> tuple[DenseEncoder, np.ndarray] | None:
+    """Word-vector document encoder over the fitted vocabulary and ``docs`` encoded by it
+    (``None`` without vectors)."""
     vectors = default_vectors()
     if vectors is None:
         return None
     names = vectorizer.feature_names_
     spellings = [(t, vectorizer.display(t)) for t in names]
-    return DenseEncoder(vectors=vectors, components=components).fit(spellings, docs)
+    encoder = DenseEncoder(vectors=vectors, components=components)
+    return encoder, encoder.fit_transform(spellings, docs)

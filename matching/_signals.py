@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ._kinds import profile_text
 from ._schema import Need, Organization
 from ._text import normalize_text
 
@@ -27,10 +28,11 @@ MEMBERS_ONLY_PATTERN = re.compile(
 )
 
 
-def members_only(org: Organization) -> bool:
-    """Whether the profile describes a group whose activity serves its own members."""
-    text = normalize_text(" ".join((org.name, org.activities, org.offerings, org.wishes)))
-    return MEMBERS_ONLY_PATTERN.search(text) is not None
+def members_only(org: Organization, *, text: str | None = None) -> bool:
+    """Whether the profile describes a group whose activity serves its own members
+    (``text``: its ``profile_text``, if made already)."""
+    clean = profile_text(org) if text is None else text
+    return MEMBERS_ONLY_PATTERN.search(clean) is not None
 
 
 # 協働の形態 (DOMAIN.md) and the words by which a profile's menu or wishes names each

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 
 import numpy as np
@@ -31,6 +31,18 @@ DEFAULT_ORG_WEIGHTS: dict[str, float] = {"activities": 1.0, "offerings": 0.7, "w
 def _pretokenized(doc: list[str]) -> list[str]:
     """scikit-learn analyzer for documents that are already token lists."""
     return doc
+
+
+def _texts(items: Sequence[Doc], weights: Mapping[str, float]) -> Iterator[str]:
+    """The weighted fields' texts, item by item, in ``weights`` order."""
+    return (getattr(item, name) for item in items for name in weights)
+
+
+def _fields(
+    items: Sequence[Doc], weights: Mapping[str, float], lists: Mapping[str, list[str]]
+) -> list[dict[str, list[str]]]:
+    """Each item's token list per field (shared lists for repeated texts)."""
+    return [{name: lists[getattr(item, name)] for name in weights} for item in items]
 
 
 Doc = Need | Organization
@@ -74,9 +86,19 @@ class FieldWeightedTfidf(BaseEstimator):
         self.need_weights_ = dict(self.need_weights or DEFAULT_NEED_WEIGHTS)
         self.org_weights_ = dict(self.org_weights or DEFAULT_ORG_WEIGHTS)
         surfaces: dict[str, Counter[str]] = {}
-        need_tokens = self._tokenize(needs, self.need_weights_, surfaces)
-        org_tokens = self._tokenize(orgs, self.org_weights_, surfaces)
-        docs = [list(chain.from_iterable(f.values())) for f in need_tokens + org_tokens]
+        lists = self._token_lists(
+            chain(_texts(needs, self.need_weights_), _texts(orgs, self.org_weights_)), surfaces
+        )
+        need_tokens = _fields(needs, self.need_weights_, lists)
+        org_tokens = _fields(orgs, self.org_weights_, lists)
+        del lists
+        # one document per item, all fields together, made as the vectorizer reads it;
+        # each word once: the vocabulary and the IDF read which documents have a word,
+        # not how often (the counts are the fields', at transform)
+        docs = (
+            list(dict.fromkeys(chain.from_iterable(f.values())))
+            for f in chain(need_tokens, org_tokens)
+        )
         self.tfidf_ = TfidfVectorizer(
             analyzer=_pretokenized,
             lowercase=False,
@@ -115,24 +137,29 @@ class FieldWeightedTfidf(BaseEstimator):
         return self.tfidf_.transform([self.tokenizer_(text)])
 
     def _tokenize(
-        self,
-        items: Sequence[Doc],
-        weights: Mapping[str, float],
-        surfaces: dict[str, Counter[str]] | None = None,
+        self, items: Sequence[Doc], weights: Mapping[str, float]
     ) -> list[dict[str, list[str]]]:
-        out = []
-        for item in items:
-            fields: dict[str, list[str]] = {}
-            for name in weights:
-                pairs = self.tokenizer_.analyze(getattr(item, name))
-                fields[name] = [token for token, _ in pairs]
-                if surfaces is not None:
-                    for token, surface in pairs:
-                        counts = surfaces.get(token)
-                        if counts is None:  # (not setdefault: a Counter made per token)
-                            counts = surfaces[token] = Counter()
-                        counts[surface] += 1
-            out.append(fields)
+        return _fields(items, weights, self._token_lists(_texts(items, weights)))
+
+    def _token_lists(
+        self, texts: Iterable[str], surfaces: dict[str, Counter[str]] | None = None
+    ) -> dict[str, list[str]]:
+        """Each distinct text's tokens, the text tokenized once however often it occurs
+        (a ward's name, a template's sentence, an empty field); the tokens are interned,
+        so a word repeated over the collection is one string. ``surfaces`` counts each
+        token's spellings over every occurrence of every text."""
+        uses = Counter(texts)  # first-seen order: the surfaces' order is the texts'
+        interned: dict[str, str] = {}
+        out: dict[str, list[str]] = {}
+        for text, n in uses.items():
+            pairs = self.tokenizer_.analyze(text)
+            out[text] = [interned.setdefault(token, token) for token, _ in pairs]
+            if surfaces is not None:
+                for token, surface in pairs:
+                    counts = surfaces.get(token)
+                    if counts is None:  # (not setdefault: a Counter made per token)
+                        counts = surfaces[token] = Counter()
+                    counts[surface] += n
         return out
 
     def _combine(
@@ -141,7 +168,14 @@ class FieldWeightedTfidf(BaseEstimator):
         total = sp.csr_matrix((len(tokens), len(self.vocabulary_)), dtype=np.float64)
         for name, weight in weights.items():
             if weight:
-                total = total + self.tfidf_.transform([t[name] for t in tokens]) * weight
+                # each distinct token list (a repeated text shares one) vectorised once,
+                # then gathered: every row is the vectorizer's row for its list
+                column = [t[name] for t in tokens]
+                distinct: dict[int, int] = {}
+                codes = [distinct.setdefault(id(c), len(distinct)) for c in column]
+                firsts = list({id(c): c for c in column}.values())
+                rows = self.tfidf_.transform(firsts)[np.array(codes, dtype=np.intp)]
+                total = total + rows * weight
         return normalize(sp.csr_matrix(total), norm="l2", copy=False)
 
     @property

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["WordVectors", "ginza_vocab_dir", "murmurhash64a"]
+__all__ = ["KeyTable", "WordVectors", "ginza_vocab_dir", "murmurhash64a"]
 
 _MASK = (1 << 64) - 1
 _M = 0xC6A4A7935BD1E995
@@ -61,27 +62,66 @@ def ginza_vocab_dir() -> Path | None:
     return None
 
 
+class KeyTable(Mapping[int, int]):
+    """A read-only map from 64-bit word hashes to rows, as two sorted arrays: 480,443
+    words take 5.5 MB (a dict of Python ints took 57 MB in every process)."""
+
+    def __init__(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        order = np.argsort(keys, kind="stable")
+        self._keys = np.ascontiguousarray(keys[order], dtype=np.uint64)
+        self._rows = np.ascontiguousarray(rows[order], dtype=np.int32)
+
+    @classmethod
+    def read(cls, fh: BinaryIO) -> KeyTable:
+        """spaCy's ``key2row`` file (a msgpack map), read pair by pair."""
+        import msgpack
+
+        unpacker = msgpack.Unpacker(fh, strict_map_key=False)
+        n = unpacker.read_map_header()
+        flat = np.fromiter((unpacker.unpack() for _ in range(2 * n)), dtype=np.uint64, count=2 * n)
+        return cls(flat[0::2], flat[1::2])
+
+    def _find(self, key: int) -> int | None:
+        if not 0 <= key < 1 << 64:
+            return None
+        i = int(np.searchsorted(self._keys, np.uint64(key)))
+        return i if i < len(self._keys) and int(self._keys[i]) == key else None
+
+    def __getitem__(self, key: int) -> int:
+        i = self._find(key)
+        if i is None:
+            raise KeyError(key)
+        return int(self._rows[i])
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, int) and self._find(key) is not None
+
+    def __iter__(self) -> Iterator[int]:
+        return (int(k) for k in self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
 class WordVectors:
     """A read-only table of word vectors: ``lookup(words)`` gives unit rows (or none).
 
     ``rows`` is memory-mapped, so every process that loads the table shares its pages.
     """
 
-    def __init__(self, rows: np.ndarray, key2row: dict[int, int]) -> None:
+    def __init__(self, rows: np.ndarray, key2row: Mapping[int, int]) -> None:
         self.rows = rows
         self.key2row = key2row
 
     @classmethod
     def load(cls, vocab_dir: str | Path | None = None) -> WordVectors:
         """Load ja-ginza's chiVe table (or a folder in the same layout)."""
-        import msgpack
-
         folder = Path(vocab_dir) if vocab_dir is not None else ginza_vocab_dir()
         if folder is None:
             raise FileNotFoundError("ja-ginza is not installed: no word vectors to load")
         rows = np.load(folder / "vectors", mmap_mode="r", allow_pickle=False)
         with (folder / "key2row").open("rb") as fh:
-            key2row = msgpack.unpackb(fh.read(), strict_map_key=False)
+            key2row = KeyTable.read(fh)
         return cls(rows, key2row)
 
     @property

@@ -1,0 +1,84 @@
+"""The ranker's hubness pass and the blocks its scores are made in.
+
+A profile's hubness is its mean score over the needs it fits best (its top ``k``). A
+long, well-written profile that scores high for every need has a high value;
+subtracting ``diversity × hubness`` (as CSLS does for word translation) keeps it from
+topping every list while a profile that fits few needs well loses little.
+
+The settings (``HUB_SAMPLE``, ``HUB_K``, ``_BLOCK``, ``_PAIRS``) live in ``_ranker`` and
+are read at each call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._factors import top_rows
+
+if TYPE_CHECKING:
+    from ._ranker import TfidfRanker
+
+__all__ = ["hub_best", "measure_hubness", "pieces"]
+
+
+def pieces(rows: np.ndarray, width: int) -> Iterator[np.ndarray]:
+    """``rows`` in blocks of ``_BLOCK``, each cut into near-equal pieces of about
+    ``_PAIRS`` pairs against ``width`` columns, every piece of a cut block at least two
+    rows and about half of ``_PAIRS``: a one-row product is a matrix-vector product,
+    and BLAS multiplies small matrices (up to about a million multiply-adds) with other
+    kernels, each rounding its last digit differently; pieces this large give the whole
+    block's values, bit for bit."""
+    from . import _ranker
+
+    block = _ranker._BLOCK
+    size = max(2, _ranker._PAIRS // max(1, width))
+    for start in range(0, len(rows), block):
+        chunk = rows[start : start + block]
+        count = max(1, min(-(-len(chunk) // size), len(chunk) // 2))
+        small, extra = divmod(len(chunk), count)
+        at = 0
+        for k in range(count):
+            end = at + small + (k < extra)
+            yield chunk[at:end]
+            at = end
+
+
+def hub_best(ranker: TfidfRanker, org_rows: np.ndarray | None = None) -> np.ndarray:
+    """Each profile's ``k`` best raw scores over the needs (``k`` × profiles, best
+    first, zeros where it fits fewer): what its hubness is the mean of. Each column
+    depends on its own profile only (``org_rows``: those profiles)."""
+    from ._ranker import HUB_K, HUB_SAMPLE
+
+    n_needs = len(ranker.need_ids_)
+    n_orgs = len(ranker.org_ids_) if org_rows is None else len(org_rows)
+    if not n_needs or not n_orgs:
+        return np.zeros((0, n_orgs))
+    rows = np.arange(n_needs)
+    k = min(HUB_K, n_needs)
+    if n_needs > HUB_SAMPLE:
+        # a seeded sample of the needs, and the same share of them as the top k: the
+        # pass stays linear in the profiles, exact up to HUB_SAMPLE needs
+        rows = np.sort(np.random.default_rng(0).choice(n_needs, HUB_SAMPLE, replace=False))
+        k = max(1, round(k * HUB_SAMPLE / n_needs))
+    best = np.zeros((k, n_orgs))
+    for piece in pieces(rows, n_orgs):
+        best = top_rows(best, ranker._raw_scores(piece, org_rows))
+    return best
+
+
+def measure_hubness(ranker: TfidfRanker) -> None:
+    """``hubness_`` of every profile; up to ``HUB_SAMPLE`` needs the top scores are
+    kept too (``hub_top_``), so that a need's edit updates them exactly."""
+    from ._ranker import HUB_SAMPLE
+
+    ranker.hub_top_ = None
+    if not ranker.diversity:
+        ranker.hubness_ = np.zeros(len(ranker.org_ids_))
+        return
+    best = hub_best(ranker)
+    ranker.hubness_ = best.mean(axis=0) if len(best) else np.zeros(best.shape[1])
+    if len(ranker.need_ids_) <= HUB_SAMPLE:
+        ranker.hub_top_ = best

@@ -1,0 +1,130 @@
+"""The cheaper paths of a large index give the values of the plain ones: score blocks
+cut into pieces, the multipliers made per distinct key, a field text tokenised once, the
+word-vector keys as sorted arrays, BLAS limited to one thread."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import msgpack
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+import matching._ranker as ranker_module
+from matching import JapaneseTokenizer, TfidfRanker
+from matching._blas import one_blas_thread
+from matching._factors import _product, factor_product, top_rows
+from matching._hubness import pieces
+from matching._vectorize import FieldWeightedTfidf
+from matching._vectors import KeyTable, ginza_vocab_dir
+
+
+@pytest.fixture(scope="module")
+def corpus_c():  # type: ignore[no-untyped-def]
+    from corpus import load_corpus
+
+    needs, orgs, _ = load_corpus(("c",))
+    return needs, orgs
+
+
+@pytest.mark.parametrize(("n_rows", "width"), [(1, 10), (2, 10), (3, 10), (257, 10), (600, 25)])
+def test_pieces_cover_the_rows_in_order_in_near_equal_parts(
+    monkeypatch, n_rows: int, width: int
+) -> None:
+    monkeypatch.setattr(ranker_module, "_PAIRS", 51 * width)  # pieces of about 51 rows
+    rows = np.arange(n_rows) * 3
+    out = list(pieces(rows, width))
+    assert np.array_equal(np.concatenate(out), rows)
+    assert all(len(p) <= ranker_module._BLOCK for p in out)
+    # a block is cut into near-equal pieces of two rows or more (256 rows, at most 51 a
+    # piece: six pieces of 43 or 42); only a block of one row is one row
+    assert all(len(p) > 1 for p in out) or n_rows % ranker_module._BLOCK == 1
+    if n_rows >= 256:
+        assert [len(p) for p in out[:6]] == [43, 43, 43, 43, 42, 42]
+
+
+def test_scores_cut_into_pieces_are_the_same_bit_for_bit(monkeypatch, corpus_c) -> None:
+    """Pieces as large as a large index's (a million multiply-adds and more: BLAS takes
+    other kernels below that) give the whole block's scores: copies of the profiles make
+    the index wide enough."""
+    needs, orgs = corpus_c
+    wide = [replace(o, id=f"{o.id}-{k}") for k in range(30) for o in orgs]
+    assert len(wide) > 2000  # 18 needs × 2,000 profiles × 50 topics: 1.8 million
+    whole = TfidfRanker().fit(needs, wide)
+    monkeypatch.setattr(ranker_module, "_PAIRS", 20 * len(wide))  # 71 needs: 18, 18, 18, 17
+    assert [len(p) for p in pieces(np.arange(len(needs)), len(wide))] == [18, 18, 18, 17]
+    cut = TfidfRanker().fit(needs, wide)
+    assert np.array_equal(whole.hubness_, cut.hubness_)
+    assert whole.rank_orgs(top=10) == cut.rank_orgs(top=10)
+
+
+def test_the_multipliers_per_distinct_key_are_the_item_by_item_product(corpus_c) -> None:
+    needs, orgs = corpus_c
+    # few keys: copies of the profiles under other ids share every key of theirs
+    copies = [replace(o, id=f"{o.id}-{k}") for k in range(3) for o in orgs]
+    ranker = TfidfRanker().fit(needs, copies)
+    rows = np.arange(len(needs))
+    keyed = factor_product(ranker, rows)
+    first, _ = ranker._derived_kept["org_keys"][1]
+    assert 2 * len(first) <= len(copies)  # few enough keys: the keyed path was taken
+    assert np.array_equal(keyed, _product(ranker, rows, None))
+    some = np.array([4, 1, 7])
+    assert np.array_equal(factor_product(ranker, some), _product(ranker, some, None))
+
+
+def test_the_running_top_rows_are_a_sort_of_everything_seen() -> None:
+    rng = np.random.default_rng(0)
+    blocks = [rng.random((m, 40)).round(2) for m in (7, 1, 30)]  # ties included
+    best = np.zeros((5, 40))
+    for block in blocks:
+        best = top_rows(best, block)
+    expected = -np.sort(-np.vstack([np.zeros((5, 40)), *blocks]), axis=0)[:5]
+    assert np.array_equal(best, expected)
+
+
+def test_a_repeated_text_is_tokenised_once_and_vectorised_as_each_occurrence(
+    corpus_c,
+) -> None:
+    needs, orgs = corpus_c
+    calls: list[str] = []
+
+    class Counting(JapaneseTokenizer):
+        def analyze(self, text: str) -> list[tuple[str, str]]:
+            calls.append(text)
+            return super().analyze(text)
+
+    counted = FieldWeightedTfidf(tokenizer=Counting())
+    twice = [*orgs, *(replace(o, id=f"{o.id}-b") for o in orgs)]
+    _, doubled = counted.fit_transform(needs, twice)
+    texts = [getattr(x, f) for x in needs for f in ("title", "description", "goal")] + [
+        getattr(o, f) for o in twice for f in ("activities", "offerings", "wishes")
+    ]
+    assert len(calls) == len(set(calls)) and set(calls) == set(texts)  # each text once
+    # a profile and its copy have the same row, the one its own transform gives
+    assert (doubled[: len(orgs)] != doubled[len(orgs) :]).nnz == 0
+    assert (doubled[: len(orgs)] != counted.transform_orgs(orgs)).nnz == 0
+
+
+def test_the_word_keys_as_sorted_arrays_are_the_file_s_map() -> None:
+    folder = ginza_vocab_dir()
+    assert folder is not None, "ja-ginza is a declared dependency"
+    data = (folder / "key2row").read_bytes()
+    expected = msgpack.unpackb(data, strict_map_key=False)
+    with (folder / "key2row").open("rb") as fh:
+        table = KeyTable.read(fh)
+    assert len(table) == len(expected)
+    sample = list(expected.items())[::997]
+    assert all(table[k] == v for k, v in sample)
+    assert table.get(12345) is None and -1 not in table and (1 << 64) not in table
+
+
+def test_blas_runs_in_one_thread_inside_and_as_before_after() -> None:
+    def threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = threads()
+    inner = one_blas_thread(threads)
+    outer = one_blas_thread(lambda: (inner(), threads()))
+    assert outer() == ([1] * len(before), [1] * len(before))
+    assert threads() == before
