@@ -21,7 +21,7 @@ from ._factors import top_rows
 if TYPE_CHECKING:
     from ._ranker import TfidfRanker
 
-__all__ = ["hub_best", "measure_hubness", "pieces"]
+__all__ = ["hub_best", "measure_hubness", "pieces", "score_rows"]
 
 
 def pieces(rows: np.ndarray, width: int) -> Iterator[np.ndarray]:
@@ -82,3 +82,35 @@ def measure_hubness(ranker: TfidfRanker) -> None:
     ranker.hubness_ = best.mean(axis=0) if len(best) else np.zeros(best.shape[1])
     if len(ranker.need_ids_) <= HUB_SAMPLE:
         ranker.hub_top_ = best
+
+
+def score_rows(
+    ranker: TfidfRanker, rows: np.ndarray, *, reverse: bool
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Each need row of ``rows`` with its scores against every profile (``reverse``: each
+    profile row with its scores against every need), computed in blocks, never the whole
+    matrix."""
+    from ._ranker import _BLOCK as BLOCK
+
+    if not reverse:
+        for piece in pieces(rows, len(ranker.org_ids_)):
+            yield from zip(piece.tolist(), ranker.score_block(piece), strict=True)
+    else:
+        # every need against the chosen organisations' columns only, transposed: one
+        # profile's needs cost a column of products, not the whole matrix
+        all_needs = np.arange(len(ranker.need_ids_))
+        # blocks of about BLOCK × BLOCK pairs: a few columns take many needs at once
+        for start in range(0, len(rows), BLOCK):
+            chunk = rows[start : start + BLOCK]
+            step = max(BLOCK, BLOCK * BLOCK // len(chunk))
+            block = (
+                np.vstack(
+                    [
+                        ranker.score_block(all_needs[s : s + step], chunk)
+                        for s in range(0, len(all_needs), step)
+                    ]
+                )
+                if len(all_needs)
+                else np.zeros((0, len(chunk)))
+            )
+            yield from zip(chunk.tolist(), block.T, strict=True)

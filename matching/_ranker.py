@@ -22,10 +22,10 @@ from ._explain import (
     similar_needs,
 )
 from ._factors import PairSignals, area_tables, factor_product, field_matrix, pair_factors
-from ._hubness import hub_best, measure_hubness, pieces
+from ._hubness import hub_best, measure_hubness, score_rows
 from ._kinds import profile_text
-from ._memory import release_freed, releases_memory
-from ._rows import splice_needs, splice_orgs
+from ._memory import releases_memory
+from ._rows import remove_items, upsert_items
 from ._schema import Need, Organization
 from ._semantic import NeighbourExpander, dense_encoder
 from ._signals import members_only
@@ -317,33 +317,14 @@ class TfidfRanker(BaseEstimator):
         since the ``fit`` are ignored until the next one). Only the rows given are
         vectorised and measured (``splice_needs``, ``splice_orgs``); a no-op is free."""
         check_is_fitted(self, "need_vectors_")
-        if needs:
-            latest_needs = {n.id: n for n in needs}
-            splice_needs(
-                self,
-                [i for i, n in enumerate(self.needs_) if n.id not in latest_needs],
-                [latest_needs[k] for k in sorted(latest_needs)],
-            )
-        if orgs:
-            latest = {o.id: o for o in orgs}
-            keep = [j for j, o in enumerate(self.orgs_) if o.id not in latest]
-            splice_orgs(self, keep, [latest[k] for k in sorted(latest)])
-        if needs or orgs:
-            release_freed()
+        upsert_items(self, needs, orgs)
         return self
 
     @one_blas_thread
     def remove(self, need_ids: Sequence[str] = (), org_ids: Sequence[str] = ()) -> TfidfRanker:
         """Drop needs and profiles (withdrawn ones) from the index; unknown ids are ignored."""
         check_is_fitted(self, "need_vectors_")
-        drop_n = {i for i in need_ids if i in self.need_index_}  # (not a set of every id)
-        drop_o = {i for i in org_ids if i in self.org_index_}
-        if drop_n:
-            splice_needs(self, [i for i, n in enumerate(self.needs_) if n.id not in drop_n], [])
-        if drop_o:
-            splice_orgs(self, [j for j, o in enumerate(self.orgs_) if o.id not in drop_o], [])
-        if drop_n or drop_o:
-            release_freed()
+        remove_items(self, need_ids, org_ids)
         return self
 
     @releases_memory
@@ -394,28 +375,7 @@ class TfidfRanker(BaseEstimator):
         return self.finish(self._raw_scores(need_rows, org_rows), org_rows)
 
     def _blocks(self, rows: np.ndarray, reverse: bool) -> Iterator[tuple[int, np.ndarray]]:
-        if not reverse:
-            for piece in pieces(rows, len(self.org_ids_)):
-                yield from zip(piece.tolist(), self.score_block(piece), strict=True)
-        else:
-            # every need against the chosen organisations' columns only, transposed: one
-            # profile's needs cost a column of products, not the whole matrix
-            all_needs = np.arange(len(self.need_ids_))
-            # blocks of about _BLOCK × _BLOCK pairs: a few columns take many needs at once
-            for start in range(0, len(rows), _BLOCK):
-                chunk = rows[start : start + _BLOCK]
-                step = max(_BLOCK, _BLOCK * _BLOCK // len(chunk))
-                block = (
-                    np.vstack(
-                        [
-                            self.score_block(all_needs[s : s + step], chunk)
-                            for s in range(0, len(all_needs), step)
-                        ]
-                    )
-                    if len(all_needs)
-                    else np.zeros((0, len(chunk)))
-                )
-                yield from zip(chunk.tolist(), block.T, strict=True)
+        return score_rows(self, rows, reverse=reverse)
 
     @one_blas_thread
     def rank_orgs(

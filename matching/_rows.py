@@ -11,13 +11,14 @@ from sklearn.preprocessing import normalize
 
 from ._factors import PairSignals, field_matrix
 from ._kinds import profile_text
+from ._memory import release_freed
 from ._schema import Need, Organization
 from ._signals import members_only
 
 if TYPE_CHECKING:
     from ._ranker import TfidfRanker
 
-__all__ = ["splice_needs", "splice_orgs"]
+__all__ = ["remove_items", "splice_needs", "splice_orgs", "upsert_items"]
 
 Item = TypeVar("Item", Need, Organization)
 
@@ -184,3 +185,35 @@ def splice_orgs(ranker: TfidfRanker, keep: list[int], added: Sequence[Organizati
         ranker.hub_top_ = top
     else:
         ranker.hubness_ = np.zeros(len(ranker.orgs_))
+
+
+def upsert_items(
+    ranker: TfidfRanker, needs: Sequence[Need] = (), orgs: Sequence[Organization] = ()
+) -> None:
+    """``TfidfRanker.upsert``: the given needs and profiles replace those of their ids or
+    join, each side spliced once (the last of an id given twice wins)."""
+    if needs:
+        latest_needs = {n.id: n for n in needs}
+        splice_needs(
+            ranker,
+            [i for i, n in enumerate(ranker.needs_) if n.id not in latest_needs],
+            [latest_needs[k] for k in sorted(latest_needs)],
+        )
+    if orgs:
+        latest = {o.id: o for o in orgs}
+        keep = [j for j, o in enumerate(ranker.orgs_) if o.id not in latest]
+        splice_orgs(ranker, keep, [latest[k] for k in sorted(latest)])
+    if needs or orgs:
+        release_freed()
+
+
+def remove_items(ranker: TfidfRanker, need_ids: Sequence[str], org_ids: Sequence[str]) -> None:
+    """``TfidfRanker.remove``: ids not indexed are ignored (no set of every id is made)."""
+    drop_n = {i for i in need_ids if i in ranker.need_index_}
+    drop_o = {i for i in org_ids if i in ranker.org_index_}
+    if drop_n:
+        splice_needs(ranker, [i for i, n in enumerate(ranker.needs_) if n.id not in drop_n], [])
+    if drop_o:
+        splice_orgs(ranker, [j for j, o in enumerate(ranker.orgs_) if o.id not in drop_o], [])
+    if drop_n or drop_o:
+        release_freed()

@@ -335,7 +335,9 @@ def test_learning_gains_agree_with_the_single_split_comparison(part_c):
     # by more than the expansion's margin on held-out needs (since the cold start has word
     # vectors it gains little: the notebook measures ten splits of every part, both ways)
     assert all(g.gain >= -EXPANSION_MARGIN for g in gains), gains
-    assert any(g.expansion > 0 for g in gains), gains
+    # something was learned in one split at least (the facts of its reasons, here), so the
+    # figures compared below are of two rankers
+    assert any(g.learned != g.cold for g in gains), gains
     table, _ = heldout_comparison(needs, orgs, qrels, sizes=(), seed=1, protocol="judged")
     by_name = {r.name.split(" (")[0]: r.metrics["nDCG@10"] for r in table}
     assert gains[1].cold == pytest.approx(by_name["cold start"])
