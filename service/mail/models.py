@@ -26,6 +26,7 @@ class MailKind(StrEnum):
     new_need = "new_need"  # 団体に合いそうな協働の種が公開された（団体へ）
     digest = "digest"  # 週ごとのまとめ（コーディネーターへ）
     event = "event"  # 分野別発表会への招待（招待した団体へ）
+    proposal = "proposal"  # 順位づけの外から団体が名乗り出た（担当課へ）
 
 
 KIND_LABELS = {
@@ -38,6 +39,7 @@ KIND_LABELS = {
     MailKind.new_need: "自団体に合いそうな協働の種が公開されたとき",
     MailKind.digest: "週ごとのまとめ（確認待ちの件数、関心あり、期限の近い協働の種）",
     MailKind.event: "分野別発表会に招待されたとき",
+    MailKind.proposal: "自課の協働の種に取り組みたいと団体が名乗り出たとき（担当課）",
 }
 # who may get each kind (the settings page offers a user only the kinds of the user's role)
 KIND_ROLES = {
@@ -50,6 +52,7 @@ KIND_ROLES = {
     MailKind.new_need: frozenset({Role.npo}),
     MailKind.digest: frozenset({Role.coordinator}),
     MailKind.event: frozenset({Role.npo}),
+    MailKind.proposal: frozenset({Role.department}),
 }
 # kinds a user cannot turn off: the mail is the reason the user asked for it
 REQUIRED_KINDS = frozenset({MailKind.password_reset})

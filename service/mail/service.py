@@ -194,6 +194,43 @@ def notify_interest(
     )
 
 
+def notify_proposal(
+    session: Session,
+    *,
+    need: Need,
+    department: str,
+    group: str,
+    area: str,
+    profile: str,
+    request_id: int,
+    base_url: str,
+) -> list[MailOutbox]:
+    """A group stepped forward for a need from outside the ranking (its 「この課題に
+    取り組みたい」 request approved by the coordinator): the need's department users are told
+    which group, with a link to the need."""
+    if need.department_id is None:
+        return []
+    lines = [f"団体：{group}"]
+    if area:
+        lines.append(f"活動地域：{area}")
+    if profile:
+        lines.append(f"団体の紹介：\n{profile}")
+    text = (
+        f"{group} さまが、{department}の協働の種に「この課題に取り組みたい」と名乗り出ました。"
+        "コーディネーターが申し込みを確かめ、団体として登録しました。\n\n"
+        f"協働の種：{need.title}\n" + "\n".join(lines) + "\n\n"
+        f"詳しくは次のページをご覧ください。\n{base_url.rstrip('/')}/needs/{need.id}\n"
+    )
+    return queue_each(
+        session,
+        MailKind.proposal,
+        department_users(session, need.department_id),
+        subject="協働の種に取り組みたい団体が名乗り出ました",
+        text=text,
+        key=f"registration:{request_id}",
+    )
+
+
 def clean_address(email: str) -> str:
     """``email`` stripped, or ``Invalid`` ``BAD_EMAIL`` unless it looks like an address."""
     email = email.strip()

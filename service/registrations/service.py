@@ -25,7 +25,7 @@ from ..audit import audit
 from ..errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
 from ..invitations import create_invitation
 from ..keys import keyed_hash
-from ..mail.service import clean_address
+from ..mail.service import clean_address, notify_proposal
 from ..models import Department, Need, NeedStatus, Organization, Role, User, to_tags, utcnow
 from ..security import clean_display_name
 from .models import RegistrationRequest, RequestStatus
@@ -210,6 +210,24 @@ def _claim(
     return request
 
 
+def _tell_department(
+    session: Session, request: RegistrationRequest, need: Need, *, base_url: str
+) -> None:
+    """Queue the 「団体が名乗り出ました」 mail to the need's department (no commit)."""
+    assert request.id is not None
+    department = session.exec(select(Department.name).where(Department.id == need.department_id))
+    notify_proposal(
+        session,
+        need=need,
+        department=department.first() or "",
+        group=request.group_name,
+        area=request.area,
+        profile=request.profile,
+        request_id=request.id,
+        base_url=base_url,
+    )
+
+
 def approve(
     session: Session,
     *,
@@ -221,11 +239,13 @@ def approve(
     """Make the group's organisation and an NPO invitation for it; returns the request and
     the invitation's secret (shown once, for the coordinator to hand over). With ``email``
     and ``mail_base_url`` the link is also mailed there (the coordinator's form offers the
-    address the group gave)."""
+    address the group gave); with ``mail_base_url`` the need's department users are told
+    which group stepped forward (mail kind ``proposal``), in the same transaction."""
     _coordinator(by)
     email = clean_address(email)  # before the claim: a bad address decides nothing
     request = _claim(session, request_id, RequestStatus.approved, by)
-    need_title = session.exec(select(Need.title).where(Need.id == request.need_id)).first()
+    need = session.get(Need, request.need_id)
+    assert need is not None  # a request's need is never deleted (a foreign key)
     org = Organization(
         key=f"W{uuid.uuid4().hex[:10].upper()}",
         name=request.group_name,
@@ -241,11 +261,14 @@ def approve(
     session.add(request)
     audit(session, by, "create", "organization", org.id, key=org.key, from_request=request.id)
     audit(session, by, "approve", "registration_request", request.id, organization_id=org.id)
+    if mail_base_url is not None:
+        _tell_department(session, request, need, base_url=mail_base_url)
     try:  # the contact's name as the invitation's display name, if it is a valid one
         display_name = clean_display_name(request.contact_name)
     except Invalid:
         display_name = ""  # the group's staff member types one on accepting
-    # commits the organisation, the decision and both audit rows with the invitation
+    # commits the organisation, the decision, both audit rows and the department's mail
+    # with the invitation
     invitation, token = create_invitation(
         session,
         by=by,
@@ -254,7 +277,7 @@ def approve(
         organization_id=org.id,
         email=email,
         mail_base_url=mail_base_url,
-        note=f"協働の種「{need_title}」について、登録のお申し込みをいただきありがとうございました。"
+        note=f"協働の種「{need.title}」について、登録のお申し込みをいただきありがとうございました。"
         "団体の情報を登録しました。",
     )
     request.invitation_id = invitation.id
