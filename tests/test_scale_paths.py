@@ -4,16 +4,18 @@ word-vector keys as sorted arrays, BLAS limited to one thread."""
 
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
 from dataclasses import replace
 
 import msgpack
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
 
 import matching._ranker as ranker_module
 from matching import JapaneseTokenizer, TfidfRanker
-from matching._blas import one_blas_thread
 from matching._factors import _product, factor_product, top_rows
 from matching._hubness import pieces
 from matching._vectorize import FieldWeightedTfidf
@@ -119,12 +121,34 @@ def test_the_word_keys_as_sorted_arrays_are_the_file_s_map() -> None:
     assert table.get(12345) is None and -1 not in table and (1 << 64) not in table
 
 
-def test_blas_runs_in_one_thread_inside_and_as_before_after() -> None:
-    def threads() -> list[int]:
-        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+_BLAS_CHECK = """
+from threadpoolctl import threadpool_info
+import numpy, scipy.linalg  # both BLAS libraries loaded, as in a fit
+from matching._blas import one_blas_thread
 
-    before = threads()
-    inner = one_blas_thread(threads)
-    outer = one_blas_thread(lambda: (inner(), threads()))
-    assert outer() == ([1] * len(before), [1] * len(before))
-    assert threads() == before
+def threads():
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+before = threads()
+inner = one_blas_thread(threads)
+outer = one_blas_thread(lambda: (inner(), threads()))
+print(repr((before, outer(), threads())))
+"""
+
+
+def test_blas_runs_in_one_thread_inside_and_as_before_after() -> None:
+    """In a process of its own: the limit is process-wide, and in the suite's process
+    other tests' servers (threads) run limited calls of their own at any moment."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _BLAS_CHECK],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    before, inside, after = ast.literal_eval(proc.stdout.strip())
+    assert before and all(n > 1 for n in before)
+    assert inside == ([1] * len(before), [1] * len(before))
+    assert after == before
