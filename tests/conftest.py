@@ -4,12 +4,14 @@ import csv
 import io
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from matching._io import NEED_COLUMNS, ORG_COLUMNS
+
+from .mailserver import SmtpServer
 
 NEED_ROWS = [
     [
@@ -146,3 +148,12 @@ def make_csv(tmp_path: Path) -> Callable[..., Path]:
         return write_csv(tmp_path / name, header, rows, encoding)
 
     return make
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on loopback for the test, stopped after it."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

@@ -95,14 +95,6 @@ def database_url(
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def city(database_url: str, smtp: SmtpServer, browser: Browser) -> Iterator[Site]:
     """The app with the corpus, sending its outbox itself (``KYODO_DELIVER_MAIL``) to the
     test SMTP server every second; its links start with the address it is served on."""

@@ -153,11 +153,3 @@ def test_the_digest_command_queues_and_the_worker_delivers(
     assert rcpt == ["coord@example.jp"] and msg["Subject"].startswith("協働マッチング 週のまとめ")
     content = msg.get_content()
     assert "募集期限が14日以内の協働の種：1件" in content and f"{BASE}/queue\n" in content
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -24,14 +23,6 @@ from .helpers import csrf_of, ok, page_login, post_form, seed
 
 ADDRESS = "satoyama@example.jp"
 LINK = re.compile(r'id="invitation-link" class="copy" readonly value="[^"]*(/invite/([^"]+))"')
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def outbox(api: Server) -> list[MailOutbox]:

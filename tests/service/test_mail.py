@@ -37,14 +37,6 @@ SUBJECT = "協働の種の組み合わせが承認されました"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def pair(api: Server) -> Iterator[dict[str, Any]]:
     """Users with addresses, npo1 staff of the group suggested first for N2 (防災危機管理室)."""
     coord = api.client("coord")

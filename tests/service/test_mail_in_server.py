@@ -5,9 +5,7 @@ off by default, and never in demo mode (no SMTP host)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
 from sqlmodel import Session, select
 
 from service.config import Settings
@@ -22,14 +20,6 @@ from ..mailserver import SmtpServer
 from ..serving import serve
 from .conftest import Server
 from .helpers import need_payload, ok, seed
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def queue(api: Server, n: int) -> None:

@@ -522,15 +522,6 @@ def test_setting_and_changing_a_meeting_queues_mail_to_the_parties(
     assert bad.status_code == 422 and len(outbox(api)) == 3
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A real SMTP server (aiosmtpd) on loopback, as in test_mail."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_the_meeting_mail_reaches_a_real_smtp_server(
     api: Server, pair: dict[str, Any], smtp: SmtpServer
 ) -> None:

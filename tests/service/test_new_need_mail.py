@@ -123,14 +123,6 @@ def test_an_old_need_ranked_late_is_not_news(api: Server, groups: dict[str, Any]
     assert suits(api, new, groups["best"]) and outbox(api) == []
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_a_department_proposal_before_the_ranking_does_not_hide_the_news(
     api: Server, groups: dict[str, Any]
 ) -> None:
