@@ -1,12 +1,16 @@
-"""Payloads built from the toy rows of tests/conftest.py."""
+"""Payloads built from the toy rows of tests/conftest.py, and the mail tests' outbox."""
 
 from __future__ import annotations
 
 import re
 
 import httpx
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
 from matching import parse_areas, parse_fields
+from service.mail.models import MailOutbox
+from service.models import User
 
 from ..conftest import NEED_ROWS, ORG_ROWS
 
@@ -92,3 +96,25 @@ def post_form(
     """Open ``page``, then post ``data`` to ``action`` with the page's CSRF token."""
     token = csrf_of(client.get(page))
     return client.post(action, data={**data, "csrf_token": token})  # type: ignore[arg-type]
+
+
+def outbox(api: object) -> list[MailOutbox]:
+    """Every mail the outbox holds, oldest first (``api``: a running test server)."""
+    with Session(_engine(api)) as session:
+        return list(session.exec(select(MailOutbox).order_by(col(MailOutbox.id))).all())
+
+
+def clear_addresses(api: object) -> None:
+    """Every user's address blanked: what a mail test gave them is not left for the next
+    module's server (no mail is queued for a user without an address)."""
+    with Session(_engine(api)) as session:
+        for user in session.exec(select(User)).all():
+            user.email = ""
+            session.add(user)
+        session.commit()
+
+
+def _engine(api: object) -> Engine:
+    engine = getattr(api, "engine", None)
+    assert isinstance(engine, Engine)
+    return engine

@@ -18,7 +18,7 @@ from service.models import AuditLog, Decision, Need, Organization, Suggestion, S
 from service.models import User as AppUser
 
 from .conftest import PASSWORD, Server
-from .helpers import csrf_of, page_login, seed
+from .helpers import clear_addresses, csrf_of, page_login, seed
 
 PICK = re.compile(r'name="pick" value="(\d+):(\d+)"')
 ADDRESSES = {"bousai": "bousai@example.jp", "kourei": "kourei@example.jp"}
@@ -46,11 +46,7 @@ def queue(api: Server) -> Iterator[dict[str, Any]]:
     picks = [(int(s), int(v)) for s, v in PICK.findall(page.text)]
     assert len(picks) >= 4
     yield {"coord": coord, "page": page, "picks": picks, "needs": needs}
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        for user in session.exec(select(AppUser)).all():
-            user.email = ""
-            session.add(user)
-        session.commit()
+    clear_addresses(api)
 
 
 def bulk(

@@ -22,7 +22,7 @@ from service.models import Interest, Suggestion, User, utcnow
 
 from ..mailserver import SmtpServer
 from .conftest import Server
-from .helpers import need_payload, ok, seed
+from .helpers import clear_addresses, need_payload, ok, seed
 
 BASE = "https://kyodo.example.jp"
 ADDRESSES = {"coord": "coord@example.jp", "bousai": "bousai@example.jp"}
@@ -60,11 +60,7 @@ def office(api: Server) -> Iterator[dict[str, Any]]:
         session.commit()
     ok(api.client("npo1").post(f"/api/needs/{needs['N2']}/interest", json={"comment": ""}), 201)
     yield {"coord": coord, "needs": needs, "first": ranked[0], "today": today}
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        for user in session.exec(select(User)).all():
-            user.email = ""
-            session.add(user)
-        session.commit()
+    clear_addresses(api)
 
 
 def outbox(api: Server) -> list[MailOutbox]:

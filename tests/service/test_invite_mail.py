@@ -13,21 +13,16 @@ import pytest
 from sqlmodel import Session, col, select
 
 from service.mail.delivery import deliver_due
-from service.mail.models import SECRET_REMOVED, MailOutbox
+from service.mail.models import SECRET_REMOVED
 from service.models import AuditLog, Invitation, User
 from service.registrations.models import RegistrationRequest, RequestStatus
 
 from ..mailserver import SmtpServer
 from .conftest import PASSWORD, Server
-from .helpers import csrf_of, ok, page_login, post_form, seed
+from .helpers import csrf_of, ok, outbox, page_login, post_form, seed
 
 ADDRESS = "satoyama@example.jp"
 LINK = re.compile(r'id="invitation-link" class="copy" readonly value="[^"]*(/invite/([^"]+))"')
-
-
-def outbox(api: Server) -> list[MailOutbox]:
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        return list(session.exec(select(MailOutbox).order_by(col(MailOutbox.id))).all())
 
 
 def invitations(api: Server) -> list[Invitation]:

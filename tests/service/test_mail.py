@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from service import reviews
 from service.mail import service as mail
@@ -24,7 +24,7 @@ from service.schemas import DecisionIn
 
 from ..mailserver import SmtpServer
 from .conftest import PASSWORD, Server
-from .helpers import ok, page_login, post_form, seed
+from .helpers import clear_addresses, ok, outbox, page_login, post_form, seed
 
 ADDRESSES = {
     "coord": "coord@example.jp",
@@ -51,11 +51,7 @@ def pair(api: Server) -> Iterator[dict[str, Any]]:
         session.commit()
         ids = {u.username: u.id for u in session.exec(select(User)).all()}
     yield {"need": needs["N2"], "suggestion": first, "coord": coord, "ids": ids}
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        for user in session.exec(select(User)).all():
-            user.email = ""
-            session.add(user)
-        session.commit()
+    clear_addresses(api)
 
 
 def confirm(coord: httpx.Client, suggestion: dict[str, Any]) -> httpx.Response:
@@ -63,11 +59,6 @@ def confirm(coord: httpx.Client, suggestion: dict[str, Any]) -> httpx.Response:
         f"/api/suggestions/{suggestion['id']}/decision",
         json={"action": "confirm", "version": suggestion["version"]},
     )
-
-
-def outbox(api: Server) -> list[MailOutbox]:
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        return list(session.exec(select(MailOutbox).order_by(col(MailOutbox.id))).all())
 
 
 def test_backoff_doubles_and_is_capped() -> None:

@@ -20,7 +20,6 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from service.mail.delivery import deliver_due
-from service.mail.models import MailOutbox
 from service.meetings import ics
 from service.meetings.models import Meeting
 from service.models import AuditLog, User
@@ -28,7 +27,7 @@ from service.report import fiscal_year_bounds
 
 from ..mailserver import SmtpServer
 from .conftest import Server
-from .helpers import csrf_of, ok, post_form, seed
+from .helpers import clear_addresses, csrf_of, ok, outbox, post_form, seed
 from .test_pages import login
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -86,11 +85,7 @@ def pair(api: Server) -> Iterator[dict[str, Any]]:
         "others": [o for o in orgs.values() if o != first["organization_id"]],
         "coord": coord,
     }
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        for user in session.exec(select(User)).all():
-            user.email = ""
-            session.add(user)
-        session.commit()
+    clear_addresses(api)
 
 
 def create(client: httpx.Client, suggestion_id: int, **over: object) -> httpx.Response:
@@ -104,11 +99,6 @@ def suggestion(api: Server, suggestion_id: int) -> dict[str, Any]:
 def history(api: Server, suggestion_id: int) -> list[str]:
     rows = ok(api.client("coord").get(f"/api/suggestions/{suggestion_id}/history"))
     return [h["action"] for h in rows]
-
-
-def outbox(api: Server) -> list[MailOutbox]:
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        return list(session.exec(select(MailOutbox).order_by(col(MailOutbox.id))).all())
 
 
 def move_to(api: Server, meeting_id: int, when: datetime) -> None:

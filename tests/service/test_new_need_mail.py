@@ -9,16 +9,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from service.mail.delivery import deliver_due
-from service.mail.models import MailOutbox, MailPreference
+from service.mail.models import MailPreference
 from service.mail.new_needs import MIN_SCORE, SUBJECT, TOP
 from service.models import Need, Suggestion, User, utcnow
 
 from ..mailserver import SmtpServer
 from .conftest import Server
-from .helpers import need_payload, ok, seed
+from .helpers import clear_addresses, need_payload, ok, outbox, seed
 
 ADDRESSES = {"npo1": "npo1@example.jp", "npo2": "npo2@example.jp", "bousai": "b@example.jp"}
 
@@ -41,16 +41,7 @@ def groups(api: Server) -> Iterator[dict[str, Any]]:
         session.commit()
         ids = {u.username: u.id for u in session.exec(select(User)).all()}
     yield {"coord": coord, "needs": needs, "best": best, "last": last, "ids": ids}
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        for user in session.exec(select(User)).all():
-            user.email = ""
-            session.add(user)
-        session.commit()
-
-
-def outbox(api: Server) -> list[MailOutbox]:
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        return list(session.exec(select(MailOutbox).order_by(col(MailOutbox.id))).all())
+    clear_addresses(api)
 
 
 def suits(api: Server, need_id: int, org_id: int) -> bool:

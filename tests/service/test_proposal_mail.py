@@ -25,7 +25,7 @@ from service.registrations.models import RegistrationRequest, RequestStatus
 
 from ..mailserver import SmtpServer
 from .conftest import PASSWORD, Server
-from .helpers import need_payload, ok, page_login, post_form, seed
+from .helpers import clear_addresses, need_payload, ok, outbox, page_login, post_form, seed
 
 ADDRESSES = {
     "coord": "coord@example.jp",
@@ -69,16 +69,7 @@ def w(api: Server) -> Iterator[dict[str, Any]]:
         "anon": anon,
         "coord": coord_page,
     }
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        for user in session.exec(select(User)).all():
-            user.email = ""
-            session.add(user)
-        session.commit()
-
-
-def outbox(api: Server) -> list[MailOutbox]:
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        return list(session.exec(select(MailOutbox).order_by(col(MailOutbox.id))).all())
+    clear_addresses(api)
 
 
 def requests(api: Server) -> list[RegistrationRequest]:
