@@ -99,28 +99,38 @@ class JapaneseTokenizer:
         out: list[tuple[str, str]] = []
         append = out.append
         prev: tuple[str, str] | None = None  # the previous word, if it can start a compound
+        counted = False  # the previous word was a number
         for line in _tagger().parse(normalized).split("\n"):
             word = classify(line)
             if word is None:
-                prev = None
+                prev, counted = None, False
                 continue
-            lemma, surface, chainable, content, suffix = word
+            lemma, surface, chainable, content, affix, numeric = word
             if content and lemma not in stop:
                 append((lemma, surface))
             if chainable:
-                if bigrams and prev is not None and not (prev[0] in stop and lemma in stop):
+                # a prefix belongs to the word after it (うち+約 of そのうち約3割 is no word)
+                if (
+                    bigrams
+                    and prev is not None
+                    and affix != "prefix"
+                    and not (prev[0] in stop and lemma in stop)
+                ):
                     append((prev[0] + lemma, prev[1] + surface))
                 # a suffix closes a compound (外国+人): a pair it would start (人+住民) is
-                # a fragment of a longer compound, not a word
-                prev = None if suffix else (lemma, surface)
+                # a fragment of a longer compound, not a word; so does a counter after a
+                # number (8時+半, 第2期+計画)
+                prev = None if affix == "suffix" or counted else (lemma, surface)
             else:
                 prev = None
+            counted = numeric
         return out
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _classify(line: str) -> tuple[str, str, bool, bool, bool] | None:
-    """``(lemma, surface, chainable, content, suffix)`` of one line of MeCab output.
+def _classify(line: str) -> tuple[str, str, bool, bool, str, bool] | None:
+    """``(lemma, surface, chainable, content, affix, numeric)`` of one line of MeCab
+    output; ``affix`` is ``"prefix"``, ``"suffix"`` or ``""``.
 
     The default unidic-lite output is ``surface, pron, kana, lemma, pos, …`` separated
     by tabs. Words repeat a lot, so the answer is cached per line.
@@ -143,7 +153,8 @@ def _classify(line: str) -> tuple[str, str, bool, bool, bool] | None:
     )
     # a person reads nouns as written (子ども, 障がい) and inflected words in dictionary form
     display = surface if pos1 != "動詞" and pos1 != "形容詞" else lemma
-    return lemma, display, chainable, content, pos1 == "接尾辞"
+    affix = {"接頭辞": "prefix", "接尾辞": "suffix"}.get(pos1, "")
+    return lemma, display, chainable, content, affix, numeric
 
 
 def _is_kanji(ch: str) -> bool:

@@ -126,3 +126,22 @@ def test_verbs_are_shown_in_dictionary_form() -> None:
     pairs = dict(JapaneseTokenizer().analyze("体調の変化に気づいた"))
     assert pairs["気付く"] == "気付く"
     assert pairs["体調"] == "体調"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment", "kept"),
+    [
+        ("そのうち約3割が高齢者", "内約", "高齢者"),  # 約 belongs to the number after it
+        ("朝は8時半に集合", "時半", "集合"),  # 8時 + 半: a counter after a number
+        ("第2期計画を作る", "期計画", "計画"),
+    ],
+)
+def test_no_compound_ends_in_a_prefix_or_starts_at_a_counter(
+    text: str, fragment: str, kept: str
+) -> None:
+    tokens = JapaneseTokenizer()(text)
+    assert fragment not in tokens and kept in tokens, tokens
+
+
+def test_a_prefix_still_starts_a_compound() -> None:
+    assert "不就学" in JapaneseTokenizer()("不就学の子ども")
