@@ -224,15 +224,23 @@ def evaluate(
     else:
         learned_from = _decisions(decisions)
         decided = {d.need_id for d in learned_from}
-        heldout = {q: j for q, j in judgements.items() if q not in decided}
+        known = {n.id for n in need_items}
+        heldout = {q: j for q, j in judgements.items() if q in known and q not in decided}
         say(f"学習中: 判断 {len(learned_from)}件から")
-        learned = LearnedRanker().fit(need_items, org_items, learned_from)
+        # the cold start is fitted once and never refitted: a learned model ranks through
+        # it (or a copy of it), and a refit would wipe what the model set on that copy
+        cold = TfidfRanker().fit(need_items, org_items)
+        learned = LearnedRanker().fit_on(cold, learned_from)
         say(f"評価中: 判断のない課題 {len(heldout)}件で3つの手法を比べます")
+
+        def ranked(ranker: TfidfRanker | LearnedRanker) -> dict[str, list[str]]:
+            return {q: [o for o, _ in r] for q, r in ranker.rank_orgs(sorted(heldout), top=100)}
+
         results = [
             evaluate_ranker(BM25Ranker(), need_items, org_items, heldout, name="bm25 (baseline)"),
-            evaluate_ranker(learned.base_, need_items, org_items, heldout, name="cold start"),
+            evaluate_rankings(ranked(cold), heldout, "cold start"),
             evaluate_rankings(
-                {q: [o for o, _ in r] for q, r in learned.rank_orgs(sorted(heldout), top=100)},
+                ranked(learned),
                 heldout,
                 f"learned ({learned.version}, {len(learned.decisions_)} decisions)",
             ),
