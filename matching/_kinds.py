@@ -144,7 +144,9 @@ _POPULATIONS: dict[str, re.Pattern[str]] = {
     ),
     "children": re.compile(
         r"子ども|子供|こども|児童|小学生|中学生|小学校|中学校|幼児|乳児|乳幼児|赤ちゃん|親子|"
-        r"子育て|保育|園児|未就学|放課後|ママ|パパ|妊娠|妊婦|産後|出産"
+        r"子育て|保育|園児|未就学|放課後|ママ|パパ|妊娠|妊婦|産後|出産|"
+        # a one-parent family is a family raising children (and often also in need)
+        r"ひとり親|母子家庭|父子家庭|母子世帯|父子世帯"
     ),
     "youth": re.compile(r"若者|若年|青年|高校生|大学生|10代|20代|30代|ユース|ひきこもり|ニート"),
     "disability": re.compile(
