@@ -53,7 +53,16 @@ def variants() -> dict[str, TfidfRanker | BM25Ranker]:
         "field signal 0.75": TfidfRanker(field_weight=0.75),
         "no area signal": TfidfRanker(
             area_factors=dict.fromkeys(
-                ["same", "both_citywide", "citywide_org", "citywide_need", "unknown", "other"], 1.0
+                [
+                    "same",
+                    "ward",
+                    "both_citywide",
+                    "citywide_org",
+                    "citywide_need",
+                    "unknown",
+                    "other",
+                ],
+                1.0,
             )
         ),
         "no members-only signal": TfidfRanker(members_only_factor=1.0),
@@ -71,7 +80,16 @@ def variants() -> dict[str, TfidfRanker | BM25Ranker]:
             semantic_weight=0.0,
             members_only_factor=1.0,
             area_factors=dict.fromkeys(
-                ["same", "both_citywide", "citywide_org", "citywide_need", "unknown", "other"], 1.0
+                [
+                    "same",
+                    "ward",
+                    "both_citywide",
+                    "citywide_org",
+                    "citywide_need",
+                    "unknown",
+                    "other",
+                ],
+                1.0,
             ),
         ),
         "bm25 (baseline)": BM25Ranker(),

@@ -126,7 +126,8 @@ def plain_tfidf() -> TfidfRanker:
         neighbour_weight=0.0,
         diversity=0.0,
         area_factors=dict.fromkeys(
-            ("same", "both_citywide", "citywide_org", "citywide_need", "unknown", "other"), 1.0
+            ("same", "ward", "both_citywide", "citywide_org", "citywide_need", "unknown", "other"),
+            1.0,
         ),
     )
 

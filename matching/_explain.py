@@ -23,6 +23,9 @@ __all__ = [
 ]
 
 SCORE_DECIMALS = 6
+# a word in at least this share of the fitted documents is too general to explain a
+# meaning pair on its own: 支援→活動, 情報→提供 say nothing a coordinator can check
+GENERAL_SHARE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,7 @@ class Explanation:
         org_area = "、".join(self.org_areas) or "市全域"
         return {
             "same": f"地域が一致: 課題 {need_area} / 団体 {org_area}",
+            "ward": f"地域が同じ区: 課題 {need_area} / 団体 {org_area}",
             "both_citywide": "地域: 課題・団体とも市全域",
             "citywide_org": f"地域: 団体は市全域で活動（課題 {need_area}）",
             "citywide_need": f"地域: 課題は市全域、団体の活動地域は {org_area} のみ",
@@ -145,6 +149,15 @@ def _nominal(word: str) -> bool:
     """A word worth showing as a pair: two characters or more, not ending in kana the way
     a verb or a grammatical word does (基づく, まま)."""
     return len(word) >= 2 and not ("\u3040" <= word[-1] <= "\u309f")
+
+
+def _general_terms(r: TfidfRanker) -> np.ndarray:
+    """Per vocabulary term: whether at least ``GENERAL_SHARE`` of the fitted documents
+    use it (read back from the smoothed IDF, ``ln((1 + n) / (1 + df)) + 1``)."""
+    idf = r.vectorizer_.tfidf_.idf_
+    n = r.need_vectors_.shape[0] + r.org_vectors_.shape[0]
+    df = (1.0 + n) / np.exp(idf - 1.0) - 1.0
+    return np.asarray(df >= GENERAL_SHARE * n)
 
 
 def _merged(terms: list[tuple[str, float]], limit: int) -> list[TermContribution]:
@@ -186,6 +199,7 @@ def explain_pairs(
     query = r.need_queries_[i]
     vec = r.vectorizer_
     names = vec.feature_names_
+    general = _general_terms(r)
     need = r.needs_[i]
     out = []
     for c, npo_id in enumerate(npo_ids):
@@ -201,7 +215,13 @@ def explain_pairs(
         if r.dense_ is not None and r.dense_weight:
             for a, b, _ in r.dense_.related_terms(r.need_vectors_[i], r.org_vectors_[j]):
                 left, right = vec.display(names[a]), vec.display(names[b])
-                if _nominal(left) and _nominal(right) and left not in right and right not in left:
+                if (
+                    _nominal(left)
+                    and _nominal(right)
+                    and left not in right
+                    and right not in left
+                    and not (general[a] and general[b])
+                ):
                     pairs.append((left, right))
         org = r.orgs_[j]
         need_pops, org_pops = r.signals_.populations_of(i, j)

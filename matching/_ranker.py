@@ -12,7 +12,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
-from ._areas import WardReader
+from ._areas import DEFAULT_AREA_FACTORS, WardReader
 from ._blas import one_blas_thread
 from ._explain import (
     SCORE_DECIMALS,
@@ -42,21 +42,6 @@ __all__ = [
     "top_k",
 ]
 
-# How far an organisation's area may move it: a group working only in another ward is
-# still shown (the coordinator may know better) but far below one that works there. For
-# a need limited to a ward, a group rooted there comes before a city-wide one of the
-# same fit (地域密着: the first proposal a coordinator makes; in every judged set the
-# first-choice partners of ward needs are mostly local, README "Ranking"). A group of
-# another ward keeps 0.3: of the 17 such pairs judged in our corpus 3 are relevant, none
-# a first choice (0.5 before; 0.3 moved the devset 0.880 → 0.888 and no part down).
-DEFAULT_AREA_FACTORS: dict[str, float] = {
-    "same": 1.0,
-    "both_citywide": 1.0,
-    "citywide_org": 0.9,
-    "citywide_need": 0.9,
-    "unknown": 0.85,
-    "other": 0.3,
-}
 _BLOCK = 256
 # a block of scores against every profile is cut to about this many pairs (16 MiB a
 # float64 temporary; at 50,000 profiles a block of 256 needs held 100 MB in each)

@@ -171,7 +171,10 @@ def ward_of(area: str) -> str | None:
 def area_relation(need_areas: list[str], org_areas: list[str]) -> str:
     """How an organisation's working area relates to a need's target area.
 
-    ``"same"``: they share an area, one names a part of the other, or both name the same ward;
+    ``"same"``: they share an area, or the group names a part of the need's (a district of
+    the need's ward), or both name the same ward;
+    ``"ward"``: the need names a district and the group only its whole ward, or another
+    district of that ward (地域密着 one level down: rooted in the ward, not in the place);
     ``"citywide_org"``: the organisation works city-wide (no area given);
     ``"citywide_need"``: the need is city-wide and the organisation local;
     ``"both_citywide"``;
@@ -185,17 +188,24 @@ def area_relation(need_areas: list[str], org_areas: list[str]) -> str:
     if not need_areas:
         return "citywide_need"
     comparable = False
+    ward = False
     for a in need_areas:
         for b in org_areas:
-            if a == b or a in b or b in a:
+            if a == b or a in b:
                 return "same"
             wa, wb = ward_of(a), ward_of(b)
-            if wa and wb:
-                if wa == wb:
+            if b in a or (wa and wa == wb):
+                # the group's area holds the need's, or shares its ward: the same place
+                # unless the need is narrower than its ward
+                if wa is None or a == wa:
                     return "same"
+                ward = True
+            elif wa and wb:
                 comparable = True
             elif (wa is None) == (wb is None):
                 comparable = True
+    if ward:
+        return "ward"
     return "other" if comparable else "unknown"
 
 

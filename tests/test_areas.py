@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from matching import Need, Organization, TfidfRanker
+from matching import Need, Organization, TfidfRanker, area_relation
 from matching._areas import WardReader, _names
 
 
@@ -87,3 +87,51 @@ def test_a_group_of_another_ward_read_from_its_text_is_moved_down_and_says_so() 
     assert ranker.explain("N1", "P2").area_relation == "other"
     # equal to measuring every row again with the same fit
     assert ranker.rank_orgs(top=4) == copy.deepcopy(ranker).rebuild().rank_orgs(top=4)
+
+
+@pytest.mark.parametrize(
+    ("need", "org", "relation"),
+    [
+        (["南区緑ヶ丘地区"], ["南区緑ヶ丘地区"], "same"),
+        (["南区"], ["南区緑ヶ丘地区"], "same"),  # a group of a part of the need's ward
+        (["南区"], ["南区"], "same"),
+        (["緑ヶ丘地区"], ["緑ヶ丘"], "same"),
+        (["南区緑ヶ丘地区"], ["南区"], "ward"),  # the whole ward for one district
+        (["南区緑ヶ丘地区"], ["南区桜台地区"], "ward"),  # another district of the ward
+        (["南区緑ヶ丘地区"], ["北区", "南区"], "ward"),
+        (["南区緑ヶ丘地区"], ["北区"], "other"),
+        (["緑ヶ丘地区"], ["南区"], "unknown"),  # no gazetteer relates them
+    ],
+)
+def test_a_district_need_places_its_own_district_before_its_ward(
+    need: list[str], org: list[str], relation: str
+) -> None:
+    assert area_relation(need, org) == relation
+
+
+def test_a_ward_wide_group_is_placed_like_a_city_wide_one_for_a_district_need() -> None:
+    needs = [
+        Need(
+            id="N1",
+            department="長寿支援課",
+            title="団地の見守り",
+            description="団地で見守りをしたい。",
+            areas=["南区緑ヶ丘地区"],
+        ),
+    ]
+    orgs = [
+        Organization(
+            id="P1",
+            name="見守りの会",
+            activities="団地で見守りをしています。",
+            areas=["南区緑ヶ丘地区"],
+        ),
+        Organization(
+            id="P2", name="見守り隊", activities="団地で見守りをしています。", areas=["南区"]
+        ),
+    ]
+    ranker = TfidfRanker(diversity=0.0).fit(needs, orgs)
+    local, ward = ranker.explain("N1", "P1"), ranker.explain("N1", "P2")
+    assert ward.area_relation == "ward" and ward.factors["area"] == pytest.approx(0.9)
+    assert local.score > ward.score
+    assert "地域が同じ区: 課題 南区緑ヶ丘地区 / 団体 南区" in ward.reasons_ja()

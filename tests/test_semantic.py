@@ -127,3 +127,30 @@ def test_the_collections_first_direction_is_removed_from_a_large_enough_collecti
     small, small_orgs = _pair()
     assert len(small) + len(small_orgs) < COMPONENTS_MIN_DOCS
     assert TfidfRanker().fit(small, small_orgs).dense_.top_.shape == (0, 300)
+
+
+def test_meaning_pairs_need_one_specific_word() -> None:
+    """支援→活動 or 情報→提供 explain nothing: a pair of two words each in at least 5% of
+    the documents is not shown; pairs with a specific word still are."""
+    from corpus import DATA_DIR
+    from matching._explain import GENERAL_SHARE
+    from matching._sets import load_set
+
+    part = load_set(DATA_DIR / "a")
+    ranker = TfidfRanker().fit(part.needs, part.orgs)
+    docs = [*(n for n in ranker.need_vectors_), *(o for o in ranker.org_vectors_)]
+    names = ranker.vectorizer_.feature_names_
+    counts: dict[str, int] = {}
+    for row in docs:
+        for k in row.indices:
+            word = ranker.vectorizer_.display(names[k])
+            counts[word] = counts.get(word, 0) + 1
+    general = {w for w, c in counts.items() if c >= GENERAL_SHARE * len(docs)}
+    shown = [
+        pair
+        for need_id, ranking in ranker.rank_orgs(top=5)
+        for why in ranker.explain_many(need_id, [o for o, _ in ranking])
+        for pair in why.meaning_pairs
+    ]
+    assert len(shown) > 50
+    assert not [p for p in shown if p[0] in general and p[1] in general]

@@ -66,6 +66,7 @@ STATUS_LABELS = {
 }
 AREA_LABELS = {
     "same": "地域が一致",
+    "ward": "団体は区全体・区内の別地区",
     "both_citywide": "ともに市全域",
     "citywide_org": "団体は市全域",
     "citywide_need": "課題は市全域",
