@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from ._schema import FIELD_NAMES
 
 if TYPE_CHECKING:
     from ._ranker import TfidfRanker
+    from ._vectorize import FieldWeightedTfidf
 
 __all__ = [
     "SCORE_DECIMALS",
@@ -152,12 +153,16 @@ def _nominal(word: str) -> bool:
 
 
 def _general_terms(r: TfidfRanker) -> np.ndarray:
-    """Per vocabulary term: whether at least ``GENERAL_SHARE`` of the fitted documents
-    use it (read back from the smoothed IDF, ``ln((1 + n) / (1 + df)) + 1``)."""
-    idf = r.vectorizer_.tfidf_.idf_
-    n = r.need_vectors_.shape[0] + r.org_vectors_.shape[0]
-    df = (1.0 + n) / np.exp(idf - 1.0) - 1.0
-    return np.asarray(df >= GENERAL_SHARE * n)
+    """Per vocabulary term: whether at least ``GENERAL_SHARE`` of the documents the IDF
+    was fitted on use it (read back from the smoothed IDF, ``ln((1 + n) / (1 + df)) + 1``);
+    kept while the vectorizer is the same."""
+
+    def general(vec: FieldWeightedTfidf) -> np.ndarray:
+        n = vec.n_documents_
+        df = (1.0 + n) / np.exp(vec.tfidf_.idf_ - 1.0) - 1.0
+        return np.asarray(df >= GENERAL_SHARE * n)
+
+    return cast(np.ndarray, r._derived("general_terms", general, "vectorizer_"))
 
 
 def _merged(terms: list[tuple[str, float]], limit: int) -> list[TermContribution]:

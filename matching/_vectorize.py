@@ -106,6 +106,7 @@ class FieldWeightedTfidf(BaseEstimator):
             max_df=self.max_df,
             dtype=np.float64,
         ).fit(docs)
+        self.n_documents_ = len(needs) + len(orgs)  # what the IDF was fitted on
         self.vocabulary_: dict[str, int] = self.tfidf_.vocabulary_
         self.names_: np.ndarray = self.tfidf_.get_feature_names_out()
         # The form a person reads for each token: its most frequent spelling in the data.
