@@ -19,6 +19,7 @@ from matching import (
     evaluate_ranker,
     format_table,
 )
+from matching._areas import DEFAULT_AREA_FACTORS
 from matching._vectorize import DEFAULT_NEED_WEIGHTS, DEFAULT_ORG_WEIGHTS
 
 
@@ -51,20 +52,7 @@ def variants() -> dict[str, TfidfRanker | BM25Ranker]:
         "no field signal": TfidfRanker(field_weight=0.0),
         "field signal 0.25": TfidfRanker(field_weight=0.25),
         "field signal 0.75": TfidfRanker(field_weight=0.75),
-        "no area signal": TfidfRanker(
-            area_factors=dict.fromkeys(
-                [
-                    "same",
-                    "ward",
-                    "both_citywide",
-                    "citywide_org",
-                    "citywide_need",
-                    "unknown",
-                    "other",
-                ],
-                1.0,
-            )
-        ),
+        "no area signal": TfidfRanker(area_factors=dict.fromkeys(DEFAULT_AREA_FACTORS, 1.0)),
         "no members-only signal": TfidfRanker(members_only_factor=1.0),
         "no thesaurus expansion": TfidfRanker(expansion_weight=0.0),
         "thesaurus expansion 0.4": TfidfRanker(expansion_weight=0.4),
@@ -79,18 +67,7 @@ def variants() -> dict[str, TfidfRanker | BM25Ranker]:
             expansion_weight=0.0,
             semantic_weight=0.0,
             members_only_factor=1.0,
-            area_factors=dict.fromkeys(
-                [
-                    "same",
-                    "ward",
-                    "both_citywide",
-                    "citywide_org",
-                    "citywide_need",
-                    "unknown",
-                    "other",
-                ],
-                1.0,
-            ),
+            area_factors=dict.fromkeys(DEFAULT_AREA_FACTORS, 1.0),
         ),
         "bm25 (baseline)": BM25Ranker(),
     }

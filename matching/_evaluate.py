@@ -9,6 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ._areas import DEFAULT_AREA_FACTORS
 from ._metrics import mrr, ndcg_at_k, recall_at_k
 from ._protocols import (
     PROTOCOLS,
@@ -125,10 +126,7 @@ def plain_tfidf() -> TfidfRanker:
         dense_weight=0.0,
         neighbour_weight=0.0,
         diversity=0.0,
-        area_factors=dict.fromkeys(
-            ("same", "ward", "both_citywide", "citywide_org", "citywide_need", "unknown", "other"),
-            1.0,
-        ),
+        area_factors=dict.fromkeys(DEFAULT_AREA_FACTORS, 1.0),
     )
 
 
