@@ -6,9 +6,11 @@ file twice changes nothing the second time. A file with any bad row raises
 
 The rows are written in bulk, inside the caller's transaction: the stored rows are read
 in chunks of keys, the new ones inserted and the changed ones updated in batches of
-``BATCH`` (one statement each, no flush per row). The import writes one audit row that
-says which file it was, by whom, the counts, and the keys it created and updated; the
-matching index reads that row (``index.MatchingIndex``) and refits after a change.
+``BATCH`` (one statement each, no flush per row). An import of more than ``FILL_INLINE``
+rows writes their search text without its lemma line, which ``search_fill`` adds after
+the import (``search``). The import writes one audit row that says which file it was, by
+whom, the counts, and the keys it created and updated; the matching index reads that row
+(``index.MatchingIndex``) and applies those rows, or refits after a big change.
 """
 
 from __future__ import annotations
@@ -36,12 +38,15 @@ from .models import (
     utcnow,
 )
 from .needs import department_named
-from .search import search_text
+from .search import pending_text, with_lemmas
 
 # rows per INSERT / UPDATE statement, and keys per ``IN (...)`` (under SQLite's limit of
 # 32,766 bound variables, and a short statement on PostgreSQL)
 BATCH = 1000
 KEY_CHUNK = 2000
+# an import that writes more rows than this leaves their search text's lemma line to
+# ``search_fill`` (tokenising is most of its time); a smaller one writes it itself
+FILL_INLINE = 1000
 
 _NEED_COLUMNS = ("title", "description", "goal", "fields", "areas", "forms", "contact_name")
 _ORG_COLUMNS = (
@@ -56,6 +61,10 @@ _ORG_COLUMNS = (
     "contact_email",
     "contact_phone",
 )
+
+
+# a profile's searched fields, in ``search``'s order (a need's: title, description, goal)
+_ORG_SEARCHED = ("name", "activities", "offerings", "wishes")
 
 
 def _need_values(n: matching.Need, *, deadline: bool = False) -> dict[str, Any]:
@@ -211,13 +220,14 @@ def import_organizations(
     return plan
 
 
-def _text(model: type[Need] | type[Organization], key: str, values: Mapping[str, Any]) -> str:
-    """The row's ``search_text`` (what ``search``'s ORM events write for one row)."""
-    if model is Need:
-        return search_text(key, values["title"], values["description"], values["goal"])
-    return search_text(
-        key, values["name"], values["activities"], values["offerings"], values["wishes"]
-    )
+def _text(
+    model: type[Need] | type[Organization], key: str, values: Mapping[str, Any], *, fill: bool
+) -> str:
+    """The row's ``search_text``: what ``search``'s ORM events write for one row, or
+    (``fill`` false) its pending text, whose lemma line ``search_fill`` adds."""
+    fields = ("title", "description", "goal") if model is Need else _ORG_SEARCHED
+    text = pending_text(key, *(values[f] for f in fields))
+    return with_lemmas(text) if fill else text
 
 
 def _upsert(
@@ -236,13 +246,14 @@ def _upsert(
     plan = _diff(rows, stored)
     values = dict(rows)
     now = utcnow()
+    fill = len(plan.created) + len(plan.updated) <= FILL_INLINE
     connection = session.connection()
     new = [
         {
             "key": key,
             "status": status,
             **values[key],
-            "search_text": _text(model, key, values[key]),
+            "search_text": _text(model, key, values[key], fill=fill),
             "created_at": now,
             "updated_at": now,
         }
@@ -262,7 +273,7 @@ def _upsert(
             {
                 "b_id": stored[key]["id"],
                 **{f"b_{c}": v for c, v in values[key].items()},
-                "b_search_text": _text(model, key, values[key]),
+                "b_search_text": _text(model, key, values[key], fill=fill),
                 "b_updated_at": now,
             }
             for key in plan.updated
