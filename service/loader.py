@@ -5,10 +5,11 @@ file twice changes nothing the second time. A file with any bad row raises
 ``matching.DataFormatError`` before anything is written.
 
 The rows are written in bulk, inside the caller's transaction: the stored rows are read
-in chunks of keys, the new ones inserted and the changed ones updated in batches of
-``BATCH`` (one statement each, no flush per row). An import of more than ``FILL_INLINE``
-rows writes their search text without its lemma line, which ``search_fill`` adds after
-the import (``search``). The import writes one audit row that says which file it was, by
+by key (one array of keys on PostgreSQL, chunks of keys on SQLite), the new ones inserted
+(one ``COPY`` on PostgreSQL, batches of ``BATCH`` on SQLite) and the changed ones updated
+in batches of ``BATCH`` (one statement each, no flush per row). An import of more than
+``FILL_INLINE`` rows writes their search text without its lemma line, which
+``search_fill`` adds after the import (``search``). The import writes one audit row that says which file it was, by
 whom, the counts, and the keys it created and updated; the matching index reads that row
 (``index.MatchingIndex``) and applies those rows, or refits after a big change.
 """
@@ -20,7 +21,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, bindparam, insert, select, update
+from sqlalchemy import ARRAY, ColumnElement, Table, Text, any_, bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel
 
 import matching
@@ -40,8 +42,8 @@ from .models import (
 from .needs import department_named
 from .search import pending_text, with_lemmas
 
-# rows per INSERT / UPDATE statement, and keys per ``IN (...)`` (under SQLite's limit of
-# 32,766 bound variables, and a short statement on PostgreSQL)
+# rows per INSERT / UPDATE statement, and keys per ``IN (...)`` on SQLite (under its limit
+# of 32,766 bound variables)
 BATCH = 1000
 KEY_CHUNK = 2000
 # an import that writes more rows than this leaves their search text's lemma line to
@@ -142,10 +144,40 @@ def _stored(
         query = query.join(dept, dept.c.id == table.c.department_id)
     connection = session.connection()
     out: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(keys, KEY_CHUNK):
-        for row in connection.execute(query.where(table.c.key.in_(chunk))).mappings():
+    postgres = connection.dialect.name == "postgresql"
+    # PostgreSQL takes the keys as one array (``= ANY``), not one bound value each
+    for chunk in [keys] if postgres else _chunks(keys, KEY_CHUNK):
+        where = (
+            table.c.key == any_(bindparam("keys", list(chunk), type_=ARRAY(Text)))
+            if postgres
+            else table.c.key.in_(chunk)
+        )
+        for row in connection.execute(query.where(where)).mappings():
             out[row["key"]] = dict(row)
     return out
+
+
+def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (each with the same columns): PostgreSQL's ``COPY``, its fastest
+    bulk write, in the session's transaction; elsewhere an INSERT per ``BATCH`` rows."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        for batch in _chunks(rows, BATCH):
+            connection.execute(insert(table), list(batch))
+        return
+    columns = list(rows[0])
+    names = ", ".join(f'"{c}"' for c in columns)
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    cursor: Any = connection.connection.cursor()  # psycopg's, on the same connection
+    errors = connection.dialect.loaded_dbapi.Error
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+    except errors as exc:  # as SQLAlchemy raises it (a key written meanwhile: IntegrityError)
+        raise DBAPIError.instance(statement, None, exc, errors) from exc
+    finally:
+        cursor.close()
 
 
 def _diff(
@@ -251,7 +283,7 @@ def _upsert(
     new = [
         {
             "key": key,
-            "status": status,
+            "status": str(status),
             **values[key],
             "search_text": _text(model, key, values[key], fill=fill),
             "created_at": now,
@@ -259,8 +291,8 @@ def _upsert(
         }
         for key in plan.created
     ]
-    for batch in _chunks(new, BATCH):
-        connection.execute(insert(table), list(batch))
+    if new:
+        _insert(session, table, new)
     if plan.updated:
         # bound names differ from the column names (SQLAlchemy reserves those in SET)
         changed = [*columns, "search_text", "updated_at"]

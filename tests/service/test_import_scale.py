@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlmodel import Session, select
 
+import matching
 from matching._io import ORG_COLUMNS
+from service import imports, loader
 from service.config import Settings
 from service.db import make_engine
+from service.errors import Conflict
 from service.index import REFIT_MIN_CHANGES
+from service.migrate import upgrade
 from service.models import AuditLog, Organization
 
 from ..conftest import ORG_ROWS
@@ -139,3 +146,47 @@ def test_a_big_import_refits(api: Server) -> None:
     fit, seen = after["version"].split("+")
     assert fit != _fit(before) and fit == f"fit{seen}"  # refitted over the import's rows
     assert after["organizations"] == len(ORG_ROWS) + len(rows)
+
+
+def test_rows_another_process_wrote_meanwhile_make_a_conflict(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes import the same new rows (``_APPLYING`` orders imports inside one
+    process only): the one whose write (PostgreSQL: ``COPY``) meets the other's keys is
+    a conflict that wrote nothing, not a server error."""
+    upgrade(empty_database)
+    engine = make_engine(Settings(database_url=empty_database).sqlalchemy_url)
+    data = _org_csv([list(r) for r in ORG_ROWS])
+    orgs = matching.parse_organizations(matching.read_table(data, filename="a.csv")).items
+    writing = threading.Event()
+    insert = loader._insert
+
+    def announced(*args: Any) -> None:
+        writing.set()
+        insert(*args)
+
+    monkeypatch.setattr(loader, "_insert", announced)
+    outcome: list[object] = []
+
+    def second() -> None:
+        with Session(engine) as session:
+            try:
+                imports.run_import(session, "organizations", data, "b.csv", user=None, apply=True)
+            except Conflict as exc:
+                outcome.append(exc.code)
+
+    try:
+        with Session(engine) as first:
+            loader.import_organizations(first, orgs, user=None, commit=False)  # not committed
+            writing.clear()
+            thread = threading.Thread(target=second)
+            thread.start()
+            assert writing.wait(30)  # the second planned the rows as new, and writes them
+            first.commit()
+        thread.join(60)
+        assert outcome == ["IMPORT_CONFLICT"]
+        with Session(engine) as session:
+            assert len(session.exec(select(Organization)).all()) == len(ORG_ROWS)
+            assert len(_imports(engine)) == 1  # the first's audit row only
+    finally:
+        engine.dispose()
