@@ -9,9 +9,10 @@ by key (one array of keys on PostgreSQL, chunks of keys on SQLite), the new ones
 (one ``COPY`` on PostgreSQL, batches of ``BATCH`` on SQLite) and the changed ones updated
 in batches of ``BATCH`` (one statement each, no flush per row). An import of more than
 ``FILL_INLINE`` rows writes their search text without its lemma line, which
-``search_fill`` adds after the import (``search``). The import writes one audit row that says which file it was, by
-whom, the counts, and the keys it created and updated; the matching index reads that row
-(``index.MatchingIndex``) and applies those rows, or refits after a big change.
+``search_fill`` adds after the import (``search``). The import writes one audit row that
+says which file it was, by whom, the counts, and the keys it created and updated; the
+matching index reads that row (``index.MatchingIndex``) and applies those rows, or refits
+after a big change.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from .models import (
     utcnow,
 )
 from .needs import department_named
-from .search import pending_text, with_lemmas
+from .search import pending_text, search_text
 
 # rows per INSERT / UPDATE statement, and keys per ``IN (...)`` on SQLite (under its limit
 # of 32,766 bound variables)
@@ -258,8 +259,8 @@ def _text(
     """The row's ``search_text``: what ``search``'s ORM events write for one row, or
     (``fill`` false) its pending text, whose lemma line ``search_fill`` adds."""
     fields = ("title", "description", "goal") if model is Need else _ORG_SEARCHED
-    text = pending_text(key, *(values[f] for f in fields))
-    return with_lemmas(text) if fill else text
+    parts = (key, *(values[f] for f in fields))
+    return search_text(*parts) if fill else pending_text(*parts)
 
 
 def _upsert(

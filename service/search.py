@@ -10,14 +10,14 @@ when every one of its lemmas is among the row's:
 - 子ども finds 子供 and こども (one UniDic lemma, 子供); 見守り finds 見守る;
 - the need's goal (協働で実現したいこと) is searched too, and a profile's menu and wishes.
 
-A bulk import of more than ``loader.FILL_INLINE`` rows writes the normalised line alone
-(tokenising is most of an import's time) and ``search_fill`` adds the lemma line in the
-background: a row is *pending* while its text has no new line (``normalize_text`` folds
-every new line into a space). Meanwhile a pending row matches on its text: the query as a
-substring, as above, or each of the query's words (its lemma or as written) somewhere in
-it. So a search still finds pending rows by what they say; a lemma written another way
-(こども for 子ども's 子供) is found once the fill has reached the row. After the fill a row
-answers exactly as if its lemmas had been written with it.
+A bulk import of more than ``loader.FILL_INLINE`` rows writes the normalised text alone
+(tokenising is most of an import's time), after a new line that marks the row *pending*
+(``PENDING``: a normalised text never starts with white space), and ``search_fill`` writes
+the value above in the background. Meanwhile a pending row matches on its text: the query
+as a substring, as above, or each of the query's words (its lemma, or as the query writes
+it) somewhere in it. So a search still finds pending rows by what they say; a lemma
+written another way (a query 子供 and a row's こども) finds the row once the fill has
+reached it. After the fill a row holds exactly what it would have been written with.
 
 ``LIKE`` over one normalised column behaves the same on both databases (no collation,
 no ``ILIKE``, no full-text extension to install).
@@ -27,20 +27,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, event, false, not_, or_
+from sqlalchemy import ColumnElement, and_, event, false, or_
 from sqlmodel import col
 
 from matching import JapaneseTokenizer, normalize_text
 
 from .models import Need, Organization
 
-__all__ = ["matches", "pending_text", "search_text", "with_lemmas"]
+__all__ = ["PENDING", "filled", "matches", "pending_text", "search_text"]
 
 _TOKENIZER = JapaneseTokenizer(stop_words=None, bigrams=False)
 # a query's lemmas: at most this many are required (a pasted paragraph still searches)
 MAX_QUERY_TERMS = 8
-# what separates a row's text from its lemma line; never inside a normalised text
-LEMMA_LINE = "\n"
+# what a pending row's value starts with (its lemma line still to come): never the first
+# character of a normalised text, and never in a query
+PENDING = "\n"
 
 
 def _words(text: str) -> dict[str, str]:
@@ -54,20 +55,28 @@ def _words(text: str) -> dict[str, str]:
     return words
 
 
-def pending_text(*parts: str | None) -> str:
-    """The column's value for a row whose lemma line ``search_fill`` adds later."""
+def _normalized(*parts: str | None) -> str:
     return normalize_text("\n".join(p for p in parts if p))
 
 
-def with_lemmas(text: str) -> str:
-    """A pending row's value with its lemma line: what ``search_text`` gives its parts."""
+def _with_lemmas(text: str) -> str:
     lemmas = list(_words(text))
-    return f"{text}{LEMMA_LINE} {' '.join(lemmas)} " if lemmas else f"{text}{LEMMA_LINE}"
+    return f"{text}\n {' '.join(lemmas)} " if lemmas else text
 
 
 def search_text(*parts: str | None) -> str:
     """The column's value for a row whose searchable fields are ``parts``."""
-    return with_lemmas(pending_text(*parts))
+    return _with_lemmas(_normalized(*parts))
+
+
+def pending_text(*parts: str | None) -> str:
+    """The column's value for a row whose lemma line ``search_fill`` writes later."""
+    return PENDING + _normalized(*parts)
+
+
+def filled(value: str) -> str:
+    """A pending row's value with its lemma line: what ``search_text`` gives its parts."""
+    return _with_lemmas(value.removeprefix(PENDING))
 
 
 def matches(column: Any, query: str) -> ColumnElement[bool]:
@@ -83,7 +92,7 @@ def matches(column: Any, query: str) -> ColumnElement[bool]:
     every = and_(*(column.contains(f" {lemma} ", autoescape=True) for lemma, _ in words))
     # a row whose lemma line is still to come: each word somewhere in its text
     pending = and_(
-        not_(column.contains(LEMMA_LINE)),
+        column.startswith(PENDING),
         *(
             or_(*(column.contains(w, autoescape=True) for w in dict.fromkeys((lemma, written))))
             for lemma, written in words

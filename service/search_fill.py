@@ -7,7 +7,7 @@ in a background thread (``SearchFill``: after an import, and once at start for r
 stopped process left), ``service load`` at its end.
 
 The lemma line is a function of the row's normalised text alone, so the fill reads the
-column, not the fields, and writes a row only if its text is still the one it read: an
+column, not the fields, and writes a row only if its value is still the one it read: an
 edit, or another import, that wrote the row meanwhile wins (an edit writes the whole
 search text; an import's new text is pending again and filled by a later batch). The fill
 changes no field, so ``updated_at`` (an edit's version, ``stale``) stays as it is.
@@ -19,13 +19,13 @@ import logging
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, not_, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from .models import Need, Organization
-from .search import LEMMA_LINE, with_lemmas
+from .search import PENDING, filled
 
 __all__ = ["BATCH", "SearchFill", "fill", "pending_rows"]
 
@@ -36,7 +36,7 @@ _MODELS: tuple[type[Need] | type[Organization], ...] = (Organization, Need)
 
 
 def _pending(model: type[Need] | type[Organization]) -> ColumnElement[bool]:
-    return not_(col(model.search_text).contains(LEMMA_LINE))
+    return col(model.search_text).startswith(PENDING)
 
 
 def pending_rows(session: Session) -> int:
@@ -76,7 +76,7 @@ def fill(
             if not rows:
                 break
             last = int(rows[-1][0] or 0)
-            params = [{"b_id": i, "b_old": text, "b_new": with_lemmas(text)} for i, text in rows]
+            params = [{"b_id": i, "b_old": text, "b_new": filled(text)} for i, text in rows]
             session.connection().execute(statement, params)
             session.commit()
             done += len(rows)

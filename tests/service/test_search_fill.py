@@ -22,7 +22,7 @@ from service.config import Settings
 from service.db import make_engine
 from service.migrate import upgrade
 from service.models import Organization
-from service.search import LEMMA_LINE, matches, pending_text, search_text, with_lemmas
+from service.search import PENDING, filled, matches, pending_text, search_text
 
 from .conftest import Server
 from .helpers import ok
@@ -93,12 +93,12 @@ def database(empty_database: str) -> Any:
     engine.dispose()
 
 
-def test_the_lemma_line_follows_the_text_alone() -> None:
-    text = pending_text("F1", "子ども食堂", None, "見守り")
-    assert LEMMA_LINE not in text  # normalize_text folds every new line
-    assert with_lemmas(text) == search_text("F1", "子ども食堂", None, "見守り")
-    assert with_lemmas(text).startswith(text + LEMMA_LINE) and " 子供 " in with_lemmas(text)
-    assert search_text("123") == "123" + LEMMA_LINE  # no lemma: the line is there, empty
+def test_a_pending_value_is_marked_and_filled_from_itself_alone() -> None:
+    parts = ("F1", "子ども食堂", None, "見守り")
+    pending = pending_text(*parts)
+    assert pending.startswith(PENDING) and not search_text(*parts).startswith(PENDING)
+    assert filled(pending) == search_text(*parts) == f"{pending[1:]}\n 子供 食堂 見守る "
+    assert filled(pending_text("123")) == search_text("123") == "123"  # no lemma, no line
 
 
 def test_a_big_import_is_searched_while_pending_and_exactly_once_filled(
@@ -110,7 +110,7 @@ def test_a_big_import_is_searched_while_pending_and_exactly_once_filled(
             session, "organizations", _csv(PROFILES), "big.csv", user=None, apply=True
         )
         stored = _stored(session)
-        assert all(LEMMA_LINE not in t for t in stored.values())  # every row pending
+        assert all(t.startswith(PENDING) for t in stored.values())  # every row pending
         assert search_fill.pending_rows(session) == 4
         # issued before the fill: found by what the rows say
         assert {q: _found(session, q) for q in SAME_WORDS} == SAME_WORDS
@@ -146,11 +146,11 @@ def test_the_fill_keeps_what_was_written_after_it_read(
     monkeypatch.setattr(loader, "FILL_INLINE", 0)
     with Session(database) as session:
         imports.run_import(session, "organizations", _csv(PROFILES), "a.csv", user=None, apply=True)
-    lemmas = search_fill.with_lemmas
+    lemmas = search_fill.filled
     edited = search_text("F1", "ひまわりの会", "花壇づくり", "", "")
 
-    def meanwhile(text: str) -> str:
-        if text.startswith("f1 "):  # the first row of the batch: the others write now
+    def meanwhile(value: str) -> str:
+        if value == pending_text("F1", *PROFILES[0][1:]):  # the batch's first: others write now
             with Session(database) as other:
                 row = other.exec(select(Organization).where(Organization.key == "F1")).one()
                 row.activities, row.offerings = "花壇づくり", ""
@@ -160,9 +160,9 @@ def test_the_fill_keeps_what_was_written_after_it_read(
                 imports.run_import(
                     other, "organizations", _csv(again), "b.csv", user=None, apply=True
                 )
-        return lemmas(text)
+        return lemmas(value)
 
-    monkeypatch.setattr(search_fill, "with_lemmas", meanwhile)
+    monkeypatch.setattr(search_fill, "filled", meanwhile)
     with Session(database) as session:
         assert search_fill.fill(session) == 4  # went through four: two kept what they had
         stored = _stored(session)
@@ -170,7 +170,7 @@ def test_the_fill_keeps_what_was_written_after_it_read(
         assert stored["F2"] == pending_text(
             "F2", "ＮＰＯ法人ﾊﾟﾗｽﾎﾟｰﾂ振興会", "車いすバスケットの練習会。"
         )
-        monkeypatch.setattr(search_fill, "with_lemmas", lemmas)
+        monkeypatch.setattr(search_fill, "filled", lemmas)
         assert search_fill.fill(session) == 1  # the new pending text, in the next run
         assert _found(session, "練習会") == {"F2"} and _found(session, "スポーツ体験") == set()
         assert _found(session, "花壇") == {"F1", "F3"}
