@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,9 @@ from service.models import Organization
 from service.search import PENDING, filled, matches, pending_text, search_text
 
 from .conftest import Server
-from .helpers import ok
+from .helpers import csrf_of, ok
 from .test_cli import run
+from .test_pages import login
 
 # key, name, activities, offerings, wishes
 PROFILES = [
@@ -193,6 +195,29 @@ def test_an_import_through_the_api_is_filled_by_the_server(
         return {o["key"] for o in ok(coord.get("/api/organizations", params={"q": q}))["items"]}
 
     assert {q: found(q) for q in OTHER_FORMS} == OTHER_FORMS
+
+
+def test_an_import_through_the_page_is_filled_by_the_server(
+    api: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader, "FILL_INLINE", 0)
+    page = login(api, "coord")
+    token = csrf_of(page.get("/files"))
+    shown = page.post(
+        "/files/import",
+        data={"kind": "organizations", "csrf_token": token},
+        files={"file": ("big.csv", _csv(PROFILES), "text/csv")},
+    )
+    upload = re.search(r'action="/files/import/(\d+)"', shown.text)
+    assert upload, shown.text
+    done = page.post(
+        f"/files/import/{upload.group(1)}", data={"choice": "all", "csrf_token": token}
+    )
+    assert done.status_code == 200 and "取り込みました" in done.text
+    assert api.app.state.search_fill.wait(timeout=60)  # type: ignore[attr-defined]
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        assert search_fill.pending_rows(session) == 0
+        assert {q: _found(session, q) for q in OTHER_FORMS} == OTHER_FORMS
 
 
 def test_the_server_fills_rows_left_pending_when_it_starts(api: Server) -> None:
