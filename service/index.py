@@ -4,8 +4,9 @@ Each server process holds one fitted ``TfidfRanker``. Every change to a need or 
 profile writes an audit row; before ranking, a process reads the audit rows it has not
 seen (one indexed query) and applies them with ``upsert`` / ``remove``, so a profile
 registered through one process is rankable in every process at its next request,
-without a refit. A bulk import writes one audit row for the whole file; a process
-that reads one which wrote rows refits. A full refit (new vocabulary and IDF) runs on
+without a refit. A bulk import writes one audit row for the whole file, with the keys it
+created and updated; a process that reads one applies those rows the same way, or refits
+when they would pass the refit threshold. A full refit (new vocabulary and IDF) runs on
 command, and by itself once the items changed since the last fit pass a quarter of the
 index.
 
@@ -37,6 +38,7 @@ from .models import AuditLog, NeedStatus, OrgStatus, from_tags, int_tags
 REFIT_SHARE = 0.25
 RECHECK = 50
 REFIT_MIN_CHANGES = 50
+_KEY_CHUNK = 2000  # keys per ``IN (...)``: an import's keys read back as row ids
 
 
 def item_key(row_id: int) -> str:
@@ -239,6 +241,11 @@ class MatchingIndex:
             ]
             if rows and any(r[3] == "import" and r[2] is None for r in rows):
                 rows = self._without_noop_imports(session, rows)
+                if self.ranker is not None and rows:
+                    expanded = self._import_rows(session, rows)
+                    if expanded is None:
+                        return True  # a big import: a refit (new vocabulary)
+                    rows = expanded
             if not rows:
                 return False
             if self.ranker is None or any(
@@ -284,6 +291,34 @@ class MatchingIndex:
         }
         self.recent_ids.update(noop)
         return [r for r in rows if r[0] not in noop]
+
+    def _import_rows(self, session: Session, rows: list[Any]) -> list[Any] | None:
+        """``rows`` with each import's row replaced by one row per need or profile it
+        created or updated (its audit id, the entity, the row's id), to be applied like
+        single edits; ``None`` when they would pass the refit threshold (a refit instead)."""
+        assert self.ranker is not None
+        ids = [int(r[0]) for r in rows if r[3] == "import" and r[2] is None]
+        read = select(AuditLog.id, AuditLog.detail).where(col(AuditLog.id).in_(ids))
+        details = {int(i or 0): d for i, d in session.exec(read).all()}
+        if any("created_keys" not in d or "updated_keys" not in d for d in details.values()):
+            return None  # a row that does not list its keys: refit
+        written = sum(len(d["created_keys"]) + len(d["updated_keys"]) for d in details.values())
+        size = len(self.ranker.need_ids_) + len(self.ranker.org_ids_)
+        if self.changes_since_fit + written > max(REFIT_MIN_CHANGES, REFIT_SHARE * size):
+            return None
+        out = []
+        for r in rows:
+            if not (r[3] == "import" and r[2] is None):
+                out.append(r)
+                continue
+            detail = details[int(r[0])]
+            model = models.Need if r[1] == "need" else models.Organization
+            keys = [*detail["created_keys"], *detail["updated_keys"]]
+            for start in range(0, len(keys), _KEY_CHUNK):
+                chunk = keys[start : start + _KEY_CHUNK]
+                found = session.exec(select(model.id).where(col(model.key).in_(chunk))).all()
+                out += [(r[0], r[1], i, "import") for i in found]
+        return out
 
     @staticmethod
     def _load_needs(session: Session, ids: set[int] | None) -> list[matching.Need]:

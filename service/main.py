@@ -38,6 +38,7 @@ from .privacy import views as privacy_views
 from .proposals import views as proposal_views
 from .refresh import ensure_fresh, warm_up
 from .registrations import views as registration_views
+from .search_fill import SearchFill
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,12 +53,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.warm_up:  # fit and rank in the background, not in the first request
             warm_up(engine, app.state.index, top=settings.suggestions_per_need)
+        # the search text a stopped process left without its lemma line (``search_fill``)
+        app.state.search_fill.start()
         # the outbox sent from a thread of the server (KYODO_DELIVER_MAIL), if asked; each
         # run first stores fresh suggestions (a just-published need's mail is queued there)
         app.state.mail_worker = start_worker(engine, settings=settings, before=refresh)
         yield
         if app.state.mail_worker is not None:
             app.state.mail_worker.set()
+        app.state.search_fill.stop(timeout=10)  # the rest is filled at the next start
         engine.dispose()
 
     app = FastAPI(
@@ -75,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     # the index is fitted lazily on the first request that ranks (never at import time)
     app.state.index = MatchingIndex(engine, mail_base_url=settings.base_url)
+    # a big import's search text gets its lemma line in the background (``search_fill``)
+    app.state.search_fill = SearchFill(engine)
     install_handlers(app)
     api = APIRouter(prefix="/api")
     for module in (

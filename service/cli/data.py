@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 import matching
 from matching._console import Progress, ProgressOpt, seconds_since
 
-from .. import imports
+from .. import imports, search_fill
 from ..config import Settings
 from ..db import make_engine
 from ..errors import DomainError
@@ -103,6 +103,8 @@ def load(
             failed = _load_files(
                 session, sources, dry_run=dry_run, accept_valid=accept_valid, limits=limits, say=say
             )
+            if not failed and not dry_run:
+                _fill_search_text(session, say)
     finally:
         engine.dispose()
     if failed:
@@ -192,6 +194,25 @@ def _load_files(
         typer.echo(f"{label}{prefix}: {counts}")
         say(f"{name(report)}: 完了{prefix} {counts}{seconds_since(started)}")
     return any(report.rejected for report in reports) and not accept_valid
+
+
+def _fill_search_text(session: Session, say: Progress) -> None:
+    """The lemma line of the search text a big import left (``search_fill``): the rows
+    are already written and usable; this finishes their keyword search."""
+    pending = search_fill.pending_rows(session)
+    if not pending:
+        return
+    started = time.perf_counter()
+    said = [0]  # the last tenth said: a few lines, not one per batch
+
+    def batch(done: int) -> None:
+        if done * 10 // pending > said[0]:
+            said[0] = done * 10 // pending
+            say(f"検索用の語を準備中: {done}/{pending}件")
+
+    say(f"検索用の語を準備中（{pending}件）")
+    done = search_fill.fill(session, on_batch=batch)
+    say(f"検索用の語: 完了 {done}件{seconds_since(started)}")
 
 
 def create_user_command(

@@ -384,6 +384,9 @@ async def apply_upload(
         apply=True,
         accept_valid=choice == "valid",
     )
+    if result.applied and (result.created or result.updated):
+        # a big import's search text gets its lemma line in the background (search_fill)
+        request.app.state.search_fill.start()
     session.delete(pending)
     session.commit()
     return render(

@@ -83,4 +83,7 @@ async def import_file(
         apply=apply,
         accept_valid=accept_valid,
     )
+    if report.applied and (report.created or report.updated):
+        # a big import's search text gets its lemma line in the background (search_fill)
+        request.app.state.search_fill.start()
     return asdict(report)
