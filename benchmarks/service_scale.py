@@ -276,7 +276,7 @@ def run(args: argparse.Namespace, url: str, log_dir: Path) -> None:
 
     # 3. once warm
     latencies = [timed_get(client, f"/api/needs/{i}/suggestions")[0] * 1000 for i in needs]
-    fresh, posts, gets = [], [], []
+    fresh, posts, gets, moved = [], [], [], []
     for k in range(10):
         need_id = needs[k * 7 % len(needs)]
         top = client.get(f"/api/needs/{need_id}/suggestions").json()[0]
@@ -295,13 +295,14 @@ def run(args: argparse.Namespace, url: str, log_dir: Path) -> None:
         fresh.append((t2 - t0) * 1000)
         posts.append((t1 - t0) * 1000)
         gets.append((t2 - t1) * 1000)
+        moved.append(client.get("/api/index").json()["progress"]["last_total"])
     say(
         f"warm: GET /api/needs/{{id}}/suggestions ({len(latencies)} needs) p50 "
         f"{percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms; "
         f"registered → suggested (POST + next GET, 10 groups) median "
         f"{statistics.median(fresh):.0f} ms, max {max(fresh):.0f} ms (POST median "
-        f"{statistics.median(posts):.0f} ms, GET median {statistics.median(gets):.0f} ms); "
-        f"{load()}"
+        f"{statistics.median(posts):.0f} ms, GET median {statistics.median(gets):.0f} ms; "
+        f"needs ranked again median {statistics.median(moved):.0f}, max {max(moved)}); {load()}"
     )
     orgs = client.get("/api/organizations", params={"limit": 100}).json()["items"]
     server.stop()
