@@ -1,7 +1,7 @@
 """The service at a prefecture's size on PostgreSQL, through the real CLI's server (#14).
 
     python benchmarks/service_scale.py --profiles 50000 [--database-url URL] [--keep]
-        [--users 50] [--seconds 30] [--workers 1 2] [--port 8797] [--skip-load]
+        [--users 50] [--seconds 30] [--workers 1 2] [--port 8797] [--skip-load | --load-only]
 
 Data: N profiles and N / 5 needs recombined from the corpus as ``benchmarks/scale.py``
 makes them, imported into a scratch PostgreSQL database (127.0.0.1:5432, user postgres;
@@ -195,7 +195,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--port", type=int, default=8797)
-    parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--skip-load", action="store_true", help="phases 1–3 only")
+    parser.add_argument("--load-only", action="store_true", help="phase 4 only")
     args = parser.parse_args()
     database = None
     url = args.database_url
@@ -216,34 +217,56 @@ def main() -> None:
 def run(args: argparse.Namespace, url: str, log_dir: Path) -> None:
     print(f"{args.profiles} profiles, {args.profiles // 5} needs; PostgreSQL; {load()}")
     print(f"import: {prepare(url, args.profiles):.1f} s; server logs in {log_dir}")
-    say = print
-
-    # 1. the first start: nothing stored
     server = Server(url, args.port, 1, log_dir)
-    base = server.base
     token = httpx.post(
-        f"{base}/api/auth/token", data={"username": "chief", "password": PASSWORD}
+        f"{server.base}/api/auth/token", data={"username": "chief", "password": PASSWORD}
     ).json()["access_token"]
-    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
+    client = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"})
     needs = [n["id"] for n in client.get("/api/needs", params={"limit": 100}).json()["items"]]
     needs += [
         n["id"]
         for n in client.get("/api/needs", params={"limit": 100, "offset": 100}).json()["items"]
     ]
-    with psycopg.connect(Settings(database_url=url).database_url) as c:
+    orgs = [o["id"] for o in client.get("/api/organizations", params={"limit": 50}).json()["items"]]
+    if args.load_only:
+        server.stop()
+    else:
+        first_start(client, server, url, needs)
+        server = restart(client, server, url, args, log_dir, needs)
+        warm(client, needs)
+        server.stop()
+    if not args.skip_load:
+        load_figures(args, url, log_dir, client, token, needs, orgs)
+    client.close()
+
+
+def first_start(client: httpx.Client, server: Server, url: str, needs: list[int]) -> None:
+    """1. The first start: nothing stored (skipped when something is)."""
+    with psycopg.connect(url) as c:
         stored = c.execute("SELECT count(*) FROM suggestion").fetchone()
-    accept = server.accepted - server.started
     if stored and stored[0]:
-        say(f"first start skipped: {stored[0]} suggestions already stored")
+        print(f"first start skipped: {stored[0]} suggestions already stored")
     else:
         seconds, r = timed_get(client, f"/api/needs/{needs[0]}/suggestions")
-        total = warmed(client, base, workers=1, since=server.started)
-        say(
-            f"first start: accepting after {accept:.1f} s; the first need's suggestions "
-            f"(nothing stored) {seconds:.1f} s after ({source(r)}, {len(r.json())} rows); "
-            f"warm-up {total:.1f} s from the start; {load()}"
+        total = warmed(client, server.base, workers=1, since=server.started)
+        print(
+            f"first start: accepting after {server.accepted - server.started:.1f} s; the "
+            f"first need's suggestions (nothing stored) {seconds:.1f} s after "
+            f"({source(r)}, {len(r.json())} rows); warm-up {total:.1f} s from the start; "
+            f"{load()}"
         )
-    warmed(client, base, workers=1, since=server.started)
+    warmed(client, server.base, workers=1, since=server.started)
+
+
+def restart(
+    client: httpx.Client,
+    server: Server,
+    url: str,
+    args: argparse.Namespace,
+    log_dir: Path,
+    needs: list[int],
+) -> Server:
+    """2. A restart: every need stored but one published just before."""
     new = client.post(
         "/api/needs",
         json={
@@ -256,16 +279,14 @@ def run(args: argparse.Namespace, url: str, log_dir: Path) -> None:
         },
     ).json()["id"]
     server.stop()
-
-    # 2. a restart: every need stored but the one just published
     server = Server(url, args.port, 1, log_dir)
     accepted = server.accepted
     s_stored, r_stored = timed_get(client, f"/api/needs/{needs[1]}/suggestions")
     after_stored = time.perf_counter() - accepted
     s_new, r_new = timed_get(client, f"/api/needs/{new}/suggestions")
     after_new = time.perf_counter() - accepted
-    total = warmed(client, base, workers=1, since=server.started)
-    say(
+    total = warmed(client, server.base, workers=1, since=server.started)
+    print(
         f"restart: accepting after {accepted - server.started:.1f} s; a stored need's "
         f"suggestions answered {after_stored * 1000:.0f} ms after (the request "
         f"{s_stored * 1000:.0f} ms; {source(r_stored)}, {len(r_stored.json())} rows); the need "
@@ -273,8 +294,11 @@ def run(args: argparse.Namespace, url: str, log_dir: Path) -> None:
         f"{source(r_new)}, {len(r_new.json())} rows); warm-up {total:.1f} s from the start; "
         f"{load()}"
     )
+    return server
 
-    # 3. once warm
+
+def warm(client: httpx.Client, needs: list[int]) -> None:
+    """3. Once warm: one need's suggestions; a registration → in a need's suggestions."""
     latencies = [timed_get(client, f"/api/needs/{i}/suggestions")[0] * 1000 for i in needs]
     fresh, posts, gets, moved = [], [], [], []
     for k in range(10):
@@ -296,7 +320,7 @@ def run(args: argparse.Namespace, url: str, log_dir: Path) -> None:
         posts.append((t1 - t0) * 1000)
         gets.append((t2 - t1) * 1000)
         moved.append(client.get("/api/index").json()["progress"]["last_total"])
-    say(
+    print(
         f"warm: GET /api/needs/{{id}}/suggestions ({len(latencies)} needs) p50 "
         f"{percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms; "
         f"registered → suggested (POST + next GET, 10 groups) median "
@@ -304,34 +328,40 @@ def run(args: argparse.Namespace, url: str, log_dir: Path) -> None:
         f"{statistics.median(posts):.0f} ms, GET median {statistics.median(gets):.0f} ms; "
         f"needs ranked again median {statistics.median(moved):.0f}, max {max(moved)}); {load()}"
     )
-    orgs = client.get("/api/organizations", params={"limit": 100}).json()["items"]
-    server.stop()
-    if args.skip_load:
-        return
 
-    # 4. load, per worker count
+
+def load_figures(
+    args: argparse.Namespace,
+    url: str,
+    log_dir: Path,
+    client: httpx.Client,
+    token: str,
+    needs: list[int],
+    orgs: list[int],
+) -> None:
+    """4. Load, per worker count, and each worker's memory."""
     from load_test import run as drive  # (benchmarks/ is on the path as a script)
 
     paths = (
         [f"/api/needs/{i}" for i in needs[:100]]
         + [f"/api/needs/{i}/suggestions" for i in needs[:100]]
-        + [f"/api/organizations/{o['id']}" for o in orgs[:50]]
+        + [f"/api/organizations/{i}" for i in orgs]
         + ["/api/needs?limit=20"] * 20
     )
-    say(f"load: {args.users} users, {args.seconds:g} s a phase, the driver on the same machine")
-    say("| workers | phase | requests | req/s | p50 ms | p95 ms | errors | load |")
-    say("|---:|---|---:|---:|---:|---:|---:|---|")
+    print(f"load: {args.users} users, {args.seconds:g} s a phase, the driver on this machine")
+    print("| workers | phase | requests | req/s | p50 ms | p95 ms | errors | load |")
+    print("|---:|---|---:|---:|---:|---:|---:|---|")
     for workers in args.workers:
         server = Server(url, args.port, workers, log_dir)
         try:
-            total = warmed(client, base, workers=workers, since=server.started)
-            say(f"| {workers} | warm-up (every worker) | | | | | | {total:.0f} s, {load()} |")
-            asyncio.run(drive(base, token, paths, args.users, 10, paced=False))  # warm caches
+            total = warmed(client, server.base, workers=workers, since=server.started)
+            print(f"| {workers} | warm-up (every worker) | | | | | | {total:.0f} s, {load()} |")
+            asyncio.run(drive(server.base, token, paths, args.users, 10, paced=False))
             for name, paced in (("paced (1 req/s each)", True), ("closed loop", False)):
                 latencies, errors, elapsed = asyncio.run(
-                    drive(base, token, paths, args.users, args.seconds, paced)
+                    drive(server.base, token, paths, args.users, args.seconds, paced)
                 )
-                say(
+                print(
                     f"| {workers} | {name} | {len(latencies)} | {len(latencies) / elapsed:.0f} "
                     f"| {statistics.median(latencies):.1f} | {percentile(latencies, 0.95):.1f} "
                     f"| {len(errors)}{' ' + str(sorted(set(errors))) if errors else ''} "
@@ -339,13 +369,12 @@ def run(args: argparse.Namespace, url: str, log_dir: Path) -> None:
                 )
             for pid in server.workers():
                 rss, pss, peak = memory(pid)
-                say(
+                print(
                     f"| {workers} | memory, worker {pid} | | | | | | RSS {rss:.0f} MiB, "
                     f"PSS {pss:.0f} MiB, peak RSS {peak:.0f} MiB |"
                 )
         finally:
             server.stop()
-    client.close()
 
 
 if __name__ == "__main__":
