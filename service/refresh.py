@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 ANALYZE_AFTER = 500
 # needs ranked and stored per transaction of a refresh
 CHUNK = 200
-# the fit after which each index last froze the process's heap (``_freeze``)
+# the fit after which each index last froze the process's heap (``_freeze``), and the
+# size (needs and profiles) from which it does: below it a full pass is cheap anyway
+FREEZE_FROM = 5000
 _FROZEN: weakref.WeakKeyDictionary[MatchingIndex, int] = weakref.WeakKeyDictionary()
 
 
@@ -110,7 +112,9 @@ def _freeze(index: MatchingIndex) -> None:
     stored, and held up every request meanwhile. What the previous fit froze is let go
     first (unfreeze, then one full pass). The ranker has no reference cycles: a copy an
     edit replaces is freed by its reference count, frozen or not."""
-    if _FROZEN.get(index) == index.fitted_audit_id:
+    ranker = index.ranker
+    size = len(ranker.need_ids_) + len(ranker.org_ids_) if ranker is not None else 0
+    if size < FREEZE_FROM or _FROZEN.get(index) == index.fitted_audit_id:
         return
     gc.unfreeze()
     gc.collect()
