@@ -6,8 +6,9 @@ For each worker count: a scratch PostgreSQL database (127.0.0.1:5432, user postg
 with the bundled corpus, the real CLI's server in its own process(es), the suggestions
 stored once (the first request), then an asyncio httpx driver on loopback:
 
-- **paced**: every user sends one request a second (think time, jittered 0.5–1.5 s), a
-  mix of a need, its suggestions, the need list and a group's profile: p50/p95, errors;
+- **paced**: every user sends one request a second (think time, jittered 0.5–1.5 s; the
+  users' first requests spread over the first second), a mix of a need, its
+  suggestions, the need list and a group's profile: p50/p95, errors;
 - **closed loop**: every user sends its next request as soon as the last is answered:
   requests a second, p50/p95, errors.
 
@@ -82,6 +83,8 @@ async def user(
     seed: int,
 ) -> None:
     rng = random.Random(seed)
+    if paced:  # users arrive over the first second, not all in the same millisecond
+        await asyncio.sleep(rng.uniform(0.0, 1.0))
     while time.monotonic() < until:
         path = rng.choice(paths)
         t0 = time.perf_counter()

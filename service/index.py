@@ -23,7 +23,7 @@ import copy
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -34,6 +34,9 @@ import matching
 from . import models
 from .audit import READ_ACTIONS
 from .models import AuditLog, NeedStatus, OrgStatus, from_tags, int_tags
+
+if TYPE_CHECKING:
+    from .refresh import Run
 
 REFIT_SHARE = 0.25
 RECHECK = 50
@@ -146,6 +149,10 @@ class MatchingIndex:
         self.refreshed: Refreshed | None = None
         self.learned: matching.LearnedRanker | None = None
         self.model_version = "cold-start"
+        # the refresh of the stored suggestions under way (``refresh.Run``), and whether
+        # the start's warm-up is: a request meanwhile answers from the store (``refresh``)
+        self.running: Run | None = None
+        self.warming = False
         # audit ids applied lately: a transaction that took an id earlier may commit later
         # (PostgreSQL), so each sync looks back RECHECK ids and applies what it missed
         self.recent_ids: set[int] = set()

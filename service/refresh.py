@@ -6,13 +6,17 @@ lock is not held while every need is ranked and explained (``index.progress`` sa
 far it is). New pairs are added, moved ones re-ranked, and pairs that fell out of a top
 list keep their row with no rank: nothing a coordinator may have seen is deleted. A need
 ranked for the first time (just published) tells the groups at its top, in the same
-transaction (``mail.new_needs``), when the index has a ``mail_base_url``.
+transaction (``mail.new_needs``), when the index has a ``mail_base_url``. The needs are
+stored ``CHUNK`` at a time, a transaction each (``refresh_run.Run``): a request during a
+long refresh reads what is stored (``served``) or stores its one need itself.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +30,20 @@ from .db import analyze
 from .index import MatchingIndex, Refreshed, item_key, row_id
 from .mail.new_needs import notify_new_needs
 from .models import BY_DEPARTMENT, BY_HAND, Suggestion, SuggestionStatus, utcnow
+from .refresh_run import Run, announce
 
-__all__ = ["Snapshot", "ensure_fresh", "explain_pair", "warm_up"]
+__all__ = ["Snapshot", "ensure_fresh", "explain_pair", "store", "warm_up"]
 
 log = logging.getLogger(__name__)
 
 # a refresh that adds more rows than this refreshes the planner's statistics
 ANALYZE_AFTER = 500
+# needs ranked and stored per transaction of a refresh
+CHUNK = 200
+# the fit after which each index last froze the process's heap (``_freeze``), and the
+# size (needs and profiles) from which it does: below it a full pass is cheap anyway
+FREEZE_FROM = 5000
+_FROZEN: weakref.WeakKeyDictionary[MatchingIndex, int] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -55,8 +66,9 @@ class Snapshot:
         return self.learned or self.ranker
 
 
-def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
-    """Bring the stored suggestions up to the index's current version (cheap when unchanged).
+def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
+    """Bring the stored suggestions up to the index's current version (cheap when
+    unchanged); returns that version.
 
     One refresh at a time (``refresh_lock``), over a snapshot of the index: the index lock
     is not held while needs are ranked, so a request for one need's ranking or one pair's
@@ -64,29 +76,50 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> None:
     needs whose lists it can move are ranked again (``matching.needs_to_rerank``: the
     needs edited, and those a changed profile was or now would be on the list of); after
     a refit, with a learned model, or in a process that has not refreshed yet, every
-    need is. Either way the stored rows come out the same."""
+    need is. Either way the stored rows come out the same. The needs are stored ``CHUNK``
+    at a time, each chunk in its own transaction (``Run``)."""
     index.sync(session)
     with index.refresh_lock:
         snap = Snapshot.of(index)
         wanted = f"{snap.version}|{snap.model}"
         if index.suggestions_version == wanted:
-            return
+            return snap.version
         scope = _scope(index.refreshed, snap, top=top)
-        every = len(snap.ranker.need_ids_) if snap.ranker else 0
-        index.progress.start("ranking", len(scope.needs) if scope is not None else every)
+        if scope is None:
+            _freeze(index)
+            needs = list(snap.ranker.need_ids_) if snap.ranker else []
+            removed = _gone(session, snap)
+        else:
+            needs, removed = scope.needs, scope.removed
+        run = Run(snap, needs, full=scope is None)
+        index.progress.start("ranking", len(needs))
+        announce(index, running=run)
         try:
-            for attempt in range(2):
-                try:
-                    lists = _refresh(session, snap, index, top=top, scope=scope)
-                    break
-                except IntegrityError:  # another process inserted the same pair first
-                    session.rollback()
-                    if attempt:
-                        raise
+            lists = _refresh(session, run, index, top=top, removed=removed)
         finally:
+            run.close()
+            announce(index, running=None)
             index.progress.finish()
         index.suggestions_version = wanted
         index.refreshed = _refreshed(index.refreshed, snap, lists, scope, top=top)
+        return snap.version
+
+
+def _freeze(index: MatchingIndex) -> None:
+    """Once a fit, before its refresh of every need: leave what the process holds now, the
+    fitted index above all, out of the garbage collector's full passes (``gc.freeze``),
+    which took 230–400 ms each at 50,000 profiles, every few seconds while every need was
+    stored, and held up every request meanwhile. What the previous fit froze is let go
+    first (unfreeze, then one full pass). The ranker has no reference cycles: a copy an
+    edit replaces is freed by its reference count, frozen or not."""
+    ranker = index.ranker
+    size = len(ranker.need_ids_) + len(ranker.org_ids_) if ranker is not None else 0
+    if size < FREEZE_FROM or _FROZEN.get(index) == index.fitted_audit_id:
+        return
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    _FROZEN[index] = index.fitted_audit_id
 
 
 def _scope(last: Refreshed | None, snap: Snapshot, *, top: int) -> matching.RerankScope | None:
@@ -132,38 +165,84 @@ def explain_pair(index: MatchingIndex, need_id: int, org_id: int) -> dict[str, A
     return _reasons(Snapshot.of(index), item_key(need_id), [item_key(org_id)])[item_key(org_id)]
 
 
-def _existing(session: Session, need_ids: list[int] | None) -> dict[tuple[int, int], Suggestion]:
-    """The stored suggestions of ``need_ids`` (``None``: every need), by pair."""
-    if need_ids is None:
-        rows = list(session.exec(select(Suggestion)).all())
-    else:
-        rows = []
-        for start in range(0, len(need_ids), 1000):
-            chunk = need_ids[start : start + 1000]
-            rows += session.exec(select(Suggestion).where(col(Suggestion.need_id).in_(chunk))).all()
+def _existing(session: Session, need_ids: list[int]) -> dict[tuple[int, int], Suggestion]:
+    """The stored suggestions of ``need_ids``, by pair."""
+    rows: list[Suggestion] = []
+    for start in range(0, len(need_ids), 1000):
+        chunk = need_ids[start : start + 1000]
+        rows += session.exec(select(Suggestion).where(col(Suggestion.need_id).in_(chunk))).all()
     return {(s.need_id, s.organization_id): s for s in rows}
 
 
+def _gone(session: Session, snap: Snapshot) -> list[str]:
+    """The needs with a ranked suggestion stored that are not in the index (withdrawn)."""
+    known = snap.ranker.need_index_ if snap.ranker is not None else {}
+    ranked = select(Suggestion.need_id).where(col(Suggestion.rank).is_not(None)).distinct()
+    return [item_key(i) for i in session.exec(ranked).all() if item_key(i) not in known]
+
+
 def _refresh(
+    session: Session, run: Run, index: MatchingIndex, *, top: int, removed: list[str]
+) -> dict[str, list[tuple[str, float]]]:
+    """Store the top lists of ``run``'s needs, ``CHUNK`` needs a transaction, less those a
+    request stored itself meanwhile (``Run.claim``); the pending rows of the needs
+    ``removed`` from the index leave their lists. Returns every list stored, by need."""
+    lists: dict[str, list[tuple[str, float]]] = {}
+    added = 0
+    while True:
+        chunk = run.take(CHUNK)
+        if not chunk and not run.settle():
+            break
+        if chunk:
+            stored, n = store(session, run.snap, index, chunk, [], top=top)
+            lists.update(stored)
+            added += n
+    if removed:
+        added += store(session, run.snap, index, [], removed, top=top)[1]
+    lists.update(run.early_lists())
+    if added > ANALYZE_AFTER:
+        analyze(session, "suggestion")
+    return lists
+
+
+def store(
     session: Session,
     snap: Snapshot,
     index: MatchingIndex,
+    needs: list[str],
+    removed: list[str],
     *,
     top: int,
-    scope: matching.RerankScope | None,
-) -> dict[str, list[tuple[str, float]]]:
-    """Store the top lists of the needs in ``scope`` (every need when ``None``): new pairs
-    added, moved ones re-ranked, pairs that fell out keep their row with no rank (the
-    needs gone from the index included). Returns the lists stored, by need."""
+) -> tuple[dict[str, list[tuple[str, float]]], int]:
+    """Store the lists of ``needs`` (``_store_once``), once more if another process
+    inserted one of the same pairs first."""
+    for attempt in range(2):
+        try:
+            return _store_once(session, snap, index, needs, removed, top=top)
+        except IntegrityError:
+            session.rollback()
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store_once(
+    session: Session,
+    snap: Snapshot,
+    index: MatchingIndex,
+    needs: list[str],
+    removed: list[str],
+    *,
+    top: int,
+) -> tuple[dict[str, list[tuple[str, float]]], int]:
+    """Store the top lists of ``needs`` in one transaction: new pairs added, moved ones
+    re-ranked, pairs that fell out keep their row with no rank (so do the rows of the
+    needs ``removed`` from the index). Returns the lists stored, by need, and how many
+    rows were added."""
     active = snap.active
     version, model = snap.version, snap.model
-    if scope is None:
-        existing = _existing(session, None)
-        rankings = active.rank_orgs(top=top) if active else []
-    else:
-        keys = scope.needs + scope.removed
-        existing = _existing(session, [row_id(k) for k in keys])
-        rankings = active.rank_orgs(scope.needs, top=top) if active and scope.needs else []
+    existing = _existing(session, [row_id(k) for k in needs + removed])
+    rankings = active.rank_orgs(needs, top=top) if active and needs else []
     # a department's proposal is its own (no rank, its marker and note): never rewritten
     proposed = {pair for pair, row in existing.items() if row.model_version == BY_DEPARTMENT}
     # needs the ranking never stored a suggestion for: ranked for the first time, i.e.
@@ -239,15 +318,15 @@ def _refresh(
     if first and index.mail_base_url is not None:  # in the suggestions' own transaction
         notify_new_needs(session, first, base_url=index.mail_base_url, now=now)
     session.commit()
-    if added > ANALYZE_AFTER:
-        analyze(session, "suggestion")
-    return lists
+    return lists, added
 
 
 def warm_up(engine: Engine, index: MatchingIndex, *, top: int) -> threading.Thread:
     """Fit the index and store every need's suggestions in a background thread, started
-    with the server: the first request finds them ready (or, arriving earlier, waits for
-    this work instead of doing it again); ``index.progress`` shows how far it is."""
+    with the server; ``index.progress`` shows how far it is. Until it is done
+    (``index.warming``), a request is answered from the store, saying so, instead of
+    waiting for this work or doing it again (``served``)."""
+    announce(index, warming=True)  # before the first request can arrive
 
     def run() -> None:
         try:
@@ -255,6 +334,8 @@ def warm_up(engine: Engine, index: MatchingIndex, *, top: int) -> threading.Thre
                 ensure_fresh(session, index, top=top)
         except Exception:  # the database may be down at start; requests will try again
             log.exception("warm-up of the matching index failed")
+        finally:
+            announce(index, warming=False)
 
     thread = threading.Thread(target=run, name="kyodo-warm-up", daemon=True)
     thread.start()

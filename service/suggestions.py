@@ -31,9 +31,9 @@ from .models import (
 )
 from .needs import get_need, need_public
 from .organizations import get_org
-from .refresh import ensure_fresh
 from .schemas import NeedPublic, Page, SuggestionPublic
 from .search import matches
+from .served import Served, first_fit, prepare
 
 
 def suggestion_public(s: Suggestion, need: Need, dept: str, org: Organization) -> SuggestionPublic:
@@ -69,12 +69,13 @@ def joined() -> Select[Suggestion, Need, str, Organization]:
 
 def for_need(
     session: Session, index: MatchingIndex, need_id: int, *, user: User, top: int
-) -> list[SuggestionPublic]:
-    """Coordinator: the current ranked list and every decided pair. Department: confirmed only."""
+) -> tuple[list[SuggestionPublic], Served]:
+    """Coordinator: the current ranked list and every decided pair. Department: confirmed
+    only. With what they are: ranked by this process's index, or as stored (``served``)."""
     need, _ = get_need(session, need_id, user=user)
     if user.role == Role.npo:
         raise PermissionDenied("団体の利用者は課題への提案一覧を見られません。")
-    ensure_fresh(session, index, top=top)
+    served = prepare(session, index, top=top, need_id=need_id)
     query = joined().where(Suggestion.need_id == need.id)
     if user.role == Role.department:
         query = query.where(Suggestion.status == SuggestionStatus.confirmed)
@@ -82,7 +83,7 @@ def for_need(
         query = query.where(_listed() | (Suggestion.status != SuggestionStatus.pending))
     rows = session.exec(query).all()
     rows = sorted(rows, key=lambda r: (r[0].rank is None, r[0].rank or 0, -r[0].score, r[0].id))
-    return [suggestion_public(*r) for r in rows]
+    return [suggestion_public(*r) for r in rows], served
 
 
 def considered_for_need(
@@ -95,7 +96,7 @@ def considered_for_need(
     need, _ = get_need(session, need_id, user=user)
     if user.role != Role.department or need.department_id != user.department_id:
         raise PermissionDenied("担当課は自分の課の協働の種についてだけ見られます。")
-    ensure_fresh(session, index, top=top)
+    prepare(session, index, top=top, need_id=need_id)
     rows = session.exec(
         joined().where(
             Suggestion.need_id == need.id,
@@ -222,19 +223,19 @@ def queue(
     limit: int = 20,
     offset: int = 0,
     today: date | None = None,
-) -> Page[SuggestionPublic]:
-    """Undecided suggestions across needs, best first: the coordinator's review queue."""
+) -> tuple[Page[SuggestionPublic], Served]:
+    """Undecided suggestions across needs, best first: the coordinator's review queue
+    (with what it is: ranked by this process's index, or as stored; ``served``)."""
     if user.role != Role.coordinator:
         raise PermissionDenied("確認待ちの一覧はコーディネーターだけが見られます。")
-    ensure_fresh(session, index, top=top)
+    served = prepare(session, index, top=top)
     query = joined().where(
         *_undecided(today=today or today_jst(), department=department, field=field, need_id=need_id)
     )
     order = (col(Suggestion.score).desc(), col(Suggestion.id))
     total, rows = page_of(session, query, *order, limit=limit, offset=offset)
-    return Page(
-        items=[suggestion_public(*r) for r in rows], total=total, limit=limit, offset=offset
-    )
+    items = [suggestion_public(*r) for r in rows]
+    return Page(items=items, total=total, limit=limit, offset=offset), served
 
 
 def queue_by_need(
@@ -249,12 +250,13 @@ def queue_by_need(
     limit: int = 5,
     offset: int = 0,
     today: date | None = None,
-) -> tuple[int, int, list[tuple[Need, str, list[tuple[Suggestion, Organization]]]]]:
+) -> tuple[int, int, list[tuple[Need, str, list[tuple[Suggestion, Organization]]]], Served]:
     """The review queue as the coordinator works it: need by need (oldest first), each
-    with its undecided groups in rank order. Returns (needs, suggestions, page)."""
+    with its undecided groups in rank order. Returns (needs, suggestions, page, what the
+    lists are: ranked by this process's index, or as stored)."""
     if user.role != Role.coordinator:
         raise PermissionDenied("確認待ちの一覧はコーディネーターだけが見られます。")
-    ensure_fresh(session, index, top=top)
+    served = prepare(session, index, top=top)
     query = joined().where(
         *_undecided(today=today or today_jst(), department=department, field=field, q=q)
     )
@@ -277,7 +279,7 @@ def queue_by_need(
     for s, need, dept, org in rows:
         assert need.id is not None
         grouped.setdefault(need.id, (need, dept, []))[2].append((s, org))
-    return total_needs, total, [grouped[i] for i in page_ids if i in grouped]
+    return total_needs, total, [grouped[i] for i in page_ids if i in grouped], served
 
 
 def group_history(
@@ -334,6 +336,8 @@ def similar_needs(
     get_need(session, need_id, user=user)
     if user.role == Role.npo:
         raise PermissionDenied()
+    if first_fit(index):
+        return []  # nothing to compare with until the warm-up has fitted
     ranker = index.sync(session)
     key = item_key(need_id)
     if ranker is None or key not in ranker.need_index_:

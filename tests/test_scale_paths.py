@@ -1,6 +1,7 @@
 """The cheaper paths of a large index give the values of the plain ones: score blocks
-cut into pieces, the multipliers made per distinct key, a field text tokenised once, the
-word-vector keys as sorted arrays, BLAS limited to one thread."""
+cut into pieces, the multipliers made per distinct key (the distinct keys found as one
+number a row), a field text tokenised once, the word-vector keys as sorted arrays, BLAS
+limited to one thread."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 import matching._ranker as ranker_module
 from matching import JapaneseTokenizer, TfidfRanker
-from matching._factors import _product, factor_product, top_rows
+from matching._factors import _distinct, _product, factor_product, top_rows
 from matching._hubness import pieces
 from matching._vectorize import FieldWeightedTfidf
 from matching._vectors import KeyTable, ginza_vocab_dir
@@ -73,6 +74,21 @@ def test_the_multipliers_per_distinct_key_are_the_item_by_item_product(corpus_c)
     assert np.array_equal(keyed, _product(ranker, rows, None))
     some = np.array([4, 1, 7])
     assert np.array_equal(factor_product(ranker, some), _product(ranker, some, None))
+
+
+@pytest.mark.parametrize("kind", ["int", "float", "past 62 bits"])
+def test_distinct_rows_read_as_one_number_are_np_unique_s_index_for_index(kind: str) -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        n, m = int(rng.integers(1, 200)), int(rng.integers(1, 7))
+        rows = rng.integers(-3, int(rng.integers(1, 5)), size=(n, m))
+        if kind == "float":  # an items × 活動分野 matrix as ``toarray`` gives it
+            rows = rows.astype(float)
+        elif kind == "past 62 bits":
+            rows = rows * 2**40
+        _, first, codes = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+        got_first, got_codes = _distinct(rows)
+        assert np.array_equal(got_first, first) and np.array_equal(got_codes, codes.ravel())
 
 
 def test_the_running_top_rows_are_a_sort_of_everything_seen() -> None:

@@ -33,7 +33,7 @@ from ..models import (
     int_tags,
 )
 from ..organizations import org_public
-from ..schemas import NeedCreate, NeedUpdate
+from ..schemas import NeedCreate, NeedUpdate, SuggestionPublic
 from ..stale import version_of
 from .core import (
     Id,
@@ -320,13 +320,15 @@ def need_page(
 ) -> Response:
     need, dept = needs_service.get_need(session, need_id, user=user, today=today)
     public = needs_service.need_public(need, dept, viewer=user, today=today)
-    suggestions = []
+    suggestions: list[SuggestionPublic] = []
+    stored = False  # the lists as stored before: the index is being prepared
     interested: list[tuple[Any, Organization]] = []
     similar: list[tuple[Any, float]] = []
     if user.role in (Role.coordinator, Role.department):
-        suggestions = sugg.for_need(
+        suggestions, served = sugg.for_need(
             session, index, need_id, user=user, top=settings.suggestions_per_need
         )
+        stored = served.version is None
         interested = interests.for_need(session, need_id, user=user)
         similar = sugg.similar_needs(session, index, need_id, user=user, top=5)
     considered: list[tuple[Any, Organization]] = []
@@ -345,6 +347,7 @@ def need_page(
         {
             "need": public,
             "suggestions": suggestions,
+            "stored": stored,
             "considered": considered,
             "tags_int": int_tags,
             "interested": [(i, org_public(o, viewer=user)) for i, o in interested],

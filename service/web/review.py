@@ -131,7 +131,7 @@ def render_queue(
     field = query_int(params.get("field"), low=1, high=20)
     q = params.get("q", "")[:100].strip() or None
     page = query_int(params.get("page"), low=1, high=100_000) or 1
-    total_needs, total, groups = sugg.queue_by_need(
+    total_needs, total, groups, served = sugg.queue_by_need(
         session,
         index,
         user=user,
@@ -176,6 +176,7 @@ def render_queue(
         "queue.html",
         {
             "blocks": blocks,
+            "stored": served.version is None,
             "total": total,
             "p": pager(total_needs, page, NEEDS_PER_PAGE),
             "filters": filters,

@@ -4,12 +4,15 @@ editing the one a request may be ranking with."""
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 import pytest
 from sqlmodel import Session
 
 import matching
+from service import refresh
 from service.index import MatchingIndex
 from service.refresh import warm_up
 
@@ -90,3 +93,20 @@ def test_the_server_warms_the_index_up_in_the_background(api: Server) -> None:
     assert index.ranker is not None and len(index.ranker.need_ids_) == len(needs)
     assert index.suggestions_version.startswith(index.version)
     assert index.progress.state == "idle" and index.progress.last_state == "ranking"
+
+
+def test_a_large_index_is_frozen_out_of_full_collections_and_let_go_after_a_refit(
+    api: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(refresh, "FREEZE_FROM", 1)  # as if the toy index were large
+    coord = api.client("coord")
+    seed(coord)
+    gc.unfreeze()
+    ok(coord.get("/api/review-queue"))  # fitted, every need stored: frozen first
+    assert gc.get_freeze_count() > 0
+    index: MatchingIndex = api.app.state.index  # type: ignore[attr-defined]
+    fitted = weakref.ref(index.ranker)  # type: ignore[arg-type]
+    ok(coord.post("/api/index/refit"))
+    ok(coord.get("/api/review-queue"))  # the new fit's refresh: the old one let go
+    assert index.ranker is not fitted() and fitted() is None
+    gc.unfreeze()

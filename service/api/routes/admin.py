@@ -11,6 +11,7 @@ from ...errors import PermissionDenied
 from ...index import MatchingIndex
 from ...models import RankingModel, Role
 from ...schemas import InvitationIn, InvitationOut, RankingModelPublic, UserCreate, UserPublic
+from ...served import first_fit
 from ...users import create_user, user_public
 
 router = APIRouter(tags=["admin"])
@@ -68,7 +69,8 @@ def refit(session: SessionDep, index: IndexDep, user: CurrentUser) -> IndexInfo:
 def index_info(session: SessionDep, index: IndexDep, user: CurrentUser) -> IndexInfo:
     if user.role != Role.coordinator:
         raise PermissionDenied()
-    index.sync(session)
+    if not first_fit(index):  # while the warm-up fits, its progress at once
+        index.sync(session)
     return _info(index)
 
 

@@ -20,6 +20,7 @@ from ...schemas import (
     SimilarNeed,
     SuggestionPublic,
 )
+from ...served import SUGGESTION_HEADERS
 from .params import AreaName, FieldNo, Keyword, Limit, Offset
 
 router = APIRouter(prefix="/needs", tags=["needs"])
@@ -81,12 +82,27 @@ def withdraw_need(session: SessionDep, user: CurrentUser, need_id: Id) -> NeedPu
 
 
 @router.get(
-    "/{need_id}/suggestions", response_model=list[SuggestionPublic], summary="この課題に合う団体"
+    "/{need_id}/suggestions",
+    response_model=list[SuggestionPublic],
+    summary="この課題に合う団体",
+    responses={200: {"headers": SUGGESTION_HEADERS}},
 )
 def need_suggestions(
-    session: SessionDep, index: IndexDep, settings: SettingsDep, user: CurrentUser, need_id: Id
+    response: Response,
+    session: SessionDep,
+    index: IndexDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    need_id: Id,
 ) -> list[SuggestionPublic]:
-    return sugg.for_need(session, index, need_id, user=user, top=settings.suggestions_per_need)
+    """While the server is preparing its index (just started, or after a refit), the
+    suggestions as stored before are answered at once (``X-Suggestions-Source: stored``);
+    otherwise as ranked by its index (``index``, with ``X-Index-Version``)."""
+    rows, served = sugg.for_need(
+        session, index, need_id, user=user, top=settings.suggestions_per_need
+    )
+    response.headers.update(served.headers)
+    return rows
 
 
 @router.get("/{need_id}/similar", response_model=list[SimilarNeed], summary="他の課の似た課題")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from ... import reviews, stages
 from ... import suggestions as sugg
@@ -16,6 +16,7 @@ from ...schemas import (
     StageUndoIn,
     SuggestionPublic,
 )
+from ...served import SUGGESTION_HEADERS
 
 router = APIRouter(tags=["review"])
 
@@ -23,9 +24,13 @@ Id = Annotated[int, Path(ge=1, le=2_147_483_647, description="提案の番号")]
 
 
 @router.get(
-    "/review-queue", response_model=Page[SuggestionPublic], summary="確認待ちの提案（スコア順）"
+    "/review-queue",
+    response_model=Page[SuggestionPublic],
+    summary="確認待ちの提案（スコア順）",
+    responses={200: {"headers": SUGGESTION_HEADERS}},
 )
 def review_queue(
+    response: Response,
     session: SessionDep,
     index: IndexDep,
     settings: SettingsDep,
@@ -37,7 +42,7 @@ def review_queue(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[SuggestionPublic]:
-    return sugg.queue(
+    page, served = sugg.queue(
         session,
         index,
         user=user,
@@ -49,6 +54,8 @@ def review_queue(
         offset=offset,
         today=today,
     )
+    response.headers.update(served.headers)
+    return page
 
 
 @router.get("/suggestions/{suggestion_id}", response_model=SuggestionPublic, summary="提案を見る")

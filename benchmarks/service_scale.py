@@ -1,0 +1,381 @@
+"""The service at a prefecture's size on PostgreSQL, through the real CLI's server (#14).
+
+    python benchmarks/service_scale.py --profiles 50000 [--database-url URL] [--keep]
+        [--users 50] [--seconds 30] [--workers 1 2] [--port 8797] [--skip-load | --load-only]
+
+Data: N profiles and N / 5 needs recombined from the corpus as ``benchmarks/scale.py``
+makes them, imported into a scratch PostgreSQL database (127.0.0.1:5432, user postgres;
+dropped after the run unless ``--keep``), or into the database ``--database-url`` names
+(reused as it is when it already holds them). Then, each through ``python -m service
+serve`` in processes of its own:
+
+1. **the first start** (nothing stored): seconds until the server accepts connections;
+   the first request for a need's suggestions (nothing stored: ranked on demand once the
+   warm-up has fitted); the warm-up (fit, then every need ranked, explained, stored);
+2. **a restart** (every need stored; one need published just before, nothing stored for
+   it): the first request for a stored need's suggestions after the server accepts
+   connections, then the new need's (on demand); the warm-up again;
+3. **once warm**: ``GET /api/needs/{id}/suggestions`` p50/p95 over 200 needs; a group
+   registered (POST) → in a need's suggestions (the next GET), 10 times;
+4. **load**, for each worker count: each worker's warm-up, then ``load_test.py``'s driver
+   (50 users, one request a second each; then a closed loop) and each worker's resident
+   (RSS), proportional (PSS: shared pages divided among their users) and peak memory.
+
+Not a test: the figures move with the machine's load (printed with them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from service import loader
+from service.config import Settings
+from service.db import make_engine
+from service.migrate import upgrade
+from service.models import Organization, Role, User
+from service.schemas import UserCreate
+from service.users import create_user
+
+PASSWORD = "service-scale-2026"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def admin(sql: str) -> None:
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+    ) as c:
+        c.execute(sql)  # nosec B608 - the benchmark's own database name
+
+
+def prepare(url: str, n: int) -> float:
+    """Import the recombined data unless the database holds them; seconds it took."""
+    settings = Settings(database_url=url)
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    started = time.perf_counter()
+    try:
+        with Session(engine) as session:
+            have = session.exec(select(func.count()).select_from(Organization)).one()
+            if have < n:
+                from scale import recombined  # (benchmarks/ is on the path as a script)
+
+                needs, orgs = recombined(n)
+                loader.import_organizations(session, orgs, user=None)
+                loader.import_needs(session, needs, user=None)
+            if session.exec(select(User).where(User.username == "chief")).first() is None:
+                create_user(
+                    session,
+                    UserCreate(username="chief", password=PASSWORD, role=Role.coordinator),
+                    by=None,
+                )
+    finally:
+        engine.dispose()
+    return time.perf_counter() - started
+
+
+class Server:
+    """``python -m service serve`` in its own process(es), its output in a log file."""
+
+    def __init__(self, url: str, port: int, workers: int, log_dir: Path) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = (log_dir / f"serve-{workers}-{time.time():.0f}.log").open("wb")
+        command = [sys.executable, "-m", "service", "serve", "--port", str(port)]
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [*command, "--workers", str(workers)],
+            env={**os.environ, "DATABASE_URL": url, "KYODO_WARM_UP": "true"},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.accepted = self._accept()
+
+    def _accept(self) -> float:
+        """When the server first answered (perf_counter)."""
+        while True:
+            try:
+                httpx.get(f"{self.base}/api/health", timeout=1).raise_for_status()
+                return time.perf_counter()
+            except httpx.HTTPError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the server exited; see {self.log.name}") from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=120)
+        self.log.close()
+
+    def workers(self) -> list[int]:
+        """The processes that serve: the process itself, or its worker children."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        workers = [int(c) for c in children if b"multiprocessing" not in _cmdline(int(c))]
+        spawned = [int(c) for c in children if b"spawn_main" in _cmdline(int(c))]
+        return spawned or workers or [pid]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def memory(pid: int) -> tuple[float, float, float]:
+    """(RSS, PSS, peak RSS) in MiB."""
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    rollup = dict(
+        line.split(":", 1)
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
+    )
+
+    def mib(value: str) -> float:
+        return int(value.split()[0]) / 1024
+
+    return mib(status["VmRSS"]), mib(rollup["Pss"]), mib(status["VmHWM"])
+
+
+def warmed(client: httpx.Client, base: str, *, workers: int, since: float) -> float:
+    """Seconds from ``since`` until every worker has fitted and stored (polled on fresh
+    connections, which the workers share out: each must say so several times running)."""
+    needed, running = 6 * workers, 0
+    while running < needed:
+        r = httpx.get(f"{base}/api/index", headers=client.headers, timeout=600)
+        progress = r.json()["progress"]
+        done = progress["state"] == "idle" and progress["last_state"] == "ranking"
+        running = running + 1 if done else 0
+        if not done:
+            time.sleep(0.5)
+    return time.perf_counter() - since
+
+
+def timed_get(client: httpx.Client, path: str) -> tuple[float, httpx.Response]:
+    t0 = time.perf_counter()
+    r = client.get(path, timeout=1800)
+    r.raise_for_status()
+    return time.perf_counter() - t0, r
+
+
+def source(r: httpx.Response) -> str:
+    return r.headers.get("X-Suggestions-Source", "?") + (
+        f" {r.headers['X-Index-Version']}" if "X-Index-Version" in r.headers else ""
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=10000)
+    parser.add_argument("--database-url")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--port", type=int, default=8797)
+    parser.add_argument("--skip-load", action="store_true", help="phases 1–3 only")
+    parser.add_argument("--load-only", action="store_true", help="phase 4 only")
+    args = parser.parse_args()
+    database = None
+    url = args.database_url
+    if url is None:
+        database = f"kyodo_scale_{uuid.uuid4().hex[:8]}"
+        admin(f'CREATE DATABASE "{database}"')
+        url = f"postgresql://postgres@127.0.0.1:5432/{database}"
+    log_dir = Path(tempfile.mkdtemp(prefix="service-scale-"))
+    try:
+        run(args, url, log_dir)
+    finally:
+        if database and not args.keep:
+            admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        elif database:
+            print(f"kept: {url}")
+
+
+def run(args: argparse.Namespace, url: str, log_dir: Path) -> None:
+    print(f"{args.profiles} profiles, {args.profiles // 5} needs; PostgreSQL; {load()}")
+    print(f"import: {prepare(url, args.profiles):.1f} s; server logs in {log_dir}")
+    server = Server(url, args.port, 1, log_dir)
+    token = httpx.post(
+        f"{server.base}/api/auth/token", data={"username": "chief", "password": PASSWORD}
+    ).json()["access_token"]
+    client = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"})
+    needs = [n["id"] for n in client.get("/api/needs", params={"limit": 100}).json()["items"]]
+    needs += [
+        n["id"]
+        for n in client.get("/api/needs", params={"limit": 100, "offset": 100}).json()["items"]
+    ]
+    orgs = [o["id"] for o in client.get("/api/organizations", params={"limit": 50}).json()["items"]]
+    if args.load_only:
+        server.stop()
+    else:
+        first_start(client, server, url, needs)
+        server = restart(client, server, url, args, log_dir, needs)
+        warm(client, needs)
+        server.stop()
+    if not args.skip_load:
+        load_figures(args, url, log_dir, client, token, needs, orgs)
+    client.close()
+
+
+def first_start(client: httpx.Client, server: Server, url: str, needs: list[int]) -> None:
+    """1. The first start: nothing stored (skipped when something is)."""
+    with psycopg.connect(url) as c:
+        stored = c.execute("SELECT count(*) FROM suggestion").fetchone()
+    if stored and stored[0]:
+        print(f"first start skipped: {stored[0]} suggestions already stored")
+    else:
+        seconds, r = timed_get(client, f"/api/needs/{needs[0]}/suggestions")
+        total = warmed(client, server.base, workers=1, since=server.started)
+        print(
+            f"first start: accepting after {server.accepted - server.started:.1f} s; the "
+            f"first need's suggestions (nothing stored) {seconds:.1f} s after "
+            f"({source(r)}, {len(r.json())} rows); warm-up {total:.1f} s from the start; "
+            f"{load()}"
+        )
+    warmed(client, server.base, workers=1, since=server.started)
+
+
+def restart(
+    client: httpx.Client,
+    server: Server,
+    url: str,
+    args: argparse.Namespace,
+    log_dir: Path,
+    needs: list[int],
+) -> Server:
+    """2. A restart: every need stored but one published just before."""
+    new = client.post(
+        "/api/needs",
+        json={
+            "key": f"SN{uuid.uuid4().hex[:6]}",
+            "department": "高齢福祉課",
+            "title": "独居高齢者の見守り",
+            "description": "一人暮らしの高齢者が地域で孤立しないよう、見守りの担い手を探している。",
+            "goal": "サロンと訪問による見守り",
+            "fields": [1],
+        },
+    ).json()["id"]
+    server.stop()
+    server = Server(url, args.port, 1, log_dir)
+    accepted = server.accepted
+    s_stored, r_stored = timed_get(client, f"/api/needs/{needs[1]}/suggestions")
+    after_stored = time.perf_counter() - accepted
+    s_new, r_new = timed_get(client, f"/api/needs/{new}/suggestions")
+    after_new = time.perf_counter() - accepted
+    total = warmed(client, server.base, workers=1, since=server.started)
+    print(
+        f"restart: accepting after {accepted - server.started:.1f} s; a stored need's "
+        f"suggestions answered {after_stored * 1000:.0f} ms after (the request "
+        f"{s_stored * 1000:.0f} ms; {source(r_stored)}, {len(r_stored.json())} rows); the need "
+        f"published before the restart {after_new:.1f} s after (the request {s_new:.1f} s; "
+        f"{source(r_new)}, {len(r_new.json())} rows); warm-up {total:.1f} s from the start; "
+        f"{load()}"
+    )
+    return server
+
+
+def warm(client: httpx.Client, needs: list[int]) -> None:
+    """3. Once warm: one need's suggestions; a registration → in a need's suggestions."""
+    latencies = [timed_get(client, f"/api/needs/{i}/suggestions")[0] * 1000 for i in needs]
+    fresh, posts, gets, moved = [], [], [], []
+    for k in range(10):
+        need_id = needs[k * 7 % len(needs)]
+        top = client.get(f"/api/needs/{need_id}/suggestions").json()[0]
+        twin = client.get(f"/api/organizations/{top['organization_id']}").json()
+        body = {
+            key: twin[key]
+            for key in ("fields", "areas", "activities", "offerings", "wishes", "legal_form")
+        }
+        body.update(key=f"SCALE{uuid.uuid4().hex[:6]}", name=f"{twin['name']}（複製{k}）")
+        t0 = time.perf_counter()
+        created = client.post("/api/organizations", json=body).json()
+        t1 = time.perf_counter()
+        ranked = client.get(f"/api/needs/{need_id}/suggestions", timeout=600).json()
+        t2 = time.perf_counter()
+        assert created["id"] in [s["organization_id"] for s in ranked], "not suggested"
+        fresh.append((t2 - t0) * 1000)
+        posts.append((t1 - t0) * 1000)
+        gets.append((t2 - t1) * 1000)
+        moved.append(client.get("/api/index").json()["progress"]["last_total"])
+    print(
+        f"warm: GET /api/needs/{{id}}/suggestions ({len(latencies)} needs) p50 "
+        f"{percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms; "
+        f"registered → suggested (POST + next GET, 10 groups) median "
+        f"{statistics.median(fresh):.0f} ms, max {max(fresh):.0f} ms (POST median "
+        f"{statistics.median(posts):.0f} ms, GET median {statistics.median(gets):.0f} ms; "
+        f"needs ranked again median {statistics.median(moved):.0f}, max {max(moved)}); {load()}"
+    )
+
+
+def load_figures(
+    args: argparse.Namespace,
+    url: str,
+    log_dir: Path,
+    client: httpx.Client,
+    token: str,
+    needs: list[int],
+    orgs: list[int],
+) -> None:
+    """4. Load, per worker count, and each worker's memory."""
+    from load_test import run as drive  # (benchmarks/ is on the path as a script)
+
+    paths = (
+        [f"/api/needs/{i}" for i in needs[:100]]
+        + [f"/api/needs/{i}/suggestions" for i in needs[:100]]
+        + [f"/api/organizations/{i}" for i in orgs]
+        + ["/api/needs?limit=20"] * 20
+    )
+    print(f"load: {args.users} users, {args.seconds:g} s a phase, the driver on this machine")
+    print("| workers | phase | requests | req/s | p50 ms | p95 ms | errors | load |")
+    print("|---:|---|---:|---:|---:|---:|---:|---|")
+    for workers in args.workers:
+        server = Server(url, args.port, workers, log_dir)
+        try:
+            total = warmed(client, server.base, workers=workers, since=server.started)
+            print(f"| {workers} | warm-up (every worker) | | | | | | {total:.0f} s, {load()} |")
+            asyncio.run(drive(server.base, token, paths, args.users, 10, paced=False))
+            for name, paced in (("paced (1 req/s each)", True), ("closed loop", False)):
+                latencies, errors, elapsed = asyncio.run(
+                    drive(server.base, token, paths, args.users, args.seconds, paced)
+                )
+                print(
+                    f"| {workers} | {name} | {len(latencies)} | {len(latencies) / elapsed:.0f} "
+                    f"| {statistics.median(latencies):.1f} | {percentile(latencies, 0.95):.1f} "
+                    f"| {len(errors)}{' ' + str(sorted(set(errors))) if errors else ''} "
+                    f"| {load()} |"
+                )
+            for pid in server.workers():
+                rss, pss, peak = memory(pid)
+                print(
+                    f"| {workers} | memory, worker {pid} | | | | | | RSS {rss:.0f} MiB, "
+                    f"PSS {pss:.0f} MiB, peak RSS {peak:.0f} MiB |"
+                )
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
