@@ -14,14 +14,14 @@ from ._ranker import Ranking, top_k
 from ._schema import Need, Organization
 from ._tokenize import JapaneseTokenizer
 
-__all__ = ["BM25Ranker"]
+__all__ = ["BM25Ranker", "need_tokens", "org_tokens"]
 
 
-def _need_tokens(tok: JapaneseTokenizer, need: Need) -> list[str]:
+def need_tokens(tok: JapaneseTokenizer, need: Need) -> list[str]:
     return tok(" ".join((need.title, need.description, need.goal)))
 
 
-def _org_tokens(tok: JapaneseTokenizer, org: Organization) -> list[str]:
+def org_tokens(tok: JapaneseTokenizer, org: Organization) -> list[str]:
     return tok(" ".join((org.activities, org.offerings, org.wishes)))
 
 
@@ -44,13 +44,14 @@ class BM25Ranker(BaseEstimator):
         orgs = sorted(orgs, key=lambda o: o.id)
         self.need_ids_ = [n.id for n in needs]
         self.org_ids_ = [o.id for o in orgs]
-        self.need_tokens_ = [_need_tokens(tok, n) for n in needs]
-        self.org_tokens_ = [_org_tokens(tok, o) for o in orgs]
-        self.org_index_ = self._index(self.org_tokens_)
-        self.need_index_ = self._index(self.need_tokens_)
+        self.need_tokens_ = [need_tokens(tok, n) for n in needs]
+        self.org_tokens_ = [org_tokens(tok, o) for o in orgs]
+        self.org_index_ = self.index_of(self.org_tokens_)
+        self.need_index_ = self.index_of(self.need_tokens_)
         return self
 
-    def _index(self, docs: list[list[str]]) -> bm25s.BM25:
+    def index_of(self, docs: list[list[str]]) -> bm25s.BM25:
+        """A bm25s index of ``docs`` (token lists), with this ranker's ``k1`` and ``b``."""
         index = bm25s.BM25(k1=self.k1, b=self.b)
         # bm25s cannot index an empty document list or empty documents; a placeholder
         # token no query contains keeps row numbers aligned.

@@ -14,7 +14,7 @@ it does not gain there by at least ``EXPANSION_MARGIN`` and do no worse in at le
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,45 +68,63 @@ def expansion_promoted(scores: dict[float, tuple[float, float]]) -> float:
     return max(kept, key=lambda b: (scores[b][0], b), default=0.0)
 
 
+Top = tuple[tuple[str, ...], np.ndarray]
+"""A need's ``informative_rank`` best groups (ids, best first) and their scores."""
+
+
 @dataclass(frozen=True)
 class _ExpansionTerms:
-    """Per confirmed matrix (needs × organisations, 1 = confirmed): the matrix as sparse
-    ``pairs``, confirmations per group, ``Σ_c o_j·n_c`` and ``Σ_c Σ_c' n_c·n_c'`` over the
-    needs ``c`` each group was confirmed for, and ``nn @ confirmed``."""
+    """Per confirmed matrix (needs × organisations, sparse, 1 = confirmed): the needs
+    confirmed for some group (``needs``, sorted) and the matrix's rows of them
+    (``pairs``), confirmations per group, ``Σ_c o_j·n_c`` and ``Σ_c Σ_c' n_c·n_c'`` over
+    the needs ``c`` each group was confirmed for; at each confirmed cell ``(c, j)``,
+    ``o_j·n_c`` (``profile_need``) and ``Σ_c' n_c'·n_c`` (``need_need``), and per
+    confirmed need ``n_c·n_c`` (``self_need``)."""
 
-    confirmed: np.ndarray
+    confirmed: sp.csr_matrix
+    needs: np.ndarray
     pairs: sp.csr_matrix
     count: np.ndarray
     org_mean: np.ndarray
     mean_mean: np.ndarray
-    nn_c: np.ndarray
+    profile_need: sp.csr_matrix
+    need_need: sp.csr_matrix
+    self_need: np.ndarray
 
 
 class Expansion:
     """The expansion over one fitted cold start and its decisions (``decisions`` are on
-    known needs and groups only)."""
+    known needs and groups only).
+
+    Nothing of size needs × needs or needs × profiles is kept: the products the expanded
+    cosine needs are those with the confirmed needs, made when a block is scored, each
+    value as the whole product gives it (a sparse product adds a row's terms in the row's
+    own order, whatever the other rows). ``tops``: each confirmed need's
+    ``informative_rank`` best groups and their scores, which the informative flags read;
+    ``known_tops`` passes those still valid (``_learn_splice``: an edit that cannot have
+    moved them) so that only the other needs are scored."""
 
     def __init__(
-        self, base: TfidfRanker, decisions: Sequence[Decision], *, informative_rank: int = 5
+        self,
+        base: TfidfRanker,
+        decisions: Sequence[Decision],
+        *,
+        informative_rank: int = 5,
+        known_tops: Mapping[str, Top] | None = None,
     ) -> None:
         self.base = base
         self.decisions = list(decisions)
         self.informative_rank = informative_rank
-        self.informative = self._informative()
+        self.tops: dict[str, Top] = {}
+        self.informative = self._informative(known_tops or {})
         confirms = [d for d, new in zip(self.decisions, self.informative, strict=True) if new]
         self.confirmed = self.confirm_matrix(
             [base.need_index_[d.need_id] for d in confirms],
             [base.org_index_[d.npo_id] for d in confirms],
         )
-        # the need-need (need-need, query-need, profile-need) products the expanded
-        # cosine is computed from
-        nv = base.need_vectors_
         self._terms: _ExpansionTerms | None = None
-        self.nn = (nv @ nv.T).toarray()
-        self.qn = (base.need_queries_ @ nv.T).toarray()
-        self.on = (base.org_vectors_ @ nv.T).toarray()
 
-    def _informative(self) -> np.ndarray:
+    def _informative(self, known_tops: Mapping[str, Top]) -> np.ndarray:
         """Per decision: a confirmation of a group the cold start ranks below
         ``informative_rank`` for that need (or not at all, e.g. one paired by hand). Only
         these expand profiles: a group the cold start already put near the top gains
@@ -118,25 +136,42 @@ class Expansion:
         if not confirms:
             return out
         rows = np.array([b.need_index_[self.decisions[k].need_id] for k in confirms])
-        found: dict[int, set[int]] = {}
         needs = np.unique(rows)
-        for start in range(0, len(needs), _BLOCK):
-            chunk = needs[start : start + _BLOCK]
+        for i in needs.tolist():
+            if b.need_ids_[i] in known_tops:
+                self.tops[b.need_ids_[i]] = known_tops[b.need_ids_[i]]
+        missing = np.array([i for i in needs.tolist() if b.need_ids_[i] not in self.tops])
+        for start in range(0, len(missing), _BLOCK):
+            chunk = missing[start : start + _BLOCK]
             for i, row in zip(chunk.tolist(), b.score_block(chunk), strict=True):
-                found[i] = set(top_k(row, self.informative_rank).tolist())
+                top = top_k(row, self.informative_rank)
+                self.tops[b.need_ids_[i]] = (tuple(b.org_ids_[j] for j in top.tolist()), row[top])
         for k, i in zip(confirms, rows.tolist(), strict=True):
-            out[k] = b.org_index_[self.decisions[k].npo_id] not in found[i]
+            out[k] = self.decisions[k].npo_id not in self.tops[b.need_ids_[i]][0]
         return out
 
-    def confirm_matrix(self, rows: Sequence[int], cols: Sequence[int]) -> np.ndarray:
-        """needs × organisations, 1 where the group was confirmed for the need."""
+    def confirm_matrix(self, rows: Sequence[int], cols: Sequence[int]) -> sp.csr_matrix:
+        """needs × organisations (sparse), 1 where the group was confirmed for the need."""
         b = self.base
-        out = np.zeros((len(b.need_ids_), len(b.org_ids_)))
-        out[np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)] = 1.0
+        out = sp.csr_matrix(
+            (
+                np.ones(len(rows)),
+                (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)),
+            ),
+            shape=(len(b.need_ids_), len(b.org_ids_)),
+        )
+        out.sum_duplicates()
+        out.data[:] = 1.0  # a pair confirmed twice is confirmed
         return out
+
+    def need_products(self, rows: np.ndarray, others: np.ndarray) -> np.ndarray:
+        """``n_r · n_i`` for need ``rows`` × need ``others`` (a dense block; each value as
+        the product of every need with every need gives it)."""
+        nv = self.base.need_vectors_
+        return np.asarray((nv[rows] @ nv[others].T).toarray())
 
     def scores(
-        self, rows: np.ndarray, confirmed: np.ndarray | None, beta: float
+        self, rows: np.ndarray, confirmed: sp.csr_matrix | np.ndarray | None, beta: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """Cold-start scores of ``rows`` × every organisation with each profile expanded by
         ``beta`` × the mean vector of the needs it was confirmed for (in ``confirmed``, by
@@ -144,21 +179,35 @@ class Expansion:
         score the expansion added.
 
         The expanded profile ``(o + β m̄) / ‖o + β m̄‖`` is never built: its cosine with a
-        query follows from the need-need products kept at bind time."""
+        query follows from products with the confirmed needs."""
         b = self.base
-        confirmed = self.confirmed if confirmed is None else confirmed
+        matrix: sp.csr_matrix
+        if confirmed is None:
+            matrix = self.confirmed
+        elif isinstance(confirmed, np.ndarray):  # a dense 0/1 matrix (the tests build some)
+            matrix = sp.csr_matrix(confirmed)
+        else:
+            matrix = confirmed
         zero = np.zeros((len(rows), len(b.org_ids_)))
-        if not beta or not confirmed.any():
+        if not beta or not matrix.nnz:
             return b.score_block(rows), zero
-        terms = self._expansion_terms(confirmed)
-        own = confirmed[rows]
+        terms = self._expansion_terms(matrix)
+        own = matrix[rows].toarray()
         count = terms.count[None, :] - own
         safe = np.maximum(count, 1.0)
-        qn_self = self.qn[rows, rows][:, None]
-        nn_self = self.nn[rows, rows][:, None]
-        query_mean = (np.asarray(terms.pairs.T @ self.qn[rows].T).T - own * qn_self) / safe
-        org_mean = terms.org_mean[None, :] - own * self.on[:, rows].T
-        mean_mean = terms.mean_mean[None, :] - 2.0 * own * terms.nn_c[rows] + own * nn_self
+        # the query's products with the confirmed needs, and with itself where it is one
+        qn = (b.need_queries_[rows] @ b.need_vectors_[terms.needs].T).toarray()
+        at = np.searchsorted(terms.needs, rows)
+        mine = (at < len(terms.needs)) & (terms.needs[np.minimum(at, len(terms.needs) - 1)] == rows)
+        qn_self = np.zeros((len(rows), 1))
+        nn_self = np.zeros((len(rows), 1))
+        qn_self[mine, 0] = qn[np.flatnonzero(mine), at[mine]]
+        nn_self[mine, 0] = terms.self_need[at[mine]]
+        query_mean = (np.asarray(terms.pairs.T @ qn.T).T - own * qn_self) / safe
+        org_mean = terms.org_mean[None, :] - terms.profile_need[rows].toarray()
+        mean_mean = (
+            terms.mean_mean[None, :] - 2.0 * own * terms.need_need[rows].toarray() + own * nn_self
+        )
         norm2 = 1.0 + 2.0 * beta * org_mean / safe + beta**2 * mean_mean / safe**2
         z = np.where(count > 0, np.sqrt(np.maximum(norm2, 1e-12)), 1.0)
         text = (b.need_queries_[rows] @ b.org_vectors_.T).toarray() / z
@@ -169,24 +218,41 @@ class Expansion:
         score = b.finish((b.blend(text, rows) + added) * factor)
         return score, added * factor
 
-    def _expansion_terms(self, confirmed: np.ndarray) -> _ExpansionTerms:
+    def _expansion_terms(self, confirmed: sp.csr_matrix) -> _ExpansionTerms:
         """What ``scores`` needs of a ``confirmed`` matrix whatever the rows: computed
-        once per matrix (the last one is kept), from its few non-zero cells."""
+        once per matrix (the last one is kept), from its few non-zero cells and the
+        products of the needs confirmed (each as the product of every need gives it)."""
         cached = self._terms
         if cached is not None and cached.confirmed is confirmed:
             return cached
-        pairs = sp.csr_matrix(confirmed)
-        c, j = pairs.nonzero()
-        # nn is symmetric: (confirmedᵀ nn)ᵀ = nn confirmed, at the cost of its non-zeros
-        nn_c = np.asarray(pairs.T @ self.nn).T
+        b = self.base
+        needs = np.flatnonzero(np.diff(confirmed.indptr))
+        pairs = confirmed[needs]
+        local, j = pairs.nonzero()
+        groups = np.unique(j)
+        at = np.searchsorted(groups, j)
+        nv = b.need_vectors_[needs]
+        nn = np.asarray((nv @ nv.T).toarray())
+        profile_need = np.asarray((b.org_vectors_[groups] @ nv.T).toarray())[at, local]
+        # Σ_c' n_c'·n_c over the needs c' confirmed for the group, c' in order
+        need_need = np.asarray(pairs[:, groups].T @ nn)[at, local]
         n_orgs = confirmed.shape[1]
+
+        def cells(values: np.ndarray) -> sp.csr_matrix:
+            return sp.csr_matrix(
+                (values, confirmed.indices, confirmed.indptr), shape=confirmed.shape
+            )
+
         terms = _ExpansionTerms(
             confirmed=confirmed,
+            needs=needs,
             pairs=pairs,
-            count=np.asarray(pairs.sum(axis=0)).ravel(),
-            org_mean=np.bincount(j, weights=self.on[j, c], minlength=n_orgs),
-            mean_mean=np.bincount(j, weights=nn_c[c, j], minlength=n_orgs),
-            nn_c=nn_c,
+            count=np.asarray(confirmed.sum(axis=0)).ravel(),
+            org_mean=np.bincount(j, weights=profile_need, minlength=n_orgs),
+            mean_mean=np.bincount(j, weights=need_need, minlength=n_orgs),
+            profile_need=cells(profile_need),
+            need_need=cells(need_need),
+            self_need=np.diag(nn).copy(),
         )
         self._terms = terms
         return terms
@@ -208,9 +274,9 @@ class Expansion:
         for train, test in GroupKFold(n_splits=min(5, n_groups)).split(rows, y, rows):
             confirmed = self.confirm_matrix(rows[train][new[train]], cols[train][new[train]])
             held = np.unique(rows[test][y[test]])
-            if not len(held) or not confirmed.any():
+            if not len(held) or not confirmed.nnz:
                 continue
-            relevant = self.confirm_matrix(rows[test][y[test]], cols[test][y[test]])[held]
+            relevant = self.confirm_matrix(rows[test][y[test]], cols[test][y[test]])[held].toarray()
             for beta in EXPANSIONS:
                 block = self.scores(held, confirmed, beta)[0]
                 scores[beta].append(mean_ndcg_at_10(block, relevant))

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import bm25s
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from ._bm25 import BM25Ranker
+from ._bm25 import BM25Ranker, need_tokens, org_tokens
 from ._decision import Decision, fold_summary, ranking_ndcg_at_10
 from ._learn_expand import Expansion
-from ._ranker import _BLOCK, top_k
+from ._ranker import _BLOCK, TfidfRanker, top_k
+from ._schema import Need, Organization
 from ._signals import forms_named, forms_wanted
 
 __all__ = [
@@ -119,50 +121,101 @@ def _pair_dot(a: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray, cols: np.nda
     return np.asarray(a[rows].multiply(b[cols]).sum(axis=1)).ravel()
 
 
+def _fields(
+    b: TfidfRanker, items: Sequence[Need] | Sequence[Organization], weights: dict[str, float]
+) -> sp.csr_matrix:
+    if not items:  # (the vectorizer wants one row at least)
+        return sp.csr_matrix((0, b.need_vectors_.shape[1]))
+    return b.vectorizer_.transform_fields(items, weights)
+
+
+def need_rows(
+    b: TfidfRanker, needs: Sequence[Need]
+) -> tuple[sp.csr_matrix, sp.csr_matrix, list[set[str]]]:
+    """What ``PairFeatures`` keeps per need: its problem's and its goal's vectors, the
+    forms of collaboration it asks for (each row its own need's alone)."""
+    return (
+        _fields(b, needs, {"title": 1.0, "description": 1.0}),
+        _fields(b, needs, {"goal": 1.0}),
+        [forms_wanted(n) for n in needs],
+    )
+
+
+def org_rows(
+    b: TfidfRanker, orgs: Sequence[Organization]
+) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, np.ndarray, list[set[str]]]:
+    """What ``PairFeatures`` keeps per profile: the vectors of its activities, its offers
+    and its wishes, its completeness, the forms of collaboration it names."""
+    filled = np.array(
+        [
+            [
+                bool(o.offerings),
+                bool(o.wishes),
+                bool(o.fields),
+                bool(o.legal_form),
+                len(o.activities) >= 60,
+            ]
+            for o in orgs
+        ],
+        dtype=np.float64,
+    )
+    return (
+        _fields(b, orgs, {"activities": 1.0}),
+        _fields(b, orgs, {"offerings": 1.0}),
+        _fields(b, orgs, {"wishes": 1.0}),
+        filled.mean(axis=1) if len(filled) else np.zeros(0),
+        [forms_named(o) for o in orgs],
+    )
+
+
 class PairFeatures:
     """``FEATURES`` of (need row, organisation row) pairs over one expansion's ranker."""
 
     def __init__(self, expansion: Expansion, decisions: Sequence[Decision]) -> None:
         self.expansion = expansion
         b = self.base = expansion.base
-        vec = b.vectorizer_
-        self.need_problem = vec.transform_fields(b.needs_, {"title": 1.0, "description": 1.0})
-        self.need_goal = vec.transform_fields(b.needs_, {"goal": 1.0})
-        self.org_activities = vec.transform_fields(b.orgs_, {"activities": 1.0})
-        self.org_offerings = vec.transform_fields(b.orgs_, {"offerings": 1.0})
-        self.org_wishes = vec.transform_fields(b.orgs_, {"wishes": 1.0})
-        filled = np.array(
-            [
-                [
-                    bool(o.offerings),
-                    bool(o.wishes),
-                    bool(o.fields),
-                    bool(o.legal_form),
-                    len(o.activities) >= 60,
-                ]
-                for o in b.orgs_
-            ],
-            dtype=np.float64,
-        )
-        self.completeness = filled.mean(axis=1) if len(filled) else np.zeros(0)
-        self.need_forms = [forms_wanted(n) for n in b.needs_]
-        self.org_forms = [forms_named(o) for o in b.orgs_]
-        # BM25 over the same tokens, built at the first feature row (a rebind in the
-        # service does not pay for it unless the re-ranking model is used)
-        self.bm25: BM25Ranker | None = None
-        # decisions by organisation row: [(need_row, label, what the reason is about)]
-        self.history: dict[int, list[tuple[int, int, str]]] = {}
+        self.need_problem, self.need_goal, self.need_forms = need_rows(b, b.needs_)
+        (
+            self.org_activities,
+            self.org_offerings,
+            self.org_wishes,
+            self.completeness,
+            self.org_forms,
+        ) = org_rows(b, b.orgs_)
+        # BM25 over the same tokens, tokenised and indexed at the first feature row (a
+        # rebind in the service does not pay for it unless the re-ranking model is used;
+        # an incremental one keeps the tokens of the rows it did not change)
+        self.need_tokens: list[list[str]] | None = None
+        self.org_tokens: list[list[str]] | None = None
+        self.bm25: bm25s.BM25 | None = None
+        self.history = self.history_of(b, decisions)
+
+    @staticmethod
+    def history_of(
+        b: TfidfRanker, decisions: Sequence[Decision]
+    ) -> dict[int, list[tuple[int, int, str]]]:
+        """Decisions by organisation row: ``[(need row, label, what the reason is about)]``."""
+        history: dict[int, list[tuple[int, int, str]]] = {}
         for d in decisions:
-            self.history.setdefault(b.org_index_[d.npo_id], []).append(
+            history.setdefault(b.org_index_[d.npo_id], []).append(
                 (b.need_index_[d.need_id], int(d.decision == "confirm"), d.about)
             )
+        return history
 
     def _bm25_row(self, i: int) -> np.ndarray:
-        """BM25 of need row ``i`` against every profile, as a share of the need's best."""
+        """BM25 of need row ``i`` against every profile (``BM25Ranker.need_scores``), as a
+        share of the need's best."""
+        b = self.base
         if self.bm25 is None:
-            b = self.base
-            self.bm25 = BM25Ranker(tokenizer=b.vectorizer_.tokenizer_).fit(b.needs_, b.orgs_)
-        scores = self.bm25.need_scores(i)
+            tok = b.vectorizer_.tokenizer_
+            if self.need_tokens is None:
+                self.need_tokens = [need_tokens(tok, n) for n in b.needs_]
+            if self.org_tokens is None:
+                self.org_tokens = [org_tokens(tok, o) for o in b.orgs_]
+            self.bm25 = BM25Ranker(tokenizer=tok).index_of(self.org_tokens)
+        assert self.need_tokens is not None
+        scores = np.asarray(self.bm25.get_scores(self.need_tokens[i]), dtype=np.float64)
+        scores = scores[: len(b.org_ids_)]
         best = scores.max() if len(scores) else 0.0
         return scores / best if best > 0 else np.zeros_like(scores)
 
@@ -220,12 +273,18 @@ class PairFeatures:
         """Similarity-weighted decisions on the same group for *other* needs."""
         if not self.history:
             return
-        nn = self.expansion.nn
+        decided = np.unique(
+            [r for j in np.unique(cols).tolist() for r, _, _ in self.history.get(j, ())]
+        )
+        if not len(decided):
+            return
+        needs, inverse = np.unique(rows, return_inverse=True)
+        nn = self.expansion.need_products(decided, needs)
         for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
             past = [(r, y, why) for r, y, why in self.history.get(j, ()) if r != i]
             if not past:
                 continue
-            sims = nn[[r for r, _, _ in past], i]
+            sims = nn[np.searchsorted(decided, [r for r, _, _ in past]), inverse[k]]
             for (_, y, why), s in zip(past, sims, strict=True):
                 if y:
                     out[k, f["hist_confirm"]] += s

@@ -276,7 +276,7 @@ def test_confirmations_of_what_the_cold_start_found_do_not_expand(part_c):
         decisions += [Decision(q, o, "confirm") for o, _ in ranking[:2]]
         decisions += [Decision(q, o, "reject", "その他") for o, _ in ranking[2:]]
     model = LearnedRanker().fit(needs, orgs, decisions)
-    assert not model.informative_.any() and not model.confirmed_.any()
+    assert not model.informative_.any() and not model.confirmed_.nnz
     assert model.expansion_ == 0.0 and model.report_["expansion_ndcg"] == {}
 
 
