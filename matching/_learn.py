@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
@@ -46,6 +47,7 @@ from ._learn_rerank import (
     new_model,
     validate_blends,
 )
+from ._learn_splice import decided_pairs, rebind_in_place, snapshot
 from ._ranker import _BLOCK, Ranking, TfidfRanker, top_k
 from ._schema import Need, Organization
 
@@ -239,9 +241,12 @@ class LearnedRanker(BaseEstimator):
 
     def rebind(self, base: TfidfRanker) -> LearnedRanker:
         """Keep what was learned, but rank over ``base``'s current items (after the cold
-        start ranker's ``upsert``/``remove``/``fit``): features and history are rebuilt."""
+        start ranker's ``upsert``/``remove``/``fit``). After an edit of the same fit only
+        the rows it changed are computed again (``_learn_splice``); after a refit, every
+        row."""
         check_is_fitted(self, "base_")
-        self._bind(base, self.decisions_)
+        if not rebind_in_place(self, base):
+            self._bind(base, self.decisions_)
         return self
 
     def _prepared(self, base: TfidfRanker) -> TfidfRanker:
@@ -259,20 +264,15 @@ class LearnedRanker(BaseEstimator):
             d for d in decisions if d.need_id in base.need_index_ and d.npo_id in base.org_index_
         ]
         # the latest decision on each pair: +1 confirmed, -1 rejected (``pin_decided``)
-        self.decided_: dict[tuple[int, int], float] = {
-            (base.need_index_[d.need_id], base.org_index_[d.npo_id]): (
-                1.0 if d.decision == "confirm" else -1.0
-            )
-            for d in self.decisions_
-        }
-        self.expansion_stage_ = Expansion(
-            ranker, self.decisions_, informative_rank=self.informative_rank
-        )
+        self.decided_ = decided_pairs(base, self.decisions_)
+        self.source_ = snapshot(base)  # what an incremental rebind compares with
+        stage = Expansion(ranker, self.decisions_, informative_rank=self.informative_rank)
+        self.expansion_stage_ = stage
         self.features_ = PairFeatures(self.expansion_stage_, self.decisions_)
 
     # what the tests and the service read of the stages
     @property
-    def confirmed_(self) -> np.ndarray:
+    def confirmed_(self) -> sp.csr_matrix:
         return self.expansion_stage_.confirmed
 
     @property
@@ -280,7 +280,7 @@ class LearnedRanker(BaseEstimator):
         return self.expansion_stage_.informative
 
     def _expanded(
-        self, rows: np.ndarray, confirmed: np.ndarray | None, beta: float
+        self, rows: np.ndarray, confirmed: sp.csr_matrix | np.ndarray | None, beta: float
     ) -> tuple[np.ndarray, np.ndarray]:
         return self.expansion_stage_.scores(rows, confirmed, beta)
 
