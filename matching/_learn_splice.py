@@ -4,7 +4,7 @@ changed and splices it in, like ``TfidfRanker.upsert`` (``_rows``).
 
 What a bind computes per item, and how an edit moves it:
 
-- the ranker with what was learned in force (``_prepared``): the base itself, or a
+- the ranker with what was learned in force (``_bind``): the base itself, or a
   calibrated / fact-bearing / mapped copy, which takes the same ``upsert``/``remove``
   (the facts put in force again on the profiles changed, and their hubness measured with
   them). Past ``HUB_SAMPLE`` needs a need's edit leaves the cold start's hubness as last
@@ -151,7 +151,7 @@ def _prepared(
     gone_orgs: list[str],
 ) -> TfidfRanker:
     """The ranker with what was learned in force over ``base``: ``base`` itself when
-    nothing was (as ``_prepared`` gives it), else the old copy with the same edit."""
+    nothing was (as ``_bind`` makes it), else the old copy with the same edit."""
     if not model.calibration_ and not model.facts_ and model.dense_map_ is None:
         return base
     ranker = copy.copy(model.base_)
@@ -274,8 +274,12 @@ def _spliced_features(
     tok = b.vectorizer_.tokenizer_
     out.need_tokens = _tokens(old.need_tokens, needs, fresh_needs, lambda n: need_tokens(tok, n))
     out.org_tokens = _tokens(old.org_tokens, orgs, fresh_orgs, lambda o: org_tokens(tok, o))
-    same_orgs = not len(orgs.fresh) and len(orgs.source) == len(before.org_ids_)
-    out.bm25 = old.bm25 if same_orgs else None
+    # BM25's index over the profiles stays while their words do (its IDF and mean length
+    # are theirs): no profile added or removed, none whose words changed
+    same_words = b.org_ids_ == before.org_ids_ and (
+        not len(orgs.fresh) or (out.org_tokens is not None and out.org_tokens == old.org_tokens)
+    )
+    out.bm25 = old.bm25 if same_words else None
     out.history = PairFeatures.history_of(b, decisions)
     return out
 
