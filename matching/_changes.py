@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._ranker import TfidfRanker
 from ._topk import Ranking
+
+if TYPE_CHECKING:
+    from ._learn import LearnedRanker
 
 __all__ = ["RerankScope", "needs_to_rerank"]
 
@@ -61,18 +65,32 @@ def _changed(
 
 
 def needs_to_rerank(
-    old: TfidfRanker | None,
-    new: TfidfRanker | None,
+    old: TfidfRanker | LearnedRanker | None,
+    new: TfidfRanker | LearnedRanker | None,
     previous: Mapping[str, Ranking],
     *,
     top: int,
     max_share: float = 0.25,
+    floors: Mapping[str, float] | None = None,
 ) -> RerankScope | None:
     """The needs whose ``top`` list may differ between ``old`` (whose lists are
     ``previous``: each need's ranked pairs with a positive score) and ``new``; ``None``
     when every need must be ranked again (another fit, other settings, a need without a
-    previous list, or more than ``max_share`` of the profiles changed)."""
-    if old is None or new is None or not _same_fit(old, new):
+    previous list, or more than ``max_share`` of the profiles changed).
+
+    Two learned rankers (``new`` a ``rebind`` of ``old``): ``_learn_scope``, which says
+    what a learned score reads (``floors``: as ``LearnedRanker.rank_orgs`` fills them)."""
+    if old is None or new is None:
+        return None
+    if not isinstance(old, TfidfRanker) and not isinstance(new, TfidfRanker):
+        from ._learn_scope import learned_needs_to_rerank
+
+        return learned_needs_to_rerank(
+            old, new, previous, top=top, floors=floors, max_share=max_share
+        )
+    if not isinstance(old, TfidfRanker) or not isinstance(new, TfidfRanker):
+        return None  # a learned model started or stopped ranking
+    if not _same_fit(old, new):
         return None
     if any(key not in previous for key in new.need_ids_ if key in old.need_index_):
         return None

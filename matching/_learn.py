@@ -249,16 +249,12 @@ class LearnedRanker(BaseEstimator):
             self._bind(base, self.decisions_)
         return self
 
-    def _prepared(self, base: TfidfRanker) -> TfidfRanker:
-        """``base`` with what is learned so far (calibration, facts, map) in force."""
+    def _bind(self, base: TfidfRanker, decisions: Sequence[Decision]) -> None:
+        """Rank over ``base`` with what is learned so far (calibration, facts, map) in force."""
         ranker = calibrated(base, self.calibration_) if self.calibration_ else base
         ranker = self.facts_.apply(ranker)
         mapping = getattr(self, "dense_map_", None)
-        return mapped(ranker, mapping) if mapping is not None else ranker
-
-    def _bind(self, base: TfidfRanker, decisions: Sequence[Decision]) -> None:
-        """Rank over ``base`` with what is learned so far in force (``_prepared``)."""
-        ranker = self._prepared(base)
+        ranker = mapped(ranker, mapping) if mapping is not None else ranker
         self.base_ = ranker
         self.decisions_ = [
             d for d in decisions if d.need_id in base.need_index_ and d.npo_id in base.org_index_
@@ -289,7 +285,12 @@ class LearnedRanker(BaseEstimator):
 
     # -- ranking ---------------------------------------------------------------------
     def rank_orgs(
-        self, need_ids: Sequence[str] | None = None, *, top: int = 10, pin_decided: bool = False
+        self,
+        need_ids: Sequence[str] | None = None,
+        *,
+        top: int = 10,
+        pin_decided: bool = False,
+        floors: dict[str, float] | None = None,
     ) -> list[tuple[str, Ranking]]:
         """For each need (all by default), the ``top`` organisations, best first.
 
@@ -297,21 +298,23 @@ class LearnedRanker(BaseEstimator):
         need's confirmed groups come first, its rejected ones last (their scores moved by
         a whole number larger than any score of the list), each kind in the model's
         order, so a ranking never contradicts what the coordinator already decided.
-        Needs without decisions are unaffected."""
+        Needs without decisions are unaffected. ``floors``: filled with each need's last
+        candidate's cold-start score (``needs_to_rerank`` reads it)."""
         check_is_fitted(self, "base_")
         b = self.base_
         if not self.promoted_ and not (pin_decided and self.decided_):
             return b.rank_orgs(need_ids, top=top)
-        pins = self._pins(by_need=True) if pin_decided else {}
+        pins = decided_pins(self.decided_, by_need=True) if pin_decided else {}
         out = []
         rows = b._rows(need_ids, b.need_index_)
         for start in range(0, len(rows), _BLOCK):
             chunk = rows[start : start + _BLOCK]
             block = self._expanded(chunk, None, self.expansion_)[0]
-            lists = [
-                with_pinned(top_k(row, max(top, self.candidates)), pins.get(i, {}))
-                for i, row in zip(chunk.tolist(), block, strict=True)
-            ]
+            pools = [top_k(row, max(top, self.candidates)) for row in block]
+            if floors is not None:
+                for i, row, pool in zip(chunk.tolist(), block, pools, strict=True):
+                    floors[b.need_ids_[i]] = float(row[pool[-1]]) if len(pool) else 0.0
+            lists = [with_pinned(c, pins.get(i, {})) for i, c in zip(chunk, pools, strict=True)]
             if self.alpha_:  # the model's features for the whole block at once
                 learned = self._learned(
                     np.concatenate([np.full(len(c), i) for i, c in zip(chunk, lists, strict=True)]),
@@ -335,7 +338,7 @@ class LearnedRanker(BaseEstimator):
         b = self.base_
         if not self.promoted_ and not (pin_decided and self.decided_):
             return b.rank_needs(org_ids, top=top)
-        pins = self._pins(by_need=False) if pin_decided else {}
+        pins = decided_pins(self.decided_, by_need=False) if pin_decided else {}
         cols = b._rows(org_ids, b.org_index_)
         every = np.arange(len(b.need_ids_))
         full = (
@@ -357,9 +360,6 @@ class LearnedRanker(BaseEstimator):
             order = top_k(scores, top)
             out.append((b.org_ids_[j], [(b.need_ids_[rows[k]], float(scores[k])) for k in order]))
         return out
-
-    def _pins(self, *, by_need: bool) -> dict[int, dict[int, float]]:
-        return decided_pins(self.decided_, by_need=by_need)
 
     def _learned(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Blend of the cold-start score (scaled to the list's best) and p(confirm)."""

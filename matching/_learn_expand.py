@@ -171,12 +171,16 @@ class Expansion:
         return np.asarray((nv[rows] @ nv[others].T).toarray())
 
     def scores(
-        self, rows: np.ndarray, confirmed: sp.csr_matrix | np.ndarray | None, beta: float
+        self,
+        rows: np.ndarray,
+        confirmed: sp.csr_matrix | np.ndarray | None,
+        beta: float,
+        cols: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Cold-start scores of ``rows`` × every organisation with each profile expanded by
-        ``beta`` × the mean vector of the needs it was confirmed for (in ``confirmed``, by
-        default the decisions' own; a need's own decisions left out), and the part of each
-        score the expansion added.
+        """Cold-start scores of ``rows`` × the organisations (all, or ``cols``) with each
+        profile expanded by ``beta`` × the mean vector of the needs it was confirmed for
+        (in ``confirmed``, by default the decisions' own; a need's own decisions left
+        out), and the part of each score the expansion added.
 
         The expanded profile ``(o + β m̄) / ‖o + β m̄‖`` is never built: its cosine with a
         query follows from products with the confirmed needs."""
@@ -188,12 +192,17 @@ class Expansion:
             matrix = sp.csr_matrix(confirmed)
         else:
             matrix = confirmed
-        zero = np.zeros((len(rows), len(b.org_ids_)))
+        zero = np.zeros((len(rows), len(b.org_ids_) if cols is None else len(cols)))
         if not beta or not matrix.nnz:
-            return b.score_block(rows), zero
+            return b.score_block(rows, cols), zero
         terms = self._expansion_terms(matrix)
-        own = matrix[rows].toarray()
-        count = terms.count[None, :] - own
+        some = slice(None) if cols is None else cols
+
+        def cells(m: sp.csr_matrix) -> np.ndarray:
+            return np.asarray((m[rows] if cols is None else m[rows][:, cols]).toarray())
+
+        own = cells(matrix)
+        count = terms.count[None, some] - own
         safe = np.maximum(count, 1.0)
         # the query's products with the confirmed needs, and with itself where it is one
         qn = (b.need_queries_[rows] @ b.need_vectors_[terms.needs].T).toarray()
@@ -203,19 +212,19 @@ class Expansion:
         nn_self = np.zeros((len(rows), 1))
         qn_self[mine, 0] = qn[np.flatnonzero(mine), at[mine]]
         nn_self[mine, 0] = terms.self_need[at[mine]]
-        query_mean = (np.asarray(terms.pairs.T @ qn.T).T - own * qn_self) / safe
-        org_mean = terms.org_mean[None, :] - terms.profile_need[rows].toarray()
-        mean_mean = (
-            terms.mean_mean[None, :] - 2.0 * own * terms.need_need[rows].toarray() + own * nn_self
-        )
+        pairs = terms.pairs if cols is None else terms.pairs[:, cols]
+        query_mean = (np.asarray(pairs.T @ qn.T).T - own * qn_self) / safe
+        org_mean = terms.org_mean[None, some] - cells(terms.profile_need)
+        mean_mean = terms.mean_mean[None, some] - 2.0 * own * cells(terms.need_need) + own * nn_self
         norm2 = 1.0 + 2.0 * beta * org_mean / safe + beta**2 * mean_mean / safe**2
         z = np.where(count > 0, np.sqrt(np.maximum(norm2, 1e-12)), 1.0)
-        text = (b.need_queries_[rows] @ b.org_vectors_.T).toarray() / z
+        profiles = b.org_vectors_ if cols is None else b.org_vectors_[cols]
+        text = (b.need_queries_[rows] @ profiles.T).toarray() / z
         added = np.where(count > 0, beta * query_mean, 0.0) / z
-        factor = b.factor_product(rows)
+        factor = b.factor_product(rows, cols)
         # the expansion is a signal of its own ("confirmed for needs like this one"): it
         # is added to the blended similarity, not diluted by the LSA and word-vector parts
-        score = b.finish((b.blend(text, rows) + added) * factor)
+        score = b.finish((b.blend(text, rows, cols) + added) * factor, cols)
         return score, added * factor
 
     def _expansion_terms(self, confirmed: sp.csr_matrix) -> _ExpansionTerms:

@@ -183,3 +183,90 @@ def test_an_incremental_rebind_ranks_as_a_full_one(models, name, monkeypatch) ->
         again = copy.copy(before)
         again._bind(base, before.decisions_)
         assert _same(chained, again, exact=exact), f"chained: {label}"
+
+
+def _lists(
+    model: LearnedRanker, need_ids: list[str] | None = None, floors: dict | None = None
+) -> dict[str, list[tuple[str, float]]]:
+    """Top 10 lists as the service stores them (positive scores only)."""
+    return {
+        q: [(o, s) for o, s in r if s > 0]
+        for q, r in model.rank_orgs(need_ids, top=10, floors=floors)
+    }
+
+
+def _agree(mine: dict, theirs: dict) -> bool:
+    """The same needs and lists; scores within 2e-6 (a block of other needs, float32's
+    last digit)."""
+    return mine.keys() == theirs.keys() and all(
+        [o for o, _ in mine[q]] == [o for o, _ in theirs[q]]
+        and all(abs(x - y) <= 2e-6 for (_, x), (_, y) in zip(mine[q], theirs[q], strict=True))
+        for q in mine
+    )
+
+
+@pytest.mark.parametrize("name", ["reranking", "calibrated", "mapped"])
+def test_the_needs_an_edit_can_move_give_every_needs_lists(models, name) -> None:
+    """``needs_to_rerank`` over a learned model and its rebind: the lists of the needs it
+    names, ranked again, and the others kept, are the lists of every need ranked again.
+    With no re-ranking model a profile's edit names few needs; with one, a profile whose
+    words changed (BM25's statistics are every profile's) names every need (``None``),
+    and one whose words did not is scoped like any other edit."""
+    from matching import needs_to_rerank
+
+    cold, model = models[name]
+    floors: dict[str, float] = {}
+    lists = _lists(model, floors=floors)
+    assert floors.keys() == lists.keys()
+    listed = cold.orgs_[cold.org_index_[lists[cold.need_ids_[0]][0][0]]]
+    edits = _edits(cold, model)
+    edits["a listed profile's 活動分野 and area"] = lambda r: r.upsert(
+        orgs=[replace(listed, fields=[3], areas=["南区"])]
+    )
+    for label, edit in edits.items():
+        edited = copy.copy(cold)
+        edit(edited)
+        rebound = copy.copy(model).rebind(edited)
+        scope = needs_to_rerank(model, rebound, lists, top=10, floors=floors)
+        words = "profile" in label and "活動分野" not in label
+        if model.alpha_ and words:
+            assert scope is None, label
+            continue
+        assert scope is not None, label
+        kept = {q: v for q, v in lists.items() if q not in set(scope.removed)}
+        kept.update(_lists(rebound, scope.needs) if scope.needs else {})
+        assert _agree(kept, _lists(rebound)), label
+        if not model.alpha_ and "profile" in label:
+            assert len(scope.needs) < len(rebound.base_.need_ids_) / 3, label
+    # a re-ranking model's floors are needed to scope its lists
+    if model.alpha_:
+        need = copy.copy(cold)
+        _edits(cold, model)["a need edited"](need)
+        rebound = copy.copy(model).rebind(need)
+        assert needs_to_rerank(model, rebound, lists, top=10) is None
+    # another model (retrained) is another ranking: every need
+    assert needs_to_rerank(model, LearnedRanker().fit_on(cold, []), lists, top=10) is None
+
+
+def test_past_the_hubness_sample_a_need_edit_measures_a_copys_hubness_again(
+    models, monkeypatch
+) -> None:
+    """Past ``HUB_SAMPLE`` needs the cold start keeps its sampled hubness through a need's
+    edit; a bind measures a calibrated copy's afresh, and so does the incremental rebind
+    (the one part it does not splice). Over the cold start itself both keep it."""
+    from matching import _ranker
+
+    monkeypatch.setattr(_ranker, "HUB_SAMPLE", 32)
+    for name in ("calibrated", "reranking"):
+        cold, model = models[name]
+        edited = copy.copy(cold)
+        _edits(cold, model)["a new need"](edited)
+        assert edited.hub_top_ is None  # past the sample: left as measured
+        full = copy.copy(model)
+        full._bind(edited, model.decisions_)
+        incremental = copy.copy(model).rebind(edited)
+        exact = model.base_ is cold
+        assert _same(incremental, full, exact=exact), name
+        assert abs(incremental.base_.hubness_ - full.base_.hubness_).max() <= 1e-7, name
+        if not exact:
+            assert (incremental.base_.hubness_ != model.base_.hubness_).sum() > 10

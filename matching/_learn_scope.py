@@ -1,0 +1,199 @@
+"""Which needs' top lists an edit can move under a learned model (#14): the learned
+counterpart of ``needs_to_rerank``, for a model rebound over an edit (``rebind``).
+
+What the learned score of a pair (need ``i``, profile ``j``) reads, in ``rank_orgs``:
+
+- the expanded cold-start score ``e(i, j)``: need ``i``; profile ``j`` and its hubness;
+  the needs ``j`` was confirmed for (an informative confirmation) and their vectors;
+- the candidates: the ``candidates`` best ``e(i, ·)`` of the need; with no re-ranking
+  model (``α = 0``) the list is the best ``e`` among them, that is of the whole row;
+- with a re-ranking model (``α > 0``), the features of the pair among the candidates:
+  ``e`` and its share of the need's best (the first candidate), the pair's text, fields,
+  area, kind, population, forms (need ``i`` and profile ``j`` alone), the decisions on
+  ``j`` for other needs weighted by those needs' similarity to ``i``, and BM25 as a share
+  of the need's best over every profile. BM25's IDF and mean length are those of all the
+  profiles' texts: a profile whose text changed, or one added or removed, moves every
+  pair's BM25, so then every need is ranked again.
+
+So between a model and its rebind, a need's list can change only if the need changed, or
+a "moved" profile (edited, added, removed, its hubness or its confirmed needs or, with
+``α > 0``, its decisions' needs changed) was on its list or among its candidates, or now
+scores within them: its ``e`` at least the list's last score (``α = 0``) or the need's
+last candidate's (``floors``, kept from the ranking, ``α > 0``). Those needs, ranked
+again, give the lists a ranking of every need gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._bm25 import org_tokens
+from ._changes import RerankScope, _changed, _same_fit
+from ._decision import Decision
+from ._topk import Ranking
+
+if TYPE_CHECKING:
+    from ._learn import LearnedRanker
+
+__all__ = ["learned_needs_to_rerank"]
+
+# a column restricted to a few profiles may differ in its last digit (float32 word
+# vectors): a moved profile this close below a threshold counts as reaching it
+_TOLERANCE = 1e-5
+_BLOCK = 1024
+
+
+def _same_model(old: LearnedRanker, new: LearnedRanker) -> bool:
+    """``new`` is ``old`` rebound: the same learned stages over one fit."""
+    learned = ("model_", "dense_map_")
+    return (
+        old.promoted_
+        and new.promoted_
+        and all(getattr(old, a, None) is getattr(new, a, None) for a in learned)
+        and (old.alpha_, old.expansion_, old.calibration_, old.facts_, old.candidates)
+        == (new.alpha_, new.expansion_, new.calibration_, new.facts_, new.candidates)
+        and _same_fit(old.base_, new.base_)
+    )
+
+
+def _confirmed_by_group(model: LearnedRanker) -> dict[str, set[str]]:
+    """The needs each profile was confirmed for (informative confirmations), by id."""
+    b = model.base_
+    rows, cols = model.confirmed_.nonzero()
+    out: dict[str, set[str]] = {}
+    for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+        out.setdefault(b.org_ids_[j], set()).add(b.need_ids_[i])
+    return out
+
+
+def _decided_by_group(decisions: Sequence[Decision]) -> dict[str, list[tuple[str, str, str]]]:
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for d in decisions:
+        out.setdefault(d.npo_id, []).append((d.need_id, d.decision, d.about))
+    return out
+
+
+def _moved(
+    old: LearnedRanker, new: LearnedRanker, changed_orgs: set[str], changed_needs: set[str]
+) -> set[str]:
+    """The profiles still indexed whose column of ``e`` (and, with ``α > 0``, of the
+    pair features) may differ for an unchanged need."""
+    before, after = old.base_, new.base_
+    moved = set(changed_orgs)
+    if after.hubness_ is not before.hubness_:
+        kept = np.array([before.org_index_.get(k, -1) for k in after.org_ids_], dtype=np.intp)
+        known = kept >= 0
+        differs = np.zeros(len(kept), dtype=bool)
+        differs[known] = before.hubness_[kept[known]] != after.hubness_[known]
+        moved.update(after.org_ids_[j] for j in np.flatnonzero(differs).tolist())
+    touched = changed_needs | {k for k in before.need_ids_ if k not in after.need_index_}
+    if new.expansion_:
+        was, now = _confirmed_by_group(old), _confirmed_by_group(new)
+        moved.update(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
+        moved.update(k for k, needs in now.items() if needs & touched)
+    if new.alpha_:
+        was_d, now_d = _decided_by_group(old.decisions_), _decided_by_group(new.decisions_)
+        moved.update(k for k in was_d.keys() | now_d.keys() if was_d.get(k) != now_d.get(k))
+        moved.update(k for k, ds in now_d.items() if any(q in touched for q, _, _ in ds))
+    return {k for k in moved if k in after.org_index_}
+
+
+def _bm25_moved(old: LearnedRanker, new: LearnedRanker, changed_orgs: set[str]) -> bool:
+    """Whether BM25's index over the profiles differs: a profile added or removed, or
+    one whose words (activities, offerings, wishes) changed."""
+    before, after = old.base_, new.base_
+    if before.org_ids_ != after.org_ids_:
+        return True
+    tok = after.vectorizer_.tokenizer_
+    return any(
+        org_tokens(tok, before.orgs_[before.org_index_[k]])
+        != org_tokens(tok, after.orgs_[after.org_index_[k]])
+        for k in changed_orgs
+    )
+
+
+def _reach(
+    model: LearnedRanker, cols: np.ndarray, thresholds: np.ndarray, *, positive: bool
+) -> set[str]:
+    """Needs (ids) whose ``e`` with one of profile rows ``cols`` reaches their threshold
+    (and is positive: a list keeps positive scores only; the candidates need not)."""
+    out: set[str] = set()
+    if not len(cols):
+        return out
+    stage, b = model.expansion_stage_, model.base_
+    rows = np.arange(len(b.need_ids_))
+    for start in range(0, len(rows), _BLOCK):
+        chunk = rows[start : start + _BLOCK]
+        scores = stage.scores(chunk, None, model.expansion_, cols)[0]
+        near = (scores >= thresholds[chunk, None]) & ((scores > 0) | (not positive))
+        out.update(b.need_ids_[r] for r in chunk[near.any(axis=1)].tolist())
+    return out
+
+
+def learned_needs_to_rerank(
+    old: LearnedRanker,
+    new: LearnedRanker,
+    previous: Mapping[str, Ranking],
+    *,
+    top: int,
+    floors: Mapping[str, float] | None = None,
+    max_share: float = 0.25,
+) -> RerankScope | None:
+    """The needs whose ``top`` list may differ between ``old`` (whose lists are
+    ``previous``, each need's ranked pairs with a positive score, and, with a re-ranking
+    model, ``floors``: each need's last candidate's ``e``, from ``rank_orgs``) and its
+    rebind ``new``; ``None`` when every need must be ranked again (another model or fit,
+    a need without a previous list or floor, more than ``max_share`` of the profiles
+    moved, or, with a re-ranking model, BM25's index over the profiles changed)."""
+    if not _same_model(old, new):
+        return None
+    before, after = old.base_, new.base_
+    kept_needs = [k for k in after.need_ids_ if k in before.need_index_]
+    if any(k not in previous for k in kept_needs):
+        return None
+    reranked = new.alpha_ > 0
+    pools = floors or {}
+    if reranked and any(k not in pools for k in kept_needs):
+        return None
+    changed_needs = {
+        after.need_ids_[i]
+        for i in _changed(before.needs_, before.need_index_, after.needs_, after.need_ids_)
+    }
+    changed_orgs = {
+        after.org_ids_[j]
+        for j in _changed(before.orgs_, before.org_index_, after.orgs_, after.org_ids_)
+    }
+    if reranked and _bm25_moved(old, new, changed_orgs):
+        return None
+    removed = [k for k in before.need_ids_ if k not in after.need_index_]
+    gone = {k for k in before.org_ids_ if k not in after.org_index_}
+    moved = _moved(old, new, changed_orgs, changed_needs)
+    if len(moved) + len(gone) > max_share * max(len(after.org_ids_), 1):
+        return None
+    rerank = set(changed_needs)
+    watched = moved | gone
+    thresholds = np.zeros(len(after.need_ids_))
+    for r, key in enumerate(after.need_ids_):
+        ranking = previous.get(key)
+        if key in changed_needs or ranking is None:
+            continue
+        if any(org in watched for org, _ in ranking):
+            rerank.add(key)
+        elif reranked:
+            thresholds[r] = pools[key] - _TOLERANCE
+        elif len(ranking) >= top:
+            thresholds[r] = ranking[-1][1] - _TOLERANCE
+    cols = np.array(sorted(after.org_index_[k] for k in moved), dtype=np.intp)
+    rerank |= _reach(new, cols, thresholds, positive=not reranked)
+    if reranked:  # a moved profile among the candidates before: the others' order moves
+        was = np.array(
+            sorted(before.org_index_[k] for k in moved if k in before.org_index_), dtype=np.intp
+        )
+        old_thresholds = np.array(
+            [pools[k] - _TOLERANCE if k in pools else np.inf for k in before.need_ids_]
+        )
+        rerank |= _reach(old, was, old_thresholds, positive=False) & set(after.need_index_)
+    return RerankScope(needs=[k for k in after.need_ids_ if k in rerank], removed=removed)
