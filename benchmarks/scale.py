@@ -46,7 +46,16 @@ def _sentences(text: str) -> list[str]:
 
 
 def recombined(n_orgs: int, seed: int = 0) -> tuple[list[Need], list[Organization]]:
-    needs, orgs, _ = load_corpus()
+    needs, orgs, _ = recombined_judged(n_orgs, seed)
+    return needs, orgs
+
+
+def recombined_judged(
+    n_orgs: int, seed: int = 0
+) -> tuple[list[Need], list[Organization], dict[str, dict[str, int]]]:
+    """``recombined``, and judgements for it: a need's grade for a profile is the
+    corpus's for the items they were made from (their name, fields and area)."""
+    needs, orgs, qrels = load_corpus()
     rng = random.Random(seed)
 
     def mix(a: str, b: str) -> str:
@@ -54,6 +63,7 @@ def recombined(n_orgs: int, seed: int = 0) -> tuple[list[Need], list[Organizatio
         return "".join(parts) or a
 
     out_orgs = []
+    made_from: dict[str, list[str]] = {}
     for k in range(n_orgs):
         base, other = rng.choice(orgs), rng.choice(orgs)
         out_orgs.append(
@@ -65,13 +75,18 @@ def recombined(n_orgs: int, seed: int = 0) -> tuple[list[Need], list[Organizatio
                 offerings=mix(base.offerings, other.offerings),
             )
         )
+        made_from.setdefault(base.id, []).append(f"P{k:06d}")
     out_needs = []
+    out_qrels: dict[str, dict[str, int]] = {}
     for k in range(n_orgs // 5):
         base, other = rng.choice(needs), rng.choice(needs)
         out_needs.append(
             replace(base, id=f"N{k:06d}", description=mix(base.description, other.description))
         )
-    return out_needs, out_orgs
+        out_qrels[f"N{k:06d}"] = {
+            p: grade for o, grade in qrels.get(base.id, {}).items() for p in made_from.get(o, [])
+        }
+    return out_needs, out_orgs, out_qrels
 
 
 def _timed(fn):  # type: ignore[no-untyped-def]

@@ -280,11 +280,12 @@ class PairFeatures:
             return
         needs, inverse = np.unique(rows, return_inverse=True)
         nn = self.expansion.need_products(decided, needs)
+        where = {r: k for k, r in enumerate(decided.tolist())}
         for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
             past = [(r, y, why) for r, y, why in self.history.get(j, ()) if r != i]
             if not past:
                 continue
-            sims = nn[np.searchsorted(decided, [r for r, _, _ in past]), inverse[k]]
+            sims = nn[[where[r] for r, _, _ in past], inverse[k]]
             for (_, y, why), s in zip(past, sims, strict=True):
                 if y:
                     out[k, f["hist_confirm"]] += s

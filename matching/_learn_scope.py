@@ -33,6 +33,7 @@ import numpy as np
 from ._bm25 import org_tokens
 from ._changes import RerankScope, _changed, _same_fit
 from ._decision import Decision
+from ._learn_splice import hubness_moved
 from ._topk import Ranking
 
 if TYPE_CHECKING:
@@ -83,12 +84,7 @@ def _moved(
     pair features) may differ for an unchanged need."""
     before, after = old.base_, new.base_
     moved = set(changed_orgs)
-    if after.hubness_ is not before.hubness_:
-        kept = np.array([before.org_index_.get(k, -1) for k in after.org_ids_], dtype=np.intp)
-        known = kept >= 0
-        differs = np.zeros(len(kept), dtype=bool)
-        differs[known] = before.hubness_[kept[known]] != after.hubness_[known]
-        moved.update(after.org_ids_[j] for j in np.flatnonzero(differs).tolist())
+    moved.update(after.org_ids_[j] for j in np.flatnonzero(hubness_moved(before, after)).tolist())
     touched = changed_needs | {k for k in before.need_ids_ if k not in after.need_index_}
     if new.expansion_:
         was, now = _confirmed_by_group(old), _confirmed_by_group(new)

@@ -45,7 +45,7 @@ from ._ranker import TfidfRanker
 if TYPE_CHECKING:
     from ._learn import LearnedRanker
 
-__all__ = ["MAX_SHARE", "decided_pairs", "rebind_in_place", "snapshot"]
+__all__ = ["MAX_SHARE", "decided_pairs", "hubness_moved", "rebind_in_place", "snapshot"]
 
 # an edit of more than this share of the needs or of the profiles binds in full
 MAX_SHARE = 0.25
@@ -123,7 +123,7 @@ def rebind_in_place(model: LearnedRanker, base: TfidfRanker) -> bool:
     decisions = [
         d for d in model.decisions_ if d.need_id in base.need_index_ and d.npo_id in base.org_index_
     ]
-    moved = _moved_columns(before, ranker, changed_orgs, bool(changed_needs or gone_needs))
+    moved = _moved_columns(before, ranker, changed_orgs)
     stage = model.expansion_stage_
     expansion = Expansion(
         ranker,
@@ -200,19 +200,26 @@ def _facts_again(model: LearnedRanker, ranker: TfidfRanker, changed_orgs: set[st
         ranker.hub_top_ = top
 
 
-def _moved_columns(
-    before: TfidfRanker, after: TfidfRanker, changed_orgs: set[str], needs_changed: bool
-) -> np.ndarray:
+def _moved_columns(before: TfidfRanker, after: TfidfRanker, changed_orgs: set[str]) -> np.ndarray:
     """The profiles (rows of ``after``) whose scores against an unchanged need may differ:
-    those changed, and, after a need's edit, those whose hubness moved."""
+    those changed, and those whose hubness moved."""
     moved = {after.org_index_[k] for k in changed_orgs}
-    if needs_changed and after.hubness_ is not before.hubness_:
-        kept = np.array([before.org_index_.get(k, -1) for k in after.org_ids_], dtype=np.intp)
-        known = kept >= 0
-        differs = np.zeros(len(kept), dtype=bool)
-        differs[known] = before.hubness_[kept[known]] != after.hubness_[known]
-        moved.update(np.flatnonzero(differs).tolist())
+    moved.update(np.flatnonzero(hubness_moved(before, after)).tolist())
     return np.array(sorted(moved), dtype=np.intp)
+
+
+def hubness_moved(before: TfidfRanker, after: TfidfRanker) -> np.ndarray:
+    """Per profile of ``after``: its hubness differs from its own in ``before`` (a profile
+    new to ``after`` does not count)."""
+    if after.hubness_ is before.hubness_:
+        return np.zeros(len(after.org_ids_), dtype=bool)
+    if after.org_ids_ == before.org_ids_:
+        return np.asarray(before.hubness_ != after.hubness_)
+    kept = np.array([before.org_index_.get(k, -1) for k in after.org_ids_], dtype=np.intp)
+    known = kept >= 0
+    differs = np.zeros(len(kept), dtype=bool)
+    differs[known] = before.hubness_[kept[known]] != after.hubness_[known]
+    return differs
 
 
 def _valid_tops(

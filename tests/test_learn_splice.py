@@ -253,7 +253,8 @@ def test_past_the_hubness_sample_a_need_edit_measures_a_copys_hubness_again(
 ) -> None:
     """Past ``HUB_SAMPLE`` needs the cold start keeps its sampled hubness through a need's
     edit; a bind measures a calibrated copy's afresh, and so does the incremental rebind
-    (the one part it does not splice). Over the cold start itself both keep it."""
+    (the one part it does not splice). Over the cold start itself both keep it, and
+    both follow it when it is measured again."""
     from matching import _ranker
 
     monkeypatch.setattr(_ranker, "HUB_SAMPLE", 32)
@@ -270,3 +271,10 @@ def test_past_the_hubness_sample_a_need_edit_measures_a_copys_hubness_again(
         assert abs(incremental.base_.hubness_ - full.base_.hubness_).max() <= 1e-7, name
         if not exact:
             assert (incremental.base_.hubness_ != model.base_.hubness_).sum() > 10
+    # the cold start measured again (``rebuild``, no item changed): every hubness moves
+    cold, model = models["reranking"]
+    rebuilt = copy.copy(cold).rebuild()
+    assert (rebuilt.hubness_ != cold.hubness_).sum() > 10
+    full = copy.copy(model)
+    full._bind(rebuilt, model.decisions_)
+    assert _same(copy.copy(model).rebind(rebuilt), full, exact=True)
