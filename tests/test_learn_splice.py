@@ -42,7 +42,8 @@ def models() -> dict[str, tuple[TfidfRanker, LearnedRanker]]:
     - ``reranking``: decisions preferring complete profiles: a re-ranking model and the
       expansion (its base is the cold start itself);
     - ``calibrated``: part c with 活動分野 scrambled, judged decisions: a calibrated copy
-      of the cold start, facts from the reasons, the expansion;
+      of the cold start, facts from the reasons, the expansion (set by hand if it did not
+      validate);
     - ``mapped``: confirmations alone, and a need → partner map put in by hand (a copy
       of the cold start with a map; the corpus's own decisions do not keep one)."""
     needs, orgs, qrels = load_corpus(("c",))
@@ -60,10 +61,12 @@ def models() -> dict[str, tuple[TfidfRanker, LearnedRanker]]:
     out["reranking"] = (cold, LearnedRanker().fit_on(cold, decisions))
     train, _ = split_needs([n.id for n in needs], seed=0)
     loose = TfidfRanker().fit(needs, scramble_fields(orgs, share=1.0, seed=7))
-    out["calibrated"] = (
-        loose,
-        LearnedRanker().fit_on(loose, judged_decisions(loose, train, qrels, seed=0)),
-    )
+    calibrated = LearnedRanker().fit_on(loose, judged_decisions(loose, train, qrels, seed=0))
+    # the expansion put in by hand where these decisions do not keep one (it held on
+    # the tokens of its first run, not after the tokenizer's fragment rules): a stage in
+    # force is what the splices must follow, whether or not it validated
+    calibrated.expansion_ = calibrated.expansion_ or 1.0
+    out["calibrated"] = (loose, calibrated)
     confirms = [
         Decision(q, o, "confirm")
         for q in sorted(qrels)
