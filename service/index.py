@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
@@ -84,11 +84,15 @@ def to_matching_org(row: models.Organization) -> matching.Organization:
 @dataclass
 class Refreshed:
     """The stored suggestions as this process last wrote them: ``ranker`` ranked every
-    need in ``lists`` (its pairs with a positive score, best first, ``top`` at most)."""
+    need in ``lists`` (its pairs with a positive score, best first, ``top`` at most), or
+    the promoted ``learned`` model over it did (and gave each need's last candidate's
+    score in ``floors``)."""
 
     ranker: matching.TfidfRanker
     top: int
     lists: dict[str, list[tuple[str, float]]]
+    learned: matching.LearnedRanker | None = None
+    floors: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -143,9 +147,9 @@ class MatchingIndex:
         self.fitted_audit_id = 0
         self.changes_since_fit = 0
         self.suggestions_version = ""  # the index version the stored suggestions reflect
-        # what the last refresh in this process stored: the cold-start ranker it ranked
-        # with and each need's list, so the next one ranks only the needs a change can
-        # move (``refresh``); ``None`` after a refresh by a learned model
+        # what the last refresh in this process stored: the ranker (and learned model) it
+        # ranked with and each need's list, so the next one ranks only the needs a change
+        # can move (``refresh``)
         self.refreshed: Refreshed | None = None
         self.learned: matching.LearnedRanker | None = None
         self.model_version = "cold-start"

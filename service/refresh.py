@@ -17,7 +17,7 @@ import gc
 import logging
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -48,22 +48,22 @@ _FROZEN: weakref.WeakKeyDictionary[MatchingIndex, int] = weakref.WeakKeyDictiona
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The index as one refresh sees it, taken under its lock in one go."""
+    """The index as one refresh sees it, taken under its lock in one go. ``floors``: under
+    a learned model, each need's last candidate's score as its ranking gave it (the next
+    refresh reads it to find the needs an edit can move), filled by every ranking made
+    with this snapshot."""
 
     ranker: matching.TfidfRanker | None
     learned: matching.LearnedRanker | None  # when a promoted model ranks
     version: str
     model: str
+    floors: dict[str, float] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, index: MatchingIndex) -> Snapshot:
         with index.lock:
             learned = index.learned if index.active is index.learned else None
             return cls(index.ranker, learned, index.version, index.model_version)
-
-    @property
-    def active(self) -> matching.TfidfRanker | matching.LearnedRanker | None:
-        return self.learned or self.ranker
 
 
 def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
@@ -74,9 +74,11 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
     is not held while needs are ranked, so a request for one need's ranking or one pair's
     reasons is not kept waiting by it. After an edit applied to the same fit, only the
     needs whose lists it can move are ranked again (``matching.needs_to_rerank``: the
-    needs edited, and those a changed profile was or now would be on the list of); after
-    a refit, with a learned model, or in a process that has not refreshed yet, every
-    need is. Either way the stored rows come out the same. The needs are stored ``CHUNK``
+    needs edited, and those a changed profile was or now would be on the list of; under
+    a promoted learned model, also among the candidates of, and with a re-ranking model
+    every need after a profile's words changed); after a refit, a model promoted, or in
+    a process that has not refreshed yet, every need is. Either way the stored rows come
+    out the same. The needs are stored ``CHUNK``
     at a time, each chunk in its own transaction (``Run``)."""
     index.sync(session)
     with index.refresh_lock:
@@ -124,8 +126,12 @@ def _freeze(index: MatchingIndex) -> None:
 
 def _scope(last: Refreshed | None, snap: Snapshot, *, top: int) -> matching.RerankScope | None:
     """The needs this refresh must rank (``None``: every need)."""
-    if last is None or snap.learned is not None or last.top != top:
+    if last is None or last.top != top:
         return None
+    if snap.learned is not None or last.learned is not None:  # a rebind of the same model
+        return matching.needs_to_rerank(
+            last.learned, snap.learned, last.lists, top=top, floors=last.floors
+        )
     return matching.needs_to_rerank(last.ranker, snap.ranker, last.lists, top=top)
 
 
@@ -137,15 +143,18 @@ def _refreshed(
     *,
     top: int,
 ) -> Refreshed | None:
-    """What the next refresh starts from: the cold-start lists just stored."""
-    if snap.ranker is None or snap.learned is not None:
-        return None  # a learned model ranks: the next refresh ranks every need again
+    """What the next refresh starts from: the lists just stored (and, under a learned
+    model, the needs' last candidates' scores)."""
+    if snap.ranker is None:
+        return None
     if scope is None or last is None:
-        return Refreshed(snap.ranker, top, lists)
+        return Refreshed(snap.ranker, top, lists, snap.learned, dict(snap.floors))
     gone = set(scope.removed)
     merged = {k: v for k, v in last.lists.items() if k not in gone}
     merged.update(lists)
-    return Refreshed(snap.ranker, top, merged)
+    floors = {k: v for k, v in last.floors.items() if k not in gone}
+    floors.update(snap.floors)
+    return Refreshed(snap.ranker, top, merged, snap.learned, floors)
 
 
 def _reasons(snap: Snapshot, need_key: str, org_keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -239,10 +248,14 @@ def _store_once(
     re-ranked, pairs that fell out keep their row with no rank (so do the rows of the
     needs ``removed`` from the index). Returns the lists stored, by need, and how many
     rows were added."""
-    active = snap.active
     version, model = snap.version, snap.model
     existing = _existing(session, [row_id(k) for k in needs + removed])
-    rankings = active.rank_orgs(needs, top=top) if active and needs else []
+    if not needs:
+        rankings = []
+    elif snap.learned is not None:  # each need's last candidate kept for the next refresh
+        rankings = snap.learned.rank_orgs(needs, top=top, floors=snap.floors)
+    else:
+        rankings = snap.ranker.rank_orgs(needs, top=top) if snap.ranker else []
     # a department's proposal is its own (no rank, its marker and note): never rewritten
     proposed = {pair for pair, row in existing.items() if row.model_version == BY_DEPARTMENT}
     # needs the ranking never stored a suggestion for: ranked for the first time, i.e.

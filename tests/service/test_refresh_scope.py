@@ -111,3 +111,102 @@ def test_a_need_edit_and_withdrawal_store_what_a_full_refresh_would(corpus_c: Se
     assert withdrawn and all(rank is None for rank, *_ in withdrawn)  # kept, out of the list
     _full_refresh(api, index)
     assert _stored(api) == incremental
+
+
+def _promote(api: Server, *, reranking: bool) -> dict:
+    """A learned model promoted by the training path. ``reranking``: the coordinator
+    decides the review queue by the completeness of the profiles (as in
+    ``test_training``): a re-ranking model (and whatever else validates). Else each
+    department's needs are paired by hand with one group the cold start ranks 30th for
+    the department's first need: confirmations alone teach the expansion, no re-ranking
+    model."""
+    coord = api.client("coord")
+    index: MatchingIndex = api.app.state.index  # type: ignore[attr-defined]
+    ranker = index.ranker
+    assert ranker is not None
+    if reranking:
+        _, orgs, _ = load_corpus(("c",))
+        complete = {
+            o.id
+            for o in orgs
+            if o.offerings and o.wishes and o.fields and o.legal_form and len(o.activities) >= 60
+        }
+        keys = {o.id: o.key for o in _organizations(api)}
+        for offset in (0, 100):
+            queue = ok(coord.get("/api/review-queue", params={"limit": 100, "offset": offset}))
+            for s in queue["items"]:
+                body = (
+                    {"action": "confirm", "version": s["version"]}
+                    if keys[s["organization_id"]] in complete
+                    else {"action": "reject", "reason_code": "体制不足", "version": s["version"]}
+                )
+                ok(coord.post(f"/api/suggestions/{s['id']}/decision", json=body))
+    else:
+        partner: dict[str, str] = {}
+        for need in ranker.needs_:
+            if need.department not in partner:
+                partner[need.department] = ranker.rank_orgs([need.id], top=30)[0][1][-1][0]
+        for need in ranker.needs_[::3] + ranker.needs_[1::3]:
+            response = coord.post(
+                f"/api/needs/{int(need.id)}/pairings",
+                json={"organization_id": int(partner[need.department])},
+            )
+            assert response.status_code in (201, 409)  # 409: suggested already
+    model = ok(coord.post("/api/model/train"), 201)
+    assert model["promoted"], model["report"]
+    assert (model["report"]["alpha"] > 0) == reranking, model["report"]
+    ok(coord.get("/api/review-queue"))  # every need stored by the model
+    assert index.refreshed is not None and index.refreshed.learned is index.learned
+    return model
+
+
+def _organizations(api: Server) -> list[Organization]:
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        return list(session.exec(select(Organization)).all())
+
+
+@pytest.mark.parametrize("reranking", [False, True], ids=["expansion", "reranking"])
+def test_under_a_learned_model_an_edit_stores_what_a_full_refresh_would(
+    corpus_c: Server, reranking: bool
+) -> None:
+    """A promoted learned model follows each edit (``rebind``: the rows changed) and the
+    refresh ranks the needs the edit can move under it (``needs_to_rerank``): the stored
+    rows equal a full refresh's. With no re-ranking model a profile's edit moves a few
+    needs; with one, BM25's statistics over every profile's words tie every pair to
+    every profile, so a profile whose words changed ranks every need again."""
+    api = corpus_c
+    coord = api.client("coord")
+    index: MatchingIndex = api.app.state.index  # type: ignore[attr-defined]
+    model = _promote(api, reranking=reranking)
+    _, orgs, _ = load_corpus(("c",))
+    edited = replace(orgs[3], activities=orgs[3].activities + "子ども食堂と防災訓練を始めました。")
+    needs = ok(coord.get("/api/needs", params={"limit": 3}))["items"]
+    changes = {
+        "profile edited": lambda: coord.patch(
+            f"/api/organizations/{_org_id(api, edited.id)}",
+            json={"activities": edited.activities},
+        ),
+        "profile added": lambda: coord.post(
+            "/api/organizations", json=org_payload(4, key="P9", name="竹林の守り人", areas=["西区"])
+        ),
+        "profile removed": lambda: coord.delete(f"/api/organizations/{_org_id(api, orgs[0].id)}"),
+        "need edited": lambda: coord.patch(
+            f"/api/needs/{needs[0]['id']}", json={"goal": "子ども食堂と連携したい。"}
+        ),
+        "need withdrawn": lambda: coord.delete(f"/api/needs/{needs[1]['id']}"),
+    }
+    for label, change in changes.items():
+        learned = index.learned
+        assert change().status_code in (200, 201, 204), label
+        ok(coord.get("/api/review-queue"))
+        assert index.learned is not learned and index.model_version == model["version"]
+        every = len(index.ranker.need_ids_)  # type: ignore[union-attr]
+        ranked = index.progress.last_total
+        if reranking and label.startswith("profile"):
+            assert ranked == every, label  # BM25's statistics moved
+        elif not reranking and label.startswith("profile"):
+            assert 0 < ranked < every, label
+        incremental = _stored(api)
+        assert {v[4] for v in incremental.values() if v[0] is not None} >= {model["version"]}
+        _full_refresh(api, index)
+        assert _stored(api) == incremental, label
