@@ -114,9 +114,9 @@ def rebind_in_place(model: LearnedRanker, base: TfidfRanker) -> bool:
     }
     gone_needs = [k for k in old.need_ids_ if k not in base.need_index_]
     gone_orgs = [k for k in old.org_ids_ if k not in base.org_index_]
-    if len(changed_needs) + len(gone_needs) > MAX_SHARE * max(len(base.need_ids_), 1) or len(
-        changed_orgs
-    ) + len(gone_orgs) > MAX_SHARE * max(len(base.org_ids_), 1):
+    needs_share = (len(changed_needs) + len(gone_needs)) / max(len(base.need_ids_), 1)
+    orgs_share = (len(changed_orgs) + len(gone_orgs)) / max(len(base.org_ids_), 1)
+    if max(needs_share, orgs_share) > MAX_SHARE:
         return False
     before = model.base_
     ranker = _prepared(model, base, changed_needs, changed_orgs, gone_needs, gone_orgs)
