@@ -179,6 +179,7 @@ class LearnedRanker(BaseEstimator):
             tried_maps = validate_map(self.base_, known)
             if tried_maps:
                 self.report_["map_ndcg"] = {lam: v[0] for lam, v in tried_maps.items()}
+                self.report_["map_sign_p"] = {lam: v[2] for lam, v in tried_maps.items() if lam}
             lam = map_promoted(tried_maps)
             if lam:
                 self.dense_map_ = learn_map(self.base_, known, lam)

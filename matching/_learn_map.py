@@ -17,10 +17,13 @@ compares the mapped need with each profile (``TfidfRanker.dense_map_``).
 
 Validated like the expansion: ``W`` is learned on the confirmations of four fifths of the
 decided needs (GroupKFold by need) and measured on the other fifth's confirmed groups; a
-``λ`` is kept only if it gains ``MAP_MARGIN`` nDCG@10 there on average and wins in more
-folds than not. Measured on the devset (``notebooks/evaluation.ipynb``): learned from the
-decisions on D001–D030, the held-out D031–D060 gain, where the decisions of a single need
-cannot carry (a group confirmed once is rarely another need's partner).
+``λ`` is kept only if it gains ``MAP_MARGIN`` nDCG@10 there on average, wins in more
+folds than not, and ranks more held-out needs better than worse than no map, by a
+one-sided sign test at ``MAP_SIGN_P`` (on confirmations of random groups the first two
+alone kept a map in two of nine draws: a gain of 0.005 over an nDCG of 0.02 is chance).
+Measured on the devset (``notebooks/evaluation.ipynb``): learned from the decisions on
+D001–D030, the held-out D031–D060 gain, where the decisions of a single need cannot carry
+(a group confirmed once is rarely another need's partner).
 """
 
 from __future__ import annotations
@@ -29,12 +32,21 @@ import copy
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.model_selection import GroupKFold
 
-from ._decision import Decision, fold_summary, mean_ndcg_at_10
+from ._decision import Decision, fold_summary, ndcg_at_10_rows
 from ._ranker import _BLOCK, TfidfRanker
 
-__all__ = ["MAP_LAMBDAS", "MAP_MARGIN", "MAP_MIN_PAIRS", "fit_map", "mapped", "validate_map"]
+__all__ = [
+    "MAP_LAMBDAS",
+    "MAP_MARGIN",
+    "MAP_MIN_PAIRS",
+    "MAP_SIGN_P",
+    "fit_map",
+    "mapped",
+    "validate_map",
+]
 
 # the ridge strengths tried (0 = no map): smaller lets the decisions pull further from I
 MAP_LAMBDAS: tuple[float, ...] = (0.0, 1.0, 3.0)
@@ -42,6 +54,8 @@ MAP_LAMBDAS: tuple[float, ...] = (0.0, 1.0, 3.0)
 MAP_MARGIN = 0.005
 # and only from this many confirmed pairs (a 300 × 300 map from fewer learns noise)
 MAP_MIN_PAIRS = 30
+# and only if the held-out needs it ranks better outnumber those it ranks worse (sign test)
+MAP_SIGN_P = 0.05
 
 
 def fit_map(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
@@ -75,11 +89,12 @@ def learn_map(base: TfidfRanker, decisions: Sequence[Decision], lam: float) -> n
 
 def validate_map(
     base: TfidfRanker, decisions: Sequence[Decision]
-) -> dict[float, tuple[float, float]]:
+) -> dict[float, tuple[float, ...]]:
     """nDCG@10 of decided needs held out from the map (GroupKFold by need; their confirmed
     groups relevant, every other group not), for each ``λ`` of ``MAP_LAMBDAS``:
-    ``{λ: (mean, share of folds where it beats no map)}``; ``{}`` when the ranker has no
-    word vectors or there are too few confirmations to learn from."""
+    ``{λ: (mean, share of folds where it beats no map, sign-test p)}``, the p-value of
+    the needs it ranks better against those it ranks worse (1 for no map); ``{}`` when
+    the ranker has no word vectors or there are too few confirmations to learn from."""
     if getattr(base, "dense_", None) is None or not base.dense_weight:
         return {}
     confirms = [d for d in decisions if d.decision == "confirm"]
@@ -89,6 +104,7 @@ def validate_map(
     if len(confirms) < MAP_MIN_PAIRS or n_groups < 3:
         return {}
     scores: dict[float, list[float]] = {lam: [] for lam in MAP_LAMBDAS}
+    per_need: dict[float, list[np.ndarray]] = {lam: [] for lam in MAP_LAMBDAS}
     for train, test in GroupKFold(n_splits=min(5, n_groups)).split(needs, needs, needs):
         held = np.unique(needs[test])
         relevant = np.zeros((len(held), len(base.org_ids_)))
@@ -100,15 +116,33 @@ def validate_map(
             block = np.vstack(
                 [ranker.score_block(held[s : s + _BLOCK]) for s in range(0, len(held), _BLOCK)]
             )
-            scores[lam].append(mean_ndcg_at_10(block, relevant))
-    return fold_summary(scores)
+            values = ndcg_at_10_rows(block, relevant)[relevant.sum(axis=1) > 0]
+            scores[lam].append(float(values.mean()) if len(values) else 0.0)
+            per_need[lam].append(values)
+    summary = fold_summary(scores)
+    none = np.concatenate(per_need[0.0])
+    return {lam: (*v, _sign_p(np.concatenate(per_need[lam]) - none)) for lam, v in summary.items()}
 
 
-def map_promoted(scores: dict[float, tuple[float, float]]) -> float:
+def _sign_p(diff: np.ndarray) -> float:
+    """One-sided sign test: the chance of at least this many needs ranked better, of those
+    that moved, if better and worse were equally likely (1 when none moved)."""
+    better, worse = int((diff > 1e-12).sum()), int((diff < -1e-12).sum())
+    if not better + worse:
+        return 1.0
+    return round(float(binomtest(better, better + worse, 0.5, alternative="greater").pvalue), 4)
+
+
+def map_promoted(scores: dict[float, tuple[float, ...]]) -> float:
     """The ``λ`` to use: among those that gain ``MAP_MARGIN`` over no map on held-out
-    needs and beat it in more than half the folds, the best there; else 0 (no map)."""
+    needs, beat it in more than half the folds and pass the sign test (``MAP_SIGN_P``,
+    where ``validate_map`` gave its p-value), the best there; else 0 (no map)."""
     if 0.0 not in scores:
         return 0.0
     floor = scores[0.0][0] + MAP_MARGIN
-    kept = [lam for lam in scores if lam and scores[lam][0] >= floor and scores[lam][1] > 0.5]
+
+    def holds(v: tuple[float, ...]) -> bool:
+        return v[0] >= floor and v[1] > 0.5 and (len(v) < 3 or v[2] < MAP_SIGN_P)
+
+    kept = [lam for lam in scores if lam and holds(scores[lam])]
     return max(kept, key=lambda lam: (scores[lam][0], lam), default=0.0)

@@ -15,6 +15,8 @@ from matching._learn import Decision
 from matching._learn_map import (
     MAP_MARGIN,
     MAP_MIN_PAIRS,
+    MAP_SIGN_P,
+    _sign_p,
     fit_map,
     map_promoted,
     mapped,
@@ -60,6 +62,16 @@ def test_a_map_is_kept_only_with_a_margin_in_most_folds() -> None:
     assert map_promoted({0.0: (0.8, 0.0), 1.0: (0.8 + gain, 0.4)}) == 0.0
     assert map_promoted({1.0: (0.9, 1.0)}) == 0.0
     assert map_promoted({}) == 0.0
+    # nor one that ranks about as many held-out needs worse as better (the sign test)
+    assert map_promoted({0.0: (0.8, 0.0, 1.0), 1.0: (0.8 + gain, 0.8, MAP_SIGN_P)}) == 0.0
+    assert map_promoted({0.0: (0.8, 0.0, 1.0), 1.0: (0.8 + gain, 0.8, 0.01)}) == 1.0
+
+
+def test_the_sign_test_counts_needs_that_moved() -> None:
+    assert _sign_p(np.zeros(30)) == 1.0  # nothing moved
+    assert _sign_p(np.array([0.1] * 9 + [-0.1] * 1 + [0.0] * 20)) < MAP_SIGN_P
+    assert _sign_p(np.array([0.1] * 6 + [-0.1] * 4)) > 0.3  # 6 of 10 is a coin's
+    assert _sign_p(np.array([-0.1] * 9 + [0.1])) > 0.99
 
 
 def test_too_few_confirmations_learn_no_map(part_b_text_only) -> None:
