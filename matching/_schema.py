@@ -227,6 +227,12 @@ class Need:
     deadline: date | None = None
 
 
+_LEGAL_FORM_IN_NAME = re.compile(
+    r"(?:特定非営利活動|一般社団|一般財団|公益社団|公益財団|社会福祉|学校|医療|NPO|ＮＰＯ|npo)法人"
+    r"|株式会社|有限会社|合同会社|\(株\)|\(有\)|（株）|（有）|㈱|㈲"
+)
+
+
 @dataclass(slots=True)
 class Organization:
     """An NPO or citizen group's profile and its menu (協働でできること)."""
@@ -243,3 +249,9 @@ class Organization:
     contact_email: str = ""
     contact_phone: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name_words(self) -> str:
+        """The name without its 法人格 (特定非営利活動法人, 株式会社 …): the words by which
+        the group is known, which often say what it does (山辺おでかけ隊, ママカフェ)."""
+        return _LEGAL_FORM_IN_NAME.sub(" ", self.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +48,11 @@ def test_relevant_group_first(toy) -> None:
 
 def test_area_and_members_only_signals(toy) -> None:
     needs, orgs = toy
+    # P1 (北区) and P2 (南区) get the same name and have the same text
+    orgs = [replace(o, name="ふれあいの会") if o.id == "P2" else o for o in orgs]
     ranker = TfidfRanker(diversity=0.0).fit(needs, orgs)  # exact ratios: no hub penalty
     scores = dict(dict(ranker.rank_orgs(["N1"], top=5))["N1"])
-    # P1 (北区) and P2 (南区) have the same text; the need is limited to 北区
+    # the need is limited to 北区
     assert scores["P1"] > scores["P2"] > 0
     assert scores["P2"] == pytest.approx(scores["P1"] * DEFAULT_AREA_FACTORS["other"], rel=1e-4)
     assert DEFAULT_AREA_FACTORS["other"] == 0.3
@@ -59,6 +62,25 @@ def test_area_and_members_only_signals(toy) -> None:
     assert ranker.explain("N3", "P4").score == pytest.approx(
         no_penalty.explain("N3", "P4").score * 0.5, rel=1e-4
     )
+
+
+def test_a_name_that_says_what_the_group_does_counts(toy) -> None:
+    """The name is a short field of the profile (``name_words``, its 法人格 left out):
+    of two groups with the same text, the one named for the need's work comes first."""
+    needs, orgs = toy
+    text = replace(orgs[0], areas=[], fields=[])
+    named = [
+        replace(text, id="Q1", name="特定非営利活動法人 さくら会"),
+        replace(text, id="Q2", name="特定非営利活動法人 見守り隊"),
+    ]
+    assert named[1].name_words.split() == ["見守り隊"]
+    ranker = TfidfRanker(diversity=0.0).fit(needs, [*orgs, *named])
+    scores = dict(dict(ranker.rank_orgs(["N1"], top=10))["N1"])
+    assert scores["Q2"] > scores["Q1"] > 0
+    shared = {t.term for t in ranker.explain("N1", "Q2", max_terms=100).terms}
+    assert "見守る" in shared
+    # the legal form is not a word of the name: it would tie every NPO法人 together
+    assert not [t for t in ranker.vectorizer_.vocabulary_ if "法人" in t or "非営利" in t]
 
 
 def test_reverse_ranking_agrees_with_forward(toy) -> None:
@@ -145,7 +167,7 @@ def test_upsert_and_remove_without_refit(toy) -> None:
     # re-upserting unchanged items changes nothing
     assert ranker.upsert(needs[:1], orgs[:2]).rank_orgs(top=5) == before
     # a new group about the same problem appears for N1 at once
-    new = replace(orgs[0], id="P0", name="新しい見守りの会")
+    new = replace(orgs[0], id="P0")  # the same name and text as P1
     ranker.upsert(orgs=[new])
     top = dict(ranker.rank_orgs(["N1"], top=2))["N1"]
     assert [o for o, _ in top] == ["P0", "P1"]  # same score as P1, tie broken by id

@@ -19,7 +19,7 @@ import matching._ranker as ranker_module
 from matching import JapaneseTokenizer, TfidfRanker
 from matching._factors import _distinct, _product, factor_product, top_rows
 from matching._hubness import pieces
-from matching._vectorize import FieldWeightedTfidf
+from matching._vectorize import DEFAULT_NEED_WEIGHTS, DEFAULT_ORG_WEIGHTS, FieldWeightedTfidf
 from matching._vectors import KeyTable, ginza_vocab_dir
 
 
@@ -115,8 +115,8 @@ def test_a_repeated_text_is_tokenised_once_and_vectorised_as_each_occurrence(
     counted = FieldWeightedTfidf(tokenizer=Counting())
     twice = [*orgs, *(replace(o, id=f"{o.id}-b") for o in orgs)]
     _, doubled = counted.fit_transform(needs, twice)
-    texts = [getattr(x, f) for x in needs for f in ("title", "description", "goal")] + [
-        getattr(o, f) for o in twice for f in ("activities", "offerings", "wishes")
+    texts = [getattr(x, f) for x in needs for f in DEFAULT_NEED_WEIGHTS] + [
+        getattr(o, f) for o in twice for f in DEFAULT_ORG_WEIGHTS
     ]
     assert len(calls) == len(set(calls)) and set(calls) == set(texts)  # each text once
     # a profile and its copy have the same row, the one its own transform gives
