@@ -8,6 +8,10 @@ independent development set names them: ordinary, vocabulary, distractor).
 Every set is also measured *text only*: 活動分野 and area blanked, as a city whose groups
 leave them empty would give them. A ranker that only does well when those columns are
 filled in would not hold elsewhere.
+
+Each set is also read in the *reverse* direction (``REVERSE``): the needs ranked for each
+group with a relevant need, as a group's page lists them (the devset's README asks for
+those groups only).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ._learn import Decision
 from ._schema import Need, Organization
 
 __all__ = [
+    "REVERSE",
     "EvalSet",
     "SetRow",
     "default_sets",
@@ -96,6 +101,19 @@ def text_only(data: EvalSet) -> EvalSet:
     )
 
 
+# the slice name of the reverse direction: needs ranked for each group
+REVERSE = "reverse (needs for a group)"
+
+
+def reverse_qrels(qrels: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    """``{group: {need: grade}}`` for the groups with at least one relevant need."""
+    out: dict[str, dict[str, int]] = {}
+    for need, judged in qrels.items():
+        for org, grade in judged.items():
+            out.setdefault(org, {})[need] = grade
+    return {o: j for o, j in sorted(out.items()) if any(g > 0 for g in j.values())}
+
+
 @dataclass(frozen=True, slots=True)
 class SetRow:
     """One line of the report: a ranker on a set (or on a slice of its needs)."""
@@ -114,11 +132,14 @@ def evaluate_sets(
     rankers: Mapping[str, RankerFactory],
     *,
     with_text_only: bool = True,
+    with_reverse: bool = True,
     depth: int = 100,
     progress: Callable[[str], None] | None = None,
 ) -> list[SetRow]:
     """Every ranker on every set (and its text-only twin), fitted once per set; sets with
-    need types are also reported per type. ``progress`` hears of each fit as it starts."""
+    need types are also reported per type, and each set in the reverse direction
+    (``REVERSE``, for rankers that rank needs for a group). ``progress`` hears of each
+    fit as it starts."""
     rows: list[SetRow] = []
     steps = len(sets) * (2 if with_text_only else 1) * len(rankers)
     step = 0
@@ -139,6 +160,12 @@ def evaluate_sets(
                 for kind in sorted(set(variant.need_types.values())):
                     part = {q: j for q, j in judged.items() if variant.need_types.get(q) == kind}
                     rows.append(SetRow(variant.name, kind, name, evaluate_rankings(ranked, part)))
+                inverse = reverse_qrels(judged)
+                rank_needs = getattr(ranker, "rank_needs", None)
+                if with_reverse and inverse and rank_needs is not None:
+                    back = {o: [q for q, _ in r] for o, r in rank_needs(sorted(inverse), top=depth)}
+                    result = evaluate_rankings(back, inverse)
+                    rows.append(SetRow(variant.name, REVERSE, name, result))
     return rows
 
 

@@ -320,7 +320,6 @@ def _evaluate_sets(folders: list[Path], as_json: bool, say: Progress) -> None:
                 ensure_ascii=False,
             )
         )
-        return
         say("完了")
         return
     typer.echo(format_set_table(rows))

@@ -10,7 +10,7 @@ from pathlib import Path
 from corpus import DATA_DIR, load_corpus
 from matching import TfidfRanker
 from matching._evaluate import judged_decisions
-from matching._sets import default_sets, load_set, text_only
+from matching._sets import REVERSE, default_sets, load_set, reverse_qrels, text_only
 
 from .conftest import run_matching, write_csv
 
@@ -65,6 +65,10 @@ def test_evaluate_reports_every_set_in_one_run(tmp_path: Path) -> None:
         for ranker in ("TF-IDF only", "BM25", "ours (cold start)"):
             assert (name, "all", ranker) in lines, (name, ranker)
     assert ("outside", "even", "ours (cold start)") in lines
+    # the reverse direction: the needs for each group with a relevant need
+    back = lines[("c", REVERSE, "ours (cold start)")]
+    assert back["needs"] == len(reverse_qrels(load_set(DATA_DIR / "c").qrels)) > 65
+    assert back["nDCG@10"] > lines[("c", REVERSE, "BM25")]["nDCG@10"]
     assert ("c", "even", "ours (cold start)") not in lines  # part c names no types
     learned = [r for r in rows if r["set"].startswith("outside: learned")]
     assert {r["ranker"].split(" (")[0] for r in learned} == {"cold start", "learned"}
@@ -81,6 +85,11 @@ def test_the_default_sets_are_the_corpus_parts_and_the_devset_beside_the_project
     assert names[:3] == ["a", "b", "c"]
     devset = Path(__file__).resolve().parents[2] / "shared" / "devset"
     assert ("devset" in names) == (devset / "needs.csv").is_file()
+
+
+def test_reverse_judgements_keep_the_groups_with_a_relevant_need() -> None:
+    qrels = {"N1": {"P1": 2, "P2": 0}, "N2": {"P1": 0, "P3": 1}, "N3": {"P2": 0}}
+    assert reverse_qrels(qrels) == {"P1": {"N1": 2, "N2": 0}, "P3": {"N2": 1}}
 
 
 def test_one_set_still_needs_all_three_files() -> None:
