@@ -231,3 +231,19 @@ def test_a_damaged_saved_fit_is_fitted_again(
     _restart(api, tmp_path)
     assert _listed(coord, needs) == before
     assert api.app.state.index.loaded and len(fits) == 2  # type: ignore[attr-defined]
+
+
+def test_where_fits_are_saved_by_default(tmp_path: Path) -> None:
+    from service.config import Settings
+
+    beside = Settings(database_url=f"sqlite:///{tmp_path / 'city.sqlite3'}")
+    assert beside.saved_index_dir == tmp_path / "city.sqlite3.index"
+    one, two = (
+        Settings(database_url=f"postgresql://kyodo@db.internal/{name}").saved_index_dir
+        for name in ("kyodo", "kyodo_test")
+    )
+    assert one is not None and two is not None and one != two and one.parent == two.parent
+    assert one.parent.name == "index" and "kyodo-match" in one.parts
+    chosen = Settings(database_url="sqlite://", index_dir=str(tmp_path / "fits"))
+    assert chosen.saved_index_dir == tmp_path / "fits"
+    assert Settings(index_dir="off").saved_index_dir is None
