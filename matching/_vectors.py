@@ -112,6 +112,15 @@ class WordVectors:
     def __init__(self, rows: np.ndarray, key2row: Mapping[int, int]) -> None:
         self.rows = rows
         self.key2row = key2row
+        self.shared = False  # ``default_vectors``' table: pickled as a reference to it
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """The process's shared table (``default_vectors``) pickles as a reference to it:
+        a saved ranker (or a deep copy) does not carry 28 MB of vectors it only read
+        while fitting, and loads with the table the process maps already."""
+        if self.shared:
+            return (default_vectors, ())
+        return (WordVectors, (self.rows, self.key2row))
 
     @classmethod
     def load(cls, vocab_dir: str | Path | None = None) -> WordVectors:
@@ -153,6 +162,8 @@ class WordVectors:
 def default_vectors() -> WordVectors | None:
     """ja-ginza's table, loaded once per process; ``None`` when the package is missing."""
     try:
-        return WordVectors.load()
+        table = WordVectors.load()
     except FileNotFoundError:
         return None
+    table.shared = True
+    return table

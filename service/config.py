@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class Settings(BaseSettings):
@@ -40,6 +43,10 @@ class Settings(BaseSettings):
     # ``python -m service mail``; off by default (demo mode only queues, with no SMTP host)
     deliver_mail: bool = False
     mail_interval: int = Field(default=30, ge=1, le=3600)  # seconds between its runs
+    # where the fitted index is saved, to be memory-mapped by the next start and by every
+    # worker instead of fitted again (``service.saved_index``); unset: ``saved_index_dir``
+    # says where; ``off``: never saved
+    index_dir: str = ""
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:
@@ -57,3 +64,25 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @cached_property
+    def saved_index_dir(self) -> Path | None:
+        """``KYODO_INDEX_DIR``; unset, a folder beside a SQLite file (``kyodo.sqlite3`` →
+        ``kyodo.sqlite3.index``) or, for another database (PostgreSQL, SQLite in memory),
+        one for that database under the user's cache folder (``~/.cache/kyodo-match/index/
+        <name>-<hash of host, port and name>`` on Linux): a database's folder holds its
+        own saved fits only. ``None`` (``off``): not saved."""
+        if self.index_dir.strip().lower() in {"off", "none", "false", "0"}:
+            return None
+        if self.index_dir.strip():
+            return Path(self.index_dir.strip()).expanduser()
+        url = make_url(self.sqlalchemy_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            database = Path(str(url.database))
+            return database.with_name(database.name + ".index")
+        import platformdirs
+
+        where = f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}/{url.database or ''}"
+        digest = hashlib.sha256(where.encode()).hexdigest()[:8]
+        name = f"{url.database or 'memory'}-{digest}".replace("/", "_")
+        return Path(platformdirs.user_cache_dir("kyodo-match")) / "index" / name

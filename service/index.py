@@ -13,7 +13,9 @@ index.
 The lock is held for the swap, not the work: a refit reads and fits outside it (one fit
 at a time, ``fit_lock``) and then swaps the new ranker in; changes are applied to a
 shallow copy of the ranker that then replaces it, so a request that took the ranker keeps
-a consistent one however long it ranks. ``progress`` says what the index is doing
+a consistent one however long it ranks. A fit is saved to a folder and memory-mapped
+back (``saved_index``): a restart or another worker with the same data loads it in
+seconds, and the processes share its pages. ``progress`` says what the index is doing
 (fitting, ranking every need), for ``/models`` and ``GET /api/index``.
 """
 
@@ -23,6 +25,7 @@ import copy
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
@@ -34,6 +37,7 @@ import matching
 from . import models
 from .audit import READ_ACTIONS
 from .models import AuditLog, NeedStatus, OrgStatus, from_tags, int_tags
+from .saved_index import SavedIndexes, fit_or_load
 
 if TYPE_CHECKING:
     from .refresh import Run
@@ -133,8 +137,13 @@ class Progress:
 class MatchingIndex:
     """Thread-safe holder of the fitted ranker for one process."""
 
-    def __init__(self, engine: Engine, *, mail_base_url: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, mail_base_url: str | None = None, index_dir: Path | None = None
+    ) -> None:
         self.engine = engine
+        # where fits are saved and loaded from, memory-mapped (``saved_index``); None: never
+        self.saved = SavedIndexes(index_dir) if index_dir is not None else None
+        self.loaded = False  # the ranker is a saved fit, loaded instead of fitted
         # where the links in mail start: with it, storing a just-published need's
         # suggestions tells the groups at its top (``refresh``); without it, no mail
         self.mail_base_url = mail_base_url
@@ -178,10 +187,12 @@ class MatchingIndex:
         return f"fit{self.fitted_audit_id}+{self.seen_audit_id}"
 
     def refit(self, session: Session) -> None:
-        """Fit a new ranker on every published need and active profile, then swap it in.
-        The index lock is not held while reading and fitting (requests go on with the
-        ranker they have); a second caller waits for the fit in progress, then refits
-        only if rows were written since it started."""
+        """Fit a new ranker on every published need and active profile, then swap it in;
+        a fit of the same data saved before (by this process, an earlier one or another
+        worker) is memory-mapped instead (``saved_index``). The index lock is not held
+        while reading and fitting (requests go on with the ranker they have); a second
+        caller waits for the fit in progress, then refits only if rows were written since
+        it started."""
         started_at = self.fitted_audit_id
         with self.fit_lock:
             if self.fitted_audit_id != started_at and self.ranker is not None:
@@ -191,19 +202,15 @@ class MatchingIndex:
             orgs = self._load_orgs(session, None)
             self.progress.start("fitting", len(needs) + len(orgs))
             try:
-                ranker: matching.TfidfRanker | None = None
-                if needs and orgs:
-                    try:
-                        ranker = matching.TfidfRanker().fit(needs, orgs)
-                    except ValueError:  # no content word at all: nothing to rank yet
-                        ranker = None
+                # the saved fit of the same data if there is one (``saved_index``)
+                ranker, loaded = fit_or_load(self.saved, session, last, needs, orgs)
                 learned, model_version = self._learned_for(session, ranker)
                 window = select(AuditLog.id).where(
                     col(AuditLog.id) > last - RECHECK, col(AuditLog.id) <= last
                 )
                 recent = {i for i in session.exec(window).all() if i is not None}
                 with self.lock:  # the swap
-                    self.ranker = ranker
+                    self.ranker, self.loaded = ranker, loaded
                     self.seen_audit_id = self.fitted_audit_id = last
                     self.recent_ids = recent
                     self.changes_since_fit = 0

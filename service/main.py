@@ -78,7 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     # the index is fitted lazily on the first request that ranks (never at import time)
-    app.state.index = MatchingIndex(engine, mail_base_url=settings.base_url)
+    # a fit is saved to ``KYODO_INDEX_DIR`` (or its default) and memory-mapped from there
+    app.state.index = MatchingIndex(
+        engine, mail_base_url=settings.base_url, index_dir=settings.saved_index_dir
+    )
     # a big import's search text gets its lemma line in the background (``search_fill``)
     app.state.search_fill = SearchFill(engine)
     install_handlers(app)

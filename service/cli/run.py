@@ -50,7 +50,8 @@ def train(progress: ProgressOpt = None) -> None:
     try:
         with Session(engine) as session:
             say("索引を準備し、判断から学習中")
-            row = training.train(session, MatchingIndex(engine), user=None)
+            index = MatchingIndex(engine, index_dir=settings.saved_index_dir)
+            row = training.train(session, index, user=None)
             serving = training.current_model(session)
             kept = serving.version if serving else "cold-start"
             verdict = "採用" if row.promoted else f"不採用（{kept} を継続）"

@@ -19,6 +19,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -95,13 +96,14 @@ def database_url(
 
 
 @pytest.fixture
-def city(database_url: str, smtp: SmtpServer, browser: Browser) -> Iterator[Site]:
+def city(database_url: str, smtp: SmtpServer, browser: Browser, tmp_path: Path) -> Iterator[Site]:
     """The app with the corpus, sending its outbox itself (``KYODO_DELIVER_MAIL``) to the
     test SMTP server every second; its links start with the address it is served on."""
     port = free_port()
     settings = smtp.settings(
         Settings(
             database_url=database_url,
+            index_dir=str(tmp_path / "index"),  # not the user's cache folder (PostgreSQL)
             base_url=f"http://127.0.0.1:{port}",
             deliver_mail=True,
             mail_interval=1,

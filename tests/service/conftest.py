@@ -72,7 +72,9 @@ TOKENS: dict[str, str] = {}
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = database_url(tmp_path_factory.mktemp("db"))
-    settings = Settings(database_url=url)
+    # fits saved in a folder of the session's own (the default for PostgreSQL is the
+    # user's cache folder)
+    settings = Settings(database_url=url, index_dir=str(tmp_path_factory.mktemp("index")))
     engine = make_engine(settings.sqlalchemy_url)
     SQLModel.metadata.drop_all(engine)
     with engine.begin() as conn:
@@ -105,7 +107,9 @@ def reset(srv: Server) -> None:
         conn.execute(text("UPDATE app_user SET organization_id = NULL"))
         for t in tables:  # DELETE, not TRUNCATE … CASCADE, which would empty app_user too
             conn.execute(t.delete())
-    srv.app.state.index = MatchingIndex(engine, mail_base_url=srv.settings.base_url)  # type: ignore[attr-defined]
+    srv.app.state.index = MatchingIndex(  # type: ignore[attr-defined]
+        engine, mail_base_url=srv.settings.base_url, index_dir=srv.settings.saved_index_dir
+    )
 
 
 @pytest.fixture

@@ -57,6 +57,11 @@ def test_edit_and_withdrawal_change_the_ranking(api: Server) -> None:
     assert orgs["P1"] not in ranked
 
 
+def _index_dir(api: Server) -> dict[str, str]:
+    """The test server's folder of saved fits, shared by the processes a test starts."""
+    return {"KYODO_INDEX_DIR": str(api.settings.saved_index_dir)}
+
+
 def _wait_until_up(client: httpx.Client, proc: subprocess.Popen[bytes], seconds: float) -> None:
     """Until the server process answers its health check (failing if it exits first)."""
     deadline = time.monotonic() + seconds
@@ -75,7 +80,7 @@ def test_two_server_processes_rank_from_the_same_data(api: Server) -> None:
     """A second server process (``python -m service serve``) on the same database sees the
     first one's new profile at its next request."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": api.settings.database_url}
+    env = {**os.environ, "DATABASE_URL": api.settings.database_url, **_index_dir(api)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -147,7 +152,12 @@ def test_several_worker_processes_serve_the_same_data(api: Server) -> None:
     the audit log, so whichever worker answers sees a profile registered a moment ago. On
     SQLite several processes are refused with a clear message."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": api.settings.database_url, "KYODO_WARM_UP": "false"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": api.settings.database_url,
+        "KYODO_WARM_UP": "false",
+        **_index_dir(api),
+    }
     command = [sys.executable, "-m", "service", "serve", "--port", str(port), "--workers", "2"]
     if api.settings.database_url.startswith("sqlite"):
         refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)

@@ -37,6 +37,7 @@ def test_a_refit_fits_outside_the_lock_and_shows_its_progress(
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(matching.TfidfRanker, "fit", slow_fit)
+    index.saved = None  # a fit (the same data would load the saved one: test_saved_index)
     before = index.ranker
 
     def refit() -> None:

@@ -1,0 +1,254 @@
+"""The fitted index saved to a folder and memory-mapped back (#14).
+
+A fit takes minutes at 50,000 profiles, and every server process (``serve --workers N``)
+used to make its own and hold its own matrices. Now ``MatchingIndex.refit`` first looks
+for a saved fit of the same data (``fit_key``): found, it is loaded with ``joblib.load(...,
+mmap_mode="r")``, whose numpy arrays (the arrays of the sparse matrices too) are read-only
+maps of the file, so the OS page cache holds one copy for every process and restart. Not
+found, the process fits, saves (a temporary file, then ``os.replace``: a reader never sees
+half a file), and maps back what it saved, so it shares those pages too. While one process
+fits, another that wants the same fit waits for it (a lock file) and loads it.
+
+The key names everything a fit depends on, so a saved fit of other data is never loaded:
+the last change to a need, a profile or the index in the audit log (its id and time: this
+database's history), a digest of the very needs and profiles read for the fit, the
+``matching`` package's source, the ranker's settings, and the versions of the libraries,
+tokenizer dictionary and word vectors it reads. Views (audit rows that change nothing) do
+not move it: a restart after a day of reading loads.
+
+A saved file is a pickle: whoever can write the folder can run code in the service, so
+it is made for the service's user only (mode 0700), like the database file itself. The
+folder keeps the last ``KEEP`` fits. Anything that goes wrong with it (not writable,
+full, a damaged file) is logged for the operator and the service goes on fitting as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import importlib.metadata
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import joblib
+from sqlmodel import Session, col, select
+
+import matching
+from matching._memory import release_freed
+from matching._vectors import ginza_vocab_dir
+
+from .audit import READ_ACTIONS
+from .models import AuditLog
+
+__all__ = ["KEEP", "SavedIndexes", "fit_key", "fit_or_load"]
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1  # the layout of a saved file: raised when it changes
+KEEP = 2  # saved fits kept in the folder (the newest)
+_PREFIX = "ranker-"
+_STALE_TMP = 3600.0  # seconds after which a temporary file is a dead process's
+
+
+@functools.cache
+def _environment() -> str:
+    """What a fit depends on besides its data, digested once per process: the source of
+    ``matching``, the ranker's settings, the libraries', dictionary's and word vectors'
+    versions (the vectors' files by size and time too)."""
+    h = hashlib.sha256(f"format {FORMAT}\n".encode())
+    package = Path(matching.__file__).parent
+    for source in sorted(package.rglob("*.py")):
+        h.update(source.relative_to(package).as_posix().encode() + b"\0")
+        h.update(source.read_bytes())
+    h.update(repr(sorted(matching.TfidfRanker().get_params(deep=False).items())).encode())
+    h.update(f"python {sys.version_info[:2]}\n".encode())
+    for dist in ("numpy", "scipy", "scikit-learn", "joblib", "fugashi", "unidic-lite", "ja-ginza"):
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            version = "-"
+        h.update(f"{dist} {version}\n".encode())
+    vocab = ginza_vocab_dir()
+    if vocab is not None:
+        for name in ("vectors", "key2row"):
+            stat = (vocab / name).stat()
+            h.update(f"{vocab / name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def fit_key(
+    session: Session,
+    last: int,
+    needs: Sequence[matching.Need],
+    orgs: Sequence[matching.Organization],
+) -> str:
+    """The key of a fit of ``needs`` and ``orgs``, read when ``last`` was the newest audit
+    id: equal keys, equal fits."""
+    changed = session.exec(
+        select(AuditLog.id, AuditLog.at)
+        .where(col(AuditLog.id) <= last)
+        .where(col(AuditLog.entity).in_(["need", "organization", "index"]))
+        .where(col(AuditLog.action).not_in(READ_ACTIONS))
+        .order_by(col(AuditLog.id).desc())
+        .limit(1)
+    ).first()
+    h = hashlib.sha256(_environment().encode())
+    at = changed[1].isoformat() if changed is not None and changed[1] is not None else ""
+    h.update(f"\naudit {changed[0] if changed else 0} {at}\n".encode())
+    for side in (needs, orgs):
+        h.update(f"{len(side)}\n".encode())
+        for item in sorted(side, key=lambda i: i.id):
+            h.update(repr(item).encode())  # every field, in order
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+class SavedIndexes:
+    """The folder of saved fits (``Settings.saved_index_dir``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{_PREFIX}{key[:40]}.joblib"
+
+    def load(self, key: str) -> matching.TfidfRanker | None:
+        """The saved fit of ``key``, its arrays memory-mapped read-only; ``None`` if there
+        is none (or it cannot be read)."""
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            saved = joblib.load(path, mmap_mode="r")
+        except Exception as exc:  # a damaged file or one of another format: fit instead
+            log.warning("保存済みの索引 %s を読み込めませんでした（%s）。学習し直します", path, exc)
+            return None
+        ranker = saved.get("ranker") if isinstance(saved, dict) else None
+        if saved.get("key") != key or not isinstance(ranker, matching.TfidfRanker):
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # the newest in use: the last pruned
+        return ranker
+
+    def save(self, key: str, ranker: matching.TfidfRanker) -> matching.TfidfRanker | None:
+        """Save ``ranker`` under ``key`` and return it memory-mapped back from the file
+        (``None`` when it could not be saved: logged, and the service goes on)."""
+        tmp: str | None = None
+        started = time.perf_counter()
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".joblib", dir=self.folder)
+            with os.fdopen(fd, "wb") as fh:
+                joblib.dump({"key": key, "format": FORMAT, "ranker": ranker}, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path(key))
+            tmp = None
+        except Exception as exc:  # not writable, full, …: the fit is used as it is
+            log.warning(
+                "索引を %s に保存できませんでした（%s）。保存せずに続けます", self.folder, exc
+            )
+            return None
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        self._prune()
+        loaded = self.load(key)
+        log.info(
+            "索引を保存しました: %s（%.1f MB、%.1f 秒）",
+            self.path(key),
+            self.path(key).stat().st_size / 1e6,
+            time.perf_counter() - started,
+        )
+        return loaded
+
+    def _prune(self) -> None:
+        """Only the newest ``KEEP`` fits stay (a process that maps an older one keeps its
+        pages until it lets go of it), and no temporary file of a process that died."""
+        try:
+            saved = sorted(
+                self.folder.glob(f"{_PREFIX}*.joblib"), key=lambda p: p.stat().st_mtime_ns
+            )
+            for old in saved[:-KEEP]:
+                old.unlink(missing_ok=True)
+            for tmp in self.folder.glob(".tmp-*.joblib"):
+                if time.time() - tmp.stat().st_mtime > _STALE_TMP:
+                    tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("古い保存済みの索引を消せませんでした（%s）: %s", self.folder, exc)
+
+    @contextlib.contextmanager
+    def fitting(self) -> Iterator[None]:
+        """Held while this process fits and saves: another one that wants a fit waits,
+        then loads what was saved. Without a lock file (a folder not writable, no
+        ``fcntl``), nobody waits."""
+        try:
+            import fcntl
+
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fh: Any = open(self.folder / ".fit.lock", "a+b")  # held until the fit is saved
+        except (ImportError, OSError):
+            yield
+            return
+        try:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            except OSError:
+                pass  # a file system without locks: fit alongside
+            yield
+        finally:
+            fh.close()  # lets the lock go
+
+
+def fit_or_load(
+    saved: SavedIndexes | None,
+    session: Session,
+    last: int,
+    needs: list[matching.Need],
+    orgs: list[matching.Organization],
+) -> tuple[matching.TfidfRanker | None, bool]:
+    """A ranker over ``needs`` and ``orgs``: the saved fit of the same data if there is
+    one, else a new fit (saved, and mapped back); and whether it was loaded. ``None``
+    when there is nothing to rank (no content word at all)."""
+    if saved is None or not needs or not orgs:
+        return _fit(needs, orgs), False
+    key = fit_key(session, last, needs, orgs)
+    started = time.perf_counter()
+    ranker = saved.load(key)
+    if ranker is None:
+        with saved.fitting():
+            ranker = saved.load(key)  # another process fitted it while this one waited
+            if ranker is None:
+                fitted = _fit(needs, orgs)
+                if fitted is None:
+                    return None, False
+                ranker = saved.save(key, fitted) or fitted
+                del fitted
+                release_freed()  # the fit's own arrays: the mapped ones serve
+                return ranker, False
+    log.info(
+        "保存済みの索引を読み込みました: 課題 %d 件、団体 %d 件（%.2f 秒）",
+        len(ranker.need_ids_),
+        len(ranker.org_ids_),
+        time.perf_counter() - started,
+    )
+    return ranker, True
+
+
+def _fit(
+    needs: list[matching.Need], orgs: list[matching.Organization]
+) -> matching.TfidfRanker | None:
+    if not needs or not orgs:
+        return None
+    try:
+        return matching.TfidfRanker().fit(needs, orgs)
+    except ValueError:  # no content word at all: nothing to rank yet
+        return None

@@ -1,0 +1,249 @@
+"""The fitted index is saved and memory-mapped back (#14): a restart or a second worker on
+the same database loads it instead of fitting, ranks and explains alike, and follows
+writes alike; a saved fit of other data is never loaded; a folder that cannot be written
+costs the saving only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, SQLModel
+
+import matching
+from corpus import load_corpus
+from service import loader
+from service.audit import audit
+from service.db import make_engine
+from service.index import MatchingIndex, item_key
+from service.migrate import upgrade
+from service.saved_index import KEEP
+
+from .conftest import Server
+from .helpers import need_payload, ok, org_payload, seed
+
+
+@pytest.fixture
+def fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every ``TfidfRanker.fit`` in this process from now on (its number of profiles)."""
+    calls: list[int] = []
+    fit = matching.TfidfRanker.fit
+
+    def counted(self, needs, orgs):  # type: ignore[no-untyped-def]
+        calls.append(len(orgs))
+        return fit(self, needs, orgs)
+
+    monkeypatch.setattr(matching.TfidfRanker, "fit", counted)
+    return calls
+
+
+def _restart(api: Server, index_dir: Path) -> MatchingIndex:
+    """A new index in the server, as after a restart (or in another worker), its fits
+    saved in ``index_dir`` (the test's own)."""
+    index = MatchingIndex(
+        api.engine,  # type: ignore[arg-type]
+        mail_base_url=api.settings.base_url,
+        index_dir=index_dir,
+    )
+    api.app.state.index = index  # type: ignore[attr-defined]
+    return index
+
+
+def _rankings(index: MatchingIndex) -> dict[str, Any]:
+    """Every need's ranking with its scores, each listed pair's explanation, every
+    profile's needs."""
+    r = index.ranker
+    assert r is not None
+    ranked = r.rank_orgs(top=10)
+    return {
+        "orgs": ranked,
+        "explained": [r.explain_many(q, [o for o, _ in ranking]) for q, ranking in ranked],
+        "needs": r.rank_needs(top=10),
+    }
+
+
+def _listed(coord: Any, needs: dict[str, int]) -> dict[str, list[tuple[Any, ...]]]:
+    """The API's suggestions of each need: the group, score, rank and reasons."""
+    return {
+        key: [
+            (s["organization_id"], s["score"], s["rank"], s["reasons"])
+            for s in ok(coord.get(f"/api/needs/{i}/suggestions"))
+        ]
+        for key, i in needs.items()
+    }
+
+
+def _saved(folder: Path) -> list[Path]:
+    return sorted(folder.glob("ranker-*.joblib"))
+
+
+def _sync(*indexes: MatchingIndex, engine: Any) -> None:
+    with Session(engine) as session:
+        for index in indexes:
+            index.sync(session)
+
+
+def test_a_restart_loads_the_saved_fit_and_follows_writes_alike(
+    api: Server, fits: list[int], tmp_path: Path
+) -> None:
+    coord = api.client("coord")
+    first = _restart(api, tmp_path)
+    needs, orgs = seed(coord)
+    before = _listed(coord, needs)
+    fitted = len(fits)
+    assert fitted >= 1 and not first.loaded and len(_saved(tmp_path)) == 1
+    # the fitting process serves the saved fit too (mapped back): its pages are shared
+    assert first.ranker is not None and isinstance(first.ranker.org_dense_, np.memmap)
+
+    second = _restart(api, tmp_path)
+    after = _listed(coord, needs)
+    assert len(fits) == fitted  # loaded, not fitted
+    assert second.loaded and second.ranker is not first.ranker
+    assert after == before
+    assert _rankings(second) == _rankings(first)
+
+    # writes through the API: both indexes (two workers) apply them alike
+    new_org = ok(
+        coord.post("/api/organizations", json=org_payload(4, key="P9", name="竹林の守り人")), 201
+    )
+    new_need = ok(coord.post("/api/needs", json=need_payload(2, key="N9", title="竹の活用")), 201)
+    ok(
+        coord.patch(
+            f"/api/organizations/{orgs['P5']}",
+            json={"activities": "高齢者の見守り訪問と子ども食堂をしています。"},
+        )
+    )
+    ok(coord.delete(f"/api/organizations/{orgs['P1']}"))
+    ranked = ok(coord.get(f"/api/needs/{new_need['id']}/suggestions"))
+    assert new_org["id"] in [s["organization_id"] for s in ranked]
+    _sync(first, second, engine=api.engine)
+    for index in (first, second):
+        assert index.ranker is not None
+        assert item_key(new_org["id"]) in index.ranker.org_index_
+        assert item_key(orgs["P1"]) not in index.ranker.org_index_
+        assert item_key(new_need["id"]) in index.ranker.need_index_
+    assert _rankings(second) == _rankings(first)
+    assert len(fits) == fitted  # applied, not fitted
+
+
+def test_a_saved_fit_of_another_audit_id_is_not_loaded_and_views_do_not_count(
+    api: Server, fits: list[int], tmp_path: Path
+) -> None:
+    coord = api.client("coord")
+    _restart(api, tmp_path)
+    needs, orgs = seed(coord)
+    _listed(coord, needs)
+    fitted = len(fits)
+    # a reading (an audit row that changes nothing): the same fit is loaded
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        audit(session, None, "view", "organization", orgs["P2"])
+        session.commit()
+    _sync(_restart(api, tmp_path), engine=api.engine)
+    assert len(fits) == fitted
+    assert api.app.state.index.loaded  # type: ignore[attr-defined]
+    # a change to a profile in the audit log (its row as it was): a fit of its own
+    for round_ in range(KEEP + 1):
+        with Session(api.engine) as session:  # type: ignore[arg-type]
+            audit(session, None, "update", "organization", orgs["P2"])
+            session.commit()
+        index = _restart(api, tmp_path)
+        _sync(index, engine=api.engine)
+        assert len(fits) == fitted + round_ + 1 and not index.loaded
+        assert len(_saved(tmp_path)) == min(KEEP, round_ + 2)  # the newest KEEP only
+    again = _restart(api, tmp_path)
+    _sync(again, engine=api.engine)
+    assert again.loaded and len(fits) == fitted + KEEP + 1
+    assert _rankings(again) == _rankings(index)
+
+
+@pytest.fixture
+def other_database(empty_database: str) -> Iterator[Any]:
+    """A second database of the kind under test, migrated, with its engine."""
+    from service.config import Settings
+
+    url = Settings(database_url=empty_database).sqlalchemy_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        SQLModel.metadata.drop_all(engine)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        engine.dispose()
+
+
+def test_a_saved_fit_of_another_database_is_not_loaded(
+    api: Server, other_database: Any, fits: list[int], tmp_path: Path
+) -> None:
+    """The same corpus imported into two databases, their fits saved in one folder: each
+    database fits its own, and ranks as a plain fit of its rows does."""
+    needs, orgs, _ = load_corpus(("c",))
+    indexes = []
+    for engine in (api.engine, other_database):
+        with Session(engine) as session:
+            loader.import_organizations(session, orgs, user=None)
+            loader.import_needs(session, needs, user=None)
+        index = MatchingIndex(engine, index_dir=tmp_path / "shared")
+        _sync(index, engine=engine)
+        indexes.append(index)
+    assert len(fits) == 2 and not any(i.loaded for i in indexes)
+    assert len(list((tmp_path / "shared").glob("ranker-*.joblib"))) == 2
+    for index, engine in zip(indexes, (api.engine, other_database), strict=True):
+        plain = MatchingIndex(engine)  # no folder: a fit
+        _sync(plain, engine=engine)
+        assert _rankings(plain) == _rankings(index)
+
+
+def test_a_folder_that_cannot_be_written_costs_only_the_saving(
+    api: Server, fits: list[int], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    coord = api.client("coord")
+    needs, _ = seed(coord)
+    index = _restart(api, blocker / "index")
+    with caplog.at_level(logging.WARNING, logger="service.saved_index"):
+        ranked = ok(coord.get(f"/api/needs/{needs['N1']}/suggestions"))
+    assert ranked and len(fits) == 1 and not index.loaded
+    assert "保存できませんでした" in caplog.text
+    assert index.ranker is not None and not isinstance(index.ranker.org_dense_, np.memmap)
+
+
+def test_a_damaged_saved_fit_is_fitted_again(
+    api: Server, fits: list[int], caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    coord = api.client("coord")
+    _restart(api, tmp_path)
+    needs, _ = seed(coord)
+    before = _listed(coord, needs)
+    (path,) = _saved(tmp_path)
+    path.write_bytes(path.read_bytes()[:1000])  # cut short
+    index = _restart(api, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="service.saved_index"):
+        assert _listed(coord, needs) == before
+    assert not index.loaded and len(fits) == 2 and "読み込めませんでした" in caplog.text
+    _restart(api, tmp_path)
+    assert _listed(coord, needs) == before
+    assert api.app.state.index.loaded and len(fits) == 2  # type: ignore[attr-defined]
+
+
+def test_where_fits_are_saved_by_default(tmp_path: Path) -> None:
+    from service.config import Settings
+
+    beside = Settings(database_url=f"sqlite:///{tmp_path / 'city.sqlite3'}")
+    assert beside.saved_index_dir == tmp_path / "city.sqlite3.index"
+    one, two = (
+        Settings(database_url=f"postgresql://kyodo@db.internal/{name}").saved_index_dir
+        for name in ("kyodo", "kyodo_test")
+    )
+    assert one is not None and two is not None and one != two and one.parent == two.parent
+    assert one.parent.name == "index" and "kyodo-match" in one.parts
+    chosen = Settings(database_url="sqlite://", index_dir=str(tmp_path / "fits"))
+    assert chosen.saved_index_dir == tmp_path / "fits"
+    assert Settings(index_dir="off").saved_index_dir is None

@@ -1,0 +1,123 @@
+"""A ranker saved with joblib and loaded memory-mapped read-only (the service's saved
+index, #14) ranks, explains and follows edits exactly as the fitted one does."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import matching._ranker as ranker_module
+from corpus import load_corpus
+from matching import Decision, LearnedRanker, TfidfRanker
+
+Edit = Callable[[TfidfRanker], object]
+
+
+@pytest.fixture(scope="module")
+def fitted() -> TfidfRanker:
+    needs, orgs, _ = load_corpus(("c",))
+    return TfidfRanker().fit(needs, orgs)
+
+
+def _mapped(ranker: TfidfRanker, folder: Path) -> TfidfRanker:
+    joblib.dump(ranker, folder / "ranker.joblib")
+    loaded = joblib.load(folder / "ranker.joblib", mmap_mode="r")
+    assert isinstance(loaded, TfidfRanker)
+    return loaded
+
+
+def _everything(r: TfidfRanker) -> dict[str, object]:
+    ranked = r.rank_orgs(top=10)
+    return {
+        "orgs": ranked,
+        "needs": r.rank_needs(r.org_ids_[::7], top=10),
+        "explained": [r.explain_many(q, [o for o, _ in ranking[:3]]) for q, ranking in ranked[:8]],
+        "similar": r.similar_needs(r.need_ids_[0], top=5),
+        "hubness": r.hubness_.tolist(),
+    }
+
+
+def test_the_arrays_are_mapped_read_only_sparse_ones_too(fitted, tmp_path: Path) -> None:
+    mapped = _mapped(fitted, tmp_path)
+    for matrix in (mapped.need_vectors_, mapped.org_vectors_, mapped.need_queries_):
+        assert sp.issparse(matrix)
+        for part in (matrix.data, matrix.indices, matrix.indptr):
+            assert isinstance(part, np.memmap) and not part.flags.writeable
+    for dense in (mapped.org_dense_, mapped.org_topics_, mapped.hubness_):
+        assert isinstance(dense, np.memmap) and not dense.flags.writeable
+    # the word-vector table is not in the file: the process's own (mapped) table serves
+    assert mapped.dense_ is not None and fitted.dense_ is not None
+    assert mapped.dense_.vectors is fitted.dense_.vectors
+
+
+def test_a_mapped_ranker_ranks_and_explains_as_the_fitted_one(fitted, tmp_path: Path) -> None:
+    assert _everything(_mapped(fitted, tmp_path)) == _everything(fitted)
+
+
+def _edits(r: TfidfRanker) -> dict[str, Edit]:
+    needs, orgs = r.needs_, r.orgs_
+    return {
+        "a profile edited": lambda x: x.upsert(
+            orgs=[replace(orgs[3], activities=orgs[3].activities + "子ども食堂を始めました。")]
+        ),
+        "a new profile": lambda x: x.upsert(
+            orgs=[replace(orgs[5], id="P9999", name="新しい会", areas=["北区"])]
+        ),
+        "a profile removed": lambda x: x.remove(org_ids=[orgs[0].id]),
+        "a need edited": lambda x: x.upsert(
+            needs=[replace(needs[2], goal=needs[2].goal + "防災訓練を一緒に開きたい。")]
+        ),
+        "a new need": lambda x: x.upsert(
+            needs=[replace(needs[4], id="N9999", title="新しい課題", areas=["北区"])]
+        ),
+        "a need removed": lambda x: x.remove(need_ids=[needs[7].id]),
+        "every row rebuilt": lambda x: x.rebuild(),
+    }
+
+
+@pytest.mark.parametrize("sampled", [False, True], ids=["exact hubness", "sampled hubness"])
+def test_a_mapped_ranker_follows_edits_as_the_fitted_one(
+    fitted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sampled: bool
+) -> None:
+    """Each edit on a shallow copy (as the service applies them) of both, in turn; past
+    ``HUB_SAMPLE`` needs the hubness is measured on a sample (another path)."""
+    if sampled:
+        monkeypatch.setattr(ranker_module, "HUB_SAMPLE", 40)
+    plain = copy.copy(fitted)
+    plain.rebuild()  # under this test's HUB_SAMPLE
+    mapped = _mapped(plain, tmp_path)
+    for name, edit in _edits(plain).items():
+        plain, mapped = copy.copy(plain), copy.copy(mapped)
+        edit(plain)
+        edit(mapped)
+        assert _everything(mapped) == _everything(plain), name
+
+
+def test_a_learned_model_over_a_mapped_ranker_follows_its_edits(fitted, tmp_path: Path) -> None:
+    """The learned model binds to the mapped ranker and is rebound after an edit, as the
+    service does when a profile changes under a promoted model."""
+    mapped = _mapped(fitted, tmp_path)
+    ranked = fitted.rank_orgs(top=10)
+    decisions = [
+        Decision(q, o, "confirm" if k % 3 == 0 else "reject", "体制不足")
+        for q, ranking in ranked
+        for k, (o, _) in enumerate(ranking)
+    ]
+    models = [LearnedRanker().fit_on(r, decisions) for r in (fitted, mapped)]
+    assert models[0].rank_orgs(top=10) == models[1].rank_orgs(top=10)
+    orgs = fitted.orgs_
+    new = replace(orgs[2], id="P9998", activities=orgs[2].activities + "見守り訪問も行います。")
+    for k, base in enumerate((fitted, mapped)):
+        edited = copy.copy(base)
+        edited.upsert(orgs=[new])
+        edited.remove(need_ids=[fitted.need_ids_[1]])
+        models[k] = copy.copy(models[k])
+        models[k].rebind(edited)
+    assert models[0].rank_orgs(top=10) == models[1].rank_orgs(top=10)
