@@ -138,6 +138,7 @@ def test_a_saved_fit_of_another_audit_id_is_not_loaded_and_views_do_not_count(
     _restart(api, tmp_path)
     needs, orgs = seed(coord)
     _listed(coord, needs)
+    assert ok(coord.get("/api/index"))["loaded"] is False  # fitted here
     fitted = len(fits)
     # a reading (an audit row that changes nothing): the same fit is loaded
     with Session(api.engine) as session:  # type: ignore[arg-type]
@@ -146,6 +147,7 @@ def test_a_saved_fit_of_another_audit_id_is_not_loaded_and_views_do_not_count(
     _sync(_restart(api, tmp_path), engine=api.engine)
     assert len(fits) == fitted
     assert api.app.state.index.loaded  # type: ignore[attr-defined]
+    assert ok(coord.get("/api/index"))["loaded"] is True  # the operator sees it too
     # a change to a profile in the audit log (its row as it was): a fit of its own
     for round_ in range(KEEP + 1):
         with Session(api.engine) as session:  # type: ignore[arg-type]

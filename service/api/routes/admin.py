@@ -25,6 +25,8 @@ class IndexInfo(BaseModel):
     # what the index is doing: state idle | fitting | ranking, done / total, seconds so
     # far, and the last run's state and seconds
     progress: dict[str, object]
+    # the fit was loaded from the saved index (``service.saved_index``), not made here
+    loaded: bool = False
 
 
 @router.post("/users", response_model=UserPublic, status_code=201, summary="利用者を追加する")
@@ -114,4 +116,5 @@ def _info(index: MatchingIndex) -> IndexInfo:
         organizations=len(r.org_ids_) if r else 0,
         vocabulary=len(r.vectorizer_.vocabulary_) if r else 0,
         progress=index.progress.as_dict(),
+        loaded=index.loaded,
     )
