@@ -37,40 +37,17 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import func
-from sqlmodel import Session, select
+from service_scale import prepare  # (benchmarks/ is on the path as a script)
+from sqlmodel import Session
 
-from service import loader
 from service.config import Settings
 from service.db import make_engine
-from service.migrate import upgrade
-from service.models import Organization
 
 HERE = Path(__file__).resolve().parent
 
 
 def load() -> str:
     return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-def prepare(url: str, n: int) -> float:
-    """Import the recombined data unless the database holds them; seconds it took."""
-    settings = Settings(database_url=url)
-    upgrade(settings.sqlalchemy_url)
-    engine = make_engine(settings.sqlalchemy_url)
-    started = time.perf_counter()
-    try:
-        with Session(engine) as session:
-            if session.exec(select(func.count()).select_from(Organization)).one() < n:
-                sys.path.insert(0, str(HERE))
-                from scale import recombined
-
-                needs, orgs = recombined(n)
-                loader.import_organizations(session, orgs, user=None)
-                loader.import_needs(session, needs, user=None)
-    finally:
-        engine.dispose()
-    return time.perf_counter() - started
 
 
 def child(url: str, folder: str, idle: bool) -> None:
