@@ -21,9 +21,12 @@ __all__ = ["DEFAULT_NEED_WEIGHTS", "DEFAULT_ORG_WEIGHTS", "FieldWeightedTfidf"]
 # A need's title names the problem in few words and its goal says what a partner would
 # do, the words closest to a group's account of its activities; the description is
 # background (figures, history, the office's limits) and counts a little less. For a
-# profile, what the group does comes first, its menu next, its wishes last. Measured in
-# benchmarks/field_weights.py and on every evaluation set (description 1.0 / goal 0.7
-# until the devset showed the goal carries more: README, "Ranking").
+# profile, what the group does comes first, its menu next, its wishes last; its name
+# (without the 法人格: ``Organization.name_words``) often says what it does (山辺おでかけ隊,
+# 湊囃子保存会) in a few words, and counts 0.3. Measured in benchmarks/ablation.py and on
+# every evaluation set (description 1.0 / goal 0.7 until the devset showed the goal
+# carries more; the name since it gave the devset +0.004 and part c +0.012: README,
+# "Ranking").
 DEFAULT_NEED_WEIGHTS: dict[str, float] = {"title": 1.0, "description": 0.7, "goal": 1.0}
 DEFAULT_ORG_WEIGHTS: dict[str, float] = {
     "name_words": 0.3,
