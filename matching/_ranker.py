@@ -146,6 +146,7 @@ class TfidfRanker(BaseEstimator):
         )
         self.wards_ = WardReader().fit([*needs, *orgs])
         self._set_items(needs, orgs, None if encoded is None else encoded[1])
+        self.wards_.forget()
         return self
 
     @one_blas_thread

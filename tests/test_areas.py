@@ -60,6 +60,25 @@ def test_only_names_the_collection_uses_twice_or_enters_are_wards() -> None:
     assert reader.areas(titled) == (("東区",), True)
 
 
+def test_the_names_read_at_the_fit_are_read_again_the_same_and_then_let_go() -> None:
+    items = [
+        _org("P1", "東区で子ども食堂を開いています。"),
+        _org("P2", "東区の公園を掃除します。"),
+        _org("P3", "東区の公園を掃除します。"),  # the same text: read once
+        _org("P4", "西区で活動", areas=["南区緑ヶ丘地区"]),
+    ]
+    reader = WardReader().fit(items)
+    kept = reader.all_areas(items)
+    reader.forget()
+    assert "_read" not in vars(reader) and reader.all_areas(items) == kept
+    assert kept[0] == [("東区",), ("東区",), ("東区",), ("南区緑ヶ丘地区",)]
+    # the ranker lets go of them once its rows are made
+    ranker = TfidfRanker(diversity=0.0).fit(
+        [Need(id="N", department="課", title="東区の子ども食堂", description="")], items
+    )
+    assert "_read" not in vars(ranker.wards_)
+
+
 def test_a_group_of_another_ward_read_from_its_text_is_moved_down_and_says_so() -> None:
     text = "子育て中のお母さんの家を訪ねて、話を聞き、家事を手伝います。"
     orgs = [
