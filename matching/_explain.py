@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from ._kinds import KIND_LABELS
+from ._kinds import KIND_LABELS, profile_text
 from ._schema import FIELD_NAMES
+from ._text import normalize_text
 
 if TYPE_CHECKING:
     from ._ranker import TfidfRanker
@@ -152,6 +153,35 @@ def _nominal(word: str) -> bool:
     return len(word) >= 2 and not ("\u3040" <= word[-1] <= "\u309f")
 
 
+def _kanji(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or ch == "々"
+
+
+def _bound(ch: str) -> bool:
+    """A neighbour that makes a kanji part of a longer unit: a kanji, or a digit (60代)."""
+    return _kanji(ch) or ch.isdigit()
+
+
+def _standalone(ch: str, text: str) -> bool:
+    """Whether the character ``ch`` stands as a word of its own somewhere in ``text``
+    (猫の譲渡会, 交流の場), not only inside a compound or after a number (連絡先, 体験談,
+    耕作放棄地, 60代)."""
+    at = text.find(ch)
+    while at >= 0:
+        before = text[at - 1] if at else ""
+        after = text[at + 1] if at + 1 < len(text) else ""
+        if not _bound(before) and not _bound(after):
+            return True
+        at = text.find(ch, at + 1)
+    return False
+
+
+def _fragment(term: str, texts: Sequence[str]) -> bool:
+    """A one-kanji term that none of ``texts`` uses as a word of its own: the tail of two
+    different compounds (連絡先 and 就職先 share 先), not a reason a person reads."""
+    return len(term) == 1 and _kanji(term) and not any(_standalone(term, t) for t in texts)
+
+
 def _general_terms(r: TfidfRanker) -> np.ndarray:
     """Per vocabulary term: whether at least ``GENERAL_SHARE`` of the documents the IDF
     was fitted on use it (read back from the smoothed IDF, ``ln((1 + n) / (1 + df)) + 1``);
@@ -206,16 +236,22 @@ def explain_pairs(
     names = vec.feature_names_
     general = _general_terms(r)
     need = r.needs_[i]
+    need_text = normalize_text(f"{need.title} {need.description} {need.goal}")
     out = []
     for c, npo_id in enumerate(npo_ids):
         j = int(cols[c])
+        org_text = profile_text(r.orgs_[j])
         product = query.multiply(r.org_vectors_[j]).tocsr()
         total = float(product.sum())
         shared: list[tuple[str, float]] = []
         related: list[tuple[str, float]] = []
         for k in np.flatnonzero(product.data > 0):
             entry = (vec.display(names[product.indices[k]]), float(product.data[k] / total))
-            (shared if product.indices[k] in own else related).append(entry)
+            is_shared = product.indices[k] in own
+            # its share stays out of the list: the shares shown sum to one at most
+            if _fragment(entry[0], (need_text, org_text) if is_shared else (org_text,)):
+                continue
+            (shared if is_shared else related).append(entry)
         pairs: list[tuple[str, str]] = []
         if r.dense_ is not None and r.dense_weight:
             for a, b, _ in r.dense_.related_terms(r.need_vectors_[i], r.org_vectors_[j]):

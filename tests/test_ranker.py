@@ -342,3 +342,25 @@ def test_past_the_sample_size_a_need_edit_leaves_hubness_as_measured(monkeypatch
     assert np.array_equal(ranker.hubness_, hubness)
     ranker.rebuild()
     assert not np.array_equal(ranker.hubness_, hubness)
+
+
+def test_a_kanji_that_is_only_the_tail_of_compounds_is_not_a_reason(toy) -> None:
+    from dataclasses import replace
+
+    from matching._explain import _fragment
+
+    # 連絡先 and 就職先 share 先; 60代 is a counter; 猫 stands alone in one of the texts
+    assert _fragment("先", ["連絡先を知らせる", "就職先を探す"])
+    assert _fragment("代", ["60代の男性"])
+    assert not _fragment("猫", ["保護猫の譲渡", "猫の里親探し"])
+    assert not _fragment("連絡", ["連絡先"])  # two characters: a word, shown as ever
+    needs, orgs = toy
+    need = replace(needs[0], description=needs[0].description + "体験談を集め、就職先を探す。")
+    org = replace(orgs[0], activities=orgs[0].activities + "懇談会で連絡先と体験談を交換。")
+    ranker = TfidfRanker().fit([need, *needs[1:]], [org, *orgs[1:]])
+    why = ranker.explain(need.id, org.id, max_terms=100)
+    shown = {t.term for t in why.terms + why.related_terms}
+    assert "先" in ranker.vectorizer_.vocabulary_  # a term of both texts' vectors ...
+    assert "先" not in shown and "見守る" in shown  # ... but not a reason
+    assert "体験談" in shown  # the compound both use is a reason, its parts folded in
+    assert sum(t.share for t in why.terms + why.related_terms) < 1.0  # 先's share left out
