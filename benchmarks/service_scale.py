@@ -309,7 +309,8 @@ def warm(client: httpx.Client, needs: list[int]) -> None:
             key: twin[key]
             for key in ("fields", "areas", "activities", "offerings", "wishes", "legal_form")
         }
-        body.update(key=f"SCALE{uuid.uuid4().hex[:6]}", name=f"{twin['name']}（複製{k}）")
+        # the same name as well as text (the name is read): a twin ties with the first group
+        body.update(key=f"SCALE{uuid.uuid4().hex[:6]}", name=twin["name"])
         t0 = time.perf_counter()
         created = client.post("/api/organizations", json=body).json()
         t1 = time.perf_counter()
