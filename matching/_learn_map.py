@@ -103,7 +103,7 @@ def validate_map(
     n_groups = len(set(needs.tolist()))
     if len(confirms) < MAP_MIN_PAIRS or n_groups < 3:
         return {}
-    scores: dict[float, list[float]] = {lam: [] for lam in MAP_LAMBDAS}
+    # per λ, per fold: the nDCG@10 of each held-out need with something confirmed
     per_need: dict[float, list[np.ndarray]] = {lam: [] for lam in MAP_LAMBDAS}
     for train, test in GroupKFold(n_splits=min(5, n_groups)).split(needs, needs, needs):
         held = np.unique(needs[test])
@@ -116,10 +116,9 @@ def validate_map(
             block = np.vstack(
                 [ranker.score_block(held[s : s + _BLOCK]) for s in range(0, len(held), _BLOCK)]
             )
-            values = ndcg_at_10_rows(block, relevant)[relevant.sum(axis=1) > 0]
-            scores[lam].append(float(values.mean()) if len(values) else 0.0)
-            per_need[lam].append(values)
-    summary = fold_summary(scores)
+            per_need[lam].append(ndcg_at_10_rows(block, relevant)[relevant.sum(axis=1) > 0])
+    means = {lam: [float(v.mean()) if len(v) else 0.0 for v in f] for lam, f in per_need.items()}
+    summary = fold_summary(means)
     none = np.concatenate(per_need[0.0])
     return {lam: (*v, _sign_p(np.concatenate(per_need[lam]) - none)) for lam, v in summary.items()}
 
