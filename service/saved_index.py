@@ -130,8 +130,10 @@ class SavedIndexes:
         except Exception as exc:  # a damaged file or one of another format: fit instead
             log.warning("保存済みの索引 %s を読み込めませんでした（%s）。学習し直します", path, exc)
             return None
-        ranker = saved.get("ranker") if isinstance(saved, dict) else None
-        if saved.get("key") != key or not isinstance(ranker, matching.TfidfRanker):
+        if not isinstance(saved, dict) or saved.get("key") != key:
+            return None  # another format, or a file renamed by hand
+        ranker = saved.get("ranker")
+        if not isinstance(ranker, matching.TfidfRanker):
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # the newest in use: the last pruned
