@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
@@ -11,6 +12,7 @@ import numpy as np
 from ._kinds import KIND_LABELS, profile_text
 from ._schema import FIELD_NAMES
 from ._text import normalize_text
+from ._tokenize import _is_kanji
 
 if TYPE_CHECKING:
     from ._ranker import TfidfRanker
@@ -153,13 +155,9 @@ def _nominal(word: str) -> bool:
     return len(word) >= 2 and not ("\u3040" <= word[-1] <= "\u309f")
 
 
-def _kanji(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or ch == "々"
-
-
 def _bound(ch: str) -> bool:
     """A neighbour that makes a kanji part of a longer unit: a kanji, or a digit (60代)."""
-    return _kanji(ch) or ch.isdigit()
+    return bool(ch) and (_is_kanji(ch) or ch == "々" or ch.isdigit())
 
 
 def _standalone(ch: str, text: str) -> bool:
@@ -176,10 +174,14 @@ def _standalone(ch: str, text: str) -> bool:
     return False
 
 
+def _one_kanji(term: str) -> bool:
+    return len(term) == 1 and _is_kanji(term)
+
+
 def _fragment(term: str, texts: Sequence[str]) -> bool:
     """A one-kanji term that none of ``texts`` uses as a word of its own: the tail of two
     different compounds (連絡先 and 就職先 share 先), not a reason a person reads."""
-    return len(term) == 1 and _kanji(term) and not any(_standalone(term, t) for t in texts)
+    return _one_kanji(term) and not any(_standalone(term, t) for t in texts)
 
 
 def _general_terms(r: TfidfRanker) -> np.ndarray:
@@ -195,9 +197,14 @@ def _general_terms(r: TfidfRanker) -> np.ndarray:
     return cast(np.ndarray, r._derived("general_terms", general, "vectorizer_"))
 
 
-def _merged(terms: list[tuple[str, float]], limit: int) -> list[TermContribution]:
+def _merged(
+    terms: list[tuple[str, float]], limit: int, texts: Sequence[Callable[[], str]]
+) -> list[TermContribution]:
     """Terms as a person reads them: a part of a longer term in the list (オン, ライン of
-    オンライン; 公民 of 公民館) is folded into it, its share added; best first."""
+    オンライン; 公民 of 公民館; 区 of 南区) is folded into it, its share added; a one-kanji
+    term left over that none of ``texts`` uses as a word of its own (``_fragment``; each
+    text is made only when such a term is checked) is not shown, nor its share; best
+    first."""
     kept: dict[str, float] = {}
     for term, share in sorted(terms, key=lambda t: (-len(t[0]), -t[1], t[0])):
         whole = next((k for k in kept if term in k), None)
@@ -206,7 +213,10 @@ def _merged(terms: list[tuple[str, float]], limit: int) -> list[TermContribution
         else:
             kept[whole] += share
     ordered = sorted(kept.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [TermContribution(t, s) for t, s in ordered[:limit]]
+    shown = [
+        (t, s) for t, s in ordered if not (_one_kanji(t) and _fragment(t, [f() for f in texts]))
+    ]
+    return [TermContribution(t, s) for t, s in shown[:limit]]
 
 
 def _read(areas: tuple[str, ...], from_text: bool) -> list[str]:
@@ -236,22 +246,22 @@ def explain_pairs(
     names = vec.feature_names_
     general = _general_terms(r)
     need = r.needs_[i]
-    need_text = normalize_text(f"{need.title} {need.description} {need.goal}")
+    # the texts a one-kanji term is checked in (``_merged``), normalised when one is
+    need_text = functools.cache(
+        lambda: normalize_text(f"{need.title} {need.description} {need.goal}")
+    )
     out = []
     for c, npo_id in enumerate(npo_ids):
         j = int(cols[c])
-        org_text = profile_text(r.orgs_[j])
+        org = r.orgs_[j]
+        org_text = functools.cache(functools.partial(profile_text, org))
         product = query.multiply(r.org_vectors_[j]).tocsr()
         total = float(product.sum())
         shared: list[tuple[str, float]] = []
         related: list[tuple[str, float]] = []
         for k in np.flatnonzero(product.data > 0):
             entry = (vec.display(names[product.indices[k]]), float(product.data[k] / total))
-            is_shared = product.indices[k] in own
-            # its share stays out of the list: the shares shown sum to one at most
-            if _fragment(entry[0], (need_text, org_text) if is_shared else (org_text,)):
-                continue
-            (shared if is_shared else related).append(entry)
+            (shared if product.indices[k] in own else related).append(entry)
         pairs: list[tuple[str, str]] = []
         if r.dense_ is not None and r.dense_weight:
             for a, b, _ in r.dense_.related_terms(r.need_vectors_[i], r.org_vectors_[j]):
@@ -264,7 +274,6 @@ def explain_pairs(
                     and not (general[a] and general[b])
                 ):
                     pairs.append((left, right))
-        org = r.orgs_[j]
         need_pops, org_pops = r.signals_.populations_of(i, j)
         out.append(
             Explanation(
@@ -272,8 +281,8 @@ def explain_pairs(
                 npo_id=npo_id,
                 score=float(score_row[c]),
                 text_similarity=float(text_row[c]),
-                terms=_merged(shared, max_terms),
-                related_terms=_merged(related, max_terms),
+                terms=_merged(shared, max_terms, (need_text, org_text)),
+                related_terms=_merged(related, max_terms, (org_text,)),
                 shared_fields=[f for f in need.fields if f in org.fields],
                 need_fields=list(need.fields),
                 org_fields=list(org.fields),

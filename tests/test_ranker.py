@@ -347,13 +347,16 @@ def test_past_the_sample_size_a_need_edit_leaves_hubness_as_measured(monkeypatch
 def test_a_kanji_that_is_only_the_tail_of_compounds_is_not_a_reason(toy) -> None:
     from dataclasses import replace
 
-    from matching._explain import _fragment
+    from matching._explain import _fragment, _merged
 
     # 連絡先 and 就職先 share 先; 60代 is a counter; 猫 stands alone in one of the texts
     assert _fragment("先", ["連絡先を知らせる", "就職先を探す"])
     assert _fragment("代", ["60代の男性"])
     assert not _fragment("猫", ["保護猫の譲渡", "猫の里親探し"])
     assert not _fragment("連絡", ["連絡先"])  # two characters: a word, shown as ever
+    # a part of a listed compound is folded into it first (区 of 南区); only a leftover goes
+    listed = _merged([("南区", 0.5), ("区", 0.2), ("先", 0.1)], 10, (lambda: "南区の就職先",))
+    assert [(t.term, round(t.share, 6)) for t in listed] == [("南区", 0.7)]
     needs, orgs = toy
     need = replace(needs[0], description=needs[0].description + "体験談を集め、就職先を探す。")
     org = replace(orgs[0], activities=orgs[0].activities + "懇談会で連絡先と体験談を交換。")
