@@ -184,6 +184,38 @@ def _fragment(term: str, texts: Sequence[str]) -> bool:
     return _one_kanji(term) and not any(_standalone(term, t) for t in texts)
 
 
+# a stem followed by one of these makes another noun, not a kind of the stem: 公民館 is
+# no 公民, 小学生 no 小学, 日本語 no 日本, 放課後 no 放課, 農作物 no 農作; other suffixes
+# keep the stem's meaning (高齢者, 災害時, 被災地, 防災会)
+_NOUN_MAKING_SUFFIXES = frozenset("館生語後物校")
+
+
+def _covered(term: str, wholes: Sequence[str], text: str) -> bool:
+    """Whether every place ``text`` uses ``term`` lies inside one of ``wholes`` that is
+    the term with one character before it (不登校, 再エネ, 市内約, 多言語) or with one of
+    ``_NOUN_MAKING_SUFFIXES`` after it (公民館, 小学生): the text uses the term as part
+    of another word, so a meaning pair of it (市民→公民, 若年→登校) misreads the text. A
+    longer whole is a compound of words (防災 in 防災訓練), each of which the text uses."""
+    longer = [
+        w
+        for w in wholes
+        if len(w) == len(term) + 1
+        and (w.endswith(term) or (w.startswith(term) and w[-1] in _NOUN_MAKING_SUFFIXES))
+    ]
+    if not longer:
+        return False
+    at = text.find(term)
+    if at < 0:
+        return False  # read as a lemma, not as written: nothing to check it against
+    # where each whole would start, relative to the term: one before it for a prefix
+    starts = [(w, -1 if w.endswith(term) else 0) for w in longer]
+    while at >= 0:
+        if not any(at + s >= 0 and text.startswith(w, at + s) for w, s in starts):
+            return False
+        at = text.find(term, at + 1)
+    return True
+
+
 def _general_terms(r: TfidfRanker) -> np.ndarray:
     """Per vocabulary term: whether at least ``GENERAL_SHARE`` of the documents the IDF
     was fitted on use it (read back from the smoothed IDF, ``ln((1 + n) / (1 + df)) + 1``);
@@ -250,6 +282,7 @@ def explain_pairs(
     need_text = functools.cache(
         lambda: normalize_text(f"{need.title} {need.description} {need.goal}")
     )
+    need_terms = functools.cache(lambda: [vec.display(names[k]) for k in own])
     out = []
     for c, npo_id in enumerate(npo_ids):
         j = int(cols[c])
@@ -264,7 +297,9 @@ def explain_pairs(
             (shared if product.indices[k] in own else related).append(entry)
         pairs: list[tuple[str, str]] = []
         if r.dense_ is not None and r.dense_weight:
-            for a, b, _ in r.dense_.related_terms(r.need_vectors_[i], r.org_vectors_[j]):
+            org_terms = [vec.display(names[k]) for k in r.org_vectors_[j].indices]
+            related_pairs = r.dense_.related_terms(r.need_vectors_[i], r.org_vectors_[j], top=10)
+            for a, b, _ in related_pairs:
                 left, right = vec.display(names[a]), vec.display(names[b])
                 if (
                     _nominal(left)
@@ -272,6 +307,8 @@ def explain_pairs(
                     and left not in right
                     and right not in left
                     and not (general[a] and general[b])
+                    and not _covered(left, need_terms(), need_text())
+                    and not _covered(right, org_terms, org_text())
                 ):
                     pairs.append((left, right))
         need_pops, org_pops = r.signals_.populations_of(i, j)

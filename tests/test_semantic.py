@@ -154,3 +154,43 @@ def test_meaning_pairs_need_one_specific_word() -> None:
     ]
     assert len(shown) > 50
     assert not [p for p in shown if p[0] in general and p[1] in general]
+
+
+def test_a_meaning_pair_leaves_out_a_word_the_text_uses_only_inside_another() -> None:
+    """公民 of 公民館 is close to 市民 by its vector, but the group's text never says 公民:
+    a pair 市民→公民 would misread it. A suffix that names a body of the stem's work keeps
+    the stem (防災会 does 防災), and the pair of two whole words still shows."""
+    from matching import _explain
+
+    assert _explain._covered("公民", ["公民館", "中央"], "中央公民館で勉強会")
+    assert _explain._covered("登校", ["不登校"], "不登校の子の居場所")
+    assert not _explain._covered("公民", ["公民館"], "公民の授業と公民館の講座")
+    assert not _explain._covered("防災", ["防災会"], "自主防災会の訓練")
+    assert not _explain._covered("防災", ["防災訓練"], "防災訓練を手伝う")
+    # enough other groups that a word of one text is specific (``GENERAL_SHARE``)
+    topics = (
+        "花壇 川の清掃 子ども食堂 見守り 日本語教室 竹林 手話 古着 猫 農業体験 祭り 野鳥 "
+        "読み聞かせ 障害者スポーツ 商店街 間伐 海岸のごみ拾い 子育て相談 観光案内 "
+        "プログラミング 空き家 自転車修理 合唱 防災訓練"
+    )
+    needs = [
+        Need(
+            id="N1",
+            department="生涯学習課",
+            title="市民の学びの機会づくり",
+            description="市民が身近な場所で学べる講座を増やしたい。",
+        )
+    ]
+    orgs = [Organization(id="P0", name="まなびの会", activities="中央公民館で歴史の勉強会を開く。")]
+    orgs += [
+        Organization(id=f"P{k + 1}", name=f"第{k + 1}の会", activities=f"{topic}の活動をする。")
+        for k, topic in enumerate(topics.split())
+    ]
+    ranker = TfidfRanker(diversity=0.0).fit(needs, orgs)
+    pairs = ranker.explain("N1", "P0").meaning_pairs
+    assert ("講座", "勉強会") in pairs
+    assert not [p for p in pairs if "公民" in p]
+    # the vectors alone would pair them: the rule, not the threshold, leaves it out
+    related = ranker.dense_.related_terms(ranker.need_vectors_[0], ranker.org_vectors_[0], top=10)
+    names = ranker.vectorizer_.feature_names_
+    assert ("市民", "公民") in [(names[a], names[b]) for a, b, _ in related]
