@@ -115,7 +115,7 @@ def heldout_result(
 
 def plain_tfidf() -> TfidfRanker:
     """The foundation's plain TF-IDF: no 活動分野, area, members-only, kind of partner,
-    population, thesaurus, word vectors, LSA or diversity."""
+    population, thesaurus, word vectors, LSA, diversity or reciprocity."""
     return TfidfRanker(
         field_weight=0.0,
         members_only_factor=1.0,
@@ -126,6 +126,7 @@ def plain_tfidf() -> TfidfRanker:
         dense_weight=0.0,
         neighbour_weight=0.0,
         diversity=0.0,
+        reciprocity=0.0,
         area_factors=dict.fromkeys(DEFAULT_AREA_FACTORS, 1.0),
     )
 

@@ -67,6 +67,10 @@ class Explanation:
     need_populations: list[str] = field(default_factory=list)
     org_populations: list[str] = field(default_factory=list)
     population_mismatch: bool = False
+    # the need's place among the needs the group fits best (0: its best), under ten;
+    # ``reciprocal_estimated``: read from a sample of the needs (past ``HUB_SAMPLE``)
+    reciprocal_rank: int | None = None
+    reciprocal_estimated: bool = False
 
     def reasons_ja(self) -> list[str]:
         """The reasons as sentences a coordinator reads."""
@@ -96,6 +100,12 @@ class Explanation:
                 + "）"
             )
         out.append(self._area_ja())
+        if self.reciprocal_rank is not None:
+            about = "およそ " if self.reciprocal_estimated else ""
+            out.append(
+                "団体から見ても上位の課題: この団体に合う課題のうち "
+                f"{about}{self.reciprocal_rank + 1} 番目です。"
+            )
         if self.members_only:
             out.append("注意: 会員向けの活動（共益的活動）と読める記述があります。")
         if self.business:
@@ -144,6 +154,7 @@ class Explanation:
             "org_kind": KIND_LABELS.get(self.org_kind, ""),
             "business": self.business,
             "population_mismatch": self.population_mismatch,
+            "reciprocal_rank": self.reciprocal_rank,
             "factors": {k: round(v, 4) for k, v in self.factors.items()},
             "reasons": self.reasons_ja(),
         }
@@ -270,6 +281,14 @@ def explain_pairs(
     factor_rows = {
         k: np.broadcast_to(v, (1, len(cols)))[0] for k, v in r._factors(row, cols).items()
     }
+    # the need's rank among each group's best needs (-1: not among them)
+    ranks = np.full(len(cols), -1.0)
+    near = r.reciprocal_ranks(r._raw_scores(row, cols), cols)
+    if near is not None:
+        ranks[near[1]] = near[2]
+        factor_rows["reciprocity"] = 1.0 + r.reciprocity / (1.0 + np.maximum(ranks, 0.0))
+        factor_rows["reciprocity"][ranks < 0] = 1.0
+    estimated = r.rank_scale_ > 1.0
     supplier = r.signals_.supplier(row, cols)[0]
     mismatch = r.signals_.population_mismatch(row, cols)[0]
     own = set(r.need_vectors_[i].indices.tolist())
@@ -335,6 +354,8 @@ def explain_pairs(
                 need_populations=need_pops,
                 org_populations=org_pops,
                 population_mismatch=bool(mismatch[c]),
+                reciprocal_rank=round(ranks[c]) if ranks[c] >= 0 else None,
+                reciprocal_estimated=estimated,
             )
         )
     return out

@@ -5,6 +5,16 @@ long, well-written profile that scores high for every need has a high value;
 subtracting ``diversity × hubness`` (as CSLS does for word translation) keeps it from
 topping every list while a profile that fits few needs well loses little.
 
+The same best scores give each pair its *reciprocal rank*: the need's place among the
+needs the profile fits best (``reciprocal_ranks``). A group whose own best need is this
+one is a likelier partner than a broad group for which it is one need among many (as
+reciprocal recommenders match both sides' preferences); the ranker multiplies a pair's
+score by ``1 + reciprocity / (1 + rank)`` for ranks under ``HUB_K``. The best scores it
+reads (``rank_top_``) are the hubness pass's: exact up to ``HUB_SAMPLE`` needs and kept
+exact through edits (``hub_top_``); past it measured on the sample (a rank there counts
+``rank_scale_`` needs) and, like the hubness, left as last measured by a need's edit
+until the next fit or rebuild.
+
 The settings (``HUB_SAMPLE``, ``HUB_K``, ``_BLOCK``, ``_PAIRS``) live in ``_ranker`` and
 are read at each call.
 """
@@ -21,7 +31,18 @@ from ._factors import top_rows
 if TYPE_CHECKING:
     from ._ranker import TfidfRanker
 
-__all__ = ["hub_best", "measure_hubness", "pieces", "score_rows"]
+__all__ = [
+    "as_high",
+    "hub_best",
+    "measure_hubness",
+    "pieces",
+    "reciprocal_ranks",
+    "score_rows",
+]
+
+# a score computed in another block may differ in its last digits (float32 word vectors):
+# a profile's stored best score and the same pair's score now count as equal within this
+SAME_SCORE = 1e-6
 
 
 def pieces(rows: np.ndarray, width: int) -> Iterator[np.ndarray]:
@@ -70,18 +91,49 @@ def hub_best(ranker: TfidfRanker, org_rows: np.ndarray | None = None) -> np.ndar
 
 
 def measure_hubness(ranker: TfidfRanker) -> None:
-    """``hubness_`` of every profile; up to ``HUB_SAMPLE`` needs the top scores are
-    kept too (``hub_top_``), so that a need's edit updates them exactly."""
+    """``hubness_`` of every profile and the best scores it is the mean of
+    (``rank_top_``, for reciprocal ranks); up to ``HUB_SAMPLE`` needs those are also
+    ``hub_top_``, which a need's edit updates exactly."""
     from ._ranker import HUB_SAMPLE
 
     ranker.hub_top_ = None
+    ranker.rank_top_, ranker.rank_scale_ = None, 1.0
     if not ranker.diversity:
         ranker.hubness_ = np.zeros(len(ranker.org_ids_))
         return
     best = hub_best(ranker)
     ranker.hubness_ = best.mean(axis=0) if len(best) else np.zeros(best.shape[1])
-    if len(ranker.need_ids_) <= HUB_SAMPLE:
+    ranker.rank_top_ = best
+    n_needs = len(ranker.need_ids_)
+    if n_needs <= HUB_SAMPLE:
         ranker.hub_top_ = best
+    else:
+        ranker.rank_scale_ = n_needs / HUB_SAMPLE
+
+
+def as_high(best: np.ndarray, height: int) -> np.ndarray:
+    """Best scores (``hub_best``'s) as ``height`` rows: cut, or their last row repeated (a
+    profile added past ``HUB_SAMPLE`` is measured on the current sample, whose ``k`` may
+    differ from the one its neighbours were measured with)."""
+    if len(best) >= height or not len(best):
+        return best[:height] if len(best) else np.zeros((height, best.shape[1]))
+    return np.vstack([best, np.repeat(best[-1:], height - len(best), axis=0)])
+
+
+def reciprocal_ranks(raw: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of a block of raw scores (needs × profiles) that are among their profile's
+    best (``top``: ``k`` × those profiles, best first), as ``(rows, cols, ranks)``: the
+    number of needs scoring higher with the profile, under ``k``. Other pairs are not
+    listed. Only scores near a column's ``k``-th best are compared with all ``k``."""
+    k = len(top)
+    if not k or not raw.size:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty, empty
+    rows, cols = np.nonzero((raw > 0) & (raw >= top[-1][None, :] - SAME_SCORE))
+    scores = raw[rows, cols]
+    ranks = (top[:, cols] > scores[None, :] + SAME_SCORE).sum(axis=0)
+    inside = ranks < k
+    return rows[inside], cols[inside], ranks[inside]
 
 
 def score_rows(

@@ -38,6 +38,7 @@ import scipy.sparse as sp
 from ._bm25 import need_tokens, org_tokens
 from ._changes import _changed, _same_fit
 from ._decision import Decision
+from ._hubness import as_high
 from ._learn_expand import Expansion, Top
 from ._learn_rerank import PairFeatures, need_rows, org_rows
 from ._ranker import TfidfRanker
@@ -198,6 +199,10 @@ def _facts_again(model: LearnedRanker, ranker: TfidfRanker, changed_orgs: set[st
         top = top.copy()
         top[:, cols] = best
         ranker.hub_top_ = top
+    if ranker.rank_top_ is not None:
+        rank_top = ranker.rank_top_.copy()
+        rank_top[:, cols] = as_high(best, len(rank_top))
+        ranker.rank_top_ = rank_top
 
 
 def _moved_columns(before: TfidfRanker, after: TfidfRanker, changed_orgs: set[str]) -> np.ndarray:

@@ -22,7 +22,7 @@ from ._explain import (
     similar_needs,
 )
 from ._factors import PairSignals, area_tables, factor_product, field_matrix, pair_factors
-from ._hubness import hub_best, measure_hubness, score_rows
+from ._hubness import hub_best, measure_hubness, reciprocal_ranks, score_rows
 from ._kinds import profile_text
 from ._memory import releases_memory
 from ._rows import remove_items, upsert_items
@@ -61,7 +61,8 @@ Cols = np.ndarray | None
 class TfidfRanker(BaseEstimator):
     """The cold-start ranker: text similarity adjusted by structured signals.
 
-    ``score = text × field × area × members × kind × population − diversity × hubness``:
+    ``score = (text × field × area × members × kind × population − diversity × hubness)
+    × (1 + reciprocity / (1 + rank))``:
 
     - ``text`` blends the TF-IDF cosine of the expanded need (thesaurus, word-vector
       neighbours) with the LSA cosine (``semantic_weight``) and the word-vector cosine
@@ -75,7 +76,10 @@ class TfidfRanker(BaseEstimator):
     - ``members`` is ``members_only_factor`` for a profile that reads as 共益的;
     - ``kind`` is ``kind_factor`` for a business when the need does not invite companies;
     - ``population`` is ``population_factor`` when the two name different populations;
-    - ``hubness`` is a profile's mean score over the needs it fits best.
+    - ``hubness`` is a profile's mean score over the needs it fits best;
+    - ``rank`` is the need's place among the needs the profile fits best (0: its best),
+      the factor ``1`` from ``HUB_K`` on (``_hubness.reciprocal_ranks``), read from the
+      hubness pass's best scores (``rank_top_``; none with ``diversity`` 0).
 
     Items are kept sorted by id, so ties break by id and the output is deterministic.
     """
@@ -96,6 +100,7 @@ class TfidfRanker(BaseEstimator):
         population_factor: float = 1.0,
         field_focus: float = 0.5,
         dense_components: int = 1,
+        reciprocity: float = 0.4,
     ) -> None:
         self.vectorizer = vectorizer
         self.field_weight = field_weight
@@ -110,6 +115,7 @@ class TfidfRanker(BaseEstimator):
         self.population_factor = population_factor
         self.field_focus = field_focus
         self.dense_components = dense_components
+        self.reciprocity = reciprocity
 
     # -- fitting -------------------------------------------------------------------
     @one_blas_thread
@@ -345,13 +351,30 @@ class TfidfRanker(BaseEstimator):
         return raw
 
     def finish(self, raw: np.ndarray, org_rows: Cols = None) -> np.ndarray:
-        """Raw scores (text × factors) less ``diversity × hubness``, clipped, rounded;
-        ``raw`` (a float64 block) is overwritten and returned."""
+        """Raw scores (text × factors) less ``diversity × hubness``, clipped, times the
+        reciprocal-rank factor, rounded; ``raw`` (a float64 block) is overwritten and
+        returned."""
+        near = self.reciprocal_ranks(raw, org_rows)
         if self.diversity:
             hubness = self.hubness_ if org_rows is None else self.hubness_[org_rows]
             raw -= self.diversity * hubness[None, :]
             np.clip(raw, 0.0, None, out=raw)
+        if near is not None:
+            rows, cols, ranks = near
+            raw[rows, cols] *= 1.0 + self.reciprocity / (1.0 + ranks)
         return np.round(raw, SCORE_DECIMALS, out=raw)
+
+    def reciprocal_ranks(
+        self, raw: np.ndarray, org_rows: Cols = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The pairs of a raw block among their profile's best, with the need's rank there
+        (``_hubness.reciprocal_ranks``; past ``HUB_SAMPLE`` needs a rank on the sample
+        counts ``rank_scale_`` needs); ``None`` without reciprocity or diversity."""
+        top = getattr(self, "rank_top_", None)
+        if not self.reciprocity or top is None:
+            return None
+        rows, cols, ranks = reciprocal_ranks(raw, top if org_rows is None else top[:, org_rows])
+        return rows, cols, ranks * self.rank_scale_
 
     @one_blas_thread
     def score_block(self, need_rows: np.ndarray, org_rows: Cols = None) -> np.ndarray:

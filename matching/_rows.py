@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from ._factors import PairSignals, field_matrix
+from ._hubness import as_high
 from ._kinds import profile_text
 from ._memory import release_freed
 from ._schema import Need, Organization
@@ -121,7 +122,8 @@ def _hub_update(ranker: TfidfRanker, added_rows: np.ndarray, dirty: np.ndarray |
     if not ranker.diversity:
         return
     if n_needs > HUB_SAMPLE:
-        ranker.hub_top_ = None  # the sample's needs and k change: next fit or rebuild
+        # the sample's needs and k change: next fit or rebuild (``rank_top_`` stays)
+        ranker.hub_top_ = None
         return
     if top is None or dirty is None or len(top) != min(HUB_K, n_needs):
         ranker._measure_hubness()  # below the sample size this pass is cheap
@@ -133,7 +135,8 @@ def _hub_update(ranker: TfidfRanker, added_rows: np.ndarray, dirty: np.ndarray |
     cols = np.flatnonzero(dirty)
     if len(cols):
         top[:, cols] = ranker._hub_best(cols)
-    ranker.hub_top_ = top
+    ranker.hub_top_ = ranker.rank_top_ = top
+    ranker.rank_scale_ = 1.0
     ranker.hubness_ = top.mean(axis=0)
 
 
@@ -173,16 +176,22 @@ def splice_orgs(ranker: TfidfRanker, keep: list[int], added: Sequence[Organizati
         added_rows = np.flatnonzero(source < 0)
         hubness = np.zeros(len(ranker.orgs_))
         hubness[source >= 0] = ranker.hubness_[source[source >= 0]]
-        top = ranker.hub_top_
+        top, rank_top = ranker.hub_top_, ranker.rank_top_
         if top is not None:
             top = np.concatenate([top[:, keep], np.zeros((len(top), len(added)))], axis=1)[:, take]
+        if rank_top is not None:  # an added column is filled below
+            fresh = np.zeros((len(rank_top), len(added)))
+            rank_top = np.concatenate([rank_top[:, keep], fresh], axis=1)[:, take]
         if len(added_rows):
             best = ranker._hub_best(added_rows)
             hubness[added_rows] = best.mean(axis=0) if len(best) else 0.0
             if top is not None and len(best) == len(top):
                 top[:, added_rows] = best
+            if rank_top is not None:
+                rank_top[:, added_rows] = as_high(best, len(rank_top))
         ranker.hubness_ = hubness
         ranker.hub_top_ = top
+        ranker.rank_top_ = rank_top
     else:
         ranker.hubness_ = np.zeros(len(ranker.orgs_))
 

@@ -568,7 +568,8 @@ def test_simulated_reject_reasons_follow_the_explanations(part_c) -> None:
 def test_expanded_scores_equal_the_expanded_profiles_built_by_hand(part_c) -> None:
     """``_expanded`` never builds the expanded profiles; here they are built, for every
     need and profile: ``(o + β m̄) / ‖o + β m̄‖``, ``m̄`` the mean vector of the other needs
-    the group was confirmed for, then scored as the cold start scores a profile."""
+    the group was confirmed for, then scored as the cold start scores a profile (its
+    reciprocal rank read against the cold start's best scores)."""
     *_, cold, _ = part_c
     model = LearnedRanker(calibrate=False).fit_on(cold, [])
     rng = np.random.default_rng(0)
@@ -596,6 +597,11 @@ def test_expanded_scores_equal_the_expanded_profiles_built_by_hand(part_c) -> No
             # the expansion's share is added to the blend, not blended with the other parts
             raw = (blended + added_here) * factors[i, j]
             expected = max(raw - cold.diversity * cold.hubness_[j], 0.0)
+            # the need's rank among the profile's best (cold) scores, under their number
+            top = cold.rank_top_[:, j]
+            rank = int((top > raw + 1e-6).sum())
+            if raw > 0 and raw >= top[-1] - 1e-6 and rank < len(top):
+                expected *= 1 + cold.reciprocity / (1 + rank)
             assert scores[i, j] == pytest.approx(expected, abs=2e-6), (i, j)
             if not others:
                 assert added[i, j] == 0.0
