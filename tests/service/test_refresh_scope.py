@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
@@ -21,21 +22,32 @@ from .test_pages import login
 TOP = 10
 
 
-def _stored(server: Server) -> dict[tuple[int, int], tuple[object, ...]]:
-    """Every stored suggestion (the score to 5 places: float32 word vectors give a block
-    of another shape another last digit)."""
+Stored = dict[tuple[int, int], tuple[Any, ...]]
+
+
+def _stored(server: Server) -> Stored:
+    """Every stored suggestion: rank, status, versions, shared terms, and the score last
+    (compared within 2e-6 by ``_same``: float32 word vectors give a block of another shape
+    another last digit, which rounding to any number of places can still show)."""
     with Session(server.engine) as session:  # type: ignore[arg-type]
         return {
             (s.need_id, s.organization_id): (
                 s.rank,
                 s.status,
-                round(s.score, 5),
                 s.index_version,
                 s.model_version,
                 s.reasons.get("terms"),
+                s.score,
             )
             for s in session.exec(select(Suggestion)).all()
         }
+
+
+def _same(a: Stored, b: Stored) -> bool:
+    """The same rows, every part equal but the score, and the scores within 2e-6."""
+    return a.keys() == b.keys() and all(
+        a[k][:-1] == b[k][:-1] and abs(a[k][-1] - b[k][-1]) <= 2e-6 for k in a
+    )
 
 
 def _full_refresh(server: Server, index: MatchingIndex) -> None:
@@ -95,7 +107,7 @@ def test_a_profile_edit_refreshes_the_needs_it_can_move_as_a_full_refresh_would(
         assert f"提案を計算し直しています（{index.progress.last_total} 件）" in models
         incremental = _stored(api)
         _full_refresh(api, index)
-        assert _stored(api) == incremental
+        assert _same(_stored(api), incremental)
 
 
 def test_a_need_edit_and_withdrawal_store_what_a_full_refresh_would(corpus_c: Server) -> None:
@@ -110,14 +122,14 @@ def test_a_need_edit_and_withdrawal_store_what_a_full_refresh_would(corpus_c: Se
     withdrawn = [v for (n, _), v in incremental.items() if n == listed[1]["id"]]
     assert withdrawn and all(rank is None for rank, *_ in withdrawn)  # kept, out of the list
     _full_refresh(api, index)
-    assert _stored(api) == incremental
+    assert _same(_stored(api), incremental)
 
 
 def _promote(api: Server, *, reranking: bool) -> dict:
     """A learned model promoted by the training path. ``reranking``: the coordinator
     decides the review queue by the completeness of the profiles (as in
     ``test_training``): a re-ranking model (and whatever else validates). Else each
-    department's needs are paired by hand with one group the cold start ranks 30th for
+    department's needs are paired by hand with one group the cold start ranks 20th for
     the department's first need: confirmations alone teach the expansion, no re-ranking
     model."""
     coord = api.client("coord")
@@ -145,7 +157,7 @@ def _promote(api: Server, *, reranking: bool) -> dict:
         partner: dict[str, str] = {}
         for need in ranker.needs_:
             if need.department not in partner:
-                partner[need.department] = ranker.rank_orgs([need.id], top=30)[0][1][-1][0]
+                partner[need.department] = ranker.rank_orgs([need.id], top=20)[0][1][-1][0]
         for need in ranker.needs_[::3] + ranker.needs_[1::3]:
             response = coord.post(
                 f"/api/needs/{int(need.id)}/pairings",
@@ -207,6 +219,6 @@ def test_under_a_learned_model_an_edit_stores_what_a_full_refresh_would(
         elif not reranking and label.startswith("profile"):
             assert 0 < ranked < every, label
         incremental = _stored(api)
-        assert {v[4] for v in incremental.values() if v[0] is not None} >= {model["version"]}
+        assert {v[3] for v in incremental.values() if v[0] is not None} >= {model["version"]}
         _full_refresh(api, index)
-        assert _stored(api) == incremental, label
+        assert _same(_stored(api), incremental), label
