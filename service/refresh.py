@@ -18,10 +18,11 @@ import logging
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 import matching
@@ -175,11 +176,18 @@ def explain_pair(index: MatchingIndex, need_id: int, org_id: int) -> dict[str, A
 
 
 def _existing(session: Session, need_ids: list[int]) -> dict[tuple[int, int], Suggestion]:
-    """The stored suggestions of ``need_ids``, by pair."""
+    """The stored suggestions of ``need_ids``, by pair, without their reasons (deferred:
+    the refresh only ever writes them, and a need's rows hold a few kB of them each, for
+    every pair it was ever suggested with)."""
     rows: list[Suggestion] = []
     for start in range(0, len(need_ids), 1000):
         chunk = need_ids[start : start + 1000]
-        rows += session.exec(select(Suggestion).where(col(Suggestion.need_id).in_(chunk))).all()
+        query = (
+            select(Suggestion)
+            .where(col(Suggestion.need_id).in_(chunk))
+            .options(defer(cast(Any, Suggestion.reasons)))
+        )
+        rows += session.exec(query).all()
     return {(s.need_id, s.organization_id): s for s in rows}
 
 

@@ -222,3 +222,25 @@ def test_under_a_learned_model_an_edit_stores_what_a_full_refresh_would(
         assert {v[3] for v in incremental.values() if v[0] is not None} >= {model["version"]}
         _full_refresh(api, index)
         assert _same(_stored(api), incremental), label
+
+
+def test_a_refresh_reads_the_stored_rows_without_their_reasons(corpus_c: Server) -> None:
+    """The refresh only writes a row's reasons (a few kB each, for every pair a need was
+    ever suggested with): it reads the rows without them, and what it writes is whole."""
+    from sqlalchemy import inspect
+
+    from service.refresh import _existing
+
+    api = corpus_c
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        need_id = session.exec(select(Suggestion.need_id)).first()
+        assert need_id is not None
+        rows = _existing(session, [need_id])
+        assert rows and all("reasons" in inspect(r).unloaded for r in rows.values())
+        assert all(r.reasons.get("reasons") for r in rows.values())  # loaded when read
+    coord = api.client("coord")
+    ok(coord.post("/api/organizations", json=org_payload(4, key="P9", name="竹林の守り人")), 201)
+    ok(coord.get("/api/review-queue"))
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        stored = session.exec(select(Suggestion)).all()
+        assert all(s.reasons.get("reasons") and "terms" in s.reasons for s in stored)
