@@ -43,10 +43,10 @@ def _stored(server: Server) -> Stored:
         }
 
 
-def _same(a: Stored, b: Stored) -> bool:
-    """The same rows, every part equal but the score, and the scores within 2e-6."""
+def _same(a: Stored, b: Stored, *, tolerance: float = 2e-6) -> bool:
+    """The same rows, every part equal but the score, and the scores within ``tolerance``."""
     return a.keys() == b.keys() and all(
-        a[k][:-1] == b[k][:-1] and abs(a[k][-1] - b[k][-1]) <= 2e-6 for k in a
+        a[k][:-1] == b[k][:-1] and abs(a[k][-1] - b[k][-1]) <= tolerance for k in a
     )
 
 
