@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
@@ -201,25 +201,32 @@ def _fragment(term: str, texts: Sequence[str]) -> bool:
 _NOUN_MAKING_SUFFIXES = frozenset("館生語後物校")
 
 
-def _covered(term: str, wholes: Sequence[str], text: str) -> bool:
-    """Whether every place ``text`` uses ``term`` lies inside one of ``wholes`` that is
-    the term with one character before it (不登校, 再エネ, 市内約, 多言語) or with one of
-    ``_NOUN_MAKING_SUFFIXES`` after it (公民館, 小学生): the text uses the term as part
-    of another word, so a meaning pair of it (市民→公民, 若年→登校) misreads the text. A
-    longer whole is a compound of words (防災 in 防災訓練), each of which the text uses."""
-    longer = [
-        w
-        for w in wholes
-        if len(w) == len(term) + 1
-        and (w.endswith(term) or (w.startswith(term) and w[-1] in _NOUN_MAKING_SUFFIXES))
-    ]
-    if not longer:
+def _parts(wholes: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
+    """For ``_covered``: each term that ``wholes`` hold as a part of another word, with
+    that word and where it starts relative to the term: one character before it (不登校
+    holds 登校, 再エネ エネ, 市内約 内約), or at it when one of ``_NOUN_MAKING_SUFFIXES``
+    follows (公民館 holds 公民, 小学生 小学)."""
+    parts: dict[str, list[tuple[str, int]]] = {}
+    for whole in wholes:
+        if len(whole) > 1:
+            parts.setdefault(whole[1:], []).append((whole, -1))
+            if whole[-1] in _NOUN_MAKING_SUFFIXES:
+                parts.setdefault(whole[:-1], []).append((whole, 0))
+    return parts
+
+
+def _covered(term: str, parts: dict[str, list[tuple[str, int]]], text: str) -> bool:
+    """Whether every place ``text`` uses ``term`` lies inside a word ``parts`` (``_parts``
+    of the text's terms) holds it in: the text uses the term as part of another word, so
+    a meaning pair of it (市民→公民, 若年→登校) misreads the text. A longer word is a
+    compound of words (防災 in 防災訓練), each of which the text uses; other suffixes keep
+    the stem's meaning (高齢者, 被災地, 防災会)."""
+    starts = parts.get(term)
+    if not starts:
         return False
     at = text.find(term)
     if at < 0:
         return False  # read as a lemma, not as written: nothing to check it against
-    # where each whole would start, relative to the term: one before it for a prefix
-    starts = [(w, -1 if w.endswith(term) else 0) for w in longer]
     while at >= 0:
         if not any(at + s >= 0 and text.startswith(w, at + s) for w, s in starts):
             return False
@@ -276,14 +283,17 @@ def explain_pairs(
     i = r.need_index_[need_id]
     row = np.array([i])
     cols = np.array([r.org_index_[npo_id] for npo_id in npo_ids], dtype=np.intp)
-    text_row = r.text_similarity(row, cols)[0]
-    score_row = r.score_block(row, cols)[0]
+    # the score as ``score_block`` makes it, from the text part computed once
+    raw = r.text_similarity(row, cols)
+    text_row = raw[0].copy()
+    raw *= r.factor_product(row, cols)
+    # the need's rank among each group's best needs (-1: not among them)
+    ranks = np.full(len(cols), -1.0)
+    near = r.reciprocal_ranks(raw, cols)
+    score_row = r.finish(raw, cols)[0]
     factor_rows = {
         k: np.broadcast_to(v, (1, len(cols)))[0] for k, v in r._factors(row, cols).items()
     }
-    # the need's rank among each group's best needs (-1: not among them)
-    ranks = np.full(len(cols), -1.0)
-    near = r.reciprocal_ranks(r._raw_scores(row, cols), cols)
     if near is not None:
         ranks[near[1]] = near[2]
         factor_rows["reciprocity"] = 1.0 + r.reciprocity / (1.0 + np.maximum(ranks, 0.0))
@@ -291,7 +301,8 @@ def explain_pairs(
     estimated = r.rank_scale_ > 1.0
     supplier = r.signals_.supplier(row, cols)[0]
     mismatch = r.signals_.population_mismatch(row, cols)[0]
-    own = set(r.need_vectors_[i].indices.tolist())
+    need_row = r.need_vectors_[i]
+    own = set(need_row.indices.tolist())
     query = r.need_queries_[i]
     vec = r.vectorizer_
     names = vec.feature_names_
@@ -301,13 +312,19 @@ def explain_pairs(
     need_text = functools.cache(
         lambda: normalize_text(f"{need.title} {need.description} {need.goal}")
     )
-    need_terms = functools.cache(lambda: [vec.display(names[k]) for k in own])
+
+    def parts_of(terms: Iterable[int]) -> dict[str, list[tuple[str, int]]]:
+        return _parts([vec.display(names[k]) for k in terms])
+
+    # made when a meaning pair is checked (``_covered``), once a text
+    need_parts = functools.cache(functools.partial(parts_of, own))
     out = []
     for c, npo_id in enumerate(npo_ids):
         j = int(cols[c])
         org = r.orgs_[j]
         org_text = functools.cache(functools.partial(profile_text, org))
-        product = query.multiply(r.org_vectors_[j]).tocsr()
+        org_row = r.org_vectors_[j]
+        product = query.multiply(org_row).tocsr()
         total = float(product.sum())
         shared: list[tuple[str, float]] = []
         related: list[tuple[str, float]] = []
@@ -316,9 +333,8 @@ def explain_pairs(
             (shared if product.indices[k] in own else related).append(entry)
         pairs: list[tuple[str, str]] = []
         if r.dense_ is not None and r.dense_weight:
-            org_terms = [vec.display(names[k]) for k in r.org_vectors_[j].indices]
-            related_pairs = r.dense_.related_terms(r.need_vectors_[i], r.org_vectors_[j], top=10)
-            for a, b, _ in related_pairs:
+            org_parts = functools.cache(functools.partial(parts_of, org_row.indices))
+            for a, b, _ in r.dense_.related_terms(need_row, org_row, top=10):
                 left, right = vec.display(names[a]), vec.display(names[b])
                 if (
                     _nominal(left)
@@ -326,8 +342,8 @@ def explain_pairs(
                     and left not in right
                     and right not in left
                     and not (general[a] and general[b])
-                    and not _covered(left, need_terms(), need_text())
-                    and not _covered(right, org_terms, org_text())
+                    and not _covered(left, need_parts(), need_text())
+                    and not _covered(right, org_parts(), org_text())
                 ):
                     pairs.append((left, right))
         need_pops, org_pops = r.signals_.populations_of(i, j)
