@@ -92,8 +92,8 @@ def hub_best(ranker: TfidfRanker, org_rows: np.ndarray | None = None) -> np.ndar
 
 def measure_hubness(ranker: TfidfRanker) -> None:
     """``hubness_`` of every profile and the best scores it is the mean of
-    (``rank_top_``, for reciprocal ranks); up to ``HUB_SAMPLE`` needs those are also
-    ``hub_top_``, which a need's edit updates exactly."""
+    (``rank_top_``, for reciprocal ranks); up to ``HUB_SAMPLE`` needs the same array is
+    ``hub_top_`` (``None`` otherwise), which a need's edit updates exactly."""
     from ._ranker import HUB_SAMPLE
 
     ranker.hub_top_ = None

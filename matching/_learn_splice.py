@@ -194,15 +194,11 @@ def _facts_again(model: LearnedRanker, ranker: TfidfRanker, changed_orgs: set[st
     hubness = ranker.hubness_.copy()
     hubness[cols] = best.mean(axis=0) if len(best) else 0.0
     ranker.hubness_ = hubness
-    top = ranker.hub_top_
-    if top is not None and len(best) == len(top):
-        top = top.copy()
-        top[:, cols] = best
-        ranker.hub_top_ = top
-    if ranker.rank_top_ is not None:
-        rank_top = ranker.rank_top_.copy()
-        rank_top[:, cols] = as_high(best, len(rank_top))
-        ranker.rank_top_ = rank_top
+    if ranker.rank_top_ is not None:  # and ``hub_top_``, the same while exact
+        top = ranker.rank_top_.copy()
+        top[:, cols] = as_high(best, len(top))
+        ranker.rank_top_ = top
+        ranker.hub_top_ = top if ranker.hub_top_ is not None else None
 
 
 def _moved_columns(before: TfidfRanker, after: TfidfRanker, changed_orgs: set[str]) -> np.ndarray:

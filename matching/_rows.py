@@ -176,22 +176,18 @@ def splice_orgs(ranker: TfidfRanker, keep: list[int], added: Sequence[Organizati
         added_rows = np.flatnonzero(source < 0)
         hubness = np.zeros(len(ranker.orgs_))
         hubness[source >= 0] = ranker.hubness_[source[source >= 0]]
-        top, rank_top = ranker.hub_top_, ranker.rank_top_
-        if top is not None:
+        # ``hub_top_`` is ``rank_top_`` while that is exact (``measure_hubness``)
+        exact, top = ranker.hub_top_ is not None, ranker.rank_top_
+        if top is not None:  # an added column is filled below
             top = np.concatenate([top[:, keep], np.zeros((len(top), len(added)))], axis=1)[:, take]
-        if rank_top is not None:  # an added column is filled below
-            fresh = np.zeros((len(rank_top), len(added)))
-            rank_top = np.concatenate([rank_top[:, keep], fresh], axis=1)[:, take]
         if len(added_rows):
             best = ranker._hub_best(added_rows)
             hubness[added_rows] = best.mean(axis=0) if len(best) else 0.0
-            if top is not None and len(best) == len(top):
-                top[:, added_rows] = best
-            if rank_top is not None:
-                rank_top[:, added_rows] = as_high(best, len(rank_top))
+            if top is not None:
+                top[:, added_rows] = as_high(best, len(top))
         ranker.hubness_ = hubness
-        ranker.hub_top_ = top
-        ranker.rank_top_ = rank_top
+        ranker.rank_top_ = top
+        ranker.hub_top_ = top if exact else None
     else:
         ranker.hubness_ = np.zeros(len(ranker.orgs_))
 
