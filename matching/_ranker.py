@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._areas import DEFAULT_AREA_FACTORS, WardReader
 from ._blas import one_blas_thread
+from ._exact import on_exact_grid
 from ._explain import (
     SCORE_DECIMALS,
     Explanation,
@@ -182,14 +183,20 @@ class TfidfRanker(BaseEstimator):
         del texts
         self.need_queries_ = self._queries(self.need_vectors_)
         if self.svd_ is not None:
-            self.need_topics_ = normalize(self.svd_.transform(self.need_vectors_))
-            self.org_topics_ = normalize(self.svd_.transform(self.org_vectors_))
+            self.need_topics_ = self.topics(self.need_vectors_)
+            self.org_topics_ = self.topics(self.org_vectors_)
         if dense is not None:
             self.need_dense_, self.org_dense_ = dense[: len(needs)], dense[len(needs) :]
         elif self.dense_ is not None:
             self.need_dense_ = self.dense_.transform(self.need_vectors_)
             self.org_dense_ = self.dense_.transform(self.org_vectors_)
         self._measure_hubness()
+
+    def topics(self, vectors: sp.csr_matrix) -> np.ndarray:
+        """The rows' LSA topic vectors, normalised, on the exact grid (``_exact``: their
+        products are the same in any block)."""
+        assert self.svd_ is not None
+        return on_exact_grid(normalize(self.svd_.transform(vectors)))
 
     def _queries(self, vectors: sp.csr_matrix) -> sp.csr_matrix:
         """Need vectors expanded (the thesaurus, then word-vector neighbours): the side of
@@ -287,7 +294,9 @@ class TfidfRanker(BaseEstimator):
             # a need→partner map learned from confirmations (``_learn_map``), if any
             mapping = getattr(self, "dense_map_", None)
             if mapping is not None:
-                need_dense = normalize(need_dense @ mapping)
+                # row by row (one kernel for every block), back on the exact grid
+                mapped = np.stack([row @ mapping for row in need_dense]).reshape(need_dense.shape)
+                need_dense = on_exact_grid(normalize(mapped))
             # (1 − w) · text + w · max(dense, 0), w · dense in the word vectors' float32
             dense = need_dense @ self.org_dense_[cols].T
             np.clip(dense, 0.0, None, out=dense)

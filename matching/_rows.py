@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from ._factors import PairSignals, field_matrix
 from ._hubness import as_high
@@ -86,7 +85,7 @@ def splice_needs(ranker: TfidfRanker, keep: list[int], added: Sequence[Need]) ->
     queries = ranker._queries(new) if new is not None else None
     ranker.need_queries_ = spliced(ranker.need_queries_, queries)
     if ranker.svd_ is not None:
-        fresh = normalize(ranker.svd_.transform(new)) if new is not None else None
+        fresh = ranker.topics(new) if new is not None else None
         ranker.need_topics_ = spliced(ranker.need_topics_, fresh)
     if ranker.dense_ is not None:
         fresh = ranker.dense_.transform(new) if new is not None else None
@@ -166,7 +165,7 @@ def splice_orgs(ranker: TfidfRanker, keep: list[int], added: Sequence[Organizati
     )
     ranker.signals_ = ranker.signals_.with_orgs(keep, PairSignals.of([], added, texts), take)
     if ranker.svd_ is not None:
-        fresh = normalize(ranker.svd_.transform(new)) if new is not None else None
+        fresh = ranker.topics(new) if new is not None else None
         ranker.org_topics_ = spliced(ranker.org_topics_, fresh)
     if ranker.dense_ is not None:
         fresh = ranker.dense_.transform(new) if new is not None else None

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
+from ._exact import on_exact_grid
 from ._vectorize import FieldWeightedTfidf
 from ._vectors import WordVectors, default_vectors
 
@@ -101,15 +102,17 @@ class DenseEncoder(BaseEstimator):
 
     def _encode(self, docs: sp.csr_matrix, raw: np.ndarray) -> np.ndarray:
         """Each row's weighted sum of word vectors (``raw``, overwritten), centred, its
-        component along the removed directions taken out, and normalised; an empty
-        document stays zero."""
+        component along the removed directions taken out, normalised and put on the
+        exact grid (``_exact``); an empty document stays zero."""
         raw -= self.mean_
         top = getattr(self, "top_", None)
         if top is not None and len(top):
             raw -= (raw @ top.T) @ top
         empty = np.asarray(docs.sum(axis=1)).ravel() == 0
         raw[empty] = 0.0
-        return normalize(raw, copy=False).astype(np.float32)
+        # on the exact grid: a need's word-vector cosine with a profile is the same number
+        # in any block (``_exact``)
+        return on_exact_grid(normalize(raw, copy=False).astype(np.float32))
 
     def related_terms(
         self, need: sp.csr_matrix, org: sp.csr_matrix, *, top: int = 5, min_similarity: float = 0.5

@@ -638,6 +638,9 @@ def test_evaluate_command_compares_cold_start_and_learned_on_the_undecided_needs
     learned = LearnedRanker().fit(needs, orgs, decisions)
     assert rows["learned"]["nDCG@10"] == pytest.approx(_heldout_ndcg(learned, qrels, test))
     assert rows["cold start"]["nDCG@10"] == pytest.approx(_heldout_ndcg(cold, qrels, test))
-    # never silently worse (on this split nothing validates: the learned ranker is the cold
-    # start with its facts, and ties it)
-    assert rows["learned"]["nDCG@10"] >= rows["cold start"]["nDCG@10"] > rows["bm25"]["nDCG@10"]
+    # never silently worse than its validation allows: on this split the calibration may
+    # validate (diversity 0.15, a cross-validated gain of about +0.008 on the decided
+    # needs) and then lose up to 0.004 on the held-out ones, within the worst the ten
+    # splits of part c show (README, "Learning from decisions": −0.005)
+    assert rows["learned"]["nDCG@10"] >= rows["cold start"]["nDCG@10"] - 0.005
+    assert rows["cold start"]["nDCG@10"] > rows["bm25"]["nDCG@10"]
