@@ -1,7 +1,7 @@
 """The cheaper paths of a large index give the values of the plain ones: score blocks
 cut into pieces, the multipliers made per distinct key (the distinct keys found as one
-number a row), a field text tokenised once, the word-vector keys as sorted arrays, BLAS
-limited to one thread."""
+number a row), a field text tokenised once, texts tokenised in two processes, rows on
+the exact grid, the word-vector keys as sorted arrays, BLAS limited to one thread."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import ast
 import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import msgpack
@@ -16,10 +17,12 @@ import numpy as np
 import pytest
 
 import matching._ranker as ranker_module
+import matching._vectorize as vectorize_module
 from matching import JapaneseTokenizer, TfidfRanker
 from matching._exact import on_exact_grid
 from matching._factors import _distinct, _product, factor_product, top_rows
 from matching._hubness import pieces
+from matching._shared import PARALLEL_MIN, jobs, map_chunks
 from matching._vectorize import DEFAULT_NEED_WEIGHTS, DEFAULT_ORG_WEIGHTS, FieldWeightedTfidf
 from matching._vectors import KeyTable, ginza_vocab_dir
 
@@ -150,6 +153,48 @@ def test_rows_on_the_exact_grid_have_the_same_products_in_any_block(dtype, dim: 
     cols = np.sort(rng.choice(len(b), 777, replace=False))
     assert np.array_equal(a[:41] @ b[cols].T, whole[:41][:, cols])
     assert np.array_equal(on_exact_grid(np.zeros((2, dim), dtype)), np.zeros((2, dim)))
+
+
+def test_chunks_shared_with_a_worker_come_back_in_order_from_both_processes() -> None:
+    # here each chunk sleeps 0.1 s: this process alone would take 3 s, so the worker (its
+    # fork server started here if no test did before) takes some of them
+    made = list(map_chunks(abs, [-0.1] * 30, 2, here=lambda x: time.sleep(-x) or ("here", x)))
+    assert sorted(i for i, _, _ in made) == list(range(30))  # each chunk once
+    assert all(result == (("here", -0.1) if here else 0.1) for _, result, here in made)
+    # this process took chunks from the front, the worker from the back
+    mine = sorted(i for i, _, here in made if here)
+    assert 0 < len(mine) < 30 and mine == list(range(len(mine)))
+    assert list(map_chunks(abs, [-3, 4, -5], 1)) == [(0, 3, True), (1, 4, True), (2, 5, True)]
+    assert jobs(None, PARALLEL_MIN - 1) == 1 and jobs(None, PARALLEL_MIN) >= 1
+    assert jobs(2, 1) == 2 and jobs(0, 10**6) == 1
+
+
+def test_texts_tokenised_in_two_processes_give_the_same_vectors_and_spellings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from corpus import load_corpus
+
+    needs, orgs, _ = load_corpus()
+    monkeypatch.setattr(vectorize_module, "_CHUNK", 25)  # about a hundred chunks
+    where: list[bool] = []
+    shared_map = vectorize_module.map_chunks
+
+    def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for i, made, here in shared_map(*args, **kwargs):
+            where.append(here)
+            yield i, made, here
+
+    monkeypatch.setattr(vectorize_module, "map_chunks", recorded)
+    list(map_chunks(time.sleep, [0.0, 0.0], 2))  # the fork server started before
+    shared = FieldWeightedTfidf(n_jobs=2)
+    shared_needs, shared_orgs = shared.fit_transform(needs, orgs)
+    assert True in where and False in where  # both processes tokenised
+    alone = FieldWeightedTfidf(n_jobs=1)
+    alone_needs, alone_orgs = alone.fit_transform(needs, orgs)
+    assert list(shared.names_) == list(alone.names_)
+    assert shared.display_ == alone.display_
+    assert (shared_needs != alone_needs).nnz == 0 and (shared_orgs != alone_orgs).nnz == 0
+    assert (shared.transform_orgs(orgs) != alone_orgs).nnz == 0
 
 
 def test_the_word_keys_as_sorted_arrays_are_the_file_s_map() -> None:

@@ -1,0 +1,86 @@
+"""Work shared between this process and worker processes: a large fit's tokenising.
+
+MeCab holds the GIL while it parses, so threads cannot share it; processes can. The
+chunks are handed to the workers last first, while this process works through them from
+the first, taking back each chunk no worker has started (``Future.cancel``): the two
+meet where the work is evenly shared, however fast each side goes. When this process
+meets a chunk a worker holds, the workers hold every chunk after it too (they take them
+in the order given), and it waits for them. Results come back as they are made, in no
+set order (each with its chunk's index).
+
+The workers are forked from a fork server, which is safe beside the service's threads
+(a plain fork of a process with threads is not) and imports the module of the work once
+(``set_forkserver_preload``), so a worker starts in milliseconds, not the second and a
+half that importing ``matching`` takes; the first use in a process starts the server.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from multiprocessing.context import BaseContext
+from typing import TypeVar
+
+__all__ = ["PARALLEL_MIN", "jobs", "map_chunks"]
+
+# with ``n_jobs=None``, work of this many items or more is shared (below it a worker's
+# start costs more than it saves: a first fit's fork server takes about 1.5 s to start)
+PARALLEL_MIN = 40_000
+_MAX_JOBS = 4
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def jobs(n_jobs: int | None, items: int) -> int:
+    """The processes to share ``items`` items between: ``n_jobs`` when given, else
+    every core (at most four) from ``PARALLEL_MIN`` items on, else one."""
+    if n_jobs is not None:
+        return max(1, n_jobs)
+    if items < PARALLEL_MIN:
+        return 1
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return min(_MAX_JOBS, len(cores) if cores else os.cpu_count() or 1)
+
+
+def map_chunks(
+    fn: Callable[[T], R],
+    chunks: Sequence[T],
+    n_jobs: int,
+    *,
+    here: Callable[[T], R] | None = None,
+) -> Iterator[tuple[int, R, bool]]:
+    """``(i, fn(chunks[i]), made here)`` for every chunk, as each is made (a worker's
+    as soon as it is back, so its copy is let go early): ``made here`` is ``False``
+    when a worker made it and it came through a pickle. ``fn`` must be a module-level
+    function (or a ``functools.partial`` of one) for the workers; ``here``, if given, is
+    what this process runs instead (the same work with this process's state: it is
+    never pickled)."""
+    local = here or fn
+    if n_jobs < 2 or len(chunks) < 2:
+        for i, chunk in enumerate(chunks):
+            yield i, local(chunk), True
+        return
+    context: BaseContext
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        server = multiprocessing.get_context("forkserver")
+        server.set_forkserver_preload([getattr(fn, "func", fn).__module__])
+        context = server
+    else:
+        context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(n_jobs - 1, mp_context=context) as pool:
+        futures: dict[int, Future[R]] = {
+            i: pool.submit(fn, chunks[i]) for i in reversed(range(len(chunks)))
+        }
+        for i, chunk in enumerate(chunks):
+            if i not in futures or not futures[i].cancel():
+                break  # a worker made or holds it, and every chunk after it
+            del futures[i]
+            yield i, local(chunk), True
+            for j in [j for j, f in futures.items() if f.done()]:
+                yield j, futures.pop(j).result(), False
+        for future in as_completed(list(futures.values())):
+            j = next(k for k, f in futures.items() if f is future)
+            yield j, futures.pop(j).result(), False
