@@ -144,6 +144,7 @@ class MatchingIndex:
         # where fits are saved and loaded from, memory-mapped (``saved_index``); None: never
         self.saved = SavedIndexes(index_dir) if index_dir is not None else None
         self.loaded = False  # the ranker is a saved fit, loaded instead of fitted
+        self.fit_key: str | None = None  # the key the ranker's fit is saved under
         # where the links in mail start: with it, storing a just-published need's
         # suggestions tells the groups at its top (``refresh``); without it, no mail
         self.mail_base_url = mail_base_url
@@ -203,14 +204,14 @@ class MatchingIndex:
             self.progress.start("fitting", len(needs) + len(orgs))
             try:
                 # the saved fit of the same data if there is one (``saved_index``)
-                ranker, loaded = fit_or_load(self.saved, session, last, needs, orgs)
+                ranker, loaded, key = fit_or_load(self.saved, session, last, needs, orgs)
                 learned, model_version = self._learned_for(session, ranker)
                 window = select(AuditLog.id).where(
                     col(AuditLog.id) > last - RECHECK, col(AuditLog.id) <= last
                 )
                 recent = {i for i in session.exec(window).all() if i is not None}
                 with self.lock:  # the swap
-                    self.ranker, self.loaded = ranker, loaded
+                    self.ranker, self.loaded, self.fit_key = ranker, loaded, key
                     self.seen_audit_id = self.fitted_audit_id = last
                     self.recent_ids = recent
                     self.changes_since_fit = 0

@@ -29,6 +29,7 @@ import matching
 
 from .db import analyze
 from .index import MatchingIndex, Refreshed, item_key, row_id
+from .kept_lists import keep, kept
 from .mail.new_needs import notify_new_needs
 from .models import BY_DEPARTMENT, BY_HAND, Suggestion, SuggestionStatus, utcnow
 from .refresh_run import Run, announce
@@ -58,13 +59,16 @@ class Snapshot:
     learned: matching.LearnedRanker | None  # when a promoted model ranks
     version: str
     model: str
+    fit_key: str | None = None  # the saved fit's key, while no edit is applied to it
     floors: dict[str, float] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, index: MatchingIndex) -> Snapshot:
         with index.lock:
             learned = index.learned if index.active is index.learned else None
-            return cls(index.ranker, learned, index.version, index.model_version)
+            unedited = index.seen_audit_id == index.fitted_audit_id
+            key = index.fit_key if unedited else None
+            return cls(index.ranker, learned, index.version, index.model_version, key)
 
 
 def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
@@ -90,6 +94,11 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
         scope = _scope(index.refreshed, snap, top=top)
         if scope is None:
             _freeze(index)
+            # a saved fit's lists, kept by the process that stored them (``kept_lists``)
+            restored = kept(session, index, snap, top=top) if index.refreshed is None else None
+            if restored is not None:
+                index.suggestions_version, index.refreshed = wanted, restored
+                return snap.version
             needs = list(snap.ranker.need_ids_) if snap.ranker else []
             removed = _gone(session, snap)
         else:
@@ -105,6 +114,8 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
             index.progress.finish()
         index.suggestions_version = wanted
         index.refreshed = _refreshed(index.refreshed, snap, lists, scope, top=top)
+        if scope is None:
+            keep(session, index, snap, index.refreshed, top=top)
         return snap.version
 
 

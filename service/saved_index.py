@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 FORMAT = 1  # the layout of a saved file: raised when it changes
 KEEP = 2  # saved fits kept in the folder (the newest)
 _PREFIX = "ranker-"
+_LISTS = "lists-"  # beside a fit: the lists a refresh of every need stored with it
 _STALE_TMP = 3600.0  # seconds after which a temporary file is a dead process's
 
 
@@ -139,6 +140,41 @@ class SavedIndexes:
             os.utime(path)  # the newest in use: the last pruned
         return ranker
 
+    def lists_path(self, key: str) -> Path:
+        return self.folder / f"{_LISTS}{key[:40]}.joblib"
+
+    def save_lists(self, key: str, state: dict[str, Any]) -> None:
+        """Keep ``state`` (what a refresh of every need stored with the fit of ``key``:
+        ``refresh._keep``) beside that fit; a failure is logged and costs the next
+        start's skipping only."""
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".joblib", dir=self.folder)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    joblib.dump({"key": key, "format": FORMAT, **state}, fh)
+                os.replace(tmp, self.lists_path(key))
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except Exception as exc:
+            log.warning("提案一覧の記録を %s に保存できませんでした（%s）", self.folder, exc)
+
+    def load_lists(self, key: str) -> dict[str, Any] | None:
+        """What ``save_lists`` kept for the fit of ``key`` (``None``: nothing, or unreadable)."""
+        path = self.lists_path(key)
+        if not path.is_file() or not self.path(key).is_file():
+            return None
+        try:
+            state = joblib.load(path)
+        except Exception as exc:
+            log.warning("提案一覧の記録 %s を読み込めませんでした（%s）", path, exc)
+            return None
+        if not isinstance(state, dict) or state.get("key") != key:
+            return None
+        return state
+
     def save(self, key: str, ranker: matching.TfidfRanker) -> matching.TfidfRanker | None:
         """Save ``ranker`` under ``key`` and return it memory-mapped back from the file
         (``None`` when it could not be saved: logged, and the service goes on)."""
@@ -181,6 +217,10 @@ class SavedIndexes:
             )
             for old in saved[:-KEEP]:
                 old.unlink(missing_ok=True)
+            kept = {p.name.removeprefix(_PREFIX) for p in saved[-KEEP:]}
+            for lists in self.folder.glob(f"{_LISTS}*.joblib"):
+                if lists.name.removeprefix(_LISTS) not in kept:
+                    lists.unlink(missing_ok=True)
             for tmp in self.folder.glob(".tmp-*.joblib"):
                 if time.time() - tmp.stat().st_mtime > _STALE_TMP:
                     tmp.unlink(missing_ok=True)
@@ -216,12 +256,13 @@ def fit_or_load(
     last: int,
     needs: list[matching.Need],
     orgs: list[matching.Organization],
-) -> tuple[matching.TfidfRanker | None, bool]:
+) -> tuple[matching.TfidfRanker | None, bool, str | None]:
     """A ranker over ``needs`` and ``orgs``: the saved fit of the same data if there is
-    one, else a new fit (saved, and mapped back); and whether it was loaded. ``None``
-    when there is nothing to rank (no content word at all)."""
+    one, else a new fit (saved, and mapped back); whether it was loaded; and the key it
+    is saved under (``None``: not saved). The ranker is ``None`` when there is nothing
+    to rank (no content word at all)."""
     if saved is None or not needs or not orgs:
-        return _fit(needs, orgs), False
+        return _fit(needs, orgs), False, None
     key = fit_key(session, last, needs, orgs)
     started = time.perf_counter()
     ranker = saved.load(key)
@@ -231,18 +272,20 @@ def fit_or_load(
             if ranker is None:
                 fitted = _fit(needs, orgs)
                 if fitted is None:
-                    return None, False
-                ranker = saved.save(key, fitted) or fitted
+                    return None, False, None
+                mapped = saved.save(key, fitted)
+                if mapped is None:  # not saved (logged): the fit serves as it is
+                    return fitted, False, None
                 del fitted
                 release_freed()  # the fit's own arrays: the mapped ones serve
-                return ranker, False
+                return mapped, False, key
     log.info(
         "保存済みの索引を読み込みました: 課題 %d 件、団体 %d 件（%.2f 秒）",
         len(ranker.need_ids_),
         len(ranker.org_ids_),
         time.perf_counter() - started,
     )
-    return ranker, True
+    return ranker, True, key
 
 
 def _fit(

@@ -131,6 +131,104 @@ def test_a_restart_loads_the_saved_fit_and_follows_writes_alike(
     assert len(fits) == fitted  # applied, not fitted
 
 
+@pytest.fixture
+def ranked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every ``TfidfRanker.rank_orgs`` in this process from now on (its number of needs:
+    every need when ``need_ids`` is None)."""
+    calls: list[int] = []
+    rank_orgs = matching.TfidfRanker.rank_orgs
+
+    def counted(self, need_ids=None, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(self.need_ids_) if need_ids is None else len(need_ids))
+        return rank_orgs(self, need_ids, **kwargs)
+
+    monkeypatch.setattr(matching.TfidfRanker, "rank_orgs", counted)
+    return calls
+
+
+def _rows(api: Server) -> list[tuple[Any, ...]]:
+    """Every stored suggestion as a refresh writes it."""
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        return sorted(
+            session.exec(
+                text(
+                    "SELECT need_id, organization_id, rank, score, status, index_version, "
+                    "model_version, updated_at FROM suggestion"
+                )
+            ).all()
+        )
+
+
+def _import_part_c(api: Server) -> list[int]:
+    """Part c of the corpus (71 needs, 133 groups) imported; the needs' ids."""
+    needs, orgs, _ = load_corpus(("c",))
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        loader.import_organizations(session, orgs, user=None)
+        loader.import_needs(session, needs, user=None)
+        return sorted(i for (i,) in session.exec(text("SELECT id FROM need")).all())  # type: ignore[call-overload]
+
+
+def test_a_restart_on_the_same_data_takes_the_kept_lists_instead_of_ranking_again(
+    api: Server, fits: list[int], ranked: list[int], tmp_path: Path
+) -> None:
+    coord = api.client("coord")
+    first = _restart(api, tmp_path)
+    need_ids = _import_part_c(api)
+    ok(coord.get(f"/api/needs/{need_ids[0]}/suggestions"))
+    assert sum(ranked) == len(need_ids)  # the first refresh ranks every need
+    assert len(list(tmp_path.glob("lists-*.joblib"))) == 1  # and keeps its lists
+    # a decision after it: a refresh never rewrites a decided row, so the lists hold
+    queue = ok(coord.get("/api/review-queue"))["items"]
+    ok(
+        coord.post(
+            f"/api/suggestions/{queue[0]['id']}/decision",
+            json={"action": "confirm", "version": queue[0]["version"]},
+        )
+    )
+    rows = _rows(api)
+
+    second = _restart(api, tmp_path)
+    ranked.clear()
+    ok(coord.get(f"/api/needs/{need_ids[0]}/suggestions"))
+    assert second.loaded and len(fits) == 1
+    assert ranked == []  # no need ranked: the kept lists were taken, nothing written
+    assert _rows(api) == rows
+    assert first.refreshed is not None and second.refreshed is not None
+    assert second.refreshed.lists == first.refreshed.lists
+    # they are what ranking every need with the loaded fit gives
+    top = api.settings.suggestions_per_need
+    assert second.ranker is not None
+    every = second.ranker.rank_orgs(top=top)
+    assert second.refreshed.lists == {n: [(o, s) for o, s in r if s > 0] for n, r in every}
+
+    # an edit then ranks only the needs it can move, from the kept lists
+    edited = need_ids[5]
+    ok(coord.patch(f"/api/needs/{edited}", json={"goal": "見守り訪問の担い手を増やしたい。"}))
+    ranked.clear()
+    ok(coord.get(f"/api/needs/{need_ids[0]}/suggestions"))
+    assert 0 < sum(ranked) < len(need_ids)
+    assert edited in {r[0] for r in set(_rows(api)) - set(rows)}
+
+
+def test_kept_lists_are_not_taken_when_the_stored_rows_changed_by_other_means(
+    api: Server, ranked: list[int], tmp_path: Path
+) -> None:
+    coord = api.client("coord")
+    _restart(api, tmp_path)
+    need_ids = _import_part_c(api)
+    ok(coord.get(f"/api/needs/{need_ids[0]}/suggestions"))
+    rows = _rows(api)
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        session.exec(text("DELETE FROM suggestion WHERE rank = 1"))  # type: ignore[call-overload]
+        session.commit()
+    assert len(_rows(api)) == len(rows) - len(need_ids)
+    index = _restart(api, tmp_path)
+    ranked.clear()
+    ok(coord.get(f"/api/needs/{need_ids[0]}/suggestions"))
+    assert index.loaded and sum(ranked) == len(need_ids)  # every need ranked again
+    assert [r[:5] for r in _rows(api)] == [r[:5] for r in rows]  # the rows stored again
+
+
 def test_a_saved_fit_of_another_audit_id_is_not_loaded_and_views_do_not_count(
     api: Server, fits: list[int], tmp_path: Path
 ) -> None:
