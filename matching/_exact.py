@@ -25,16 +25,19 @@ import numpy as np
 __all__ = ["on_exact_grid"]
 
 
-def on_exact_grid(rows: np.ndarray) -> np.ndarray:
+def on_exact_grid(rows: np.ndarray, *, copy: bool = True) -> np.ndarray:
     """``rows`` (2-D, float32 or float64) rounded onto the grid, in a new array of their
-    type; a zero row stays zero."""
-    rows = np.asarray(rows)
+    type (``copy=False``: in place, and returned); a zero row stays zero."""
+    rows = np.array(rows, copy=copy)
     if rows.ndim != 2 or rows.shape[1] == 0:
-        return rows.copy()
+        return rows
     bits = np.finfo(rows.dtype).nmant + 1
     q = math.floor(math.sqrt(2.0**bits / rows.shape[1]))
-    peak = np.abs(rows).max(axis=1).astype(np.float64)
+    peak = np.maximum(rows.max(axis=1), -rows.min(axis=1)).astype(np.float64)
     # the smallest power of two that puts the row's largest value within q steps
     step = np.exp2(np.ceil(np.log2(np.where(peak > 0, peak / q, 1.0))))
     step = step.astype(rows.dtype)[:, None]
-    return np.rint(rows / step) * step
+    rows /= step
+    np.rint(rows, out=rows)
+    rows *= step
+    return rows

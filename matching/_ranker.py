@@ -196,7 +196,7 @@ class TfidfRanker(BaseEstimator):
         """The rows' LSA topic vectors, normalised, on the exact grid (``_exact``: their
         products are the same in any block)."""
         assert self.svd_ is not None
-        return on_exact_grid(normalize(self.svd_.transform(vectors)))
+        return on_exact_grid(normalize(self.svd_.transform(vectors), copy=False), copy=False)
 
     def _queries(self, vectors: sp.csr_matrix) -> sp.csr_matrix:
         """Need vectors expanded (the thesaurus, then word-vector neighbours): the side of

@@ -112,7 +112,7 @@ class DenseEncoder(BaseEstimator):
         raw[empty] = 0.0
         # on the exact grid: a need's word-vector cosine with a profile is the same number
         # in any block (``_exact``)
-        return on_exact_grid(normalize(raw, copy=False).astype(np.float32))
+        return on_exact_grid(normalize(raw, copy=False).astype(np.float32), copy=False)
 
     def related_terms(
         self, need: sp.csr_matrix, org: sp.csr_matrix, *, top: int = 5, min_similarity: float = 0.5
