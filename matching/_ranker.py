@@ -294,9 +294,14 @@ class TfidfRanker(BaseEstimator):
             # a need→partner map learned from confirmations (``_learn_map``), if any
             mapping = getattr(self, "dense_map_", None)
             if mapping is not None:
-                # row by row (one kernel for every block), back on the exact grid
+                # row by row (one kernel for every block), scaled to the row's own length
+                # (about 1: the grid's; so that the identity map is the cold start, value
+                # for value) and back on the exact grid
                 mapped = np.stack([row @ mapping for row in need_dense]).reshape(need_dense.shape)
-                need_dense = on_exact_grid(normalize(mapped))
+                lengths = np.linalg.norm(mapped, axis=1)
+                scale = np.linalg.norm(need_dense, axis=1)
+                np.divide(scale, lengths, out=scale, where=lengths > 0)
+                need_dense = on_exact_grid(mapped * scale[:, None], copy=False)
             # (1 − w) · text + w · max(dense, 0), w · dense in the word vectors' float32
             dense = need_dense @ self.org_dense_[cols].T
             np.clip(dense, 0.0, None, out=dense)

@@ -116,9 +116,10 @@ def test_the_collections_first_direction_is_removed_from_a_large_enough_collecti
     encoder = ranker.dense_
     assert encoder is not None and encoder.top_.shape == (1, 300)
     assert np.isclose(np.linalg.norm(encoder.top_[0]), 1.0)
-    # every document, need or profile, has nothing left along it
+    # every document, need or profile, has nothing left along it but the exact grid's
+    # rounding (``_exact``: half a step a value, a step at most 1/236 of the row's largest)
     both = np.vstack([ranker.need_dense_, ranker.org_dense_])
-    assert np.abs(both @ encoder.top_[0]).max() < 1e-5
+    assert np.abs(both @ encoder.top_[0]).max() < 3e-3
     # without the removal the documents lean along it (it is their largest spread)
     kept = TfidfRanker(dense_components=0).fit(needs, orgs)
     leaning = np.vstack([kept.need_dense_, kept.org_dense_]) @ encoder.top_[0]
