@@ -156,8 +156,8 @@ def test_rows_on_the_exact_grid_have_the_same_products_in_any_block(dtype, dim: 
 
 
 def test_chunks_shared_with_a_worker_come_back_in_order_from_both_processes() -> None:
-    # here each chunk sleeps 0.1 s: this process alone would take 3 s, so the worker (its
-    # fork server started here if no test did before) takes some of them
+    # here each chunk sleeps 0.1 s: this process alone would take 3 s, so the worker
+    # (spawned: a second or so) takes some of them
     made = list(map_chunks(abs, [-0.1] * 30, 2, here=lambda x: time.sleep(-x) or ("here", x)))
     assert sorted(i for i, _, _ in made) == list(range(30))  # each chunk once
     assert all(result == (("here", -0.1) if here else 0.1) for _, result, here in made)
@@ -174,23 +174,27 @@ def test_texts_tokenised_in_two_processes_give_the_same_vectors_and_spellings(
 ) -> None:
     from corpus import load_corpus
 
-    needs, orgs, _ = load_corpus()
-    monkeypatch.setattr(vectorize_module, "_CHUNK", 25)  # about a hundred chunks
+    needs, orgs, _ = load_corpus(("c",))
+    alone = FieldWeightedTfidf(n_jobs=1)
+    alone_needs, alone_orgs = alone.fit_transform(needs, orgs)
+    monkeypatch.setattr(vectorize_module, "_CHUNK", 5)  # about 120 chunks
     where: list[bool] = []
     shared_map = vectorize_module.map_chunks
 
-    def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
-        for i, made, here in shared_map(*args, **kwargs):
-            where.append(here)
-            yield i, made, here
+    def recorded(fn, chunks, n_jobs, *, here):  # type: ignore[no-untyped-def]
+        def slowed(chunk):  # type: ignore[no-untyped-def]
+            time.sleep(0.05)  # this process alone would take 6 s: the worker takes part
+            return here(chunk)
+
+        for i, made, done_here in shared_map(fn, chunks, n_jobs, here=slowed):
+            where.append(done_here)
+            yield i, made, done_here
 
     monkeypatch.setattr(vectorize_module, "map_chunks", recorded)
-    list(map_chunks(time.sleep, [0.0, 0.0], 2))  # the fork server started before
     shared = FieldWeightedTfidf(n_jobs=2)
     shared_needs, shared_orgs = shared.fit_transform(needs, orgs)
     assert True in where and False in where  # both processes tokenised
-    alone = FieldWeightedTfidf(n_jobs=1)
-    alone_needs, alone_orgs = alone.fit_transform(needs, orgs)
+    monkeypatch.undo()
     assert list(shared.names_) == list(alone.names_)
     assert shared.display_ == alone.display_
     assert (shared_needs != alone_needs).nnz == 0 and (shared_orgs != alone_orgs).nnz == 0
