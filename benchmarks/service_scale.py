@@ -14,7 +14,8 @@ serve`` in processes of its own:
    warm-up has fitted); the warm-up (fit, then every need ranked, explained, stored);
 2. **a restart** (every need stored; one need published just before, nothing stored for
    it): the first request for a stored need's suggestions after the server accepts
-   connections, then the new need's (on demand); the warm-up again;
+   connections, then the new need's (on demand); the warm-up again; then **a restart on
+   unchanged data** (the saved fit loaded, its refresh's kept lists taken) and its warm-up;
 3. **once warm**: ``GET /api/needs/{id}/suggestions`` p50/p95 over 200 needs; a group
    registered (POST) → in a need's suggestions (the next GET), 10 times;
 4. **load**, for each worker count: each worker's warm-up, then ``load_test.py``'s driver
@@ -233,6 +234,7 @@ def run(args: argparse.Namespace, url: str, log_dir: Path) -> None:
     else:
         first_start(client, server, url, needs)
         server = restart(client, server, url, args, log_dir, needs)
+        server = unchanged_restart(client, server, url, args, log_dir, needs)
         warm(client, needs)
         server.stop()
     if not args.skip_load:
@@ -293,6 +295,33 @@ def restart(
         f"published before the restart {after_new:.1f} s after (the request {s_new:.1f} s; "
         f"{source(r_new)}, {len(r_new.json())} rows); warm-up {total:.1f} s from the start; "
         f"{load()}"
+    )
+    return server
+
+
+def unchanged_restart(
+    client: httpx.Client,
+    server: Server,
+    url: str,
+    args: argparse.Namespace,
+    log_dir: Path,
+    needs: list[int],
+) -> Server:
+    """2b. A restart on unchanged data: the saved fit is loaded, and the lists its refresh
+    kept are taken (``service/kept_lists.py``): the warm-up ranks nothing."""
+    server.stop()
+    server = Server(url, args.port, 1, log_dir)
+    accepted = server.accepted
+    seconds, r = timed_get(client, f"/api/needs/{needs[2]}/suggestions")
+    after = time.perf_counter() - accepted
+    total = warmed(client, server.base, workers=1, since=server.started)
+    index = client.get("/api/index").json()
+    print(
+        f"restart on unchanged data: accepting after {accepted - server.started:.1f} s; a "
+        f"need's suggestions answered {after * 1000:.0f} ms after (the request "
+        f"{seconds * 1000:.0f} ms; {source(r)}); warm-up {total:.1f} s from the start "
+        f"(loaded: {index.get('loaded')}; last run: {index['progress']['last_state']} "
+        f"{index['progress']['last_total']} in {index['progress']['last_seconds']} s); {load()}"
     )
     return server
 

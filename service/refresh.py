@@ -97,6 +97,8 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
             # a saved fit's lists, kept by the process that stored them (``kept_lists``)
             restored = kept(session, index, snap, top=top) if index.refreshed is None else None
             if restored is not None:
+                index.progress.start("ranking", 0)  # shown as a ranking of no need
+                index.progress.finish()
                 index.suggestions_version, index.refreshed = wanted, restored
                 return snap.version
             needs = list(snap.ranker.need_ids_) if snap.ranker else []

@@ -192,6 +192,8 @@ def test_a_restart_on_the_same_data_takes_the_kept_lists_instead_of_ranking_agai
     ok(coord.get(f"/api/needs/{need_ids[0]}/suggestions"))
     assert second.loaded and len(fits) == 1
     assert ranked == []  # no need ranked: the kept lists were taken, nothing written
+    progress = ok(coord.get("/api/index"))["progress"]
+    assert (progress["last_state"], progress["last_total"]) == ("ranking", 0)
     assert _rows(api) == rows
     assert first.refreshed is not None and second.refreshed is not None
     assert second.refreshed.lists == first.refreshed.lists
