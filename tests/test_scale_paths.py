@@ -157,7 +157,7 @@ def test_rows_on_the_exact_grid_have_the_same_products_in_any_block(dtype, dim: 
 
 def test_chunks_shared_with_a_worker_come_back_in_order_from_both_processes() -> None:
     # here each chunk sleeps 0.1 s: this process alone would take 3 s, so the worker
-    # (spawned: a second or so) takes some of them
+    # (started: a second or so) takes some of them
     made = list(map_chunks(abs, [-0.1] * 30, 2, here=lambda x: time.sleep(-x) or ("here", x)))
     assert sorted(i for i, _, _ in made) == list(range(30))  # each chunk once
     assert all(result == (("here", -0.1) if here else 0.1) for _, result, here in made)
@@ -199,6 +199,49 @@ def test_texts_tokenised_in_two_processes_give_the_same_vectors_and_spellings(
     assert shared.display_ == alone.display_
     assert (shared_needs != alone_needs).nnz == 0 and (shared_orgs != alone_orgs).nnz == 0
     assert (shared.transform_orgs(orgs) != alone_orgs).nnz == 0
+
+
+_UNGUARDED = """
+import time
+
+import matching._vectorize as vectorize
+from corpus import load_corpus
+from matching import FieldWeightedTfidf
+
+print("top level")  # a worker that imported this script again would print it again
+needs, orgs, _ = load_corpus(("c",))
+alone = FieldWeightedTfidf(n_jobs=1).fit_transform(needs, orgs)
+vectorize._CHUNK = 5
+shared_map, where = vectorize.map_chunks, []
+
+
+def recorded(fn, chunks, n_jobs, *, here):
+    def slowed(chunk):
+        time.sleep(0.05)  # so that the worker takes part
+        return here(chunk)
+
+    for i, made, done_here in shared_map(fn, chunks, n_jobs, here=slowed):
+        where.append(done_here)
+        yield i, made, done_here
+
+
+vectorize.map_chunks = recorded
+shared = FieldWeightedTfidf(n_jobs=2).fit_transform(needs, orgs)
+print("worker", False in where, "same", all((a != b).nnz == 0 for a, b in zip(shared, alone)))
+"""
+
+
+def test_a_script_without_a_main_guard_tokenises_in_two_processes(tmp_path) -> None:
+    """The workers do not run the caller's script again (multiprocessing's spawn would:
+    without ``if __name__ == "__main__"`` the worker would fit, and fail to start its own)."""
+    script = tmp_path / "fit.py"
+    script.write_text(_UNGUARDED, encoding="utf-8")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["top level", "worker True same True"]
 
 
 def test_the_word_keys_as_sorted_arrays_are_the_file_s_map() -> None:
