@@ -20,6 +20,7 @@ working: the fit at 50,000 profiles tokenises for about 16 s.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, as_completed
@@ -33,6 +34,8 @@ __all__ = ["PARALLEL_MIN", "jobs", "map_chunks"]
 # start, about 1.5 s, costs more than it saves)
 PARALLEL_MIN = 40_000
 _MAX_JOBS = 4
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -58,15 +61,24 @@ def map_chunks(
 ) -> Iterator[tuple[int, R, bool]]:
     """``(i, fn(chunks[i]), made here)`` for every chunk, as each is made (a worker's
     as soon as it is back, so its copy is let go early): ``made here`` is ``False``
-    when a worker made it and it came through a pickle. ``fn`` must be a module-level
-    function (or a ``functools.partial`` of one) for the workers; ``here``, if given, is
-    what this process runs instead (the same work with this process's state: it is
-    never pickled)."""
+    when a worker made it and it came through a pickle. ``fn`` must pickle (a function,
+    or a ``functools.partial`` of one) for the workers; ``here``, if given, is what this
+    process runs instead (the same work with this process's state: never pickled). A
+    worker that fails (killed, out of memory, not started) costs the time only: its
+    chunks are made here, and a warning logged."""
     local = here or fn
     if n_jobs < 2 or len(chunks) < 2:
         for i, chunk in enumerate(chunks):
             yield i, local(chunk), True
         return
+
+    def back(j: int, future: Future[R]) -> tuple[int, R, bool]:
+        try:
+            return j, future.result(), False
+        except Exception as exc:  # the work is this process's again
+            log.warning("tokenising worker failed (%s): chunk %d made here", exc, j)
+            return j, local(chunks[j]), True
+
     with ProcessPoolExecutor(max_workers=n_jobs - 1) as pool:
         futures: dict[int, Future[R]] = {
             i: pool.submit(fn, chunks[i]) for i in reversed(range(len(chunks)))
@@ -77,7 +89,7 @@ def map_chunks(
             del futures[i]
             yield i, local(chunk), True
             for j in [j for j, f in futures.items() if f.done()]:
-                yield j, futures.pop(j).result(), False
+                yield back(j, futures.pop(j))
         for future in as_completed(list(futures.values())):
             j = next(k for k, f in futures.items() if f is future)
-            yield j, futures.pop(j).result(), False
+            yield back(j, futures.pop(j))

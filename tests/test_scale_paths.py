@@ -169,6 +169,19 @@ def test_chunks_shared_with_a_worker_come_back_in_order_from_both_processes() ->
     assert jobs(2, 1) == 2 and jobs(0, 10**6) == 1
 
 
+def _dies(chunk: float) -> float:
+    os._exit(3)  # a worker killed mid-work (out of memory, say)
+
+
+def test_a_worker_that_dies_costs_only_time(caplog: pytest.LogCaptureFixture) -> None:
+    slow_abs = lambda x: time.sleep(0.05) or abs(x)  # noqa: E731 - this process's work
+    with caplog.at_level("WARNING", logger="matching._shared"):
+        made = list(map_chunks(_dies, [-1.0] * 40, 2, here=slow_abs))
+    assert sorted(i for i, _, _ in made) == list(range(40))
+    assert all(result == 1.0 and here for _, result, here in made)  # all made here
+    assert "chunk" in caplog.text and "made here" in caplog.text
+
+
 def test_texts_tokenised_in_two_processes_give_the_same_vectors_and_spellings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
