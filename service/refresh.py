@@ -110,14 +110,15 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
         announce(index, running=run)
         try:
             lists = _refresh(session, run, index, top=top, removed=removed)
+            done = _refreshed(index.refreshed, snap, lists, scope, top=top)
+            if scope is None:  # kept before the run shows as done: a stop then loses nothing
+                keep(session, index, snap, done, top=top)
         finally:
             run.close()
             announce(index, running=None)
             index.progress.finish()
         index.suggestions_version = wanted
-        index.refreshed = _refreshed(index.refreshed, snap, lists, scope, top=top)
-        if scope is None:
-            keep(session, index, snap, index.refreshed, top=top)
+        index.refreshed = done
         return snap.version
 
 

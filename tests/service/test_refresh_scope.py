@@ -51,7 +51,11 @@ def _same(a: Stored, b: Stored, *, tolerance: float = 2e-6) -> bool:
 
 
 def _full_refresh(server: Server, index: MatchingIndex) -> None:
-    """Every need ranked again over the same index, as a process that has not refreshed."""
+    """Every need ranked again over the same index, as a process that has not refreshed
+    and finds no lists kept beside its fit (``service/kept_lists.py``)."""
+    if index.saved is not None:
+        for kept in index.saved.folder.glob("lists-*.joblib"):
+            kept.unlink()
     index.refreshed, index.suggestions_version = None, ""
     with Session(server.engine) as session:  # type: ignore[arg-type]
         ensure_fresh(session, index, top=TOP)
