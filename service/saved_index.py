@@ -145,7 +145,7 @@ class SavedIndexes:
 
     def save_lists(self, key: str, state: dict[str, Any]) -> None:
         """Keep ``state`` (what a refresh of every need stored with the fit of ``key``:
-        ``refresh._keep``) beside that fit; a failure is logged and costs the next
+        ``kept_lists.keep``) beside that fit; a failure is logged and costs the next
         start's skipping only."""
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
