@@ -120,24 +120,43 @@ class SavedIndexes:
     def path(self, key: str) -> Path:
         return self.folder / f"{_PREFIX}{key[:40]}.joblib"
 
-    def load(self, key: str) -> matching.TfidfRanker | None:
-        """The saved fit of ``key``, its arrays memory-mapped read-only; ``None`` if there
-        is none (or it cannot be read)."""
-        path = self.path(key)
+    def _read(self, path: Path, key: str, **load: Any) -> dict[str, Any] | None:
+        """The saved dict at ``path`` if it is ``key``'s (``None``: no file, damaged, of
+        another format, or renamed by hand); ``load``: ``joblib.load``'s options."""
         if not path.is_file():
             return None
         try:
-            saved = joblib.load(path, mmap_mode="r")
-        except Exception as exc:  # a damaged file or one of another format: fit instead
-            log.warning("保存済みの索引 %s を読み込めませんでした（%s）。学習し直します", path, exc)
+            saved = joblib.load(path, **load)
+        except Exception as exc:  # a damaged file or one of another format
+            log.warning("保存済みのファイル %s を読み込めませんでした（%s）", path, exc)
             return None
-        if not isinstance(saved, dict) or saved.get("key") != key:
-            return None  # another format, or a file renamed by hand
-        ranker = saved.get("ranker")
+        return saved if isinstance(saved, dict) and saved.get("key") == key else None
+
+    def _write(self, path: Path, key: str, payload: dict[str, Any]) -> None:
+        """``payload`` saved under ``key`` at ``path``: a temporary file, synced, then
+        renamed (a reader never sees half a file); raises what went wrong."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".joblib", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                joblib.dump({"key": key, "format": FORMAT, **payload}, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def load(self, key: str) -> matching.TfidfRanker | None:
+        """The saved fit of ``key``, its arrays memory-mapped read-only; ``None`` if there
+        is none (or it cannot be read: then the service fits)."""
+        saved = self._read(self.path(key), key, mmap_mode="r")
+        ranker = saved.get("ranker") if saved is not None else None
         if not isinstance(ranker, matching.TfidfRanker):
             return None
         with contextlib.suppress(OSError):
-            os.utime(path)  # the newest in use: the last pruned
+            os.utime(self.path(key))  # the newest in use: the last pruned
         return ranker
 
     def lists_path(self, key: str) -> Path:
@@ -148,56 +167,27 @@ class SavedIndexes:
         ``kept_lists.keep``) beside that fit; a failure is logged and costs the next
         start's skipping only."""
         try:
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".joblib", dir=self.folder)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    joblib.dump({"key": key, "format": FORMAT, **state}, fh)
-                os.replace(tmp, self.lists_path(key))
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            self._write(self.lists_path(key), key, state)
         except Exception as exc:
             log.warning("提案一覧の記録を %s に保存できませんでした（%s）", self.folder, exc)
 
     def load_lists(self, key: str) -> dict[str, Any] | None:
         """What ``save_lists`` kept for the fit of ``key`` (``None``: nothing, or unreadable)."""
-        path = self.lists_path(key)
-        if not path.is_file() or not self.path(key).is_file():
-            return None
-        try:
-            state = joblib.load(path)
-        except Exception as exc:
-            log.warning("提案一覧の記録 %s を読み込めませんでした（%s）", path, exc)
-            return None
-        if not isinstance(state, dict) or state.get("key") != key:
-            return None
-        return state
+        if not self.path(key).is_file():
+            return None  # its fit is gone
+        return self._read(self.lists_path(key), key)
 
     def save(self, key: str, ranker: matching.TfidfRanker) -> matching.TfidfRanker | None:
         """Save ``ranker`` under ``key`` and return it memory-mapped back from the file
         (``None`` when it could not be saved: logged, and the service goes on)."""
-        tmp: str | None = None
         started = time.perf_counter()
         try:
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".joblib", dir=self.folder)
-            with os.fdopen(fd, "wb") as fh:
-                joblib.dump({"key": key, "format": FORMAT, "ranker": ranker}, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path(key))
-            tmp = None
+            self._write(self.path(key), key, {"ranker": ranker})
         except Exception as exc:  # not writable, full, …: the fit is used as it is
             log.warning(
                 "索引を %s に保存できませんでした（%s）。保存せずに続けます", self.folder, exc
             )
             return None
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
         self._prune()
         loaded = self.load(key)
         log.info(
