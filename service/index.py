@@ -101,7 +101,8 @@ class Refreshed:
 
 @dataclass
 class Progress:
-    """What the index is doing: ``idle``, ``fitting`` or ``ranking`` (the stored
+    """What the index is doing: ``idle``, ``fitting``, ``waiting`` (for another worker's
+    refresh of every need: ``refresh._alone``) or ``ranking`` (the stored
     suggestions of every need, or of the needs a change can move), how far, since when;
     and how long the last run took, over how many."""
 

@@ -4,8 +4,9 @@ A restart (or another worker) that loads a saved fit used to rank, compare and e
 every need again before its warm-up ended, only to find the stored rows as they were:
 at 50,000 profiles, minutes of both cores. Now a refresh of every need made with a saved
 fit, no edit applied to it yet, keeps its lists beside the fit (``SavedIndexes.
-save_lists``); a process that loads the same fit and has not refreshed yet takes them as
-its last refresh (``Refreshed``) and stores nothing: the rows are what those lists wrote.
+save_lists``); a process about to rank every need with the same fit (a restart, or a
+second worker: it waits for the first, ``SavedIndexes.refreshing``) takes them as its last
+refresh (``Refreshed``) and stores nothing: the rows are what those lists wrote.
 
 The fit's key names the data (``saved_index.fit_key``): an edit to a need or a profile
 is another fit. Decisions do not change a list (a refresh never rewrites a decided row).
@@ -64,8 +65,8 @@ def keep(
 
 
 def kept(session: Session, index: MatchingIndex, snap: Snapshot, *, top: int) -> Refreshed | None:
-    """The kept lists of the snapshot's fit, as the last refresh of a process that has
-    made none; ``None`` when there are none or the rows may have changed since."""
+    """The kept lists of the snapshot's fit, as this process's last refresh (the rows are
+    what they wrote); ``None`` when there are none or the rows may have changed since."""
     if index.saved is None or snap.fit_key is None or snap.ranker is None:
         return None
     state = index.saved.load_lists(snap.fit_key)

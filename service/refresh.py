@@ -13,10 +13,12 @@ long refresh reads what is stored (``served``) or stores its one need itself.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import threading
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -95,7 +97,7 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
         if scope is None:
             _freeze(index)
             # a saved fit's lists, kept by the process that stored them (``kept_lists``)
-            restored = kept(session, index, snap, top=top) if index.refreshed is None else None
+            restored = kept(session, index, snap, top=top)
             if restored is not None:
                 index.progress.start("ranking", 0)  # shown as a ranking of no need
                 index.progress.finish()
@@ -106,13 +108,19 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
         else:
             needs, removed = scope.needs, scope.removed
         run = Run(snap, needs, full=scope is None)
-        index.progress.start("ranking", len(needs))
         announce(index, running=run)
         try:
-            lists = _refresh(session, run, index, top=top, removed=removed)
-            done = _refreshed(index.refreshed, snap, lists, scope, top=top)
-            if scope is None:  # kept before the run shows as done: a stop then loses nothing
-                keep(session, index, snap, done, top=top)
+            with _alone(index, full=scope is None) as waited:
+                # another worker ranked every need meanwhile: its lists, if of this fit
+                done = kept(session, index, snap, top=top) if waited else None
+                if done is not None:
+                    index.progress.start("ranking", 0)
+                else:
+                    index.progress.start("ranking", len(needs))
+                    lists = _refresh(session, run, index, top=top, removed=removed)
+                    done = _refreshed(index.refreshed, snap, lists, scope, top=top)
+                    if scope is None:  # kept before the run shows as done: a stop loses nothing
+                        keep(session, index, snap, done, top=top)
         finally:
             run.close()
             announce(index, running=None)
@@ -120,6 +128,25 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
         index.suggestions_version = wanted
         index.refreshed = done
         return snap.version
+
+
+@contextlib.contextmanager
+def _alone(index: MatchingIndex, *, full: bool) -> Iterator[bool]:
+    """Around a refresh of every need: one process at a time over the saved fits' folder
+    (``SavedIndexes.refreshing``), so that a second worker, started with the first, takes
+    the first's kept lists instead of ranking every need beside it. Requests meanwhile are
+    answered as during any refresh of every need (``served``: from the store, or the one
+    need ranked on demand). Yields whether this process waited."""
+    if not full or index.saved is None:
+        yield False
+        return
+    with index.saved.refreshing(on_wait=lambda: _waiting(index)) as waited:
+        yield waited
+
+
+def _waiting(index: MatchingIndex) -> None:
+    log.info("別のワーカーがすべての課題を順位付けしています。終わるのを待ちます")
+    index.progress.start("waiting")
 
 
 def _freeze(index: MatchingIndex) -> None:

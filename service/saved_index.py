@@ -33,7 +33,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -220,22 +220,45 @@ class SavedIndexes:
     @contextlib.contextmanager
     def fitting(self) -> Iterator[None]:
         """Held while this process fits and saves: another one that wants a fit waits,
-        then loads what was saved. Without a lock file (a folder not writable, no
-        ``fcntl``), nobody waits."""
+        then loads what was saved."""
+        with self._locked(".fit.lock"):
+            yield
+
+    @contextlib.contextmanager
+    def refreshing(self, on_wait: Callable[[], None] | None = None) -> Iterator[bool]:
+        """Held while this process ranks and stores every need: another worker about to
+        do the same waits (``on_wait`` called first), then takes the lists this one kept
+        (``kept_lists``) instead of ranking them all again on the same two cores. Yields
+        whether it waited."""
+        with self._locked(".refresh.lock", on_wait) as waited:
+            yield waited
+
+    @contextlib.contextmanager
+    def _locked(self, name: str, on_wait: Callable[[], None] | None = None) -> Iterator[bool]:
+        """An exclusive lock on the folder's file ``name``, between processes (``flock``:
+        let go when the process ends, however it ends); yields whether it had to wait.
+        Without a lock file (a folder not writable, no ``fcntl``), nobody waits."""
         try:
             import fcntl
 
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fh: Any = open(self.folder / ".fit.lock", "a+b")  # held until the fit is saved
+            fh: Any = open(self.folder / name, "a+b")  # held until the work is done
         except (ImportError, OSError):
-            yield
+            yield False
             return
+        waited = False
         try:
             try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                waited = True
+                if on_wait is not None:
+                    on_wait()
+                with contextlib.suppress(OSError):
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             except OSError:
-                pass  # a file system without locks: fit alongside
-            yield
+                pass  # a file system without locks: work alongside
+            yield waited
         finally:
             fh.close()  # lets the lock go
 

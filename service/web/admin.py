@@ -104,7 +104,11 @@ def dashboard_xlsx(session: SessionDep, user: PageUser, fy: Id) -> Response:
 # ---- the ranking model -----------------------------------------------------------
 
 
-PROGRESS_LABELS = {"fitting": "索引を作り直しています", "ranking": "提案を計算し直しています"}
+PROGRESS_LABELS = {
+    "fitting": "索引を作り直しています",
+    "ranking": "提案を計算し直しています",
+    "waiting": "別のワーカーが提案を計算し終えるのを待っています",
+}
 
 
 def progress_line(progress: dict[str, object]) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
+import matching
 from service.config import Settings
 from service.db import make_engine
 from service.index import MatchingIndex
@@ -137,3 +138,32 @@ def empty_database(tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every ``TfidfRanker.fit`` in this process from now on (its number of profiles)."""
+    calls: list[int] = []
+    fit = matching.TfidfRanker.fit
+
+    def counted(self, needs, orgs):  # type: ignore[no-untyped-def]
+        calls.append(len(orgs))
+        return fit(self, needs, orgs)
+
+    monkeypatch.setattr(matching.TfidfRanker, "fit", counted)
+    return calls
+
+
+@pytest.fixture
+def ranked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every ``TfidfRanker.rank_orgs`` in this process from now on (its number of needs:
+    every need when ``need_ids`` is None)."""
+    calls: list[int] = []
+    rank_orgs = matching.TfidfRanker.rank_orgs
+
+    def counted(self, need_ids=None, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(self.need_ids_) if need_ids is None else len(need_ids))
+        return rank_orgs(self, need_ids, **kwargs)
+
+    monkeypatch.setattr(matching.TfidfRanker, "rank_orgs", counted)
+    return calls

@@ -1,14 +1,18 @@
-"""Payloads built from the toy rows of tests/conftest.py, and the mail tests' outbox."""
+"""Payloads built from the toy rows of tests/conftest.py, the mail tests' outbox, and a
+server's index replaced as after a restart."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from matching import parse_areas, parse_fields
+from service.index import MatchingIndex
 from service.mail.models import MailOutbox
 from service.models import User
 
@@ -118,3 +122,11 @@ def _engine(api: object) -> Engine:
     engine = getattr(api, "engine", None)
     assert isinstance(engine, Engine)
     return engine
+
+
+def restarted_index(api: Any, index_dir: Path) -> MatchingIndex:
+    """A new index in the test server ``api``, as after a restart (or in another worker),
+    its fits saved in ``index_dir`` (the test's own)."""
+    index = MatchingIndex(api.engine, mail_base_url=api.settings.base_url, index_dir=index_dir)
+    api.app.state.index = index
+    return index

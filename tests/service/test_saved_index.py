@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel
 
-import matching
 from corpus import load_corpus
 from service import loader
 from service.audit import audit
@@ -25,33 +24,7 @@ from service.migrate import upgrade
 from service.saved_index import KEEP
 
 from .conftest import Server
-from .helpers import need_payload, ok, org_payload, seed
-
-
-@pytest.fixture
-def fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Every ``TfidfRanker.fit`` in this process from now on (its number of profiles)."""
-    calls: list[int] = []
-    fit = matching.TfidfRanker.fit
-
-    def counted(self, needs, orgs):  # type: ignore[no-untyped-def]
-        calls.append(len(orgs))
-        return fit(self, needs, orgs)
-
-    monkeypatch.setattr(matching.TfidfRanker, "fit", counted)
-    return calls
-
-
-def _restart(api: Server, index_dir: Path) -> MatchingIndex:
-    """A new index in the server, as after a restart (or in another worker), its fits
-    saved in ``index_dir`` (the test's own)."""
-    index = MatchingIndex(
-        api.engine,  # type: ignore[arg-type]
-        mail_base_url=api.settings.base_url,
-        index_dir=index_dir,
-    )
-    api.app.state.index = index  # type: ignore[attr-defined]
-    return index
+from .helpers import need_payload, ok, org_payload, restarted_index, seed
 
 
 def _rankings(index: MatchingIndex) -> dict[str, Any]:
@@ -92,7 +65,7 @@ def test_a_restart_loads_the_saved_fit_and_follows_writes_alike(
     api: Server, fits: list[int], tmp_path: Path
 ) -> None:
     coord = api.client("coord")
-    first = _restart(api, tmp_path)
+    first = restarted_index(api, tmp_path)
     needs, orgs = seed(coord)
     before = _listed(coord, needs)
     fitted = len(fits)
@@ -100,7 +73,7 @@ def test_a_restart_loads_the_saved_fit_and_follows_writes_alike(
     # the fitting process serves the saved fit too (mapped back): its pages are shared
     assert first.ranker is not None and isinstance(first.ranker.org_dense_, np.memmap)
 
-    second = _restart(api, tmp_path)
+    second = restarted_index(api, tmp_path)
     after = _listed(coord, needs)
     assert len(fits) == fitted  # loaded, not fitted
     assert second.loaded and second.ranker is not first.ranker
@@ -131,111 +104,11 @@ def test_a_restart_loads_the_saved_fit_and_follows_writes_alike(
     assert len(fits) == fitted  # applied, not fitted
 
 
-@pytest.fixture
-def ranked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Every ``TfidfRanker.rank_orgs`` in this process from now on (its number of needs:
-    every need when ``need_ids`` is None)."""
-    calls: list[int] = []
-    rank_orgs = matching.TfidfRanker.rank_orgs
-
-    def counted(self, need_ids=None, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(len(self.need_ids_) if need_ids is None else len(need_ids))
-        return rank_orgs(self, need_ids, **kwargs)
-
-    monkeypatch.setattr(matching.TfidfRanker, "rank_orgs", counted)
-    return calls
-
-
-def _rows(api: Server) -> list[tuple[Any, ...]]:
-    """Every stored suggestion as a refresh writes it."""
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        return sorted(
-            session.exec(
-                text(
-                    "SELECT need_id, organization_id, rank, score, status, index_version, "
-                    "model_version, updated_at FROM suggestion"
-                )
-            ).all()
-        )
-
-
-def _import_part_c(api: Server) -> list[int]:
-    """Part c of the corpus (71 needs, 133 groups) imported; the needs' ids."""
-    needs, orgs, _ = load_corpus(("c",))
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        loader.import_organizations(session, orgs, user=None)
-        loader.import_needs(session, needs, user=None)
-        return sorted(i for (i,) in session.exec(text("SELECT id FROM need")).all())  # type: ignore[call-overload]
-
-
-def test_a_restart_on_the_same_data_takes_the_kept_lists_instead_of_ranking_again(
-    api: Server, fits: list[int], ranked: list[int], tmp_path: Path
-) -> None:
-    coord = api.client("coord")
-    first = _restart(api, tmp_path)
-    need_ids = _import_part_c(api)
-    ok(coord.get(f"/api/needs/{need_ids[0]}/suggestions"))
-    assert sum(ranked) == len(need_ids)  # the first refresh ranks every need
-    assert len(list(tmp_path.glob("lists-*.joblib"))) == 1  # and keeps its lists
-    # a decision after it: a refresh never rewrites a decided row, so the lists hold
-    queue = ok(coord.get("/api/review-queue"))["items"]
-    ok(
-        coord.post(
-            f"/api/suggestions/{queue[0]['id']}/decision",
-            json={"action": "confirm", "version": queue[0]["version"]},
-        )
-    )
-    rows = _rows(api)
-
-    second = _restart(api, tmp_path)
-    ranked.clear()
-    ok(coord.get(f"/api/needs/{need_ids[0]}/suggestions"))
-    assert second.loaded and len(fits) == 1
-    assert ranked == []  # no need ranked: the kept lists were taken, nothing written
-    progress = ok(coord.get("/api/index"))["progress"]
-    assert (progress["last_state"], progress["last_total"]) == ("ranking", 0)
-    assert _rows(api) == rows
-    assert first.refreshed is not None and second.refreshed is not None
-    assert second.refreshed.lists == first.refreshed.lists
-    # they are what ranking every need with the loaded fit gives
-    top = api.settings.suggestions_per_need
-    assert second.ranker is not None
-    every = second.ranker.rank_orgs(top=top)
-    assert second.refreshed.lists == {n: [(o, s) for o, s in r if s > 0] for n, r in every}
-
-    # an edit then ranks only the needs it can move, from the kept lists
-    edited = need_ids[5]
-    ok(coord.patch(f"/api/needs/{edited}", json={"goal": "見守り訪問の担い手を増やしたい。"}))
-    ranked.clear()
-    ok(coord.get(f"/api/needs/{need_ids[0]}/suggestions"))
-    assert 0 < sum(ranked) < len(need_ids)
-    assert edited in {r[0] for r in set(_rows(api)) - set(rows)}
-
-
-def test_kept_lists_are_not_taken_when_the_stored_rows_changed_by_other_means(
-    api: Server, ranked: list[int], tmp_path: Path
-) -> None:
-    coord = api.client("coord")
-    _restart(api, tmp_path)
-    need_ids = _import_part_c(api)
-    ok(coord.get(f"/api/needs/{need_ids[0]}/suggestions"))
-    rows = _rows(api)
-    with Session(api.engine) as session:  # type: ignore[arg-type]
-        session.exec(text("DELETE FROM suggestion WHERE rank = 1"))  # type: ignore[call-overload]
-        session.commit()
-    assert len(_rows(api)) == len(rows) - len(need_ids)
-    index = _restart(api, tmp_path)
-    ranked.clear()
-    ok(coord.get(f"/api/needs/{need_ids[0]}/suggestions"))
-    assert index.loaded and sum(ranked) == len(need_ids)  # every need ranked again
-    assert [r[:5] for r in _rows(api)] == [r[:5] for r in rows]  # the rows stored again
-
-
 def test_a_saved_fit_of_another_audit_id_is_not_loaded_and_views_do_not_count(
     api: Server, fits: list[int], tmp_path: Path
 ) -> None:
     coord = api.client("coord")
-    _restart(api, tmp_path)
+    restarted_index(api, tmp_path)
     needs, orgs = seed(coord)
     _listed(coord, needs)
     assert ok(coord.get("/api/index"))["loaded"] is False  # fitted here
@@ -244,7 +117,7 @@ def test_a_saved_fit_of_another_audit_id_is_not_loaded_and_views_do_not_count(
     with Session(api.engine) as session:  # type: ignore[arg-type]
         audit(session, None, "view", "organization", orgs["P2"])
         session.commit()
-    _sync(_restart(api, tmp_path), engine=api.engine)
+    _sync(restarted_index(api, tmp_path), engine=api.engine)
     assert len(fits) == fitted
     assert api.app.state.index.loaded  # type: ignore[attr-defined]
     assert ok(coord.get("/api/index"))["loaded"] is True  # the operator sees it too
@@ -253,11 +126,11 @@ def test_a_saved_fit_of_another_audit_id_is_not_loaded_and_views_do_not_count(
         with Session(api.engine) as session:  # type: ignore[arg-type]
             audit(session, None, "update", "organization", orgs["P2"])
             session.commit()
-        index = _restart(api, tmp_path)
+        index = restarted_index(api, tmp_path)
         _sync(index, engine=api.engine)
         assert len(fits) == fitted + round_ + 1 and not index.loaded
         assert len(_saved(tmp_path)) == min(KEEP, round_ + 2)  # the newest KEEP only
-    again = _restart(api, tmp_path)
+    again = restarted_index(api, tmp_path)
     _sync(again, engine=api.engine)
     assert again.loaded and len(fits) == fitted + KEEP + 1
     assert _rankings(again) == _rankings(index)
@@ -309,7 +182,7 @@ def test_a_folder_that_cannot_be_written_costs_only_the_saving(
     blocker.write_text("not a folder")
     coord = api.client("coord")
     needs, _ = seed(coord)
-    index = _restart(api, blocker / "index")
+    index = restarted_index(api, blocker / "index")
     with caplog.at_level(logging.WARNING, logger="service.saved_index"):
         ranked = ok(coord.get(f"/api/needs/{needs['N1']}/suggestions"))
     assert ranked and len(fits) == 1 and not index.loaded
@@ -321,16 +194,16 @@ def test_a_damaged_saved_fit_is_fitted_again(
     api: Server, fits: list[int], caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     coord = api.client("coord")
-    _restart(api, tmp_path)
+    restarted_index(api, tmp_path)
     needs, _ = seed(coord)
     before = _listed(coord, needs)
     (path,) = _saved(tmp_path)
     path.write_bytes(path.read_bytes()[:1000])  # cut short
-    index = _restart(api, tmp_path)
+    index = restarted_index(api, tmp_path)
     with caplog.at_level(logging.WARNING, logger="service.saved_index"):
         assert _listed(coord, needs) == before
     assert not index.loaded and len(fits) == 2 and "読み込めませんでした" in caplog.text
-    _restart(api, tmp_path)
+    restarted_index(api, tmp_path)
     assert _listed(coord, needs) == before
     assert api.app.state.index.loaded and len(fits) == 2  # type: ignore[attr-defined]
 

@@ -22,8 +22,9 @@ class IndexInfo(BaseModel):
     needs: int
     organizations: int
     vocabulary: int
-    # what the index is doing: state idle | fitting | ranking, done / total, seconds so
-    # far, and the last run's state and seconds
+    # what the index is doing: state idle | fitting | ranking | waiting (for another
+    # worker's refresh of every need), done / total, seconds so far, and the last run's
+    # state and seconds
     progress: dict[str, object]
     # the fit was loaded from the saved index (``service.saved_index``), not made here
     loaded: bool = False
