@@ -1,7 +1,8 @@
 """``python -m service`` (or ``kyodo``): the service's command line, in Japanese and English.
 
 ``data`` holds the commands that fill the database (migrate, load, create-user), ``run``
-those that run or refresh the service (refit, train, serve, mail, remind, digest).
+those that run or refresh the service (refit, prepare, train, serve, mail, remind,
+digest).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ for _name, _command in (
     ("load", data.load),
     ("create-user", data.create_user_command),
     ("refit", run.refit),
+    ("prepare", run.prepare),
     ("train", run.train),
     ("serve", run.serve),
     ("mail", run.mail),

@@ -1,4 +1,5 @@
-"""The commands that run or refresh the service: refit, train, serve, mail, remind, digest."""
+"""The commands that run or refresh the service: refit, prepare, train, serve, mail, remind,
+digest."""
 
 from __future__ import annotations
 
@@ -34,6 +35,49 @@ def refit() -> None:
         session.commit()
     engine.dispose()
     typer.echo("索引の作り直しを依頼しました: 各サーバープロセスが次のリクエストで作り直します")
+
+
+def prepare(progress: ProgressOpt = None) -> None:
+    """起動前に索引と全課題の提案を用意 / fit and rank every need ahead of serving.
+
+    大量の取り込みの後に実行すると、次のサーバー起動（全ワーカー）は保存済みの索引と提案一覧を
+    読み込むだけです / after a bulk load, the next start (every worker) loads the saved fit
+    and kept lists instead of fitting and ranking every need."""
+    import time
+
+    from ..index import MatchingIndex
+    from ..refresh import ensure_fresh
+
+    say = Progress(progress)
+    settings = Settings()
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    started = time.perf_counter()
+    try:
+        index = MatchingIndex(
+            engine, mail_base_url=settings.base_url, index_dir=settings.saved_index_dir
+        )
+        with Session(engine) as session:
+            say("索引を準備中（保存済みがあれば読み込み、なければ作成）")
+            ensure_fresh(session, index, top=settings.suggestions_per_need)
+        ranker, done = index.ranker, index.progress
+        if ranker is None:
+            typer.echo("課題か団体がまだないため、索引は作りませんでした。")
+            return
+        how = "読み込みました" if index.loaded else "作成しました"
+        needs, orgs = len(ranker.need_ids_), len(ranker.org_ids_)
+        typer.echo(
+            f"索引を{how}: 課題 {needs} 件、団体 {orgs} 件。"
+            f"提案を計算した課題 {done.last_total} 件（{time.perf_counter() - started:.1f} 秒）"
+        )
+        if index.saved is None:
+            typer.echo(
+                "索引の保存先が無効（KYODO_INDEX_DIR=off）のため、サーバーは起動時に索引を作り直します。"
+            )
+        else:
+            typer.echo(f"保存先: {index.saved.folder}")
+    finally:
+        engine.dispose()
 
 
 def train(progress: ProgressOpt = None) -> None:

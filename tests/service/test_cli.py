@@ -1,4 +1,4 @@
-"""``python -m service``: migrate, load (idempotent, all or nothing), create-user."""
+"""``python -m service``: migrate, load (idempotent, all or nothing), create-user, prepare."""
 
 from __future__ import annotations
 
@@ -12,14 +12,18 @@ from sqlmodel import Session, func, select
 
 from service.config import Settings
 from service.db import make_engine
-from service.models import AuditLog, Need, Organization, User
+from service.index import MatchingIndex
+from service.models import AuditLog, Need, Organization, Suggestion, User
+from service.refresh import ensure_fresh
 
 from ..conftest import NEED_ROWS
 from ..test_io import JA_NEED_HEADER
 
 
-def run(url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": url}
+def run(
+    url: str, *args: str, stdin: str | None = None, **env_vars: str
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, **env_vars}
     return subprocess.run(
         [sys.executable, "-m", "service", *args],
         capture_output=True,
@@ -162,3 +166,34 @@ def test_load_reports_its_stages_on_stderr(empty_database: str, toy_files, make_
     preview = run(empty_database, "load", "--needs", str(needs), "--dry-run", "--progress")
     assert "完了（確認のみ） 新規 0・更新 0・変更なし 3・不備 0" in preview.stderr
     assert "書き込み中" not in preview.stderr
+
+
+def test_prepare_leaves_a_fit_and_lists_a_server_starts_from_without_ranking(
+    empty_database: str, toy_files, tmp_path: Path, ranked: list[int]
+) -> None:
+    """After a load, ``prepare`` fits, stores every need's suggestions and keeps the fit
+    and the lists: a server process started next loads both and ranks no need."""
+    needs, npos = toy_files
+    folder = tmp_path / "index"
+    assert run(empty_database, "load", "--needs", str(needs), "--npos", str(npos)).returncode == 0
+    first = run(empty_database, "prepare", KYODO_INDEX_DIR=str(folder))
+    assert first.returncode == 0, first.stderr
+    assert "索引を作成しました: 課題 3 件、団体 5 件。提案を計算した課題 3 件" in first.stdout
+    assert (
+        len(list(folder.glob("ranker-*.joblib"))) == len(list(folder.glob("lists-*.joblib"))) == 1
+    )
+    engine = make_engine(Settings(database_url=empty_database).sqlalchemy_url)
+    try:
+        with Session(engine) as s:
+            stored = s.exec(select(func.count(func.distinct(Suggestion.need_id)))).one()
+        assert stored == 3
+        again = run(empty_database, "prepare", KYODO_INDEX_DIR=str(folder))
+        assert "索引を読み込みました: 課題 3 件、団体 5 件。提案を計算した課題 0 件" in again.stdout
+        # a server's index over the same database and folder: loaded, nothing ranked
+        index = MatchingIndex(engine, index_dir=folder)
+        with Session(engine) as s:
+            ensure_fresh(s, index, top=Settings().suggestions_per_need)
+        assert index.loaded and ranked == [] and index.progress.last_total == 0
+        assert index.refreshed is not None and len(index.refreshed.lists) == 3
+    finally:
+        engine.dispose()
