@@ -21,12 +21,16 @@ are read at each call.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._factors import top_rows
+from ._memory import release_freed
 
 if TYPE_CHECKING:
     from ._ranker import TfidfRanker
@@ -40,22 +44,26 @@ __all__ = [
     "score_rows",
 ]
 
+# a hubness pass of this many pairs or more is shared between threads (at 2,000 needs:
+# from 8,000 profiles on)
+THREADED_PAIRS = 1 << 24
 # a score computed in another block may differ in its last digits (float32 word vectors):
 # a profile's stored best score and the same pair's score now count as equal within this
 SAME_SCORE = 1e-6
 
 
-def pieces(rows: np.ndarray, width: int) -> Iterator[np.ndarray]:
+def pieces(rows: np.ndarray, width: int, pairs: int | None = None) -> Iterator[np.ndarray]:
     """``rows`` in blocks of ``_BLOCK``, each cut into near-equal pieces of about
-    ``_PAIRS`` pairs against ``width`` columns, every piece of a cut block at least two
-    rows and about half of ``_PAIRS``: a one-row product is a matrix-vector product,
-    and BLAS multiplies small matrices (up to about a million multiply-adds) with other
-    kernels, each rounding its last digit differently; pieces this large give the whole
-    block's values, bit for bit."""
+    ``pairs`` (default ``_PAIRS``) pairs against ``width`` columns, every piece of a cut
+    block at least two rows and about half of ``pairs``: a one-row product is a
+    matrix-vector product, and BLAS multiplies small matrices (up to about a million
+    multiply-adds) with other kernels, each rounding its last digit differently. The
+    word-vector and topic rows are on the exact grid (``_exact``), so any cut gives the
+    same values now; pieces this large also keep BLAS efficient."""
     from . import _ranker
 
     block = _ranker._BLOCK
-    size = max(2, _ranker._PAIRS // max(1, width))
+    size = max(2, (pairs or _ranker._PAIRS) // max(1, width))
     for start in range(0, len(rows), block):
         chunk = rows[start : start + block]
         count = max(1, min(-(-len(chunk) // size), len(chunk) // 2))
@@ -71,6 +79,7 @@ def hub_best(ranker: TfidfRanker, org_rows: np.ndarray | None = None) -> np.ndar
     """Each profile's ``k`` best raw scores over the needs (``k`` × profiles, best
     first, zeros where it fits fewer): what its hubness is the mean of. Each column
     depends on its own profile only (``org_rows``: those profiles)."""
+    from . import _ranker
     from ._ranker import HUB_K, HUB_SAMPLE
 
     n_needs = len(ranker.need_ids_)
@@ -85,9 +94,46 @@ def hub_best(ranker: TfidfRanker, org_rows: np.ndarray | None = None) -> np.ndar
         rows = np.sort(np.random.default_rng(0).choice(n_needs, HUB_SAMPLE, replace=False))
         k = max(1, round(k * HUB_SAMPLE / n_needs))
     best = np.zeros((k, n_orgs))
-    for piece in pieces(rows, n_orgs):
-        best = top_rows(best, ranker._raw_scores(piece, org_rows))
+    threads = _threads(len(rows) * n_orgs)
+    if threads < 2:
+        for piece in pieces(rows, n_orgs):
+            best = top_rows(best, ranker._raw_scores(piece, org_rows))
+        return best
+    # pieces 1/threads the size, so the temporaries of all threads together take what
+    # one thread's did; the first is scored here, making the ranker's derived arrays
+    # (``_derived``) once before the threads read them
+    parts = pieces(rows, n_orgs, pairs=_ranker._PAIRS // threads)
+    best = top_rows(best, ranker._raw_scores(next(parts), org_rows))
+    for raw in _in_threads(lambda piece: ranker._raw_scores(piece, org_rows), parts, threads):
+        best = top_rows(best, raw)  # in the pieces' order: the same as in one thread
+    release_freed()  # the threads' heaps (glibc: an arena a thread) keep what they freed
     return best
+
+
+def _threads(pairs: int) -> int:
+    """Threads for a hubness pass of ``pairs`` scores: every core (at most four) from
+    ``THREADED_PAIRS`` on. The products and NumPy's array work let go of the GIL; the
+    scores do not depend on how the rows are cut (``_exact``, and each sparse row's
+    product is its own)."""
+    if pairs < THREADED_PAIRS:
+        return 1
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return min(4, len(cores) if cores else os.cpu_count() or 1)
+
+
+def _in_threads(
+    fn: Callable[[np.ndarray], np.ndarray], parts: Iterator[np.ndarray], threads: int
+) -> Iterator[np.ndarray]:
+    """``fn`` of each part, in order, made by ``threads`` threads with at most that many
+    parts under way or waiting to be read (their blocks are large)."""
+    with ThreadPoolExecutor(threads, thread_name_prefix="kyodo-hubness") as pool:
+        ahead: deque[Future[np.ndarray]] = deque()
+        for part in parts:
+            ahead.append(pool.submit(fn, part))
+            if len(ahead) >= threads:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
 
 
 def measure_hubness(ranker: TfidfRanker) -> None:

@@ -1,7 +1,8 @@
 """The cheaper paths of a large index give the values of the plain ones: score blocks
 cut into pieces, the multipliers made per distinct key (the distinct keys found as one
-number a row), a field text tokenised once, texts tokenised in two processes, rows on
-the exact grid, the word-vector keys as sorted arrays, BLAS limited to one thread."""
+number a row), the hubness pass in threads, the LSA in a thread, a field text tokenised
+once, texts tokenised in two processes, rows on the exact grid, the word-vector keys as
+sorted arrays, BLAS limited to one thread."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import ast
 import os
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import replace
 
 import msgpack
 import numpy as np
 import pytest
 
+import matching._hubness as hubness_module
 import matching._ranker as ranker_module
 import matching._vectorize as vectorize_module
 from matching import JapaneseTokenizer, TfidfRanker
@@ -64,6 +68,71 @@ def test_scores_cut_into_pieces_are_the_same_bit_for_bit(monkeypatch, corpus_c) 
     cut = TfidfRanker().fit(needs, wide)
     assert np.array_equal(whole.hubness_, cut.hubness_)
     assert whole.rank_orgs(top=10) == cut.rank_orgs(top=10)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_the_hubness_pass_in_threads_is_the_one_thread_pass_bit_for_bit(
+    monkeypatch, corpus_c, threads: int
+) -> None:
+    """Pieces scored in threads, a fraction of the size, merged in order: the same best
+    scores, hubness and rankings as one thread's pass."""
+    needs, orgs = corpus_c
+    wide = [replace(o, id=f"{o.id}-{k}") for k in range(30) for o in orgs]
+    one = TfidfRanker().fit(needs, wide)
+    assert hubness_module._threads(len(needs) * len(wide)) == 1  # below THREADED_PAIRS
+    made_in: list[str] = []
+    raw_scores = TfidfRanker._raw_scores
+
+    def noted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        made_in.append(threading.current_thread().name)
+        return raw_scores(self, *args, **kwargs)
+
+    monkeypatch.setattr(TfidfRanker, "_raw_scores", noted)
+    monkeypatch.setattr(ranker_module, "_PAIRS", 20 * len(wide))  # several pieces a thread
+    monkeypatch.setattr(hubness_module, "_threads", lambda pairs: threads)
+    shared = TfidfRanker().fit(needs, wide)
+    assert sum(n.startswith("kyodo-hubness") for n in made_in) >= threads
+    assert np.array_equal(one.rank_top_, shared.rank_top_)
+    assert np.array_equal(one.hubness_, shared.hubness_)
+    assert one.rank_orgs(top=10) == shared.rank_orgs(top=10)
+    # a profile's columns alone (an edit's pass) give the same columns
+    cols = np.arange(5, len(wide), 7)
+    assert np.array_equal(hubness_module.hub_best(shared, cols), one.rank_top_[:, cols])
+
+
+def test_the_lsa_fitted_in_a_thread_beside_the_wards_is_the_one_made_alone(
+    monkeypatch, corpus_c
+) -> None:
+    needs, orgs = corpus_c
+    threaded = TfidfRanker().fit(needs, orgs)
+
+    class Alone:  # runs what is submitted at once, in this thread
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+        def __exit__(self, *exc) -> None:  # type: ignore[no-untyped-def]
+            return None
+
+        def submit(self, fn, *args):  # type: ignore[no-untyped-def]
+            done: Future = Future()
+            done.set_result(fn(*args))
+            return done
+
+    monkeypatch.setattr(ranker_module, "ThreadPoolExecutor", Alone)
+    alone = TfidfRanker().fit(needs, orgs)
+    assert threaded.svd_ is not None and alone.svd_ is not None
+    assert np.array_equal(threaded.svd_.components_, alone.svd_.components_)
+    assert np.array_equal(threaded.need_topics_, alone.need_topics_)
+    assert threaded.rank_orgs(top=10) == alone.rank_orgs(top=10)
+
+
+def test_the_hubness_pass_is_shared_from_threaded_pairs_on() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert hubness_module._threads(hubness_module.THREADED_PAIRS - 1) == 1
+    assert hubness_module._threads(hubness_module.THREADED_PAIRS) == min(4, cores)
 
 
 def test_the_multipliers_per_distinct_key_are_the_item_by_item_product(corpus_c) -> None:
