@@ -16,6 +16,9 @@ serve`` in processes of its own:
    it): the first request for a stored need's suggestions after the server accepts
    connections, then the new need's (on demand); the warm-up again; then **a restart on
    unchanged data** (the saved fit loaded, its refresh's kept lists taken) and its warm-up;
+   **two workers** started on changed data (one ranks, the other waits and takes its
+   lists); **a prepared start** (``python -m service prepare`` after a need is published,
+   then a start: that need's first request, the warm-up);
 3. **once warm**: ``GET /api/needs/{id}/suggestions`` p50/p95 over 200 needs; a group
    registered (POST) → in a need's suggestions (the next GET), 10 times;
 4. **load**, for each worker count: each worker's warm-up, then ``load_test.py``'s driver
@@ -40,6 +43,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from scale_server import Server, admin, load, memory, percentile, source, timed_get, warmed
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -52,22 +56,6 @@ from service.schemas import UserCreate
 from service.users import create_user
 
 PASSWORD = "service-scale-2026"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def load() -> str:
-    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-def admin(sql: str) -> None:
-    with psycopg.connect(
-        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
-    ) as c:
-        c.execute(sql)  # nosec B608 - the benchmark's own database name
 
 
 def prepare(url: str, n: int) -> float:
@@ -94,97 +82,6 @@ def prepare(url: str, n: int) -> float:
     finally:
         engine.dispose()
     return time.perf_counter() - started
-
-
-class Server:
-    """``python -m service serve`` in its own process(es), its output in a log file."""
-
-    def __init__(self, url: str, port: int, workers: int, log_dir: Path) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        self.log = (log_dir / f"serve-{workers}-{time.time():.0f}.log").open("wb")
-        command = [sys.executable, "-m", "service", "serve", "--port", str(port)]
-        self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [*command, "--workers", str(workers)],
-            env={**os.environ, "DATABASE_URL": url, "KYODO_WARM_UP": "true"},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.accepted = self._accept()
-
-    def _accept(self) -> float:
-        """When the server first answered (perf_counter)."""
-        while True:
-            try:
-                httpx.get(f"{self.base}/api/health", timeout=1).raise_for_status()
-                return time.perf_counter()
-            except httpx.HTTPError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"the server exited; see {self.log.name}") from None
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=120)
-        self.log.close()
-
-    def workers(self) -> list[int]:
-        """The processes that serve: the process itself, or its worker children."""
-        pid = self.process.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        workers = [int(c) for c in children if b"multiprocessing" not in _cmdline(int(c))]
-        spawned = [int(c) for c in children if b"spawn_main" in _cmdline(int(c))]
-        return spawned or workers or [pid]
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def memory(pid: int) -> tuple[float, float, float]:
-    """(RSS, PSS, peak RSS) in MiB."""
-    status = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    rollup = dict(
-        line.split(":", 1)
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
-    )
-
-    def mib(value: str) -> float:
-        return int(value.split()[0]) / 1024
-
-    return mib(status["VmRSS"]), mib(rollup["Pss"]), mib(status["VmHWM"])
-
-
-def warmed(client: httpx.Client, base: str, *, workers: int, since: float) -> float:
-    """Seconds from ``since`` until every worker has fitted and stored (polled on fresh
-    connections, which the workers share out: each must say so several times running)."""
-    needed, running = 6 * workers, 0
-    while running < needed:
-        r = httpx.get(f"{base}/api/index", headers=client.headers, timeout=600)
-        progress = r.json()["progress"]
-        done = progress["state"] == "idle" and progress["last_state"] == "ranking"
-        running = running + 1 if done else 0
-        if not done:
-            time.sleep(0.5)
-    return time.perf_counter() - since
-
-
-def timed_get(client: httpx.Client, path: str) -> tuple[float, httpx.Response]:
-    t0 = time.perf_counter()
-    r = client.get(path, timeout=1800)
-    r.raise_for_status()
-    return time.perf_counter() - t0, r
-
-
-def source(r: httpx.Response) -> str:
-    return r.headers.get("X-Suggestions-Source", "?") + (
-        f" {r.headers['X-Index-Version']}" if "X-Index-Version" in r.headers else ""
-    )
 
 
 def main() -> None:
@@ -235,6 +132,8 @@ def run(args: argparse.Namespace, url: str, log_dir: Path) -> None:
         first_start(client, server, url, needs)
         server = restart(client, server, url, args, log_dir, needs)
         server = unchanged_restart(client, server, url, args, log_dir, needs)
+        server = two_workers_start(client, server, url, args, log_dir)
+        server = prepared_start(client, server, url, args, log_dir)
         warm(client, needs)
         server.stop()
     if not args.skip_load:
@@ -260,6 +159,24 @@ def first_start(client: httpx.Client, server: Server, url: str, needs: list[int]
     warmed(client, server.base, workers=1, since=server.started)
 
 
+def publish(client: httpx.Client) -> int:
+    """A need published through the API (the data then differ from the last fit's)."""
+    return int(
+        client.post(
+            "/api/needs",
+            json={
+                "key": f"SN{uuid.uuid4().hex[:6]}",
+                "department": "高齢福祉課",
+                "title": "独居高齢者の見守り",
+                "description": "一人暮らしの高齢者が地域で孤立しないよう、"
+                "見守りの担い手を探している。",
+                "goal": "サロンと訪問による見守り",
+                "fields": [1],
+            },
+        ).json()["id"]
+    )
+
+
 def restart(
     client: httpx.Client,
     server: Server,
@@ -269,17 +186,7 @@ def restart(
     needs: list[int],
 ) -> Server:
     """2. A restart: every need stored but one published just before."""
-    new = client.post(
-        "/api/needs",
-        json={
-            "key": f"SN{uuid.uuid4().hex[:6]}",
-            "department": "高齢福祉課",
-            "title": "独居高齢者の見守り",
-            "description": "一人暮らしの高齢者が地域で孤立しないよう、見守りの担い手を探している。",
-            "goal": "サロンと訪問による見守り",
-            "fields": [1],
-        },
-    ).json()["id"]
+    new = publish(client)
     server.stop()
     server = Server(url, args.port, 1, log_dir)
     accepted = server.accepted
@@ -322,6 +229,60 @@ def unchanged_restart(
         f"{seconds * 1000:.0f} ms; {source(r)}); warm-up {total:.1f} s from the start "
         f"(loaded: {index.get('loaded')}; last run: {index['progress']['last_state']} "
         f"{index['progress']['last_total']} in {index['progress']['last_seconds']} s); {load()}"
+    )
+    return server
+
+
+def two_workers_start(
+    client: httpx.Client, server: Server, url: str, args: argparse.Namespace, log_dir: Path
+) -> Server:
+    """2c. Two workers started on changed data (a need published since the last fit): one
+    fits and ranks every need; the other loads that fit, waits for that refresh
+    (``SavedIndexes.refreshing``) and takes its kept lists."""
+    publish(client)
+    server.stop()
+    server = Server(url, args.port, 2, log_dir)
+    total = warmed(client, server.base, workers=2, since=server.started)
+    log = Path(server.log.name).read_text(encoding="utf-8", errors="replace")
+    print(
+        f"two workers, changed data: accepting after {server.accepted - server.started:.1f} "
+        f"s; warm-up {total:.1f} s from the start (every worker); workers that waited for "
+        f"the other's refresh: {log.count('終わるのを待ちます')}, that took kept lists: "
+        f"{log.count('保存済みの提案一覧を使います')}; {load()}"
+    )
+    return server
+
+
+def prepared_start(
+    client: httpx.Client, server: Server, url: str, args: argparse.Namespace, log_dir: Path
+) -> Server:
+    """2d. A need published, the server stopped, ``python -m service prepare`` run, then a
+    start: the new need's suggestions come from the index at once, the warm-up ranks
+    nothing."""
+    new = publish(client)
+    server.stop()
+    t0 = time.perf_counter()
+    made = subprocess.run(
+        [sys.executable, "-m", "service", "prepare"],
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    prepared = time.perf_counter() - t0
+    server = Server(url, args.port, 1, log_dir)
+    seconds, r = timed_get(client, f"/api/needs/{new}/suggestions")
+    after = time.perf_counter() - server.accepted
+    total = warmed(client, server.base, workers=1, since=server.started)
+    index = client.get("/api/index").json()
+    said = made.stdout.strip().splitlines()
+    print(
+        f"prepared start: prepare {prepared:.1f} s ({said[0] if said else '?'}); accepting "
+        f"after {server.accepted - server.started:.1f} s; the need published before it "
+        f"answered {after * 1000:.0f} ms after (the request {seconds * 1000:.0f} ms; "
+        f"{source(r)}, {len(r.json())} rows); warm-up {total:.1f} s from the start (loaded: "
+        f"{index.get('loaded')}; last run: {index['progress']['last_state']} "
+        f"{index['progress']['last_total']}); {load()}"
     )
     return server
 
