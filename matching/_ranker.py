@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ from ._explain import (
 from ._factors import PairSignals, area_tables, factor_product, field_matrix, pair_factors
 from ._hubness import hub_best, measure_hubness, reciprocal_ranks, score_rows
 from ._kinds import profile_text
-from ._memory import release_freed, releases_memory
+from ._memory import releases_memory
 from ._rows import remove_items, upsert_items
 from ._schema import Need, Organization
 from ._semantic import NeighbourExpander, dense_encoder
@@ -137,19 +136,13 @@ class TfidfRanker(BaseEstimator):
         # in one pair; a quarter of the documents (at most 50) keeps it coarse, and a
         # collection of fewer than 40 documents has too little co-occurrence to use.
         k = min(50, docs.shape[0] // 4, docs.shape[1] - 1)
-        # its products let go of the GIL: it runs in a thread of its own beside the reading
-        # of the wards, which is Python (the same values: its BLAS calls are the ones it
-        # makes alone, in one BLAS thread; and no large array is made meanwhile)
-        with ThreadPoolExecutor(1, thread_name_prefix="kyodo-lsa") as pool:
-            lsa = pool.submit(TruncatedSVD(k, random_state=0).fit, docs) if k >= 10 else None
-            self.wards_ = WardReader().fit([*needs, *orgs])
-            self.svd_ = lsa.result() if lsa is not None else None
-        release_freed()  # what the thread's own heap (glibc: an arena a thread) let go
+        self.svd_ = TruncatedSVD(k, random_state=0).fit(docs) if k >= 10 else None
         encoded = (
             dense_encoder(vectorizer, docs, components=self.dense_components)
             if self.dense_weight or self.neighbour_weight
             else None
         )
+        del docs
         self.dense_ = None if encoded is None else encoded[0]
         self.neighbours_ = (
             NeighbourExpander(weight=self.neighbour_weight).fit(
@@ -158,7 +151,7 @@ class TfidfRanker(BaseEstimator):
             if self.dense_ is not None and self.neighbour_weight
             else None
         )
-        del docs
+        self.wards_ = WardReader().fit([*needs, *orgs])
         self._set_items(needs, orgs, None if encoded is None else encoded[1])
         self.wards_.forget()
         return self

@@ -1,8 +1,8 @@
 """The cheaper paths of a large index give the values of the plain ones: score blocks
 cut into pieces, the multipliers made per distinct key (the distinct keys found as one
-number a row), the hubness pass in threads, the LSA in a thread, a field text tokenised
-once, texts tokenised in two processes, rows on the exact grid, the word-vector keys as
-sorted arrays, BLAS limited to one thread."""
+number a row), the hubness pass in threads, a field text tokenised once, texts tokenised
+in two processes, rows on the exact grid, the word-vector keys as sorted arrays, BLAS
+limited to one thread."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import Future
 from dataclasses import replace
 
 import msgpack
@@ -98,35 +97,6 @@ def test_the_hubness_pass_in_threads_is_the_one_thread_pass_bit_for_bit(
     # a profile's columns alone (an edit's pass) give the same columns
     cols = np.arange(5, len(wide), 7)
     assert np.array_equal(hubness_module.hub_best(shared, cols), one.rank_top_[:, cols])
-
-
-def test_the_lsa_fitted_in_a_thread_beside_the_wards_is_the_one_made_alone(
-    monkeypatch, corpus_c
-) -> None:
-    needs, orgs = corpus_c
-    threaded = TfidfRanker().fit(needs, orgs)
-
-    class Alone:  # runs what is submitted at once, in this thread
-        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-            pass
-
-        def __enter__(self):  # type: ignore[no-untyped-def]
-            return self
-
-        def __exit__(self, *exc) -> None:  # type: ignore[no-untyped-def]
-            return None
-
-        def submit(self, fn, *args):  # type: ignore[no-untyped-def]
-            done: Future = Future()
-            done.set_result(fn(*args))
-            return done
-
-    monkeypatch.setattr(ranker_module, "ThreadPoolExecutor", Alone)
-    alone = TfidfRanker().fit(needs, orgs)
-    assert threaded.svd_ is not None and alone.svd_ is not None
-    assert np.array_equal(threaded.svd_.components_, alone.svd_.components_)
-    assert np.array_equal(threaded.need_topics_, alone.need_topics_)
-    assert threaded.rank_orgs(top=10) == alone.rank_orgs(top=10)
 
 
 def test_the_hubness_pass_is_shared_from_threaded_pairs_on() -> None:
