@@ -242,13 +242,23 @@ def two_workers_start(
     publish(client)
     server.stop()
     server = Server(url, args.port, 2, log_dir)
-    total = warmed(client, server.base, workers=2, since=server.started)
-    log = Path(server.log.name).read_text(encoding="utf-8", errors="replace")
+    seen: set[str] = set()
+    ranked: set[int] = set()  # each worker's last run, once done (a fresh connection a poll)
+    done_in_a_row = 0
+    while done_in_a_row < 12:
+        progress = httpx.get(f"{server.base}/api/index", headers=client.headers).json()
+        progress = progress["progress"]
+        seen.add(progress["state"])
+        done = progress["state"] == "idle" and progress["last_state"] == "ranking"
+        done_in_a_row = done_in_a_row + 1 if done else 0
+        if done:
+            ranked.add(progress["last_total"])
+        time.sleep(0.25)
+    total = time.perf_counter() - server.started
     print(
         f"two workers, changed data: accepting after {server.accepted - server.started:.1f} "
-        f"s; warm-up {total:.1f} s from the start (every worker); workers that waited for "
-        f"the other's refresh: {log.count('終わるのを待ちます')}, that took kept lists: "
-        f"{log.count('保存済みの提案一覧を使います')}; {load()}"
+        f"s; warm-up {total:.1f} s from the start (every worker); states seen "
+        f"{sorted(seen)}; needs ranked by the workers' last runs {sorted(ranked)}; {load()}"
     )
     return server
 
