@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -94,13 +96,23 @@ def memory(pid: int) -> tuple[float, float, float]:
     return mib(status["VmRSS"]), mib(rollup["Pss"]), mib(status["VmHWM"])
 
 
-def warmed(client: httpx.Client, base: str, *, workers: int, since: float) -> float:
+def warmed(
+    client: httpx.Client,
+    base: str,
+    *,
+    workers: int,
+    since: float,
+    seen: Callable[[dict[str, Any]], None] | None = None,
+) -> float:
     """Seconds from ``since`` until every worker has fitted and stored (polled on fresh
-    connections, which the workers share out: each must say so several times running)."""
+    connections, which the workers share out: each must say so several times running);
+    ``seen``, if given, is called with each poll's ``progress``."""
     needed, running = 6 * workers, 0
     while running < needed:
         r = httpx.get(f"{base}/api/index", headers=client.headers, timeout=600)
         progress = r.json()["progress"]
+        if seen is not None:
+            seen(progress)
         done = progress["state"] == "idle" and progress["last_state"] == "ranking"
         running = running + 1 if done else 0
         if not done:

@@ -40,6 +40,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -243,18 +244,14 @@ def two_workers_start(
     server.stop()
     server = Server(url, args.port, 2, log_dir)
     seen: set[str] = set()
-    ranked: set[int] = set()  # each worker's last run, once done (a fresh connection a poll)
-    done_in_a_row = 0
-    while done_in_a_row < 12:
-        progress = httpx.get(f"{server.base}/api/index", headers=client.headers).json()
-        progress = progress["progress"]
+    ranked: set[int] = set()  # each worker's last run, once done
+
+    def note(progress: dict[str, Any]) -> None:
         seen.add(progress["state"])
-        done = progress["state"] == "idle" and progress["last_state"] == "ranking"
-        done_in_a_row = done_in_a_row + 1 if done else 0
-        if done:
+        if progress["state"] == "idle" and progress["last_state"] == "ranking":
             ranked.add(progress["last_total"])
-        time.sleep(0.25)
-    total = time.perf_counter() - server.started
+
+    total = warmed(client, server.base, workers=2, since=server.started, seen=note)
     print(
         f"two workers, changed data: accepting after {server.accepted - server.started:.1f} "
         f"s; warm-up {total:.1f} s from the start (every worker); states seen "
