@@ -15,7 +15,7 @@ similarity, so a coordinator reads *why* (独居 ↔ 一人暮らし) and not a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,8 +32,10 @@ __all__ = ["COMPONENTS_MIN_DOCS", "DenseEncoder", "NeighbourExpander", "dense_en
 # the collection size from which principal directions are removed (as LSA's, 40 documents)
 COMPONENTS_MIN_DOCS = 40
 
-# rows encoded at a time by ``transform``
-_ROWS = 8192
+# rows multiplied with the word vectors at a time (``_raw_blocks``): 4.7 MB of float64 rows
+# at 300 dimensions (a rebuild's peak at 50,000 profiles: 8,192 rows 762–783 MiB private,
+# 2,048 rows 742)
+_ROWS = 2048
 
 
 class DenseEncoder(BaseEstimator):
@@ -61,10 +63,15 @@ class DenseEncoder(BaseEstimator):
         return self
 
     def fit_transform(self, spellings: Sequence[Sequence[str]], docs: sp.csr_matrix) -> np.ndarray:
-        """``fit`` then ``transform(docs)``, the product with the word vectors made once."""
-        return self._encode(docs, self._fit(spellings, docs))
+        """``fit`` then ``transform(docs)``: the rows ``transform`` gives any of them later
+        (a profile's edit), value for value. The product with the word vectors is made
+        twice, a block of rows at a time, rather than kept for every row (at 60,000
+        documents its float64 rows took 144 MB, beside 41 MB of upcast vectors and the
+        72 MB result: the fit's peak)."""
+        self._fit(spellings, docs)
+        return self.transform(docs)
 
-    def _fit(self, spellings: Sequence[Sequence[str]], docs: sp.csr_matrix) -> np.ndarray:
+    def _fit(self, spellings: Sequence[Sequence[str]], docs: sp.csr_matrix) -> None:
         table = self.vectors or default_vectors()
         if table is None:
             raise FileNotFoundError("no word vectors (install ja-ginza)")
@@ -72,32 +79,41 @@ class DenseEncoder(BaseEstimator):
         self.term_vectors_ = np.zeros((len(spellings), table.dim), dtype=np.float32)
         self.term_vectors_[found] = rows
         self.found_ = found
-        raw = np.asarray(docs @ self.term_vectors_, dtype=np.float64)
-        self.mean_ = raw.mean(axis=0) if raw.shape[0] else np.zeros(table.dim)
-        # the principal directions: eigenvectors of the 300 × 300 scatter of the centred
-        # rows (made from the raw rows, no centred copy), largest first; as cheap at 60,000
+        # the mean and the 300 × 300 scatter of the documents' raw rows (the TF-IDF
+        # weighted sums of their word vectors), summed a block of rows at a time
+        n = docs.shape[0]
+        total, scatter = np.zeros(table.dim), np.zeros((table.dim, table.dim))
+        for _, raw in self._raw_blocks(docs):
+            total += raw.sum(axis=0)
+            scatter += raw.T @ raw
+        self.mean_ = total / n if n else np.zeros(table.dim)
+        # the principal directions: eigenvectors of the scatter of the centred rows (made
+        # from the raw rows' scatter, no centred copy), largest first; as cheap at 60,000
         # documents as at 200, and deterministic. On a handful of documents the first
         # direction is simply their main topic (a need about elders against one about
         # bamboo): kept below COMPONENTS_MIN_DOCS
-        k = self.components if raw.shape[0] >= COMPONENTS_MIN_DOCS else 0
+        k = self.components if n >= COMPONENTS_MIN_DOCS else 0
         if k > 0:
-            scatter = raw.T @ raw - raw.shape[0] * np.outer(self.mean_, self.mean_)
+            scatter -= n * np.outer(self.mean_, self.mean_)
             _, vectors = np.linalg.eigh(scatter)
             self.top_ = vectors[:, ::-1][:, :k].T.copy()
         else:
             self.top_ = np.zeros((0, table.dim))
-        return raw
 
-    def transform(self, docs: sp.csr_matrix) -> np.ndarray:
-        """Each row encoded; in blocks of rows, each row's values as in one product (the
-        float64 intermediate of 50,000 rows took 115 MB)."""
-        check_is_fitted(self, "term_vectors_")
+    def _raw_blocks(self, docs: sp.csr_matrix) -> Iterator[tuple[int, np.ndarray]]:
+        """The raw rows of ``docs`` (float64), ``_ROWS`` at a time with the first one's
+        index: each row's values as in one product of every row."""
         # the product upcasts the float32 vectors: made once, not per block
         vectors = self.term_vectors_.astype(np.float64)
-        out = np.empty((docs.shape[0], vectors.shape[1]), dtype=np.float32)
         for start in range(0, docs.shape[0], _ROWS):
-            part = docs[start : start + _ROWS]
-            out[start : start + _ROWS] = self._encode(part, np.asarray(part @ vectors))
+            yield start, np.asarray(docs[start : start + _ROWS] @ vectors)
+
+    def transform(self, docs: sp.csr_matrix) -> np.ndarray:
+        """Each row encoded, in blocks of rows (``_raw_blocks``)."""
+        check_is_fitted(self, "term_vectors_")
+        out = np.empty((docs.shape[0], self.term_vectors_.shape[1]), dtype=np.float32)
+        for start, raw in self._raw_blocks(docs):
+            out[start : start + _ROWS] = self._encode(docs[start : start + _ROWS], raw)
         return out
 
     def _encode(self, docs: sp.csr_matrix, raw: np.ndarray) -> np.ndarray:

@@ -198,3 +198,25 @@ def test_a_meaning_pair_leaves_out_a_word_the_text_uses_only_inside_another() ->
     related = ranker.dense_.related_terms(ranker.need_vectors_[0], ranker.org_vectors_[0], top=10)
     names = ranker.vectorizer_.feature_names_
     assert ("市民", "公民") in [(names[a], names[b]) for a, b, _ in related]
+
+
+def test_the_fit_in_blocks_of_rows_is_the_fit_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The encoder's fit sums its mean and scatter a block of rows at a time and encodes
+    the rows a block at a time: the same fit, within the sums' rounding, as in one block;
+    and the rows the fit gives are the rows ``transform`` gives later, value for value."""
+    from corpus import load_corpus
+    from matching import _semantic
+
+    needs, orgs, _ = load_corpus(("a",))
+    whole = TfidfRanker().fit(needs, orgs)
+    monkeypatch.setattr(_semantic, "_ROWS", 7)
+    blocks = TfidfRanker().fit(needs, orgs)
+    one, many = whole.dense_, blocks.dense_
+    assert one is not None and many is not None
+    assert len(whole.need_ids_) + len(whole.org_ids_) > 10 * 7  # many blocks
+    assert np.allclose(one.mean_, many.mean_, rtol=1e-12, atol=1e-15)
+    assert np.allclose(np.abs(one.top_ @ many.top_.T), 1.0, atol=1e-9)  # the same direction
+    assert np.allclose(whole.org_dense_, blocks.org_dense_, atol=1e-6)
+    # the fit's rows are transform's: a profile edited later gets the rows it would at a fit
+    assert np.array_equal(blocks.org_dense_, many.transform(blocks.org_vectors_))
+    assert np.array_equal(blocks.need_dense_, many.transform(blocks.need_vectors_))
