@@ -22,6 +22,7 @@ seconds, and the processes share its pages. ``progress`` says what the index is 
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,13 +38,14 @@ import matching
 from . import models
 from .audit import READ_ACTIONS
 from .models import AuditLog, NeedStatus, OrgStatus, from_tags, int_tags
-from .saved_index import SavedIndexes, fit_or_load
+from .saved_index import RECHECK, SavedIndexes, fit_or_load, recent_ids
 
 if TYPE_CHECKING:
     from .refresh import Run
 
+log = logging.getLogger(__name__)
+
 REFIT_SHARE = 0.25
-RECHECK = 50
 REFIT_MIN_CHANGES = 50
 _KEY_CHUNK = 2000  # keys per ``IN (...)``: an import's keys read back as row ids
 
@@ -135,6 +137,44 @@ class Progress:
         }
 
 
+def _leads_on(
+    session: Session,
+    ranker: matching.TfidfRanker | None,
+    note: dict[str, Any],
+    needs: list[matching.Need],
+    orgs: list[matching.Organization],
+) -> bool:
+    """Whether a resumed fit's needs and profiles differ from the database's only where
+    the audit rows after the fit's reading say they changed, and those rows are fewer than
+    would make a running index refit: rows written by other means (or an import, whose
+    one row stands for a file) are fitted again instead."""
+    if ranker is None:
+        return False
+    seen = set(note["recent"])  # written when the fit was read: in it
+    changed = [
+        (entity, i)
+        for a, entity, i in session.exec(
+            select(AuditLog.id, AuditLog.entity, AuditLog.entity_id)
+            .where(col(AuditLog.id) > int(note["last"]) - RECHECK)
+            .where(col(AuditLog.entity).in_(["need", "organization"]))
+            .where(col(AuditLog.entity_id).is_not(None))
+        ).all()
+        if a not in seen
+    ]
+    if len(changed) > max(REFIT_MIN_CHANGES, REFIT_SHARE * (len(needs) + len(orgs))):
+        log.info("保存済みの索引の後の変更が多いため、索引を作り直します")
+        return False  # a running index would have refitted by now
+    for entity, now, then in (
+        ("need", {n.id for n in needs}, set(ranker.need_ids_)),
+        ("organization", {o.id for o in orgs}, set(ranker.org_ids_)),
+    ):
+        touched = {item_key(i) for e, i in changed if e == entity and i is not None}
+        if not (now ^ then) <= touched:
+            log.info("保存済みの索引の後に、監査記録にない変更があります。索引を作り直します")
+            return False
+    return True
+
+
 class MatchingIndex:
     """Thread-safe holder of the fitted ranker for one process."""
 
@@ -188,38 +228,44 @@ class MatchingIndex:
         """Which data the rankings come from: the audit id at the fit and the last one applied."""
         return f"fit{self.fitted_audit_id}+{self.seen_audit_id}"
 
-    def refit(self, session: Session) -> None:
+    def refit(self, session: Session) -> bool:
         """Fit a new ranker on every published need and active profile, then swap it in;
         a fit of the same data saved before (by this process, an earlier one or another
-        worker) is memory-mapped instead (``saved_index``). The index lock is not held
-        while reading and fitting (requests go on with the ranker they have); a second
-        caller waits for the fit in progress, then refits only if rows were written since
-        it started."""
+        worker) is memory-mapped instead, and at a start the newest of this database's
+        earlier state is resumed (``saved_index``; returns ``True``: the rows written
+        since are for ``_apply``). The index lock is not held while reading and fitting
+        (requests go on with the ranker they have); a second caller waits for the fit in
+        progress, then refits only if rows were written since it started."""
         started_at = self.fitted_audit_id
         with self.fit_lock:
             if self.fitted_audit_id != started_at and self.ranker is not None:
-                return  # another request refitted while this one waited
+                return False  # another request refitted while this one waited
             last = int(session.exec(select(func.max(AuditLog.id))).one() or 0)
             needs = self._load_needs(session, None)
             orgs = self._load_orgs(session, None)
             self.progress.start("fitting", len(needs) + len(orgs))
             try:
-                # the saved fit of the same data if there is one (``saved_index``)
-                ranker, loaded, key = fit_or_load(self.saved, session, last, needs, orgs)
-                learned, model_version = self._learned_for(session, ranker)
-                window = select(AuditLog.id).where(
-                    col(AuditLog.id) > last - RECHECK, col(AuditLog.id) <= last
+                # the saved fit of the same data if there is one; at a start, the newest
+                # of this database's earlier state, the rows written since applied after
+                # (``saved_index``)
+                ranker, loaded, key, note = fit_or_load(
+                    self.saved, session, last, needs, orgs, resume=self.ranker is None
                 )
-                recent = {i for i in session.exec(window).all() if i is not None}
+                if note is not None and not _leads_on(session, ranker, note, needs, orgs):
+                    ranker, loaded, key, note = fit_or_load(self.saved, session, last, needs, orgs)
+                read_at = int(note["last"]) if note is not None else last
+                recent = set(note["recent"]) if note is not None else recent_ids(session, last)
+                learned, model_version = self._learned_for(session, ranker)
                 with self.lock:  # the swap
                     self.ranker, self.loaded, self.fit_key = ranker, loaded, key
-                    self.seen_audit_id = self.fitted_audit_id = last
+                    self.seen_audit_id = self.fitted_audit_id = read_at
                     self.recent_ids = recent
                     self.changes_since_fit = 0
                     self.learned, self.model_version = learned, model_version
                     self.refreshed = None  # the next refresh ranks every need: let the old fit go
             finally:
                 self.progress.finish()
+        return note is not None
 
     def _learned_for(
         self, session: Session, ranker: matching.TfidfRanker | None
@@ -238,8 +284,12 @@ class MatchingIndex:
         """Apply the changes other requests and processes made; return the current ranker
         (a refit, when one is due, runs outside the lock and swaps in)."""
         if self._apply(session):
-            self.refit(session)
-            self._apply(session)  # what was written while it fitted
+            resumed = self.refit(session)
+            # what was written while it fitted, or since the resumed fit: a refit after
+            # all when that is more than edits (a large import)
+            if self._apply(session) and resumed:
+                self.refit(session)
+                self._apply(session)
         return self.ranker
 
     def _apply(self, session: Session) -> bool:

@@ -104,7 +104,7 @@ def test_a_restart_loads_the_saved_fit_and_follows_writes_alike(
     assert len(fits) == fitted  # applied, not fitted
 
 
-def test_a_saved_fit_of_another_audit_id_is_not_loaded_and_views_do_not_count(
+def test_a_saved_fit_of_another_audit_id_is_resumed_and_views_do_not_count(
     api: Server, fits: list[int], tmp_path: Path
 ) -> None:
     coord = api.client("coord")
@@ -121,19 +121,86 @@ def test_a_saved_fit_of_another_audit_id_is_not_loaded_and_views_do_not_count(
     assert len(fits) == fitted
     assert api.app.state.index.loaded  # type: ignore[attr-defined]
     assert ok(coord.get("/api/index"))["loaded"] is True  # the operator sees it too
-    # a change to a profile in the audit log (its row as it was): a fit of its own
+    # a change to a profile in the audit log (its row as it was): a start resumes the
+    # saved fit and applies it, as a running index does
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        audit(session, None, "update", "organization", orgs["P2"])
+        session.commit()
+    index = restarted_index(api, tmp_path)
+    _sync(index, engine=api.engine)
+    assert len(fits) == fitted and index.loaded
+    assert index.seen_audit_id > index.fitted_audit_id  # the change applied after
+    # each refit saves a fit of its own: the folder keeps the newest KEEP, each with its note
     for round_ in range(KEEP + 1):
         with Session(api.engine) as session:  # type: ignore[arg-type]
             audit(session, None, "update", "organization", orgs["P2"])
             session.commit()
-        index = restarted_index(api, tmp_path)
-        _sync(index, engine=api.engine)
+            index.refit(session)
         assert len(fits) == fitted + round_ + 1 and not index.loaded
         assert len(_saved(tmp_path)) == min(KEEP, round_ + 2)  # the newest KEEP only
+        assert len(list(tmp_path.glob("ranker-*.json"))) == len(_saved(tmp_path))
     again = restarted_index(api, tmp_path)
     _sync(again, engine=api.engine)
     assert again.loaded and len(fits) == fitted + KEEP + 1
+    assert again.seen_audit_id == again.fitted_audit_id  # the same data: nothing to apply
     assert _rankings(again) == _rankings(index)
+
+
+def test_a_restart_after_edits_resumes_the_saved_fit_and_moves_no_score(
+    api: Server, fits: list[int], ranked: list[int], tmp_path: Path
+) -> None:
+    """Edits since the saved fit: a start loads it and applies them (no fit) and ranks as
+    the index that applied them while running; the stored suggestions do not move."""
+    coord = api.client("coord")
+    running = restarted_index(api, tmp_path)
+    needs, orgs = seed(coord)
+    _listed(coord, needs)
+    assert len(fits) == 1
+    ok(coord.post("/api/organizations", json=org_payload(4, key="P9", name="竹林の守り人")), 201)
+    new_need = ok(coord.post("/api/needs", json=need_payload(2, key="N9", title="竹の活用")), 201)
+    ok(
+        coord.patch(
+            f"/api/organizations/{orgs['P5']}",
+            json={"activities": "高齢者の見守り訪問と子ども食堂をしています。"},
+        )
+    )
+    ok(coord.delete(f"/api/organizations/{orgs['P1']}"))
+    needs["N9"] = new_need["id"]
+    before = _listed(coord, needs)
+    _sync(running, engine=api.engine)
+    assert len(fits) == 1 and running.seen_audit_id > running.fitted_audit_id
+
+    resumed = restarted_index(api, tmp_path)
+    after = _listed(coord, needs)
+    assert len(fits) == 1 and resumed.loaded  # loaded and edited, not fitted
+    assert resumed.fitted_audit_id == running.fitted_audit_id
+    assert resumed.seen_audit_id == running.seen_audit_id
+    assert _rankings(resumed) == _rankings(running)
+    assert after == before  # every stored row as it was
+    assert ranked[-1] == len(needs)  # its first refresh ranked every need, and wrote nothing
+
+
+def test_rows_written_without_an_audit_row_are_fitted_again(
+    api: Server, fits: list[int], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A profile withdrawn behind the service's back, then a change it did audit: a
+    start does not resume the saved fit (its profiles are not the database's), it fits."""
+    coord = api.client("coord")
+    restarted_index(api, tmp_path)
+    needs, orgs = seed(coord)
+    _listed(coord, needs)
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        session.execute(
+            text("UPDATE organization SET status = 'withdrawn' WHERE id = :i"), {"i": orgs["P3"]}
+        )
+        audit(session, None, "update", "organization", orgs["P2"])
+        session.commit()
+    index = restarted_index(api, tmp_path)
+    with caplog.at_level(logging.INFO, logger="service.index"):
+        _sync(index, engine=api.engine)
+    assert len(fits) == 2 and not index.loaded
+    assert "監査記録にない変更" in caplog.text
+    assert index.ranker is not None and item_key(orgs["P3"]) not in index.ranker.org_index_
 
 
 @pytest.fixture
@@ -222,3 +289,30 @@ def test_where_fits_are_saved_by_default(tmp_path: Path) -> None:
     chosen = Settings(database_url="sqlite://", index_dir=str(tmp_path / "fits"))
     assert chosen.saved_index_dir == tmp_path / "fits"
     assert Settings(index_dir="off").saved_index_dir is None
+
+
+def test_more_changes_since_the_saved_fit_than_a_running_index_takes_are_fitted(
+    api: Server, fits: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the share of changes at which a running index refits, a start fits too."""
+    from service import index as index_module
+
+    coord = api.client("coord")
+    restarted_index(api, tmp_path)
+    needs, orgs = seed(coord)
+    _listed(coord, needs)
+    monkeypatch.setattr(index_module, "REFIT_MIN_CHANGES", 1)
+    monkeypatch.setattr(index_module, "REFIT_SHARE", 0.0)
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        audit(session, None, "update", "organization", orgs["P2"])
+        session.commit()
+    one = restarted_index(api, tmp_path)
+    _sync(one, engine=api.engine)
+    assert len(fits) == 1 and one.loaded  # one change: resumed
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        audit(session, None, "update", "organization", orgs["P3"])
+        session.commit()
+    two = restarted_index(api, tmp_path)
+    _sync(two, engine=api.engine)
+    assert len(fits) == 2 and not two.loaded  # two: fitted
+    assert two.seen_audit_id == two.fitted_audit_id
