@@ -179,11 +179,19 @@ class MatchingIndex:
     """Thread-safe holder of the fitted ranker for one process."""
 
     def __init__(
-        self, engine: Engine, *, mail_base_url: str | None = None, index_dir: Path | None = None
+        self,
+        engine: Engine,
+        *,
+        mail_base_url: str | None = None,
+        index_dir: Path | None = None,
+        resume: bool = True,
     ) -> None:
         self.engine = engine
         # where fits are saved and loaded from, memory-mapped (``saved_index``); None: never
         self.saved = SavedIndexes(index_dir) if index_dir is not None else None
+        # whether a start may resume a saved fit of earlier data (``prepare`` fits anew, so
+        # that the next start loads that fit and its kept lists and ranks nothing)
+        self.resume = resume
         self.loaded = False  # the ranker is a saved fit, loaded instead of fitted
         self.fit_key: str | None = None  # the key the ranker's fit is saved under
         # where the links in mail start: with it, storing a just-published need's
@@ -248,8 +256,9 @@ class MatchingIndex:
                 # the saved fit of the same data if there is one; at a start, the newest
                 # of this database's earlier state, the rows written since applied after
                 # (``saved_index``)
+                resume = self.resume and self.ranker is None  # a start
                 ranker, loaded, key, note = fit_or_load(
-                    self.saved, session, last, needs, orgs, resume=self.ranker is None
+                    self.saved, session, last, needs, orgs, resume=resume
                 )
                 if note is not None and not _leads_on(session, ranker, note, needs, orgs):
                     ranker, loaded, key, note = fit_or_load(self.saved, session, last, needs, orgs)

@@ -55,7 +55,10 @@ def prepare(progress: ProgressOpt = None) -> None:
     started = time.perf_counter()
     try:
         index = MatchingIndex(
-            engine, mail_base_url=settings.base_url, index_dir=settings.saved_index_dir
+            engine,
+            mail_base_url=settings.base_url,
+            index_dir=settings.saved_index_dir,
+            resume=False,
         )
         with Session(engine) as session:
             say("索引を準備中（保存済みがあれば読み込み、なければ作成）")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
+from service.audit import audit
 from service.config import Settings
 from service.db import make_engine
 from service.index import MatchingIndex
@@ -195,5 +196,17 @@ def test_prepare_leaves_a_fit_and_lists_a_server_starts_from_without_ranking(
             ensure_fresh(s, index, top=Settings().suggestions_per_need)
         assert index.loaded and ranked == [] and index.progress.last_total == 0
         assert index.refreshed is not None and len(index.refreshed.lists) == 3
+        # a change since: ``prepare`` fits anew (a start would resume the saved fit and
+        # rank every need), and the next start again ranks nothing
+        with Session(engine) as s:
+            profile = s.exec(select(Organization.id)).first()
+            audit(s, None, "update", "organization", profile)
+            s.commit()
+        third = run(empty_database, "prepare", KYODO_INDEX_DIR=str(folder))
+        assert "索引を作成しました: 課題 3 件、団体 5 件。提案を計算した課題 3 件" in third.stdout
+        index = MatchingIndex(engine, index_dir=folder)
+        with Session(engine) as s:
+            ensure_fresh(s, index, top=Settings().suggestions_per_need)
+        assert index.loaded and ranked == [] and index.seen_audit_id == index.fitted_audit_id
     finally:
         engine.dispose()
