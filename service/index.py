@@ -37,8 +37,9 @@ import matching
 
 from . import models
 from .audit import READ_ACTIONS
+from .fit_history import RECHECK, leads_on, recent_ids
 from .models import AuditLog, NeedStatus, OrgStatus, from_tags, int_tags
-from .saved_index import RECHECK, SavedIndexes, fit_or_load, recent_ids
+from .saved_index import SavedIndexes, fit_or_load
 
 if TYPE_CHECKING:
     from .refresh import Run
@@ -137,44 +138,6 @@ class Progress:
         }
 
 
-def _leads_on(
-    session: Session,
-    ranker: matching.TfidfRanker | None,
-    note: dict[str, Any],
-    needs: list[matching.Need],
-    orgs: list[matching.Organization],
-) -> bool:
-    """Whether a resumed fit's needs and profiles differ from the database's only where
-    the audit rows after the fit's reading say they changed, and those rows are fewer than
-    would make a running index refit: rows written by other means (or an import, whose
-    one row stands for a file) are fitted again instead."""
-    if ranker is None:
-        return False
-    seen = set(note["recent"])  # written when the fit was read: in it
-    changed = [
-        (entity, i)
-        for a, entity, i in session.exec(
-            select(AuditLog.id, AuditLog.entity, AuditLog.entity_id)
-            .where(col(AuditLog.id) > int(note["last"]) - RECHECK)
-            .where(col(AuditLog.entity).in_(["need", "organization"]))
-            .where(col(AuditLog.entity_id).is_not(None))
-        ).all()
-        if a not in seen
-    ]
-    if len(changed) > max(REFIT_MIN_CHANGES, REFIT_SHARE * (len(needs) + len(orgs))):
-        log.info("保存済みの索引の後の変更が多いため、索引を作り直します")
-        return False  # a running index would have refitted by now
-    for entity, now, then in (
-        ("need", {n.id for n in needs}, set(ranker.need_ids_)),
-        ("organization", {o.id for o in orgs}, set(ranker.org_ids_)),
-    ):
-        touched = {item_key(i) for e, i in changed if e == entity and i is not None}
-        if not (now ^ then) <= touched:
-            log.info("保存済みの索引の後に、監査記録にない変更があります。索引を作り直します")
-            return False
-    return True
-
-
 class MatchingIndex:
     """Thread-safe holder of the fitted ranker for one process."""
 
@@ -194,6 +157,11 @@ class MatchingIndex:
         self.resume = resume
         self.loaded = False  # the ranker is a saved fit, loaded instead of fitted
         self.fit_key: str | None = None  # the key the ranker's fit is saved under
+        # after a start resumed a saved fit: the audit id its first batch of rows reached,
+        # while no other batch is applied (another process resuming the same fit up to the
+        # same id has the same ranker: ``saved_key``); None otherwise
+        self.resumed_at: int | None = None
+        self._resume_pending = False
         # where the links in mail start: with it, storing a just-published need's
         # suggestions tells the groups at its top (``refresh``); without it, no mail
         self.mail_base_url = mail_base_url
@@ -232,6 +200,17 @@ class MatchingIndex:
         self.learned, self.model_version = self._learned_for(session, self.ranker)
 
     @property
+    def saved_key(self) -> str | None:
+        """The saved state the ranker is, for the lists kept beside it (``kept_lists``):
+        the saved fit's key while no edit is applied to it; after a resume, that key and
+        the audit id its one batch of rows reached; ``None`` once edited otherwise."""
+        if self.seen_audit_id == self.fitted_audit_id:
+            return self.fit_key
+        if self.fit_key is not None and self.resumed_at == self.seen_audit_id:
+            return f"{self.fit_key}+{self.resumed_at}"
+        return None
+
+    @property
     def version(self) -> str:
         """Which data the rankings come from: the audit id at the fit and the last one applied."""
         return f"fit{self.fitted_audit_id}+{self.seen_audit_id}"
@@ -260,13 +239,17 @@ class MatchingIndex:
                 ranker, loaded, key, note = fit_or_load(
                     self.saved, session, last, needs, orgs, resume=resume
                 )
-                if note is not None and not _leads_on(session, ranker, note, needs, orgs):
+                limit = max(REFIT_MIN_CHANGES, REFIT_SHARE * (len(needs) + len(orgs)))
+                if note is not None and not leads_on(
+                    session, ranker, note, needs, orgs, limit, item_key
+                ):
                     ranker, loaded, key, note = fit_or_load(self.saved, session, last, needs, orgs)
                 read_at = int(note["last"]) if note is not None else last
                 recent = set(note["recent"]) if note is not None else recent_ids(session, last)
                 learned, model_version = self._learned_for(session, ranker)
                 with self.lock:  # the swap
                     self.ranker, self.loaded, self.fit_key = ranker, loaded, key
+                    self.resumed_at, self._resume_pending = None, note is not None
                     self.seen_audit_id = self.fitted_audit_id = read_at
                     self.recent_ids = recent
                     self.changes_since_fit = 0
@@ -351,6 +334,8 @@ class MatchingIndex:
                 self.learned = learned
             self.ranker = ranker
             self.seen_audit_id = last
+            self.resumed_at = last if self._resume_pending else None
+            self._resume_pending = False
             self.recent_ids = {i for i in self.recent_ids if i > last - RECHECK}
             self.recent_ids.update(int(r[0] or 0) for r in rows)
             self.changes_since_fit += len(need_ids) + len(org_ids)

@@ -3,7 +3,8 @@
 A restart (or another worker) that loads a saved fit used to rank, compare and explain
 every need again before its warm-up ended, only to find the stored rows as they were:
 at 50,000 profiles, minutes of both cores. Now a refresh of every need made with a saved
-fit, no edit applied to it yet, keeps its lists beside the fit (``SavedIndexes.
+fit, no edit applied to it yet (or, after a start resumed it, only the one batch of rows
+written since: ``MatchingIndex.saved_key``), keeps its lists beside the fit (``SavedIndexes.
 save_lists``); a process about to rank every need with the same fit (a restart, or a
 second worker: it waits for the first, ``SavedIndexes.refreshing``) takes them as its last
 refresh (``Refreshed``) and stores nothing: the rows are what those lists wrote.

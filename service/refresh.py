@@ -61,15 +61,14 @@ class Snapshot:
     learned: matching.LearnedRanker | None  # when a promoted model ranks
     version: str
     model: str
-    fit_key: str | None = None  # the saved fit's key, while no edit is applied to it
+    fit_key: str | None = None  # the saved state's key (``MatchingIndex.saved_key``)
     floors: dict[str, float] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, index: MatchingIndex) -> Snapshot:
         with index.lock:
             learned = index.learned if index.active is index.learned else None
-            unedited = index.seen_audit_id == index.fitted_audit_id
-            key = index.fit_key if unedited else None
+            key = index.saved_key
             return cls(index.ranker, learned, index.version, index.model_version, key)
 
 

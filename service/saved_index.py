@@ -34,110 +34,32 @@ has changed since the fit, or after a large import.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
-import importlib.metadata
 import json
 import logging
 import os
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import joblib
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 import matching
 from matching._memory import release_freed
-from matching._vectors import ginza_vocab_dir
 
-from .audit import READ_ACTIONS
-from .models import AuditLog
+from .fit_history import FORMAT, _environment, fit_key, last_change, recent_ids
 
-__all__ = ["KEEP", "RECHECK", "SavedIndexes", "fit_key", "fit_or_load", "recent_ids"]
+__all__ = ["KEEP", "SavedIndexes", "fit_key", "fit_or_load"]
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # the layout of a saved file: raised when it changes
 KEEP = 2  # saved fits kept in the folder (the newest)
 _PREFIX = "ranker-"
 _LISTS = "lists-"  # beside a fit: the lists a refresh of every need stored with it
 _NOTE = ".json"  # beside a fit: when it was read (``resumable``)
-# audit ids a sync looks back over: a transaction that took an id earlier may commit later
-# (PostgreSQL), so each sync applies what it missed among the last RECHECK ids
-RECHECK = 50
 _STALE_TMP = 3600.0  # seconds after which a temporary file is a dead process's
-
-
-@functools.cache
-def _environment() -> str:
-    """What a fit depends on besides its data, digested once per process: the source of
-    ``matching``, the ranker's settings, the libraries', dictionary's and word vectors'
-    versions (the vectors' files by size and time too)."""
-    h = hashlib.sha256(f"format {FORMAT}\n".encode())
-    package = Path(matching.__file__).parent
-    for source in sorted(package.rglob("*.py")):
-        h.update(source.relative_to(package).as_posix().encode() + b"\0")
-        h.update(source.read_bytes())
-    h.update(repr(sorted(matching.TfidfRanker().get_params(deep=False).items())).encode())
-    h.update(f"python {sys.version_info[:2]}\n".encode())
-    for dist in ("numpy", "scipy", "scikit-learn", "joblib", "fugashi", "unidic-lite", "ja-ginza"):
-        try:
-            version = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            version = "-"
-        h.update(f"{dist} {version}\n".encode())
-    vocab = ginza_vocab_dir()
-    if vocab is not None:
-        for name in ("vectors", "key2row"):
-            stat = (vocab / name).stat()
-            h.update(f"{vocab / name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
-def fit_key(
-    session: Session,
-    last: int,
-    needs: Sequence[matching.Need],
-    orgs: Sequence[matching.Organization],
-) -> str:
-    """The key of a fit of ``needs`` and ``orgs``, read when ``last`` was the newest audit
-    id: equal keys, equal fits."""
-    changed, at = _last_change(session, last)
-    h = hashlib.sha256(_environment().encode())
-    h.update(f"\naudit {changed} {at}\n".encode())
-    for side in (needs, orgs):
-        h.update(f"{len(side)}\n".encode())
-        for item in sorted(side, key=lambda i: i.id):
-            h.update(repr(item).encode())  # every field, in order
-            h.update(b"\0")
-    return h.hexdigest()
-
-
-def _last_change(session: Session, last: int) -> tuple[int, str]:
-    """The newest change to a need, a profile or the index up to audit id ``last``: its
-    id and time (0 and "" when there is none)."""
-    changed = session.exec(
-        select(AuditLog.id, AuditLog.at)
-        .where(col(AuditLog.id) <= last)
-        .where(col(AuditLog.entity).in_(["need", "organization", "index"]))
-        .where(col(AuditLog.action).not_in(READ_ACTIONS))
-        .order_by(col(AuditLog.id).desc())
-        .limit(1)
-    ).first()
-    if changed is None or changed[0] is None:
-        return 0, ""
-    return int(changed[0]), changed[1].isoformat() if changed[1] is not None else ""
-
-
-def recent_ids(session: Session, last: int) -> set[int]:
-    """The audit ids of the ``RECHECK`` up to ``last`` that are written: what a sync
-    after a fit read at ``last`` need not apply again."""
-    window = select(AuditLog.id).where(col(AuditLog.id) > last - RECHECK, col(AuditLog.id) <= last)
-    return {i for i in session.exec(window).all() if i is not None}
 
 
 class SavedIndexes:
@@ -290,7 +212,7 @@ class SavedIndexes:
                 continue  # damaged or of another format: not resumed
             if note.get("environment") != _environment() or not 0 < read_at <= last:
                 continue
-            if history[0] and _last_change(session, read_at) == history:
+            if history[0] and last_change(session, read_at) == history:
                 if self.path(key).is_file():
                     return key, note
         return None
@@ -374,7 +296,7 @@ def fit_or_load(
                 fitted = _fit(needs, orgs)
                 if fitted is None:
                     return None, False, None, None
-                changed, at = _last_change(session, last)
+                changed, at = last_change(session, last)
                 read = {"last": last, "recent": sorted(recent_ids(session, last))}
                 mapped = saved.save(key, fitted, {**read, "changed": changed, "at": at})
                 if mapped is None:  # not saved (logged): the fit serves as it is

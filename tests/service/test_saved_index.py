@@ -178,6 +178,16 @@ def test_a_restart_after_edits_resumes_the_saved_fit_and_moves_no_score(
     assert _rankings(resumed) == _rankings(running)
     assert after == before  # every stored row as it was
     assert ranked[-1] == len(needs)  # its first refresh ranked every need, and wrote nothing
+    # another start (or worker) resuming the same fit up to the same audit id takes the
+    # lists that refresh kept: it ranks no need
+    calls = len(ranked)
+    again = restarted_index(api, tmp_path)
+    assert _listed(coord, needs) == before and len(ranked) == calls
+    assert again.loaded and again.resumed_at == again.seen_audit_id == resumed.seen_audit_id
+    # an edit after it: not that state any more (its lists are not the saved ones)
+    ok(coord.patch(f"/api/organizations/{orgs['P2']}", json={"wishes": "会場を探しています。"}))
+    _sync(again, engine=api.engine)
+    assert again.resumed_at is None and again.saved_key is None
 
 
 def test_rows_written_without_an_audit_row_are_fitted_again(
@@ -196,7 +206,7 @@ def test_rows_written_without_an_audit_row_are_fitted_again(
         audit(session, None, "update", "organization", orgs["P2"])
         session.commit()
     index = restarted_index(api, tmp_path)
-    with caplog.at_level(logging.INFO, logger="service.index"):
+    with caplog.at_level(logging.INFO, logger="service.fit_history"):
         _sync(index, engine=api.engine)
     assert len(fits) == 2 and not index.loaded
     assert "監査記録にない変更" in caplog.text
