@@ -1,7 +1,7 @@
 """What a saved fit was made from, and whether this database leads on from it (#14).
 
 A fit's key (``fit_key``) names everything it depends on: the code and settings and the
-libraries' versions (``_environment``), the last change to a need, a profile or the index
+libraries' versions (``environment``), the last change to a need, a profile or the index
 in the audit log (``last_change``: its id and time, this database's history), and the
 very needs and profiles read. A saved fit of earlier data is resumed by a start only
 when this database's items differ from the fit's where the audit rows written since say
@@ -27,7 +27,7 @@ from matching._vectors import ginza_vocab_dir
 from .audit import READ_ACTIONS
 from .models import AuditLog
 
-__all__ = ["RECHECK", "fit_key", "last_change", "leads_on", "recent_ids"]
+__all__ = ["FORMAT", "RECHECK", "environment", "fit_key", "last_change", "leads_on", "recent_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ RECHECK = 50
 
 
 @functools.cache
-def _environment() -> str:
+def environment() -> str:
     """What a fit depends on besides its data, digested once per process: the source of
     ``matching``, the ranker's settings, the libraries', dictionary's and word vectors'
     versions (the vectors' files by size and time too)."""
@@ -72,7 +72,7 @@ def fit_key(
     """The key of a fit of ``needs`` and ``orgs``, read when ``last`` was the newest audit
     id: equal keys, equal fits."""
     changed, at = last_change(session, last)
-    h = hashlib.sha256(_environment().encode())
+    h = hashlib.sha256(environment().encode())
     h.update(f"\naudit {changed} {at}\n".encode())
     for side in (needs, orgs):
         h.update(f"{len(side)}\n".encode())

@@ -49,7 +49,7 @@ from sqlmodel import Session
 import matching
 from matching._memory import release_freed
 
-from .fit_history import FORMAT, _environment, fit_key, last_change, recent_ids
+from .fit_history import FORMAT, environment, fit_key, last_change, recent_ids
 
 __all__ = ["KEEP", "SavedIndexes", "fit_key", "fit_or_load"]
 
@@ -173,7 +173,7 @@ class SavedIndexes:
             for note in self.folder.glob(f"{_PREFIX}*{_NOTE}"):
                 if note.name.removeprefix(_PREFIX).removesuffix(_NOTE) + ".joblib" not in kept:
                     note.unlink(missing_ok=True)
-            for tmp in self.folder.glob(".tmp-*.joblib"):
+            for tmp in self.folder.glob(".tmp-*"):
                 if time.time() - tmp.stat().st_mtime > _STALE_TMP:
                     tmp.unlink(missing_ok=True)
         except OSError as exc:
@@ -183,7 +183,7 @@ class SavedIndexes:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_NOTE, dir=self.folder)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"key": key, "environment": _environment(), **note}, fh)
+                json.dump({"key": key, "environment": environment(), **note}, fh)
             os.replace(tmp, self.note_path(key))
         except BaseException:
             with contextlib.suppress(OSError):
@@ -210,7 +210,7 @@ class SavedIndexes:
                 history = (int(note["changed"]), str(note["at"]))
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # damaged or of another format: not resumed
-            if note.get("environment") != _environment() or not 0 < read_at <= last:
+            if note.get("environment") != environment() or not 0 < read_at <= last:
                 continue
             if history[0] and last_change(session, read_at) == history:
                 if self.path(key).is_file():
