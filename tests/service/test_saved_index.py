@@ -61,6 +61,23 @@ def _sync(*indexes: MatchingIndex, engine: Any) -> None:
             index.sync(session)
 
 
+def _edits(coord: Any, orgs: dict[str, int]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Writes through the API: a profile and a need added, a profile's activities edited,
+    another profile deleted; the new profile and need."""
+    new_org = ok(
+        coord.post("/api/organizations", json=org_payload(4, key="P9", name="竹林の守り人")), 201
+    )
+    new_need = ok(coord.post("/api/needs", json=need_payload(2, key="N9", title="竹の活用")), 201)
+    ok(
+        coord.patch(
+            f"/api/organizations/{orgs['P5']}",
+            json={"activities": "高齢者の見守り訪問と子ども食堂をしています。"},
+        )
+    )
+    ok(coord.delete(f"/api/organizations/{orgs['P1']}"))
+    return new_org, new_need
+
+
 def test_a_restart_loads_the_saved_fit_and_follows_writes_alike(
     api: Server, fits: list[int], tmp_path: Path
 ) -> None:
@@ -81,17 +98,7 @@ def test_a_restart_loads_the_saved_fit_and_follows_writes_alike(
     assert _rankings(second) == _rankings(first)
 
     # writes through the API: both indexes (two workers) apply them alike
-    new_org = ok(
-        coord.post("/api/organizations", json=org_payload(4, key="P9", name="竹林の守り人")), 201
-    )
-    new_need = ok(coord.post("/api/needs", json=need_payload(2, key="N9", title="竹の活用")), 201)
-    ok(
-        coord.patch(
-            f"/api/organizations/{orgs['P5']}",
-            json={"activities": "高齢者の見守り訪問と子ども食堂をしています。"},
-        )
-    )
-    ok(coord.delete(f"/api/organizations/{orgs['P1']}"))
+    new_org, new_need = _edits(coord, orgs)
     ranked = ok(coord.get(f"/api/needs/{new_need['id']}/suggestions"))
     assert new_org["id"] in [s["organization_id"] for s in ranked]
     _sync(first, second, engine=api.engine)
@@ -156,15 +163,7 @@ def test_a_restart_after_edits_resumes_the_saved_fit_and_moves_no_score(
     needs, orgs = seed(coord)
     _listed(coord, needs)
     assert len(fits) == 1
-    ok(coord.post("/api/organizations", json=org_payload(4, key="P9", name="竹林の守り人")), 201)
-    new_need = ok(coord.post("/api/needs", json=need_payload(2, key="N9", title="竹の活用")), 201)
-    ok(
-        coord.patch(
-            f"/api/organizations/{orgs['P5']}",
-            json={"activities": "高齢者の見守り訪問と子ども食堂をしています。"},
-        )
-    )
-    ok(coord.delete(f"/api/organizations/{orgs['P1']}"))
+    _, new_need = _edits(coord, orgs)
     needs["N9"] = new_need["id"]
     before = _listed(coord, needs)
     _sync(running, engine=api.engine)
