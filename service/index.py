@@ -15,7 +15,8 @@ at a time, ``fit_lock``) and then swaps the new ranker in; changes are applied t
 shallow copy of the ranker that then replaces it, so a request that took the ranker keeps
 a consistent one however long it ranks. A fit is saved to a folder and memory-mapped
 back (``saved_index``): a restart or another worker with the same data loads it in
-seconds, and the processes share its pages. ``progress`` says what the index is doing
+seconds, and the processes share its pages; a start on data changed since resumes it and
+applies the audit rows written since (``fit_history``). ``progress`` says what the index is doing
 (fitting, ranking every need), for ``/models`` and ``GET /api/index``.
 """
 
