@@ -208,6 +208,7 @@ class SavedIndexes:
                 note = json.loads(path.read_text(encoding="utf-8"))
                 key, read_at = str(note["key"]), int(note["last"])
                 history = (int(note["changed"]), str(note["at"]))
+                note["recent"] = [int(i) for i in note["recent"]]
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # damaged or of another format: not resumed
             if note.get("environment") != environment() or not 0 < read_at <= last:
