@@ -325,3 +325,21 @@ def test_more_changes_since_the_saved_fit_than_a_running_index_takes_are_fitted(
     _sync(two, engine=api.engine)
     assert len(fits) == 2 and not two.loaded  # two: fitted
     assert two.seen_audit_id == two.fitted_audit_id
+
+
+@pytest.mark.parametrize("damage", ["not json", '{"key": "x"}', '["a list"]'])
+def test_a_damaged_note_is_not_resumed(
+    api: Server, fits: list[int], tmp_path: Path, damage: str
+) -> None:
+    coord = api.client("coord")
+    restarted_index(api, tmp_path)
+    needs, orgs = seed(coord)
+    _listed(coord, needs)
+    (note,) = tmp_path.glob("ranker-*.json")
+    note.write_text(damage, encoding="utf-8")
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        audit(session, None, "update", "organization", orgs["P2"])
+        session.commit()
+    index = restarted_index(api, tmp_path)
+    _sync(index, engine=api.engine)
+    assert len(fits) == 2 and not index.loaded
