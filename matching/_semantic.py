@@ -83,7 +83,7 @@ class DenseEncoder(BaseEstimator):
         # weighted sums of their word vectors), summed a block of rows at a time
         n = docs.shape[0]
         total, scatter = np.zeros(table.dim), np.zeros((table.dim, table.dim))
-        for _, raw in self._raw_blocks(docs):
+        for _, _, raw in self._raw_blocks(docs):
             total += raw.sum(axis=0)
             scatter += raw.T @ raw
         self.mean_ = total / n if n else np.zeros(table.dim)
@@ -100,20 +100,21 @@ class DenseEncoder(BaseEstimator):
         else:
             self.top_ = np.zeros((0, table.dim))
 
-    def _raw_blocks(self, docs: sp.csr_matrix) -> Iterator[tuple[int, np.ndarray]]:
-        """The raw rows of ``docs`` (float64), ``_ROWS`` at a time with the first one's
-        index: each row's values as in one product of every row."""
+    def _raw_blocks(self, docs: sp.csr_matrix) -> Iterator[tuple[int, sp.csr_matrix, np.ndarray]]:
+        """``docs`` ``_ROWS`` rows at a time: the first one's index, the rows, and their
+        raw rows (float64), each row's values as in one product of every row."""
         # the product upcasts the float32 vectors: made once, not per block
         vectors = self.term_vectors_.astype(np.float64)
         for start in range(0, docs.shape[0], _ROWS):
-            yield start, np.asarray(docs[start : start + _ROWS] @ vectors)
+            part = docs[start : start + _ROWS]
+            yield start, part, np.asarray(part @ vectors)
 
     def transform(self, docs: sp.csr_matrix) -> np.ndarray:
         """Each row encoded, in blocks of rows (``_raw_blocks``)."""
         check_is_fitted(self, "term_vectors_")
         out = np.empty((docs.shape[0], self.term_vectors_.shape[1]), dtype=np.float32)
-        for start, raw in self._raw_blocks(docs):
-            out[start : start + _ROWS] = self._encode(docs[start : start + _ROWS], raw)
+        for start, part, raw in self._raw_blocks(docs):
+            out[start : start + _ROWS] = self._encode(part, raw)
         return out
 
     def _encode(self, docs: sp.csr_matrix, raw: np.ndarray) -> np.ndarray:
