@@ -107,7 +107,7 @@ def recent_ids(session: Session, last: int) -> set[int]:
 
 def leads_on(
     session: Session,
-    ranker: matching.TfidfRanker | None,
+    ranker: matching.TfidfRanker,
     note: dict[str, Any],
     needs: Sequence[matching.Need],
     orgs: Sequence[matching.Organization],
@@ -119,8 +119,6 @@ def leads_on(
     than would make a running index refit (``limit``). Rows written by other means, or by
     an import (whose one row stands for a file), make the start fit instead. ``key_of``:
     a row id as the ranker's id."""
-    if ranker is None:
-        return False
     seen = set(note["recent"])  # written when the fit was read: in it
     changed = [
         (entity, i)

@@ -236,15 +236,15 @@ class MatchingIndex:
                 # the saved fit of the same data if there is one; at a start, the newest
                 # of this database's earlier state, the rows written since applied after
                 # (``saved_index``)
-                resume = self.resume and self.ranker is None  # a start
-                ranker, loaded, key, note = fit_or_load(
-                    self.saved, session, last, needs, orgs, resume=resume
-                )
                 limit = max(REFIT_MIN_CHANGES, REFIT_SHARE * (len(needs) + len(orgs)))
-                if note is not None and not leads_on(
-                    session, ranker, note, needs, orgs, limit, item_key
-                ):
-                    ranker, loaded, key, note = fit_or_load(self.saved, session, last, needs, orgs)
+
+                def resume(earlier: matching.TfidfRanker, note: dict[str, Any]) -> bool:
+                    return leads_on(session, earlier, note, needs, orgs, limit, item_key)
+
+                start = self.resume and self.ranker is None
+                ranker, loaded, key, note = fit_or_load(
+                    self.saved, session, last, needs, orgs, resume=resume if start else None
+                )
                 read_at = int(note["last"]) if note is not None else last
                 recent = set(note["recent"]) if note is not None else recent_ids(session, last)
                 learned, model_version = self._learned_for(session, ranker)

@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import joblib
 from sqlmodel import Session
@@ -84,13 +84,17 @@ class SavedIndexes:
         return saved if isinstance(saved, dict) and saved.get("key") == key else None
 
     def _write(self, path: Path, key: str, payload: dict[str, Any]) -> None:
-        """``payload`` saved under ``key`` at ``path``: a temporary file, synced, then
-        renamed (a reader never sees half a file); raises what went wrong."""
+        """``payload`` saved under ``key`` at ``path`` (``_atomic``)."""
+        self._atomic(path, lambda fh: joblib.dump({"key": key, "format": FORMAT, **payload}, fh))
+
+    def _atomic(self, path: Path, dump: Callable[[BinaryIO], object]) -> None:
+        """``dump`` into a temporary file of the folder, synced, then renamed to ``path``
+        (a reader never sees half a file); raises what went wrong."""
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".joblib", dir=self.folder)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=self.folder)
         try:
             with os.fdopen(fd, "wb") as fh:
-                joblib.dump({"key": key, "format": FORMAT, **payload}, fh)
+                dump(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -180,15 +184,8 @@ class SavedIndexes:
             log.warning("古い保存済みの索引を消せませんでした（%s）: %s", self.folder, exc)
 
     def _write_note(self, key: str, note: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_NOTE, dir=self.folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"key": key, "environment": environment(), **note}, fh)
-            os.replace(tmp, self.note_path(key))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        text = json.dumps({"key": key, "environment": environment(), **note})
+        self._atomic(self.note_path(key), lambda fh: fh.write(text.encode()))
 
     def resumable(self, session: Session, last: int) -> tuple[str, dict[str, Any]] | None:
         """The newest saved fit this database went on from: made by the same code and
@@ -271,25 +268,26 @@ def fit_or_load(
     needs: list[matching.Need],
     orgs: list[matching.Organization],
     *,
-    resume: bool = False,
+    resume: Callable[[matching.TfidfRanker, dict[str, Any]], bool] | None = None,
 ) -> tuple[matching.TfidfRanker | None, bool, str | None, dict[str, Any] | None]:
     """A ranker over ``needs`` and ``orgs``: the saved fit of the same data if there is
     one; else, with ``resume`` (a start), the newest saved fit of this database's earlier
-    state (``SavedIndexes.resumable``: the caller applies the audit rows after its note's
-    ``last``); else a new fit (saved, and mapped back). Also whether it was loaded, the
-    key it is saved under (``None``: not saved) and, when resumed, its note. The ranker is
-    ``None`` when there is nothing to rank (no content word at all)."""
+    state (``SavedIndexes.resumable``) if ``resume(fit, note)`` accepts it (the caller
+    applies the audit rows after the note's ``last``); else a new fit (saved, and mapped
+    back). Also whether it was loaded, the key it is saved under (``None``: not saved)
+    and, when resumed, its note. The ranker is ``None`` when there is nothing to rank (no
+    content word at all)."""
     if saved is None or not needs or not orgs:
         return _fit(needs, orgs), False, None, None
     key = fit_key(session, last, needs, orgs)
     started = time.perf_counter()
     ranker = saved.load(key)
     note = None
-    if ranker is None and resume:
-        found = saved.resumable(session, last)
-        ranker = saved.load(found[0]) if found is not None else None
-        if found is not None and ranker is not None:
-            key, note = found
+    found = saved.resumable(session, last) if ranker is None and resume else None
+    if found is not None and resume is not None:
+        earlier = saved.load(found[0])
+        if earlier is not None and resume(earlier, found[1]):
+            ranker, (key, note) = earlier, found
     if ranker is None:
         with saved.fitting():
             ranker = saved.load(key)  # another process fitted it while this one waited
