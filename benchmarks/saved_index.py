@@ -153,7 +153,7 @@ def show(label: str, workers: list[Worker]) -> dict[str, float]:
 
 
 def folder_size(folder: Path) -> float:
-    return sum(p.stat().st_blocks * 512 for p in folder.glob("ranker-*.joblib")) / 2**20
+    return sum(p.stat().st_blocks * 512 for p in folder.glob("ranker-*.pickle")) / 2**20
 
 
 def run(url: str, n: int, work: Path) -> None:

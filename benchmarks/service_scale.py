@@ -326,6 +326,8 @@ def warm(client: httpx.Client, needs: list[int]) -> None:
         f"{statistics.median(posts):.0f} ms, GET median {statistics.median(gets):.0f} ms; "
         f"needs ranked again median {statistics.median(moved):.0f}, max {max(moved)}); {load()}"
     )
+    print("  each registration → suggested (ms): " + ", ".join(f"{t:.0f}" for t in fresh))
+    print("  needs ranked again after each: " + ", ".join(str(m) for m in moved))
 
 
 def load_figures(

@@ -21,6 +21,7 @@ from ._io import (
 from ._judgements import load_decisions, load_qrels
 from ._learn import FEATURE_LABELS, Comparison, Decision, LearnedRanker, compare_with_current
 from ._metrics import dcg, mrr, ndcg_at_k, recall_at_k
+from ._persist import dump_mapped, is_mapped, load_mapped, read_meta
 from ._ranker import TfidfRanker, top_k
 from ._read import Limits
 from ._schema import FIELD_NAMES, Need, Organization, area_relation, parse_areas, parse_fields
@@ -54,10 +55,13 @@ __all__ = [
     "area_relation",
     "compare_with_current",
     "dcg",
+    "dump_mapped",
     "evaluate_ranker",
     "evaluate_rankings",
     "format_table",
+    "is_mapped",
     "load_decisions",
+    "load_mapped",
     "load_needs",
     "load_organizations",
     "load_qrels",
@@ -70,6 +74,7 @@ __all__ = [
     "parse_fields",
     "parse_needs",
     "parse_organizations",
+    "read_meta",
     "read_table",
     "recall_at_k",
     "split_multi",

@@ -31,7 +31,7 @@ __all__ = ["FORMAT", "RECHECK", "environment", "fit_key", "last_change", "leads_
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # the layout of a saved file: raised when it changes
+FORMAT = 2  # the layout of a saved file: raised when it changes (2: ``matching._persist``)
 # audit ids a sync looks back over: a transaction that took an id earlier may commit later
 # (PostgreSQL), so each sync applies what it missed among the last RECHECK ids
 RECHECK = 50

@@ -1,5 +1,6 @@
-"""A ranker saved with joblib and loaded memory-mapped read-only (the service's saved
-index, #14) ranks, explains and follows edits exactly as the fitted one does."""
+"""A ranker saved with ``dump_mapped`` and loaded memory-mapped read-only (``load_mapped``:
+the service's saved index, #14) ranks, explains and follows edits exactly as the fitted one
+does; a file cut short, damaged or of another kind is refused with ``ValueError``."""
 
 from __future__ import annotations
 
@@ -8,14 +9,21 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 import matching._ranker as ranker_module
 from corpus import load_corpus
-from matching import Decision, LearnedRanker, TfidfRanker
+from matching import (
+    Decision,
+    LearnedRanker,
+    TfidfRanker,
+    dump_mapped,
+    is_mapped,
+    load_mapped,
+    read_meta,
+)
 
 Edit = Callable[[TfidfRanker], object]
 
@@ -27,8 +35,10 @@ def fitted() -> TfidfRanker:
 
 
 def _mapped(ranker: TfidfRanker, folder: Path) -> TfidfRanker:
-    joblib.dump(ranker, folder / "ranker.joblib")
-    loaded = joblib.load(folder / "ranker.joblib", mmap_mode="r")
+    with (folder / "ranker.pickle").open("wb") as fh:
+        dump_mapped(ranker, fh, {"key": "k"})
+    meta, loaded = load_mapped(folder / "ranker.pickle")
+    assert meta == read_meta(folder / "ranker.pickle") == {"key": "k"}
     assert isinstance(loaded, TfidfRanker)
     return loaded
 
@@ -49,9 +59,9 @@ def test_the_arrays_are_mapped_read_only_sparse_ones_too(fitted, tmp_path: Path)
     for matrix in (mapped.need_vectors_, mapped.org_vectors_, mapped.need_queries_):
         assert sp.issparse(matrix)
         for part in (matrix.data, matrix.indices, matrix.indptr):
-            assert isinstance(part, np.memmap) and not part.flags.writeable
+            assert is_mapped(part) and not part.flags.writeable
     for dense in (mapped.org_dense_, mapped.org_topics_, mapped.hubness_):
-        assert isinstance(dense, np.memmap) and not dense.flags.writeable
+        assert is_mapped(dense) and not dense.flags.writeable
     # the word-vector table is not in the file: the process's own (mapped) table serves
     assert mapped.dense_ is not None and fitted.dense_ is not None
     assert mapped.dense_.vectors is fitted.dense_.vectors
@@ -121,3 +131,40 @@ def test_a_learned_model_over_a_mapped_ranker_follows_its_edits(fitted, tmp_path
         models[k] = copy.copy(models[k])
         models[k].rebind(edited)
     assert models[0].rank_orgs(top=10) == models[1].rank_orgs(top=10)
+
+
+_DAMAGE: dict[str, Callable[[bytes], bytes]] = {
+    "cut in the arrays": lambda whole: whole[: len(whole) // 2],
+    "cut in the header": lambda whole: whole[:-5],
+    "cut in the head": lambda whole: whole[:10],
+    "empty": lambda whole: b"",
+    "another kind of file": lambda whole: b"PK\x03\x04" + whole[4:],
+    "a header of garbage": lambda whole: whole.replace(b'{"meta"', b"{not json", 1),
+    "a span past the header": lambda whole: whole.replace(
+        b'"pickle": [64', b'"pickle": [9999999999', 1
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(_DAMAGE))
+def test_a_file_cut_short_damaged_or_of_another_kind_is_refused(
+    fitted, tmp_path: Path, damage: str
+) -> None:
+    """Refused with ``ValueError`` from its header, before any pickle is read: a reader
+    never gets part of a ranker (the service then fits:
+    ``test_a_damaged_saved_fit_is_fitted_again``)."""
+    _mapped(fitted, tmp_path)
+    whole = (tmp_path / "ranker.pickle").read_bytes()
+    damaged = _DAMAGE[damage](whole)
+    assert damaged != whole
+    (tmp_path / "bad.pickle").write_bytes(damaged)
+    with pytest.raises(ValueError):
+        read_meta(tmp_path / "bad.pickle")
+    with pytest.raises(ValueError):
+        load_mapped(tmp_path / "bad.pickle")
+
+
+def test_only_arrays_of_a_loaded_file_are_mapped(fitted, tmp_path: Path) -> None:
+    mapped = _mapped(fitted, tmp_path)
+    assert is_mapped(mapped.org_dense_) and not is_mapped(fitted.org_dense_)
+    assert not is_mapped(np.arange(3))

@@ -181,7 +181,7 @@ def test_prepare_leaves_a_fit_and_lists_a_server_starts_from_without_ranking(
     assert first.returncode == 0, first.stderr
     assert "索引を作成しました: 課題 3 件、団体 5 件。提案を計算した課題 3 件" in first.stdout
     assert (
-        len(list(folder.glob("ranker-*.joblib"))) == len(list(folder.glob("lists-*.joblib"))) == 1
+        len(list(folder.glob("ranker-*.pickle"))) == len(list(folder.glob("lists-*.joblib"))) == 1
     )
     engine = make_engine(Settings(database_url=empty_database).sqlalchemy_url)
     try:

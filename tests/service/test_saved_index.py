@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel
 
+import matching
 from corpus import load_corpus
 from service import loader
 from service.audit import audit
@@ -52,7 +52,7 @@ def _listed(coord: Any, needs: dict[str, int]) -> dict[str, list[tuple[Any, ...]
 
 
 def _saved(folder: Path) -> list[Path]:
-    return sorted(folder.glob("ranker-*.joblib"))
+    return sorted(folder.glob("ranker-*.pickle"))
 
 
 def _sync(*indexes: MatchingIndex, engine: Any) -> None:
@@ -88,7 +88,7 @@ def test_a_restart_loads_the_saved_fit_and_follows_writes_alike(
     fitted = len(fits)
     assert fitted >= 1 and not first.loaded and len(_saved(tmp_path)) == 1
     # the fitting process serves the saved fit too (mapped back): its pages are shared
-    assert first.ranker is not None and isinstance(first.ranker.org_dense_, np.memmap)
+    assert first.ranker is not None and matching.is_mapped(first.ranker.org_dense_)
 
     second = restarted_index(api, tmp_path)
     after = _listed(coord, needs)
@@ -244,7 +244,7 @@ def test_a_saved_fit_of_another_database_is_not_loaded(
         _sync(index, engine=engine)
         indexes.append(index)
     assert len(fits) == 2 and not any(i.loaded for i in indexes)
-    assert len(list((tmp_path / "shared").glob("ranker-*.joblib"))) == 2
+    assert len(list((tmp_path / "shared").glob("ranker-*.pickle"))) == 2
     for index, engine in zip(indexes, (api.engine, other_database), strict=True):
         plain = MatchingIndex(engine)  # no folder: a fit
         _sync(plain, engine=engine)
@@ -263,7 +263,7 @@ def test_a_folder_that_cannot_be_written_costs_only_the_saving(
         ranked = ok(coord.get(f"/api/needs/{needs['N1']}/suggestions"))
     assert ranked and len(fits) == 1 and not index.loaded
     assert "保存できませんでした" in caplog.text
-    assert index.ranker is not None and not isinstance(index.ranker.org_dense_, np.memmap)
+    assert index.ranker is not None and not matching.is_mapped(index.ranker.org_dense_)
 
 
 def test_a_damaged_saved_fit_is_fitted_again(
@@ -282,6 +282,23 @@ def test_a_damaged_saved_fit_is_fitted_again(
     restarted_index(api, tmp_path)
     assert _listed(coord, needs) == before
     assert api.app.state.index.loaded and len(fits) == 2  # type: ignore[attr-defined]
+
+
+def test_a_fit_saved_in_the_format_before_is_fitted_again_and_pruned(
+    api: Server, fits: list[int], tmp_path: Path
+) -> None:
+    """After an upgrade, a fit joblib saved (named ``.joblib``) is not loaded: the start
+    fits, and the save that follows removes the old file."""
+    coord = api.client("coord")
+    restarted_index(api, tmp_path)
+    needs, _ = seed(coord)
+    before = _listed(coord, needs)
+    (path,) = _saved(tmp_path)
+    old = path.rename(path.with_suffix(".joblib"))
+    index = restarted_index(api, tmp_path)
+    assert _listed(coord, needs) == before
+    assert not index.loaded and len(fits) == 2
+    assert not old.exists() and len(_saved(tmp_path)) == 1
 
 
 def test_where_fits_are_saved_by_default(tmp_path: Path) -> None:
