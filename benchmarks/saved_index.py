@@ -54,6 +54,7 @@ def child(url: str, folder: str, idle: bool) -> None:
     """One process: refit (unless ``idle``), say how it went, then do what stdin says
     (``edit``: one profile's edit, as the service applies it; ``quit``)."""
     from service.index import MatchingIndex
+    from service.index_rows import live_needs, live_orgs
     from service.saved_index import fit_key
 
     settings = Settings(database_url=url)
@@ -66,7 +67,7 @@ def child(url: str, folder: str, idle: bool) -> None:
             index.refit(session)
             out["seconds"] = time.perf_counter() - started
             out["loaded"] = index.loaded
-            needs, orgs = index._load_needs(session, None), index._load_orgs(session, None)
+            needs, orgs = live_needs(session, None), live_orgs(session, None)
             started = time.perf_counter()
             fit_key(session, index.fitted_audit_id, needs, orgs)
             out["key_seconds"] = time.perf_counter() - started

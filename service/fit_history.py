@@ -109,12 +109,13 @@ def leads_on(
     session: Session,
     ranker: matching.TfidfRanker,
     note: dict[str, Any],
-    needs: Sequence[matching.Need],
-    orgs: Sequence[matching.Organization],
+    need_keys: set[str],
+    org_keys: set[str],
     limit: float,
     key_of: Callable[[int], str],
 ) -> bool:
-    """Whether a resumed fit's needs and profiles differ from the database's only where
+    """Whether a resumed fit's needs and profiles differ from the database's (their ranker
+    ids: ``need_keys``, ``org_keys``) only where
     the audit rows after the fit's reading say they changed, and those rows are no more
     than would make a running index refit (``limit``). Rows written by other means, or by
     an import (whose one row stands for a file), make the start fit instead. ``key_of``:
@@ -134,8 +135,8 @@ def leads_on(
         log.info("保存済みの索引の後の変更が多いため、索引を作り直します")
         return False  # a running index would have refitted by now
     for entity, now, then in (
-        ("need", {n.id for n in needs}, set(ranker.need_ids_)),
-        ("organization", {o.id for o in orgs}, set(ranker.org_ids_)),
+        ("need", need_keys, set(ranker.need_ids_)),
+        ("organization", org_keys, set(ranker.org_ids_)),
     ):
         touched = {key_of(i) for e, i in changed if e == entity and i is not None}
         if not (now ^ then) <= touched:

@@ -39,7 +39,8 @@ import matching
 from . import models
 from .audit import READ_ACTIONS
 from .fit_history import RECHECK, leads_on, recent_ids
-from .models import AuditLog, NeedStatus, OrgStatus, from_tags, int_tags
+from .index_rows import item_key, live_keys, live_needs, live_orgs, row_id
+from .models import AuditLog
 from .saved_index import SavedIndexes, fit_or_load
 
 if TYPE_CHECKING:
@@ -50,43 +51,6 @@ log = logging.getLogger(__name__)
 REFIT_SHARE = 0.25
 REFIT_MIN_CHANGES = 50
 _KEY_CHUNK = 2000  # keys per ``IN (...)``: an import's keys read back as row ids
-
-
-def item_key(row_id: int) -> str:
-    """Ranker ids: zero-padded so string order is id order (ties break by id)."""
-    return f"{row_id:010d}"
-
-
-def row_id(key: str) -> int:
-    return int(key)
-
-
-def to_matching_need(row: models.Need, department: str) -> matching.Need:
-    assert row.id is not None
-    return matching.Need(
-        id=item_key(row.id),
-        department=department,
-        title=row.title,
-        description=row.description,
-        goal=row.goal,
-        fields=int_tags(row.fields),
-        areas=matching.parse_areas(";".join(from_tags(row.areas))),
-        forms=from_tags(row.forms),
-    )
-
-
-def to_matching_org(row: models.Organization) -> matching.Organization:
-    assert row.id is not None
-    return matching.Organization(
-        id=item_key(row.id),
-        name=row.name,
-        activities=row.activities,
-        legal_form=row.legal_form,
-        fields=int_tags(row.fields),
-        areas=matching.parse_areas(";".join(from_tags(row.areas))),
-        offerings=row.offerings,
-        wishes=row.wishes,
-    )
 
 
 @dataclass
@@ -229,21 +193,23 @@ class MatchingIndex:
             if self.fitted_audit_id != started_at and self.ranker is not None:
                 return False  # another request refitted while this one waited
             last = int(session.exec(select(func.max(AuditLog.id))).one() or 0)
-            needs = self._load_needs(session, None)
-            orgs = self._load_orgs(session, None)
-            self.progress.start("fitting", len(needs) + len(orgs))
+            need_keys, org_keys = live_keys(session)
+            self.progress.start("fitting", len(need_keys) + len(org_keys))
             try:
-                # the saved fit of the same data if there is one; at a start, the newest
-                # of this database's earlier state, the rows written since applied after
-                # (``saved_index``)
-                limit = max(REFIT_MIN_CHANGES, REFIT_SHARE * (len(needs) + len(orgs)))
+                # at a start, the newest of this database's earlier state, the rows written
+                # since applied after; else the saved fit of the same data if there is one
+                # (``saved_index``); else a fit
+                limit = max(REFIT_MIN_CHANGES, REFIT_SHARE * (len(need_keys) + len(org_keys)))
 
                 def resume(earlier: matching.TfidfRanker, note: dict[str, Any]) -> bool:
-                    return leads_on(session, earlier, note, needs, orgs, limit, item_key)
+                    return leads_on(session, earlier, note, need_keys, org_keys, limit, item_key)
 
-                start = self.resume and self.ranker is None
+                def read() -> tuple[list[matching.Need], list[matching.Organization]]:
+                    return live_needs(session, None), live_orgs(session, None)
+
+                start = self.resume and self.ranker is None and need_keys and org_keys
                 ranker, loaded, key, note = fit_or_load(
-                    self.saved, session, last, needs, orgs, resume=resume if start else None
+                    self.saved, session, last, read, resume=resume if start else None
                 )
                 read_at = int(note["last"]) if note is not None else last
                 recent = set(note["recent"]) if note is not None else recent_ids(session, last)
@@ -321,13 +287,13 @@ class MatchingIndex:
                 self.load_model(session)
             need_ids = {r[2] for r in rows if r[1] == "need" and r[2] is not None}
             org_ids = {r[2] for r in rows if r[1] == "organization" and r[2] is not None}
-            live_needs = self._load_needs(session, need_ids)
-            live_orgs = self._load_orgs(session, org_ids)
-            gone_needs = need_ids - {row_id(n.id) for n in live_needs}
-            gone_orgs = org_ids - {row_id(o.id) for o in live_orgs}
+            needs = live_needs(session, need_ids)
+            orgs = live_orgs(session, org_ids)
+            gone_needs = need_ids - {row_id(n.id) for n in needs}
+            gone_orgs = org_ids - {row_id(o.id) for o in orgs}
             # copy on write: a request ranking with the old ranker keeps a consistent one
             ranker = copy.copy(self.ranker)
-            ranker.upsert(live_needs, live_orgs)
+            ranker.upsert(needs, orgs)
             ranker.remove([item_key(i) for i in gone_needs], [item_key(i) for i in gone_orgs])
             if self.learned is not None and (need_ids or org_ids):
                 learned = copy.copy(self.learned)
@@ -384,25 +350,3 @@ class MatchingIndex:
                 found = session.exec(select(model.id).where(col(model.key).in_(chunk))).all()
                 out += [(r[0], r[1], i, "import") for i in found]
         return out
-
-    @staticmethod
-    def _load_needs(session: Session, ids: set[int] | None) -> list[matching.Need]:
-        query = (
-            select(models.Need, models.Department.name)
-            .join(models.Department)
-            .where(models.Need.status == NeedStatus.published)
-        )
-        if ids is not None:
-            if not ids:
-                return []
-            query = query.where(col(models.Need.id).in_(ids))
-        return [to_matching_need(n, d) for n, d in session.exec(query).all()]
-
-    @staticmethod
-    def _load_orgs(session: Session, ids: set[int] | None) -> list[matching.Organization]:
-        query = select(models.Organization).where(models.Organization.status == OrgStatus.active)
-        if ids is not None:
-            if not ids:
-                return []
-            query = query.where(col(models.Organization.id).in_(ids))
-        return [to_matching_org(o) for o in session.exec(query).all()]

@@ -29,7 +29,10 @@ fit is saved with a note of the audit id it was read at and the last change befo
 with the same code loads that fit and applies the audit rows written since, as a running
 server applies edits, instead of fitting again: a restart after a day of edits takes
 seconds and moves no score, where a refit (a new vocabulary and IDF) rescored and
-rewrote every stored row. The index refits, as a running one does, once a quarter of it
+rewrote every stored row. A resume reads only the needs' and profiles' ids (to check that
+the audit rows account for every one added or gone) and the rows changed; every need and
+profile is read (and digested for the key) only when the start loads a fit of the same
+data or fits. The index refits, as a running one does, once a quarter of it
 has changed since the fit, or after a large import.
 """
 
@@ -217,7 +220,7 @@ class SavedIndexes:
             try:
                 note = json.loads(path.read_text(encoding="utf-8"))
                 key, read_at = str(note["key"]), int(note["last"])
-                history = (int(note["changed"]), str(note["at"]))
+                history = note["changed"], note["at"] = int(note["changed"]), str(note["at"])
                 note["recent"] = [int(i) for i in note["recent"]]
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # damaged or of another format: not resumed
@@ -278,29 +281,40 @@ def fit_or_load(
     saved: SavedIndexes | None,
     session: Session,
     last: int,
-    needs: list[matching.Need],
-    orgs: list[matching.Organization],
+    read: Callable[[], tuple[list[matching.Need], list[matching.Organization]]],
     *,
     resume: Callable[[matching.TfidfRanker, dict[str, Any]], bool] | None = None,
 ) -> tuple[matching.TfidfRanker | None, bool, str | None, dict[str, Any] | None]:
-    """A ranker over ``needs`` and ``orgs``: the saved fit of the same data if there is
-    one; else, with ``resume`` (a start), the newest saved fit of this database's earlier
-    state (``SavedIndexes.resumable``) if ``resume(fit, note)`` accepts it (the caller
-    applies the audit rows after the note's ``last``); else a new fit (saved, and mapped
-    back). Also whether it was loaded, the key it is saved under (``None``: not saved)
-    and, when resumed, its note. The ranker is ``None`` when there is nothing to rank (no
-    content word at all)."""
+    """A ranker over the needs and profiles ``read()`` returns: with ``resume`` (a start),
+    the newest saved fit of this database's earlier state (``SavedIndexes.resumable``) if
+    ``resume(fit, note)`` accepts it (the caller applies the audit rows after the note's
+    ``last``): then nothing else is read; else the saved fit of the same data if there is
+    one; else a new fit (saved, and mapped back). Also whether it was loaded, the key it is
+    saved under (``None``: not saved) and, when resumed, its note. The ranker is ``None``
+    when there is nothing to rank (no content word at all)."""
+    started = time.perf_counter()
+    tried = False
+    if saved is not None and resume is not None:
+        found = saved.resumable(session, last)
+        # changed since that fit: resumed without reading every need and profile (seconds
+        # at 50,000), whose digest names the same data's fit, which a change rules out
+        if found is not None and (found[1]["changed"], found[1]["at"]) != last_change(
+            session, last
+        ):
+            tried = True
+            earlier = saved.load(found[0])
+            if earlier is not None and resume(earlier, found[1]):
+                return _loaded(earlier, started, *found)
+    needs, orgs = read()
     if saved is None or not needs or not orgs:
         return _fit(needs, orgs), False, None, None
     key = fit_key(session, last, needs, orgs)
-    started = time.perf_counter()
     ranker = saved.load(key)
-    note = None
-    found = saved.resumable(session, last) if ranker is None and resume else None
+    found = saved.resumable(session, last) if ranker is None and resume and not tried else None
     if found is not None and resume is not None:
         earlier = saved.load(found[0])
         if earlier is not None and resume(earlier, found[1]):
-            ranker, (key, note) = earlier, found
+            return _loaded(earlier, started, *found)
     if ranker is None:
         with saved.fitting():
             ranker = saved.load(key)  # another process fitted it while this one waited
@@ -309,13 +323,19 @@ def fit_or_load(
                 if fitted is None:
                     return None, False, None, None
                 changed, at = last_change(session, last)
-                read = {"last": last, "recent": sorted(recent_ids(session, last))}
-                mapped = saved.save(key, fitted, {**read, "changed": changed, "at": at})
+                read_at = {"last": last, "recent": sorted(recent_ids(session, last))}
+                mapped = saved.save(key, fitted, {**read_at, "changed": changed, "at": at})
                 if mapped is None:  # not saved (logged): the fit serves as it is
                     return fitted, False, None, None
                 del fitted
                 release_freed()  # the fit's own arrays: the mapped ones serve
                 return mapped, False, key, None
+    return _loaded(ranker, started, key, None)
+
+
+def _loaded(
+    ranker: matching.TfidfRanker, started: float, key: str, note: dict[str, Any] | None
+) -> tuple[matching.TfidfRanker, bool, str, dict[str, Any] | None]:
     log.info(
         "保存済みの索引を読み込みました%s: 課題 %d 件、団体 %d 件（%.2f 秒）",
         f"（監査ID {note['last']} 時点。その後の変更を反映します）" if note else "",

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlmodel import Session, SQLModel
 
 import matching
+import service.index as index_module
 from corpus import load_corpus
 from service import loader
 from service.audit import audit
@@ -153,8 +154,27 @@ def test_a_saved_fit_of_another_audit_id_is_resumed_and_views_do_not_count(
     assert _rankings(again) == _rankings(index)
 
 
+def _reads_of_every_item(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each time the index reads every need or every profile from now on."""
+    calls: list[str] = []
+    for name in ("live_needs", "live_orgs"):
+        read = getattr(index_module, name)
+
+        def counted(session: Session, ids: set[int] | None, read: Any = read, name: str = name):
+            if ids is None:
+                calls.append(name)
+            return read(session, ids)
+
+        monkeypatch.setattr(index_module, name, counted)
+    return calls
+
+
 def test_a_restart_after_edits_resumes_the_saved_fit_and_moves_no_score(
-    api: Server, fits: list[int], ranked: list[int], tmp_path: Path
+    api: Server,
+    fits: list[int],
+    ranked: list[int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Edits since the saved fit: a start loads it and applies them (no fit) and ranks as
     the index that applied them while running; the stored suggestions do not move."""
@@ -169,9 +189,11 @@ def test_a_restart_after_edits_resumes_the_saved_fit_and_moves_no_score(
     _sync(running, engine=api.engine)
     assert len(fits) == 1 and running.seen_audit_id > running.fitted_audit_id
 
+    read_whole = _reads_of_every_item(monkeypatch)
     resumed = restarted_index(api, tmp_path)
     after = _listed(coord, needs)
     assert len(fits) == 1 and resumed.loaded  # loaded and edited, not fitted
+    assert read_whole == []  # nor every need and profile read (only ids, and the edited)
     assert resumed.fitted_audit_id == running.fitted_audit_id
     assert resumed.seen_audit_id == running.seen_audit_id
     assert _rankings(resumed) == _rankings(running)
