@@ -129,14 +129,24 @@ class SavedIndexes:
         return ranker
 
     def lists_path(self, key: str) -> Path:
-        return self.folder / f"{_LISTS}{key[:40]}.joblib"
+        """Where the lists of ``key`` are kept: a fit's key, or a resumed state's (the fit's
+        key + the audit id its batch reached: ``MatchingIndex.saved_key``), each in a file
+        of its own, so that looking for one state's lists never reads another's."""
+        fit, plus, batch = key.partition("+")
+        return self.folder / f"{_LISTS}{fit[:40]}{plus}{batch}.joblib"
 
     def save_lists(self, key: str, state: dict[str, Any]) -> None:
         """Keep ``state`` (what a refresh of every need stored with the fit of ``key``:
-        ``kept_lists.keep``) beside that fit; a failure is logged and costs the next
-        start's skipping only."""
+        ``kept_lists.keep``) beside that fit (with the newest ``KEEP`` resumed states'
+        of the same fit); a failure is logged and costs the next start's skipping only."""
         try:
             self._write(self.lists_path(key), key, state)
+            resumed = sorted(
+                self.folder.glob(f"{_LISTS}{key.partition('+')[0][:40]}+*.joblib"),
+                key=lambda p: p.stat().st_mtime_ns,
+            )
+            for old in resumed[:-KEEP]:
+                old.unlink(missing_ok=True)
         except Exception as exc:
             log.warning("提案一覧の記録を %s に保存できませんでした（%s）", self.folder, exc)
 
@@ -188,7 +198,8 @@ class SavedIndexes:
                 old.unlink(missing_ok=True)
             kept = {p.name.removeprefix(_PREFIX).removesuffix(_FIT) for p in saved[-KEEP:]}
             for lists in self.folder.glob(f"{_LISTS}*.joblib"):
-                if lists.name.removeprefix(_LISTS).removesuffix(".joblib") not in kept:
+                fit = lists.name.removeprefix(_LISTS).removesuffix(".joblib").partition("+")[0]
+                if fit not in kept:
                     lists.unlink(missing_ok=True)
             for note in self.folder.glob(f"{_PREFIX}*{_NOTE}"):
                 if note.name.removeprefix(_PREFIX).removesuffix(_NOTE) not in kept:

@@ -205,6 +205,12 @@ def test_a_restart_after_edits_resumes_the_saved_fit_and_moves_no_score(
     again = restarted_index(api, tmp_path)
     assert _listed(coord, needs) == before and len(ranked) == calls
     assert again.loaded and again.resumed_at == again.seen_audit_id == resumed.seen_audit_id
+    # kept beside the fit's own lists, in a file of its own (a start looking for one state's
+    # lists reads no other's)
+    (fit_lists,) = [p for p in tmp_path.glob("lists-*.joblib") if "+" not in p.name]
+    assert [p.name for p in tmp_path.glob("lists-*+*.joblib")] == [
+        fit_lists.name.replace(".joblib", f"+{resumed.seen_audit_id}.joblib")
+    ]
     # an edit after it: not that state any more (its lists are not the saved ones)
     ok(coord.patch(f"/api/organizations/{orgs['P2']}", json={"wishes": "会場を探しています。"}))
     _sync(again, engine=api.engine)
