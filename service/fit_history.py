@@ -121,16 +121,17 @@ def leads_on(
     an import (whose one row stands for a file), make the start fit instead. ``key_of``:
     a row id as the ranker's id."""
     seen = set(note["recent"])  # written when the fit was read: in it
-    changed = [
+    changed = {  # by need and profile, as a running index counts them; readings are none
         (entity, i)
         for a, entity, i in session.exec(
             select(AuditLog.id, AuditLog.entity, AuditLog.entity_id)
             .where(col(AuditLog.id) > int(note["last"]) - RECHECK)
             .where(col(AuditLog.entity).in_(["need", "organization"]))
             .where(col(AuditLog.entity_id).is_not(None))
+            .where(col(AuditLog.action).not_in(READ_ACTIONS))
         ).all()
         if a not in seen
-    ]
+    }
     if len(changed) > limit:
         log.info("保存済みの索引の後の変更が多いため、索引を作り直します")
         return False  # a running index would have refitted by now

@@ -348,7 +348,9 @@ def test_where_fits_are_saved_by_default(tmp_path: Path) -> None:
 def test_more_changes_since_the_saved_fit_than_a_running_index_takes_are_fitted(
     api: Server, fits: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past the share of changes at which a running index refits, a start fits too."""
+    """Past the share of changes at which a running index refits, a start fits too; the
+    changes are counted by need and profile (a profile edited twice is one), and readings
+    (a profile's contact details viewed) are none."""
     from service import index as index_module
 
     coord = api.client("coord")
@@ -359,6 +361,9 @@ def test_more_changes_since_the_saved_fit_than_a_running_index_takes_are_fitted(
     monkeypatch.setattr(index_module, "REFIT_SHARE", 0.0)
     with Session(api.engine) as session:  # type: ignore[arg-type]
         audit(session, None, "update", "organization", orgs["P2"])
+        audit(session, None, "update", "organization", orgs["P2"])
+        for key in ("P3", "P4", "P3"):
+            audit(session, None, "view", "organization", orgs[key])
         session.commit()
     one = restarted_index(api, tmp_path)
     _sync(one, engine=api.engine)
