@@ -128,6 +128,10 @@ class SavedIndexes:
             os.utime(self.path(key))  # the newest in use: the last pruned
         return ranker
 
+    def any_saved(self) -> bool:
+        """Whether the folder holds a saved fit (of any data)."""
+        return any(self.folder.glob(f"{_PREFIX}*{_FIT}"))
+
     def lists_path(self, key: str) -> Path:
         """Where the lists of ``key`` are kept: a fit's key, or a resumed state's (the fit's
         key + the audit id its batch reached: ``MatchingIndex.saved_key``), each in a file

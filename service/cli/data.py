@@ -65,13 +65,24 @@ def load(
         int,
         typer.Option(min=1, help="1ファイルの最大行数 / most data rows per file"),
     ] = _LIMITS.rows,
+    prepare: Annotated[
+        bool | None,
+        typer.Option(
+            "--prepare/--no-prepare",
+            help="取り込みの後に索引と全課題の提案を用意する（既定: 保存済みの索引がまだないとき）"
+            " / fit and rank every need after the import (default: when no fit is saved yet)",
+            show_default=False,
+        ),
+    ] = None,
     progress: ProgressOpt = None,
 ) -> None:
     """課題と団体を取り込む（不備が1行でもあれば何も変えない） / import needs and profiles.
 
     DATA_FORMAT.md の形式 / the format of DATA_FORMAT.md; a file with a bad row changes
     nothing. 結果の件数は標準出力、進み具合とエラーは標準エラー / counts on stdout,
-    progress and errors on stderr."""
+    progress and errors on stderr. 初めての取り込みの後は ``prepare`` も行い、最初のサーバー
+    起動がすぐに提案を返せるようにします / after the first load it also does ``prepare``'s
+    work, so that the first start answers at once."""
     if needs is None and npos is None and not corpus:
         typer.echo(
             "エラー: --needs、--npos、--corpus のどれかを指定してください。 [MISSING_OPTION]",
@@ -109,6 +120,19 @@ def load(
         engine.dispose()
     if failed:
         raise typer.Exit(2)
+    if not dry_run and (prepare if prepare is not None else _first_load(settings)):
+        from .run import prepare_index
+
+        prepare_index(settings, say)
+
+
+def _first_load(settings: Settings) -> bool:
+    """Whether no fit is saved for this database yet (its folder is on and holds none): the
+    first start would fit and rank every need while the first requests wait."""
+    from ..saved_index import SavedIndexes
+
+    folder = settings.saved_index_dir
+    return folder is not None and not SavedIndexes(folder).any_saved()
 
 
 def _label(kind: str) -> str:

@@ -42,15 +42,21 @@ def prepare(progress: ProgressOpt = None) -> None:
 
     大量の取り込みの後に実行すると、次のサーバー起動（全ワーカー）は保存済みの索引と提案一覧を
     読み込むだけです / after a bulk load, the next start (every worker) loads the saved fit
-    and kept lists instead of fitting and ranking every need."""
+    and kept lists instead of fitting and ranking every need. ``load`` does it by itself
+    when nothing is saved yet."""
+    settings = Settings()
+    upgrade(settings.sqlalchemy_url)
+    prepare_index(settings, Progress(progress))
+
+
+def prepare_index(settings: Settings, say: Progress) -> None:
+    """``prepare``'s work on a migrated database: fit (or load) the index, store every
+    need's suggestions, keep the fit and the lists; say what was done on stdout."""
     import time
 
     from ..index import MatchingIndex
     from ..refresh import ensure_fresh
 
-    say = Progress(progress)
-    settings = Settings()
-    upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
     started = time.perf_counter()
     try:

@@ -24,7 +24,9 @@ from ..test_io import JA_NEED_HEADER
 def run(
     url: str, *args: str, stdin: str | None = None, **env_vars: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": url, **env_vars}
+    """``python -m service ARGS`` on ``url``; no saved fits unless ``KYODO_INDEX_DIR`` is
+    given (so that ``load`` prepares only where a test asks for it)."""
+    env = {**os.environ, "DATABASE_URL": url, "KYODO_INDEX_DIR": "off", **env_vars}
     return subprocess.run(
         [sys.executable, "-m", "service", *args],
         capture_output=True,
@@ -208,5 +210,37 @@ def test_prepare_leaves_a_fit_and_lists_a_server_starts_from_without_ranking(
         with Session(engine) as s:
             ensure_fresh(s, index, top=Settings().suggestions_per_need)
         assert index.loaded and ranked == [] and index.seen_audit_id == index.fitted_audit_id
+    finally:
+        engine.dispose()
+
+
+def test_the_first_load_prepares_so_the_first_start_ranks_nothing(
+    empty_database: str, toy_files, tmp_path: Path, ranked: list[int]
+) -> None:
+    """With nothing saved yet, ``load`` does ``prepare``'s work after the import; a load
+    after that leaves the index to the servers (which apply or resume), unless asked."""
+    needs, npos = toy_files
+    folder = tmp_path / "index"
+    skipped = run(
+        empty_database, "load", "--needs", str(needs), "--no-prepare", KYODO_INDEX_DIR=str(folder)
+    )
+    assert skipped.returncode == 0 and "索引" not in skipped.stdout and not folder.exists()
+    first = run(empty_database, "load", "--npos", str(npos), KYODO_INDEX_DIR=str(folder))
+    assert first.returncode == 0, first.stderr
+    assert "索引を作成しました: 課題 3 件、団体 5 件。提案を計算した課題 3 件" in first.stdout
+    engine = make_engine(Settings(database_url=empty_database).sqlalchemy_url)
+    try:
+        index = MatchingIndex(engine, index_dir=folder)
+        with Session(engine) as s:
+            ensure_fresh(s, index, top=Settings().suggestions_per_need)
+        assert index.loaded and ranked == [] and index.progress.last_total == 0
+        again = run(empty_database, "load", "--npos", str(npos), KYODO_INDEX_DIR=str(folder))
+        assert again.returncode == 0 and "索引" not in again.stdout  # a fit is saved: not again
+        forced = run(
+            empty_database, "load", "--npos", str(npos), "--prepare", KYODO_INDEX_DIR=str(folder)
+        )
+        assert (
+            forced.returncode == 0 and "課題 3 件、団体 5 件。提案を計算した課題" in forced.stdout
+        )
     finally:
         engine.dispose()
