@@ -79,7 +79,7 @@ async def user(
     until: float,
     paced: bool,
     latencies: list[float],
-    errors: list[int],
+    errors: list[int | str],
     seed: int,
 ) -> None:
     rng = random.Random(seed)
@@ -92,8 +92,8 @@ async def user(
             r = await client.get(path)
             if r.status_code >= 400:
                 errors.append(r.status_code)
-        except httpx.HTTPError:
-            errors.append(0)
+        except httpx.HTTPError as exc:  # no answer: which failure (ReadTimeout, …)
+            errors.append(type(exc).__name__)
         latencies.append((time.perf_counter() - t0) * 1000)
         if paced:
             await asyncio.sleep(rng.uniform(0.5, 1.5))
@@ -101,7 +101,7 @@ async def user(
 
 async def run(base: str, token: str, paths: list[str], users: int, seconds: float, paced: bool):
     latencies: list[float] = []
-    errors: list[int] = []
+    errors: list[int | str] = []
     limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(
@@ -114,6 +114,11 @@ async def run(base: str, token: str, paths: list[str], users: int, seconds: floa
         )
         elapsed = time.perf_counter() - started
     return latencies, errors, elapsed
+
+
+def said(errors: list[int | str]) -> str:
+    """How many requests failed, and how (status codes; failures with no answer by name)."""
+    return f"{len(errors)} {sorted({str(e) for e in errors})}" if errors else "0"
 
 
 def main() -> None:
@@ -169,7 +174,7 @@ def main() -> None:
                 print(
                     f"| {workers} | {name} | {len(latencies)} | {len(latencies) / elapsed:.0f} "
                     f"| {statistics.median(latencies):.1f} | {percentile(latencies, 0.95):.1f} "
-                    f"| {len(errors)}{' ' + str(sorted(set(errors))) if errors else ''} |"
+                    f"| {said(errors)} |"
                 )
         finally:
             server.terminate()

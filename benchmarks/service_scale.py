@@ -341,6 +341,7 @@ def load_figures(
 ) -> None:
     """4. Load, per worker count, and each worker's memory."""
     from load_test import run as drive  # (benchmarks/ is on the path as a script)
+    from load_test import said
 
     paths = (
         [f"/api/needs/{i}" for i in needs[:100]]
@@ -364,7 +365,7 @@ def load_figures(
                 print(
                     f"| {workers} | {name} | {len(latencies)} | {len(latencies) / elapsed:.0f} "
                     f"| {statistics.median(latencies):.1f} | {percentile(latencies, 0.95):.1f} "
-                    f"| {len(errors)}{' ' + str(sorted(set(errors))) if errors else ''} "
+                    f"| {said(errors)} "
                     f"| {load()} |"
                 )
             for pid in server.workers():
