@@ -123,7 +123,14 @@ def load(
     if not dry_run and (prepare if prepare is not None else _first_load(settings)):
         from .run import prepare_index
 
-        prepare_index(settings, say)
+        try:
+            prepare_index(settings, say)
+        except Exception as exc:  # the import is done: the first start makes the index
+            typer.echo(
+                f"取り込みは完了しましたが、索引の準備に失敗しました（{exc}）。"
+                "サーバーの起動時に作成します。 [PREPARE_FAILED]",
+                err=True,
+            )
 
 
 def _first_load(settings: Settings) -> bool:
