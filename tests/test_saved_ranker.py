@@ -5,6 +5,8 @@ does; a file cut short, damaged or of another kind is refused with ``ValueError`
 from __future__ import annotations
 
 import copy
+import gc
+import pickle
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -168,3 +170,21 @@ def test_only_arrays_of_a_loaded_file_are_mapped(fitted, tmp_path: Path) -> None
     mapped = _mapped(fitted, tmp_path)
     assert is_mapped(mapped.org_dense_) and not is_mapped(fitted.org_dense_)
     assert not is_mapped(np.arange(3))
+
+
+def test_a_load_leaves_the_garbage_collector_as_it_found_it(fitted, tmp_path: Path) -> None:
+    """``load_mapped`` turns the collector off while it unpickles (speed), and back on
+    only if it was on."""
+    _mapped(fitted, tmp_path)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_mapped(tmp_path / "ranker.pickle")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    whole = (tmp_path / "ranker.pickle").read_bytes()  # a sound header, a damaged pickle
+    (tmp_path / "bad.pickle").write_bytes(whole[:64] + b"\xff" * 16 + whole[80:])
+    with pytest.raises(pickle.UnpicklingError):
+        load_mapped(tmp_path / "bad.pickle")
+    assert gc.isenabled()
