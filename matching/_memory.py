@@ -11,14 +11,16 @@ millisecond to a few. Elsewhere (macOS, musl) this is a no-op.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
+import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["release_freed", "releases_memory"]
+__all__ = ["collector_paused", "release_freed", "releases_memory"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -53,3 +55,18 @@ def releases_memory(fn: Callable[P, R]) -> Callable[P, R]:
             release_freed()
 
     return releasing
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off inside (on again after, if it was on): for an
+    unpickling that makes a million objects and frees none, where the collections the
+    new objects set off (each a pass over a growing heap) cost most of the time (a 50k
+    fit's items: 0.65 → 0.17 s)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()

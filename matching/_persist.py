@@ -21,7 +21,6 @@ folder nobody else can write (the service's is mode 0700).
 
 from __future__ import annotations
 
-import gc
 import json
 import mmap
 import os
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+from ._memory import collector_paused
 
 __all__ = ["dump_mapped", "is_mapped", "load_mapped", "read_meta"]
 
@@ -84,17 +85,11 @@ def load_mapped(path: Path) -> tuple[dict[str, Any], Any]:
         body = fh.read(length)
         mapped = memoryview(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
     buffers = [mapped[start : start + length] for start, length in header["buffers"]]
-    # the collector off while unpickling: the 60,000 needs and profiles of a 50k fit are
-    # a million new objects, and the collections they set off (each pass over a growing
-    # heap) were three quarters of the load (0.65 → 0.17 s for the profiles alone)
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    # the 60,000 needs and profiles of a 50k fit are a million new objects: the collector's
+    # passes they set off were three quarters of the load
+    with collector_paused():
         # a file of our own, in a folder only we can write (see the module)
         obj = pickle.loads(body, buffers=buffers)  # nosec B301
-    finally:
-        if collecting:
-            gc.enable()
     return header["meta"], obj
 
 
