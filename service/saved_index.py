@@ -5,7 +5,7 @@ used to make its own and hold its own matrices. Now ``MatchingIndex.refit`` firs
 for a saved fit of the same data (``fit_key``): found, it is loaded with
 ``matching.load_mapped``, whose numpy arrays (the arrays of the sparse matrices too) are
 read-only maps of the file, so the OS page cache holds one copy for every process and
-restart (the rest is a pickle, unpickled at C speed: 0.6–0.8 s at 50,000 profiles, where
+restart (the rest is a pickle, unpickled at C speed: 0.3–0.5 s at 50,000 profiles, where
 joblib's pure-Python unpickler took 2.3–2.6 s; the lists kept beside a fit are joblib's). Not
 found, the process fits, saves (a temporary file, then ``os.replace``: a reader never sees
 half a file), and maps back what it saved, so it shares those pages too. While one process
