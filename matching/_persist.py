@@ -9,7 +9,8 @@ the file holds that pickle, each array's bytes aligned to 64, then a JSON header
 unpickles the header's part with ``pickle.loads`` and hands it each array as a read-only
 view of one ``mmap`` of the file (``buffers``). The arrays (the sparse matrices' too) are
 then maps of the file, shared through the page cache by every process that loads it, as
-with joblib; the same file loads in about a quarter of the time.
+with joblib; with the garbage collector paused while it unpickles
+(``_memory.collector_paused``), a 50k fit loads in 0.3–0.5 s where joblib took 2.3–2.6 s.
 
 The header is JSON, so what a file says it is (``meta``: the caller's key and format) is
 read before any pickle is: a file of another key or format is never unpickled. A file

@@ -351,8 +351,6 @@ def test_more_changes_since_the_saved_fit_than_a_running_index_takes_are_fitted(
     """Past the share of changes at which a running index refits, a start fits too; the
     changes are counted by need and profile (a profile edited twice is one), and readings
     (a profile's contact details viewed) are none."""
-    from service import index as index_module
-
     coord = api.client("coord")
     restarted_index(api, tmp_path)
     needs, orgs = seed(coord)
