@@ -244,3 +244,26 @@ def test_the_first_load_prepares_so_the_first_start_ranks_nothing(
         )
     finally:
         engine.dispose()
+
+
+def test_a_prepare_that_fails_after_the_import_keeps_the_import_and_says_so(
+    empty_database: str, toy_files, tmp_path: Path, monkeypatch
+) -> None:
+    """The rows are written and kept; the failure is said on stderr with its code, and the
+    exit is 0: the first start makes the index (the fault is injected into the prepare)."""
+    from typer.testing import CliRunner
+
+    from service import cli
+    from service.cli import run as run_commands
+
+    def broken(settings: Settings, say: object) -> None:
+        raise OSError("ディスクがいっぱいです")
+
+    monkeypatch.setattr(run_commands, "prepare_index", broken)
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    monkeypatch.setenv("KYODO_INDEX_DIR", str(tmp_path / "index"))
+    needs, npos = toy_files
+    result = CliRunner().invoke(cli.app, ["load", "--needs", str(needs), "--npos", str(npos)])
+    assert result.exit_code == 0, result.output
+    assert "[PREPARE_FAILED]" in result.stderr and "ディスクがいっぱいです" in result.stderr
+    assert counts(empty_database)[:2] == (3, 5)
