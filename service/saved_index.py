@@ -125,7 +125,7 @@ class SavedIndexes:
         if not isinstance(ranker, matching.TfidfRanker):
             return None
         with contextlib.suppress(OSError):
-            os.utime(self.path(key))  # the newest in use: the last pruned
+            os.utime(path)  # the newest in use: the last pruned
         return ranker
 
     def any_saved(self) -> bool:
@@ -308,28 +308,21 @@ def fit_or_load(
     saved under (``None``: not saved) and, when resumed, its note. The ranker is ``None``
     when there is nothing to rank (no content word at all)."""
     started = time.perf_counter()
-    tried = False
-    if saved is not None and resume is not None:
-        found = saved.resumable(session, last)
-        # changed since that fit: resumed without reading every need and profile (seconds
-        # at 50,000), whose digest names the same data's fit, which a change rules out
-        if found is not None and (found[1]["changed"], found[1]["at"]) != last_change(
-            session, last
-        ):
-            tried = True
-            earlier = saved.load(found[0])
-            if earlier is not None and resume(earlier, found[1]):
-                return _loaded(earlier, started, *found)
+    found = saved.resumable(session, last) if saved is not None and resume else None
+    # changed since that fit: resumed without reading every need and profile (seconds at
+    # 50,000), whose digest names the same data's fit, which a change rules out
+    moved_on = found is not None and (found[1]["changed"], found[1]["at"]) != last_change(
+        session, last
+    )
+    if moved_on and (resumed := _resumed(saved, found, resume, started)):
+        return resumed
     needs, orgs = read()
     if saved is None or not needs or not orgs:
         return _fit(needs, orgs), False, None, None
     key = fit_key(session, last, needs, orgs)
     ranker = saved.load(key)
-    found = saved.resumable(session, last) if ranker is None and resume and not tried else None
-    if found is not None and resume is not None:
-        earlier = saved.load(found[0])
-        if earlier is not None and resume(earlier, found[1]):
-            return _loaded(earlier, started, *found)
+    if ranker is None and not moved_on and (resumed := _resumed(saved, found, resume, started)):
+        return resumed
     if ranker is None:
         with saved.fitting():
             ranker = saved.load(key)  # another process fitted it while this one waited
@@ -346,6 +339,22 @@ def fit_or_load(
                 release_freed()  # the fit's own arrays: the mapped ones serve
                 return mapped, False, key, None
     return _loaded(ranker, started, key, None)
+
+
+def _resumed(
+    saved: SavedIndexes | None,
+    found: tuple[str, dict[str, Any]] | None,
+    resume: Callable[[matching.TfidfRanker, dict[str, Any]], bool] | None,
+    started: float,
+) -> tuple[matching.TfidfRanker, bool, str, dict[str, Any] | None] | None:
+    """``fit_or_load``'s answer when the saved fit ``found`` loads and ``resume`` accepts
+    it; ``None`` otherwise."""
+    if saved is None or found is None or resume is None:
+        return None
+    earlier = saved.load(found[0])
+    if earlier is None or not resume(earlier, found[1]):
+        return None
+    return _loaded(earlier, started, *found)
 
 
 def _loaded(
