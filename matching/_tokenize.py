@@ -38,12 +38,35 @@ _CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞"})
 _CHAIN_POS = frozenset({"名詞", "接頭辞", "接尾辞"})
 
 
-@functools.cache
-def _tagger() -> fugashi.Tagger:
-    """One MeCab tagger per process, created on first use (taggers do not pickle)."""
-    import fugashi
+# MeCab's output, one line a word: surface, lemma (UniDic 語彙素), the first two levels
+# of the part of speech; an unknown word's lemma is its surface. Only what ``_classify``
+# reads. Formatting UniDic's default eight columns took a sixth of the parse; with four
+# the tokenizer runs 13-15% faster over 34,000 texts (the corpus, the devset and 10,000
+# recombined profiles), every token the same.
+_NODE_FORMAT = r"%m\t%f[7]\t%f[0]\t%f[1]\n"
+_UNKNOWN_FORMAT = r"%m\t%m\t%f[0]\t%f[1]\n"
 
-    return fugashi.Tagger()
+
+@functools.cache
+def _tagger() -> fugashi.GenericTagger:
+    """One MeCab tagger per process over unidic-lite's dictionary, created on first use
+    (taggers do not pickle). ``-O ''`` sets aside the dictionary's own output type, so
+    that the formats given here apply."""
+    import shlex
+
+    import fugashi
+    import unidic_lite
+
+    folder = unidic_lite.DICDIR
+    options = {
+        "-r": folder + "/mecabrc",
+        "-d": folder,
+        "-O": "",
+        "-F": _NODE_FORMAT,
+        "-U": _UNKNOWN_FORMAT,
+        "-E": r"EOS\n",
+    }
+    return fugashi.GenericTagger(" ".join(f"{k} {shlex.quote(v)}" for k, v in options.items()))
 
 
 def _clean_lemma(lemma: str, surface: str) -> str:
@@ -132,15 +155,13 @@ def _classify(line: str) -> tuple[str, str, bool, bool, str, bool] | None:
     """``(lemma, surface, chainable, content, affix, numeric)`` of one line of MeCab
     output; ``affix`` is ``"prefix"``, ``"suffix"`` or ``""``.
 
-    The default unidic-lite output is ``surface, pron, kana, lemma, pos, …`` separated
-    by tabs. Words repeat a lot, so the answer is cached per line.
+    A line is ``surface, lemma, pos1, pos2`` separated by tabs (``_NODE_FORMAT``). Words
+    repeat a lot, so the answer is cached per line.
     """
     parts = line.split("\t")
-    if len(parts) < 5:  # EOS or an empty line
+    if len(parts) < 4:  # EOS or an empty line
         return None
-    surface, lemma, pos = parts[0], parts[3], parts[4]
-    pos1, _, rest = pos.partition("-")
-    pos2 = rest.partition("-")[0]
+    surface, lemma, pos1, pos2 = parts[0], parts[1], parts[2], parts[3]
     lemma = _clean_lemma(lemma, surface).lower()
     numeric = pos2 == "数詞" or lemma.isdigit()
     # nouns and noun-making affixes (高齢+者, 不+就学) chain into compounds
