@@ -59,6 +59,8 @@ def _names(text: str) -> set[str]:
     """Every candidate ward name in ``text``: the longest tail of each kanji run before
     区 (at most three characters) that holds no larger unit and is not a common noun."""
     out: set[str] = set()
+    if "区" not in text:  # no other character normalises to 区 (NFKC): no name to find
+        return out
     for match in _RUN.finditer(normalize_text(text)):
         run = match.group(1)
         if run.endswith(_NOT_A_NAME):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import sys
+import unicodedata
 
 import pytest
 
@@ -20,10 +22,25 @@ from matching._areas import WardReader, _names
         ("山辺地区と桜台小学校区、各区の選挙区、区画整理、区域外", set()),
         ("北区山辺地区で見回りをしています。", {"北区"}),
         ("", set()),
+        # full-width and half-width forms are read after NFKC
+        ("ＡＢＣ区 北区　の活動", {"北区"}),
     ],
 )
 def test_ward_names_are_read_from_a_text(text: str, names: set[str]) -> None:
     assert _names(text) == names
+
+
+def test_no_character_but_ku_itself_normalises_to_one_holding_ku() -> None:
+    """``_names`` skips a text without 区 before normalising it: exact only while no other
+    character's NFKC form holds 区 (a new Unicode version could add one)."""
+    found = [
+        chr(c)
+        for c in range(sys.maxunicode + 1)
+        if not 0xD800 <= c <= 0xDFFF
+        and chr(c) != "区"
+        and "区" in unicodedata.normalize("NFKC", chr(c))
+    ]
+    assert found == []
 
 
 def _org(oid: str, activities: str, areas: list[str] | None = None) -> Organization:
