@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, clone
-from sklearn.decomposition import TruncatedSVD
+from sklearn.base import BaseEstimator
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
@@ -22,15 +21,12 @@ from ._explain import (
     explain_pairs,
     similar_needs,
 )
-from ._factors import PairSignals, area_tables, factor_product, field_matrix, pair_factors
+from ._factors import area_tables, factor_product, field_matrix, pair_factors
+from ._fit import ItemFacts, fit_ranker, item_facts
 from ._hubness import hub_best, measure_hubness, reciprocal_ranks, score_rows
-from ._kinds import profile_text
 from ._memory import releases_memory
 from ._rows import remove_items, upsert_items
 from ._schema import Need, Organization
-from ._semantic import NeighbourExpander, dense_encoder
-from ._signals import members_only
-from ._thesaurus import ThesaurusExpander
 from ._topk import Ranking, top_k
 from ._vectorize import FieldWeightedTfidf
 
@@ -122,46 +118,23 @@ class TfidfRanker(BaseEstimator):
     @one_blas_thread
     @releases_memory
     def fit(self, needs: Sequence[Need], orgs: Sequence[Organization]) -> TfidfRanker:
-        needs = sorted(needs, key=lambda n: n.id)
-        orgs = sorted(orgs, key=lambda o: o.id)
-        vectorizer = clone(self.vectorizer) if self.vectorizer else FieldWeightedTfidf()
-        self.vectorizer_ = vectorizer
-        self.dense_map_: np.ndarray | None = None
-        self.need_vectors_, self.org_vectors_ = vectorizer.fit_transform(needs, orgs)
-        self.expander_ = ThesaurusExpander(weight=self.expansion_weight).fit(
-            vectorizer.vocabulary_, vectorizer.tokenizer_
-        )
-        docs = sp.vstack([self.need_vectors_, self.org_vectors_])
-        # LSA: co-occurrence across the whole collection relates words that never meet
-        # in one pair; a quarter of the documents (at most 50) keeps it coarse, and a
-        # collection of fewer than 40 documents has too little co-occurrence to use.
-        k = min(50, docs.shape[0] // 4, docs.shape[1] - 1)
-        self.svd_ = TruncatedSVD(k, random_state=0).fit(docs) if k >= 10 else None
-        encoded = (
-            dense_encoder(vectorizer, docs, components=self.dense_components)
-            if self.dense_weight or self.neighbour_weight
-            else None
-        )
-        del docs
-        self.dense_ = None if encoded is None else encoded[0]
-        self.neighbours_ = (
-            NeighbourExpander(weight=self.neighbour_weight).fit(
-                self.dense_.term_vectors_, self.dense_.found_
-            )
-            if self.dense_ is not None and self.neighbour_weight
-            else None
-        )
-        self.wards_ = WardReader().fit([*needs, *orgs])
-        self._set_items(needs, orgs, None if encoded is None else encoded[1])
-        self.wards_.forget()
+        """Fit on ``needs`` and ``orgs``: the vectors, the LSA and word-vector encoder
+        beside the items' facts, every derived row (``_fit.fit_ranker``)."""
+        fit_ranker(self, needs, orgs)
         return self
 
     @one_blas_thread
     def _set_items(
-        self, needs: list[Need], orgs: list[Organization], dense: np.ndarray | None = None
+        self,
+        needs: list[Need],
+        orgs: list[Organization],
+        dense: np.ndarray | None = None,
+        *,
+        facts: ItemFacts | None = None,
     ) -> None:
         """Every derived row; ``dense``: the word-vector rows of the needs, then the
-        profiles, if the fit made them already."""
+        profiles, and ``facts``: the items' own (``_fit.item_facts``), if the fit made
+        them already."""
         for stale in _ROWS_MADE:  # a rebuild's old rows go before the new are made
             self.__dict__.pop(stale, None)
         self.needs_ = needs
@@ -175,12 +148,7 @@ class TfidfRanker(BaseEstimator):
         self.need_areas_, self.need_areas_read_ = self._ward_reader().all_areas(needs)
         self.org_areas_, self.org_areas_read_ = self._ward_reader().all_areas(orgs)
         self._set_areas()
-        texts = [profile_text(o) for o in orgs]  # read by both, normalised once
-        self.members_only_ = np.array(
-            [members_only(o, text=t) for o, t in zip(orgs, texts, strict=True)], dtype=bool
-        )
-        self.signals_ = PairSignals.of(needs, orgs, texts)
-        del texts
+        self.members_only_, self.signals_ = facts or item_facts(needs, orgs)
         self.need_queries_ = self._queries(self.need_vectors_)
         if self.svd_ is not None:
             self.need_topics_ = self.topics(self.need_vectors_)

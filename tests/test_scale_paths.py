@@ -1,8 +1,8 @@
 """The cheaper paths of a large index give the values of the plain ones: score blocks
 cut into pieces, the multipliers made per distinct key (the distinct keys found as one
 number a row), the hubness pass in threads, a field text tokenised once, texts tokenised
-in two processes, rows on the exact grid, the word-vector keys as sorted arrays, BLAS
-limited to one thread."""
+in two processes, the fit's stages side by side, rows on the exact grid, the word-vector
+keys as sorted arrays, BLAS limited to one thread."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import msgpack
 import numpy as np
 import pytest
 
+import matching._fit as fit_module
 import matching._hubness as hubness_module
 import matching._ranker as ranker_module
 import matching._vectorize as vectorize_module
@@ -97,6 +98,51 @@ def test_the_hubness_pass_in_threads_is_the_one_thread_pass_bit_for_bit(
     # a profile's columns alone (an edit's pass) give the same columns
     cols = np.arange(5, len(wide), 7)
     assert np.array_equal(hubness_module.hub_best(shared, cols), one.rank_top_[:, cols])
+
+
+def test_the_fit_s_stages_side_by_side_are_the_stages_in_turn(monkeypatch, corpus_c) -> None:
+    """The LSA and the word-vector encoder in threads while this thread reads the items'
+    facts: every array the fit makes is the one it makes with the three in turn."""
+    needs, orgs = corpus_c
+    threads: dict[str, str] = {}
+    encode, facts = fit_module.dense_encoder, fit_module.item_facts
+
+    def noted(name, fn):  # type: ignore[no-untyped-def]
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            threads[name] = threading.current_thread().name
+            return fn(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(fit_module, "dense_encoder", noted("encoder", encode))
+    monkeypatch.setattr(fit_module, "item_facts", noted("facts", facts))
+    side = TfidfRanker().fit(needs, orgs)
+    assert threads["encoder"].startswith("kyodo-fit")
+    assert threads["facts"] == threading.current_thread().name
+    monkeypatch.setattr(
+        fit_module, "_beside", lambda first, second, here: (first(), second(), here())
+    )
+    turn = TfidfRanker().fit(needs, orgs)
+    assert side.svd_ is not None and turn.svd_ is not None
+    assert np.array_equal(side.svd_.components_, turn.svd_.components_)
+    for name in ("need_topics_", "org_topics_", "need_dense_", "org_dense_", "members_only_"):
+        assert np.array_equal(getattr(side, name), getattr(turn, name)), name
+    assert side.signals_.kinds == turn.signals_.kinds
+    assert np.array_equal(side.signals_.need_pops, turn.signals_.need_pops)
+    assert side.wards_.wards_ == turn.wards_.wards_
+    assert np.array_equal(side.hubness_, turn.hubness_)
+    assert side.rank_orgs(top=10) == turn.rank_orgs(top=10)
+
+
+def test_an_error_in_a_stage_beside_is_raised_by_the_fit(monkeypatch, corpus_c) -> None:
+    needs, orgs = corpus_c
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("encoder failed")
+
+    monkeypatch.setattr(fit_module, "dense_encoder", broken)
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        TfidfRanker().fit(needs, orgs)
 
 
 def test_the_hubness_pass_is_shared_from_threaded_pairs_on() -> None:
