@@ -140,16 +140,20 @@ def _sorted(matrix: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def _combine(
-    weighted: sp.csr_matrix, rows: Mapping[str, np.ndarray], weights: Mapping[str, float]
+    weighted: sp.csr_matrix,
+    rows: Mapping[str, np.ndarray],
+    weights: Mapping[str, float],
+    n_items: int,
 ) -> sp.csr_matrix:
-    """Each item's fields' TF-IDF rows (``weighted``: a distinct text's each; ``rows``:
-    per field, each item's text), weighted and added in ``weights`` order, the sum
-    L2-normalised."""
-    n_items = len(next(iter(rows.values()))) if rows else 0
+    """Each of ``n_items`` items' fields' TF-IDF rows (``weighted``: a distinct text's
+    each; ``rows``: per field, each item's text), weighted and added in ``weights`` order,
+    the sum L2-normalised."""
     total = sp.csr_matrix((n_items, weighted.shape[1]), dtype=np.float64)
     for name, weight in weights.items():
         if weight:
             total = total + weighted[rows[name]] * weight
+    if not n_items:  # (scikit-learn's normalize wants one row at least)
+        return sp.csr_matrix(total)
     return normalize(sp.csr_matrix(total), norm="l2", copy=False)
 
 
@@ -262,8 +266,8 @@ class FieldWeightedTfidf(BaseEstimator):
         self.display_: dict[str, str] = _most_used(surfaces)
         weighted = weights.transform(counts, copy=False)
         return (
-            _combine(weighted, need_rows, self.need_weights_),
-            _combine(weighted, org_rows, self.org_weights_),
+            _combine(weighted, need_rows, self.need_weights_, len(needs)),
+            _combine(weighted, org_rows, self.org_weights_, len(orgs)),
         )
 
     # -- transforming --------------------------------------------------------------
@@ -278,8 +282,11 @@ class FieldWeightedTfidf(BaseEstimator):
         check_is_fitted(self, "tfidf_")
         lists = self._token_lists(_texts(items, weights))
         at = {text: i for i, text in enumerate(lists)}
-        weighted = self.tfidf_.transform(list(lists.values()))
-        return _combine(weighted, _field_rows(items, weights, at), weights)
+        texts = list(lists.values())  # none: no item, or no field chosen
+        weighted = (
+            self.tfidf_.transform(texts) if texts else sp.csr_matrix((0, len(self.vocabulary_)))
+        )
+        return _combine(weighted, _field_rows(items, weights, at), weights, len(items))
 
     def transform_text(self, text: str) -> sp.csr_matrix:
         """One free text (a search query, say) as an L2-normalised row vector."""

@@ -61,6 +61,10 @@ def test_the_fit_is_tfidf_vectorizer_s_on_the_same_documents(max_df: float) -> N
     # a later item's vector, by the fitted vocabulary, is its row in the fit
     assert (ours.transform_needs(needs[:7]) != need_rows[:7]).nnz == 0
     assert (ours.transform_orgs(orgs[-5:]) != org_rows[-5:]).nnz == 0
+    # no field chosen: a row of zeros an item
+    none = ours.transform_fields(orgs[:3], {})
+    assert none.shape == (3, len(ours.vocabulary_)) and none.nnz == 0
+    assert ours.transform_needs([]).shape == (0, len(ours.vocabulary_))
 
 
 def test_a_collection_of_stop_words_only_has_no_vocabulary() -> None:
