@@ -154,15 +154,19 @@ def _freeze(index: MatchingIndex) -> None:
     """Once a fit, before its refresh of every need: leave what the process holds now, the
     fitted index above all, out of the garbage collector's full passes (``gc.freeze``),
     which took 230–400 ms each at 50,000 profiles, every few seconds while every need was
-    stored, and held up every request meanwhile. What the previous fit froze is let go
-    first (unfreeze, then one full pass). The ranker has no reference cycles: a copy an
-    edit replaces is freed by its reference count, frozen or not."""
+    stored, and held up every request meanwhile. What an earlier fit froze is let go first
+    (unfreeze, then one full pass). The process's first freeze makes no pass: nothing was
+    frozen to let go, and at a start the pass (150–180 ms at 50,000 profiles, the GIL held)
+    delayed the first requests, which wait for this index; what little is garbage then is
+    collected at the next fit's freeze. The ranker has no reference cycles: a copy an edit
+    replaces is freed by its reference count, frozen or not."""
     ranker = index.ranker
     size = len(ranker.need_ids_) + len(ranker.org_ids_) if ranker is not None else 0
     if size < FREEZE_FROM or _FROZEN.get(index) == index.fitted_audit_id:
         return
-    gc.unfreeze()
-    gc.collect()
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
     gc.freeze()
     _FROZEN[index] = index.fitted_audit_id
 

@@ -103,11 +103,16 @@ def test_a_large_index_is_frozen_out_of_full_collections_and_let_go_after_a_refi
     coord = api.client("coord")
     seed(coord)
     gc.unfreeze()
+    passes: list[int] = []
+    collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *args: passes.append(1) or collect(*args))
     ok(coord.get("/api/review-queue"))  # fitted, every need stored: frozen first
     assert gc.get_freeze_count() > 0
+    assert passes == []  # the first freeze makes no full pass (nothing to let go)
     index: MatchingIndex = api.app.state.index  # type: ignore[attr-defined]
     fitted = weakref.ref(index.ranker)  # type: ignore[arg-type]
     ok(coord.post("/api/index/refit"))
     ok(coord.get("/api/review-queue"))  # the new fit's refresh: the old one let go
+    assert passes  # unfrozen and collected before the new fit is frozen
     assert index.ranker is not fitted() and fitted() is None
     gc.unfreeze()
