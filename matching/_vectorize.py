@@ -58,9 +58,9 @@ def _field_rows(
     }
 
 
-def _counted(lists: Sequence[list[str]]) -> tuple[sp.csr_matrix, list[str]]:
-    """Each token list's counts, a row each, and the terms in column order (first seen
-    first): the column indices sorted in each row, as ``CountVectorizer`` makes them."""
+def _counted(lists: Sequence[list[str]]) -> tuple[sp.csr_matrix, dict[str, int]]:
+    """Each token list's counts, a row each (the columns sorted in each row, as
+    ``CountVectorizer`` makes them), and each term's column, first seen first."""
     terms: dict[str, int] = {}
     add = terms.setdefault
     lengths = np.fromiter(map(len, lists), dtype=np.intp, count=len(lists))
@@ -70,7 +70,7 @@ def _counted(lists: Sequence[list[str]]) -> tuple[sp.csr_matrix, list[str]]:
     )
     counts = sp.csr_matrix((np.ones(len(columns)), columns, bounds), shape=(len(lists), len(terms)))
     counts.sum_duplicates()  # sorts each row's columns, and adds a word's repeats
-    return counts, list(terms)
+    return counts, terms
 
 
 def _documents(
@@ -96,29 +96,29 @@ def _documents(
 def _fitted_vectorizer(
     documents: sp.csr_matrix,
     counts: sp.csr_matrix,
-    terms: list[str],
+    terms: dict[str, int],
     *,
     sublinear_tf: bool,
     max_df: float,
 ) -> tuple[TfidfVectorizer, TfidfTransformer, sp.csr_matrix]:
-    """The ``TfidfVectorizer`` fitting ``documents`` would make (the columns: ``terms``),
-    its weighting, and ``counts`` in its columns: the vocabulary sorted, the words of more than
-    ``max_df`` of the documents left out, the IDF of the documents. Made from the counts
-    (each word a column number once, in C) instead of the vectorizer's own count of
-    every token (a dictionary look-up each in Python: 2.7 s of a fit at 50,000 profiles)."""
-    found = np.bincount(documents.indices, minlength=len(terms))
+    """The ``TfidfVectorizer`` fitting ``documents`` would make (``terms``: each word's
+    column there), its weighting, and ``counts`` in its columns: the vocabulary sorted,
+    the words of more than ``max_df`` of the documents left out, the IDF of the
+    documents. Made from the counts (each word a column number once, in C) instead of
+    the vectorizer's own count of every token (a dictionary look-up each in Python: 2.7 s
+    of a fit at 50,000 profiles)."""
+    found = np.bincount(documents.indices, minlength=len(terms)).tolist()
     limit = (
         max_df
         if isinstance(max_df, int) and not isinstance(max_df, bool)
         else (max_df * documents.shape[0])
     )
-    kept = sorted((t for t, n in zip(terms, found.tolist(), strict=True) if n <= limit))
+    kept = sorted(t for t, j in terms.items() if found[j] <= limit)
     if not kept:
         raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
     vocabulary = {t: i for i, t in enumerate(kept)}
     # both matrices in the new columns (the kept words' old columns, in the new order)
-    where = {t: i for i, t in enumerate(terms)}
-    old = np.fromiter((where[t] for t in kept), dtype=np.intp, count=len(kept))
+    old = np.fromiter((terms[t] for t in kept), dtype=np.intp, count=len(kept))
     documents, counts = (_sorted(m[:, old]) for m in (documents, counts))
     vectorizer = TfidfVectorizer(
         analyzer=_pretokenized,
