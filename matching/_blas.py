@@ -9,6 +9,11 @@ ms in one, the LSA 5.5-6.3 s against 1.5-1.8 s. One thread also makes the LSA th
 on every machine, whatever its number of cores. The matrix products themselves give
 the same values in one thread as in several (each thread computes its own block of the
 result); only the LSA's factorisations round differently.
+
+The learner (``LearnedRanker``: its logistic regressions, the word-vector map's ridge
+solve) is limited the same way. Its matrices are small: alone, two threads bought it
+nothing (the same wall time for twice the CPU); with the other core busy, fitting on
+the devset's 225 decisions took 0.97-1.37 s in two threads and 0.56 s in one.
 """
 
 from __future__ import annotations

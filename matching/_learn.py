@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from ._blas import one_blas_thread
 from ._decision import REASONS, Decision
 from ._explain import SCORE_DECIMALS
 from ._learn_calibrate import (
@@ -123,6 +124,7 @@ class LearnedRanker(BaseEstimator):
         base = clone(self.base) if self.base is not None else TfidfRanker()
         return self.fit_on(base.fit(needs, orgs), decisions)
 
+    @one_blas_thread
     def fit_on(self, base: TfidfRanker, decisions: Sequence[Decision] = ()) -> LearnedRanker:
         """Learn on top of an already fitted cold-start ranker. ``base`` is never changed:
         it is used as it is, or through a shallow copy when the facts or the calibration
@@ -240,6 +242,7 @@ class LearnedRanker(BaseEstimator):
             "map_confirmations": MAP_MIN_PAIRS,
         }
 
+    @one_blas_thread
     def rebind(self, base: TfidfRanker) -> LearnedRanker:
         """Keep what was learned, but rank over ``base``'s current items (after the cold
         start ranker's ``upsert``/``remove``/``fit``). After an edit of the same fit only
@@ -285,6 +288,7 @@ class LearnedRanker(BaseEstimator):
         return self.features_(rows, cols, self.expansion_)
 
     # -- ranking ---------------------------------------------------------------------
+    @one_blas_thread
     def rank_orgs(
         self,
         need_ids: Sequence[str] | None = None,
@@ -330,6 +334,7 @@ class LearnedRanker(BaseEstimator):
                 out.append((b.need_ids_[i], ranking))
         return out
 
+    @one_blas_thread
     def rank_needs(
         self, org_ids: Sequence[str] | None = None, *, top: int = 10, pin_decided: bool = False
     ) -> list[tuple[str, Ranking]]:
@@ -370,6 +375,7 @@ class LearnedRanker(BaseEstimator):
         blended = (1 - self.alpha_) * cold_share(X) + self.alpha_ * p
         return np.round(blended, SCORE_DECIMALS)
 
+    @one_blas_thread
     def contributions(self, need_id: str, npo_id: str) -> dict[str, float]:
         """How much each feature pushed this pair up (+) or down (−) in the learned score
         (log-odds of the re-ranking model), and ``confirmed_similar``: the score the
