@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -122,6 +123,22 @@ def run_matching(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "matching", *args], capture_output=True, text=True, check=False
     )
+
+
+def python_with_two_blas_threads(code: str) -> str:
+    """The last line ``python -c CODE`` prints, in a process of its own with BLAS allowed
+    two threads (the limit ``matching._blas`` sets is process-wide, and in the suite's
+    process other tests' servers run limited calls at any moment)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
 
 
 def write_csv(

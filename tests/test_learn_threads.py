@@ -4,12 +4,9 @@ BLAS in one thread, as the ranker's products do (``matching._blas``)."""
 from __future__ import annotations
 
 import ast
-import os
-import subprocess
-import sys
 
-# In a process of its own, with BLAS allowed two threads: the limit is process-wide, and
-# in the suite's process other tests' servers run limited calls at any moment.
+from .conftest import python_with_two_blas_threads
+
 _LEARNER_CHECK = """
 from threadpoolctl import threadpool_info
 from sklearn.linear_model import LogisticRegression
@@ -52,16 +49,7 @@ print(repr((before, seen, threads())))
 
 
 def test_the_learner_runs_blas_in_one_thread_and_gives_the_threads_back() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", _LEARNER_CHECK],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"},
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    before, seen, after = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+    before, seen, after = ast.literal_eval(python_with_two_blas_threads(_LEARNER_CHECK))
     assert before and all(n > 1 for n in before)
     for name, calls in seen.items():
         assert calls, f"{name} never ran"  # validation trains and scores models

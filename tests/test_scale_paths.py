@@ -30,6 +30,8 @@ from matching._shared import PARALLEL_MIN, jobs, map_chunks
 from matching._vectorize import DEFAULT_NEED_WEIGHTS, DEFAULT_ORG_WEIGHTS, FieldWeightedTfidf
 from matching._vectors import KeyTable, ginza_vocab_dir
 
+from .conftest import python_with_two_blas_threads
+
 
 @pytest.fixture(scope="module")
 def corpus_c():  # type: ignore[no-untyped-def]
@@ -371,18 +373,7 @@ print(repr((before, outer(), threads())))
 
 
 def test_blas_runs_in_one_thread_inside_and_as_before_after() -> None:
-    """In a process of its own: the limit is process-wide, and in the suite's process
-    other tests' servers (threads) run limited calls of their own at any moment."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _BLAS_CHECK],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"},
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    before, inside, after = ast.literal_eval(proc.stdout.strip())
+    before, inside, after = ast.literal_eval(python_with_two_blas_threads(_BLAS_CHECK))
     assert before and all(n > 1 for n in before)
     assert inside == ([1] * len(before), [1] * len(before))
     assert after == before
