@@ -33,7 +33,7 @@ from service.models import Role
 from service.schemas import UserCreate
 from service.users import create_user
 
-from .serving import free_port, serve
+from .serving import TLS, free_port, serve
 
 PASSWORD = "outage-password-1234"
 
@@ -122,7 +122,7 @@ def test_the_service_answers_503_while_its_postgresql_is_down_and_recovers_witho
             by=None,
         )
     app = create_app(settings)
-    with serve(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with serve(app) as base, httpx.Client(verify=TLS, base_url=base, timeout=30) as client:
         token = client.post("/api/auth/token", data={"username": "chief", "password": PASSWORD})
         assert token.status_code == 200, token.text
         api = {"Authorization": f"Bearer {token.json()['access_token']}"}

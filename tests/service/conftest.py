@@ -29,7 +29,7 @@ from service.models import Role
 from service.schemas import UserCreate
 from service.users import create_user
 
-from ..serving import serve
+from ..serving import TLS, serve
 
 PASSWORD = "test-password-1234"
 USERS = {
@@ -58,7 +58,7 @@ class Server:
     def client(self, user: str | None = None) -> httpx.Client:
         """An HTTP client logged in as ``user``; closed when the test ends."""
         headers = {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
-        client = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        client = httpx.Client(verify=TLS, base_url=self.url, headers=headers, timeout=30)
         self.clients.append(client)
         return client
 

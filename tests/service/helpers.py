@@ -17,6 +17,7 @@ from service.mail.models import MailOutbox
 from service.models import User
 
 from ..conftest import NEED_ROWS, ORG_ROWS
+from ..serving import TLS
 
 
 def need_payload(i: int, **over: object) -> dict[str, object]:
@@ -85,7 +86,7 @@ def csrf_of(page: httpx.Response) -> str:
 
 def page_login(url: str, username: str, password: str) -> httpx.Client:
     """A client that logged in through the login page (session cookie, no bearer token)."""
-    client = httpx.Client(base_url=url, timeout=30, follow_redirects=False)
+    client = httpx.Client(verify=TLS, base_url=url, timeout=30, follow_redirects=False)
     token = csrf_of(client.get("/login"))
     r = client.post(
         "/login", data={"username": username, "password": password, "csrf_token": token}

@@ -15,7 +15,7 @@ from uvicorn.logging import AccessFormatter
 
 from service.logs import REDACTED, log_config, redact
 
-from ..serving import free_port
+from ..serving import TLS, free_port
 from .conftest import Server
 
 LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -80,7 +80,7 @@ def test_the_access_log_of_a_real_server_holds_no_secret(
         while not server.started:
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.02)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(verify=TLS, base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             client.get("/invite/SeCrEt-Path_1")
             client.post("/invite/SeCrEt-Path_2", data={"password": "x"})
             client.get("/login", params={"next": "/invite/SeCrEt-Path_3"})

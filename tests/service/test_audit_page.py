@@ -15,6 +15,7 @@ from sqlmodel import Session, func, select
 from service.audit import audit
 from service.models import AuditLog, User
 
+from ..serving import TLS
 from .conftest import Server
 from .helpers import csrf_of, ok
 from .test_privacy_audit import ACTIONS, WRONG, login, rows, seeded, user_id
@@ -29,7 +30,7 @@ def test_only_the_coordinator_reads_the_audit_log(api: Server) -> None:
         client = login(api, user)
         assert client.get("/audit").status_code == 403
         assert client.get("/audit.csv").status_code == 403
-    anon = httpx.Client(base_url=api.url, timeout=30)
+    anon = httpx.Client(verify=TLS, base_url=api.url, timeout=30)
     api.clients.append(anon)
     assert anon.get("/audit").headers["location"].startswith("/login")
     assert anon.get("/audit.csv").headers["location"].startswith("/login")
@@ -72,7 +73,7 @@ def test_the_audit_page_filters_and_is_itself_audited(api: Server, seeded: dict[
     assert rows(api)[-1].detail["filter"] == {"user": "npo1"}
     assert _entries(coord.get("/audit", params={"user": "no-such-user"}).text) == 0
     # a name nobody has, typed at the login page: its failures are found by that name
-    anon = httpx.Client(base_url=api.url, timeout=30)
+    anon = httpx.Client(verify=TLS, base_url=api.url, timeout=30)
     api.clients.append(anon)
     tried = {
         "username": "no-such-user",

@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from ..serving import free_port
+from ..serving import TLS, free_port
 from .conftest import TOKENS, Server
 from .helpers import ok, org_payload, seed
 
@@ -89,6 +89,7 @@ def test_two_server_processes_rank_from_the_same_data(api: Server) -> None:
     )
     try:
         with httpx.Client(
+            verify=TLS,
             base_url=f"http://127.0.0.1:{port}",
             headers={"Authorization": f"Bearer {TOKENS['coord']}"},
             timeout=30,
@@ -166,6 +167,7 @@ def test_several_worker_processes_serve_the_same_data(api: Server) -> None:
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         with httpx.Client(
+            verify=TLS,
             base_url=f"http://127.0.0.1:{port}",
             headers={"Authorization": f"Bearer {TOKENS['coord']}"},
             timeout=60,
@@ -181,6 +183,7 @@ def test_several_worker_processes_serve_the_same_data(api: Server) -> None:
             )
             for _ in range(6):  # new connections: either worker may answer
                 with httpx.Client(
+                    verify=TLS,
                     base_url=f"http://127.0.0.1:{port}",
                     headers={"Authorization": f"Bearer {TOKENS['coord']}"},
                     timeout=60,

@@ -18,6 +18,7 @@ from service.models import AuditLog, Invitation, User
 from service.registrations.models import RegistrationRequest, RequestStatus
 
 from ..mailserver import SmtpServer
+from ..serving import TLS
 from .conftest import PASSWORD, Server
 from .helpers import csrf_of, ok, outbox, page_login, post_form, seed
 
@@ -72,7 +73,7 @@ def test_an_invitation_is_mailed_delivered_and_blanked(
     assert row.sent_at is not None and row.body == SECRET_REMOVED and token not in row.body
 
     # the person follows the link from the mail: the address becomes the new user's
-    with httpx.Client(base_url=api.url, timeout=30) as person:
+    with httpx.Client(verify=TLS, base_url=api.url, timeout=30) as person:
         form_page = person.get(path)
         assert form_page.status_code == 200
         r = person.post(

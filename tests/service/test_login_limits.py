@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from service import throttle
 from service.models import AuditLog, LoginAttempt
 
+from ..serving import TLS
 from .conftest import PASSWORD, TOKENS, Server
 from .helpers import csrf_of, ok, post_form
 from .test_pages import login
@@ -120,7 +121,10 @@ def test_a_right_password_clears_the_count_and_the_coordinator_can_unlock(
 
 def test_the_login_page_shows_the_limit_in_japanese(api: Server) -> None:
     client = httpx.Client(
-        base_url=api.url, headers={"X-Forwarded-For": "192.0.2.99"}, follow_redirects=False
+        verify=TLS,
+        base_url=api.url,
+        headers={"X-Forwarded-For": "192.0.2.99"},
+        follow_redirects=False,
     )
     api.clients.append(client)
     token = csrf_of(client.get("/login"))

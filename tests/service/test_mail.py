@@ -23,6 +23,7 @@ from service.models import Suggestion, User, utcnow
 from service.schemas import DecisionIn
 
 from ..mailserver import SmtpServer
+from ..serving import TLS
 from .conftest import PASSWORD, Server
 from .helpers import clear_addresses, ok, outbox, page_login, post_form, seed
 
@@ -255,7 +256,7 @@ def test_outbox_page_is_for_the_coordinator(api: Server, pair: dict[str, Any]) -
             assert client.get("/mail").status_code == 403
         finally:
             client.close()
-    with httpx.Client(base_url=api.url) as anon:
+    with httpx.Client(verify=TLS, base_url=api.url) as anon:
         assert anon.get("/mail").status_code == 303
     client = page_login(api.url, "coord", PASSWORD)
     try:

@@ -7,14 +7,14 @@ import httpx
 from service.config import Settings
 from service.main import create_app
 
-from ..serving import free_port, serve
+from ..serving import TLS, free_port, serve
 
 
 def test_an_unreachable_database_is_a_503_in_the_error_shape() -> None:
     # a PostgreSQL address where nothing listens: every connection is refused at once
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/kyodo"
     app = create_app(Settings(database_url=url))
-    with serve(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with serve(app) as base, httpx.Client(verify=TLS, base_url=base, timeout=30) as client:
         assert client.get("/api/health").json() == {"status": "ok"}  # no database needed
         for response in (
             client.get("/api/needs", headers={"Authorization": "Bearer not-a-token"}),

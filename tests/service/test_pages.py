@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from service.models import AuditLog, Interest, Need, Suggestion, SuggestionStatus
 
+from ..serving import TLS
 from .conftest import PASSWORD, Server
 from .helpers import csrf_of, ok, page_login, post_form, seed
 
@@ -26,7 +27,7 @@ def login(api: Server, user: str) -> httpx.Client:
 
 
 def anon(api: Server) -> httpx.Client:
-    client = httpx.Client(base_url=api.url, timeout=30, follow_redirects=False)
+    client = httpx.Client(verify=TLS, base_url=api.url, timeout=30, follow_redirects=False)
     api.clients.append(client)
     return client
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, func, select
 from service.mail.models import MailOutbox
 from service.models import AuditLog, Organization, User
 
+from ..serving import TLS
 from .conftest import PASSWORD, Server
 from .helpers import csrf_of, ok, org_payload, page_login, post_form, seed
 
@@ -174,7 +175,7 @@ def test_registration_requests_and_the_mail_outbox(api: Server, seeded: dict[str
     assert coord.get("/registrations").status_code == 200
     assert rows(api) == []  # nothing waits: no contact shown, nothing written
     need = ok(api.client("coord").get("/api/needs"))["items"][0]["id"]
-    anon = httpx.Client(base_url=api.url, timeout=30)
+    anon = httpx.Client(verify=TLS, base_url=api.url, timeout=30)
     api.clients.append(anon)
     form = {
         "group_name": "みどりの会",
@@ -219,7 +220,7 @@ def test_logins_logouts_and_failures_are_recorded_without_the_password(api: Serv
     assert logged.detail["via"] == "page" and logged.detail["address"]
     # a wrong password for a real account, and a name nobody has
     for name in ("coord", "nobody-here"):
-        anon = httpx.Client(base_url=api.url, timeout=30)
+        anon = httpx.Client(verify=TLS, base_url=api.url, timeout=30)
         api.clients.append(anon)
         token = csrf_of(anon.get("/login"))
         r = anon.post("/login", data={"username": name, "password": WRONG, "csrf_token": token})

@@ -24,6 +24,7 @@ from service.registrations import service as registration_service
 from service.registrations.models import RegistrationRequest, RequestStatus
 
 from ..mailserver import SmtpServer
+from ..serving import TLS
 from .conftest import PASSWORD, Server
 from .helpers import clear_addresses, need_payload, ok, outbox, page_login, post_form, seed
 
@@ -57,7 +58,7 @@ def w(api: Server) -> Iterator[dict[str, Any]]:
             session.add(user)
         session.commit()
         ids = {u.username: u.id for u in users}
-    anon = httpx.Client(base_url=api.url, timeout=30, follow_redirects=False)
+    anon = httpx.Client(verify=TLS, base_url=api.url, timeout=30, follow_redirects=False)
     coord_page = page_login(api.url, "coord", PASSWORD)
     api.clients += [anon, coord_page]
     yield {

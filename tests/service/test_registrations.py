@@ -21,6 +21,7 @@ from service.models import AppKey, AuditLog, Invitation, Organization, Role
 from service.registrations import service as registration_service
 from service.registrations.models import RegistrationRequest, RequestStatus
 
+from ..serving import TLS
 from .conftest import PASSWORD, Server
 from .helpers import csrf_of, need_payload, ok, page_login, post_form, seed
 
@@ -55,7 +56,7 @@ def world(api: Server) -> Iterator[World]:
     coord = api.client("coord")
     needs, _ = seed(coord)
     draft = ok(coord.post("/api/needs", json=need_payload(2, key="ND", status="draft")), 201)["id"]
-    anon = httpx.Client(base_url=api.url, timeout=30, follow_redirects=False)
+    anon = httpx.Client(verify=TLS, base_url=api.url, timeout=30, follow_redirects=False)
     api.clients.append(anon)
     yield World(api, anon, needs["N1"], draft)
 

@@ -21,7 +21,7 @@ from service.index import MatchingIndex, item_key
 from service.main import create_app
 from service.models import Suggestion
 
-from ..serving import serve
+from ..serving import TLS, serve
 from .conftest import TOKENS, Server
 from .helpers import need_payload, ok
 from .test_pages import login
@@ -37,7 +37,10 @@ def restarted(api: Server) -> Iterator[tuple[Server, httpx.Client]]:
     with serve(app) as url:
         srv = Server(url, app, app.state.engine, api.settings)
         client = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {TOKENS['coord']}"}, timeout=60
+            verify=TLS,
+            base_url=url,
+            headers={"Authorization": f"Bearer {TOKENS['coord']}"},
+            timeout=60,
         )
         try:
             yield srv, client

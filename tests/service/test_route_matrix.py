@@ -27,6 +27,7 @@ import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
 
+from ..serving import TLS
 from .conftest import PASSWORD, Server
 from .helpers import csrf_of, need_payload, ok, org_payload, page_login, post_form, seed
 
@@ -212,7 +213,7 @@ class World:
         """A page client (session cookie; anonymous: the pre-login cookie) and its token."""
         if fresh or user not in self.pages:
             if user == "anon":
-                client = httpx.Client(base_url=self.api.url, timeout=30)
+                client = httpx.Client(verify=TLS, base_url=self.api.url, timeout=30)
                 token = csrf_of(client.get("/login"))
             else:
                 client = page_login(self.api.url, user, PASSWORD)
@@ -232,6 +233,7 @@ class World:
             f"{self.api.url}/api/auth/token", data={"username": user, "password": PASSWORD}
         )
         client = httpx.Client(
+            verify=TLS,
             base_url=self.api.url,
             headers={"Authorization": f"Bearer {ok(r)['access_token']}"},
             timeout=30,
@@ -285,7 +287,7 @@ def world(api: Server) -> Iterator[World]:
         201,
     )
     invitation = ok(coord.post("/api/invitations", json={"role": "npo"}), 201)
-    anon = httpx.Client(base_url=api.url, timeout=30)
+    anon = httpx.Client(verify=TLS, base_url=api.url, timeout=30)
     api.clients.append(anon)
     form: dict[str, object] = {
         "group_name": "テストの会",

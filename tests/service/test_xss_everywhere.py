@@ -25,6 +25,7 @@ from openpyxl import load_workbook
 
 from service.deadlines import today_jst
 
+from ..serving import TLS
 from .conftest import Server
 from .helpers import csrf_of, need_payload, ok, org_payload, post_form, seed
 from .test_route_matrix import ROLES, ROUTES, World, allowed, app_routes, fillings
@@ -195,7 +196,7 @@ def world(api: Server) -> World:
     # an invitation mailed to an address that is markup (the outbox page /mail shows it)
     ok(coord.post("/api/invitations", json={"role": "npo", "email": f"{SCRIPT}@example.jp"}), 201)
     # registration requests from the public form: one waits, one is declined with a reason
-    anon = httpx.Client(base_url=api.url, timeout=30)
+    anon = httpx.Client(verify=TLS, base_url=api.url, timeout=30)
     api.clients.append(anon)
     form: dict[str, object] = {
         "group_name": hostile(0),
