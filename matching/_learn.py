@@ -280,9 +280,13 @@ class LearnedRanker(BaseEstimator):
         return self.expansion_stage_.informative
 
     def _expanded(
-        self, rows: np.ndarray, confirmed: sp.csr_matrix | np.ndarray | None, beta: float
+        self,
+        rows: np.ndarray,
+        confirmed: sp.csr_matrix | np.ndarray | None,
+        beta: float,
+        cols: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        return self.expansion_stage_.scores(rows, confirmed, beta)
+        return self.expansion_stage_.scores(rows, confirmed, beta, cols)
 
     def _features(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         return self.features_(rows, cols, self.expansion_)
@@ -347,21 +351,20 @@ class LearnedRanker(BaseEstimator):
         pins = decided_pins(self.decided_, by_need=False) if pin_decided else {}
         cols = b._rows(org_ids, b.org_index_)
         every = np.arange(len(b.need_ids_))
-        full = (
-            np.vstack(
-                [
-                    self._expanded(every[s : s + _BLOCK], None, self.expansion_)[0]
-                    for s in range(0, len(every), _BLOCK)
-                ]
-            )
-            if len(every)
-            else np.zeros((0, len(b.org_ids_)))
-        )
+        # every need against the profiles asked for (all: None), not every pair for a few
+        picked = None if org_ids is None else np.unique(cols)
+        at = cols if picked is None else np.searchsorted(picked, cols)
+        blocks = [
+            self._expanded(every[s : s + _BLOCK], None, self.expansion_, picked)[0]
+            for s in range(0, len(every), _BLOCK)
+        ]
+        width = len(b.org_ids_) if picked is None else len(picked)
+        full = np.vstack(blocks) if blocks else np.zeros((0, width))
         out = []
-        for j in cols.tolist():
+        for j, c in zip(cols.tolist(), at.tolist(), strict=True):
             pinned = pins.get(j, {})
-            rows = with_pinned(top_k(full[:, j], max(top, self.candidates)), pinned)
-            scores = self._learned(rows, np.full(len(rows), j)) if self.alpha_ else full[rows, j]
+            rows = with_pinned(top_k(full[:, c], max(top, self.candidates)), pinned)
+            scores = self._learned(rows, np.full(len(rows), j)) if self.alpha_ else full[rows, c]
             scores = pin(scores, rows, pinned)
             order = top_k(scores, top)
             out.append((b.org_ids_[j], [(b.need_ids_[rows[k]], float(scores[k])) for k in order]))
