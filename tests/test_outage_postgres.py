@@ -106,13 +106,15 @@ def cluster() -> Iterator[Cluster]:
 
 
 def test_the_service_answers_503_while_its_postgresql_is_down_and_recovers_without_restart(
-    cluster: Cluster,
+    cluster: Cluster, tmp_path: Path
 ) -> None:
     import psycopg
 
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
         conn.execute("CREATE DATABASE kyodo")
-    settings = Settings(database_url=cluster.url("kyodo"))
+    # fits saved in the test's folder: the cluster's port is new every run, and the default
+    # (a folder per database under the user's cache) left an empty folder behind each time
+    settings = Settings(database_url=cluster.url("kyodo"), index_dir=str(tmp_path / "index"))
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
     with Session(engine) as session:
