@@ -156,7 +156,7 @@ def _freeze(index: MatchingIndex) -> None:
     which took 230–400 ms each at 50,000 profiles, every few seconds while every need was
     stored, and held up every request meanwhile. What an earlier fit froze is let go first
     (unfreeze, then one full pass). The process's first freeze makes no pass: nothing was
-    frozen to let go, and at a start the pass (150–180 ms at 50,000 profiles, the GIL held)
+    frozen to let go, and at a start the pass (150–230 ms at 50,000 profiles, the GIL held)
     delayed the first requests, which wait for this index; what little is garbage then is
     collected at the next fit's freeze. The ranker has no reference cycles: a copy an edit
     replaces is freed by its reference count, frozen or not."""
