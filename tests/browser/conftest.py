@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -37,6 +37,11 @@ USERS = {
 }
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("KYODO_CHROMIUM", "/usr/bin/chromium")
+# One patience for actions and assertions alike. `expect` otherwise gives up after 5 s: in CI,
+# beside the PostgreSQL pass, Swagger UI's first draw of /docs took longer (3.6-4.1 s here
+# with both cores busy), though the page drew.
+WAIT_MS = 20_000
+expect.set_options(timeout=WAIT_MS)
 # As root in a sandboxed machine: no sandbox, no GPU, no background traffic to Google.
 ARGS = [
     "--no-sandbox",
@@ -61,7 +66,7 @@ class Site:
             viewport={"width": width, "height": height}, locale="ja-JP", base_url=self.url
         )
         page = context.new_page()
-        page.set_default_timeout(20_000)
+        page.set_default_timeout(WAIT_MS)
 
         def record(message: ConsoleMessage) -> None:
             if message.type == "error":
