@@ -8,7 +8,8 @@ only if it holds on the decided needs (never silently worse than the cold start)
 - ``_learn_expand`` (stage 1): profiles expanded with the needs they were confirmed for;
   ``_learn_map`` (stage 1b, where the expansion does not hold): a need → partner map over
   word vectors, learned from the same confirmations.
-- ``_learn_rerank`` (stage 2): a re-ranking model over pair features and group history.
+- ``_learn_rerank`` (stage 2): a re-ranking model over pair features and group history
+  (``_learn_features``).
 - ``_learn_compare``: whether a retrained model may replace the one serving.
 """
 
@@ -35,19 +36,17 @@ from ._learn_calibrate import (
 )
 from ._learn_compare import MIN_NEW_NEEDS, Comparison, compare_with_current
 from ._learn_expand import EXPANSION_MARGIN, EXPANSIONS, Expansion, expansion_promoted
-from ._learn_map import MAP_MIN_PAIRS, learn_map, map_promoted, mapped, validate_map
-from ._learn_pins import decided_pins, pin, with_pinned
-from ._learn_reasons import GroupFacts
-from ._learn_rerank import (
+from ._learn_features import (
     CONTRIBUTIONS,
     FEATURE_LABELS,
     FEATURES,
     PairFeatures,
-    blend_promoted,
     cold_share,
-    new_model,
-    validate_blends,
 )
+from ._learn_map import MAP_MIN_PAIRS, learn_map, map_promoted, mapped, validate_map
+from ._learn_pins import decided_pins, pin, with_pinned
+from ._learn_reasons import GroupFacts
+from ._learn_rerank import blend_promoted, new_model, validate_blends
 from ._learn_splice import decided_pairs, rebind_in_place, snapshot
 from ._ranker import _BLOCK, Ranking, TfidfRanker, top_k
 from ._schema import Need, Organization
@@ -325,6 +324,7 @@ class LearnedRanker(BaseEstimator):
                     floors[b.need_ids_[i]] = float(row[pool[-1]]) if len(pool) else 0.0
             lists = [with_pinned(c, pins.get(i, {})) for i, c in zip(chunk, pools, strict=True)]
             if self.alpha_:  # the model's features for the whole block at once
+                self.features_.note_best_cold(chunk, self.expansion_, block)
                 learned = self._learned(
                     np.concatenate([np.full(len(c), i) for i, c in zip(chunk, lists, strict=True)]),
                     np.concatenate(lists),

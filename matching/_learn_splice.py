@@ -40,7 +40,7 @@ from ._changes import _changed, _same_fit
 from ._decision import Decision
 from ._hubness import as_high
 from ._learn_expand import Expansion, Top
-from ._learn_rerank import PairFeatures, need_rows, org_rows
+from ._learn_features import PairFeatures, need_rows, org_rows
 from ._ranker import TfidfRanker
 
 if TYPE_CHECKING:
@@ -267,6 +267,7 @@ def _spliced_features(
     orgs = _Rows(before.org_index_, b.org_ids_, changed_orgs)
     out = copy.copy(old)
     out.expansion, out.base = expansion, b
+    out.bests = {}  # the needs' best scores were over the old profiles, by the old rows
     fresh_needs = [b.needs_[i] for i in needs.fresh.tolist()]
     problem, goal, forms = need_rows(b, fresh_needs)
     out.need_problem = needs.matrix(old.need_problem, problem)
@@ -288,6 +289,7 @@ def _spliced_features(
         not len(orgs.fresh) or (out.org_tokens is not None and out.org_tokens == old.org_tokens)
     )
     out.bm25 = old.bm25 if same_words else None
+    out.bm25_docs = old.bm25_docs if same_words else None
     out.history = PairFeatures.history_of(b, decisions)
     return out
 

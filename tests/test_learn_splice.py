@@ -7,12 +7,14 @@ import copy
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from corpus import load_corpus
 from matching import LearnedRanker, TfidfRanker
 from matching._evaluate import judged_decisions, scramble_fields, split_needs
 from matching._learn import Decision
+from matching._learn_features import FEATURES, PairFeatures
 from matching._learn_map import learn_map
 
 Edit = Callable[[TfidfRanker], object]
@@ -297,3 +299,56 @@ def test_a_few_profiles_needs_are_their_rows_of_every_profiles(models, name) -> 
             assert model.rank_needs([key], top=10, pin_decided=pin) == [(key, every[key])]
         some = [ids[-1], decided[0], ids[0], ids[-1]]
         assert model.rank_needs(some, top=10, pin_decided=pin) == [(k, every[k]) for k in some]
+
+
+@pytest.mark.parametrize("name", ["reranking", "calibrated", "mapped"])
+def test_a_few_profiles_pairs_have_the_features_every_profiles_pairs_give(models, name) -> None:
+    """The features of pairs with a few profiles are read from those profiles' columns,
+    each need's best scores over every profile kept or scored again (#14: one group's
+    needs at 50,000 profiles): the numbers a block over every profile gives, whether the
+    bests are kept already or not, for the expansion in force and another."""
+    _, model = models[name]
+    n, m = len(model.base_.need_ids_), len(model.base_.org_ids_)
+    rows = np.repeat(np.arange(n), 2)
+    cols = np.tile([0, m // 2], n)  # two profiles: their columns only
+    # the same pairs first, then one pair with every profile: the block over every column
+    every_rows = np.r_[rows, np.zeros(m, dtype=int)]
+    every_cols = np.r_[cols, np.arange(m)]
+    for beta in {model.expansion_, 0.5}:
+        fresh = PairFeatures(model.expansion_stage_, model.decisions_)
+        few = fresh(rows, cols, beta)  # no best kept: each scored against every profile
+        assert set(fresh.bests) == {beta, "bm25"} and len(fresh.bests[beta]) == n
+        again = fresh(rows, cols, beta)  # every best kept
+        whole = PairFeatures(model.expansion_stage_, model.decisions_)
+        every = whole(every_rows, every_cols, beta)[: len(rows)]
+        assert np.array_equal(few, every) and np.array_equal(again, every)
+        assert (every[:, FEATURES.index("bm25")] > 0).any()
+        assert (every[:, FEATURES.index("cold_relative")] > 0).any()
+
+
+def test_after_an_edit_no_need_keeps_the_best_it_had_over_the_old_profiles(
+    models, monkeypatch
+) -> None:
+    """A new profile written for a need outscores the need's best: the rebind that adds
+    it (incremental) forgets the bests kept before, and the groups' pages rank as a model
+    bound afresh does."""
+    cold, model = models["reranking"]
+    features = model.features_
+    need = cold.needs_[0]
+    beta = model.expansion_
+    assert need.id and 0 in features.bests[beta]  # kept by the fixture's ranking
+    partner = cold.orgs_[int(np.argmax(model._expanded(np.array([0]), None, beta)[0][0]))]
+    new = replace(
+        partner, id="P9999", activities=" ".join((partner.activities, need.title, need.goal))
+    )
+    edited = copy.copy(cold)
+    edited.upsert(orgs=[new])
+    full = copy.copy(model)
+    full._bind(edited, model.decisions_)
+    with monkeypatch.context() as m:  # never bound in full
+        m.setattr(LearnedRanker, "_bind", None)
+        incremental = copy.copy(model).rebind(edited)
+    for key in ["P9999", partner.id, cold.orgs_[1].id]:
+        assert incremental.rank_needs([key]) == full.rank_needs([key]), key
+    moved = full.features_.bests[beta][0]
+    assert moved > features.bests[beta][0]  # the need's best moved: a kept one would be wrong

@@ -1,0 +1,337 @@
+"""Learning stage 2's features: what the re-ranking model reads of each (need, group)
+pair — text per field pair, BM25, the cold-start score, 活動分野, area, members-only,
+business, population, forms of collaboration, profile completeness, and the group's
+history of decisions on similar needs.
+
+A few profiles' pairs (one group's page) are read from those profiles' columns alone;
+what needs every profile (each need's best cold-start and BM25 score, the divisors of
+the relative features) is kept per instance once computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import bm25s
+import numpy as np
+import scipy.sparse as sp
+
+from ._bm25 import BM25Ranker, bm25_by_document, bm25_pairs, bm25_scores, need_tokens, org_tokens
+from ._decision import Decision
+from ._learn_expand import Expansion
+from ._ranker import _BLOCK, TfidfRanker
+from ._schema import Need, Organization
+from ._signals import forms_named, forms_wanted
+
+__all__ = [
+    "CONTRIBUTIONS",
+    "FEATURES",
+    "FEATURE_LABELS",
+    "PairFeatures",
+    "cold_share",
+    "need_rows",
+    "org_rows",
+]
+
+FEATURES: tuple[str, ...] = (
+    "cold_start",
+    "cold_relative",
+    "text",
+    "problem_activities",
+    "goal_offerings",
+    "need_wishes",
+    "bm25",
+    "field_agree",
+    "field_known",
+    "area_same",
+    "area_other",
+    "area_local_group",
+    "members_only",
+    "business",
+    "population_other",
+    "forms_match",
+    "forms_other",
+    "completeness",
+    "hist_confirm",
+    "hist_reject",
+    "hist_reject_field",
+    "hist_reject_area",
+    "hist_reject_capacity",
+    "hist_reject_members",
+    "hist_reject_business",
+)
+# what ``contributions`` may name: the model's features, and the document expansion
+CONTRIBUTIONS: tuple[str, ...] = (*FEATURES, "confirmed_similar")
+# for people: what each contribution means
+FEATURE_LABELS: dict[str, str] = {
+    "cold_start": "初期スコア（本文・分野・地域）",
+    "cold_relative": "初期スコア（課題内の相対値）",
+    "text": "本文の類似度",
+    "problem_activities": "課題の内容と団体の活動内容",
+    "goal_offerings": "協働で実現したいことと協働でできること",
+    "need_wishes": "課題と団体の協働の希望",
+    "bm25": "BM25 スコア（課題内の相対値）",
+    "field_agree": "活動分野の一致",
+    "field_known": "活動分野の記入あり",
+    "area_same": "地域が一致",
+    "area_other": "地域が異なる・不明",
+    "area_local_group": "市全域の課題に地域限定の団体",
+    "members_only": "共益的活動と読める記述",
+    "business": "営利企業（企業の参加を求めない課題）",
+    "population_other": "対象者が異なる",
+    "forms_match": "協働の形態が団体の希望に合う",
+    "forms_other": "団体の希望する協働の形態が異なる",
+    "completeness": "プロフィールの充実度",
+    "hist_confirm": "似た協働の種で承認",
+    "hist_reject": "似た協働の種で見送り",
+    "hist_reject_field": "似た協働の種で見送り（分野違い）",
+    "hist_reject_area": "似た協働の種で見送り（地域外）",
+    "hist_reject_capacity": "似た協働の種で見送り（体制不足）",
+    "hist_reject_members": "似た協働の種で見送り（共益的活動）",
+    "hist_reject_business": "似た協働の種で見送り（営利・事業者）",
+    "confirmed_similar": "似た協働の種で承認済み",
+}
+# a block's features are computed on its own profiles' columns when they are at most this
+# share of all (1 / _FEW); otherwise on every column, as a ranking of every need does
+_FEW = 4
+
+
+def _pair_dot(a: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    return np.asarray(a[rows].multiply(b[cols]).sum(axis=1)).ravel()
+
+
+def _fields(
+    b: TfidfRanker, items: Sequence[Need] | Sequence[Organization], weights: dict[str, float]
+) -> sp.csr_matrix:
+    if not items:  # (the vectorizer wants one row at least)
+        return sp.csr_matrix((0, b.need_vectors_.shape[1]))
+    return b.vectorizer_.transform_fields(items, weights)
+
+
+def need_rows(
+    b: TfidfRanker, needs: Sequence[Need]
+) -> tuple[sp.csr_matrix, sp.csr_matrix, list[set[str]]]:
+    """What ``PairFeatures`` keeps per need: its problem's and its goal's vectors, the
+    forms of collaboration it asks for (each row its own need's alone)."""
+    return (
+        _fields(b, needs, {"title": 1.0, "description": 1.0}),
+        _fields(b, needs, {"goal": 1.0}),
+        [forms_wanted(n) for n in needs],
+    )
+
+
+def org_rows(
+    b: TfidfRanker, orgs: Sequence[Organization]
+) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, np.ndarray, list[set[str]]]:
+    """What ``PairFeatures`` keeps per profile: the vectors of its activities, its offers
+    and its wishes, its completeness, the forms of collaboration it names."""
+    filled = np.array(
+        [
+            [
+                bool(o.offerings),
+                bool(o.wishes),
+                bool(o.fields),
+                bool(o.legal_form),
+                len(o.activities) >= 60,
+            ]
+            for o in orgs
+        ],
+        dtype=np.float64,
+    )
+    return (
+        _fields(b, orgs, {"activities": 1.0}),
+        _fields(b, orgs, {"offerings": 1.0}),
+        _fields(b, orgs, {"wishes": 1.0}),
+        filled.mean(axis=1) if len(filled) else np.zeros(0),
+        [forms_named(o) for o in orgs],
+    )
+
+
+class PairFeatures:
+    """``FEATURES`` of (need row, organisation row) pairs over one expansion's ranker."""
+
+    def __init__(self, expansion: Expansion, decisions: Sequence[Decision]) -> None:
+        self.expansion = expansion
+        b = self.base = expansion.base
+        self.need_problem, self.need_goal, self.need_forms = need_rows(b, b.needs_)
+        (
+            self.org_activities,
+            self.org_offerings,
+            self.org_wishes,
+            self.completeness,
+            self.org_forms,
+        ) = org_rows(b, b.orgs_)
+        # BM25 over the same tokens, tokenised and indexed at the first feature row (a
+        # rebind in the service does not pay for it unless the re-ranking model is used;
+        # an incremental one keeps the tokens of the rows it did not change)
+        self.need_tokens: list[list[str]] | None = None
+        self.org_tokens: list[list[str]] | None = None
+        self.bm25: bm25s.BM25 | None = None
+        self.bm25_docs: sp.csr_matrix | None = None  # (``bm25_by_document``)
+        self.history = self.history_of(b, decisions)
+        self.bests: dict[float | str, dict[int, float]] = {}
+
+    @staticmethod
+    def history_of(
+        b: TfidfRanker, decisions: Sequence[Decision]
+    ) -> dict[int, list[tuple[int, int, str]]]:
+        """Decisions by organisation row: ``[(need row, label, what the reason is about)]``."""
+        history: dict[int, list[tuple[int, int, str]]] = {}
+        for d in decisions:
+            history.setdefault(b.org_index_[d.npo_id], []).append(
+                (b.need_index_[d.need_id], int(d.decision == "confirm"), d.about)
+            )
+        return history
+
+    def note_best_cold(self, rows: np.ndarray, beta: float, block: np.ndarray) -> None:
+        """Keep each need's best cold-start score over every profile, from a block of
+        ``rows`` × every profile that a ranking computed anyway (``cold_relative``'s
+        divisor): a few pairs' features need not score the need against every profile
+        again."""
+        if block.shape[1] == len(self.base.org_ids_):
+            best = self._bests(float(beta))
+            best.update(zip(rows.tolist(), block.max(axis=1, initial=0.0).tolist(), strict=True))
+
+    def _bests(self, key: float | str) -> dict[int, float]:
+        """Each need's best score over every profile, by need row: the cold start's (by
+        the expansion's β) or BM25's (``"bm25"``). Kept per instance: an incremental
+        rebind's copy starts empty (``_learn_splice``), a rebind makes a new one."""
+        return self.bests.setdefault(key, {})
+
+    def _bm25_index(self) -> bm25s.BM25:
+        """BM25 over the profiles' tokens, made at the first use."""
+        b = self.base
+        if self.bm25 is None:
+            tok = b.vectorizer_.tokenizer_
+            if self.need_tokens is None:
+                self.need_tokens = [need_tokens(tok, n) for n in b.needs_]
+            if self.org_tokens is None:
+                self.org_tokens = [org_tokens(tok, o) for o in b.orgs_]
+            self.bm25 = BM25Ranker(tokenizer=tok).index_of(self.org_tokens)
+            self.bm25_docs = None
+        return self.bm25
+
+    def _bm25_row(self, i: int) -> np.ndarray:
+        """BM25 of need row ``i`` against every profile (``BM25Ranker.need_scores``), as a
+        share of the need's best (which is kept)."""
+        index = self._bm25_index()
+        assert self.need_tokens is not None
+        scores = np.asarray(bm25_scores(index, self.need_tokens[i]), dtype=np.float64)
+        scores = scores[: len(self.base.org_ids_)]
+        best = scores.max() if len(scores) else 0.0
+        self._bests("bm25")[i] = float(best)
+        return scores / best if best > 0 else np.zeros_like(scores)
+
+    def _bm25_shares(self, needs: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """``_bm25_row(needs[k])[cols[k]]`` for every pair, from the pairs' profiles
+        alone where each need's best is kept (a few profiles' pairs)."""
+        index = self._bm25_index()
+        assert self.need_tokens is not None
+        kept = self._bests("bm25")
+        for i in np.unique(needs).tolist():
+            if i not in kept:
+                self._bm25_row(i)
+        if self.bm25_docs is None:
+            self.bm25_docs = bm25_by_document(index)
+        raw = bm25_pairs(index, self.bm25_docs, [self.need_tokens[i] for i in needs.tolist()], cols)
+        best = np.array([kept[i] for i in needs.tolist()])
+        return np.where(best > 0, raw.astype(np.float64) / np.where(best > 0, best, 1.0), 0.0)
+
+    def __call__(self, rows: np.ndarray, cols: np.ndarray, beta: float) -> np.ndarray:
+        """One row of ``FEATURES`` per (need row, organisation row) pair, over the
+        profiles expanded by ``beta``."""
+        b = self.base
+        out = np.zeros((len(rows), len(FEATURES)))
+        if not len(rows):
+            return out
+        f = {name: k for k, name in enumerate(FEATURES)}
+        # the per-need parts, a block of needs at a time
+        needs, inverse = np.unique(rows, return_inverse=True)
+        for start in range(0, len(needs), _BLOCK):
+            chunk = needs[start : start + _BLOCK]
+            sel = np.flatnonzero((inverse >= start) & (inverse < start + len(chunk)))
+            local, js = inverse[sel] - start, cols[sel]
+            # the block's profiles only, when they are few (one group's page: one column)
+            profiles = np.unique(js)
+            few = len(profiles) * _FEW <= len(b.org_ids_)
+            some = profiles if few else None
+            at = np.searchsorted(profiles, js) if few else js
+            cold = self.expansion.scores(chunk, None, beta, some)[0]
+            out[sel, f["cold_start"]] = cold[local, at]
+            # the share of the need's best cold-start score: the same scale for every need
+            best = self._best_cold(chunk, beta, cold if some is None else None)[local]
+            out[sel, f["cold_relative"]] = np.where(
+                best > 0, cold[local, at] / np.where(best > 0, best, 1.0), 0.0
+            )
+            out[sel, f["text"]] = b.text_similarity(chunk, some)[local, at]
+            if some is None:
+                bm25 = np.vstack([self._bm25_row(i) for i in chunk.tolist()])
+                out[sel, f["bm25"]] = bm25[local, js]
+            else:
+                out[sel, f["bm25"]] = self._bm25_shares(chunk[local], js)
+            out[sel, f["field_agree"]] = b._factors(chunk, some)["fields"][local, at]
+            out[sel, f["business"]] = b.signals_.supplier(chunk, some)[local, at]
+            out[sel, f["population_other"]] = b.signals_.population_mismatch(chunk, some)[local, at]
+        out[:, f["problem_activities"]] = _pair_dot(
+            self.need_problem, self.org_activities, rows, cols
+        )
+        out[:, f["goal_offerings"]] = _pair_dot(self.need_goal, self.org_offerings, rows, cols)
+        out[:, f["need_wishes"]] = _pair_dot(b.need_vectors_, self.org_wishes, rows, cols)
+        n_count = np.asarray(b.need_fields_.sum(axis=1)).ravel()
+        o_count = np.asarray(b.org_fields_.sum(axis=1)).ravel()
+        out[:, f["field_known"]] = (n_count[rows] > 0) & (o_count[cols] > 0)
+        relation = b.area_relations_[b.need_area_codes_[rows], b.org_area_codes_[cols]]
+        out[:, f["area_same"]] = relation == "same"
+        out[:, f["area_other"]] = (relation == "other") | (relation == "unknown")
+        out[:, f["area_local_group"]] = relation == "citywide_need"
+        out[:, f["members_only"]] = b.members_only_[cols]
+        out[:, f["completeness"]] = self.completeness[cols]
+        for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+            wanted, named = self.need_forms[i], self.org_forms[j]
+            out[k, f["forms_match"]] = bool(wanted & named)
+            out[k, f["forms_other"]] = bool(wanted) and bool(named) and not wanted & named
+        self._history_features(rows, cols, out, f)
+        return out
+
+    def _best_cold(self, rows: np.ndarray, beta: float, every: np.ndarray | None) -> np.ndarray:
+        """Each of ``rows``' best cold-start score over every profile: from ``every``
+        (their scores against every profile) when given, else kept, else scored."""
+        if every is not None:
+            self.note_best_cold(rows, beta, every)
+        kept = self._bests(float(beta))
+        missing = np.array([i for i in rows.tolist() if i not in kept], dtype=rows.dtype)
+        if len(missing):
+            self.note_best_cold(missing, beta, self.expansion.scores(missing, None, beta)[0])
+        return np.array([kept[i] for i in rows.tolist()])
+
+    def _history_features(
+        self, rows: np.ndarray, cols: np.ndarray, out: np.ndarray, f: dict[str, int]
+    ) -> None:
+        """Similarity-weighted decisions on the same group for *other* needs."""
+        if not self.history:
+            return
+        decided = np.unique(
+            [r for j in np.unique(cols).tolist() for r, _, _ in self.history.get(j, ())]
+        )
+        if not len(decided):
+            return
+        needs, inverse = np.unique(rows, return_inverse=True)
+        nn = self.expansion.need_products(decided, needs)
+        where = {r: k for k, r in enumerate(decided.tolist())}
+        for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+            past = [(r, y, why) for r, y, why in self.history.get(j, ()) if r != i]
+            if not past:
+                continue
+            sims = nn[[where[r] for r, _, _ in past], inverse[k]]
+            for (_, y, why), s in zip(past, sims, strict=True):
+                if y:
+                    out[k, f["hist_confirm"]] += s
+                else:
+                    out[k, f["hist_reject"]] += s
+                    name = f"hist_reject_{why}"
+                    if name in f:
+                        out[k, f[name]] += s
+
+
+def cold_share(X: np.ndarray) -> np.ndarray:
+    return X[:, FEATURES.index("cold_relative")]
