@@ -17,6 +17,10 @@ Then, for each edit, on a copy of the cold start as the service makes one:
 - the refresh: ``needs_to_rerank`` for the learned model and its rebind, and ranking the
   needs it names; before, every need was ranked.
 
+Also one need's groups and one group's needs (p50 / p95 over 20 each) once every need is
+ranked, and one group's needs right after a profile's text was edited (the rebind keeps
+no need's best score over every profile: each is scored again).
+
 Peak resident memory last. Not a test: a noisy machine compares figures of one run.
 
     .venv/bin/python benchmarks/learned_edit.py [--scales 10000 50000] [--sample 300]
@@ -36,7 +40,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from scale import recombined_judged
+from scale import _percentiles, recombined_judged
 
 from matching import Decision, LearnedRanker, TfidfRanker, needs_to_rerank
 from matching._protocols import PROTOCOLS
@@ -46,6 +50,11 @@ def _timed(fn):  # type: ignore[no-untyped-def]
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start
+
+
+def _latencies(rank: Any, items: list[Any]) -> tuple[float, float]:
+    """p50 and p95 seconds of ``rank(item.id)`` over ``items``."""
+    return _percentiles([_timed(lambda item=item: rank(item.id))[1] for item in items])
 
 
 def _decisions(
@@ -86,6 +95,10 @@ def one_scale(n_orgs: int, sample: int, protocol: str) -> dict[str, Any]:
     floors: dict[str, float] = {}
     every, out["rank_all"] = _timed(lambda: model.rank_orgs(top=10, floors=floors))
     lists = {q: [(o, s) for o, s in r if s > 0] for q, r in every}
+    # once every need is ranked (the service's refresh): one need's groups, one group's
+    # needs (each need's best scores over every profile kept by that ranking)
+    out["one_need"] = _latencies(lambda q: model.rank_orgs([q], top=10), needs[1::97][:20])
+    out["one_profile"] = _latencies(lambda o: model.rank_needs([o], top=10), orgs[1::499][:20])
     first = lists[needs[0].id][0][0]
     listed = cold.orgs_[cold.org_index_[first]]
     need = needs[3]
@@ -115,6 +128,10 @@ def one_scale(n_orgs: int, sample: int, protocol: str) -> dict[str, Any]:
         _, row["rebind_first"] = _timed(
             lambda rebound=rebound: rebound.rank_orgs([need.id], top=10)
         )
+        if label == "profile text":  # one group's needs after the edit, before the refresh
+            out["one_profile_after_edit"] = _latencies(
+                lambda o, rebound=rebound: rebound.rank_needs([o], top=10), orgs[2::499][:20]
+            )
         scope, row["scope"] = _timed(
             lambda rebound=rebound: needs_to_rerank(model, rebound, lists, top=10, floors=floors)
         )
@@ -163,6 +180,19 @@ def main() -> None:
             f"{r['decisions']} decisions ({r['protocol']}), "
             f"learned in {r['learn']:.1f} s ({r['model']}), "
             f"every need ranked {r['rank_all']:.1f} s, peak RSS {r['peak_rss_mib']:.0f} MiB"
+        )
+    print()
+    print(
+        "| profiles | one need p50 / p95 ms | one group's needs p50 / p95 ms "
+        "| one group's needs after a profile's edit p50 / p95 ms |"
+    )
+    print("|---:|---:|---:|---:|")
+    for r in rows:
+        cells = [r["one_need"], r["one_profile"], r.get("one_profile_after_edit", (0.0, 0.0))]
+        print(
+            f"| {r['profiles']:,} | "
+            + " | ".join(f"{p50 * 1e3:.0f} / {p95 * 1e3:.0f}" for p50, p95 in cells)
+            + " |"
         )
     print()
     print(
