@@ -68,8 +68,11 @@ def bm25_pairs(
     from those documents' score parts alone (``by_doc``: ``bm25_by_document(index)``):
     a few documents against many queries without scoring every document."""
     out = np.zeros(len(docs), dtype=by_doc.dtype)
+    known: dict[int, np.ndarray] = {}  # each query's token ids, by the list (pairs share one)
     for k, (q, d) in enumerate(zip(queries, docs.tolist(), strict=True)):
-        ids = np.asarray(index.get_tokens_ids(q), dtype=np.int64)
+        ids = known.get(id(q))
+        if ids is None:
+            ids = known[id(q)] = np.asarray(index.get_tokens_ids(q), dtype=np.int64)
         start, end = by_doc.indptr[d], by_doc.indptr[d + 1]
         if not len(ids) or start == end:
             continue

@@ -223,19 +223,27 @@ class PairFeatures:
         return scores / best if best > 0 else np.zeros_like(scores)
 
     def _bm25_shares(self, needs: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """``_bm25_row(needs[k])[cols[k]]`` for every pair, from the pairs' profiles
-        alone where each need's best is kept (a few profiles' pairs)."""
+        """``_bm25_row(needs[k])[cols[k]]`` for every pair: a need whose best is not kept
+        yet is scored against every profile (which keeps it), the others' pairs are read
+        from their profiles alone."""
         index = self._bm25_index()
         assert self.need_tokens is not None
         kept = self._bests("bm25")
-        for i in np.unique(needs).tolist():
-            if i not in kept:
-                self._bm25_row(i)
+        out = np.zeros(len(needs))
+        scored = np.array([i not in kept for i in needs.tolist()], dtype=bool)
+        for i in np.unique(needs[scored]).tolist():
+            mine = needs == i
+            out[mine] = self._bm25_row(i)[cols[mine]]
+        read = np.flatnonzero(~scored)
+        if not len(read):
+            return out
         if self.bm25_docs is None:
             self.bm25_docs = bm25_by_document(index)
-        raw = bm25_pairs(index, self.bm25_docs, [self.need_tokens[i] for i in needs.tolist()], cols)
-        best = np.array([kept[i] for i in needs.tolist()])
-        return np.where(best > 0, raw.astype(np.float64) / np.where(best > 0, best, 1.0), 0.0)
+        queries = [self.need_tokens[i] for i in needs[read].tolist()]
+        raw = bm25_pairs(index, self.bm25_docs, queries, cols[read]).astype(np.float64)
+        best = np.array([kept[i] for i in needs[read].tolist()])
+        out[read] = np.where(best > 0, raw / np.where(best > 0, best, 1.0), 0.0)
+        return out
 
     def __call__(self, rows: np.ndarray, cols: np.ndarray, beta: float) -> np.ndarray:
         """One row of ``FEATURES`` per (need row, organisation row) pair, over the
