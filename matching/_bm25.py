@@ -18,12 +18,22 @@ from ._tokenize import JapaneseTokenizer
 __all__ = ["BM25Ranker", "bm25_pairs", "bm25_scores", "need_tokens", "org_tokens"]
 
 
+def need_text(need: Need) -> str:
+    """What BM25 reads of a need: its title, description and goal."""
+    return " ".join((need.title, need.description, need.goal))
+
+
+def org_text(org: Organization) -> str:
+    """What BM25 reads of a profile: its activities, offerings and wishes."""
+    return " ".join((org.activities, org.offerings, org.wishes))
+
+
 def need_tokens(tok: JapaneseTokenizer, need: Need) -> list[str]:
-    return tok(" ".join((need.title, need.description, need.goal)))
+    return tok(need_text(need))
 
 
 def org_tokens(tok: JapaneseTokenizer, org: Organization) -> list[str]:
-    return tok(" ".join((org.activities, org.offerings, org.wishes)))
+    return tok(org_text(org))
 
 
 def _postings(index: bm25s.BM25) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

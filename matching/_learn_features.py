@@ -16,7 +16,7 @@ import bm25s
 import numpy as np
 import scipy.sparse as sp
 
-from ._bm25 import BM25Ranker, bm25_by_document, bm25_pairs, bm25_scores, need_tokens, org_tokens
+from ._bm25 import BM25Ranker, bm25_by_document, bm25_pairs, bm25_scores, need_text, org_text
 from ._decision import Decision
 from ._learn_expand import Expansion
 from ._ranker import _BLOCK, TfidfRanker
@@ -202,12 +202,13 @@ class PairFeatures:
         """BM25 over the profiles' tokens, made at the first use."""
         b = self.base
         if self.bm25 is None:
-            tok = b.vectorizer_.tokenizer_
+            # the vectorizer's tokenizer, a large collection shared with worker processes
+            vectorizer = b.vectorizer_
             if self.need_tokens is None:
-                self.need_tokens = [need_tokens(tok, n) for n in b.needs_]
+                self.need_tokens = vectorizer.token_lists([need_text(n) for n in b.needs_])
             if self.org_tokens is None:
-                self.org_tokens = [org_tokens(tok, o) for o in b.orgs_]
-            self.bm25 = BM25Ranker(tokenizer=tok).index_of(self.org_tokens)
+                self.org_tokens = vectorizer.token_lists([org_text(o) for o in b.orgs_])
+            self.bm25 = BM25Ranker(tokenizer=vectorizer.tokenizer_).index_of(self.org_tokens)
             self.bm25_docs = None
         return self.bm25
 

@@ -293,6 +293,12 @@ class FieldWeightedTfidf(BaseEstimator):
         check_is_fitted(self, "tfidf_")
         return self.tfidf_.transform([self.tokenizer_(text)])
 
+    def token_lists(self, texts: Sequence[str]) -> list[list[str]]:
+        """Each text's tokens, as ``tokenizer_(text)`` gives them: a text that occurs
+        several times tokenized once, a large collection's shared with worker processes."""
+        lists = self._token_lists(texts)
+        return [lists[text] for text in texts]
+
     def _token_lists(
         self, texts: Iterable[str], surfaces: Counter[tuple[str, str]] | None = None
     ) -> dict[str, list[str]]:

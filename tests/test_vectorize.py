@@ -4,6 +4,7 @@ column numbers itself, ``_vectorize._counted``)."""
 
 from __future__ import annotations
 
+import time
 from itertools import chain
 
 import numpy as np
@@ -14,6 +15,7 @@ from sklearn.preprocessing import normalize
 
 from corpus import load_corpus
 from matching import JapaneseTokenizer, Need, Organization
+from matching import _vectorize as vectorize_module
 from matching._vectorize import DEFAULT_NEED_WEIGHTS, DEFAULT_ORG_WEIGHTS, FieldWeightedTfidf
 
 
@@ -74,3 +76,31 @@ def test_a_collection_of_stop_words_only_has_no_vocabulary() -> None:
     for collection in ((needs, orgs), ([], [])):
         with pytest.raises(ValueError, match="empty vocabulary"):
             FieldWeightedTfidf(n_jobs=1).fit_transform(*collection)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_token_lists_are_the_tokenizers_text_by_text(n_jobs: int, monkeypatch) -> None:
+    """``token_lists`` (what BM25 reads for the learner): each text's tokens in order, a
+    repeated text and an empty one included, whether a worker process made them or not."""
+    needs, orgs, _ = load_corpus(("a",))
+    vectorizer = FieldWeightedTfidf(n_jobs=n_jobs).fit(needs, orgs)
+    tok = vectorizer.tokenizer_
+    texts = [o.activities for o in orgs] + ["", orgs[0].activities, needs[0].goal]
+    made_here: list[bool] = []
+    shared_map = vectorize_module.map_chunks
+
+    def recorded(fn, chunks, jobs, *, here):  # type: ignore[no-untyped-def]
+        def slowed(chunk):  # type: ignore[no-untyped-def]
+            time.sleep(0.05)  # this process alone would take 2.5 s: the worker takes part
+            return here(chunk)
+
+        for i, made, done_here in shared_map(fn, chunks, jobs, here=slowed):
+            made_here.append(done_here)
+            yield i, made, done_here
+
+    monkeypatch.setattr(vectorize_module, "_CHUNK", 2)  # many chunks to share
+    monkeypatch.setattr(vectorize_module, "map_chunks", recorded)
+    lists = vectorizer.token_lists(texts)
+    assert lists == [tok(t) for t in texts]
+    assert lists[-2] is lists[0] and lists[-3] == [] and all(lists[:5])
+    assert (False in made_here) == (n_jobs == 2)  # a worker's tokens among them
