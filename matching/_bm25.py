@@ -15,7 +15,16 @@ from ._ranker import Ranking, top_k
 from ._schema import Need, Organization
 from ._tokenize import JapaneseTokenizer
 
-__all__ = ["BM25Ranker", "bm25_pairs", "bm25_scores", "need_tokens", "org_tokens"]
+__all__ = [
+    "BM25Ranker",
+    "bm25_by_document",
+    "bm25_pairs",
+    "bm25_scores",
+    "need_text",
+    "need_tokens",
+    "org_text",
+    "org_tokens",
+]
 
 
 def need_text(need: Need) -> str:
