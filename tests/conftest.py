@@ -5,6 +5,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -139,6 +140,31 @@ def python_with_two_blas_threads(code: str) -> str:
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip().splitlines()[-1]
+
+
+def share_tokenising(monkeypatch: pytest.MonkeyPatch, chunk: int) -> list[bool]:
+    """Make ``matching._vectorize`` tokenise in chunks of ``chunk`` texts, this process
+    slowed (0.05 s a chunk) so that a worker takes part when there is one; returns the
+    list it fills with each chunk's ``made here``."""
+    from matching import _vectorize as vectorize_module
+
+    where: list[bool] = []
+    shared_map = vectorize_module.map_chunks
+
+    def recorded(fn, chunks, n_jobs, *, here):  # type: ignore[no-untyped-def]
+        def slowed(chunk):  # type: ignore[no-untyped-def]
+            time.sleep(0.05)
+            return here(chunk)
+
+        for i, made, done_here in shared_map(
+            fn, chunks, n_jobs, here=slowed if n_jobs > 1 else here
+        ):
+            where.append(done_here)
+            yield i, made, done_here
+
+    monkeypatch.setattr(vectorize_module, "_CHUNK", chunk)
+    monkeypatch.setattr(vectorize_module, "map_chunks", recorded)
+    return where
 
 
 def write_csv(

@@ -3,7 +3,6 @@ rest shared, giving what a ranker with every row made again gives."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 
 import numpy as np
@@ -12,7 +11,7 @@ import scipy.sparse as sp
 
 from corpus import load_corpus
 from matching import TfidfRanker
-from matching._learn_calibrate import CALIBRATION, calibrated
+from matching._learn_calibrate import CALIBRATION, calibrated, with_setting
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +22,7 @@ def cold() -> TfidfRanker:
 
 def _made_again(base: TfidfRanker, setting: dict[str, float]) -> TfidfRanker:
     """The settings in force on a copy whose every item row is made again."""
-    out = copy.copy(base)
-    for name, value in setting.items():
-        if name == "area_other":
-            out.area_factors = {**(base.area_factors or {}), "other": value}
-        else:
-            setattr(out, name, value)
+    out = with_setting(base, setting)
     out._set_items(base.needs_, base.orgs_)
     return out
 

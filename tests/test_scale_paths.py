@@ -21,7 +21,6 @@ import pytest
 import matching._fit as fit_module
 import matching._hubness as hubness_module
 import matching._ranker as ranker_module
-import matching._vectorize as vectorize_module
 from matching import JapaneseTokenizer, TfidfRanker
 from matching._exact import on_exact_grid
 from matching._factors import _distinct, _product, factor_product, top_rows
@@ -30,7 +29,7 @@ from matching._shared import PARALLEL_MIN, jobs, map_chunks
 from matching._vectorize import DEFAULT_NEED_WEIGHTS, DEFAULT_ORG_WEIGHTS, FieldWeightedTfidf
 from matching._vectors import KeyTable, ginza_vocab_dir
 
-from .conftest import python_with_two_blas_threads
+from .conftest import python_with_two_blas_threads, share_tokenising
 
 
 @pytest.fixture(scope="module")
@@ -277,20 +276,8 @@ def test_texts_tokenised_in_two_processes_give_the_same_vectors_and_spellings(
     needs, orgs, _ = load_corpus(("c",))
     alone = FieldWeightedTfidf(n_jobs=1)
     alone_needs, alone_orgs = alone.fit_transform(needs, orgs)
-    monkeypatch.setattr(vectorize_module, "_CHUNK", 5)  # about 120 chunks
-    where: list[bool] = []
-    shared_map = vectorize_module.map_chunks
-
-    def recorded(fn, chunks, n_jobs, *, here):  # type: ignore[no-untyped-def]
-        def slowed(chunk):  # type: ignore[no-untyped-def]
-            time.sleep(0.05)  # this process alone would take 6 s: the worker takes part
-            return here(chunk)
-
-        for i, made, done_here in shared_map(fn, chunks, n_jobs, here=slowed):
-            where.append(done_here)
-            yield i, made, done_here
-
-    monkeypatch.setattr(vectorize_module, "map_chunks", recorded)
+    # about 120 chunks: this process alone would take 6 s, the worker takes part
+    where = share_tokenising(monkeypatch, 5)
     shared = FieldWeightedTfidf(n_jobs=2)
     shared_needs, shared_orgs = shared.fit_transform(needs, orgs)
     assert True in where and False in where  # both processes tokenised

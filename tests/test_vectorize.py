@@ -4,7 +4,6 @@ column numbers itself, ``_vectorize._counted``)."""
 
 from __future__ import annotations
 
-import time
 from itertools import chain
 
 import numpy as np
@@ -15,8 +14,9 @@ from sklearn.preprocessing import normalize
 
 from corpus import load_corpus
 from matching import JapaneseTokenizer, Need, Organization
-from matching import _vectorize as vectorize_module
 from matching._vectorize import DEFAULT_NEED_WEIGHTS, DEFAULT_ORG_WEIGHTS, FieldWeightedTfidf
+
+from .conftest import share_tokenising
 
 
 def _as_sklearn_fits(
@@ -86,20 +86,7 @@ def test_token_lists_are_the_tokenizers_text_by_text(n_jobs: int, monkeypatch) -
     vectorizer = FieldWeightedTfidf(n_jobs=n_jobs).fit(needs, orgs)
     tok = vectorizer.tokenizer_
     texts = [o.activities for o in orgs] + ["", orgs[0].activities, needs[0].goal]
-    made_here: list[bool] = []
-    shared_map = vectorize_module.map_chunks
-
-    def recorded(fn, chunks, jobs, *, here):  # type: ignore[no-untyped-def]
-        def slowed(chunk):  # type: ignore[no-untyped-def]
-            time.sleep(0.05)  # this process alone would take 2.5 s: the worker takes part
-            return here(chunk)
-
-        for i, made, done_here in shared_map(fn, chunks, jobs, here=slowed if jobs > 1 else here):
-            made_here.append(done_here)
-            yield i, made, done_here
-
-    monkeypatch.setattr(vectorize_module, "_CHUNK", 2)  # many chunks to share
-    monkeypatch.setattr(vectorize_module, "map_chunks", recorded)
+    made_here = share_tokenising(monkeypatch, 2)  # many chunks to share
     lists = vectorizer.token_lists(texts)
     assert lists == [tok(t) for t in texts]
     assert lists[-2] is lists[0] and lists[-3] == [] and all(lists[:5])
