@@ -96,6 +96,11 @@ FEATURE_LABELS: dict[str, str] = {
 _FEW = 4
 
 
+def _share(values: np.ndarray, best: np.ndarray | float) -> np.ndarray:
+    """``values`` as a share of their need's ``best`` (0 where the best is not positive)."""
+    return np.where(best > 0, values / np.where(best > 0, best, 1.0), 0.0)
+
+
 def _pair_dot(a: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return np.asarray(a[rows].multiply(b[cols]).sum(axis=1)).ravel()
 
@@ -221,7 +226,7 @@ class PairFeatures:
         scores = scores[: len(self.base.org_ids_)]
         best = scores.max() if len(scores) else 0.0
         self._bests("bm25")[i] = float(best)
-        return scores / best if best > 0 else np.zeros_like(scores)
+        return _share(scores, best)
 
     def _bm25_shares(self, needs: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """``_bm25_row(needs[k])[cols[k]]`` for every pair: a need whose best is not kept
@@ -243,7 +248,7 @@ class PairFeatures:
         queries = [self.need_tokens[i] for i in needs[read].tolist()]
         raw = bm25_pairs(index, self.bm25_docs, queries, cols[read]).astype(np.float64)
         best = np.array([kept[i] for i in needs[read].tolist()])
-        out[read] = np.where(best > 0, raw / np.where(best > 0, best, 1.0), 0.0)
+        out[read] = _share(raw, best)
         return out
 
     def __call__(self, rows: np.ndarray, cols: np.ndarray, beta: float) -> np.ndarray:
@@ -269,9 +274,7 @@ class PairFeatures:
             out[sel, f["cold_start"]] = cold[local, at]
             # the share of the need's best cold-start score: the same scale for every need
             best = self._best_cold(chunk, beta, cold if some is None else None)[local]
-            out[sel, f["cold_relative"]] = np.where(
-                best > 0, cold[local, at] / np.where(best > 0, best, 1.0), 0.0
-            )
+            out[sel, f["cold_relative"]] = _share(cold[local, at], best)
             out[sel, f["text"]] = b.text_similarity(chunk, some)[local, at]
             if some is None:
                 bm25 = np.vstack([self._bm25_row(i) for i in chunk.tolist()])
