@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.mail_worker = start_worker(engine, settings=settings, before=refresh)
         yield
         if app.state.mail_worker is not None:
-            app.state.mail_worker.set()
+            app.state.mail_worker.stop(timeout=10)
         app.state.search_fill.stop(timeout=10)  # the rest is filled at the next start
         engine.dispose()
 

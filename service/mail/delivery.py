@@ -174,16 +174,28 @@ def deliver_due(
     return out
 
 
+class MailWorker(threading.Event):
+    """Set to stop the delivery thread (``start_worker``); ``stop`` also waits for it."""
+
+    thread: threading.Thread
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop after the run in progress, and wait for it: the server then closes the
+        database's connections, and a run still going would have kept one open."""
+        self.set()
+        self.thread.join(timeout)
+
+
 def start_worker(
     engine: Engine, *, settings: Settings, before: Callable[[], None] | None = None
-) -> threading.Event | None:
+) -> MailWorker | None:
     """Deliver what is due every ``settings.mail_interval`` seconds in a daemon thread
     until the returned event is set, calling ``before`` first each time (the server stores
     fresh suggestions there, which queues the mail of a just-published need); None (no
     thread) without ``deliver_mail`` or without an SMTP host (demo mode only queues)."""
     if not settings.deliver_mail or not settings.smtp_host:
         return None
-    stop = threading.Event()
+    stop = MailWorker()
 
     def run() -> None:
         while not stop.is_set():
@@ -201,5 +213,6 @@ def start_worker(
                     log.info("mail: sent %d, failed %d", len(done.sent), len(done.failed))
             stop.wait(settings.mail_interval)
 
-    threading.Thread(target=run, name="kyodo-mail", daemon=True).start()
+    stop.thread = threading.Thread(target=run, name="kyodo-mail", daemon=True)
+    stop.thread.start()
     return stop

@@ -56,6 +56,8 @@ def test_the_running_server_delivers_what_is_queued(api: Server, smtp: SmtpServe
         assert received(smtp, 2) == ["user1@example.jp", "user2@example.jp"]
         time.sleep(1.5)  # a few more runs: nothing is sent twice
     assert app.state.mail_worker.is_set()  # stopped with the server
+    # and waited for, before the server closed the database's connections
+    assert not app.state.mail_worker.thread.is_alive()
     assert len(smtp.recorder.messages) == 2
     with Session(api.engine) as session:  # type: ignore[arg-type]
         rows = session.exec(select(MailOutbox)).all()
