@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     )
     from ._judgements import load_decisions, load_qrels
     from ._learn import FEATURE_LABELS, Comparison, Decision, LearnedRanker, compare_with_current
+    from ._learn_stages import Stages, StagesError
     from ._metrics import dcg, mrr, ndcg_at_k, recall_at_k
     from ._persist import dump_mapped, is_mapped, load_mapped, read_meta
     from ._ranker import TfidfRanker, top_k
@@ -65,6 +66,8 @@ _MODULES: dict[str, str] = {
     "Decision": "._learn",
     "LearnedRanker": "._learn",
     "compare_with_current": "._learn",
+    "Stages": "._learn_stages",
+    "StagesError": "._learn_stages",
     "dcg": "._metrics",
     "mrr": "._metrics",
     "ndcg_at_k": "._metrics",
@@ -123,6 +126,8 @@ __all__ = [
     "ParseResult",
     "Problem",
     "RerankScope",
+    "Stages",
+    "StagesError",
     "Table",
     "TermContribution",
     "TfidfRanker",

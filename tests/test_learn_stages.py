@@ -1,0 +1,128 @@
+"""A learned model is built again from what its validation chose (``stages_``), without
+validating, and ranks exactly as the validated model did (#14: a start with a promoted
+model at 50,000 profiles)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import matching._learn as learn
+from corpus import load_corpus
+from matching import LearnedRanker, TfidfRanker
+from matching._evaluate import judged_decisions, scramble_fields, split_needs
+from matching._learn import Decision
+from matching._learn_expand import Expansion
+from matching._learn_stages import Stages, StagesError
+
+
+def _rankings(model: LearnedRanker) -> dict[str, object]:
+    some = model.base_.org_ids_[::7]
+    firsts = [(q, r[0][0]) for q, r in model.rank_orgs(model.base_.need_ids_[:8], top=1) if r]
+    return {
+        "orgs": model.rank_orgs(top=20),
+        "pinned": model.rank_orgs(top=10, pin_decided=True),
+        "needs": model.rank_needs(some, top=10),
+        "contributions": [model.contributions(q, o) for q, o in firsts],
+    }
+
+
+@pytest.fixture(scope="module")
+def validated() -> dict[str, tuple[TfidfRanker, list[Decision], LearnedRanker]]:
+    """Models whose validation kept stages: ``reranking`` (the re-ranking blend and the
+    expansion, on decisions preferring complete profiles) and ``calibrated`` (the cold
+    start's settings re-tuned, 活動分野 scrambled, judged decisions)."""
+    needs, orgs, qrels = load_corpus(("c",))
+    cold = TfidfRanker().fit(needs, orgs)
+    probe = LearnedRanker().fit_on(cold, [])
+    complete = {
+        o.id for o, c in zip(cold.orgs_, probe.features_.completeness, strict=True) if c == 1.0
+    }
+    decisions = [
+        Decision(q, o, "confirm" if o in complete else "reject", "体制不足")
+        for q, ranking in cold.rank_orgs(top=10)
+        for o, _ in ranking
+    ]
+    train, _ = split_needs([n.id for n in needs], seed=0)
+    loose = TfidfRanker().fit(needs, scramble_fields(orgs, share=1.0, seed=7))
+    judged = judged_decisions(loose, train, qrels, seed=0)
+    return {
+        "reranking": (cold, decisions, LearnedRanker().fit_on(cold, decisions)),
+        "calibrated": (loose, judged, LearnedRanker().fit_on(loose, judged)),
+    }
+
+
+def test_the_models_kept_the_stages_this_file_is_about(validated) -> None:
+    reranking = validated["reranking"][2].stages_
+    assert reranking.alpha > 0 and reranking.expansion > 0
+    assert validated["calibrated"][2].stages_.calibration
+
+
+@pytest.mark.parametrize("name", ["reranking", "calibrated"])
+def test_a_model_built_from_its_stages_ranks_as_the_validated_one(validated, name) -> None:
+    base, decisions, model = validated[name]
+    stored = json.loads(json.dumps(model.report_["stages"]))  # as the service stores it
+    assert Stages.of(stored) == model.stages_
+    rebuilt = LearnedRanker().fit_on(base, decisions, stages=stored)
+    assert rebuilt.promoted_ and rebuilt.stages_ == model.stages_
+    assert rebuilt.report_["rebuilt_from_stages"] is True
+    assert _rankings(rebuilt) == _rankings(model)
+    if model.model_ is not None:
+        assert rebuilt.model_ is not None
+        assert np.array_equal(rebuilt.model_.coef_, model.model_.coef_)
+
+
+def test_a_rebuild_validates_nothing(validated, monkeypatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("validated again")
+
+    for name in ("calibrate", "validate_blends", "validate_map"):
+        monkeypatch.setattr(learn, name, refuse)
+    monkeypatch.setattr(Expansion, "validate", refuse)
+    for base, decisions, model in validated.values():
+        assert LearnedRanker().fit_on(base, decisions, stages=model.stages_).promoted_
+    base, decisions, _ = validated["reranking"]
+    with pytest.raises(AssertionError, match="validated again"):
+        LearnedRanker().fit_on(base, decisions)  # the refusal is in force
+
+
+def test_a_map_chosen_by_hand_is_learned_again_from_the_confirmations(validated) -> None:
+    base, decisions, _ = validated["reranking"]
+    confirms = [d for d in decisions if d.decision == "confirm"]
+    rebuilt = LearnedRanker(calibrate=False).fit_on(base, confirms, stages={"map_lambda": 1.0})
+    assert rebuilt.dense_map_ is not None and rebuilt.map_lambda_ == 1.0
+    assert rebuilt.stages_ == Stages(map_lambda=1.0)
+    plain = LearnedRanker(calibrate=False).fit_on(base, confirms, stages={})
+    assert plain.dense_map_ is None
+    assert _rankings(rebuilt)["orgs"] != _rankings(plain)["orgs"]
+
+
+def test_a_stage_the_decisions_no_longer_allow_stays_off(validated) -> None:
+    base, decisions, model = validated["reranking"]
+    confirms = [d for d in decisions if d.decision == "confirm"]  # no rejection: no model
+    rebuilt = LearnedRanker().fit_on(base, confirms, stages=model.stages_)
+    assert rebuilt.alpha_ == 0.0 and rebuilt.model_ is None
+    assert rebuilt.expansion_ == model.stages_.expansion
+    nothing = LearnedRanker().fit_on(base, confirms[:3], stages=model.stages_)
+    assert not nothing.promoted_ and nothing.report_["code"] == "too_few_decisions"
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"alpha": 0.5, "beta": 1.0},
+        {"calibration": {"no_such_setting": 0.5}},
+        {"calibration": [0.5]},
+        {"alpha": 2.0},
+        {"expansion": "1.0"},
+        {"map_lambda": float("nan")},
+        {"alpha": True},
+    ],
+)
+def test_a_stored_record_this_version_cannot_read_is_refused(validated, record) -> None:
+    base, decisions, _ = validated["reranking"]
+    with pytest.raises(StagesError) as raised:
+        LearnedRanker().fit_on(base, decisions, stages=record)
+    assert raised.value.code == "bad_stages"
