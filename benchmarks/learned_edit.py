@@ -7,8 +7,9 @@ For each scale N (profiles; needs = N / 5, recombined from the corpus as in
 decisions are synthesised from the recombined data's judgements (``simulate_decisions``:
 the top 10 of a seeded sample of needs, confirmed where judged relevant, else rejected
 with the reason the pair's signals give; ``--protocol``: another way); the learned
-ranker learns from them and ranks every need (the service's first refresh, which also
-gives each need's last candidate).
+ranker learns from them, is built again from the stages its validation chose (as a
+start does: ``_learn_stages``), and ranks every need (the service's first refresh, which
+also gives each need's last candidate).
 Then, for each edit, on a copy of the cold start as the service makes one:
 
 - ``full bind``: ``_bind`` over the edited cold start (what ``rebind`` did before), and
@@ -85,6 +86,13 @@ def one_scale(n_orgs: int, sample: int, protocol: str) -> dict[str, Any]:
     decisions = _decisions(protocol, cold, decided, qrels)
     out["decisions"] = len(decisions)
     model, out["learn"] = _timed(lambda: LearnedRanker().fit_on(cold, decisions))
+    # a start rebuilds the promoted model from the stages its report keeps (no validation)
+    rebuilt, out["rebuild"] = _timed(
+        lambda: LearnedRanker().fit_on(cold, decisions, stages=model.stages_)
+    )
+    probe = [n.id for n in needs[::50]]
+    out["rebuilt_same"] = rebuilt.rank_orgs(probe, top=10) == model.rank_orgs(probe, top=10)
+    del rebuilt
     out["model"] = {
         "promoted": model.promoted_,
         "alpha": model.alpha_,
@@ -178,7 +186,8 @@ def main() -> None:
         print(
             f"{r['profiles']:,} profiles × {r['needs']:,} needs: cold fit {r['cold_fit']:.1f} s, "
             f"{r['decisions']} decisions ({r['protocol']}), "
-            f"learned in {r['learn']:.1f} s ({r['model']}), "
+            f"learned in {r['learn']:.1f} s ({r['model']}), rebuilt from its stages in "
+            f"{r['rebuild']:.1f} s (same rankings: {r['rebuilt_same']}), "
             f"every need ranked {r['rank_all']:.1f} s, peak RSS {r['peak_rss_mib']:.0f} MiB"
         )
     print()

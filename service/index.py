@@ -229,14 +229,16 @@ class MatchingIndex:
     def _learned_for(
         self, session: Session, ranker: matching.TfidfRanker | None
     ) -> tuple[matching.LearnedRanker | None, str]:
-        """The promoted model rebuilt over ``ranker`` from its stored decisions."""
-        from .training import current_model, stored_decisions
+        """The promoted model rebuilt over ``ranker`` from its stored decisions, with the
+        stages its validation chose (``stored_stages``): nothing is validated again."""
+        from .training import current_model, stored_decisions, stored_stages
 
         model = current_model(session)
         if model is None or ranker is None:
             return None, "cold-start"
         decisions = stored_decisions(session, up_to=model.max_decision_id)
-        learned = matching.LearnedRanker().fit_on(ranker, decisions)
+        stages = stored_stages(model)
+        learned = matching.LearnedRanker().fit_on(ranker, decisions, stages=stages)
         return (learned, model.version) if learned.promoted_ else (None, "cold-start")
 
     def sync(self, session: Session) -> matching.TfidfRanker | None:

@@ -13,6 +13,8 @@ the cold start on held-out decisions is recorded but not promoted.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -22,6 +24,8 @@ from .audit import audit
 from .errors import PermissionDenied
 from .index import MatchingIndex, item_key
 from .models import Decision, RankingModel, Role, Suggestion, SuggestionStatus, User
+
+log = logging.getLogger(__name__)
 
 
 def stored_decisions(session: Session, *, up_to: int | None = None) -> list[matching.Decision]:
@@ -105,6 +109,30 @@ def train(session: Session, index: MatchingIndex, *, user: User | None) -> Ranki
             if promotion.id is not None:
                 index.recent_ids.add(promotion.id)
     return row
+
+
+def stored_stages(model: RankingModel) -> matching.Stages | None:
+    """What the stored model's validation chose: its report's ``stages`` or, in a report
+    written before they were kept, the same choices under their own keys. ``None`` (the
+    model is validated again) when the report holds none this version can read."""
+    report = model.report
+    record = report.get("stages")
+    if record is None and "alpha" in report and "expansion" in report:
+        record = {
+            "calibration": report.get("calibration") or {},
+            "expansion": report["expansion"],
+            "map_lambda": report.get("map_lambda", 0.0),
+            "alpha": report["alpha"],
+        }
+    if not isinstance(record, dict):
+        return None
+    try:
+        return matching.Stages.of(record)
+    except matching.StagesError as error:
+        log.warning(
+            "model %s: stored stages not usable (%s): validating again", model.version, error
+        )
+        return None
 
 
 def current_model(session: Session) -> RankingModel | None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+import matching
 from corpus import load_corpus
 from service import loader
 from service.index import MatchingIndex
+from service.training import current_model, stored_decisions
 
 from .conftest import Server
 from .helpers import ok, seed
@@ -98,6 +100,7 @@ def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
         other.sync(session)
     assert other.model_version == "learned-1" and other.learned is not None
     assert other.learned.report_["alpha"] == model["report"]["alpha"]
+    _rebuilt_from_its_stages_as_validation_would_give(api, other)
     # retrained with nothing decided since: nothing shows it is not worse, learned-1 stays
     again = ok(coord.post("/api/model/train"), 201)
     assert (again["version"], again["promoted"], again["current"]) == ("cold-start-2", False, False)
@@ -147,3 +150,40 @@ def test_the_models_page_names_every_calibrated_setting_in_japanese() -> None:
         }
     )
     assert any("共益的活動 2 団体、営利・事業者 0 団体" in line for line in facts)
+
+
+def _rebuilt_from_its_stages_as_validation_would_give(api: Server, other: MatchingIndex) -> None:
+    """A process rebuilds the promoted model from the stages its report keeps, validating
+    nothing, and ranks as validating again would; a report whose stages it cannot read is
+    validated again, and one written before the stages were kept gives them by its keys."""
+    assert other.learned is not None and other.ranker is not None
+    assert other.learned.report_["rebuilt_from_stages"] is True
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        row = current_model(session)
+        assert row is not None
+        decisions = stored_decisions(session, up_to=row.max_decision_id)
+        kept = dict(row.report)
+    validated = matching.LearnedRanker().fit_on(other.ranker, decisions)
+    assert validated.stages_.as_dict() == kept["stages"]
+    assert other.learned.rank_orgs(top=10) == validated.rank_orgs(top=10)
+
+    def start_with(report: dict) -> matching.LearnedRanker:
+        with Session(api.engine) as session:  # type: ignore[arg-type]
+            stored = current_model(session)
+            assert stored is not None
+            stored.report = report
+            session.add(stored)
+            session.commit()
+        index = MatchingIndex(api.engine)  # type: ignore[arg-type]
+        with Session(api.engine) as session:  # type: ignore[arg-type]
+            index.sync(session)
+        assert index.model_version == "learned-1" and index.learned is not None
+        return index.learned
+
+    unreadable = start_with({**kept, "stages": {"alpha": "0.5"}})
+    assert "rebuilt_from_stages" not in unreadable.report_
+    assert unreadable.rank_orgs(top=10) == validated.rank_orgs(top=10)
+    older = start_with({k: v for k, v in kept.items() if k != "stages"})
+    assert older.report_["rebuilt_from_stages"] is True
+    assert older.rank_orgs(top=10) == validated.rank_orgs(top=10)
+    start_with(kept)
