@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import bm25s
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ._bm25_parts import PLACEHOLDER
 from ._explain import SCORE_DECIMALS
 from ._ranker import Ranking, top_k
 from ._schema import Need, Organization
@@ -17,9 +17,6 @@ from ._tokenize import JapaneseTokenizer
 
 __all__ = [
     "BM25Ranker",
-    "bm25_by_document",
-    "bm25_pairs",
-    "bm25_scores",
     "need_text",
     "need_tokens",
     "org_text",
@@ -43,65 +40,6 @@ def need_tokens(tok: JapaneseTokenizer, need: Need) -> list[str]:
 
 def org_tokens(tok: JapaneseTokenizer, org: Organization) -> list[str]:
     return tok(org_text(org))
-
-
-def _postings(index: bm25s.BM25) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """bm25s's eager index: each token's documents and their score parts (a sparse
-    matrix by token, float32). Only for a variant whose score is the sum of those parts
-    (bm25s's default, Lucene's, which ``BM25Ranker.index_of`` makes)."""
-    if getattr(index, "nonoccurrence_array", None) is not None:
-        raise ValueError(f"BM25 variant {index.method!r} adds a part for absent tokens")
-    s = index.scores
-    return s["data"], s["indices"], s["indptr"]
-
-
-def bm25_scores(index: bm25s.BM25, tokens: list[str]) -> np.ndarray:
-    """``index.get_scores(tokens)``, the same numbers, about 3× faster; zeros for a query
-    with no tokens (where ``get_scores`` fails).
-
-    bm25s adds each query token's postings with ``np.add.at``; a token's postings name
-    each document once, so a fancy-indexed ``+=`` adds the same values in the same order
-    (float32, token by token as the query has them)."""
-    data, indices, indptr = _postings(index)
-    out = np.zeros(index.scores["num_docs"], dtype=data.dtype)
-    for t in index.get_tokens_ids(tokens):
-        start, end = indptr[t], indptr[t + 1]
-        out[indices[start:end]] += data[start:end]
-    return out
-
-
-def bm25_by_document(index: bm25s.BM25) -> sp.csr_matrix:
-    """The index's score parts by document (document × token, sorted), for
-    ``bm25_pairs``."""
-    data, indices, indptr = _postings(index)
-    shape = (index.scores["num_docs"], len(indptr) - 1)
-    by_doc = sp.csc_matrix((data, indices, indptr), shape=shape).tocsr()
-    by_doc.sort_indices()
-    return by_doc
-
-
-def bm25_pairs(
-    index: bm25s.BM25, by_doc: sp.csr_matrix, queries: list[list[str]], docs: np.ndarray
-) -> np.ndarray:
-    """``bm25_scores(index, queries[k])[docs[k]]`` for every ``k``, the same numbers,
-    from those documents' score parts alone (``by_doc``: ``bm25_by_document(index)``):
-    a few documents against many queries without scoring every document."""
-    out = np.zeros(len(docs), dtype=by_doc.dtype)
-    known: dict[int, np.ndarray] = {}  # each query's token ids, by the list (pairs share one)
-    for k, (q, d) in enumerate(zip(queries, docs.tolist(), strict=True)):
-        ids = known.get(id(q))
-        if ids is None:
-            ids = known[id(q)] = np.asarray(index.get_tokens_ids(q), dtype=np.int64)
-        start, end = by_doc.indptr[d], by_doc.indptr[d + 1]
-        if not len(ids) or start == end:
-            continue
-        tokens, parts = by_doc.indices[start:end], by_doc.data[start:end]
-        at = np.minimum(np.searchsorted(tokens, ids), end - start - 1)
-        # each token's part (none if the document lacks it), added one by one in the
-        # query's order, as ``bm25_scores`` adds them
-        taken = np.where(tokens[at] == ids, parts[at], 0).astype(by_doc.dtype)
-        out[k] = np.cumsum(taken, dtype=by_doc.dtype)[-1]
-    return out
 
 
 class BM25Ranker(BaseEstimator):
@@ -134,7 +72,7 @@ class BM25Ranker(BaseEstimator):
         index = bm25s.BM25(k1=self.k1, b=self.b)
         # bm25s cannot index an empty document list or empty documents; a placeholder
         # token no query contains keeps row numbers aligned.
-        index.index([d or ["\u0000"] for d in docs] or [["\u0000"]], show_progress=False)
+        index.index([d or [PLACEHOLDER] for d in docs] or [[PLACEHOLDER]], show_progress=False)
         return index
 
     def _rank(

@@ -96,6 +96,9 @@ def fit_ranker(r: TfidfRanker, needs: Sequence[Need], orgs: Sequence[Organizatio
     )
     r.wards_ = wards
     r._set_items(needs, orgs, None if encoded is None else encoded[1], facts=read)
+    # the profiles of the fit, kept through edits like the IDF: a learned model's BM25
+    # statistics are theirs (``_bm25_parts``)
+    r.fit_orgs_ = r.orgs_
     r.wards_.forget()
 
 

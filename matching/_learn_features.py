@@ -5,18 +5,20 @@ history of decisions on similar needs.
 
 A few profiles' pairs (one group's page) are read from those profiles' columns alone;
 what needs every profile (each need's best cold-start and BM25 score, the divisors of
-the relative features) is kept per instance once computed.
+the relative features) is kept per instance once computed. BM25's statistics are those
+of the profiles the cold start was fitted on (``_bm25_parts``): an edit moves only the
+edited profiles' BM25, as it moves only their TF-IDF rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import bm25s
 import numpy as np
 import scipy.sparse as sp
 
-from ._bm25 import BM25Ranker, bm25_by_document, bm25_pairs, bm25_scores, need_text, org_text
+from ._bm25 import need_text, org_text
+from ._bm25_parts import Bm25Parts, Bm25Stats
 from ._decision import Decision
 from ._learn_expand import Expansion
 from ._ranker import _BLOCK, TfidfRanker
@@ -171,8 +173,10 @@ class PairFeatures:
         # an incremental one keeps the tokens of the rows it did not change)
         self.need_tokens: list[list[str]] | None = None
         self.org_tokens: list[list[str]] | None = None
-        self.bm25: bm25s.BM25 | None = None
-        self.bm25_docs: sp.csr_matrix | None = None  # (``bm25_by_document``)
+        # BM25's statistics: those of the profiles the cold start was fitted on (kept by
+        # an incremental rebind, as the fit's IDF is), and its parts over the current ones
+        self.bm25_stats: Bm25Stats | None = None
+        self.bm25: Bm25Parts | None = None
         self.history = self.history_of(b, decisions)
         self.bests: dict[float | str, dict[int, float]] = {}
 
@@ -203,8 +207,8 @@ class PairFeatures:
         rebind's copy starts empty (``_learn_splice``), a rebind makes a new one."""
         return self.bests.setdefault(key, {})
 
-    def _bm25_index(self) -> bm25s.BM25:
-        """BM25 over the profiles' tokens, made at the first use."""
+    def _bm25_index(self) -> Bm25Parts:
+        """BM25 over the profiles' tokens, with the fit's statistics, made at the first use."""
         b = self.base
         if self.bm25 is None:
             # the vectorizer's tokenizer, a large collection shared with worker processes
@@ -213,16 +217,35 @@ class PairFeatures:
                 self.need_tokens = vectorizer.token_lists([need_text(n) for n in b.needs_])
             if self.org_tokens is None:
                 self.org_tokens = vectorizer.token_lists([org_text(o) for o in b.orgs_])
-            self.bm25 = BM25Ranker(tokenizer=vectorizer.tokenizer_).index_of(self.org_tokens)
-            self.bm25_docs = None
+            if self.bm25_stats is None:
+                self.bm25_stats = Bm25Stats.of(self._fit_tokens(self.org_tokens))
+            self.bm25 = Bm25Parts(self.org_tokens, self.bm25_stats)
         return self.bm25
+
+    def _fit_tokens(self, current: list[list[str]]) -> list[list[str]]:
+        """The tokens of the profiles the cold start was fitted on (``fit_orgs_``): a
+        profile's current tokens while its text is the fit's, the others tokenised."""
+        b = self.base
+        fitted = getattr(b, "fit_orgs_", b.orgs_)
+        if fitted is b.orgs_:
+            return current
+        out: list[list[str] | None] = []
+        for o in fitted:
+            j = b.org_index_.get(o.id)
+            same = j is not None and org_text(b.orgs_[j]) == org_text(o)
+            out.append(current[j] if same and j is not None else None)
+        missing = [k for k, tokens in enumerate(out) if tokens is None]
+        made = b.vectorizer_.token_lists([org_text(fitted[k]) for k in missing])
+        for k, tokens in zip(missing, made, strict=True):
+            out[k] = tokens
+        return [tokens or [] for tokens in out]
 
     def _bm25_row(self, i: int) -> np.ndarray:
         """BM25 of need row ``i`` against every profile (``BM25Ranker.need_scores``), as a
         share of the need's best (which is kept)."""
         index = self._bm25_index()
         assert self.need_tokens is not None
-        scores = np.asarray(bm25_scores(index, self.need_tokens[i]), dtype=np.float64)
+        scores = np.asarray(index.scores(self.need_tokens[i]), dtype=np.float64)
         scores = scores[: len(self.base.org_ids_)]
         best = scores.max() if len(scores) else 0.0
         self._bests("bm25")[i] = float(best)
@@ -243,10 +266,8 @@ class PairFeatures:
         read = np.flatnonzero(~scored)
         if not len(read):
             return out
-        if self.bm25_docs is None:
-            self.bm25_docs = bm25_by_document(index)
         queries = [self.need_tokens[i] for i in needs[read].tolist()]
-        raw = bm25_pairs(index, self.bm25_docs, queries, cols[read]).astype(np.float64)
+        raw = index.pairs(queries, cols[read]).astype(np.float64)
         best = np.array([kept[i] for i in needs[read].tolist()])
         out[read] = _share(raw, best)
         return out

@@ -11,16 +11,17 @@ What the learned score of a pair (need ``i``, profile ``j``) reads, in ``rank_or
   ``e`` and its share of the need's best (the first candidate), the pair's text, fields,
   area, kind, population, forms (need ``i`` and profile ``j`` alone), the decisions on
   ``j`` for other needs weighted by those needs' similarity to ``i``, and BM25 as a share
-  of the need's best over every profile. BM25's IDF and mean length are those of all the
-  profiles' texts: a profile whose text changed, or one added or removed, moves every
-  pair's BM25, so then every need is ranked again.
+  of the need's best over every profile. BM25's IDF and mean length are the fit's
+  (``_bm25_parts``): an edit moves the edited profiles' BM25 alone, and with it the best
+  of the needs it scored highest for or now does (those are ranked again).
 
 So between a model and its rebind, a need's list can change only if the need changed, or
 a "moved" profile (edited, added, removed, its hubness or its confirmed needs or, with
 ``α > 0``, its decisions' needs changed) was on its list or among its candidates, or now
 scores within them: its ``e`` at least the list's last score (``α = 0``) or the need's
-last candidate's (``floors``, kept from the ranking, ``α > 0``). Those needs, ranked
-again, give the lists a ranking of every need gives.
+last candidate's (``floors``, kept from the ranking, ``α > 0``), or (``α > 0``) a moved
+profile scored or now scores its best BM25 score. Those needs, ranked again, give the
+lists a ranking of every need gives.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._bm25 import org_tokens
 from ._changes import RerankScope, _changed, _same_fit
 from ._decision import Decision
 from ._learn_splice import hubness_moved
@@ -97,18 +97,35 @@ def _moved(
     return {k for k in moved if k in after.org_index_}
 
 
-def _bm25_moved(old: LearnedRanker, new: LearnedRanker, changed_orgs: set[str]) -> bool:
-    """Whether BM25's index over the profiles differs: a profile added or removed, or
-    one whose words (activities, offerings, wishes) changed."""
+def _bm25_best_moved(
+    old: LearnedRanker, new: LearnedRanker, changed_orgs: set[str], gone: set[str]
+) -> set[str] | None:
+    """Needs (ids, in both) whose best BM25 score over every profile may differ: a
+    changed or removed profile scored it (within the tolerance), or a changed or added one
+    now reaches it. BM25's statistics are the fit's in both (``_bm25_parts``), so the
+    other profiles' scores are as they were. ``None`` when a need's best was not kept
+    (the old model did not rank every need)."""
     before, after = old.base_, new.base_
-    if before.org_ids_ != after.org_ids_:
-        return True
-    tok = after.vectorizer_.tokenizer_
-    return any(
-        org_tokens(tok, before.orgs_[before.org_index_[k]])
-        != org_tokens(tok, after.orgs_[after.org_index_[k]])
-        for k in changed_orgs
-    )
+    kept = [k for k in after.need_ids_ if k in before.need_index_]
+    if not (changed_orgs or gone) or not kept:
+        return set()
+    bests = old.features_.bests.get("bm25", {})
+    rows = np.array([before.need_index_[k] for k in kept], dtype=np.intp)
+    if any(r not in bests for r in rows.tolist()):
+        return None
+    best = np.array([bests[r] for r in rows.tolist()])
+    reached = np.zeros(len(kept), dtype=bool)
+    was = [before.org_index_[k] for k in sorted(changed_orgs | gone) if k in before.org_index_]
+    now = [after.org_index_[k] for k in sorted(changed_orgs) if k in after.org_index_]
+    for features, cols, index in ((old.features_, was, before), (new.features_, now, after)):
+        parts = features._bm25_index()
+        tokens = features.need_tokens
+        assert tokens is not None
+        queries = [tokens[index.need_index_[k]] for k in kept]
+        for j in cols:
+            scores = parts.pairs(queries, np.full(len(kept), j)).astype(np.float64)
+            reached |= scores >= best - _TOLERANCE
+    return {k for k, hit in zip(kept, reached.tolist(), strict=True) if hit}
 
 
 def _reach(
@@ -143,7 +160,8 @@ def learned_needs_to_rerank(
     model, ``floors``: each need's last candidate's ``e``, from ``rank_orgs``) and its
     rebind ``new``; ``None`` when every need must be ranked again (another model or fit,
     a need without a previous list or floor, more than ``max_share`` of the profiles
-    moved, or, with a re-ranking model, BM25's index over the profiles changed)."""
+    moved, or, with a re-ranking model and a profile changed, a need whose best BM25
+    score ``old`` did not keep)."""
     if not _same_model(old, new):
         return None
     before, after = old.base_, new.base_
@@ -162,14 +180,15 @@ def learned_needs_to_rerank(
         after.org_ids_[j]
         for j in _changed(before.orgs_, before.org_index_, after.orgs_, after.org_ids_)
     }
-    if reranked and _bm25_moved(old, new, changed_orgs):
-        return None
     removed = [k for k in before.need_ids_ if k not in after.need_index_]
     gone = {k for k in before.org_ids_ if k not in after.org_index_}
+    best_moved = _bm25_best_moved(old, new, changed_orgs, gone) if reranked else set()
+    if best_moved is None:
+        return None
     moved = _moved(old, new, changed_orgs, changed_needs)
     if len(moved) + len(gone) > max_share * max(len(after.org_ids_), 1):
         return None
-    rerank = set(changed_needs)
+    rerank = set(changed_needs) | best_moved
     watched = moved | gone
     thresholds = np.zeros(len(after.need_ids_))
     for r, key in enumerate(after.need_ids_):
@@ -186,7 +205,8 @@ def learned_needs_to_rerank(
     rerank |= _reach(new, cols, thresholds, positive=not reranked)
     if reranked:  # a moved profile among the candidates before: the others' order moves
         was = np.array(
-            sorted(before.org_index_[k] for k in moved if k in before.org_index_), dtype=np.intp
+            sorted(before.org_index_[k] for k in moved | gone if k in before.org_index_),
+            dtype=np.intp,
         )
         old_thresholds = np.array(
             [pools[k] - _TOLERANCE if k in pools else np.inf for k in before.need_ids_]

@@ -15,9 +15,9 @@ What a bind computes per item, and how an edit moves it:
   only when the need changed, a changed profile was among them, or a changed profile
   (one edited, added, or whose hubness moved) now scores near them;
 - the re-ranking features' rows (field vectors, forms, completeness, BM25 tokens) of the
-  changed items; BM25's index over the profiles is built again from the kept tokens
-  when a profile changed (its IDF and mean length are the profiles'), without
-  tokenising them again.
+  changed items; BM25's parts over the profiles are made again from the kept tokens
+  when a profile's words changed, without tokenising them again, under the same
+  statistics (the fit's profiles': ``_bm25_parts``).
 
 The result equals a full bind on the edited base (``tests/test_learn_splice.py``), up to
 the float32 word vectors' last digit where a copy's hubness is measured for a few
@@ -283,13 +283,12 @@ def _spliced_features(
     tok = b.vectorizer_.tokenizer_
     out.need_tokens = _tokens(old.need_tokens, needs, fresh_needs, lambda n: need_tokens(tok, n))
     out.org_tokens = _tokens(old.org_tokens, orgs, fresh_orgs, lambda o: org_tokens(tok, o))
-    # BM25's index over the profiles stays while their words do (its IDF and mean length
-    # are theirs): no profile added or removed, none whose words changed
+    # BM25's statistics are the fit's (``out.bm25_stats`` kept); its parts stay while the
+    # profiles' words do: no profile added or removed, none whose words changed
     same_words = b.org_ids_ == before.org_ids_ and (
         not len(orgs.fresh) or (out.org_tokens is not None and out.org_tokens == old.org_tokens)
     )
     out.bm25 = old.bm25 if same_words else None
-    out.bm25_docs = old.bm25_docs if same_words else None
     out.history = PairFeatures.history_of(b, decisions)
     return out
 

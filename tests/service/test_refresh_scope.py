@@ -188,8 +188,8 @@ def test_under_a_learned_model_an_edit_stores_what_a_full_refresh_would(
     """A promoted learned model follows each edit (``rebind``: the rows changed) and the
     refresh ranks the needs the edit can move under it (``needs_to_rerank``): the stored
     rows equal a full refresh's. With no re-ranking model a profile's edit moves a few
-    needs; with one, BM25's statistics over every profile's words tie every pair to
-    every profile, so a profile whose words changed ranks every need again."""
+    needs; with one, the needs among whose 50 candidates it is or comes, which in part c
+    (133 profiles: most needs' last candidate scores 0) is most of them."""
     api = corpus_c
     coord = api.client("coord")
     index: MatchingIndex = api.app.state.index  # type: ignore[attr-defined]
@@ -218,10 +218,8 @@ def test_under_a_learned_model_an_edit_stores_what_a_full_refresh_would(
         assert index.learned is not learned and index.model_version == model["version"]
         every = len(index.ranker.need_ids_)  # type: ignore[union-attr]
         ranked = index.progress.last_total
-        if reranking and label.startswith("profile"):
-            assert ranked == every, label  # BM25's statistics moved
-        elif not reranking and label.startswith("profile"):
-            assert 0 < ranked < every, label
+        if label.startswith("profile"):
+            assert 0 < ranked <= every if reranking else 0 < ranked < every, label
         incremental = _stored(api)
         assert {v[3] for v in incremental.values() if v[0] is not None} >= {model["version"]}
         _full_refresh(api, index)
