@@ -273,10 +273,22 @@ def test_under_a_re_ranking_model_a_profiles_edit_ranks_a_few_needs_again(
         scope = needs_to_rerank(model, rebound, lists, top=10, floors=floors)
         assert scope is not None, label
         kept = {q: v for q, v in lists.items() if q not in set(scope.removed)}
-        kept.update(_lists(rebound, scope.needs) if scope.needs else {})
-        assert _agree(kept, _lists(rebound)), label
+        now = dict(floors)
+        kept.update(_lists(rebound, scope.needs, floors=now) if scope.needs else {})
+        # the needs it did not name kept their best scores, the ones ranked made theirs:
+        # every need's, as a fresh ranking of every need computes them
+        bests = copy.deepcopy(rebound.features_.bests)
+        fresh = copy.copy(model).rebind(edited)
+        assert _agree(kept, _lists(fresh)), label
+        assert bests == fresh.features_.bests, label
         if "profile" in label:
             assert len(scope.needs) < len(rebound.base_.need_ids_) * bound, label
+        # so the next edit (the one before, undone) is scoped too, from the new lists
+        undone = copy.copy(edited)
+        undone.upsert(orgs=[o for o in cold.orgs_ if o.id in edited.org_index_])
+        again = copy.copy(rebound).rebind(undone)
+        second = needs_to_rerank(rebound, again, kept, top=10, floors=now)
+        assert second is not None, label
 
 
 def test_the_needs_whose_best_bm25_score_an_edit_moves_are_named(models) -> None:
