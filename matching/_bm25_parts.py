@@ -116,6 +116,23 @@ class Bm25Parts:
             out[self.indices[start:end]] += self.data[start:end]
         return out
 
+    def against(self, queries: Sequence[list[str]], docs: Sequence[int]) -> np.ndarray:
+        """Every query against each of a few ``docs`` (``docs`` × queries, float64): the
+        numbers of ``scores``, summed in float64 (within float32's last digits of them),
+        all queries at once."""
+        ids = [self.stats.token_ids(q) for q in queries]
+        lengths = np.array([len(x) for x in ids], dtype=np.int64)
+        flat = np.array([t for x in ids for t in x], dtype=np.int64)
+        ends = np.cumsum(lengths)
+        out = np.zeros((len(docs), len(queries)))
+        for k, d in enumerate(docs):
+            row = np.zeros(len(self.stats.idf))
+            start, end = self.by_doc.indptr[d], self.by_doc.indptr[d + 1]
+            row[self.by_doc.indices[start:end]] = self.by_doc.data[start:end]
+            running = np.concatenate([[0.0], np.cumsum(row[flat])])
+            out[k] = running[ends] - running[ends - lengths]
+        return out
+
     def pairs(self, queries: list[list[str]], docs: np.ndarray) -> np.ndarray:
         """``scores(queries[k])[docs[k]]`` for every ``k``, the same numbers, from those
         documents' parts alone: a few documents against many queries."""

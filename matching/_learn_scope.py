@@ -45,6 +45,8 @@ __all__ = ["learned_needs_to_rerank"]
 # a column restricted to a few profiles may differ in its last digit (float32 word
 # vectors): a moved profile this close below a threshold counts as reaching it
 _TOLERANCE = 1e-5
+# BM25 scores are float32 sums of tens of parts, up to tens: they compare within this share
+_RELATIVE = 1e-5
 _BLOCK = 1024
 
 
@@ -116,16 +118,28 @@ def _bm25_best_moved(
         return None
     best = np.array([bests[r] for r in rows.tolist()])
     reached = np.zeros(len(kept), dtype=bool)
-    was = [before.org_index_[k] for k in sorted(changed_orgs | gone) if k in before.org_index_]
-    now = [after.org_index_[k] for k in sorted(changed_orgs) if k in after.org_index_]
-    for features, cols, index in ((old.features_, was, before), (new.features_, now, after)):
-        parts = features._bm25_index()
+    old_parts, new_parts = old.features_._bm25_index(), new.features_._bm25_index()
+    old_words, new_words = old.features_.org_tokens, new.features_.org_tokens
+    assert old_words is not None and new_words is not None
+    # a profile whose words did not change (its 活動分野, area, name) keeps its BM25
+    worded = {
+        k
+        for k in changed_orgs
+        if k not in before.org_index_
+        or old_words[before.org_index_[k]] != new_words[after.org_index_[k]]
+    }
+    was = [before.org_index_[k] for k in sorted(worded | gone) if k in before.org_index_]
+    now = [after.org_index_[k] for k in sorted(worded)]
+    for features, parts, cols, index in (
+        (old.features_, old_parts, was, before),
+        (new.features_, new_parts, now, after),
+    ):
         tokens = features.need_tokens
         assert tokens is not None
-        queries = [tokens[index.need_index_[k]] for k in kept]
-        for j in cols:
-            scores = parts.pairs(queries, np.full(len(kept), j)).astype(np.float64)
-            reached |= scores >= best - _TOLERANCE
+        if cols:
+            queries = [tokens[index.need_index_[k]] for k in kept]
+            near = best - _TOLERANCE - _RELATIVE * best  # (float32 sums of up to ~50)
+            reached |= (parts.against(queries, cols) >= near).any(axis=0)
     return {k for k, hit in zip(kept, reached.tolist(), strict=True) if hit}
 
 

@@ -69,6 +69,15 @@ def test_pairs_are_their_cells_of_every_profiles_scores(collection) -> None:
     assert (pairs == 0).any()  # pairs sharing no word: no part at all
 
 
+def test_many_queries_against_a_few_profiles_are_their_scores(collection) -> None:
+    _, parts, _, queries = collection
+    docs = [0, 5, 17, parts.num_docs - 1]
+    got = parts.against([*queries, []], docs)
+    expected = np.array([[parts.scores(q)[d] for q in queries] for d in docs])
+    assert np.allclose(got[:, :-1], expected, rtol=1e-6, atol=1e-9)
+    assert (got[:, -1] == 0).all() and (expected > 0).any()
+
+
 def test_with_frozen_statistics_an_edit_moves_only_the_edited_documents_scores(
     collection,
 ) -> None:
