@@ -241,8 +241,8 @@ class PairFeatures:
         return [tokens or [] for tokens in out]
 
     def _bm25_row(self, i: int) -> np.ndarray:
-        """BM25 of need row ``i`` against every profile (``BM25Ranker.need_scores``), as a
-        share of the need's best (which is kept)."""
+        """BM25 of need row ``i`` against every profile (under the fit's statistics: at
+        the fit, ``BM25Ranker.need_scores``), as a share of the need's best (which is kept)."""
         index = self._bm25_index()
         assert self.need_tokens is not None
         scores = np.asarray(index.scores(self.need_tokens[i]), dtype=np.float64)

@@ -197,11 +197,11 @@ def learned_needs_to_rerank(
     }
     removed = [k for k in before.need_ids_ if k not in after.need_index_]
     gone = {k for k in before.org_ids_ if k not in after.org_index_}
-    best_moved = _bm25_best_moved(old, new, changed_orgs, gone) if reranked else set()
-    if best_moved is None:
-        return None
     moved = _moved(old, new, changed_orgs, changed_needs)
     if len(moved) + len(gone) > max_share * max(len(after.org_ids_), 1):
+        return None
+    best_moved = _bm25_best_moved(old, new, changed_orgs, gone) if reranked else set()
+    if best_moved is None:
         return None
     rerank = set(changed_needs) | best_moved
     watched = moved | gone
