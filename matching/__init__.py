@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     )
     from ._judgements import load_decisions, load_qrels
     from ._learn import FEATURE_LABELS, Comparison, Decision, LearnedRanker, compare_with_current
+    from ._learn_items import ItemRows
     from ._learn_stages import Stages, StagesError
     from ._metrics import dcg, mrr, ndcg_at_k, recall_at_k
     from ._persist import dump_mapped, is_mapped, load_mapped, read_meta
@@ -66,6 +67,7 @@ _MODULES: dict[str, str] = {
     "Decision": "._learn",
     "LearnedRanker": "._learn",
     "compare_with_current": "._learn",
+    "ItemRows": "._learn_items",
     "Stages": "._learn_stages",
     "StagesError": "._learn_stages",
     "dcg": "._metrics",
@@ -118,6 +120,7 @@ __all__ = [
     "EvaluationResult",
     "Explanation",
     "FieldWeightedTfidf",
+    "ItemRows",
     "JapaneseTokenizer",
     "LearnedRanker",
     "Limits",

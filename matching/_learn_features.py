@@ -21,9 +21,8 @@ from ._bm25 import need_text, org_text
 from ._bm25_parts import Bm25Parts, Bm25Stats
 from ._decision import Decision
 from ._learn_expand import Expansion
+from ._learn_items import ItemRows
 from ._ranker import _BLOCK, TfidfRanker
-from ._schema import Need, Organization
-from ._signals import forms_named, forms_wanted
 
 __all__ = [
     "CONTRIBUTIONS",
@@ -31,8 +30,6 @@ __all__ = [
     "FEATURE_LABELS",
     "PairFeatures",
     "cold_share",
-    "need_rows",
-    "org_rows",
 ]
 
 FEATURES: tuple[str, ...] = (
@@ -107,78 +104,49 @@ def _pair_dot(a: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray, cols: np.nda
     return np.asarray(a[rows].multiply(b[cols]).sum(axis=1)).ravel()
 
 
-def _fields(
-    b: TfidfRanker, items: Sequence[Need] | Sequence[Organization], weights: dict[str, float]
-) -> sp.csr_matrix:
-    if not items:  # (the vectorizer wants one row at least)
-        return sp.csr_matrix((0, b.need_vectors_.shape[1]))
-    return b.vectorizer_.transform_fields(items, weights)
-
-
-def need_rows(
-    b: TfidfRanker, needs: Sequence[Need]
-) -> tuple[sp.csr_matrix, sp.csr_matrix, list[set[str]]]:
-    """What ``PairFeatures`` keeps per need: its problem's and its goal's vectors, the
-    forms of collaboration it asks for (each row its own need's alone)."""
-    return (
-        _fields(b, needs, {"title": 1.0, "description": 1.0}),
-        _fields(b, needs, {"goal": 1.0}),
-        [forms_wanted(n) for n in needs],
-    )
-
-
-def org_rows(
-    b: TfidfRanker, orgs: Sequence[Organization]
-) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, np.ndarray, list[set[str]]]:
-    """What ``PairFeatures`` keeps per profile: the vectors of its activities, its offers
-    and its wishes, its completeness, the forms of collaboration it names."""
-    filled = np.array(
-        [
-            [
-                bool(o.offerings),
-                bool(o.wishes),
-                bool(o.fields),
-                bool(o.legal_form),
-                len(o.activities) >= 60,
-            ]
-            for o in orgs
-        ],
-        dtype=np.float64,
-    )
-    return (
-        _fields(b, orgs, {"activities": 1.0}),
-        _fields(b, orgs, {"offerings": 1.0}),
-        _fields(b, orgs, {"wishes": 1.0}),
-        filled.mean(axis=1) if len(filled) else np.zeros(0),
-        [forms_named(o) for o in orgs],
-    )
-
-
 class PairFeatures:
     """``FEATURES`` of (need row, organisation row) pairs over one expansion's ranker."""
 
     def __init__(self, expansion: Expansion, decisions: Sequence[Decision]) -> None:
         self.expansion = expansion
         b = self.base = expansion.base
-        self.need_problem, self.need_goal, self.need_forms = need_rows(b, b.needs_)
-        (
+        given: ItemRows | None = getattr(b, "item_rows_", None)
+        if given is not None and (given.needs is not b.needs_ or given.orgs is not b.orgs_):
+            given = None  # made for other items
+        rows = given if given is not None else ItemRows.of(b)
+        self.need_problem, self.need_goal = rows.need_problem, rows.need_goal
+        self.need_forms = rows.need_forms
+        self.org_activities, self.org_offerings = rows.org_activities, rows.org_offerings
+        self.org_wishes, self.completeness = rows.org_wishes, rows.completeness
+        self.org_forms = rows.org_forms
+        # BM25 over the same tokens, tokenised and indexed at the first feature row (a
+        # rebind in the service does not pay for it unless the re-ranking model is used;
+        # an incremental one keeps the tokens of the rows it did not change)
+        self.need_tokens: list[list[str]] | None = rows.need_tokens
+        self.org_tokens: list[list[str]] | None = rows.org_tokens
+        # BM25's statistics: those of the profiles the cold start was fitted on (kept by
+        # an incremental rebind, as the fit's IDF is), and its parts over the current ones
+        self.bm25_stats: Bm25Stats | None = rows.bm25_stats
+        self.bm25: Bm25Parts | None = None
+        self.history = self.history_of(b, decisions)
+        self.bests: dict[float | str, dict[int, float]] = {}
+
+    def item_rows(self) -> ItemRows:
+        """What these features computed of the items alone (BM25's tokens and statistics
+        once a ranking made them), to hand to another model over the same items."""
+        return ItemRows(
+            self.need_problem,
+            self.need_goal,
+            self.need_forms,
             self.org_activities,
             self.org_offerings,
             self.org_wishes,
             self.completeness,
             self.org_forms,
-        ) = org_rows(b, b.orgs_)
-        # BM25 over the same tokens, tokenised and indexed at the first feature row (a
-        # rebind in the service does not pay for it unless the re-ranking model is used;
-        # an incremental one keeps the tokens of the rows it did not change)
-        self.need_tokens: list[list[str]] | None = None
-        self.org_tokens: list[list[str]] | None = None
-        # BM25's statistics: those of the profiles the cold start was fitted on (kept by
-        # an incremental rebind, as the fit's IDF is), and its parts over the current ones
-        self.bm25_stats: Bm25Stats | None = None
-        self.bm25: Bm25Parts | None = None
-        self.history = self.history_of(b, decisions)
-        self.bests: dict[float | str, dict[int, float]] = {}
+            self.need_tokens,
+            self.org_tokens,
+            self.bm25_stats,
+        )
 
     @staticmethod
     def history_of(

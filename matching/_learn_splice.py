@@ -40,7 +40,8 @@ from ._changes import _changed, _same_fit
 from ._decision import Decision
 from ._hubness import as_high
 from ._learn_expand import Expansion, Top
-from ._learn_features import PairFeatures, need_rows, org_rows
+from ._learn_features import PairFeatures
+from ._learn_items import need_rows, org_rows
 from ._ranker import TfidfRanker
 
 if TYPE_CHECKING:

@@ -42,6 +42,7 @@ from .fit_history import RECHECK, leads_on, recent_ids
 from .index_rows import item_key, live_keys, live_needs, live_orgs, row_id
 from .models import AuditLog
 from .saved_index import SavedIndexes, fit_or_load
+from .saved_rows import attach_rows, keep_rows
 
 if TYPE_CHECKING:
     from .refresh import Run
@@ -213,7 +214,7 @@ class MatchingIndex:
                 )
                 read_at = int(note["last"]) if note is not None else last
                 recent = set(note["recent"]) if note is not None else recent_ids(session, last)
-                learned, model_version = self._learned_for(session, ranker)
+                learned, model_version = self._learned_over_fit(session, ranker, key)
                 with self.lock:  # the swap
                     self.ranker, self.loaded, self.fit_key = ranker, loaded, key
                     self.resumed_at, self._resume_pending = None, note is not None
@@ -225,6 +226,20 @@ class MatchingIndex:
             finally:
                 self.progress.finish()
         return note is not None
+
+    def _learned_over_fit(
+        self, session: Session, ranker: matching.TfidfRanker | None, key: str | None
+    ) -> tuple[matching.LearnedRanker | None, str]:
+        """``_learned_for`` over ``ranker``, the saved fit of ``key`` as loaded or fitted,
+        with the rows of its items kept beside it (``saved_rows``): attached when kept,
+        kept when the model made them."""
+        if self.saved is None or key is None or ranker is None:
+            return self._learned_for(session, ranker)
+        attached = attach_rows(self.saved, key, ranker)
+        learned, model_version = self._learned_for(session, ranker)
+        if learned is not None and not attached:
+            keep_rows(self.saved, key, learned)
+        return learned, model_version
 
     def _learned_for(
         self, session: Session, ranker: matching.TfidfRanker | None

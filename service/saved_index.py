@@ -64,6 +64,7 @@ KEEP = 2  # saved fits kept in the folder (the newest)
 _PREFIX = "ranker-"
 _FIT = ".pickle"  # ``matching.dump_mapped``'s layout: a pickle, its arrays to be mapped
 _LISTS = "lists-"  # beside a fit: the lists a refresh of every need stored with it
+ROWS = "rows-"  # beside a fit: a learned model's rows of its items (``saved_rows``)
 _NOTE = ".json"  # beside a fit: when it was read (``resumable``)
 _STALE_TMP = 3600.0  # seconds after which a temporary file is a dead process's
 
@@ -201,10 +202,11 @@ class SavedIndexes:
             for old in [*saved[:-KEEP], *self.folder.glob(f"{_PREFIX}*.joblib")]:
                 old.unlink(missing_ok=True)
             kept = {p.name.removeprefix(_PREFIX).removesuffix(_FIT) for p in saved[-KEEP:]}
-            for lists in self.folder.glob(f"{_LISTS}*.joblib"):
-                fit = lists.name.removeprefix(_LISTS).removesuffix(".joblib").partition("+")[0]
-                if fit not in kept:
-                    lists.unlink(missing_ok=True)
+            for prefix in (_LISTS, ROWS):
+                for beside in self.folder.glob(f"{prefix}*.joblib"):
+                    name = beside.name.removeprefix(prefix).removesuffix(".joblib")
+                    if name.partition("+")[0] not in kept:
+                        beside.unlink(missing_ok=True)
             for note in self.folder.glob(f"{_PREFIX}*{_NOTE}"):
                 if note.name.removeprefix(_PREFIX).removesuffix(_NOTE) not in kept:
                     note.unlink(missing_ok=True)

@@ -4,14 +4,18 @@ model at 50,000 profiles)."""
 
 from __future__ import annotations
 
+import copy
 import json
+from dataclasses import replace
+from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 
 import matching._learn as learn
 from corpus import load_corpus
-from matching import LearnedRanker, TfidfRanker
+from matching import FieldWeightedTfidf, LearnedRanker, TfidfRanker
 from matching._evaluate import judged_decisions, scramble_fields, split_needs
 from matching._learn import Decision
 from matching._learn_expand import Expansion
@@ -126,3 +130,38 @@ def test_a_stored_record_this_version_cannot_read_is_refused(validated, record) 
     with pytest.raises(StagesError) as raised:
         LearnedRanker().fit_on(base, decisions, stages=record)
     assert raised.value.code == "bad_stages"
+
+
+def test_a_model_over_kept_item_rows_tokenises_nothing_and_ranks_alike(
+    validated, monkeypatch, tmp_path: Path
+) -> None:
+    """The rows a model computed of the items (field vectors, BM25's tokens and
+    statistics), kept as the service keeps them beside a saved fit and attached to that
+    fit read back, give a rebuild that tokenises nothing and ranks the same; a copy of the
+    fit with an edit applied (other item lists) computes its own."""
+    base, decisions, model = validated["reranking"]
+    rows = model.features_.item_rows()
+    assert rows.need_tokens is not None and rows.bm25_stats is not None
+    joblib.dump(rows, tmp_path / "rows.joblib")
+    kept = joblib.load(tmp_path / "rows.joblib")
+    assert kept.needs is None and kept.orgs is None  # the item lists are not kept with them
+    fit = copy.copy(base)
+    kept.attach(fit)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("tokenised")
+
+    with monkeypatch.context() as m:
+        m.setattr(FieldWeightedTfidf, "token_lists", refuse)
+        m.setattr(FieldWeightedTfidf, "transform_fields", refuse)
+        rebuilt = LearnedRanker().fit_on(fit, decisions, stages=model.stages_)
+        assert _rankings(rebuilt) == _rankings(model)
+    listed = base.orgs_[base.org_index_[model.rank_orgs(top=1)[0][1][0][0]]]
+    edit = replace(listed, activities=listed.activities + "子ども食堂と防災訓練を始めました。")
+    edited, plain = copy.copy(fit), copy.copy(base)
+    edited.upsert(orgs=[edit])
+    plain.upsert(orgs=[edit])
+    assert edited.item_rows_ is kept  # carried by the copy, but made for other lists
+    after = LearnedRanker().fit_on(edited, decisions, stages=model.stages_)
+    expected = LearnedRanker().fit_on(plain, decisions, stages=model.stages_)
+    assert _rankings(after) == _rankings(expected)

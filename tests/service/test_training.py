@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlmodel import Session
 
 import matching
@@ -40,7 +43,9 @@ def test_few_decisions_give_a_recorded_but_unpromoted_model(api: Server) -> None
     assert {x["model_version"] for x in again} == {"cold-start"}
 
 
-def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
+def test_a_model_that_validates_is_promoted_and_serves(
+    api: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The coordinator consistently prefers complete profiles (menu, wishes, fields,
     legal form, a real description): the model learns it and is promoted."""
     with Session(api.engine) as session:  # type: ignore[arg-type]
@@ -101,6 +106,7 @@ def test_a_model_that_validates_is_promoted_and_serves(api: Server) -> None:
     assert other.model_version == "learned-1" and other.learned is not None
     assert other.learned.report_["alpha"] == model["report"]["alpha"]
     _rebuilt_from_its_stages_as_validation_would_give(api, other)
+    _started_again_over_the_rows_kept_beside_its_fit(api, other, tmp_path, monkeypatch)
     # retrained with nothing decided since: nothing shows it is not worse, learned-1 stays
     again = ok(coord.post("/api/model/train"), 201)
     assert (again["version"], again["promoted"], again["current"]) == ("cold-start-2", False, False)
@@ -187,3 +193,36 @@ def _rebuilt_from_its_stages_as_validation_would_give(api: Server, other: Matchi
     assert older.report_["rebuilt_from_stages"] is True
     assert older.rank_orgs(top=10) == validated.rank_orgs(top=10)
     start_with(kept)
+
+
+def _started_again_over_the_rows_kept_beside_its_fit(
+    api: Server, other: MatchingIndex, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first process to build the model over a saved fit keeps the rows it made of
+    the items beside the fit; the next start loads the fit, attaches them and builds the
+    model without tokenising a text, ranking as the first did."""
+    first = MatchingIndex(api.engine, index_dir=folder)  # type: ignore[arg-type]
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        first.sync(session)
+    assert first.learned is not None and first.model_version == "learned-1"
+    assert len(list(folder.glob("rows-*.joblib"))) == 1
+    with monkeypatch.context() as m:
+        m.setattr(matching.FieldWeightedTfidf, "token_lists", _refuse)
+        m.setattr(matching.FieldWeightedTfidf, "transform_fields", _refuse)
+        second = MatchingIndex(api.engine, index_dir=folder)  # type: ignore[arg-type]
+        with Session(api.engine) as session:  # type: ignore[arg-type]
+            second.sync(session)
+        assert second.loaded and second.learned is not None
+        assert second.learned.rank_orgs(top=10) == first.learned.rank_orgs(top=10)
+    assert other.learned is not None
+    assert second.learned.rank_orgs(top=10) == other.learned.rank_orgs(top=10)
+    # rows go with their fit: those of a fit no longer kept are removed with it
+    stale = folder / "rows-0123456789abcdef.joblib"
+    stale.write_bytes(b"")
+    assert second.saved is not None
+    second.saved._prune()
+    assert not stale.exists() and len(list(folder.glob("rows-*.joblib"))) == 1
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("tokenised")
