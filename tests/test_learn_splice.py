@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 from corpus import load_corpus
-from matching import LearnedRanker, TfidfRanker
+from matching import LearnedRanker, RerankScope, TfidfRanker
 from matching._evaluate import judged_decisions, scramble_fields, split_needs
 from matching._learn import Decision
 from matching._learn_features import FEATURES, PairFeatures
 from matching._learn_map import learn_map
+
+from .learned import prefer_complete
 
 Edit = Callable[[TfidfRanker], object]
 
@@ -51,15 +53,7 @@ def models() -> dict[str, tuple[TfidfRanker, LearnedRanker]]:
     needs, orgs, qrels = load_corpus(("c",))
     cold = TfidfRanker().fit(needs, orgs)
     out = {}
-    probe = LearnedRanker().fit_on(cold, [])
-    complete = {
-        o.id for o, c in zip(cold.orgs_, probe.features_.completeness, strict=True) if c == 1.0
-    }
-    decisions = [
-        Decision(q, o, "confirm" if o in complete else "reject", "体制不足")
-        for q, ranking in cold.rank_orgs(top=10)
-        for o, _ in ranking
-    ]
+    decisions = prefer_complete(cold)
     out["reranking"] = (cold, LearnedRanker().fit_on(cold, decisions))
     train, _ = split_needs([n.id for n in needs], seed=0)
     loose = TfidfRanker().fit(needs, scramble_fields(orgs, share=1.0, seed=7))
@@ -210,6 +204,26 @@ def _agree(mine: dict, theirs: dict) -> bool:
     )
 
 
+def _scoped(
+    model: LearnedRanker,
+    cold: TfidfRanker,
+    edit: Edit,
+    lists: dict,
+    floors: dict[str, float],
+    label: str,
+) -> tuple[TfidfRanker, LearnedRanker, RerankScope, dict]:
+    """``edit`` on a copy of the cold start, the model rebound over it, the needs the
+    edit can move (not every need: asserted), and the lists of the needs it keeps."""
+    from matching import needs_to_rerank
+
+    edited = copy.copy(cold)
+    edit(edited)
+    rebound = copy.copy(model).rebind(edited)
+    scope = needs_to_rerank(model, rebound, lists, top=10, floors=floors)
+    assert scope is not None, label
+    return edited, rebound, scope, {q: v for q, v in lists.items() if q not in set(scope.removed)}
+
+
 @pytest.mark.parametrize("name", ["reranking", "calibrated", "mapped"])
 def test_the_needs_an_edit_can_move_give_every_needs_lists(models, name) -> None:
     """``needs_to_rerank`` over a learned model and its rebind: the lists of the needs it
@@ -229,12 +243,7 @@ def test_the_needs_an_edit_can_move_give_every_needs_lists(models, name) -> None
         orgs=[replace(listed, fields=[3], areas=["南区"])]
     )
     for label, edit in edits.items():
-        edited = copy.copy(cold)
-        edit(edited)
-        rebound = copy.copy(model).rebind(edited)
-        scope = needs_to_rerank(model, rebound, lists, top=10, floors=floors)
-        assert scope is not None, label
-        kept = {q: v for q, v in lists.items() if q not in set(scope.removed)}
+        _, rebound, scope, kept = _scoped(model, cold, edit, lists, floors, label)
         kept.update(_lists(rebound, scope.needs) if scope.needs else {})
         assert _agree(kept, _lists(rebound)), label
         if not model.alpha_ and "profile" in label:
@@ -267,12 +276,7 @@ def test_under_a_re_ranking_model_a_profiles_edit_ranks_a_few_needs_again(
     floors: dict[str, float] = {}
     lists = _lists(model, floors=floors)
     for label, edit in _edits(cold, model).items():
-        edited = copy.copy(cold)
-        edit(edited)
-        rebound = copy.copy(model).rebind(edited)
-        scope = needs_to_rerank(model, rebound, lists, top=10, floors=floors)
-        assert scope is not None, label
-        kept = {q: v for q, v in lists.items() if q not in set(scope.removed)}
+        edited, rebound, scope, kept = _scoped(model, cold, edit, lists, floors, label)
         now = dict(floors)
         kept.update(_lists(rebound, scope.needs, floors=now) if scope.needs else {})
         # the needs it did not name kept their best scores, the ones ranked made theirs:

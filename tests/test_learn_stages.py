@@ -21,6 +21,8 @@ from matching._learn import Decision
 from matching._learn_expand import Expansion
 from matching._learn_stages import Stages, StagesError
 
+from .learned import prefer_complete
+
 
 def _rankings(model: LearnedRanker) -> dict[str, object]:
     some = model.base_.org_ids_[::7]
@@ -40,15 +42,7 @@ def validated() -> dict[str, tuple[TfidfRanker, list[Decision], LearnedRanker]]:
     start's settings re-tuned, 活動分野 scrambled, judged decisions)."""
     needs, orgs, qrels = load_corpus(("c",))
     cold = TfidfRanker().fit(needs, orgs)
-    probe = LearnedRanker().fit_on(cold, [])
-    complete = {
-        o.id for o, c in zip(cold.orgs_, probe.features_.completeness, strict=True) if c == 1.0
-    }
-    decisions = [
-        Decision(q, o, "confirm" if o in complete else "reject", "体制不足")
-        for q, ranking in cold.rank_orgs(top=10)
-        for o, _ in ranking
-    ]
+    decisions = prefer_complete(cold)
     train, _ = split_needs([n.id for n in needs], seed=0)
     loose = TfidfRanker().fit(needs, scramble_fields(orgs, share=1.0, seed=7))
     judged = judged_decisions(loose, train, qrels, seed=0)
