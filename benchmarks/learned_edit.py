@@ -116,6 +116,11 @@ def one_scale(n_orgs: int, sample: int, protocol: str) -> dict[str, Any]:
     # needs (each need's best scores over every profile kept by that ranking)
     out["one_need"] = _latencies(lambda q: model.rank_orgs([q], top=10), needs[1::97][:20])
     out["one_profile"] = _latencies(lambda o: model.rank_needs([o], top=10), orgs[1::499][:20])
+    # what the service's refresh stores beside each list: its pairs' contributions
+    listed = dict(every)
+    out["explain"] = _latencies(
+        lambda q: model.contributions_many(q, [o for o, _ in listed[q]]), needs[1::97][:20]
+    )
     first = lists[needs[0].id][0][0]
     listed = cold.orgs_[cold.org_index_[first]]
     need = needs[3]
@@ -207,15 +212,17 @@ def main() -> None:
     print()
     print(
         "| profiles | one need p50 / p95 ms | one group's needs p50 / p95 ms "
-        "| one group's needs after a profile's edit p50 / p95 ms | and after its refresh |"
+        "| one group's needs after a profile's edit p50 / p95 ms | and after its refresh "
+        "| one list's contributions p50 / p95 ms |"
     )
-    print("|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         cells = [
             r["one_need"],
             r["one_profile"],
             r.get("one_profile_after_edit", (0.0, 0.0)),
             r.get("one_profile_after_refresh", (0.0, 0.0)),
+            r["explain"],
         ]
         print(
             f"| {r['profiles']:,} | "

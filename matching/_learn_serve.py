@@ -147,29 +147,43 @@ class LearnedRanking:
         blended = (1 - self.alpha_) * cold_share(X) + self.alpha_ * p
         return np.round(blended, SCORE_DECIMALS)
 
-    @one_blas_thread
     def contributions(self, need_id: str, npo_id: str) -> dict[str, float]:
         """How much each feature pushed this pair up (+) or down (−) in the learned score
         (log-odds of the re-ranking model), and ``confirmed_similar``: the score the
         document expansion added because the group was confirmed for needs like this one.
         With no re-ranking model in use, ``cold_start`` is the rest of the score. Names
         are in ``CONTRIBUTIONS``; ``FEATURE_LABELS`` says each in Japanese."""
+        return self.contributions_many(need_id, [npo_id])[npo_id]
+
+    @one_blas_thread
+    def contributions_many(
+        self, need_id: str, npo_ids: Sequence[str]
+    ) -> dict[str, dict[str, float]]:
+        """``contributions`` of the need with each of ``npo_ids`` (a list being explained),
+        computed together from those profiles' columns: one list costs about one pair (each
+        pair scored the need against every profile)."""
         if not self.promoted_:
-            return {}
+            return {o: {} for o in npo_ids}
         b = self.base_
-        i, j = b.need_index_[need_id], b.org_index_[npo_id]
-        out: dict[str, float] = {}
-        score, added = self._expanded(np.array([i]), None, self.expansion_)
+        i = b.need_index_[need_id]
+        js = np.array([b.org_index_[o] for o in npo_ids], dtype=np.intp)
+        score, added = self._expanded(np.array([i]), None, self.expansion_, js)
+        values = None
         if self.alpha_ and self.model_ is not None:
-            x = (self._features(np.array([i]), np.array([j])) - self.mean_) / self.scale_
-            values = self.model_.coef_[0] * x[0]
-            out.update(
-                (name, round(float(v), 4))
-                for name, v in zip(FEATURES, values, strict=True)
-                if abs(v) > 1e-9
-            )
-        else:
-            out["cold_start"] = round(float(score[0, j] - added[0, j]), 4)
-        if added[0, j] > 1e-9:
-            out["confirmed_similar"] = round(float(added[0, j]), 4)
+            x = (self._features(np.full(len(js), i), js) - self.mean_) / self.scale_
+            values = self.model_.coef_[0] * x
+        out: dict[str, dict[str, float]] = {}
+        for k, npo_id in enumerate(npo_ids):
+            mine: dict[str, float] = {}
+            if values is not None:
+                mine.update(
+                    (name, round(float(v), 4))
+                    for name, v in zip(FEATURES, values[k], strict=True)
+                    if abs(v) > 1e-9
+                )
+            else:
+                mine["cold_start"] = round(float(score[0, k] - added[0, k]), 4)
+            if added[0, k] > 1e-9:
+                mine["confirmed_similar"] = round(float(added[0, k]), 4)
+            out[npo_id] = mine
         return out

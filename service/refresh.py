@@ -211,8 +211,8 @@ def _reasons(snap: Snapshot, need_key: str, org_keys: list[str]) -> dict[str, di
     base = snap.learned.base_ if snap.learned is not None else snap.ranker
     out = {e.npo_id: e.as_dict() for e in base.explain_many(need_key, org_keys)}
     if snap.learned is not None:
-        for org_key in org_keys:
-            out[org_key]["model"] = snap.learned.contributions(need_key, org_key)
+        for org_key, model in snap.learned.contributions_many(need_key, org_keys).items():
+            out[org_key]["model"] = model
     return out
 
 

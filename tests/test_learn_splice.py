@@ -338,6 +338,37 @@ def test_the_needs_whose_best_bm25_score_an_edit_moves_are_named(models) -> None
         assert len(named) < len(cold.need_ids_) / 2, label
 
 
+@pytest.mark.parametrize("name", ["reranking", "calibrated", "mapped"])
+def test_a_lists_contributions_are_each_pairs_from_the_needs_whole_row(models, name) -> None:
+    """``contributions_many`` reads the listed profiles' columns only; each pair's
+    contributions are those its need's row over every profile gives (as ``contributions``
+    computed them one pair at a time)."""
+    _, model = models[name]
+    b = model.base_
+    for q, ranking in model.rank_orgs(b.need_ids_[::4], top=10):
+        listed = [o for o, _ in ranking]
+        got = model.contributions_many(q, listed)
+        i = b.need_index_[q]
+        score, added = model._expanded(np.array([i]), None, model.expansion_)
+        for o in listed:
+            j = b.org_index_[o]
+            expected: dict[str, float] = {}
+            if model.alpha_ and model.model_ is not None:
+                x = (model._features(np.array([i]), np.array([j])) - model.mean_) / model.scale_
+                values = model.model_.coef_[0] * x[0]
+                expected.update(
+                    (f, round(float(v), 4))
+                    for f, v in zip(FEATURES, values, strict=True)
+                    if abs(v) > 1e-9
+                )
+            else:
+                expected["cold_start"] = round(float(score[0, j] - added[0, j]), 4)
+            if added[0, j] > 1e-9:
+                expected["confirmed_similar"] = round(float(added[0, j]), 4)
+            assert got[o] == expected, (q, o)
+    assert model.contributions(q, listed[0]) == got[listed[0]]
+
+
 def test_past_the_hubness_sample_a_need_edit_measures_a_copys_hubness_again(
     models, monkeypatch
 ) -> None:
