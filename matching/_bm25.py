@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ._bm25_parts import PLACEHOLDER
+from ._bm25_parts import with_placeholders
 from ._explain import SCORE_DECIMALS
 from ._ranker import Ranking, top_k
 from ._schema import Need, Organization
@@ -72,7 +72,7 @@ class BM25Ranker(BaseEstimator):
         index = bm25s.BM25(k1=self.k1, b=self.b)
         # bm25s cannot index an empty document list or empty documents; a placeholder
         # token no query contains keeps row numbers aligned.
-        index.index([d or [PLACEHOLDER] for d in docs] or [[PLACEHOLDER]], show_progress=False)
+        index.index(with_placeholders(docs), show_progress=False)
         return index
 
     def _rank(

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["PLACEHOLDER", "Bm25Parts", "Bm25Stats"]
+__all__ = ["PLACEHOLDER", "Bm25Parts", "Bm25Stats", "with_placeholders"]
 
 # bm25s cannot index an empty document: a token no query contains stands in for its words
 PLACEHOLDER = "\u0000"
 
 
-def _placed(docs: Sequence[list[str]]) -> list[list[str]]:
+def with_placeholders(docs: Sequence[list[str]]) -> list[list[str]]:
+    """``docs`` as bm25s indexes them: an empty one (or none at all) as ``PLACEHOLDER``."""
     return [d or [PLACEHOLDER] for d in docs] or [[PLACEHOLDER]]
 
 
@@ -48,7 +49,7 @@ class Bm25Stats:
     @classmethod
     def of(cls, docs: Sequence[list[str]], *, k1: float = 1.5, b: float = 0.75) -> Bm25Stats:
         """The statistics of ``docs`` (token lists), as bm25s's ``index`` computes them."""
-        placed = _placed(docs)
+        placed = with_placeholders(docs)
         vocab: dict[str, int] = {}
         frequency: list[int] = []
         for doc in placed:
@@ -76,7 +77,7 @@ class Bm25Parts:
     every document, and by document (``by_doc``, CSR, sorted) for a few."""
 
     def __init__(self, docs: Sequence[list[str]], stats: Bm25Stats) -> None:
-        placed = _placed(docs)
+        placed = with_placeholders(docs)
         self.stats = stats
         self.num_docs = len(placed)
         vocab = stats.vocab
