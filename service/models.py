@@ -273,6 +273,28 @@ class RankingModel(SQLModel, table=True):
     report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class TrainingRun(SQLModel, table=True):
+    """One retraining, run in the background (``service.training_run``): where it stands,
+    and the model it recorded. ``slot`` is 1 while the run is under way and NULL after,
+    so its unique constraint lets one run at a time go on across every worker process;
+    ``heartbeat_at`` moves while it goes on, so a run whose process died is seen."""
+
+    __tablename__ = "training_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state: str = Field(default="running", max_length=20)  # running | done | failed | interrupted
+    stage: str = Field(default="preparing", max_length=20)  # preparing | learning | comparing
+    slot: int | None = Field(default=1, unique=True)
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    heartbeat_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    finished_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    model_id: int | None = Field(default=None, foreign_key="ranking_model.id")
+    error_code: str = Field(default="", max_length=64)
+
+
 class Invitation(SQLModel, table=True):
     """A one-time link the coordinator sends: whoever opens it chooses a login for ``role``
     (or, with ``for_user``, a new password for that user).

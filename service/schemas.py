@@ -286,6 +286,21 @@ class RankingModelPublic(BaseModel):
     report: dict[str, Any]
 
 
+class TrainingRunPublic(BaseModel):
+    """A retraining run (``service.training_run``): ``state`` running | done | failed |
+    interrupted; ``stage`` while running: preparing | learning | comparing; ``model`` once
+    done; ``code`` why it failed."""
+
+    id: int
+    state: str
+    stage: str
+    started_at: datetime
+    finished_at: datetime | None
+    seconds: float
+    code: str
+    model: RankingModelPublic | None
+
+
 class InterestIn(Strict):
     comment: Annotated[str, StringConstraints(max_length=2000)] = ""
 

@@ -14,6 +14,7 @@ the cold start on held-out decisions is recorded but not promoted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -51,30 +52,43 @@ def stored_decisions(session: Session, *, up_to: int | None = None) -> list[matc
     ]
 
 
-def train(session: Session, index: MatchingIndex, *, user: User | None) -> RankingModel:
-    """Train on every stored decision; record the model; promote it if it validates."""
+def may_train(user: User | None) -> None:
+    """Raise unless ``user`` may retrain (the coordinator; ``None``: the command line)."""
     if user is not None and user.role != Role.coordinator:
         raise PermissionDenied("モデルの再学習はコーディネーターだけが行えます。")
+
+
+def train(
+    session: Session,
+    index: MatchingIndex,
+    *,
+    user: User | None,
+    on_stage: Callable[[str], None] = lambda stage: None,
+) -> RankingModel:
+    """Train on every stored decision; record the model; promote it if it validates.
+    ``on_stage`` hears ``learning`` and, when a learned model serves, ``comparing``
+    (``service.training_run`` runs this in the background and shows the stage)."""
+    may_train(user)
     last = int(session.exec(select(func.max(Decision.id))).one() or 0)
     decisions = stored_decisions(session, up_to=last)
     serving = current_model(session)
+    before = stored_decisions(session, up_to=serving.max_decision_id) if serving else []
+    serving_version = serving.version if serving else None
     # trained on the ranker as it is now, outside the index lock (requests go on)
     ranker = index.sync(session)
+    session.commit()  # no transaction stays open while it learns (minutes at 50k)
+    on_stage("learning")
     learned = matching.LearnedRanker().fit_on(ranker, decisions) if ranker is not None else None
     promoted = bool(learned is not None and learned.promoted_)
     report = dict(learned.report_) if learned is not None else {}
-    if promoted and ranker is not None and serving is not None:
+    if promoted and ranker is not None and serving_version is not None:
         # a learned model serves: the new one replaces it only if it is not worse on
         # what was decided since that model was trained
+        on_stage("comparing")
         with index.lock:
-            held = index.learned if index.model_version == serving.version else None
-        comparison = matching.compare_with_current(
-            ranker,
-            stored_decisions(session, up_to=serving.max_decision_id),
-            decisions,
-            serving=held,
-        )
-        report["against_current"] = {"version": serving.version, **comparison.as_dict()}
+            held = index.learned if index.model_version == serving_version else None
+        comparison = matching.compare_with_current(ranker, before, decisions, serving=held)
+        report["against_current"] = {"version": serving_version, **comparison.as_dict()}
         if not comparison.not_worse:
             promoted = False
             report.update(

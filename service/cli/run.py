@@ -93,24 +93,34 @@ def train(progress: ProgressOpt = None) -> None:
     """蓄積した判断から順位づけのモデルを学習 / retrain the ranking model from decisions.
 
     検証に合格したときだけ採用 / promoted only if it validates."""
-    from .. import training
+    from .. import training, training_run
     from ..index import MatchingIndex
+    from ..models import RankingModel
 
     say = Progress(progress)
     settings = Settings()
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
     try:
+        say("索引を準備し、判断から学習中")
+        index = MatchingIndex(engine, index_dir=settings.saved_index_dir)
+        # one run at a time, with the server's runs too (``training_run``)
+        try:
+            run = training_run.run_now(engine, index)
+        except training_run.TrainingRunning as exc:
+            typer.echo(f"{exc.message} [{exc.code}]", err=True)
+            raise typer.Exit(1) from None
         with Session(engine) as session:
-            say("索引を準備し、判断から学習中")
-            index = MatchingIndex(engine, index_dir=settings.saved_index_dir)
-            row = training.train(session, index, user=None)
+            row = session.get(RankingModel, run.model_id) if run.model_id else None
+            if row is None:
+                typer.echo(f"再学習に失敗しました（{run.error_code}）。", err=True)
+                raise typer.Exit(1)
             serving = training.current_model(session)
             kept = serving.version if serving else "cold-start"
             verdict = "採用" if row.promoted else f"不採用（{kept} を継続）"
             typer.echo(f"モデル {row.version}: 判断 {row.decisions}件、{verdict}")
             typer.echo(json.dumps(row.report, ensure_ascii=False))
-            say("完了")
+        say("完了")
     finally:
         engine.dispose()
 

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import admin, auth, bulk, needs, orgs, pairing, review
+from . import admin, auth, bulk, models_page, needs, orgs, pairing, review
 from .core import LoginRequired, render
 from .resume import expired_form_page
 
@@ -107,7 +107,7 @@ def _render_error(
 
 def install(app: FastAPI) -> None:
     app.state.render_error = _render_error
-    for module in (auth, review, bulk, pairing, needs, orgs, admin):
+    for module in (auth, review, bulk, pairing, needs, orgs, admin, models_page):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent.parent / "static"))
     app.add_middleware(SecurityHeaders)

@@ -12,14 +12,13 @@ from sqlmodel import col, delete, select
 
 import matching
 
-from .. import exports, imports, invitations, report, throttle, training, users
-from ..deps import IndexDep, SessionDep, SettingsDep
+from .. import exports, imports, invitations, report, throttle, users
+from ..deps import SessionDep, SettingsDep
 from ..errors import Invalid, NotFound
-from ..models import Department, Organization, PendingUpload, RankingModel, Role, User, utcnow
+from ..models import Department, Organization, PendingUpload, Role, User, utcnow
 from ..report import JST
 from .auth import HOME
 from .core import Id, PageUser, checked_form, redirect, render, require, start_session
-from .model_report import describe_model, model_label, stage_lines
 
 router = APIRouter()
 
@@ -99,66 +98,6 @@ def dashboard_xlsx(session: SessionDep, user: PageUser, fy: Id) -> Response:
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="kyodo-report-{fy}.xlsx"'},
     )
-
-
-# ---- the ranking model -----------------------------------------------------------
-
-
-PROGRESS_LABELS = {
-    "fitting": "索引を作り直しています",
-    "ranking": "提案を計算し直しています",
-    "waiting": "別のワーカーが提案を計算し終えるのを待っています",
-}
-
-
-def progress_line(progress: dict[str, object]) -> str:
-    """The index's work, as the coordinator reads it on /models."""
-    state = str(progress["state"])
-    if state in PROGRESS_LABELS:
-        done, total = progress["done"], progress["total"]
-        counted = f"（{done} / {total} 件）" if state == "ranking" and total else ""
-        return f"{PROGRESS_LABELS[state]}{counted}。{progress['seconds']} 秒経過。"
-    last = str(progress["last_state"])
-    if last in PROGRESS_LABELS:
-        seconds, total = progress["last_seconds"], progress.get("last_total")
-        counted = f"（{total} 件）" if last == "ranking" and total else ""
-        return f"索引は最新です（前回の処理: {PROGRESS_LABELS[last]}{counted}、{seconds} 秒）。"
-    return "索引は最新です。"
-
-
-@router.get("/models")
-def models_page(request: Request, session: SessionDep, index: IndexDep, user: PageUser) -> Response:
-    require(user, Role.coordinator)
-    rows = session.exec(select(RankingModel).order_by(col(RankingModel.id).desc()).limit(50)).all()
-    current = training.current_model(session)
-    decisions = training.stored_decisions(session)
-    return render(
-        request,
-        "models.html",
-        {
-            "models": [(row, describe_model(row.report)) for row in rows],
-            "current": model_label(current.version if current else "cold-start"),
-            "decisions": len(decisions),
-            "stages": stage_lines(
-                matching.LearnedRanker().requirements(),
-                {
-                    "needs": len({d.need_id for d in decisions if d.decision == "confirm"}),
-                    "confirmations": sum(d.decision == "confirm" for d in decisions),
-                    "decisions": len(decisions),
-                },
-            ),
-            "progress": progress_line(index.progress.as_dict()),
-        },
-    )
-
-
-@router.post("/models/train")
-async def retrain(
-    request: Request, session: SessionDep, index: IndexDep, user: PageUser
-) -> Response:
-    await checked_form(request)
-    row = training.train(session, index, user=user)
-    return redirect("/models", msg="promoted" if row.promoted else "not_promoted")
 
 
 # ---- users and invitations --------------------------------------------------------

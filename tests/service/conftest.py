@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 import matching
+from service import training_run
 from service.config import Settings
 from service.db import make_engine
 from service.index import MatchingIndex
@@ -98,10 +99,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             response.raise_for_status()
             TOKENS[name] = response.json()["access_token"]
         yield srv
+        training_run.join(timeout=600)
     engine.dispose()
 
 
 def reset(srv: Server) -> None:
+    # a retraining the last test started ends before its tables are emptied
+    assert training_run.join(timeout=600), "a training run did not end"
     engine = srv.engine
     tables = [t for t in reversed(SQLModel.metadata.sorted_tables) if t.name not in KEEP]
     with engine.begin() as conn:  # type: ignore[attr-defined]

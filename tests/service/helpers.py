@@ -4,6 +4,7 @@ server's index replaced as after a restart."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,22 @@ def org_payload(i: int, **over: object) -> dict[str, object]:
 def ok(response: httpx.Response, status: int = 200) -> dict:  # type: ignore[type-arg]
     assert response.status_code == status, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def train(coord: httpx.Client, *, wait: float = 600.0) -> dict:  # type: ignore[type-arg]
+    """Retrain through the API: start a run (202), follow it until it ends, and return
+    the model it recorded; fails if the run does not end as ``done``."""
+    started = ok(coord.post("/api/model/train"), 202)
+    where = f"/api/model/training/{started['id']}"
+    assert started["state"] in ("running", "done")
+    deadline = time.monotonic() + wait
+    run = started
+    while run["state"] == "running":
+        assert time.monotonic() < deadline, f"the training run did not end: {run}"
+        time.sleep(0.05)
+        run = ok(coord.get(where))
+    assert run["state"] == "done" and run["model"] is not None, run
+    return run["model"]  # type: ignore[no-any-return]
 
 
 def seed(coord: httpx.Client) -> tuple[dict[str, int], dict[str, int]]:

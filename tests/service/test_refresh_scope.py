@@ -16,7 +16,7 @@ from service.models import Organization, Suggestion
 from service.refresh import ensure_fresh
 
 from .conftest import Server
-from .helpers import ok, org_payload
+from .helpers import ok, org_payload, train
 from .test_pages import login
 
 TOP = 10
@@ -168,7 +168,7 @@ def _promote(api: Server, *, reranking: bool) -> dict:
                 json={"organization_id": int(partner[need.department])},
             )
             assert response.status_code in (201, 409)  # 409: suggested already
-    model = ok(coord.post("/api/model/train"), 201)
+    model = train(coord)
     assert model["promoted"], model["report"]
     assert (model["report"]["alpha"] > 0) == reranking, model["report"]
     ok(coord.get("/api/review-queue"))  # every need stored by the model

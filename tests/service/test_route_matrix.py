@@ -26,6 +26,9 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
+from sqlmodel import Session
+
+from service.models import TrainingRun
 
 from ..serving import TLS
 from .conftest import PASSWORD, Server
@@ -87,6 +90,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/index/refit"): "coord",
     ("GET", "/api/index"): "coord",
     ("POST", "/api/model/train"): "coord",
+    ("GET", "/api/model/training"): "coord",
+    ("GET", "/api/model/training/{run_id}"): "coord",
     ("GET", "/api/models"): "coord",
     ("POST", "/api/import/{kind}"): "coord",
     ("GET", "/api/export/{kind}"): "coord dept:needs",
@@ -308,7 +313,13 @@ def world(api: Server) -> Iterator[World]:
         ),
         201,
     )
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        ended = TrainingRun(state="done", slot=None, finished_at=datetime.now(UTC))
+        session.add(ended)
+        session.commit()
+        run_id = ended.id
     ids = {
+        "run_id": [("run", str(run_id))],
         "need_id": [("bousai_need", str(bousai_need)), ("kourei_draft", str(draft["id"]))],
         "org_id": [("org", str(orgs["P1"])), ("own_org", str(own["id"]))],
         "suggestion_id": [("suggestion", str(suggestion["id"]))],

@@ -14,7 +14,7 @@ from service.index import MatchingIndex
 from service.training import current_model, stored_decisions
 
 from .conftest import Server
-from .helpers import ok, seed
+from .helpers import ok, seed, train
 
 
 def test_few_decisions_give_a_recorded_but_unpromoted_model(api: Server) -> None:
@@ -27,7 +27,7 @@ def test_few_decisions_give_a_recorded_but_unpromoted_model(api: Server) -> None
             json={"action": "confirm", "version": s["version"]},
         )
     )
-    model = ok(coord.post("/api/model/train"), 201)
+    model = train(coord)
     assert (model["version"], model["decisions"], model["promoted"], model["current"]) == (
         "cold-start-1",
         1,
@@ -79,7 +79,7 @@ def test_a_model_that_validates_is_promoted_and_serves(
             ok(coord.post(f"/api/suggestions/{s['id']}/decision", json=body))
 
     decide(queue)
-    model = ok(coord.post("/api/model/train"), 201)
+    model = train(coord)
     assert model["promoted"] and model["current"], model["report"]
     assert model["version"] == "learned-1" and model["decisions"] == len(queue)
     assert model["report"]["alpha"] > 0
@@ -108,7 +108,7 @@ def test_a_model_that_validates_is_promoted_and_serves(
     _rebuilt_from_its_stages_as_validation_would_give(api, other)
     _started_again_over_the_rows_kept_beside_its_fit(api, other, tmp_path, monkeypatch)
     # retrained with nothing decided since: nothing shows it is not worse, learned-1 stays
-    again = ok(coord.post("/api/model/train"), 201)
+    again = train(coord)
     assert (again["version"], again["promoted"], again["current"]) == ("cold-start-2", False, False)
     assert again["report"]["code"] == "no_new_evidence"
     assert again["report"]["against_current"]["version"] == "learned-1"
@@ -121,7 +121,7 @@ def test_a_model_that_validates_is_promoted_and_serves(
     # the coordinator goes on deciding by the same rule: the next retraining is compared
     # with learned-1 on those newer decisions, and the verdict follows the figures
     decide(ok(coord.get("/api/review-queue", params={"limit": 100}))["items"])
-    third = ok(coord.post("/api/model/train"), 201)
+    third = train(coord)
     against = third["report"]["against_current"]
     assert against["version"] == "learned-1" and against["new_needs"] >= 3, third["report"]
     assert third["promoted"] == (against["candidate_ndcg"] >= against["current_ndcg"])

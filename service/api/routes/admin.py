@@ -1,16 +1,23 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from ... import invitations, training
+from ... import invitations, training, training_run
 from ...audit import audit
 from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
-from ...errors import PermissionDenied
+from ...errors import NotFound, PermissionDenied
 from ...index import MatchingIndex
-from ...models import RankingModel, Role
-from ...schemas import InvitationIn, InvitationOut, RankingModelPublic, UserCreate, UserPublic
+from ...models import RankingModel, Role, TrainingRun, as_utc, utcnow
+from ...schemas import (
+    InvitationIn,
+    InvitationOut,
+    RankingModelPublic,
+    TrainingRunPublic,
+    UserCreate,
+    UserPublic,
+)
 from ...served import first_fit
 from ...users import create_user, user_public
 
@@ -78,13 +85,39 @@ def index_info(session: SessionDep, index: IndexDep, user: CurrentUser) -> Index
 
 
 @router.post(
-    "/model/train", response_model=RankingModelPublic, status_code=201, summary="判断から再学習する"
+    "/model/train", response_model=TrainingRunPublic, status_code=202, summary="判断から再学習する"
 )
-def train_model(session: SessionDep, index: IndexDep, user: CurrentUser) -> RankingModelPublic:
-    """Train on every stored decision; the model serves only if it beats the cold start."""
-    row = training.train(session, index, user=user)
-    current = training.current_model(session)
-    return _model_public(row, current)
+def train_model(
+    session: SessionDep, index: IndexDep, user: CurrentUser, response: Response
+) -> TrainingRunPublic:
+    """Start a retraining on every stored decision, in the background; the answer is the
+    run, to follow at ``GET /api/model/training/{id}`` (``Location``). The model serves
+    only if it beats the cold start. ``409 TRAINING_RUNNING`` while another run goes on."""
+    run = training_run.start(session.get_bind(), index, user=user)  # type: ignore[arg-type]
+    response.headers["Location"] = f"/api/model/training/{run.id}"
+    return _run_public(session, run)
+
+
+@router.get("/model/training", response_model=TrainingRunPublic, summary="最新の再学習の進み具合")
+def latest_training(session: SessionDep, user: CurrentUser) -> TrainingRunPublic:
+    if user.role != Role.coordinator:
+        raise PermissionDenied()
+    run = training_run.latest(session)
+    if run is None:
+        raise NotFound("再学習の記録")
+    return _run_public(session, run)
+
+
+@router.get(
+    "/model/training/{run_id}", response_model=TrainingRunPublic, summary="再学習の進み具合"
+)
+def training_status(session: SessionDep, user: CurrentUser, run_id: int) -> TrainingRunPublic:
+    if user.role != Role.coordinator:
+        raise PermissionDenied()
+    run = session.get(TrainingRun, run_id)
+    if run is None:
+        raise NotFound("再学習の記録")
+    return _run_public(session, run)
 
 
 @router.get("/models", response_model=list[RankingModelPublic], summary="学習したモデルの一覧")
@@ -106,6 +139,24 @@ def _model_public(row: RankingModel, current: RankingModel | None) -> RankingMod
         promoted=row.promoted,
         current=current is not None and current.id == row.id,
         report=row.report,
+    )
+
+
+def _run_public(session: Session, run: TrainingRun) -> TrainingRunPublic:
+    assert run.id is not None
+    model = session.get(RankingModel, run.model_id) if run.model_id is not None else None
+    started = as_utc(run.started_at)
+    assert started is not None
+    ended = as_utc(run.finished_at)
+    return TrainingRunPublic(
+        id=run.id,
+        state=training_run.state_of(run),
+        stage=run.stage,
+        started_at=started,
+        finished_at=ended,
+        seconds=round(((ended or utcnow()) - started).total_seconds(), 1),
+        code=run.error_code,
+        model=_model_public(model, training.current_model(session)) if model else None,
     )
 
 
