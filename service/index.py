@@ -128,6 +128,7 @@ class MatchingIndex:
         # same id has the same ranker: ``saved_key``); None otherwise
         self.resumed_at: int | None = None
         self._resume_pending = False
+        self.saved_state: str | None = None  # ``saved_key``
         # where the links in mail start: with it, storing a just-published need's
         # suggestions tells the groups at its top (``refresh``); without it, no mail
         self.mail_base_url = mail_base_url
@@ -169,12 +170,10 @@ class MatchingIndex:
     def saved_key(self) -> str | None:
         """The saved state the ranker is, for the lists kept beside it (``kept_lists``):
         the saved fit's key while no edit is applied to it; after a resume, that key and
-        the audit id its one batch of rows reached; ``None`` once edited otherwise."""
-        if self.seen_audit_id == self.fitted_audit_id:
-            return self.fit_key
-        if self.fit_key is not None and self.resumed_at == self.seen_audit_id:
-            return f"{self.fit_key}+{self.resumed_at}"
-        return None
+        the audit id its one batch of rows reached; ``None`` once edited otherwise. Rows
+        that edit no need or profile (a model's promotion) leave it as it is: the ranker
+        is the same."""
+        return self.saved_state
 
     @property
     def version(self) -> str:
@@ -218,6 +217,7 @@ class MatchingIndex:
                 with self.lock:  # the swap
                     self.ranker, self.loaded, self.fit_key = ranker, loaded, key
                     self.resumed_at, self._resume_pending = None, note is not None
+                    self.saved_state = key
                     self.seen_audit_id = self.fitted_audit_id = read_at
                     self.recent_ids = recent
                     self.changes_since_fit = 0
@@ -318,8 +318,11 @@ class MatchingIndex:
                 self.learned = learned
             self.ranker = ranker
             self.seen_audit_id = last
-            self.resumed_at = last if self._resume_pending else None
-            self._resume_pending = False
+            if need_ids or org_ids:  # the ranker moves off the saved state
+                resumed = self._resume_pending and self.fit_key is not None
+                self.resumed_at = last if resumed else None
+                self.saved_state = f"{self.fit_key}+{last}" if resumed else None
+                self._resume_pending = False
             self.recent_ids = {i for i in self.recent_ids if i > last - RECHECK}
             self.recent_ids.update(int(r[0] or 0) for r in rows)
             self.changes_since_fit += len(need_ids) + len(org_ids)
