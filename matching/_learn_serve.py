@@ -6,7 +6,7 @@ pair's score, for the reasons shown beside it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -58,6 +58,34 @@ class LearnedRanking:
 
     def _features(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         return self.features_(rows, cols, self.expansion_)
+
+    # -- what a ranking kept, for a process that takes its lists ------------------------
+    def kept_bests(self) -> dict[float | str, dict[str, float]]:
+        """Each need's best scores its rankings kept (the cold start's by the expansion's
+        β, BM25's by ``"bm25"``), by need id: to keep beside the lists of a ranking of
+        every need (``take_bests``)."""
+        ids = self.base_.need_ids_
+        return {
+            key: {ids[i]: score for i, score in kept.items()}
+            for key, kept in self.features_.bests.items()
+        }
+
+    def take_bests(self, kept: Mapping[float | str, Mapping[str, float]]) -> int:
+        """Take the bests ``kept_bests`` gave of this same model over the same fit: a
+        process that takes a ranking's kept lists instead of ranking every need keeps no
+        best, and the scope of its first edit needs them (``needs_to_rerank``, which
+        would rank every need again). Needs it does not know are left out; a best it
+        kept itself stays. Returns how many it took."""
+        taken = 0
+        index = self.base_.need_index_
+        for key, scores in kept.items():
+            mine = self.features_.bests.setdefault(key, {})
+            for need_id, score in scores.items():
+                i = index.get(need_id)
+                if i is not None and i not in mine:
+                    mine[i] = float(score)
+                    taken += 1
+        return taken
 
     # -- ranking ---------------------------------------------------------------------
     @one_blas_thread

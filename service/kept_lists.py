@@ -16,6 +16,11 @@ number of ranked rows and the newest one's id, read when the lists were kept and
 before they are taken (rows deleted or written by other means: then every need is
 ranked again, as before). A pair made by hand is confirmed, with no rank: no refresh
 reads or writes it.
+
+Under a learned model the lists come with each need's best scores the ranking kept
+(``LearnedRanker.kept_bests``): a process that takes the lists gives them to its model
+(``take_bests``), so that its first edit ranks only the needs the edit can move, as the
+process that ranked every need would, instead of every need.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ def keep(
         "mark": mark(session),
         "lists": done.lists,
         "floors": done.floors,
+        # a learned model's best scores of each need, which scope the next edit
+        "bests": done.learned.kept_bests() if done.learned is not None else {},
     }
     index.saved.save_lists(snap.fit_key, state)
 
@@ -79,4 +86,6 @@ def kept(session: Session, index: MatchingIndex, snap: Snapshot, *, top: int) ->
     log.info(
         "保存済みの提案一覧を使います（課題 %d 件の順位付けを省きました）", len(state["lists"])
     )
+    if snap.learned is not None:
+        snap.learned.take_bests(state.get("bests", {}))
     return Refreshed(snap.ranker, top, state["lists"], snap.learned, dict(state["floors"]))

@@ -295,6 +295,54 @@ def test_under_a_re_ranking_model_a_profiles_edit_ranks_a_few_needs_again(
         assert second is not None, label
 
 
+def test_a_model_given_the_kept_bests_scopes_its_first_edit_as_the_one_that_ranked(
+    models,
+) -> None:
+    """A process that takes a ranking's kept lists (the service's restart) ranks nothing,
+    so its model keeps no best score and its first profile edit would rank every need
+    again. Given the bests the ranking kept (``kept_bests`` → ``take_bests``), it names
+    the needs the model that ranked every need names, and ranks them as it would."""
+    from matching import needs_to_rerank
+
+    cold, trained = models["reranking"]
+    # decisions on half of the needs: the others' bests are not made by its training
+    half = set(cold.need_ids_[::2])
+    decisions = [d for d in trained.decisions_ if d.need_id in half]
+    model = LearnedRanker(candidates=10).fit_on(cold, decisions)
+    assert model.alpha_ > 0
+    floors: dict[str, float] = {}
+    lists = _lists(model, floors=floors)
+    kept = model.kept_bests()
+    assert set(kept) == {model.expansion_, "bm25"}
+    assert all(v.keys() == set(cold.need_ids_) for v in kept.values())
+    # another process: the same model rebuilt from its stages, over the same fit
+    started = LearnedRanker(candidates=10).fit_on(cold, decisions, stages=model.stages_)
+    for label in ("a listed profile edited", "a new profile", "a profile removed"):
+        edited = copy.copy(cold)
+        _edits(cold, model)[label](edited)
+        bare = copy.copy(started).rebind(edited)
+        assert needs_to_rerank(started, bare, lists, top=10, floors=floors) is None, label
+    had = sum(len(v) for v in started.features_.bests.values())
+    assert started.take_bests(kept) == sum(len(v) for v in kept.values()) - had > 0
+    assert started.features_.bests == model.features_.bests
+    assert started.take_bests({"bm25": {cold.need_ids_[0]: -1.0, "N-unknown": 1.0}}) == 0
+    assert started.features_.bests == model.features_.bests  # its own bests stay
+    for label in ("a listed profile edited", "a new profile", "a profile removed"):
+        edited = copy.copy(cold)
+        _edits(cold, model)[label](edited)
+        mine = copy.copy(started).rebind(edited)
+        scope = needs_to_rerank(started, mine, lists, top=10, floors=floors)
+        theirs = needs_to_rerank(
+            model, copy.copy(model).rebind(edited), lists, top=10, floors=floors
+        )
+        assert scope is not None and theirs is not None, label
+        assert scope.needs == theirs.needs, label
+        assert len(scope.needs) < len(cold.need_ids_) / 3, label
+        after = {q: v for q, v in lists.items() if q not in set(scope.removed)}
+        after.update(_lists(mine, scope.needs) if scope.needs else {})
+        assert _agree(after, _lists(copy.copy(model).rebind(edited))), label
+
+
 def test_the_needs_whose_best_bm25_score_an_edit_moves_are_named(models) -> None:
     """The ``bm25`` feature is a share of the need's best BM25 score over every profile:
     a need whose best an edit moves (a profile written in its words added, its best

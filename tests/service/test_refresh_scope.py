@@ -16,7 +16,7 @@ from service.models import Organization, Suggestion
 from service.refresh import ensure_fresh
 
 from .conftest import Server
-from .helpers import ok, org_payload, train
+from .helpers import ok, org_payload, restarted_index, train
 from .test_pages import login
 
 TOP = 10
@@ -129,10 +129,11 @@ def test_a_need_edit_and_withdrawal_store_what_a_full_refresh_would(corpus_c: Se
     assert _same(_stored(api), incremental)
 
 
-def _promote(api: Server, *, reranking: bool) -> dict:
+def _promote(api: Server, *, reranking: bool, needs: set[int] | None = None) -> dict:
     """A learned model promoted by the training path. ``reranking``: the coordinator
     decides the review queue by the completeness of the profiles (as in
-    ``test_training``): a re-ranking model (and whatever else validates). Else each
+    ``test_training``): a re-ranking model (and whatever else validates; ``needs``: the
+    queue's suggestions for these needs only). Else each
     department's needs are paired by hand with one group the cold start ranks 20th for
     the department's first need: confirmations alone teach the expansion, no re-ranking
     model."""
@@ -151,6 +152,8 @@ def _promote(api: Server, *, reranking: bool) -> dict:
         for offset in (0, 100):
             queue = ok(coord.get("/api/review-queue", params={"limit": 100, "offset": offset}))
             for s in queue["items"]:
+                if needs is not None and s["need_id"] not in needs:
+                    continue
                 body = (
                     {"action": "confirm", "version": s["version"]}
                     if keys[s["organization_id"]] in complete
@@ -224,6 +227,47 @@ def test_under_a_learned_model_an_edit_stores_what_a_full_refresh_would(
         assert {v[3] for v in incremental.values() if v[0] is not None} >= {model["version"]}
         _full_refresh(api, index)
         assert _same(_stored(api), incremental), label
+
+
+def test_a_restart_under_a_learned_model_takes_the_kept_lists_with_their_best_scores(
+    corpus_c: Server,
+) -> None:
+    """A restart (or a second worker) that takes the lists a refresh of every need kept
+    ranks nothing; under a learned model it also takes each need's best scores that
+    refresh's model kept (``kept_lists``), which scope its first edit
+    (``test_learn_splice``): its model holds them as the process that ranked did, and
+    the edit's refresh stores what a full refresh would."""
+    api = corpus_c
+    coord = api.client("coord")
+    first: MatchingIndex = api.app.state.index  # type: ignore[attr-defined]
+    # decisions on some needs: the others' bests are not made by the model's training
+    listed = ok(coord.get("/api/needs", params={"limit": 100}))["items"]
+    _promote(api, reranking=True, needs={n["id"] for n in listed[::2]})
+    assert first.learned is not None and first.ranker is not None
+    every = len(first.ranker.need_ids_)
+    decided = {d.need_id for d in first.learned.decisions_}
+    assert 0 < len(decided) < every
+    kept = first.learned.kept_bests()
+    assert kept and all(len(scores) == every for scores in kept.values())
+    folder = api.settings.saved_index_dir
+    assert folder is not None
+    second = restarted_index(api, folder)
+    ok(coord.get("/api/review-queue"))
+    assert second.loaded and second.learned is not None
+    assert (second.progress.last_state, second.progress.last_total) == ("ranking", 0)
+    assert second.learned.kept_bests() == kept
+    _, orgs, _ = load_corpus(("c",))
+    edited = replace(orgs[5], activities=orgs[5].activities + "子ども食堂と防災訓練を始めました。")
+    ok(
+        coord.patch(
+            f"/api/organizations/{_org_id(api, edited.id)}", json={"activities": edited.activities}
+        )
+    )
+    ok(coord.get("/api/review-queue"))
+    assert 0 < second.progress.last_total <= every
+    incremental = _stored(api)
+    _full_refresh(api, second)
+    assert _same(_stored(api), incremental)
 
 
 def test_a_refresh_reads_the_stored_rows_without_their_reasons(corpus_c: Server) -> None:
