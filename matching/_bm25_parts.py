@@ -77,33 +77,35 @@ class Bm25Parts:
     every document, and by document (``by_doc``, CSR, sorted) for a few."""
 
     def __init__(self, docs: Sequence[list[str]], stats: Bm25Stats) -> None:
-        placed = with_placeholders(docs)
+        self._set(stats, _parts(with_placeholders(docs), stats))
+
+    def _set(self, stats: Bm25Stats, by_doc: sp.csr_matrix) -> None:
         self.stats = stats
-        self.num_docs = len(placed)
-        vocab = stats.vocab
-        lengths = np.array([len(d) for d in placed], dtype=np.int64)
-        ids = np.array([vocab.get(t, -1) for d in placed for t in d], dtype=np.int64)
-        rows = np.repeat(np.arange(len(placed)), lengths)
-        known = ids >= 0
-        shape = (len(placed), len(stats.idf))
-        counts = sp.csr_matrix(
-            (np.ones(int(known.sum())), (rows[known], ids[known])), shape=shape
-        )  # duplicates summed: each word's count in the document
-        counts.sum_duplicates()
-        doc_of = np.repeat(np.arange(len(placed)), np.diff(counts.indptr))
-        k1, b = stats.k1, stats.b
-        # bm25s: tf / (k1 × ((1 − b) + b × length / mean length) + tf) × idf, in float64,
-        # stored in float32
-        norm = k1 * ((1 - b) + b * lengths[doc_of] / np.float64(stats.mean_length))
-        tf = counts.data
-        parts = stats.idf[counts.indices].astype(np.float64) * (tf / (norm + tf))
-        self.by_doc = sp.csr_matrix(
-            (parts.astype(np.float32), counts.indices, counts.indptr), shape=shape
-        )
-        self.by_doc.sort_indices()
-        by_word = self.by_doc.tocsc()
+        self.num_docs = by_doc.shape[0]
+        self.by_doc = by_doc
+        by_word = by_doc.tocsc()
         by_word.sort_indices()
         self.data, self.indices, self.indptr = by_word.data, by_word.indices, by_word.indptr
+
+    def spliced(self, docs: Sequence[list[str]], source: np.ndarray) -> Bm25Parts:
+        """The parts of ``docs`` (the documents after an edit) from these: a document
+        whose old row ``source`` gives keeps its parts, which depend on its own words and
+        the frozen statistics alone; the others (``-1``: new or changed) are computed. The
+        same numbers as ``Bm25Parts(docs, self.stats)``, at the cost of the rows changed
+        and one copy of the others (not of every document's words read again)."""
+        source = np.asarray(source, dtype=np.intp)
+        if not len(docs) or len(source) != len(docs):
+            return Bm25Parts(docs, self.stats)
+        fresh = np.flatnonzero(source < 0)
+        take = source.copy()
+        stacked = self.by_doc
+        if len(fresh):
+            made = _parts(with_placeholders([docs[i] for i in fresh.tolist()]), self.stats)
+            take[fresh] = stacked.shape[0] + np.arange(len(fresh))
+            stacked = sp.vstack([stacked, made], "csr")
+        out = Bm25Parts.__new__(Bm25Parts)
+        out._set(self.stats, stacked[take])
+        return out
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """The query ``tokens`` against every document (float32); zeros for no tokens.
@@ -154,3 +156,28 @@ class Bm25Parts:
             taken = np.where(tokens[at] == ids, parts[at], 0).astype(np.float32)
             out[k] = np.cumsum(taken, dtype=np.float32)[-1]
         return out
+
+
+def _parts(placed: Sequence[list[str]], stats: Bm25Stats) -> sp.csr_matrix:
+    """Each (document, word) pair's part under ``stats``: documents × words, CSR with
+    sorted indices, float32 (``placed``: no empty document, ``with_placeholders``)."""
+    vocab = stats.vocab
+    lengths = np.array([len(d) for d in placed], dtype=np.int64)
+    ids = np.array([vocab.get(t, -1) for d in placed for t in d], dtype=np.int64)
+    rows = np.repeat(np.arange(len(placed)), lengths)
+    known = ids >= 0
+    shape = (len(placed), len(stats.idf))
+    counts = sp.csr_matrix(
+        (np.ones(int(known.sum())), (rows[known], ids[known])), shape=shape
+    )  # duplicates summed: each word's count in the document
+    counts.sum_duplicates()
+    doc_of = np.repeat(np.arange(len(placed)), np.diff(counts.indptr))
+    k1, b = stats.k1, stats.b
+    # bm25s: tf / (k1 × ((1 − b) + b × length / mean length) + tf) × idf, in float64,
+    # stored in float32
+    norm = k1 * ((1 - b) + b * lengths[doc_of] / np.float64(stats.mean_length))
+    tf = counts.data
+    parts = stats.idf[counts.indices].astype(np.float64) * (tf / (norm + tf))
+    by_doc = sp.csr_matrix((parts.astype(np.float32), counts.indices, counts.indptr), shape=shape)
+    by_doc.sort_indices()
+    return by_doc

@@ -284,14 +284,28 @@ def _spliced_features(
     tok = b.vectorizer_.tokenizer_
     out.need_tokens = _tokens(old.need_tokens, needs, fresh_needs, lambda n: need_tokens(tok, n))
     out.org_tokens = _tokens(old.org_tokens, orgs, fresh_orgs, lambda o: org_tokens(tok, o))
-    # BM25's statistics are the fit's (``out.bm25_stats`` kept); its parts stay while the
-    # profiles' words do: no profile added or removed, none whose words changed
-    same_words = b.org_ids_ == before.org_ids_ and (
-        not len(orgs.fresh) or (out.org_tokens is not None and out.org_tokens == old.org_tokens)
-    )
-    out.bm25 = old.bm25 if same_words else None
+    # BM25's statistics are the fit's (``out.bm25_stats`` kept): its parts stay while the
+    # profiles' words do (no profile added or removed, none whose words changed), else
+    # the unchanged profiles' rows are kept and the others' computed
+    out.bm25 = old.bm25
+    if old.bm25 is not None and not _same_words(old, out, orgs, before.org_ids_ == b.org_ids_):
+        assert out.org_tokens is not None
+        out.bm25 = old.bm25.spliced(out.org_tokens, orgs.source)
     out.history = PairFeatures.history_of(b, decisions)
     return out
+
+
+def _same_words(old: PairFeatures, new: PairFeatures, orgs: _Rows, same_ids: bool) -> bool:
+    """Every profile has the words it had in ``old``, row by row (only the profiles
+    computed again are compared: the others' tokens are ``old``'s)."""
+    if not same_ids:
+        return False
+    if not len(orgs.fresh):
+        return True
+    was, now = old.org_tokens, new.org_tokens
+    if was is None or now is None:
+        return False
+    return all(now[j] == was[j] for j in orgs.fresh.tolist())
 
 
 def _tokens(

@@ -98,3 +98,35 @@ def test_with_frozen_statistics_an_edit_moves_only_the_edited_documents_scores(
         not np.array_equal(fresh.get_scores(q)[kept], after.scores(q)[kept]) for q in queries
     )
     assert after.scores(["新しい語"]).sum() == 0.0  # unknown to the statistics: no part
+
+
+def test_spliced_parts_are_the_parts_made_anew(collection) -> None:
+    """An edit's parts from the old ones (the unchanged documents' rows kept, the others
+    computed) are those of the edited collection made anew, array for array: a document
+    edited, emptied, added, removed, and the order moved."""
+    _, parts, docs, queries = collection
+    edited = list(docs)
+    edited[3] = docs[3] + docs[4][:20] + ["新しい語"]
+    edited[9] = []
+    edited.append(docs[7][:30])
+    del edited[11]
+    edited[0], edited[1] = edited[1], edited[0]
+    # each new row's old row, -1 where the document is new or changed
+    source = np.array([1, 0, 2, -1, *range(4, 9), -1, 10, *range(12, len(docs)), -1])
+    assert len(source) == len(edited)
+    spliced = parts.spliced(edited, source)
+    anew = Bm25Parts(edited, parts.stats)
+    assert spliced.num_docs == anew.num_docs == len(edited)
+    for name in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(spliced, name), getattr(anew, name)), name
+        assert getattr(spliced.by_doc, name).tolist() == getattr(anew.by_doc, name).tolist()
+    for q in queries[::7]:
+        assert np.array_equal(spliced.scores(q), anew.scores(q))
+    # a row kept that is not the document's (a wrong source) is not silently right
+    wrong = source.copy()
+    wrong[2] = 5
+    assert not np.array_equal(parts.spliced(edited, wrong).by_doc.indptr, anew.by_doc.indptr)
+    # nothing left: the parts of no document, as made anew
+    assert np.array_equal(
+        parts.spliced([], np.array([], dtype=int)).indptr, Bm25Parts([], parts.stats).indptr
+    )

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from corpus import load_corpus
-from matching import LearnedRanker, RerankScope, TfidfRanker
+from matching import LearnedRanker, RerankScope, TfidfRanker, _learn_features
 from matching._evaluate import judged_decisions, scramble_fields, split_needs
 from matching._learn import Decision
 from matching._learn_features import FEATURES, PairFeatures
@@ -164,9 +164,14 @@ def test_an_incremental_rebind_ranks_as_a_full_one(models, name, monkeypatch) ->
         edit(edited)
         full = copy.copy(model)
         full._bind(edited, model.decisions_)
-        with monkeypatch.context() as m:  # never bound in full
+        with monkeypatch.context() as m:  # never bound in full, BM25's parts never made anew
             m.setattr(LearnedRanker, "_bind", None)
+            m.setattr(_learn_features, "Bm25Parts", None)
             incremental = copy.copy(model).rebind(edited)
+        spliced = incremental.features_.bm25
+        if model.features_.bm25 is not None:  # made (a re-ranking model): kept or spliced
+            assert spliced is not None, label
+            assert np.array_equal(spliced.data, full.features_._bm25_index().data), label
         assert _same(incremental, full, exact=exact), label
         assert incremental.informative_.tolist() == full.informative_.tolist(), label
         assert (incremental.confirmed_ != full.confirmed_).nnz == 0, label
