@@ -232,8 +232,10 @@ class MatchingIndex:
     ) -> tuple[matching.LearnedRanker | None, str]:
         """``_learned_for`` over ``ranker``, the saved fit of ``key`` as loaded or fitted,
         with the rows of its items kept beside it (``saved_rows``): attached when kept,
-        kept when the model made them."""
-        if self.saved is None or key is None or ranker is None:
+        kept when the model made them (none read while no model is promoted)."""
+        from .training import current_model
+
+        if self.saved is None or key is None or ranker is None or current_model(session) is None:
             return self._learned_for(session, ranker)
         attached = attach_rows(self.saved, key, ranker)
         learned, model_version = self._learned_for(session, ranker)

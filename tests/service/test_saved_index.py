@@ -80,7 +80,7 @@ def _edits(coord: Any, orgs: dict[str, int]) -> tuple[dict[str, Any], dict[str, 
 
 
 def test_a_restart_loads_the_saved_fit_and_follows_writes_alike(
-    api: Server, fits: list[int], tmp_path: Path
+    api: Server, fits: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     coord = api.client("coord")
     first = restarted_index(api, tmp_path)
@@ -91,8 +91,11 @@ def test_a_restart_loads_the_saved_fit_and_follows_writes_alike(
     # the fitting process serves the saved fit too (mapped back): its pages are shared
     assert first.ranker is not None and matching.is_mapped(first.ranker.org_dense_)
 
+    read: list[str] = []
+    monkeypatch.setattr(index_module, "attach_rows", lambda saved, key, r: bool(read.append(key)))
     second = restarted_index(api, tmp_path)
     after = _listed(coord, needs)
+    assert read == []  # no model is promoted: no learned model's kept rows are read
     assert len(fits) == fitted  # loaded, not fitted
     assert second.loaded and second.ranker is not first.ranker
     assert after == before
