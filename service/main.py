@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from sqlmodel import Session
 
-from . import public, web
+from . import public, training_run, web
 from .api.routes import (
     admin,
     auth,
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.state.mail_worker is not None:
             app.state.mail_worker.stop(timeout=10)
         app.state.search_fill.stop(timeout=10)  # the rest is filled at the next start
+        training_run.interrupt_own(engine)  # a retraining under way ends with the process
         engine.dispose()
 
     app = FastAPI(

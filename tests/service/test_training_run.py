@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import Session, select
 
 import matching
+from service import training_run
 from service.models import TrainingRun, utcnow
 
 from .conftest import Server
@@ -78,6 +79,31 @@ def test_the_request_answers_while_the_run_waits_and_its_progress_is_shown(api: 
     assert "http-equiv" not in models and "disabled>" not in models
     # the slot is free again: the next run starts and ends
     assert train(coord)["version"] == "cold-start-2"
+
+
+def test_a_run_under_way_when_the_server_stops_is_marked_interrupted(api: Server) -> None:
+    """At shutdown (the app's lifespan) this process's run is marked interrupted at once:
+    its thread dies with the process, and the next start need not wait for the heartbeat."""
+    coord = api.client("coord")
+    needs, _ = seed(coord)
+    _decide_one(coord, needs["N1"])
+    index = api.app.state.index  # type: ignore[attr-defined]
+    with index.lock:  # the run waits for the index: still under way at the "shutdown"
+        started = ok(coord.post("/api/model/train"), 202)
+        training_run.interrupt_own(api.engine)  # type: ignore[arg-type]
+        shown = ok(coord.get("/api/model/training"))
+        assert (shown["id"], shown["state"], shown["code"]) == (
+            started["id"],
+            "interrupted",
+            "SHUTDOWN",
+        )
+        # the slot is free: a start after the restart is not refused
+        with Session(api.engine) as session:  # type: ignore[arg-type]
+            row = session.get(TrainingRun, started["id"])
+            assert row is not None and row.slot is None
+    # (here the process goes on: its run ends and says so)
+    assert training_run.join(timeout=600)
+    assert ok(coord.get("/api/model/training"))["state"] == "done"
 
 
 def test_a_run_of_another_process_blocks_until_its_heartbeat_stops(api: Server) -> None:
