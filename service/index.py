@@ -253,9 +253,16 @@ class MatchingIndex:
         model = current_model(session)
         if model is None or ranker is None:
             return None, "cold-start"
+        started = time.monotonic()
         decisions = stored_decisions(session, up_to=model.max_decision_id)
         stages = stored_stages(model)
         learned = matching.LearnedRanker().fit_on(ranker, decisions, stages=stages)
+        log.info(
+            "学習済みモデル %s を組み立てました（判断 %d 件、%.1f 秒）",
+            model.version,
+            len(decisions),
+            time.monotonic() - started,
+        )
         return (learned, model.version) if learned.promoted_ else (None, "cold-start")
 
     def sync(self, session: Session) -> matching.TfidfRanker | None:

@@ -51,9 +51,15 @@ class RedactSecrets(logging.Filter):
 
 
 def log_config() -> dict[str, Any]:
-    """uvicorn's default logging configuration, with ``RedactSecrets`` on its loggers."""
+    """uvicorn's default logging configuration, with ``RedactSecrets`` on its loggers, and
+    the service's own records (``service.*``: the index's fits, loads and refreshes,
+    training runs, mail) at INFO through uvicorn's handler: without it only their
+    warnings reached the log, and an operator saw nothing of a start's warm-up."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["redact_secrets"] = {"()": RedactSecrets}
     for name in ("uvicorn.access", "uvicorn.error"):
         config["loggers"][name]["filters"] = ["redact_secrets"]
+    # (on the handler: a logger's filter does not see its children's records)
+    config["handlers"]["default"]["filters"] = ["redact_secrets"]
+    config["loggers"]["service"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config

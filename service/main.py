@@ -36,9 +36,10 @@ from .meetings import views as meeting_views
 from .openapi import install_openapi
 from .privacy import views as privacy_views
 from .proposals import views as proposal_views
-from .refresh import ensure_fresh, warm_up
+from .refresh import ensure_fresh
 from .registrations import views as registration_views
 from .search_fill import SearchFill
+from .warm_up import warm_up
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

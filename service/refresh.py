@@ -16,13 +16,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import threading
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
@@ -36,7 +34,7 @@ from .mail.new_needs import notify_new_needs
 from .models import BY_DEPARTMENT, BY_HAND, Suggestion, SuggestionStatus, utcnow
 from .refresh_run import Run, announce
 
-__all__ = ["Snapshot", "ensure_fresh", "explain_pair", "store", "warm_up"]
+__all__ = ["Snapshot", "ensure_fresh", "explain_pair", "store"]
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +124,14 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
             run.close()
             announce(index, running=None)
             index.progress.finish()
+        if scope is None or index.progress.last_seconds >= 1.0:
+            log.info(
+                "提案を更新しました: 課題 %d 件を順位付け（%s、%.1f 秒、%s）",
+                index.progress.last_total,
+                "すべての課題" if scope is None else "変更が動かしうる課題",
+                index.progress.last_seconds,
+                snap.model,
+            )
         index.suggestions_version = wanted
         index.refreshed = done
         return snap.version
@@ -386,24 +392,3 @@ def _store_once(
         notify_new_needs(session, first, base_url=index.mail_base_url, now=now)
     session.commit()
     return lists, added
-
-
-def warm_up(engine: Engine, index: MatchingIndex, *, top: int) -> threading.Thread:
-    """Fit the index and store every need's suggestions in a background thread, started
-    with the server; ``index.progress`` shows how far it is. Until it is done
-    (``index.warming``), a request is answered from the store, saying so, instead of
-    waiting for this work or doing it again (``served``)."""
-    announce(index, warming=True)  # before the first request can arrive
-
-    def run() -> None:
-        try:
-            with Session(engine) as session:
-                ensure_fresh(session, index, top=top)
-        except Exception:  # the database may be down at start; requests will try again
-            log.exception("warm-up of the matching index failed")
-        finally:
-            announce(index, warming=False)
-
-    thread = threading.Thread(target=run, name="kyodo-warm-up", daemon=True)
-    thread.start()
-    return thread

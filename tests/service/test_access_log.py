@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.config
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from service.logs import REDACTED, log_config, redact
 from ..serving import TLS, free_port
 from .conftest import Server
 
-LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "service")
 
 
 @pytest.mark.parametrize(
@@ -95,3 +96,16 @@ def test_the_access_log_of_a_real_server_holds_no_secret(
     assert f'"POST /invite/{REDACTED} HTTP/1.1"' in log
     assert f"/login?next=%2Finvite%2F{REDACTED} " in log
     assert f"/api/health?token={REDACTED}&q=" in log
+
+
+def test_the_services_own_records_reach_the_servers_log(
+    uvicorn_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``serve``'s configuration sends the service's INFO records (a start's warm-up, a
+    training run) to uvicorn's handler, redacted like the rest; DEBUG stays out."""
+    logging.config.dictConfig(log_config())
+    logging.getLogger("service.refresh").info("提案を更新しました: /invite/SeCrEt-Path_5")
+    logging.getLogger("service.index").debug("細かい記録")
+    err = capsys.readouterr().err
+    assert "INFO:" in err and f"提案を更新しました: /invite/{REDACTED}" in err
+    assert "SeCrEt" not in err and "細かい記録" not in err

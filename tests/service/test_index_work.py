@@ -14,7 +14,7 @@ from sqlmodel import Session
 import matching
 from service import refresh
 from service.index import MatchingIndex
-from service.refresh import warm_up
+from service.warm_up import warm_up
 
 from .conftest import Server
 from .helpers import need_payload, ok, seed
