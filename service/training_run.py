@@ -8,7 +8,8 @@ it stands: ``running`` at a stage (``preparing``, ``learning``, ``comparing``), 
 One run at a time across every worker process: a run holds ``slot`` = 1 until it ends, and
 the column is unique, so a second start fails with ``TRAINING_RUNNING`` (409). A running
 row's ``heartbeat_at`` moves every ``BEAT`` seconds; one left behind by a process that
-died (no beat for ``STALE``) is shown as interrupted, and marked so by the next start.
+died (no beat for ``STALE``) is shown as interrupted, and marked so by the next start; a
+server that stops marks its own at once (``interrupt_own``, at the lifespan's end).
 The command line (``python -m service train``) goes through the same row, in its own
 process and without a thread (``run_now``).
 """
