@@ -63,7 +63,7 @@ def test_the_request_answers_while_the_run_waits_and_its_progress_is_shown(api: 
         page = login(api, "coord")
         models = page.get("/models")
         assert "再学習を実行中です: 判断と索引を準備しています" in models.text
-        assert '<meta http-equiv="refresh" content="5">' in models.text
+        assert '<meta http-equiv="refresh" content="5; url=/models">' in models.text
         assert "disabled>判断から再学習する" in models.text
         r = post_form(page, "/models", "/models/train", {})
         assert r.headers["location"] == "/models?msg=training_running"
