@@ -41,6 +41,7 @@ def test_the_request_answers_while_the_run_waits_and_its_progress_is_shown(api: 
     needs, _ = seed(coord)
     _decide_one(coord, needs["N1"])
     assert ok(coord.get("/api/model/training"), 404)["code"] == "NOT_FOUND"
+    assert coord.get("/api/model/training/18871476026591313920").status_code == 422  # no 500
     index = api.app.state.index  # type: ignore[attr-defined]
     answers: list[httpx.Response] = []
     # the index is held: a run that learned inside the request could not answer

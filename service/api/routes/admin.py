@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
@@ -22,6 +24,8 @@ from ...served import first_fit
 from ...users import create_user, user_public
 
 router = APIRouter(tags=["admin"])
+
+RunId = Annotated[int, Path(ge=1, le=2_147_483_647, description="再学習の番号")]
 
 
 class IndexInfo(BaseModel):
@@ -111,7 +115,7 @@ def latest_training(session: SessionDep, user: CurrentUser) -> TrainingRunPublic
 @router.get(
     "/model/training/{run_id}", response_model=TrainingRunPublic, summary="再学習の進み具合"
 )
-def training_status(session: SessionDep, user: CurrentUser, run_id: int) -> TrainingRunPublic:
+def training_status(session: SessionDep, user: CurrentUser, run_id: RunId) -> TrainingRunPublic:
     if user.role != Role.coordinator:
         raise PermissionDenied()
     run = session.get(TrainingRun, run_id)
