@@ -123,11 +123,16 @@ class Bm25Parts:
         """Every query against each of a few ``docs`` (``docs`` × queries, float64): the
         numbers of ``scores``, summed in float64 (within float32's last digits of them),
         all queries at once."""
-        ids = [self.stats.token_ids(q) for q in queries]
+        return self.against_ids(
+            [np.asarray(self.stats.token_ids(q), dtype=np.int64) for q in queries], docs
+        )
+
+    def against_ids(self, ids: Sequence[np.ndarray], docs: Sequence[int]) -> np.ndarray:
+        """``against`` for queries given as their token ids (``Bm25Stats.token_ids``)."""
         lengths = np.array([len(x) for x in ids], dtype=np.int64)
-        flat = np.array([t for x in ids for t in x], dtype=np.int64)
+        flat = np.concatenate([*ids, np.zeros(0, dtype=np.int64)]).astype(np.int64)
         ends = np.cumsum(lengths)
-        out = np.zeros((len(docs), len(queries)))
+        out = np.zeros((len(docs), len(ids)))
         for k, d in enumerate(docs):
             row = np.zeros(len(self.stats.idf))
             start, end = self.by_doc.indptr[d], self.by_doc.indptr[d + 1]

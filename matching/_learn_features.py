@@ -128,6 +128,9 @@ class PairFeatures:
         # an incremental rebind, as the fit's IDF is), and its parts over the current ones
         self.bm25_stats: Bm25Stats | None = rows.bm25_stats
         self.bm25: Bm25Parts | None = None
+        # each need's tokens as ids under BM25's statistics, made at the first use
+        # (``need_token_ids``; an incremental rebind keeps the rows it did not change)
+        self.need_ids: list[np.ndarray] | None = None
         self.history = self.history_of(b, decisions)
         self.bests: dict[float | str, dict[int, float]] = {}
 
@@ -189,6 +192,16 @@ class PairFeatures:
                 self.bm25_stats = Bm25Stats.of(self._fit_tokens(self.org_tokens))
             self.bm25 = Bm25Parts(self.org_tokens, self.bm25_stats)
         return self.bm25
+
+    def need_token_ids(self, rows: Sequence[int]) -> list[np.ndarray]:
+        """Need rows ``rows``' tokens as ids under BM25's statistics (``Bm25Stats.token_ids``),
+        every need's made once: an edit's scope reads every need's (``_learn_scope``)."""
+        index = self._bm25_index()
+        if self.need_ids is None:
+            assert self.need_tokens is not None
+            ids = index.stats.token_ids
+            self.need_ids = [np.asarray(ids(t), dtype=np.int64) for t in self.need_tokens]
+        return [self.need_ids[i] for i in rows]
 
     def _fit_tokens(self, current: list[list[str]]) -> list[list[str]]:
         """The tokens of the profiles the cold start was fitted on (``fit_orgs_``): a

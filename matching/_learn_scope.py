@@ -134,12 +134,10 @@ def _bm25_best_moved(
         (old.features_, old_parts, was, before),
         (new.features_, new_parts, now, after),
     ):
-        tokens = features.need_tokens
-        assert tokens is not None
         if cols:
-            queries = [tokens[index.need_index_[k]] for k in kept]
+            queries = features.need_token_ids([index.need_index_[k] for k in kept])
             near = best - _TOLERANCE - _RELATIVE * best  # (float32 sums of up to ~50)
-            reached |= (parts.against(queries, cols) >= near).any(axis=0)
+            reached |= (parts.against_ids(queries, cols) >= near).any(axis=0)
     return {k for k, hit in zip(kept, reached.tolist(), strict=True) if hit}
 
 

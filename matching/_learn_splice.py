@@ -283,6 +283,11 @@ def _spliced_features(
     out.org_forms = orgs.list(old.org_forms, named)
     tok = b.vectorizer_.tokenizer_
     out.need_tokens = _tokens(old.need_tokens, needs, fresh_needs, lambda n: need_tokens(tok, n))
+    out.need_ids = None  # (the statistics stay: the unchanged needs' ids are kept)
+    if old.need_ids is not None and out.need_tokens is not None and old.bm25_stats is not None:
+        ids = old.bm25_stats.token_ids
+        made = [np.asarray(ids(out.need_tokens[i]), dtype=np.int64) for i in needs.fresh.tolist()]
+        out.need_ids = needs.list(old.need_ids, made)
     out.org_tokens = _tokens(old.org_tokens, orgs, fresh_orgs, lambda o: org_tokens(tok, o))
     # BM25's statistics are the fit's (``out.bm25_stats`` kept): its parts stay while the
     # profiles' words do (no profile added or removed, none whose words changed), else

@@ -158,6 +158,8 @@ def test_an_incremental_rebind_ranks_as_a_full_one(models, name, monkeypatch) ->
     digit."""
     cold, model = models[name]
     exact = model.base_ is cold
+    if model.features_.bm25 is not None:
+        model.features_.need_token_ids([0])  # every need's token ids made: spliced too
     chained, base = copy.copy(model), cold
     for label, edit in _edits(cold, model).items():
         edited = copy.copy(cold)  # as the service edits: a copy of the ranker
@@ -172,6 +174,9 @@ def test_an_incremental_rebind_ranks_as_a_full_one(models, name, monkeypatch) ->
         if model.features_.bm25 is not None:  # made (a re-ranking model): kept or spliced
             assert spliced is not None, label
             assert np.array_equal(spliced.data, full.features_._bm25_index().data), label
+            ids, tokens = incremental.features_.need_ids, incremental.features_.need_tokens
+            assert ids is not None and tokens is not None, label
+            assert [x.tolist() for x in ids] == [spliced.stats.token_ids(t) for t in tokens], label
         assert _same(incremental, full, exact=exact), label
         assert incremental.informative_.tolist() == full.informative_.tolist(), label
         assert (incremental.confirmed_ != full.confirmed_).nnz == 0, label
