@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 BEAT = 10.0  # seconds between a running row's heartbeats
 STALE = timedelta(seconds=60)  # no heartbeat for this long: the run's process is gone
-STAGES = ("preparing", "learning", "comparing")
 _threads: dict[threading.Thread, int] = {}  # this process's runs under way: their ids
 
 
@@ -100,6 +99,13 @@ def state_of(run: TrainingRun) -> str:
     if run.state == "running" and _stale(run):
         return "interrupted"
     return run.state
+
+
+def seconds(run: TrainingRun) -> float:
+    """How long the run took, or has taken so far."""
+    started = as_utc(run.started_at)
+    assert started is not None
+    return ((as_utc(run.finished_at) or utcnow()) - started).total_seconds()
 
 
 def _stale(run: TrainingRun) -> bool:

@@ -11,7 +11,7 @@ import matching
 
 from .. import training, training_run
 from ..deps import IndexDep, SessionDep
-from ..models import RankingModel, Role, TrainingRun, as_utc, utcnow
+from ..models import RankingModel, Role, TrainingRun, as_utc
 from ..report import JST
 from .core import PageUser, checked_form, redirect, render, require
 from .model_report import describe_model, model_label, stage_lines
@@ -55,15 +55,12 @@ def run_line(run: TrainingRun | None) -> str:
     """The latest retraining run, in Japanese: where it stands, or how it ended."""
     if run is None:
         return ""
+    state, seconds = training_run.state_of(run), round(training_run.seconds(run))
+    if state == "running":
+        return f"再学習を実行中です: {RUN_STAGES.get(run.stage, run.stage)}（{seconds} 秒経過）。"
     started = as_utc(run.started_at)
     assert started is not None
-    state = training_run.state_of(run)
-    if state == "running":
-        seconds = round((utcnow() - started).total_seconds())
-        return f"再学習を実行中です: {RUN_STAGES.get(run.stage, run.stage)}（{seconds} 秒経過）。"
-    ended = as_utc(run.finished_at) or utcnow()
     when = started.astimezone(JST).strftime("%Y年%m月%d日 %H:%M")
-    seconds = round((ended - started).total_seconds())
     code = f"（{run.error_code}）" if state == "failed" and run.error_code else ""
     return f"{when} に始めた再学習は{seconds} 秒で{RUN_ENDS[state]}{code}。"
 

@@ -11,7 +11,7 @@ from ...audit import audit
 from ...deps import CurrentUser, IndexDep, SessionDep, SettingsDep
 from ...errors import NotFound, PermissionDenied
 from ...index import MatchingIndex
-from ...models import RankingModel, Role, TrainingRun, as_utc, utcnow
+from ...models import RankingModel, Role, TrainingRun, as_utc
 from ...schemas import (
     InvitationIn,
     InvitationOut,
@@ -151,14 +151,13 @@ def _run_public(session: Session, run: TrainingRun) -> TrainingRunPublic:
     model = session.get(RankingModel, run.model_id) if run.model_id is not None else None
     started = as_utc(run.started_at)
     assert started is not None
-    ended = as_utc(run.finished_at)
     return TrainingRunPublic(
         id=run.id,
         state=training_run.state_of(run),
         stage=run.stage,
         started_at=started,
-        finished_at=ended,
-        seconds=round(((ended or utcnow()) - started).total_seconds(), 1),
+        finished_at=as_utc(run.finished_at),
+        seconds=round(training_run.seconds(run), 1),
         code=run.error_code,
         model=_model_public(model, training.current_model(session)) if model else None,
     )
