@@ -42,14 +42,20 @@ def attach_rows(saved: SavedIndexes, key: str, ranker: matching.TfidfRanker) -> 
     return True
 
 
-def keep_rows(saved: SavedIndexes, key: str, learned: matching.LearnedRanker) -> None:
+def keep_rows(
+    saved: SavedIndexes, key: str, learned: matching.LearnedRanker, ranker: matching.TfidfRanker
+) -> None:
     """Keep what ``learned`` (built over the fit of ``key``, no edit applied) computed of
-    the items, unless the rows of that fit are kept already; a failure is logged and costs
-    the next start's tokenising only."""
+    the items, unless the rows of that fit are kept already, and attach them to ``ranker``
+    (that fit, which ``learned`` was built over): a model this process builds over it
+    again takes them too. A failure to keep them is logged and costs the next start's
+    tokenising only."""
+    rows = learned.features_.item_rows()
+    rows.attach(ranker)
     path = _path(saved, key)
     if path.is_file() or not saved.path(key).is_file():
         return
     try:
-        saved._write(path, key, {"rows": learned.features_.item_rows()})
+        saved._write(path, key, {"rows": rows})
     except Exception as exc:
         log.warning("学習モデルの項目データを %s に保存できませんでした（%s）", saved.folder, exc)

@@ -230,13 +230,14 @@ def test_under_a_learned_model_an_edit_stores_what_a_full_refresh_would(
 
 
 def test_a_restart_under_a_learned_model_takes_the_kept_lists_with_their_best_scores(
-    corpus_c: Server,
+    corpus_c: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A restart (or a second worker) that takes the lists a refresh of every need kept
     ranks nothing; under a learned model it also takes each need's best scores that
     refresh's model kept (``kept_lists``), which scope its first edit
     (``test_learn_splice``): its model holds them as the process that ranked did, and
-    the edit's refresh stores what a full refresh would."""
+    the edit's refresh stores what a full refresh would. It builds the model once: the
+    promotion's audit row, written after the fit it resumes, names the model it built."""
     api = corpus_c
     coord = api.client("coord")
     first: MatchingIndex = api.app.state.index  # type: ignore[attr-defined]
@@ -251,9 +252,19 @@ def test_a_restart_under_a_learned_model_takes_the_kept_lists_with_their_best_sc
     assert kept and all(len(scores) == every for scores in kept.values())
     folder = api.settings.saved_index_dir
     assert folder is not None
+    built: list[MatchingIndex] = []
+    build = MatchingIndex._learned_for
+
+    def counted(self: MatchingIndex, *args: Any) -> Any:
+        built.append(self)
+        return build(self, *args)
+
+    monkeypatch.setattr(MatchingIndex, "_learned_for", counted)
     second = restarted_index(api, folder)
     ok(coord.get("/api/review-queue"))
     assert second.loaded and second.learned is not None
+    assert second.resumed_at is None and second.fitted_audit_id < second.seen_audit_id
+    assert built == [second]
     assert (second.progress.last_state, second.progress.last_total) == ("ranking", 0)
     assert second.learned.kept_bests() == kept
     _, orgs, _ = load_corpus(("c",))

@@ -199,8 +199,9 @@ def _started_again_over_the_rows_kept_beside_its_fit(
     api: Server, other: MatchingIndex, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first process to build the model over a saved fit keeps the rows it made of
-    the items beside the fit; the next start loads the fit, attaches them and builds the
-    model without tokenising a text, ranking as the first did."""
+    the items beside the fit (and attaches them to it); the next start loads the fit,
+    attaches them and builds the model without tokenising a text, ranking as the first
+    did."""
     first = MatchingIndex(api.engine, index_dir=folder)  # type: ignore[arg-type]
     with Session(api.engine) as session:  # type: ignore[arg-type]
         first.sync(session)
@@ -214,6 +215,12 @@ def _started_again_over_the_rows_kept_beside_its_fit(
             second.sync(session)
         assert second.loaded and second.learned is not None
         assert second.learned.rank_orgs(top=10) == first.learned.rank_orgs(top=10)
+        # the first process attached the rows it kept: building the model again there
+        # (another worker's promotion read) tokenises nothing either
+        ranked = first.learned.rank_orgs(top=10)
+        with Session(api.engine) as session:  # type: ignore[arg-type]
+            first.load_model(session)
+        assert first.learned is not None and first.learned.rank_orgs(top=10) == ranked
     assert other.learned is not None
     assert second.learned.rank_orgs(top=10) == other.learned.rank_orgs(top=10)
     # rows go with their fit: those of a fit no longer kept are removed with it
