@@ -12,12 +12,13 @@ same lists as ranking every need.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._lineage import edit_between
 from ._ranker import TfidfRanker
 from ._topk import Ranking
 
@@ -47,21 +48,6 @@ def _same_fit(old: TfidfRanker, new: TfidfRanker) -> bool:
     return all(getattr(old, a, None) is getattr(new, a, None) for a in shared) and (
         old.get_params(deep=False) == new.get_params(deep=False)
     )
-
-
-def _changed(
-    old_items: Sequence[object],
-    old_index: Mapping[str, int],
-    new_items: Sequence[object],
-    new_ids: Sequence[str],
-) -> np.ndarray:
-    """Rows of ``new_items`` that are new or differ from the same id in ``old_items``."""
-    out = []
-    for j, key in enumerate(new_ids):
-        i = old_index.get(key)
-        if i is None or (old_items[i] is not new_items[j] and old_items[i] != new_items[j]):
-            out.append(j)
-    return np.array(out, dtype=np.intp)
 
 
 def needs_to_rerank(
@@ -94,17 +80,15 @@ def needs_to_rerank(
         return None
     if any(key not in previous for key in new.need_ids_ if key in old.need_index_):
         return None
-    rerank = set(
-        new.need_ids_[r] for r in _changed(old.needs_, old.need_index_, new.needs_, new.need_ids_)
-    )
-    removed = [key for key in old.need_ids_ if key not in new.need_index_]
-    cols = _changed(old.orgs_, old.org_index_, new.orgs_, new.org_ids_)
-    kept = np.array([old.org_index_.get(key, -1) for key in new.org_ids_], dtype=np.intp)
+    edit = edit_between(old, new)
+    rerank = {new.need_ids_[r] for r in edit.needs.tolist()}
+    removed = edit.gone_needs
+    kept = edit.org_source
     known = kept >= 0
     hub_moved = np.zeros(len(kept), dtype=bool)
     hub_moved[known] = old.hubness_[kept[known]] != new.hubness_[known]
-    cols = np.union1d(cols, np.flatnonzero(hub_moved)).astype(np.intp)
-    gone = {key for key in old.org_ids_ if key not in new.org_index_}
+    cols = np.union1d(edit.orgs, np.flatnonzero(hub_moved)).astype(np.intp)
+    gone = set(edit.gone_orgs)
     if len(cols) + len(gone) > max_share * max(len(new.org_ids_), 1):
         return None
     watched = gone | {new.org_ids_[j] for j in cols}

@@ -32,9 +32,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._changes import RerankScope, _changed, _same_fit
+from ._changes import RerankScope, _same_fit
 from ._decision import Decision
 from ._learn_splice import hubness_moved
+from ._lineage import Edit, edit_between
 from ._topk import Ranking
 
 if TYPE_CHECKING:
@@ -81,14 +82,19 @@ def _decided_by_group(decisions: Sequence[Decision]) -> dict[str, list[tuple[str
 
 
 def _moved(
-    old: LearnedRanker, new: LearnedRanker, changed_orgs: set[str], changed_needs: set[str]
+    old: LearnedRanker,
+    new: LearnedRanker,
+    changed_orgs: set[str],
+    changed_needs: set[str],
+    edit: Edit,
 ) -> set[str]:
     """The profiles still indexed whose column of ``e`` (and, with ``α > 0``, of the
     pair features) may differ for an unchanged need."""
     before, after = old.base_, new.base_
     moved = set(changed_orgs)
-    moved.update(after.org_ids_[j] for j in np.flatnonzero(hubness_moved(before, after)).tolist())
-    touched = changed_needs | {k for k in before.need_ids_ if k not in after.need_index_}
+    hub = hubness_moved(before, after, edit.org_source)
+    moved.update(after.org_ids_[j] for j in np.flatnonzero(hub).tolist())
+    touched = changed_needs | set(edit.gone_needs)
     if new.expansion_:
         was, now = _confirmed_by_group(old), _confirmed_by_group(new)
         moved.update(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
@@ -185,17 +191,12 @@ def learned_needs_to_rerank(
     pools = floors or {}
     if reranked and any(k not in pools for k in kept_needs):
         return None
-    changed_needs = {
-        after.need_ids_[i]
-        for i in _changed(before.needs_, before.need_index_, after.needs_, after.need_ids_)
-    }
-    changed_orgs = {
-        after.org_ids_[j]
-        for j in _changed(before.orgs_, before.org_index_, after.orgs_, after.org_ids_)
-    }
-    removed = [k for k in before.need_ids_ if k not in after.need_index_]
-    gone = {k for k in before.org_ids_ if k not in after.org_index_}
-    moved = _moved(old, new, changed_orgs, changed_needs)
+    edit = edit_between(before, after)
+    changed_needs = {after.need_ids_[i] for i in edit.needs.tolist()}
+    changed_orgs = {after.org_ids_[j] for j in edit.orgs.tolist()}
+    removed = edit.gone_needs
+    gone = set(edit.gone_orgs)
+    moved = _moved(old, new, changed_orgs, changed_needs, edit)
     if len(moved) + len(gone) > max_share * max(len(after.org_ids_), 1):
         return None
     best_moved = _bm25_best_moved(old, new, changed_orgs, gone) if reranked else set()

@@ -28,7 +28,7 @@ columns rather than all (as ``TfidfRanker.upsert`` against ``rebuild``). Another
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -36,12 +36,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._bm25 import need_tokens, org_tokens
-from ._changes import _changed, _same_fit
+from ._changes import _same_fit
 from ._decision import Decision
 from ._hubness import as_high
 from ._learn_expand import Expansion, Top
 from ._learn_features import PairFeatures
 from ._learn_items import need_rows, org_rows
+from ._lineage import Edit, edit_between
 from ._ranker import TfidfRanker
 
 if TYPE_CHECKING:
@@ -76,10 +77,11 @@ class _Rows:
     """How one side's rows move: each new row's old row, or -1 where its item is new or
     changed (computed again)."""
 
-    def __init__(self, old_index: Mapping[str, int], new_ids: Sequence[str], changed: set[str]):
-        self.source = np.array(
-            [-1 if k in changed else old_index.get(k, -1) for k in new_ids], dtype=np.intp
-        )
+    def __init__(self, source: np.ndarray, changed: np.ndarray) -> None:
+        """``source``: each new row's old row (-1: new); ``changed``: the rows whose item
+        differs (``Edit``)."""
+        self.source = source.copy()
+        self.source[changed] = -1
         self.fresh = np.flatnonzero(self.source < 0)
 
     def _take(self, n_old: int) -> np.ndarray:
@@ -106,16 +108,10 @@ def rebind_in_place(model: LearnedRanker, base: TfidfRanker) -> bool:
     old: TfidfRanker | None = getattr(model, "source_", None)
     if old is None or not _same_fit(old, base):
         return False
-    changed_needs = {
-        base.need_ids_[i]
-        for i in _changed(old.needs_, old.need_index_, base.needs_, base.need_ids_).tolist()
-    }
-    changed_orgs = {
-        base.org_ids_[j]
-        for j in _changed(old.orgs_, old.org_index_, base.orgs_, base.org_ids_).tolist()
-    }
-    gone_needs = [k for k in old.need_ids_ if k not in base.need_index_]
-    gone_orgs = [k for k in old.org_ids_ if k not in base.org_index_]
+    edit = edit_between(old, base)
+    changed_needs = {base.need_ids_[i] for i in edit.needs.tolist()}
+    changed_orgs = {base.org_ids_[j] for j in edit.orgs.tolist()}
+    gone_needs, gone_orgs = edit.gone_needs, edit.gone_orgs
     needs_share = (len(changed_needs) + len(gone_needs)) / max(len(base.need_ids_), 1)
     orgs_share = (len(changed_orgs) + len(gone_orgs)) / max(len(base.org_ids_), 1)
     if max(needs_share, orgs_share) > MAX_SHARE:
@@ -125,7 +121,7 @@ def rebind_in_place(model: LearnedRanker, base: TfidfRanker) -> bool:
     decisions = [
         d for d in model.decisions_ if d.need_id in base.need_index_ and d.npo_id in base.org_index_
     ]
-    moved = _moved_columns(before, ranker, changed_orgs)
+    moved = _moved_columns(before, ranker, changed_orgs, edit.org_source)
     stage = model.expansion_stage_
     expansion = Expansion(
         ranker,
@@ -138,7 +134,7 @@ def rebind_in_place(model: LearnedRanker, base: TfidfRanker) -> bool:
     model.decided_ = decided_pairs(base, decisions)
     model.expansion_stage_ = expansion
     model.features_ = _spliced_features(
-        model.features_, expansion, decisions, changed_needs, changed_orgs
+        model.features_, expansion, decisions, changed_needs, changed_orgs, edit
     )
     model.source_ = snapshot(base)
     return True
@@ -202,22 +198,24 @@ def _facts_again(model: LearnedRanker, ranker: TfidfRanker, changed_orgs: set[st
         ranker.hub_top_ = top if ranker.hub_top_ is not None else None
 
 
-def _moved_columns(before: TfidfRanker, after: TfidfRanker, changed_orgs: set[str]) -> np.ndarray:
+def _moved_columns(
+    before: TfidfRanker, after: TfidfRanker, changed_orgs: set[str], kept: np.ndarray
+) -> np.ndarray:
     """The profiles (rows of ``after``) whose scores against an unchanged need may differ:
-    those changed, and those whose hubness moved."""
+    those changed, and those whose hubness moved (``kept``: as ``hubness_moved``)."""
     moved = {after.org_index_[k] for k in changed_orgs}
-    moved.update(np.flatnonzero(hubness_moved(before, after)).tolist())
+    moved.update(np.flatnonzero(hubness_moved(before, after, kept)).tolist())
     return np.array(sorted(moved), dtype=np.intp)
 
 
-def hubness_moved(before: TfidfRanker, after: TfidfRanker) -> np.ndarray:
+def hubness_moved(before: TfidfRanker, after: TfidfRanker, kept: np.ndarray) -> np.ndarray:
     """Per profile of ``after``: its hubness differs from its own in ``before`` (a profile
-    new to ``after`` does not count)."""
+    new to ``after`` does not count); ``kept``: each profile's row in ``before``, -1 if
+    new (``Edit.org_source``)."""
     if after.hubness_ is before.hubness_:
         return np.zeros(len(after.org_ids_), dtype=bool)
     if after.org_ids_ == before.org_ids_:
         return np.asarray(before.hubness_ != after.hubness_)
-    kept = np.array([before.org_index_.get(k, -1) for k in after.org_ids_], dtype=np.intp)
     known = kept >= 0
     differs = np.zeros(len(kept), dtype=bool)
     differs[known] = before.hubness_[kept[known]] != after.hubness_[known]
@@ -259,13 +257,14 @@ def _spliced_features(
     decisions: Sequence[Decision],
     changed_needs: set[str],
     changed_orgs: set[str],
+    edit: Edit,
 ) -> PairFeatures:
     """``old``'s rows kept, those of the changed items computed again (and BM25's index
     over the profiles dropped when one changed: built again from the kept tokens)."""
     b = expansion.base
     before = old.base
-    needs = _Rows(before.need_index_, b.need_ids_, changed_needs)
-    orgs = _Rows(before.org_index_, b.org_ids_, changed_orgs)
+    needs = _Rows(edit.need_source, edit.needs)
+    orgs = _Rows(edit.org_source, edit.orgs)
     out = copy.copy(old)
     out.expansion, out.base = expansion, b
     out.bests = {}  # the needs' best scores were over the old profiles, by the old rows

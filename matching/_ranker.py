@@ -24,6 +24,7 @@ from ._explain import (
 from ._factors import area_tables, factor_product, field_matrix, pair_factors
 from ._fit import ItemFacts, fit_ranker, item_facts
 from ._hubness import hub_best, measure_hubness, reciprocal_ranks, score_rows
+from ._lineage import start_lineage
 from ._memory import releases_memory
 from ._rows import remove_items, upsert_items
 from ._schema import Need, Organization
@@ -139,6 +140,7 @@ class TfidfRanker(BaseEstimator):
             self.__dict__.pop(stale, None)
         self.needs_ = needs
         self.orgs_ = orgs
+        start_lineage(self)  # the state later edits are told from (``_lineage``)
         self.need_ids_ = [n.id for n in needs]
         self.org_ids_ = [o.id for o in orgs]
         self.need_index_ = {n: i for i, n in enumerate(self.need_ids_)}

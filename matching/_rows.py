@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from ._factors import PairSignals, field_matrix
 from ._hubness import as_high
 from ._kinds import profile_text
+from ._lineage import note_edit
 from ._memory import release_freed
 from ._schema import Need, Organization
 from ._signals import members_only
@@ -196,18 +197,19 @@ def upsert_items(
 ) -> None:
     """``TfidfRanker.upsert``: the given needs and profiles replace those of their ids or
     join, each side spliced once (the last of an id given twice wins)."""
+    latest_needs = {n.id: n for n in needs}
+    latest = {o.id: o for o in orgs}
     if needs:
-        latest_needs = {n.id: n for n in needs}
         splice_needs(
             ranker,
             [i for i, n in enumerate(ranker.needs_) if n.id not in latest_needs],
             [latest_needs[k] for k in sorted(latest_needs)],
         )
     if orgs:
-        latest = {o.id: o for o in orgs}
         keep = [j for j, o in enumerate(ranker.orgs_) if o.id not in latest]
         splice_orgs(ranker, keep, [latest[k] for k in sorted(latest)])
     if needs or orgs:
+        note_edit(ranker, set(latest_needs), set(latest))
         release_freed()
 
 
@@ -220,4 +222,5 @@ def remove_items(ranker: TfidfRanker, need_ids: Sequence[str], org_ids: Sequence
     if drop_o:
         splice_orgs(ranker, [j for j, o in enumerate(ranker.orgs_) if o.id not in drop_o], [])
     if drop_n or drop_o:
+        note_edit(ranker, drop_n, drop_o)
         release_freed()
