@@ -220,3 +220,9 @@ def test_the_fit_in_blocks_of_rows_is_the_fit_in_one(monkeypatch: pytest.MonkeyP
     # the fit's rows are transform's: a profile edited later gets the rows it would at a fit
     assert np.array_equal(blocks.org_dense_, many.transform(blocks.org_vectors_))
     assert np.array_equal(blocks.need_dense_, many.transform(blocks.need_vectors_))
+    # a few rows (an edit's) upcast only the vectors of the terms they use: the same rows
+    assert _semantic._FEW_ROWS < len(whole.org_ids_)
+    for rows in ([0], [3, 1, 4], list(range(_semantic._FEW_ROWS))):
+        few = one.transform(whole.org_vectors_[rows])
+        assert np.array_equal(few, whole.org_dense_[rows]), rows
+    assert not one.transform(whole.org_vectors_[[0]] * 0).any()  # an empty row stays zero
