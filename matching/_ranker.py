@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._areas import DEFAULT_AREA_FACTORS, WardReader
 from ._blas import one_blas_thread
+from ._columns import Columns
 from ._exact import on_exact_grid
 from ._explain import (
     SCORE_DECIMALS,
@@ -81,6 +82,8 @@ class TfidfRanker(BaseEstimator):
 
     Items are kept sorted by id, so ties break by id and the output is deterministic.
     """
+
+    org_columns_: Columns | None  # the profiles' vectors as columns (``_columns``)
 
     def __init__(
         self,
@@ -218,13 +221,15 @@ class TfidfRanker(BaseEstimator):
         """The text part of the score for ``need_rows`` × the organisations (all, or
         ``org_rows``), a dense block: the cosine of the expanded need with the profile,
         blended (``blend``)."""
-        columns = (
-            self._derived("org_vectors_", lambda m: m.T.tocsr())
-            if org_rows is None
-            else self.org_vectors_[org_rows].T
-        )
-        cosine = (self.need_queries_[need_rows] @ columns).toarray()
-        return self.blend(cosine, need_rows, org_rows)
+        queries = self.need_queries_[need_rows]
+        if org_rows is not None:
+            cosine = (queries @ self.org_vectors_[org_rows].T).toarray()
+            return self.blend(cosine, need_rows, org_rows)
+        columns: Columns | None = getattr(self, "org_columns_", None)
+        if columns is None or columns.vectors is not self.org_vectors_:
+            # made once per fit, then kept through edits (``_columns``)
+            columns = self.org_columns_ = Columns.of(self.org_vectors_)
+        return self.blend(columns.product(queries), need_rows, org_rows)
 
     def _derived(self, key: str, make: Callable[..., Any], *names: str) -> Any:
         """``make(*(self.<n> for n in names))`` (``names``: ``key`` alone by default), kept

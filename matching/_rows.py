@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import scipy.sparse as sp
 
+from ._columns import Columns
 from ._factors import PairSignals, field_matrix
 from ._hubness import as_high
 from ._kinds import profile_text
@@ -154,7 +155,14 @@ def splice_orgs(ranker: TfidfRanker, keep: list[int], added: Sequence[Organizati
     ranker.orgs_ = [orgs[k] for k in take]
     ranker.org_ids_ = [o.id for o in ranker.orgs_]
     ranker.org_index_ = {o: i for i, o in enumerate(ranker.org_ids_)}
-    ranker.org_vectors_ = spliced(ranker.org_vectors_, new)
+    old_vectors = ranker.org_vectors_
+    ranker.org_vectors_ = spliced(old_vectors, new)
+    kept: Columns | None = getattr(ranker, "org_columns_", None)
+    ranker.org_columns_ = None
+    if kept is not None and kept.vectors is old_vectors:  # kept through the edit (``_columns``)
+        fresh_at = np.flatnonzero(source < 0)
+        fresh = new[take[fresh_at] - len(keep)] if new is not None and len(fresh_at) else None
+        ranker.org_columns_ = kept.spliced(ranker.org_vectors_, source, fresh, fresh_at)
     ranker.org_fields_ = spliced(ranker.org_fields_, field_matrix(added) if added else None)
     areas, read = ranker._ward_reader().all_areas(added)
     ranker.org_areas_ = _spliced_list(ranker.org_areas_, keep, areas, take)
