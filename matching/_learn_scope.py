@@ -22,7 +22,8 @@ scores within them: its ``e`` at least the list's last score (``α = 0``) or the
 last candidate's (``floors``, kept from the ranking, ``α > 0``), or (``α > 0``) a moved
 profile scored or now scores its best BM25 score. Those needs, ranked again, give the
 lists a ranking of every need gives; the others' best scores are the old model's, and
-are handed to the rebind (``_carry_bests``).
+are handed to the rebind (``_carry_bests``), and so are the best BM25 scores of the needs
+ranked again whose words are the same and whose best no changed profile held or reaches.
 """
 
 from __future__ import annotations
@@ -226,22 +227,29 @@ def learned_needs_to_rerank(
             [pools[k] - _TOLERANCE if k in pools else np.inf for k in before.need_ids_]
         )
         rerank |= _reach(old, was, old_thresholds, positive=False) & set(after.need_index_)
-        _carry_bests(old, new, [k for k in after.need_ids_ if k not in rerank])
+        _carry_bests(old, new, float(new.expansion_), [k for k in kept_needs if k not in rerank])
+        # a need's best BM25 score moves only with its words or a profile's it held or
+        # now reaches: the others ranked again keep theirs too (and read their pairs'
+        # BM25 from those profiles alone, not scored against every profile)
+        still = [k for k in kept_needs if k not in best_moved and k not in changed_needs]
+        _carry_bests(old, new, "bm25", still)
     return RerankScope(needs=[k for k in after.need_ids_ if k in rerank], removed=removed)
 
 
-def _carry_bests(old: LearnedRanker, new: LearnedRanker, unmoved: Sequence[str]) -> None:
-    """Give ``new`` the best cold-start and BM25 scores ``old`` kept of the needs no edit
-    can move: no moved profile was or now is among their candidates (the best is the
-    first) and none held or now reaches their best BM25 score. So the refresh that ranks
-    the other needs leaves every need's bests kept (the next edit is scoped too, and a
-    group's page reads them instead of scoring its needs against every profile)."""
+def _carry_bests(
+    old: LearnedRanker, new: LearnedRanker, key: float | str, unmoved: Sequence[str]
+) -> None:
+    """Give ``new`` the best scores of ``key`` (the cold start's by the expansion's β, or
+    ``"bm25"``) that ``old`` kept of the needs ``unmoved``, whose best the edit cannot
+    move: for the cold start, no moved profile was or now is among their candidates (the
+    best is the first); for BM25, none held or now reaches their best and their words
+    are the same. So the refresh that ranks the other needs leaves every need's bests
+    kept (the next edit is scoped too, and a group's page reads them instead of scoring
+    its needs against every profile)."""
     before, after = old.base_, new.base_
-    was, now = old.features_.bests, new.features_.bests
-    for key in (float(new.expansion_), "bm25"):
-        kept = was.get(key, {})
-        target = now.setdefault(key, {})
-        for k in unmoved:
-            i = before.need_index_[k]
-            if i in kept:
-                target.setdefault(after.need_index_[k], kept[i])
+    kept = old.features_.bests.get(key, {})
+    target = new.features_.bests.setdefault(key, {})
+    for k in unmoved:
+        i = before.need_index_[k]
+        if i in kept:
+            target.setdefault(after.need_index_[k], kept[i])

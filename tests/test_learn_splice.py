@@ -173,7 +173,9 @@ def test_an_incremental_rebind_ranks_as_a_full_one(models, name, monkeypatch) ->
         spliced = incremental.features_.bm25
         if model.features_.bm25 is not None:  # made (a re-ranking model): kept or spliced
             assert spliced is not None, label
-            assert np.array_equal(spliced.data, full.features_._bm25_index().data), label
+            made = full.features_._bm25_index()
+            assert np.array_equal(spliced.by_doc.data, made.by_doc.data), label
+            assert np.array_equal(spliced.by_word()[0], made.by_word()[0]), label
             ids, tokens = incremental.features_.need_ids, incremental.features_.need_tokens
             assert ids is not None and tokens is not None, label
             assert [x.tolist() for x in ids] == [spliced.stats.token_ids(t) for t in tokens], label
@@ -272,13 +274,24 @@ def test_the_needs_an_edit_can_move_give_every_needs_lists(models, name) -> None
 
 @pytest.mark.parametrize(("candidates", "bound"), [(10, 1 / 3), (20, 2 / 3)])
 def test_under_a_re_ranking_model_a_profiles_edit_ranks_a_few_needs_again(
-    models, candidates, bound
+    models, candidates, bound, monkeypatch
 ) -> None:
     """With fewer candidates than profiles (as at a prefecture's size), a profile whose
     words changed, or one added or removed, names some needs, not every need (BM25's
     statistics are the fit's), and their lists with the others kept are every need's
-    (20 candidates: a removed profile among a need's candidates but not its top 10)."""
+    (20 candidates: a removed profile among a need's candidates but not its top 10).
+    The needs named keep their best BM25 score unless the edit can move it: ranking them
+    scores few of them against every profile's BM25."""
+    from matching import _learn_features as features_module
     from matching import needs_to_rerank
+    from matching._bm25_parts import Bm25Parts
+
+    scored: list[int] = []
+    scores = Bm25Parts.scores
+    monkeypatch.setattr(Bm25Parts, "scores", lambda p, t: scored.append(1) or scores(p, t))
+    # pairs' features from their profiles' columns, as at a prefecture's size (part c's
+    # 133 profiles: a block's candidates are most of them, so every column is read)
+    monkeypatch.setattr(features_module, "_FEW", 0)
 
     cold, trained = models["reranking"]
     model = LearnedRanker(candidates=candidates).fit_on(cold, trained.decisions_)
@@ -288,7 +301,10 @@ def test_under_a_re_ranking_model_a_profiles_edit_ranks_a_few_needs_again(
     for label, edit in _edits(cold, model).items():
         edited, rebound, scope, kept = _scoped(model, cold, edit, lists, floors, label)
         now = dict(floors)
+        scored.clear()
         kept.update(_lists(rebound, scope.needs, floors=now) if scope.needs else {})
+        if len(scope.needs) >= 4:
+            assert len(scored) < len(scope.needs) / 2, (label, len(scored), len(scope.needs))
         # the needs it did not name kept their best scores, the ones ranked made theirs:
         # every need's, as a fresh ranking of every need computes them
         bests = copy.deepcopy(rebound.features_.bests)
