@@ -16,7 +16,6 @@ compared as before: the answer is the same either way.
 
 from __future__ import annotations
 
-import copy
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,17 +35,19 @@ class Lineage:
     need ids and the profile ids it touched). 0 is the fit itself."""
 
     entries: dict[int, tuple[int, frozenset[str], frozenset[str]]] = field(default_factory=dict)
-    counter: Any = field(default_factory=lambda: itertools.count(1))
+    first: int = 1  # the first number this lineage gives (after a saved one's)
+    counter: Any = field(default_factory=lambda: itertools.count(1), repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
         # a saved state's loaded copies start their edits afresh (the saved state is their
         # root: no entry is kept), numbered after every edit made so far (a loaded
-        # ranker's ``_edit`` is one of those)
-        return {"entries": {}, "next": next(copy.copy(self.counter))}
+        # ranker's ``_edit`` is one of those); the counter itself is not pickled
+        return {"entries": {}, "first": max(self.entries, default=self.first - 1) + 1}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.entries = dict(state.get("entries", {}))
-        self.counter = itertools.count(int(state.get("next", 1)))
+        self.first = int(state.get("first", 1))
+        self.counter = itertools.count(self.first)
 
 
 def start_lineage(ranker: TfidfRanker) -> None:

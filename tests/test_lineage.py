@@ -102,6 +102,9 @@ def test_a_saved_fit_starts_its_edits_afresh(part_c) -> None:
     edited = _edited(fitted, lambda r: r.remove([], [orgs[0].id]))
     loaded = pickle.loads(pickle.dumps(edited))
     assert loaded._lineage.entries == {}  # what the process that saved it edited is not kept
+    assert loaded._lineage.first == edited._edit + 1
+    # saved again before an edit: still numbered after the first saver's
+    assert pickle.loads(pickle.dumps(loaded))._lineage.first == loaded._lineage.first
     after = _edited(loaded, lambda r: r.upsert([], [replace(orgs[9], name="改名した団体")]))
     told = edit_between(loaded, after)
     assert _same(told, _scanned(loaded, after))
