@@ -58,8 +58,10 @@ class Columns:
         ``fresh_at`` (their new rows). ``None`` when the rows kept beside would pass
         their limit."""
         was = source >= 0
-        base_at = np.where(was, self.base_at[np.where(was, source, 0)], -1)
-        old_extra = np.where(was, self.extra_at[np.where(was, source, 0)], -1)
+        base_at = np.full(len(source), -1, dtype=np.intp)
+        base_at[was] = self.base_at[source[was]]
+        old_extra = np.full(len(source), -1, dtype=np.intp)
+        old_extra[was] = self.extra_at[source[was]]
         kept = np.flatnonzero(old_extra >= 0)
         parts = []
         extra_at = np.full(len(source), -1, dtype=np.intp)

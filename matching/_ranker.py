@@ -234,8 +234,8 @@ class TfidfRanker(BaseEstimator):
     def _derived(self, key: str, make: Callable[..., Any], *names: str) -> Any:
         """``make(*(self.<n> for n in names))`` (``names``: ``key`` alone by default), kept
         under ``key`` while those attributes are the same objects (a splice replaces
-        them): the profiles' vectors as columns (the product with a need's row would
-        transpose all of them per call), their distinct 活動分野 sets and factor keys."""
+        them): the profiles' distinct 活動分野 sets and factor keys (their vectors as
+        columns are kept through splices instead: ``org_columns_``)."""
         sources = tuple(getattr(self, n) for n in (names or (key,)))
         cache: dict[str, tuple[Any, Any]] = getattr(self, "_derived_kept", {})
         kept = cache.get(key)

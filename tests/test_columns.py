@@ -68,6 +68,12 @@ def test_past_their_limit_the_columns_are_made_again(
     assert edited.org_columns_ is None  # made again at the next use
     assert np.array_equal(edited.text_similarity(rows), _made_again(edited, rows))
     assert edited.org_columns_ is not None and edited.org_columns_.extra is None
+    # every profile removed, then one added: its row beside columns of none
+    emptied = copy.copy(fitted)
+    emptied.remove([], list(fitted.org_ids_))
+    emptied.upsert([], [orgs[2]])
+    assert emptied.org_columns_ is not None and emptied.org_columns_.extra is not None
+    assert np.array_equal(emptied.text_similarity(rows), _made_again(emptied, rows))
     # a ranker whose vectors were replaced otherwise does not use columns of others
     other = copy.copy(fitted)
     other.org_vectors_ = other.org_vectors_.copy()
