@@ -133,9 +133,7 @@ def rebind_in_place(model: LearnedRanker, base: TfidfRanker) -> bool:
     model.decisions_ = decisions
     model.decided_ = decided_pairs(base, decisions)
     model.expansion_stage_ = expansion
-    model.features_ = _spliced_features(
-        model.features_, expansion, decisions, changed_needs, changed_orgs, edit
-    )
+    model.features_ = _spliced_features(model.features_, expansion, decisions, edit)
     model.source_ = snapshot(base)
     return True
 
@@ -255,8 +253,6 @@ def _spliced_features(
     old: PairFeatures,
     expansion: Expansion,
     decisions: Sequence[Decision],
-    changed_needs: set[str],
-    changed_orgs: set[str],
     edit: Edit,
 ) -> PairFeatures:
     """``old``'s rows kept, those of the changed items computed again (and BM25's index
