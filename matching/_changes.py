@@ -50,6 +50,20 @@ def _same_fit(old: TfidfRanker, new: TfidfRanker) -> bool:
     )
 
 
+def hubness_moved(before: TfidfRanker, after: TfidfRanker, kept: np.ndarray) -> np.ndarray:
+    """Per profile of ``after``: its hubness differs from its own in ``before`` (a profile
+    new to ``after`` does not count); ``kept``: each profile's row in ``before``, -1 if
+    new (``Edit.org_source``)."""
+    if after.hubness_ is before.hubness_:
+        return np.zeros(len(after.org_ids_), dtype=bool)
+    if after.org_ids_ == before.org_ids_:
+        return np.asarray(before.hubness_ != after.hubness_)
+    known = kept >= 0
+    differs = np.zeros(len(kept), dtype=bool)
+    differs[known] = before.hubness_[kept[known]] != after.hubness_[known]
+    return differs
+
+
 def needs_to_rerank(
     old: TfidfRanker | LearnedRanker | None,
     new: TfidfRanker | LearnedRanker | None,
@@ -83,10 +97,7 @@ def needs_to_rerank(
     edit = edit_between(old, new)
     rerank = {new.need_ids_[r] for r in edit.needs.tolist()}
     removed = edit.gone_needs
-    kept = edit.org_source
-    known = kept >= 0
-    hub_moved = np.zeros(len(kept), dtype=bool)
-    hub_moved[known] = old.hubness_[kept[known]] != new.hubness_[known]
+    hub_moved = hubness_moved(old, new, edit.org_source)
     cols = np.union1d(edit.orgs, np.flatnonzero(hub_moved)).astype(np.intp)
     gone = set(edit.gone_orgs)
     if len(cols) + len(gone) > max_share * max(len(new.org_ids_), 1):

@@ -33,9 +33,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._changes import RerankScope, _same_fit
+from ._changes import RerankScope, _same_fit, hubness_moved
 from ._decision import Decision
-from ._learn_splice import hubness_moved
 from ._lineage import Edit, edit_between
 from ._topk import Ranking
 

@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._bm25 import need_tokens, org_tokens
-from ._changes import _same_fit
+from ._changes import _same_fit, hubness_moved
 from ._decision import Decision
 from ._hubness import as_high
 from ._learn_expand import Expansion, Top
@@ -48,7 +48,7 @@ from ._ranker import TfidfRanker
 if TYPE_CHECKING:
     from ._learn import LearnedRanker
 
-__all__ = ["MAX_SHARE", "decided_pairs", "hubness_moved", "rebind_in_place", "snapshot"]
+__all__ = ["MAX_SHARE", "decided_pairs", "rebind_in_place", "snapshot"]
 
 # an edit of more than this share of the needs or of the profiles binds in full
 MAX_SHARE = 0.25
@@ -204,20 +204,6 @@ def _moved_columns(
     moved = {after.org_index_[k] for k in changed_orgs}
     moved.update(np.flatnonzero(hubness_moved(before, after, kept)).tolist())
     return np.array(sorted(moved), dtype=np.intp)
-
-
-def hubness_moved(before: TfidfRanker, after: TfidfRanker, kept: np.ndarray) -> np.ndarray:
-    """Per profile of ``after``: its hubness differs from its own in ``before`` (a profile
-    new to ``after`` does not count); ``kept``: each profile's row in ``before``, -1 if
-    new (``Edit.org_source``)."""
-    if after.hubness_ is before.hubness_:
-        return np.zeros(len(after.org_ids_), dtype=bool)
-    if after.org_ids_ == before.org_ids_:
-        return np.asarray(before.hubness_ != after.hubness_)
-    known = kept >= 0
-    differs = np.zeros(len(kept), dtype=bool)
-    differs[known] = before.hubness_[kept[known]] != after.hubness_[known]
-    return differs
 
 
 def _valid_tops(
