@@ -127,13 +127,7 @@ def _side(
         new_index[k]
         for k in ids
         if k in new_index
-        and (
-            k not in old_index
-            or (
-                old_items[old_index[k]] is not new_items[new_index[k]]
-                and old_items[old_index[k]] != new_items[new_index[k]]
-            )
-        )
+        and (k not in old_index or _differs(old_items[old_index[k]], new_items[new_index[k]]))
     )
     # the other ids keep their order (both states are in id order): they pair up in turn
     source = np.full(len(new_items), -1, dtype=np.intp)
@@ -153,9 +147,12 @@ def _scanned(
     """``_side`` by comparing every item."""
     source = np.array([old_index.get(item.id, -1) for item in new_items], dtype=np.intp)
     changed = [
-        j
-        for j, i in enumerate(source.tolist())
-        if i < 0 or (old_items[i] is not new_items[j] and old_items[i] != new_items[j])
+        j for j, i in enumerate(source.tolist()) if i < 0 or _differs(old_items[i], new_items[j])
     ]
     gone = [item.id for item in old_items if item.id not in new_index]
     return np.array(changed, dtype=np.intp), gone, source
+
+
+def _differs(old: Any, new: Any) -> bool:
+    """Another item (the same object is the same item; others are compared)."""
+    return old is not new and bool(old != new)
