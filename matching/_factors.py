@@ -24,6 +24,7 @@ from ._schema import FIELD_NAMES, Need, Organization, area_relation
 
 if TYPE_CHECKING:
     from ._ranker import TfidfRanker
+    from ._splice import Splice
 
 __all__ = [
     "PairSignals",
@@ -37,6 +38,7 @@ __all__ = [
     "org_keys",
     "pair_factors",
     "top_rows",
+    "with_org_groups",
 ]
 
 # what a profile's multipliers read (``org_keys``)
@@ -127,6 +129,39 @@ def area_tables(
     return need_groups, need_codes, org_groups, org_codes, relations, table
 
 
+def with_org_groups(
+    need_groups: Sequence[tuple[str, ...]],
+    org_groups: Sequence[tuple[str, ...]],
+    relations: np.ndarray,
+    table: np.ndarray,
+    org_areas: Sequence[tuple[str, ...]],
+    factors: Mapping[str, float],
+) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray, np.ndarray]:
+    """``area_tables``' profile side, grown by the profiles ``org_areas`` (#14: an edit
+    coded every profile again): their codes, each area list not seen before added as a
+    group with its relation to every need group. A group no profile uses any more stays
+    until the next fit; the codes give the same relations as ``area_tables``'."""
+    index = {g: c for c, g in enumerate(org_groups)}
+    codes = np.array([index.setdefault(a, len(index)) for a in org_areas], dtype=np.intp)
+    added = list(index)[len(org_groups) :]
+    if not added:
+        return list(org_groups), codes, relations, table
+    more = np.array(
+        [[area_relation(list(a), list(b)) for b in added] for a in need_groups], dtype=object
+    ).reshape(len(need_groups), len(added))
+    more_table = (
+        np.vectorize(factors.__getitem__, otypes=[np.float64])(more)
+        if more.size
+        else np.ones(more.shape)
+    )
+    return (
+        list(index),
+        codes,
+        np.concatenate([relations, more], axis=1),
+        np.concatenate([table, more_table], axis=1),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PairSignals:
     """Per-side facts, computed once per fit: which groups are businesses, which needs
@@ -164,25 +199,24 @@ class PairSignals:
             ).reshape(len(orgs), len(_POPULATIONS)),
         )
 
-    def with_orgs(self, keep: list[int], added: PairSignals, take: np.ndarray) -> PairSignals:
-        """These signals with the profiles at rows ``keep`` and ``added``'s, reordered by
-        ``take`` (rows of ``keep`` then ``added``); the needs' are kept."""
-        kinds = [self.kinds[j] for j in keep] + added.kinds
+    def with_orgs(self, splice: Splice, added: PairSignals) -> PairSignals:
+        """These signals with the profiles' rows spliced (``_splice``), ``added``'s fresh
+        among them; the needs' are kept."""
         return replace(
             self,
-            kinds=[kinds[k] for k in take],
-            for_profit=np.concatenate([self.for_profit[keep], added.for_profit])[take],
-            sells=np.concatenate([self.sells[keep], added.sells])[take],
-            org_pops=np.concatenate([self.org_pops[keep], added.org_pops])[take],
+            kinds=splice.items(self.kinds, added.kinds),
+            for_profit=splice.array(self.for_profit, added.for_profit),
+            sells=splice.array(self.sells, added.sells),
+            org_pops=splice.array(self.org_pops, added.org_pops),
         )
 
-    def with_needs(self, keep: list[int], added: PairSignals, take: np.ndarray) -> PairSignals:
-        """These signals with the needs at rows ``keep`` and ``added``'s, reordered by
-        ``take``; the profiles' are kept."""
+    def with_needs(self, splice: Splice, added: PairSignals) -> PairSignals:
+        """These signals with the needs' rows spliced, ``added``'s fresh among them; the
+        profiles' are kept."""
         return replace(
             self,
-            invites=np.concatenate([self.invites[keep], added.invites])[take],
-            need_pops=np.concatenate([self.need_pops[keep], added.need_pops])[take],
+            invites=splice.array(self.invites, added.invites),
+            need_pops=splice.array(self.need_pops, added.need_pops),
         )
 
     def supplier(self, need_rows: np.ndarray, org_rows: np.ndarray | None = None) -> np.ndarray:
