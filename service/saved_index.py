@@ -6,7 +6,8 @@ for a saved fit of the same data (``fit_key``): found, it is loaded with
 ``matching.load_mapped``, whose numpy arrays (the arrays of the sparse matrices too) are
 read-only maps of the file, so the OS page cache holds one copy for every process and
 restart (the rest is a pickle, unpickled at C speed: 0.3–0.5 s at 50,000 profiles, where
-joblib's pure-Python unpickler took 2.3–2.6 s; the lists kept beside a fit are joblib's). Not
+joblib's pure-Python unpickler took 2.3–2.6 s; a learned model's rows kept beside a fit
+are saved so too, the lists kept beside it are joblib's). Not
 found, the process fits, saves (a temporary file, then ``os.replace``: a reader never sees
 half a file), and maps back what it saved, so it shares those pages too. While one process
 fits, another that wants the same fit waits for it (a lock file) and loads it.
@@ -114,20 +115,31 @@ class SavedIndexes:
         """The saved fit of ``key``, its arrays memory-mapped read-only; ``None`` if there
         is none (or it cannot be read: then the service fits)."""
         path = self.path(key)
-        if not path.is_file():
-            return None
-        try:  # what the file is (its header) is read before anything is unpickled
-            if matching.read_meta(path) != {"key": key, "format": FORMAT}:
-                return None  # of another key or format, or renamed by hand
-            ranker = matching.load_mapped(path)[1]
-        except Exception as exc:  # a damaged file
-            log.warning("保存済みのファイル %s を読み込めませんでした（%s）", path, exc)
-            return None
+        ranker = self.read_mapped(path, key)
         if not isinstance(ranker, matching.TfidfRanker):
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # the newest in use: the last pruned
         return ranker
+
+    def read_mapped(self, path: Path, key: str) -> Any:
+        """What ``write_mapped`` saved at ``path`` under ``key``, its arrays memory-mapped
+        read-only (``None``: no file, of another key or format, renamed by hand, or
+        damaged)."""
+        if not path.is_file():
+            return None
+        try:  # what the file is (its header) is read before anything is unpickled
+            if matching.read_meta(path) != {"key": key, "format": FORMAT}:
+                return None
+            return matching.load_mapped(path)[1]
+        except Exception as exc:  # a damaged file
+            log.warning("保存済みのファイル %s を読み込めませんでした（%s）", path, exc)
+            return None
+
+    def write_mapped(self, path: Path, key: str, obj: object) -> None:
+        """``obj`` saved under ``key`` at ``path`` in ``matching.dump_mapped``'s layout
+        (``_atomic``)."""
+        self._atomic(path, lambda fh: matching.dump_mapped(obj, fh, {"key": key, "format": FORMAT}))
 
     def any_saved(self) -> bool:
         """Whether the folder holds a saved fit (of any data)."""
@@ -172,8 +184,7 @@ class SavedIndexes:
         saved: logged, and the service goes on)."""
         started = time.perf_counter()
         try:
-            meta = {"key": key, "format": FORMAT}
-            self._atomic(self.path(key), lambda fh: matching.dump_mapped(ranker, fh, meta))
+            self.write_mapped(self.path(key), key, ranker)
             if note is not None:
                 self._write_note(key, note)
         except Exception as exc:  # not writable, full, …: the fit is used as it is
@@ -202,9 +213,12 @@ class SavedIndexes:
             for old in [*saved[:-KEEP], *self.folder.glob(f"{_PREFIX}*.joblib")]:
                 old.unlink(missing_ok=True)
             kept = {p.name.removeprefix(_PREFIX).removesuffix(_FIT) for p in saved[-KEEP:]}
-            for prefix in (_LISTS, ROWS):
-                for beside in self.folder.glob(f"{prefix}*.joblib"):
-                    name = beside.name.removeprefix(prefix).removesuffix(".joblib")
+            # the rows of the format before (joblib's: 2.4 s to read at 50k), never read
+            for old in self.folder.glob(f"{ROWS}*.joblib"):
+                old.unlink(missing_ok=True)
+            for prefix, suffix in ((_LISTS, ".joblib"), (ROWS, _FIT)):
+                for beside in self.folder.glob(f"{prefix}*{suffix}"):
+                    name = beside.name.removeprefix(prefix).removesuffix(suffix)
                     if name.partition("+")[0] not in kept:
                         beside.unlink(missing_ok=True)
             for note in self.folder.glob(f"{_PREFIX}*{_NOTE}"):

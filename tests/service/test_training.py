@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -206,7 +208,7 @@ def _started_again_over_the_rows_kept_beside_its_fit(
     with Session(api.engine) as session:  # type: ignore[arg-type]
         first.sync(session)
     assert first.learned is not None and first.model_version == "learned-1"
-    assert len(list(folder.glob("rows-*.joblib"))) == 1
+    assert len(list(folder.glob("rows-*.pickle"))) == 1
     with monkeypatch.context() as m:
         m.setattr(matching.FieldWeightedTfidf, "token_lists", _refuse)
         m.setattr(matching.FieldWeightedTfidf, "transform_fields", _refuse)
@@ -223,12 +225,29 @@ def _started_again_over_the_rows_kept_beside_its_fit(
         assert first.learned is not None and first.learned.rank_orgs(top=10) == ranked
     assert other.learned is not None
     assert second.learned.rank_orgs(top=10) == other.learned.rank_orgs(top=10)
-    # rows go with their fit: those of a fit no longer kept are removed with it
-    stale = folder / "rows-0123456789abcdef.joblib"
+    # the rows are read memory-mapped (read-only arrays): an edit splices them into new
+    # ones, and ranks as the first process's model edited alike
+    assert second.ranker is not None and first.ranker is not None
+    assert not second.ranker.item_rows_.completeness.flags.writeable
+    org = second.ranker.orgs_[0]
+    twin = dataclasses.replace(org, id=org.id + "-twin", name=org.name + "（二）")
+    edited = [
+        copy.copy(index.learned).rebind(copy.copy(index.ranker).upsert(orgs=[twin]))
+        for index in (first, second)
+        if index.learned is not None and index.ranker is not None
+    ]
+    assert twin.id in edited[1].base_.org_index_
+    assert edited[1].rank_orgs(top=10) == edited[0].rank_orgs(top=10)
+    # rows go with their fit: those of a fit no longer kept are removed with it, and
+    # rows of the format before (joblib's) are never read: removed too
+    stale = folder / "rows-0123456789abcdef.pickle"
     stale.write_bytes(b"")
+    before = folder / f"{next(folder.glob('rows-*.pickle')).stem}.joblib"
+    before.write_bytes(b"")
     assert second.saved is not None
     second.saved._prune()
-    assert not stale.exists() and len(list(folder.glob("rows-*.joblib"))) == 1
+    assert not stale.exists() and not before.exists()
+    assert len(list(folder.glob("rows-*.pickle"))) == 1
 
 
 def _refuse(*args: object, **kwargs: object) -> None:
