@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 import matching
@@ -30,25 +31,31 @@ log = logging.getLogger(__name__)
 
 
 def stored_decisions(session: Session, *, up_to: int | None = None) -> list[matching.Decision]:
-    """``confirm``/``reject`` per decided suggestion, with the reason of its latest decision."""
+    """``confirm``/``reject`` per decided suggestion, with the reason of its latest decision.
+    The columns it reads only: whole rows (a suggestion's reasons among them) took 0.5 s
+    for 3,000 decisions, at every start with a promoted model."""
     query = (
-        select(Suggestion, Decision)
+        sa_select(
+            col(Suggestion.id),
+            col(Suggestion.need_id),
+            col(Suggestion.organization_id),
+            col(Suggestion.status),
+            col(Decision.action),
+            col(Decision.reason_code),
+        )
         .join(Decision, col(Decision.suggestion_id) == Suggestion.id)
         .where(col(Decision.action).in_(["confirm", "reject"]))
         .order_by(col(Decision.id))
     )
     if up_to is not None:
         query = query.where(col(Decision.id) <= up_to)
-    latest: dict[int, tuple[Suggestion, Decision]] = {}
-    for suggestion, decision in session.exec(query).all():
-        assert suggestion.id is not None
-        latest[suggestion.id] = (suggestion, decision)
+    latest: dict[int | None, tuple[int, int, SuggestionStatus, str, str | None]] = {}
+    for suggestion_id, need_id, org_id, status, action, reason in session.execute(query):
+        latest[suggestion_id] = (need_id, org_id, status, action, reason)
     return [
-        matching.Decision(
-            item_key(s.need_id), item_key(s.organization_id), d.action, d.reason_code or ""
-        )
-        for s, d in latest.values()
-        if s.status in (SuggestionStatus.confirmed, SuggestionStatus.rejected)
+        matching.Decision(item_key(need_id), item_key(org_id), action, reason or "")
+        for need_id, org_id, status, action, reason in latest.values()
+        if status in (SuggestionStatus.confirmed, SuggestionStatus.rejected)
     ]
 
 
