@@ -117,6 +117,16 @@ def area_tables(
     city has a handful of wards)."""
     need_groups, need_codes = group_codes(list(need_areas))
     org_groups, org_codes = group_codes(list(org_areas))
+    relations, table = _relations(need_groups, org_groups, factors)
+    return need_groups, need_codes, org_groups, org_codes, relations, table
+
+
+def _relations(
+    need_groups: Sequence[tuple[str, ...]],
+    org_groups: Sequence[tuple[str, ...]],
+    factors: Mapping[str, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """need groups × profile groups: each pair's ``area_relation`` and its factor."""
     relations = np.array(
         [[area_relation(list(a), list(b)) for b in org_groups] for a in need_groups],
         dtype=object,
@@ -126,7 +136,7 @@ def area_tables(
         if relations.size
         else np.ones(relations.shape)
     )
-    return need_groups, need_codes, org_groups, org_codes, relations, table
+    return relations, table
 
 
 def with_org_groups(
@@ -146,14 +156,7 @@ def with_org_groups(
     added = list(index)[len(org_groups) :]
     if not added:
         return list(org_groups), codes, relations, table
-    more = np.array(
-        [[area_relation(list(a), list(b)) for b in added] for a in need_groups], dtype=object
-    ).reshape(len(need_groups), len(added))
-    more_table = (
-        np.vectorize(factors.__getitem__, otypes=[np.float64])(more)
-        if more.size
-        else np.ones(more.shape)
-    )
+    more, more_table = _relations(need_groups, added, factors)
     return (
         list(index),
         codes,

@@ -51,9 +51,6 @@ class Splice:
         source = np.insert(kept, at, -1)
         return cls(source, _runs(source), dropped)
 
-    def __len__(self) -> int:
-        return len(self.source)
-
     @property
     def fresh_at(self) -> np.ndarray:
         """The fresh rows' new rows, in order."""
