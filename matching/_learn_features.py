@@ -324,7 +324,7 @@ class PairFeatures:
         """The best cold-start score (no expansion) of each of ``rows`` that is a
         confirmed need, from its top groups (``Expansion.tops``, best first), which the
         informative flags scored against every profile: a model's build scored each
-        decided need against all 50,000 profiles twice (1.2 s of a restart's 4 s)."""
+        confirmed need against all 50,000 profiles twice (1.2 s of a restart's 4 s)."""
         tops, ids = self.expansion.tops, self.base.need_ids_
         for i in rows.tolist():
             top = tops.get(ids[i]) if i not in kept else None

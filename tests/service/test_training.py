@@ -240,10 +240,10 @@ def _started_again_over_the_rows_kept_beside_its_fit(
     assert edited[1].rank_orgs(top=10) == edited[0].rank_orgs(top=10)
     # rows go with their fit: those of a fit no longer kept are removed with it, and
     # rows of the format before (joblib's) are never read: removed too
+    before = folder / f"{next(folder.glob('rows-*.pickle')).stem}.joblib"  # the kept fit's
+    before.write_bytes(b"")
     stale = folder / "rows-0123456789abcdef.pickle"
     stale.write_bytes(b"")
-    before = folder / f"{next(folder.glob('rows-*.pickle')).stem}.joblib"
-    before.write_bytes(b"")
     assert second.saved is not None
     second.saved._prune()
     assert not stale.exists() and not before.exists()
