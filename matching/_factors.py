@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,7 +38,7 @@ __all__ = [
     "org_keys",
     "pair_factors",
     "top_rows",
-    "with_org_groups",
+    "with_area_groups",
 ]
 
 # what a profile's multipliers read (``org_keys``)
@@ -139,29 +139,38 @@ def _relations(
     return relations, table
 
 
-def with_org_groups(
+def with_area_groups(
     need_groups: Sequence[tuple[str, ...]],
     org_groups: Sequence[tuple[str, ...]],
     relations: np.ndarray,
     table: np.ndarray,
-    org_areas: Sequence[tuple[str, ...]],
+    areas: Sequence[tuple[str, ...]],
     factors: Mapping[str, float],
+    *,
+    side: Literal["need", "org"],
 ) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray, np.ndarray]:
-    """``area_tables``' profile side, grown by the profiles ``org_areas`` (#14: an edit
-    coded every profile again): their codes, each area list not seen before added as a
-    group with its relation to every need group. A group no profile uses any more stays
-    until the next fit; the codes give the same relations as ``area_tables``'."""
-    index = {g: c for c, g in enumerate(org_groups)}
-    codes = np.array([index.setdefault(a, len(index)) for a in org_areas], dtype=np.intp)
-    added = list(index)[len(org_groups) :]
+    """``area_tables``' groups of one ``side``, grown by the items ``areas`` (#14: an
+    edit coded every need and profile again): that side's groups, the items' codes
+    among them, and the relations and factors, each area list not seen before added as
+    a group with its relation to every group of the other side. A group no item uses
+    any more stays until the next fit; the codes give the same relations as
+    ``area_tables``'."""
+    groups = need_groups if side == "need" else org_groups
+    index = {g: c for c, g in enumerate(groups)}
+    codes = np.array([index.setdefault(a, len(index)) for a in areas], dtype=np.intp)
+    added = list(index)[len(groups) :]
     if not added:
-        return list(org_groups), codes, relations, table
-    more, more_table = _relations(need_groups, added, factors)
+        return list(groups), codes, relations, table
+    if side == "need":
+        more, more_table = _relations(added, org_groups, factors)
+    else:
+        more, more_table = _relations(need_groups, added, factors)
+    axis = 0 if side == "need" else 1
     return (
         list(index),
         codes,
-        np.concatenate([relations, more], axis=1),
-        np.concatenate([table, more_table], axis=1),
+        np.concatenate([relations, more], axis=axis),
+        np.concatenate([table, more_table], axis=axis),
     )
 
 

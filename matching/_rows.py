@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from ._areas import DEFAULT_AREA_FACTORS
 from ._columns import Columns
-from ._factors import PairSignals, field_matrix, with_org_groups
+from ._factors import PairSignals, field_matrix, with_area_groups
 from ._hubness import as_high
 from ._kinds import profile_text
 from ._lineage import note_edit
@@ -54,7 +54,7 @@ def splice_needs(ranker: TfidfRanker, splice: Splice, added: Sequence[Need]) -> 
     if ranker.dense_ is not None:
         fresh = ranker.dense_.transform(new) if new is not None else None
         ranker.need_dense_ = splice.rows(ranker.need_dense_, fresh)
-    ranker._set_areas()  # (a need's edit: the profiles' codes are coded again too)
+    _splice_areas(ranker, splice, areas, "need")
     _hub_update(ranker, splice.fresh_at, dirty)
 
 
@@ -136,7 +136,7 @@ def splice_orgs(ranker: TfidfRanker, splice: Splice, added: Sequence[Organizatio
     if ranker.dense_ is not None:
         fresh = ranker.dense_.transform(new) if new is not None else None
         ranker.org_dense_ = splice.rows(ranker.org_dense_, fresh)
-    _splice_org_areas(ranker, splice, areas)
+    _splice_areas(ranker, splice, areas, "org")
     if ranker.diversity:
         hubness = splice.array(ranker.hubness_, np.zeros(len(added)))
         # ``hub_top_`` is ``rank_top_`` while that is exact (``measure_hubness``)
@@ -155,21 +155,30 @@ def splice_orgs(ranker: TfidfRanker, splice: Splice, added: Sequence[Organizatio
         ranker.hubness_ = np.zeros(len(ranker.orgs_))
 
 
-def _splice_org_areas(
-    ranker: TfidfRanker, splice: Splice, areas: Sequence[tuple[str, ...]]
+def _splice_areas(
+    ranker: TfidfRanker,
+    splice: Splice,
+    areas: Sequence[tuple[str, ...]],
+    side: Literal["need", "org"],
 ) -> None:
-    """The profiles' area codes spliced, the fresh rows' ``areas`` coded
-    (``with_org_groups``); the needs' are kept."""
-    groups, codes, relations, table = with_org_groups(
+    """One side's area codes spliced, the fresh rows' ``areas`` coded
+    (``with_area_groups``); the other side's are kept."""
+    groups, codes, relations, table = with_area_groups(
         ranker.need_area_groups_,
         ranker.org_area_groups_,
         ranker.area_relations_,
         ranker.area_table_,
         areas,
         {**DEFAULT_AREA_FACTORS, **(ranker.area_factors or {})},
+        side=side,
     )
-    ranker.org_area_groups_, ranker.area_relations_, ranker.area_table_ = groups, relations, table
-    ranker.org_area_codes_ = splice.array(ranker.org_area_codes_, codes)
+    ranker.area_relations_, ranker.area_table_ = relations, table
+    if side == "need":
+        ranker.need_area_groups_ = groups
+        ranker.need_area_codes_ = splice.array(ranker.need_area_codes_, codes)
+    else:
+        ranker.org_area_groups_ = groups
+        ranker.org_area_codes_ = splice.array(ranker.org_area_codes_, codes)
 
 
 def _edit(index: dict[str, int], ids: Iterable[str]) -> tuple[list[str], list[int]]:

@@ -65,23 +65,33 @@ def test_rows_copied_by_runs_equal_rows_gathered_one_by_one() -> None:
         assert index == {i: r for r, i in enumerate(expected_ids)}, case
 
 
-def test_a_profile_edit_codes_its_new_area_list_as_a_rebuild_relates_it() -> None:
-    """A profile naming an area list no profile named joins the area groups with its
-    relation to every need's; a removed profile's group stays unused until a fit."""
+def test_an_edit_codes_its_new_area_list_as_a_rebuild_relates_it() -> None:
+    """A profile or a need naming an area list no item of its side named joins that
+    side's area groups, with its relation to every group of the other side; a removed
+    item's group stays unused until a fit. Every pair relates as in a rebuild."""
     from corpus import load_corpus
 
     needs, orgs, _ = load_corpus(("a",))
-    unseen = replace(orgs[2], id="P-new", areas=["北区", "南区", "東区", "西区"])
+    wards = ["北区", "南区", "東区", "西区"]
+    unseen = replace(orgs[2], id="P-new", areas=wards)
+    unseen_need = replace(needs[1], id="N-new", areas=wards[::-1])
     incremental = TfidfRanker().fit(needs, orgs)
-    groups = len(incremental.org_area_groups_)
+    groups = len(incremental.org_area_groups_), len(incremental.need_area_groups_)
     incremental.upsert(orgs=[unseen]).remove(org_ids=[orgs[4].id])
+    incremental.upsert(needs=[unseen_need]).remove(need_ids=[needs[3].id])
     rebuilt = TfidfRanker().fit(needs, orgs)
-    rebuilt.upsert(orgs=[unseen]).remove(org_ids=[orgs[4].id]).rebuild()
+    rebuilt.upsert(orgs=[unseen], needs=[unseen_need])
+    rebuilt.remove(org_ids=[orgs[4].id], need_ids=[needs[3].id]).rebuild()
     assert incremental.org_ids_ == rebuilt.org_ids_
-    assert len(incremental.org_area_groups_) == groups + 1
-    for r in (incremental, rebuilt):  # the same area list for every profile
+    assert incremental.need_ids_ == rebuilt.need_ids_
+    grown = len(incremental.org_area_groups_), len(incremental.need_area_groups_)
+    assert grown == (groups[0] + 1, groups[1] + 1)
+    for r in (incremental, rebuilt):  # the same area list for every item
         assert [tuple(r.org_area_groups_[c]) for c in r.org_area_codes_] == [
             tuple(a) for a in r.org_areas_
+        ]
+        assert [tuple(r.need_area_groups_[c]) for c in r.need_area_codes_] == [
+            tuple(a) for a in r.need_areas_
         ]
     relations = [
         r.area_relations_[np.ix_(r.need_area_codes_, r.org_area_codes_)]
@@ -92,5 +102,5 @@ def test_a_profile_edit_codes_its_new_area_list_as_a_rebuild_relates_it() -> Non
         r.area_table_[np.ix_(r.need_area_codes_, r.org_area_codes_)] for r in (incremental, rebuilt)
     ]
     assert np.array_equal(tables[0], tables[1])
-    rows = np.arange(len(needs))
+    rows = np.arange(len(incremental.need_ids_))
     assert np.allclose(incremental.score_block(rows), rebuilt.score_block(rows), atol=2e-6)
