@@ -14,9 +14,13 @@ made again from the current vectors.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from ._splice import Splice
 
 __all__ = ["Columns"]
 
@@ -47,24 +51,18 @@ class Columns:
         return cls(vectors.T.tocsr(), at, None, none, vectors)
 
     def spliced(
-        self,
-        vectors: sp.csr_matrix,
-        source: np.ndarray,
-        fresh: sp.csr_matrix | None,
-        fresh_at: np.ndarray,
+        self, vectors: sp.csr_matrix, splice: Splice, fresh: sp.csr_matrix | None
     ) -> Columns | None:
-        """After a splice that made ``vectors``: ``source`` gives each new profile's old
-        row (-1: added or changed), ``fresh`` the vectors of those rows, in the order of
-        ``fresh_at`` (their new rows). ``None`` when the rows kept beside would pass
+        """After ``splice`` made ``vectors``: ``fresh`` the vectors of its fresh rows (added
+        or changed profiles), in order. ``None`` when the rows kept beside would pass
         their limit."""
-        was = source >= 0
-        base_at = np.full(len(source), -1, dtype=np.intp)
-        base_at[was] = self.base_at[source[was]]
-        old_extra = np.full(len(source), -1, dtype=np.intp)
-        old_extra[was] = self.extra_at[source[was]]
+        fresh_at = splice.fresh_at
+        none = np.full(len(fresh_at), -1, dtype=np.intp)
+        base_at = splice.array(self.base_at, none)
+        old_extra = splice.array(self.extra_at, none)
         kept = np.flatnonzero(old_extra >= 0)
         parts = []
-        extra_at = np.full(len(source), -1, dtype=np.intp)
+        extra_at = np.full(len(base_at), -1, dtype=np.intp)
         if len(kept):
             assert self.extra is not None
             parts.append(self.extra[old_extra[kept]])
@@ -74,7 +72,7 @@ class Columns:
             parts.append(fresh)
             extra_at[fresh_at] = len(kept) + np.arange(len(fresh_at))
         rows = len(kept) + len(fresh_at)
-        if rows > max(_EXTRA_MIN, _EXTRA_SHARE * len(source)):
+        if rows > max(_EXTRA_MIN, _EXTRA_SHARE * len(base_at)):
             return None
         extra = sp.vstack(parts, format="csr") if parts else None
         return Columns(self.base, base_at, extra, extra_at, vectors)

@@ -119,7 +119,7 @@ def splice_orgs(ranker: TfidfRanker, splice: Splice, added: Sequence[Organizatio
     kept: Columns | None = getattr(ranker, "org_columns_", None)
     ranker.org_columns_ = None
     if kept is not None and kept.vectors is old_vectors:  # kept through the edit (``_columns``)
-        ranker.org_columns_ = kept.spliced(ranker.org_vectors_, splice.source, new, fresh_at)
+        ranker.org_columns_ = kept.spliced(ranker.org_vectors_, splice, new)
     ranker.org_fields_ = splice.rows(ranker.org_fields_, field_matrix(added))
     areas, read = ranker._ward_reader().all_areas(added)
     ranker.org_areas_ = splice.items(ranker.org_areas_, areas)
