@@ -25,7 +25,14 @@ if TYPE_CHECKING:
         read_table,
     )
     from ._judgements import load_decisions, load_qrels
-    from ._learn import FEATURE_LABELS, Comparison, Decision, LearnedRanker, compare_with_current
+    from ._learn import (
+        FEATURE_LABELS,
+        BuildParts,
+        Comparison,
+        Decision,
+        LearnedRanker,
+        compare_with_current,
+    )
     from ._learn_items import ItemRows
     from ._learn_stages import Stages, StagesError
     from ._metrics import dcg, mrr, ndcg_at_k, recall_at_k
@@ -63,6 +70,7 @@ _MODULES: dict[str, str] = {
     "load_decisions": "._judgements",
     "load_qrels": "._judgements",
     "FEATURE_LABELS": "._learn",
+    "BuildParts": "._learn",
     "Comparison": "._learn",
     "Decision": "._learn",
     "LearnedRanker": "._learn",
@@ -114,6 +122,7 @@ __all__ = [
     "FEATURE_LABELS",
     "FIELD_NAMES",
     "BM25Ranker",
+    "BuildParts",
     "Comparison",
     "DataFormatError",
     "Decision",

@@ -79,6 +79,14 @@ class Bm25Parts:
     def __init__(self, docs: Sequence[list[str]], stats: Bm25Stats) -> None:
         self._set(stats, _parts(with_placeholders(docs), stats))
 
+    @classmethod
+    def of_parts(cls, by_doc: sp.csr_matrix, stats: Bm25Stats) -> Bm25Parts:
+        """The parts ``by_doc`` (another instance's, over the same documents and
+        ``stats``), as they are: a read-only memory map stays one (``spliced`` copies)."""
+        out = cls.__new__(cls)
+        out._set(stats, by_doc)
+        return out
+
     def _set(self, stats: Bm25Stats, by_doc: sp.csr_matrix) -> None:
         self.stats = stats
         self.num_docs = by_doc.shape[0]
@@ -112,9 +120,7 @@ class Bm25Parts:
             made = _parts(with_placeholders([docs[i] for i in fresh.tolist()]), self.stats)
             take[fresh] = stacked.shape[0] + np.arange(len(fresh))
             stacked = sp.vstack([stacked, made], "csr")
-        out = Bm25Parts.__new__(Bm25Parts)
-        out._set(self.stats, stacked[take])
-        return out
+        return Bm25Parts.of_parts(stacked[take], self.stats)
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """The query ``tokens`` against every document (float32); zeros for no tokens.

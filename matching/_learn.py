@@ -43,7 +43,7 @@ from ._learn_features import (
 from ._learn_map import MAP_MIN_PAIRS, learn_map, map_promoted, mapped, validate_map
 from ._learn_reasons import GroupFacts
 from ._learn_rerank import blend_promoted, new_model, validate_blends
-from ._learn_serve import LearnedRanking
+from ._learn_serve import BuildParts, LearnedRanking
 from ._learn_splice import decided_pairs, rebind_in_place, snapshot
 from ._learn_stages import Stages
 from ._ranker import TfidfRanker
@@ -60,6 +60,7 @@ __all__ = [
     "FEATURE_LABELS",
     "MIN_NEW_NEEDS",
     "REASONS",
+    "BuildParts",
     "Comparison",
     "Decision",
     "LearnedRanker",
@@ -128,6 +129,7 @@ class LearnedRanker(LearnedRanking, BaseEstimator):
         decisions: Sequence[Decision] = (),
         *,
         stages: Stages | Mapping[str, object] | None = None,
+        parts: BuildParts | None = None,
     ) -> LearnedRanker:
         """Learn on top of an already fitted cold-start ranker. ``base`` is never changed:
         it is used as it is, or through a shallow copy when the facts or the calibration
@@ -137,8 +139,12 @@ class LearnedRanker(LearnedRanking, BaseEstimator):
         model needs both confirmations and rejections. ``stages``: what an earlier fit's
         validation chose (its ``stages_``); each stage then learns with that choice and
         nothing is validated again (``_learn_stages``), a stage the decisions no longer
-        allow staying off."""
+        allow staying off. ``parts``: with ``stages``, what a build of this same model
+        (the same ranker, decisions and stages) scored against every profile
+        (``build_parts``), taken instead of scored again; the caller vouches that they
+        are of the same three. (A validation binds rankers they are not of.)"""
         given = Stages.of(stages) if stages is not None else None
+        parts = parts if given is not None else None
         self.expansion_ = 0.0
         self.alpha_ = 0.0
         self.promoted_ = False
@@ -176,8 +182,12 @@ class LearnedRanker(LearnedRanking, BaseEstimator):
             if setting:
                 self.calibration_ = setting
                 self.report_["calibration"] = dict(setting)
-        # the ranker with what was learned so far in force
-        self._bind(base, known)
+        # the ranker with what was learned so far in force (a rebuild that binds a map
+        # next binds the ranker alone: an expansion stage over it would be for nothing)
+        mapping_next = (
+            given is not None and can_expand and not given.expansion and bool(given.map_lambda)
+        )
+        self._bind(base, known, None if mapping_next else parts, stage=not mapping_next)
         # 1. document expansion, validated on training needs held out from it
         beta = 0.0
         if can_expand and given is not None:
@@ -203,7 +213,7 @@ class LearnedRanker(LearnedRanking, BaseEstimator):
                 self.dense_map_ = learn_map(self.base_, known, lam)
                 self.report_["map_lambda"] = lam
                 self.map_lambda_ = lam
-                self._bind(base, known)
+                self._bind(base, known, parts)
         # 2. the re-ranking model over the (expanded) candidates: needs both kinds
         alpha = 0.0
         if can_rerank:
@@ -280,8 +290,17 @@ class LearnedRanker(LearnedRanking, BaseEstimator):
             self._bind(base, self.decisions_)
         return self
 
-    def _bind(self, base: TfidfRanker, decisions: Sequence[Decision]) -> None:
-        """Rank over ``base`` with what is learned so far (calibration, facts, map) in force."""
+    def _bind(
+        self,
+        base: TfidfRanker,
+        decisions: Sequence[Decision],
+        parts: BuildParts | None = None,
+        *,
+        stage: bool = True,
+    ) -> None:
+        """Rank over ``base`` with what is learned so far (calibration, facts, map) in
+        force; the expansion stage and the features over it unless ``stage`` is off, with
+        ``parts`` (of this ranker and these decisions) taken instead of scored."""
         ranker = calibrated(base, self.calibration_) if self.calibration_ else base
         ranker = self.facts_.apply(ranker)
         mapping = getattr(self, "dense_map_", None)
@@ -293,9 +312,17 @@ class LearnedRanker(LearnedRanking, BaseEstimator):
         # the latest decision on each pair: +1 confirmed, -1 rejected (``pin_decided``)
         self.decided_ = decided_pairs(base, self.decisions_)
         self.source_ = snapshot(base)  # what an incremental rebind compares with
-        stage = Expansion(ranker, self.decisions_, informative_rank=self.informative_rank)
-        self.expansion_stage_ = stage
+        if not stage:
+            return
+        self.expansion_stage_ = Expansion(
+            ranker,
+            self.decisions_,
+            informative_rank=self.informative_rank,
+            known_tops=parts.tops if parts is not None else None,
+        )
         self.features_ = PairFeatures(self.expansion_stage_, self.decisions_)
+        if parts is not None:
+            self.take_bests(parts.bests)
 
     @property
     def version(self) -> str:

@@ -128,6 +128,8 @@ class PairFeatures:
         # an incremental rebind, as the fit's IDF is), and its parts over the current ones
         self.bm25_stats: Bm25Stats | None = rows.bm25_stats
         self.bm25: Bm25Parts | None = None
+        if rows.bm25_parts is not None and self.bm25_stats is not None:
+            self.bm25 = Bm25Parts.of_parts(rows.bm25_parts, self.bm25_stats)
         # each need's tokens as ids under BM25's statistics, made at the first use
         # (``need_token_ids``; an incremental rebind keeps the rows it did not change)
         self.need_ids: list[np.ndarray] | None = None
@@ -149,6 +151,7 @@ class PairFeatures:
             self.need_tokens,
             self.org_tokens,
             self.bm25_stats,
+            self.bm25.by_doc if self.bm25 is not None else None,
         )
 
     @staticmethod

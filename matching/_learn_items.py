@@ -1,7 +1,8 @@
 """What the re-ranking features read of the cold start's items alone (#14): each need's
 problem and goal vectors and the forms it asks for; each profile's activities, offers and
 wishes vectors, completeness and the forms it names; BM25's tokens and statistics
-(``ItemRows``). No decision and no setting changes them, so a model rebuilt over the same
+and its parts of each (profile, word) pair (``ItemRows``). No decision and no setting
+changes them, so a model rebuilt over the same
 items, or over a copy with them, can take them instead of tokenising every text again."""
 
 from __future__ import annotations
@@ -70,11 +71,12 @@ def org_rows(
 @dataclass
 class ItemRows:
     """What ``PairFeatures`` computes of the cold start's items alone (no decision, no
-    setting): the field vectors, forms and completeness, BM25's tokens (``None`` until a
-    ranking needed them) and statistics. Most of a model's rebuild is tokenising them;
-    the service keeps them beside a saved fit and hands them to the rankers it loads
-    (``TfidfRanker.item_rows_``, ``attach``): a model built over such a ranker, or a copy of
-    it with the same items, takes them instead."""
+    setting): the field vectors, forms and completeness, BM25's tokens, statistics and
+    parts by profile (``Bm25Parts.by_doc``; each ``None`` until a ranking needed them).
+    Most of a model's rebuild is tokenising them; the service keeps them beside a saved
+    fit and hands them to the rankers it loads (``TfidfRanker.item_rows_``, ``attach``): a
+    model built over such a ranker, or a copy of it with the same items, takes them
+    instead."""
 
     need_problem: sp.csr_matrix
     need_goal: sp.csr_matrix
@@ -87,6 +89,9 @@ class ItemRows:
     need_tokens: list[list[str]] | None = None
     org_tokens: list[list[str]] | None = None
     bm25_stats: Bm25Stats | None = None
+    # (a restart's model read them in 0.5 s at 50,000 profiles, from every profile's
+    # tokens: memory-mapped beside the fit, they are read as they are used)
+    bm25_parts: sp.csr_matrix | None = None
     # the item lists they are of (set by ``attach``; not kept with them)
     needs: list[Need] | None = field(default=None, repr=False)
     orgs: list[Organization] | None = field(default=None, repr=False)

@@ -7,6 +7,7 @@ pair's score, for the reasons shown beside it."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -15,12 +16,28 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._blas import one_blas_thread
 from ._explain import SCORE_DECIMALS
-from ._learn_expand import Expansion
+from ._learn_expand import Expansion, Top
 from ._learn_features import FEATURES, PairFeatures, cold_share
 from ._learn_pins import decided_pins, pin, with_pinned
 from ._ranker import _BLOCK, Ranking, TfidfRanker, top_k
 
-__all__ = ["LearnedRanking"]
+__all__ = ["BuildParts", "LearnedRanking"]
+
+
+@dataclass(frozen=True)
+class BuildParts:
+    """What a model's build scored against every profile, by need id: each confirmed
+    need's top groups (``Expansion.tops``, which the informative flags read) and each
+    decided need's best cold-start and BM25 scores (``kept_bests``, which the features
+    divide by). They depend on the ranker the model is built over and on its decisions
+    and stages alone, so a model built again from the same three takes them
+    (``fit_on(..., parts=)``) instead of scoring those needs against every profile again
+    (most of a restart's wait for the model at 50,000 profiles). Only the caller knows
+    that they are of the same three: the service keys them by the fit, the model and a
+    digest of the decisions it read (``service/saved_rows.py``)."""
+
+    tops: dict[str, Top]
+    bests: dict[float | str, dict[str, float]]
 
 
 class LearnedRanking:
@@ -69,6 +86,11 @@ class LearnedRanking:
             key: {ids[i]: score for i, score in kept.items()}
             for key, kept in self.features_.bests.items()
         }
+
+    def build_parts(self) -> BuildParts:
+        """What this model's build scored against every profile (``BuildParts``): to keep
+        while it is as built, before an edit moves its ranker."""
+        return BuildParts(dict(self.expansion_stage_.tops), self.kept_bests())
 
     def take_bests(self, kept: Mapping[float | str, Mapping[str, float]]) -> int:
         """Take the bests ``kept_bests`` gave of this same model over the same fit: a

@@ -196,3 +196,59 @@ def test_a_rebuild_without_the_expansion_scores_each_confirmed_need_once(
         whole = rebuilt.base_.score_block(np.array([i]))
         assert bests[i] == float(whole.max(axis=1, initial=0.0)[0])
     assert _rankings(rebuilt) == _rankings(expected)
+
+
+@pytest.mark.parametrize("stage", ["validated", "map"])
+def test_a_rebuild_over_kept_build_parts_scores_no_need_against_every_profile(
+    validated, stage, monkeypatch, tmp_path: Path
+) -> None:
+    """What a model's build scored against every profile (each confirmed need's top
+    groups, each decided need's best cold-start and BM25 scores) and the item rows with
+    BM25's parts, kept as the service keeps them beside a fit and read back memory-mapped,
+    give a rebuild of the same model over that fit which scores no need against every
+    profile and makes no BM25 part: it ranks as the first build. ``map``: a need → partner
+    map in force, bound once (the ranker before it took no expansion stage)."""
+    import matching
+    from matching import _bm25_parts, _learn_features
+
+    cold, decisions, model = validated["reranking"]
+    stages = model.stages_
+    if stage == "map":
+        stages = replace(stages, expansion=0.0, map_lambda=1.0)
+    # the pairs' features read from their profiles' columns, as at 50,000 profiles
+    monkeypatch.setattr(_learn_features, "_FEW", 0)
+    first = LearnedRanker().fit_on(cold, decisions, stages=stages)
+    assert first.promoted_ and (first.dense_map_ is not None) == (stage == "map")
+    path = tmp_path / "kept.pickle"
+    with path.open("wb") as fh:
+        matching.dump_mapped((first.build_parts(), first.features_.item_rows()), fh, {})
+    parts, rows = matching.load_mapped(path)[1]
+    assert parts.tops and parts.bests["bm25"] and rows.bm25_parts is not None
+    fit = copy.copy(cold)
+    rows.attach(fit)
+    whole: list[int] = []
+    finish = TfidfRanker.finish
+
+    def counting(self, scores, org_rows=None):  # type: ignore[no-untyped-def]
+        if org_rows is None:
+            whole.append(len(scores))
+        return finish(self, scores, org_rows)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("BM25 computed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(TfidfRanker, "finish", counting)
+        m.setattr(_bm25_parts.Bm25Parts, "scores", refuse)
+        m.setattr(_bm25_parts, "_parts", refuse)
+        rebuilt = LearnedRanker().fit_on(fit, decisions, stages=stages, parts=parts)
+    assert whole == []
+    assert np.array_equal(rebuilt.informative_, first.informative_)
+    assert rebuilt.model_ is not None and first.model_ is not None
+    assert np.array_equal(rebuilt.model_.coef_, first.model_.coef_)
+    assert _rankings(rebuilt) == _rankings(first)
+    # without the parts, the same rebuild scores each decided need against every profile
+    with monkeypatch.context() as m:
+        m.setattr(TfidfRanker, "finish", counting)
+        LearnedRanker().fit_on(fit, decisions, stages=stages)
+    assert sum(whole) >= len({d.need_id for d in decisions if d.decision == "confirm"})
