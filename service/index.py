@@ -42,7 +42,7 @@ from .fit_history import RECHECK, leads_on, recent_ids
 from .index_rows import item_key, live_keys, live_needs, live_orgs, row_id
 from .models import AuditLog
 from .saved_index import SavedIndexes, fit_or_load
-from .saved_rows import attach_rows, keep_rows
+from .saved_rows import attach_rows, build_model, keep_rows
 
 if TYPE_CHECKING:
     from .refresh import Run
@@ -163,8 +163,11 @@ class MatchingIndex:
         return self.ranker
 
     def load_model(self, session: Session) -> None:
-        """Rebuild the promoted model from its stored training decisions (deterministic)."""
-        self.learned, self.model_version = self._learned_for(session, self.ranker)
+        """Rebuild the promoted model from its stored training decisions (deterministic);
+        over a saved fit with no edit applied, with what its build scores kept beside it
+        (``saved_rows``)."""
+        unedited = self.fit_key if self.saved_state == self.fit_key else None
+        self.learned, self.model_version = self._learned_for(session, self.ranker, unedited)
 
     def _model_moved(self, session: Session) -> bool:
         """Whether the promoted model is another than the one this index holds. A start
@@ -248,16 +251,18 @@ class MatchingIndex:
         if self.saved is None or key is None or ranker is None or current_model(session) is None:
             return self._learned_for(session, ranker)
         attached = attach_rows(self.saved, key, ranker)
-        learned, model_version = self._learned_for(session, ranker)
+        learned, model_version = self._learned_for(session, ranker, key)
         if learned is not None and not attached:
             keep_rows(self.saved, key, learned, ranker)
         return learned, model_version
 
     def _learned_for(
-        self, session: Session, ranker: matching.TfidfRanker | None
+        self, session: Session, ranker: matching.TfidfRanker | None, key: str | None = None
     ) -> tuple[matching.LearnedRanker | None, str]:
         """The promoted model rebuilt over ``ranker`` from its stored decisions, with the
-        stages its validation chose (``stored_stages``): nothing is validated again."""
+        stages its validation chose (``stored_stages``): nothing is validated again.
+        ``key``: ``ranker`` is the saved fit of that key with no edit applied; what the
+        build scores against every profile is then taken from beside it, or kept there."""
         from .training import current_model, stored_decisions, stored_stages
 
         model = current_model(session)
@@ -266,12 +271,14 @@ class MatchingIndex:
         started = time.monotonic()
         decisions = stored_decisions(session, up_to=model.max_decision_id)
         stages = stored_stages(model)
-        learned = matching.LearnedRanker().fit_on(ranker, decisions, stages=stages)
+        saved = self.saved if key is not None and stages is not None else None
+        learned, kept = build_model(saved, key or "", model.version, ranker, decisions, stages)
         log.info(
-            "学習済みモデル %s を組み立てました（判断 %d 件、%.1f 秒）",
+            "学習済みモデル %s を組み立てました（判断 %d 件、%.1f 秒%s）",
             model.version,
             len(decisions),
             time.monotonic() - started,
+            "、保存済みの組み立て結果を使用" if kept else "",
         )
         return (learned, model.version) if learned.promoted_ else (None, "cold-start")
 

@@ -66,6 +66,7 @@ _PREFIX = "ranker-"
 _FIT = ".pickle"  # ``matching.dump_mapped``'s layout: a pickle, its arrays to be mapped
 _LISTS = "lists-"  # beside a fit: the lists a refresh of every need stored with it
 ROWS = "rows-"  # beside a fit: a learned model's rows of its items (``saved_rows``)
+PARTS = "parts-"  # beside a fit: what a learned model's build scored (``saved_rows``)
 _NOTE = ".json"  # beside a fit: when it was read (``resumable``)
 _STALE_TMP = 3600.0  # seconds after which a temporary file is a dead process's
 
@@ -216,7 +217,7 @@ class SavedIndexes:
             # the rows of the format before (joblib's: 2.4 s to read at 50k), never read
             for old in self.folder.glob(f"{ROWS}*.joblib"):
                 old.unlink(missing_ok=True)
-            for prefix, suffix in ((_LISTS, ".joblib"), (ROWS, _FIT)):
+            for prefix, suffix in ((_LISTS, ".joblib"), (ROWS, _FIT), (PARTS, _FIT)):
                 for beside in self.folder.glob(f"{prefix}*{suffix}"):
                     name = beside.name.removeprefix(prefix).removesuffix(suffix)
                     if name.partition("+")[0] not in kept:

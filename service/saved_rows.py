@@ -9,18 +9,30 @@ fit keeps them beside it; a start or a worker that loads the same fit attaches t
 (``ItemRows.attach``), and a model built over it (or over a copy with the same items)
 takes them. The fit's key names its data and the code's digest, so the rows of other
 data or another version are never read; they go with their fit (``SavedIndexes._prune``).
+
+What the model's build then scored against every profile (``matching.BuildParts``: each
+confirmed need's top groups, each decided need's best scores; 2 s at 50,000 profiles)
+depends on that fit and on the model's decisions and stages as well: it is kept beside
+the fit under the fit's key, the model's version and a digest of the decisions read
+(``parts_key``; a decision's suggestion can change status after the model was stored, so
+the version alone does not name them), and a build of the same three takes it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import matching
 
-from .saved_index import ROWS, SavedIndexes
+from .saved_index import PARTS, ROWS, SavedIndexes
 
-__all__ = ["attach_rows", "keep_rows"]
+__all__ = ["attach_rows", "build_model", "keep_parts", "keep_rows", "parts_key", "read_parts"]
+
+# the parts kept per fit, the newest (a model trained again makes new ones)
+KEEP_PARTS = 2
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +72,62 @@ def keep_rows(
         saved.write_mapped(path, key, rows)
     except Exception as exc:
         log.warning("学習モデルの項目データを %s に保存できませんでした（%s）", saved.folder, exc)
+
+
+def parts_key(key: str, version: str, decisions: Sequence[matching.Decision]) -> str:
+    """The name of the build parts of the model ``version`` over the fit of ``key`` from
+    ``decisions`` (as read, in order): the fit's key, then a digest of the rest."""
+    digest = hashlib.sha256(repr((version, list(decisions))).encode()).hexdigest()[:24]
+    return f"{key[:40]}+{digest}"
+
+
+def _parts_path(saved: SavedIndexes, name: str) -> Path:
+    return saved.folder / f"{PARTS}{name}.pickle"
+
+
+def read_parts(saved: SavedIndexes, name: str) -> matching.BuildParts | None:
+    """The build parts kept under ``name`` (``parts_key``), or ``None``."""
+    if not saved.path(name.partition("+")[0]).is_file():
+        return None  # its fit is gone
+    parts = saved.read_mapped(_parts_path(saved, name), name)
+    return parts if isinstance(parts, matching.BuildParts) else None
+
+
+def keep_parts(saved: SavedIndexes, name: str, learned: matching.LearnedRanker) -> None:
+    """Keep what ``learned`` (just built, no edit applied) scored against every profile
+    under ``name`` (``parts_key``), and only the newest ``KEEP_PARTS`` of its fit. A
+    failure is logged and costs the next start those scores."""
+    path = _parts_path(saved, name)
+    if path.is_file() or not saved.path(name.partition("+")[0]).is_file():
+        return
+    try:
+        saved.write_mapped(path, name, learned.build_parts())
+        fit = name.partition("+")[0]
+        others = sorted(
+            (p for p in saved.folder.glob(f"{PARTS}{fit}+*.pickle") if p != path),
+            key=lambda p: p.stat().st_mtime_ns,
+        )
+        for old in others[: max(0, len(others) - (KEEP_PARTS - 1))]:
+            old.unlink(missing_ok=True)
+    except Exception as exc:
+        log.warning("学習モデルの組み立て結果を %s に保存できませんでした（%s）", saved.folder, exc)
+
+
+def build_model(
+    saved: SavedIndexes | None,
+    key: str,
+    version: str,
+    ranker: matching.TfidfRanker,
+    decisions: Sequence[matching.Decision],
+    stages: matching.Stages | None,
+) -> tuple[matching.LearnedRanker, bool]:
+    """The model ``version`` built over ``ranker`` from ``decisions`` and ``stages``; with
+    ``saved``, ``ranker`` is the saved fit of ``key`` as it is, and what the build scores
+    against every profile is taken from beside it, or kept there once built. Returns the
+    model and whether it took kept parts."""
+    name = parts_key(key, version, decisions) if saved is not None else None
+    parts = read_parts(saved, name) if saved is not None and name else None
+    learned = matching.LearnedRanker().fit_on(ranker, decisions, stages=stages, parts=parts)
+    if saved is not None and name and parts is None and learned.promoted_:
+        keep_parts(saved, name, learned)
+    return learned, parts is not None

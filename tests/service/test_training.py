@@ -13,7 +13,8 @@ import matching
 from corpus import load_corpus
 from service import loader
 from service.index import MatchingIndex
-from service.training import current_model, stored_decisions
+from service.saved_rows import KEEP_PARTS, build_model, parts_key, read_parts
+from service.training import current_model, stored_decisions, stored_stages
 
 from .conftest import Server
 from .helpers import ok, seed, train
@@ -201,27 +202,48 @@ def _started_again_over_the_rows_kept_beside_its_fit(
     api: Server, other: MatchingIndex, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first process to build the model over a saved fit keeps the rows it made of
-    the items beside the fit (and attaches them to it); the next start loads the fit,
-    attaches them and builds the model without tokenising a text, ranking as the first
-    did."""
+    the items beside the fit (and attaches them to it), and what the build scored against
+    every profile; the next start loads the fit, attaches them and builds the model
+    without tokenising a text or scoring a need against every profile, ranking as the
+    first did."""
+    from matching import _bm25_parts, _learn_features
+
+    # the pairs' features read from their profiles' columns, as at 50,000 profiles (the
+    # corpus's few profiles are otherwise scored whole, which gives the bests as well)
+    monkeypatch.setattr(_learn_features, "_FEW", 0)
     first = MatchingIndex(api.engine, index_dir=folder)  # type: ignore[arg-type]
     with Session(api.engine) as session:  # type: ignore[arg-type]
         first.sync(session)
     assert first.learned is not None and first.model_version == "learned-1"
     assert len(list(folder.glob("rows-*.pickle"))) == 1
+    assert len(list(folder.glob("parts-*.pickle"))) == 1
+    finish = matching.TfidfRanker.finish
+
+    def no_whole_row(self, scores, org_rows=None):  # type: ignore[no-untyped-def]
+        assert org_rows is not None, "a need scored against every profile"
+        return finish(self, scores, org_rows)
+
+    def built(index: MatchingIndex, start: bool) -> None:
+        with monkeypatch.context() as n, Session(api.engine) as session:  # type: ignore[arg-type]
+            n.setattr(matching.TfidfRanker, "finish", no_whole_row)
+            n.setattr(_bm25_parts.Bm25Parts, "scores", _refuse)
+            n.setattr(_bm25_parts, "_parts", _refuse)
+            if start:
+                index.sync(session)
+            else:
+                index.load_model(session)
+
     with monkeypatch.context() as m:
         m.setattr(matching.FieldWeightedTfidf, "token_lists", _refuse)
         m.setattr(matching.FieldWeightedTfidf, "transform_fields", _refuse)
         second = MatchingIndex(api.engine, index_dir=folder)  # type: ignore[arg-type]
-        with Session(api.engine) as session:  # type: ignore[arg-type]
-            second.sync(session)
+        built(second, start=True)
         assert second.loaded and second.learned is not None
         assert second.learned.rank_orgs(top=10) == first.learned.rank_orgs(top=10)
         # the first process attached the rows it kept: building the model again there
-        # (another worker's promotion read) tokenises nothing either
+        # (another worker's promotion read) tokenises nothing either, nor scores
         ranked = first.learned.rank_orgs(top=10)
-        with Session(api.engine) as session:  # type: ignore[arg-type]
-            first.load_model(session)
+        built(first, start=False)
         assert first.learned is not None and first.learned.rank_orgs(top=10) == ranked
     assert other.learned is not None
     assert second.learned.rank_orgs(top=10) == other.learned.rank_orgs(top=10)
@@ -244,10 +266,45 @@ def _started_again_over_the_rows_kept_beside_its_fit(
     before.write_bytes(b"")
     stale = folder / "rows-0123456789abcdef.pickle"
     stale.write_bytes(b"")
+    stale_parts = folder / "parts-0123456789abcdef+0123.pickle"
+    stale_parts.write_bytes(b"")
     assert second.saved is not None
     second.saved._prune()
-    assert not stale.exists() and not before.exists()
+    assert not stale.exists() and not before.exists() and not stale_parts.exists()
     assert len(list(folder.glob("rows-*.pickle"))) == 1
+    assert len(list(folder.glob("parts-*.pickle"))) == 1
+    _parts_are_named_by_the_decisions_read(api, second, folder)
+
+
+def _parts_are_named_by_the_decisions_read(api: Server, index: MatchingIndex, folder: Path) -> None:
+    """A model's build parts are those of the decisions it read: another decision read
+    (a suggestion's status changed after the model was stored) names others, which are
+    built and kept beside the first (the newest ``KEEP_PARTS`` of a fit stay), never
+    read in their place."""
+    assert index.saved is not None and index.fit_key is not None and index.ranker is not None
+    with Session(api.engine) as session:  # type: ignore[arg-type]
+        row = current_model(session)
+        assert row is not None
+        decisions = stored_decisions(session, up_to=row.max_decision_id)
+        stages = stored_stages(row)
+    name = parts_key(index.fit_key, row.version, decisions)
+    assert read_parts(index.saved, name) is not None
+    fewer = decisions[1:]
+    assert parts_key(index.fit_key, row.version, fewer) != name
+    assert parts_key(index.fit_key, "learned-2", decisions) != name
+    for k in range(1, 1 + KEEP_PARTS):
+        other = parts_key(index.fit_key, row.version, decisions[k:])
+        assert read_parts(index.saved, other) is None
+        learned, kept = build_model(
+            index.saved, index.fit_key, row.version, index.ranker, decisions[k:], stages
+        )
+        assert not kept and read_parts(index.saved, other) is not None
+        again, kept = build_model(
+            index.saved, index.fit_key, row.version, index.ranker, decisions[k:], stages
+        )
+        assert kept and again.rank_orgs(top=10) == learned.rank_orgs(top=10)
+    assert len(list(folder.glob("parts-*.pickle"))) == KEEP_PARTS
+    assert read_parts(index.saved, name) is None  # the oldest went
 
 
 def _refuse(*args: object, **kwargs: object) -> None:
