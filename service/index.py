@@ -39,8 +39,10 @@ import matching
 from . import models
 from .audit import READ_ACTIONS
 from .fit_history import RECHECK, leads_on, recent_ids
+from .heap import freeze_fit, freeze_more
 from .index_rows import item_key, live_keys, live_needs, live_orgs, row_id
 from .models import AuditLog
+from .progress import Progress
 from .saved_index import SavedIndexes, fit_or_load
 from .saved_rows import attach_rows, build_model, keep_rows
 
@@ -66,42 +68,6 @@ class Refreshed:
     lists: dict[str, list[tuple[str, float]]]
     learned: matching.LearnedRanker | None = None
     floors: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Progress:
-    """What the index is doing: ``idle``, ``fitting``, ``waiting`` (for another worker's
-    refresh of every need: ``refresh._alone``) or ``ranking`` (the stored
-    suggestions of every need, or of the needs a change can move), how far, since when;
-    and how long the last run took, over how many."""
-
-    state: str = "idle"
-    done: int = 0
-    total: int = 0
-    started: float = 0.0
-    last_state: str = ""
-    last_seconds: float = 0.0
-    last_total: int = 0
-
-    def start(self, state: str, total: int = 0) -> None:
-        self.state, self.done, self.total, self.started = state, 0, total, time.monotonic()
-
-    def finish(self) -> None:
-        self.last_state, self.last_seconds = self.state, time.monotonic() - self.started
-        self.last_total = self.total
-        self.state, self.done, self.total = "idle", 0, 0
-
-    def as_dict(self) -> dict[str, object]:
-        running = self.state != "idle"
-        return {
-            "state": self.state,
-            "done": self.done,
-            "total": self.total,
-            "seconds": round(time.monotonic() - self.started, 1) if running else 0.0,
-            "last_state": self.last_state,
-            "last_seconds": round(self.last_seconds, 1),
-            "last_total": self.last_total,
-        }
 
 
 class MatchingIndex:
@@ -165,9 +131,11 @@ class MatchingIndex:
     def load_model(self, session: Session) -> None:
         """Rebuild the promoted model from its stored training decisions (deterministic);
         over a saved fit with no edit applied, with what its build scores kept beside it
-        (``saved_rows``)."""
+        (``saved_rows``); what it made frozen with the fit (``heap``)."""
         unedited = self.fit_key if self.saved_state == self.fit_key else None
         self.learned, self.model_version = self._learned_for(session, self.ranker, unedited)
+        ranker = self.ranker
+        freeze_more(len(ranker.need_ids_) + len(ranker.org_ids_) if ranker else 0)
 
     def _model_moved(self, session: Session) -> bool:
         """Whether the promoted model is another than the one this index holds. A start
@@ -226,7 +194,10 @@ class MatchingIndex:
                 )
                 read_at = int(note["last"]) if note is not None else last
                 recent = set(note["recent"]) if note is not None else recent_ids(session, last)
+                size = len(ranker.need_ids_) + len(ranker.org_ids_) if ranker else 0
+                freeze_fit(size)  # (``heap``: before the model's build over it)
                 learned, model_version = self._learned_over_fit(session, ranker, key)
+                freeze_more(size)
                 with self.lock:  # the swap
                     self.ranker, self.loaded, self.fit_key = ranker, loaded, key
                     self.resumed_at, self._resume_pending = None, note is not None

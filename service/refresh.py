@@ -14,9 +14,7 @@ long refresh reads what is stored (``served``) or stores its one need itself.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -42,10 +40,6 @@ log = logging.getLogger(__name__)
 ANALYZE_AFTER = 500
 # needs ranked and stored per transaction of a refresh
 CHUNK = 200
-# the fit after which each index last froze the process's heap (``_freeze``), and the
-# size (needs and profiles) from which it does: below it a full pass is cheap anyway
-FREEZE_FROM = 5000
-_FROZEN: weakref.WeakKeyDictionary[MatchingIndex, int] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,6 @@ def ensure_fresh(session: Session, index: MatchingIndex, *, top: int) -> str:
             return snap.version
         scope = _scope(index.refreshed, snap, top=top)
         if scope is None:
-            _freeze(index)
             # a saved fit's lists, kept by the process that stored them (``kept_lists``)
             restored = kept(session, index, snap, top=top)
             if restored is not None:
@@ -154,27 +147,6 @@ def _alone(index: MatchingIndex, *, full: bool) -> Iterator[bool]:
 def _waiting(index: MatchingIndex) -> None:
     log.info("別のワーカーがすべての課題を順位付けしています。終わるのを待ちます")
     index.progress.start("waiting")
-
-
-def _freeze(index: MatchingIndex) -> None:
-    """Once a fit, before its refresh of every need: leave what the process holds now, the
-    fitted index above all, out of the garbage collector's full passes (``gc.freeze``),
-    which took 230–400 ms each at 50,000 profiles, every few seconds while every need was
-    stored, and held up every request meanwhile. What an earlier fit froze is let go first
-    (unfreeze, then one full pass). The process's first freeze makes no pass: nothing was
-    frozen to let go, and at a start the pass (150–230 ms at 50,000 profiles, the GIL held)
-    delayed the first requests, which wait for this index; what little is garbage then is
-    collected at the next fit's freeze. The ranker has no reference cycles: a copy an edit
-    replaces is freed by its reference count, frozen or not."""
-    ranker = index.ranker
-    size = len(ranker.need_ids_) + len(ranker.org_ids_) if ranker is not None else 0
-    if size < FREEZE_FROM or _FROZEN.get(index) == index.fitted_audit_id:
-        return
-    if gc.get_freeze_count():
-        gc.unfreeze()
-        gc.collect()
-    gc.freeze()
-    _FROZEN[index] = index.fitted_audit_id
 
 
 def _scope(last: Refreshed | None, snap: Snapshot, *, top: int) -> matching.RerankScope | None:

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session
 
 import matching
-from service import refresh
+from service import heap
 from service.index import MatchingIndex
 from service.warm_up import warm_up
 
@@ -99,15 +99,27 @@ def test_the_server_warms_the_index_up_in_the_background(api: Server) -> None:
 def test_a_large_index_is_frozen_out_of_full_collections_and_let_go_after_a_refit(
     api: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(refresh, "FREEZE_FROM", 1)  # as if the toy index were large
+    """A large fit is left out of the collector's full passes before the model is built
+    over it (the first full pass after a 50k load fell inside the build), what the build
+    made once it is built; a refit lets the frozen fit go."""
+    monkeypatch.setattr(heap, "FREEZE_FROM", 1)  # as if the toy index were large
     coord = api.client("coord")
     seed(coord)
     gc.unfreeze()
     passes: list[int] = []
     collect = gc.collect
     monkeypatch.setattr(gc, "collect", lambda *args: passes.append(1) or collect(*args))
+    at_build: list[bool] = []
+    over_fit = MatchingIndex._learned_over_fit
+
+    def building(self, session, ranker, key):  # type: ignore[no-untyped-def]
+        at_build.append(any(o is ranker.orgs_ for o in gc.get_objects()))
+        return over_fit(self, session, ranker, key)
+
+    monkeypatch.setattr(MatchingIndex, "_learned_over_fit", building)
     ok(coord.get("/api/review-queue"))  # fitted, every need stored: frozen first
     assert gc.get_freeze_count() > 0
+    assert at_build == [False]  # the fit's objects were frozen before the build
     assert passes == []  # the first freeze makes no full pass (nothing to let go)
     index: MatchingIndex = api.app.state.index  # type: ignore[attr-defined]
     fitted = weakref.ref(index.ranker)  # type: ignore[arg-type]
