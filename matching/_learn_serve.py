@@ -118,6 +118,7 @@ class LearnedRanking:
         top: int = 10,
         pin_decided: bool = False,
         floors: dict[str, float] | None = None,
+        contributions: dict[str, dict[str, dict[str, float]]] | None = None,
     ) -> list[tuple[str, Ranking]]:
         """For each need (all by default), the ``top`` organisations, best first.
 
@@ -126,17 +127,23 @@ class LearnedRanking:
         a whole number larger than any score of the list), each kind in the model's
         order, so a ranking never contradicts what the coordinator already decided.
         Needs without decisions are unaffected. ``floors``: filled with each need's last
-        candidate's cold-start score (``needs_to_rerank`` reads it)."""
+        candidate's cold-start score (``needs_to_rerank`` reads it). ``contributions``:
+        filled with each need's listed groups' ``contributions``, by need and group, from
+        the features the ranking computed (a list explained without computing them
+        again: 9 ms a need at 50,000 profiles)."""
         check_is_fitted(self, "base_")
         b = self.base_
         if not self.promoted_ and not (pin_decided and self.decided_):
-            return b.rank_orgs(need_ids, top=top)
+            out = b.rank_orgs(need_ids, top=top)
+            if contributions is not None:
+                contributions.update({q: {o: {} for o, _ in r} for q, r in out})
+            return out
         pins = decided_pins(self.decided_, by_need=True) if pin_decided else {}
         out = []
         rows = b._rows(need_ids, b.need_index_)
         for start in range(0, len(rows), _BLOCK):
             chunk = rows[start : start + _BLOCK]
-            block = self._expanded(chunk, None, self.expansion_)[0]
+            block, added = self._expanded(chunk, None, self.expansion_)
             pools = [top_k(row, max(top, self.candidates)) for row in block]
             if floors is not None:
                 for i, row, pool in zip(chunk.tolist(), block, pools, strict=True):
@@ -144,10 +151,11 @@ class LearnedRanking:
             lists = [with_pinned(c, pins.get(i, {})) for i, c in zip(chunk, pools, strict=True)]
             if self.alpha_:  # the model's features for the whole block at once
                 self.features_.note_best_cold(chunk, self.expansion_, block)
-                learned = self._learned(
+                X = self._features(
                     np.concatenate([np.full(len(c), i) for i, c in zip(chunk, lists, strict=True)]),
                     np.concatenate(lists),
                 )
+                learned = self._blend(X)
                 bounds = np.cumsum([0, *(len(c) for c in lists)])
             for k, (i, row, cols) in enumerate(zip(chunk.tolist(), block, lists, strict=True)):
                 scores = learned[bounds[k] : bounds[k + 1]] if self.alpha_ else row[cols]
@@ -155,6 +163,19 @@ class LearnedRanking:
                 order = top_k(scores, top)
                 ranking = [(b.org_ids_[cols[m]], float(scores[m])) for m in order]
                 out.append((b.need_ids_[i], ranking))
+                if contributions is not None:
+                    listed = [npo_id for npo_id, _ in ranking]
+                    picked = cols[order]
+                    contributions[b.need_ids_[i]] = (
+                        self._contributed(
+                            listed,
+                            row[picked],
+                            added[k, picked],
+                            X[bounds[k] + order] if self.alpha_ else None,
+                        )
+                        if self.promoted_
+                        else {npo_id: {} for npo_id in listed}
+                    )
         return out
 
     @one_blas_thread
@@ -191,8 +212,11 @@ class LearnedRanking:
 
     def _learned(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Blend of the cold-start score (scaled to the list's best) and p(confirm)."""
+        return self._blend(self._features(rows, cols))
+
+    def _blend(self, X: np.ndarray) -> np.ndarray:
+        """``_learned`` of pairs whose features are ``X``."""
         assert self.model_ is not None
-        X = self._features(rows, cols)
         p = self.model_.predict_proba((X - self.mean_) / self.scale_)[:, 1]
         blended = (1 - self.alpha_) * cold_share(X) + self.alpha_ * p
         return np.round(blended, SCORE_DECIMALS)
@@ -218,10 +242,18 @@ class LearnedRanking:
         i = b.need_index_[need_id]
         js = np.array([b.org_index_[o] for o in npo_ids], dtype=np.intp)
         score, added = self._expanded(np.array([i]), None, self.expansion_, js)
+        X = self._features(np.full(len(js), i), js) if self.alpha_ else None
+        return self._contributed(list(npo_ids), score[0], added[0], X)
+
+    def _contributed(
+        self, npo_ids: list[str], score: np.ndarray, added: np.ndarray, X: np.ndarray | None
+    ) -> dict[str, dict[str, float]]:
+        """``contributions`` of one need's pairs with ``npo_ids``, from their expanded
+        cold-start ``score``, the part of it the expansion ``added`` and (with a
+        re-ranking model) their features ``X``."""
         values = None
-        if self.alpha_ and self.model_ is not None:
-            x = (self._features(np.full(len(js), i), js) - self.mean_) / self.scale_
-            values = self.model_.coef_[0] * x
+        if X is not None and self.model_ is not None:
+            values = self.model_.coef_[0] * ((X - self.mean_) / self.scale_)
         out: dict[str, dict[str, float]] = {}
         for k, npo_id in enumerate(npo_ids):
             mine: dict[str, float] = {}
@@ -232,8 +264,8 @@ class LearnedRanking:
                     if abs(v) > 1e-9
                 )
             else:
-                mine["cold_start"] = round(float(score[0, k] - added[0, k]), 4)
-            if added[0, k] > 1e-9:
-                mine["confirmed_similar"] = round(float(added[0, k]), 4)
+                mine["cold_start"] = round(float(score[k] - added[k]), 4)
+            if added[k] > 1e-9:
+                mine["confirmed_similar"] = round(float(added[k]), 4)
             out[npo_id] = mine
         return out

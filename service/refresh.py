@@ -182,15 +182,23 @@ def _refreshed(
     return Refreshed(snap.ranker, top, merged, snap.learned, floors)
 
 
-def _reasons(snap: Snapshot, need_key: str, org_keys: list[str]) -> dict[str, dict[str, Any]]:
+def _reasons(
+    snap: Snapshot,
+    need_key: str,
+    org_keys: list[str],
+    contributed: dict[str, dict[str, float]] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Per group: the cold-start explanation, plus the learned model's part when one ranks
-    (explained with the settings that model calibrated, so the factors match the score)."""
+    (explained with the settings that model calibrated, so the factors match the score):
+    ``contributed`` when the ranking gave it (``rank_orgs(contributions=)``), else computed."""
     assert snap.ranker is not None
     base = snap.learned.base_ if snap.learned is not None else snap.ranker
     out = {e.npo_id: e.as_dict() for e in base.explain_many(need_key, org_keys)}
     if snap.learned is not None:
-        for org_key, model in snap.learned.contributions_many(need_key, org_keys).items():
-            out[org_key]["model"] = model
+        if contributed is None or not set(org_keys) <= set(contributed):
+            contributed = snap.learned.contributions_many(need_key, org_keys)
+        for org_key in org_keys:
+            out[org_key]["model"] = contributed[org_key]
     return out
 
 
@@ -282,10 +290,14 @@ def _store_once(
     rows were added."""
     version, model = snap.version, snap.model
     existing = _existing(session, [row_id(k) for k in needs + removed])
+    # the learned model's part of each listed pair's reasons, from the ranking's features
+    explained: dict[str, dict[str, dict[str, float]]] = {}
     if not needs:
         rankings = []
     elif snap.learned is not None:  # each need's last candidate kept for the next refresh
-        rankings = snap.learned.rank_orgs(needs, top=top, floors=snap.floors)
+        rankings = snap.learned.rank_orgs(
+            needs, top=top, floors=snap.floors, contributions=explained
+        )
     else:
         rankings = snap.ranker.rank_orgs(needs, top=top) if snap.ranker else []
     # a department's proposal is its own (no rank, its marker and note): never rewritten
@@ -318,7 +330,7 @@ def _store_once(
                 and (row.score, row.model_version) != (score, model)
             )
         ]
-        reasons = _reasons(snap, need_key, stale) if stale else {}
+        reasons = _reasons(snap, need_key, stale, explained.get(need_key)) if stale else {}
         index.progress.done += 1
         if need_id not in seen_needs and ranked:
             first[need_id] = [(row_id(org_key), score) for _, org_key, score in ranked]

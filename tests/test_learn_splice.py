@@ -443,6 +443,37 @@ def test_a_lists_contributions_are_each_pairs_from_the_needs_whole_row(models, n
     assert model.contributions(q, listed[0]) == got[listed[0]]
 
 
+@pytest.mark.parametrize("name", ["reranking", "calibrated", "mapped"])
+@pytest.mark.parametrize("pinned", [False, True])
+def test_a_ranking_gives_its_lists_contributions_as_explaining_them_does(
+    models, name, pinned
+) -> None:
+    """``rank_orgs(contributions=...)`` fills each need's listed groups' contributions
+    from the features the ranking computed (the refresh stores them as the reasons):
+    the same as ``contributions_many`` computes for that list afterwards, and the same
+    rankings as without it. Over a copy that is not promoted, every group's are empty."""
+    _, model = models[name]
+    b = model.base_
+    needs = b.need_ids_[::3]
+    given: dict[str, dict[str, dict[str, float]]] = {}
+    ranked = model.rank_orgs(needs, top=10, pin_decided=pinned, contributions=given)
+    assert ranked == model.rank_orgs(needs, top=10, pin_decided=pinned)
+    assert set(given) == set(needs) and any(given[q] for q in needs)
+    for q, ranking in ranked:
+        listed = [o for o, _ in ranking]
+        assert list(given[q]) == listed
+        assert given[q] == model.contributions_many(q, listed), q
+    idle = copy.copy(model)
+    idle.promoted_ = False
+    empty: dict[str, dict[str, dict[str, float]]] = {}
+    for q, ranking in idle.rank_orgs(needs, top=10, pin_decided=pinned, contributions=empty):
+        assert (
+            empty[q]
+            == {o: {} for o, _ in ranking}
+            == idle.contributions_many(q, [o for o, _ in ranking])
+        )
+
+
 def test_past_the_hubness_sample_a_need_edit_measures_a_copys_hubness_again(
     models, monkeypatch
 ) -> None:

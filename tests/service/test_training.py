@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import matching
 from corpus import load_corpus
 from service import loader
 from service.index import MatchingIndex
+from service.refresh import explain_pair
 from service.saved_rows import KEEP_PARTS, build_model, parts_key, read_parts
 from service.training import current_model, stored_decisions, stored_stages
 
@@ -91,6 +93,11 @@ def test_a_model_that_validates_is_promoted_and_serves(
     pending = [s for s in ranked if s["status"] == "pending" and s["rank"]]
     assert pending and {s["model_version"] for s in pending} == {"learned-1"}
     assert "model" in pending[0]["reasons"]
+    # the reasons stored from the ranking's own features are those shown for one pair
+    index = api.app.state.index  # type: ignore[attr-defined]
+    for s in pending:
+        shown = explain_pair(index, s["need_id"], s["organization_id"])
+        assert s["reasons"] == json.loads(json.dumps(shown)), s
     # the queue page says, in Japanese, what pushed each pairing up or down
     from .test_pages import login
 
