@@ -74,10 +74,17 @@ def keep_rows(
         log.warning("学習モデルの項目データを %s に保存できませんでした（%s）", saved.folder, exc)
 
 
-def parts_key(key: str, version: str, decisions: Sequence[matching.Decision]) -> str:
-    """The name of the build parts of the model ``version`` over the fit of ``key`` from
-    ``decisions`` (as read, in order): the fit's key, then a digest of the rest."""
-    digest = hashlib.sha256(repr((version, list(decisions))).encode()).hexdigest()[:24]
+def parts_key(
+    key: str,
+    version: str,
+    decisions: Sequence[matching.Decision],
+    stages: matching.Stages | None = None,
+) -> str:
+    """The name of the build parts of the model ``version`` (with ``stages``) over the fit
+    of ``key`` from ``decisions`` (as read, in order): the fit's key, then a digest of the
+    rest."""
+    about = (version, stages.as_dict() if stages is not None else None, list(decisions))
+    digest = hashlib.sha256(repr(about).encode()).hexdigest()[:24]
     return f"{key[:40]}+{digest}"
 
 
@@ -125,7 +132,7 @@ def build_model(
     ``saved``, ``ranker`` is the saved fit of ``key`` as it is, and what the build scores
     against every profile is taken from beside it, or kept there once built. Returns the
     model and whether it took kept parts."""
-    name = parts_key(key, version, decisions) if saved is not None else None
+    name = parts_key(key, version, decisions, stages) if saved is not None else None
     parts = read_parts(saved, name) if saved is not None and name else None
     learned = matching.LearnedRanker().fit_on(ranker, decisions, stages=stages, parts=parts)
     if saved is not None and name and parts is None and learned.promoted_:

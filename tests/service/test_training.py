@@ -294,13 +294,16 @@ def _parts_are_named_by_the_decisions_read(api: Server, index: MatchingIndex, fo
         assert row is not None
         decisions = stored_decisions(session, up_to=row.max_decision_id)
         stages = stored_stages(row)
-    name = parts_key(index.fit_key, row.version, decisions)
+    assert stages is not None
+    name = parts_key(index.fit_key, row.version, decisions, stages)
     assert read_parts(index.saved, name) is not None
     fewer = decisions[1:]
-    assert parts_key(index.fit_key, row.version, fewer) != name
-    assert parts_key(index.fit_key, "learned-2", decisions) != name
+    assert parts_key(index.fit_key, row.version, fewer, stages) != name
+    assert parts_key(index.fit_key, "learned-2", decisions, stages) != name
+    other_stages = dataclasses.replace(stages, alpha=stages.alpha / 2)
+    assert parts_key(index.fit_key, row.version, decisions, other_stages) != name
     for k in range(1, 1 + KEEP_PARTS):
-        other = parts_key(index.fit_key, row.version, decisions[k:])
+        other = parts_key(index.fit_key, row.version, decisions[k:], stages)
         assert read_parts(index.saved, other) is None
         learned, kept = build_model(
             index.saved, index.fit_key, row.version, index.ranker, decisions[k:], stages
