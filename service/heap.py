@@ -17,6 +17,10 @@ replaces is freed by its reference count, frozen or not.
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import matching
 
 __all__ = ["FREEZE_FROM", "freeze_fit", "freeze_more"]
 
@@ -24,10 +28,14 @@ __all__ = ["FREEZE_FROM", "freeze_fit", "freeze_more"]
 FREEZE_FROM = 5000
 
 
-def freeze_fit(size: int) -> None:
-    """A fit of ``size`` items just made or read: what an earlier one froze let go, and
-    everything held now frozen."""
-    if size < FREEZE_FROM:
+def _large(ranker: matching.TfidfRanker | None) -> bool:
+    return ranker is not None and len(ranker.need_ids_) + len(ranker.org_ids_) >= FREEZE_FROM
+
+
+def freeze_fit(ranker: matching.TfidfRanker | None) -> None:
+    """``ranker`` just fitted or read: what an earlier fit froze let go, and everything
+    held now frozen."""
+    if not _large(ranker):
         return
     if gc.get_freeze_count():
         gc.unfreeze()
@@ -35,8 +43,8 @@ def freeze_fit(size: int) -> None:
     gc.freeze()
 
 
-def freeze_more(size: int) -> None:
-    """What was made over the fit of ``size`` items since ``freeze_fit`` (the promoted
-    model's rows) frozen with it, nothing let go."""
-    if size >= FREEZE_FROM:
+def freeze_more(ranker: matching.TfidfRanker | None) -> None:
+    """What was made over ``ranker``'s fit since ``freeze_fit`` (the promoted model's
+    rows) frozen with it, nothing let go."""
+    if _large(ranker):
         gc.freeze()

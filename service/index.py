@@ -134,8 +134,7 @@ class MatchingIndex:
         (``saved_rows``); what it made frozen with the fit (``heap``)."""
         unedited = self.fit_key if self.saved_state == self.fit_key else None
         self.learned, self.model_version = self._learned_for(session, self.ranker, unedited)
-        ranker = self.ranker
-        freeze_more(len(ranker.need_ids_) + len(ranker.org_ids_) if ranker else 0)
+        freeze_more(self.ranker)
 
     def _model_moved(self, session: Session) -> bool:
         """Whether the promoted model is another than the one this index holds. A start
@@ -194,10 +193,9 @@ class MatchingIndex:
                 )
                 read_at = int(note["last"]) if note is not None else last
                 recent = set(note["recent"]) if note is not None else recent_ids(session, last)
-                size = len(ranker.need_ids_) + len(ranker.org_ids_) if ranker else 0
-                freeze_fit(size)  # (``heap``: before the model's build over it)
+                freeze_fit(ranker)  # (``heap``: before the model's build over it)
                 learned, model_version = self._learned_over_fit(session, ranker, key)
-                freeze_more(size)
+                freeze_more(ranker)
                 with self.lock:  # the swap
                     self.ranker, self.loaded, self.fit_key = ranker, loaded, key
                     self.resumed_at, self._resume_pending = None, note is not None
@@ -242,8 +240,7 @@ class MatchingIndex:
         started = time.monotonic()
         decisions = stored_decisions(session, up_to=model.max_decision_id)
         stages = stored_stages(model)
-        saved = self.saved if key is not None and stages is not None else None
-        learned, kept = build_model(saved, key or "", model.version, ranker, decisions, stages)
+        learned, kept = build_model(self.saved, key, model.version, ranker, decisions, stages)
         log.info(
             "学習済みモデル %s を組み立てました（判断 %d 件、%.1f 秒%s）",
             model.version,

@@ -122,19 +122,22 @@ def keep_parts(saved: SavedIndexes, name: str, learned: matching.LearnedRanker) 
 
 def build_model(
     saved: SavedIndexes | None,
-    key: str,
+    key: str | None,
     version: str,
     ranker: matching.TfidfRanker,
     decisions: Sequence[matching.Decision],
     stages: matching.Stages | None,
 ) -> tuple[matching.LearnedRanker, bool]:
-    """The model ``version`` built over ``ranker`` from ``decisions`` and ``stages``; with
-    ``saved``, ``ranker`` is the saved fit of ``key`` as it is, and what the build scores
-    against every profile is taken from beside it, or kept there once built. Returns the
-    model and whether it took kept parts."""
-    name = parts_key(key, version, decisions, stages) if saved is not None else None
-    parts = read_parts(saved, name) if saved is not None and name else None
+    """The model ``version`` built over ``ranker`` from ``decisions`` and ``stages``. With
+    a folder ``saved``, a ``key`` (``ranker`` is that saved fit as it is) and ``stages``
+    (nothing validated again), what the build scores against every profile is taken from
+    beside the fit, or kept there once built. Returns the model and whether it took kept
+    parts."""
+    name, parts = None, None
+    if saved is not None and key is not None and stages is not None:
+        name = parts_key(key, version, decisions, stages)
+        parts = read_parts(saved, name)
     learned = matching.LearnedRanker().fit_on(ranker, decisions, stages=stages, parts=parts)
-    if saved is not None and name and parts is None and learned.promoted_:
+    if saved is not None and name is not None and parts is None and learned.promoted_:
         keep_parts(saved, name, learned)
     return learned, parts is not None
