@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from ._kernels import dense_product
+
 if TYPE_CHECKING:
     from ._splice import Splice
 
@@ -81,14 +83,15 @@ class Columns:
         """``queries`` (rows) times every current profile's vector: queries × profiles."""
         if self.extra is None and len(self.base_at) == self.base.shape[1]:
             if np.array_equal(self.base_at, np.arange(len(self.base_at))):  # as made
-                return np.asarray((queries @ self.base).toarray())
+                return dense_product(queries, self.base)
         n = len(self.base_at)
         out = np.zeros((queries.shape[0], n), dtype=np.result_type(queries.dtype, self.base.dtype))
         in_base = np.flatnonzero(self.base_at >= 0)
         if len(in_base):
-            out[:, in_base] = (queries @ self.base).toarray()[:, self.base_at[in_base]]
+            out[:, in_base] = dense_product(queries, self.base)[:, self.base_at[in_base]]
         in_extra = np.flatnonzero(self.extra_at >= 0)
         if len(in_extra):
             assert self.extra is not None
-            out[:, in_extra] = (queries @ self.extra.T).toarray()[:, self.extra_at[in_extra]]
+            extra = dense_product(queries, self.extra.T.tocsr())
+            out[:, in_extra] = extra[:, self.extra_at[in_extra]]
         return out

@@ -37,7 +37,6 @@ __all__ = [
     "need_keys",
     "org_keys",
     "pair_factors",
-    "top_rows",
     "with_area_groups",
 ]
 
@@ -330,18 +329,6 @@ def need_keys(ranker: TfidfRanker, rows: np.ndarray) -> tuple[np.ndarray, np.nda
             [field_codes, ranker.need_area_codes_[rows], s.invites[rows], _bits(s.need_pops[rows])]
         ).astype(np.int64)
     )
-
-
-def top_rows(best: np.ndarray, block: np.ndarray) -> np.ndarray:
-    """The ``len(best)`` largest values of each column of ``best`` and ``block`` together,
-    largest first (a running top k over blocks of rows): only the block's own top k
-    are sorted with the kept ones."""
-    k = len(best)
-    if len(block) > k:
-        block = np.partition(block, len(block) - k, axis=0)[len(block) - k :]
-    both = np.concatenate([best, block])
-    both.sort(axis=0)
-    return np.ascontiguousarray(both[::-1][:k])
 
 
 def pair_factors(

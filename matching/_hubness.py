@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._factors import top_rows
+from ._kernels import top_rows
 from ._memory import release_freed
 
 if TYPE_CHECKING:

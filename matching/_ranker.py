@@ -25,6 +25,7 @@ from ._explain import (
 from ._factors import area_tables, factor_product, field_matrix, pair_factors
 from ._fit import ItemFacts, fit_ranker, item_facts
 from ._hubness import hub_best, measure_hubness, reciprocal_ranks, score_rows
+from ._kernels import dense_product
 from ._lineage import start_lineage
 from ._memory import releases_memory
 from ._rows import remove_items, upsert_items
@@ -223,7 +224,7 @@ class TfidfRanker(BaseEstimator):
         blended (``blend``)."""
         queries = self.need_queries_[need_rows]
         if org_rows is not None:
-            cosine = (queries @ self.org_vectors_[org_rows].T).toarray()
+            cosine = dense_product(queries, self.org_vectors_[org_rows].T.tocsr())
             return self.blend(cosine, need_rows, org_rows)
         columns: Columns | None = getattr(self, "org_columns_", None)
         if columns is None or columns.vectors is not self.org_vectors_:

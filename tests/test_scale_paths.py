@@ -23,7 +23,7 @@ import matching._hubness as hubness_module
 import matching._ranker as ranker_module
 from matching import JapaneseTokenizer, TfidfRanker
 from matching._exact import on_exact_grid
-from matching._factors import _distinct, _product, factor_product, top_rows
+from matching._factors import _distinct, _product, factor_product
 from matching._hubness import pieces
 from matching._shared import PARALLEL_MIN, jobs, map_chunks
 from matching._vectorize import DEFAULT_NEED_WEIGHTS, DEFAULT_ORG_WEIGHTS, FieldWeightedTfidf
@@ -179,16 +179,6 @@ def test_distinct_rows_read_as_one_number_are_np_unique_s_index_for_index(kind: 
         _, first, codes = np.unique(rows, axis=0, return_index=True, return_inverse=True)
         got_first, got_codes = _distinct(rows)
         assert np.array_equal(got_first, first) and np.array_equal(got_codes, codes.ravel())
-
-
-def test_the_running_top_rows_are_a_sort_of_everything_seen() -> None:
-    rng = np.random.default_rng(0)
-    blocks = [rng.random((m, 40)).round(2) for m in (7, 1, 30)]  # ties included
-    best = np.zeros((5, 40))
-    for block in blocks:
-        best = top_rows(best, block)
-    expected = -np.sort(-np.vstack([np.zeros((5, 40)), *blocks]), axis=0)[:5]
-    assert np.array_equal(best, expected)
 
 
 def test_a_repeated_text_is_tokenised_once_and_vectorised_as_each_occurrence(

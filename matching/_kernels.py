@@ -1,0 +1,138 @@
+"""The ranker's two compiled loops (#14): the text score's sparse product into a dense
+block, and the hubness pass's running top k.
+
+Both are compiled by numba when this module is imported (read from numba's cache after
+the first time on a machine) and release the GIL: the hubness pass's threads run them
+side by side. Neither changes a number: each gives what the NumPy/scipy code it
+replaces gives, bit for bit.
+
+**The product.** A need's expanded query (thesaurus and word-vector neighbours: about
+270 terms) shares a term with almost every profile, so its product with the profiles'
+vectors is dense: at 50,000 profiles 99% of a block's entries are set. scipy's sparse
+product makes that block as a sparse matrix first (two passes, an index per entry) and
+``toarray`` copies it again; of the 80–90 ns a pair this cost, about 8 multiply-adds
+are the product (the kernel: about 20 ns).
+
+``dense_product`` adds into a dense block directly: for each query row, for each of its
+terms in stored order, the term's postings (``columns``, terms × profiles, CSR) times
+the query's weight. That is the order scipy's product adds in (its accumulator per row
+takes the row's terms in stored order), without fused multiply-adds, so every entry
+is the same float64 as ``(rows @ columns).toarray()``.
+
+Against a few columns (one profile's needs, an upsert's hubness) every query term's
+weight times a dense column is cheaper than walking the query's terms for postings:
+the terms a column lacks add an exact zero, so the sums are again the same.
+
+**The running top k** (``top_rows``): each profile's ``k`` best scores over blocks of
+needs. Sorting each block's candidates with the kept ones cost 11 ns a pair at 50,000
+profiles, in the thread that gathers the blocks; a score is now compared with its
+column's ``k``-th best and inserted only when higher (after the first blocks, rarely).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["dense_product", "top_rows"]
+
+# up to this many columns the product is taken against them as dense columns
+FEW_COLUMNS = 4
+
+
+def _readonly(dtype: numba.types.Type, ndim: int = 1) -> numba.types.Array:
+    """An argument type that takes read-only arrays too (a memory-mapped saved index)."""
+    return numba.types.Array(dtype, ndim, "C", readonly=True)
+
+
+_PRODUCT = [
+    numba.types.void(
+        *(_readonly(t) for t in (index, index, numba.types.float64) * 2),
+        numba.types.float64[:, ::1],
+    )
+    for index in (numba.types.int32, numba.types.int64)
+]
+
+
+def _kernel(
+    q_ptr: np.ndarray,
+    q_idx: np.ndarray,
+    q_val: np.ndarray,
+    c_ptr: np.ndarray,
+    c_idx: np.ndarray,
+    c_val: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    for i in range(len(q_ptr) - 1):
+        row = out[i]
+        for k in range(q_ptr[i], q_ptr[i + 1]):
+            term = q_idx[k]
+            weight = q_val[k]
+            for m in range(c_ptr[term], c_ptr[term + 1]):
+                row[c_idx[m]] += weight * c_val[m]
+
+
+# compiled for both index types when this module is imported (or read from numba's cache)
+_accumulate: Callable[..., None] = numba.njit(_PRODUCT, nogil=True, cache=True)(_kernel)
+
+
+def dense_product(rows: sp.csr_matrix, columns: sp.csr_matrix) -> np.ndarray:
+    """``(rows @ columns).toarray()``: ``rows`` (n × terms) times ``columns`` (terms × m,
+    CSR), a dense float64 n × m block with the same values."""
+    if rows.shape[1] != columns.shape[0]:
+        raise ValueError(f"shapes {rows.shape} and {columns.shape} do not align")
+    rows, columns = sp.csr_matrix(rows), sp.csr_matrix(columns)
+    if rows.dtype != np.float64 or columns.dtype != np.float64:
+        return np.asarray((rows @ columns).toarray())
+    if columns.shape[1] <= FEW_COLUMNS:
+        return np.asarray(rows @ columns.toarray())
+    arrays = (rows.indptr, rows.indices, columns.indptr, columns.indices)
+    wide = any(a.dtype.itemsize > 4 for a in arrays)
+    index = np.dtype(np.int64) if wide else np.dtype(np.int32)
+    out = np.zeros((rows.shape[0], columns.shape[1]))
+    _accumulate(
+        *(np.ascontiguousarray(a, dtype=index) for a in (rows.indptr, rows.indices)),
+        np.ascontiguousarray(rows.data),
+        *(np.ascontiguousarray(a, dtype=index) for a in (columns.indptr, columns.indices)),
+        np.ascontiguousarray(columns.data),
+        out,
+    )
+    return out
+
+
+def _merge(best: np.ndarray, block: np.ndarray) -> None:
+    k = best.shape[0]
+    if k == 0:
+        return
+    last = best[k - 1]
+    for i in range(block.shape[0]):
+        row = block[i]
+        for j in range(row.shape[0]):
+            value = row[j]
+            if value > last[j]:
+                at = k - 1
+                while at > 0 and best[at - 1, j] < value:
+                    best[at, j] = best[at - 1, j]
+                    at -= 1
+                best[at, j] = value
+
+
+_merge_top: Callable[..., None] = numba.njit(
+    numba.types.void(numba.types.float64[:, ::1], _readonly(numba.types.float64, 2)),
+    nogil=True,
+    cache=True,
+)(_merge)
+
+
+def top_rows(best: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """The ``len(best)`` largest values of each column of ``best`` (largest first) and
+    ``block`` together: a running top k over blocks of rows. ``best`` is updated in place
+    (when it is a C-ordered float64 array) and returned."""
+    best = np.ascontiguousarray(best, dtype=np.float64)
+    if best.shape[1] != block.shape[1]:
+        raise ValueError(f"shapes {best.shape} and {block.shape} do not align")
+    _merge_top(best, np.ascontiguousarray(block, dtype=np.float64))
+    return best
