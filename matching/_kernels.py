@@ -32,6 +32,7 @@ column's ``k``-th best and inserted only when higher (after the first blocks, ra
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
@@ -41,6 +42,16 @@ __all__ = ["dense_product", "top_rows"]
 
 # up to this many columns the product is taken against them as dense columns
 FEW_COLUMNS = 4
+
+
+def _compiled(signatures: Any, fn: Callable[..., None]) -> Callable[..., None]:
+    """``fn`` compiled for ``signatures`` now, kept in numba's cache; where numba finds no
+    folder it may write its cache to (an install read-only to the service's user, no
+    home folder), compiled without it: about a second more at each start."""
+    try:
+        return numba.njit(signatures, nogil=True, cache=True)(fn)
+    except (RuntimeError, OSError):
+        return numba.njit(signatures, nogil=True)(fn)
 
 
 def _readonly(dtype: numba.types.Type, ndim: int = 1) -> numba.types.Array:
@@ -76,7 +87,7 @@ def _kernel(
 
 
 # compiled for both index types when this module is imported (or read from numba's cache)
-_accumulate: Callable[..., None] = numba.njit(_PRODUCT, nogil=True, cache=True)(_kernel)
+_accumulate = _compiled(_PRODUCT, _kernel)
 
 
 def dense_product(rows: sp.csr_matrix, columns: sp.csr_matrix) -> np.ndarray:
@@ -120,11 +131,9 @@ def _merge(best: np.ndarray, block: np.ndarray) -> None:
                 best[at, j] = value
 
 
-_merge_top: Callable[..., None] = numba.njit(
-    numba.types.void(numba.types.float64[:, ::1], _readonly(numba.types.float64, 2)),
-    nogil=True,
-    cache=True,
-)(_merge)
+_merge_top = _compiled(
+    numba.types.void(numba.types.float64[:, ::1], _readonly(numba.types.float64, 2)), _merge
+)
 
 
 def top_rows(best: np.ndarray, block: np.ndarray) -> np.ndarray:

@@ -98,3 +98,38 @@ def test_the_running_top_rows_are_a_sort_of_everything_seen() -> None:
     assert top_rows(np.zeros((0, 3)), np.ones((2, 3))).shape == (0, 3)
     with pytest.raises(ValueError, match="do not align"):
         top_rows(np.zeros((2, 3)), np.ones((2, 4)))
+
+
+def test_kernels_compile_where_numba_may_not_keep_a_cache(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A copy of the module imported from a zip file, with numba's cache folder and the
+    home folder unusable: numba finds nowhere to write its cache and the kernels are
+    compiled without it (the import does not fail)."""
+    import os
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    import matching._kernels as kernels
+
+    archive = tmp_path / "copy.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(Path(kernels.__file__), "kernels_copy.py")
+    unusable = "/dev/null/unusable"
+    env = {**os.environ, "NUMBA_CACHE_DIR": unusable, "XDG_CACHE_HOME": unusable}
+    env["HOME"] = unusable
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import numpy as np; "
+        "import scipy.sparse as sp; import kernels_copy as k; "
+        "m = sp.csr_matrix(np.array([[1.0, 2.0], [0.0, 3.0]])); "
+        "print(k.dense_product(m, sp.csr_matrix(np.eye(2, 5))).tolist())"  # the kernel's width
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(archive)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[[1.0, 2.0, 0.0, 0.0, 0.0], [0.0, 3.0, 0.0, 0.0, 0.0]]"
