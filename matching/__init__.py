@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         read_table,
     )
     from ._judgements import load_decisions, load_qrels
+    from ._kernels import KERNEL_FROM, warm_kernels
     from ._learn import (
         FEATURE_LABELS,
         BuildParts,
@@ -87,6 +88,8 @@ _MODULES: dict[str, str] = {
     "load_mapped": "._persist",
     "read_meta": "._persist",
     "TfidfRanker": "._ranker",
+    "KERNEL_FROM": "._kernels",
+    "warm_kernels": "._kernels",
     "top_k": "._ranker",
     "Limits": "._read",
     "FIELD_NAMES": "._schema",
@@ -121,6 +124,7 @@ __all__ = [
     "DEFAULT_STOP_WORDS",
     "FEATURE_LABELS",
     "FIELD_NAMES",
+    "KERNEL_FROM",
     "BM25Ranker",
     "BuildParts",
     "Comparison",
@@ -170,4 +174,5 @@ __all__ = [
     "recall_at_k",
     "split_multi",
     "top_k",
+    "warm_kernels",
 ]

@@ -1,10 +1,13 @@
 """The ranker's two compiled loops (#14): the text score's sparse product into a dense
 block, and the hubness pass's running top k.
 
-Both are compiled by numba when this module is imported (read from numba's cache after
-the first time on a machine) and release the GIL: the hubness pass's threads run them
-side by side. Neither changes a number: each gives what the NumPy/scipy code it
-replaces gives, bit for bit.
+Both are compiled by numba and release the GIL: the hubness pass's threads run them side
+by side. Neither changes a number: each gives what the NumPy/scipy code beside it gives,
+bit for bit, so the kernels serve only blocks against at least ``KERNEL_FROM`` profiles
+(a prefecture's or the nation's), where they pay: numba's import and the kernels' load
+from its cache take about 1.5 s and 100 MiB the first time (``warm_kernels``; the
+service calls it before it accepts connections when it holds that many profiles), and a
+city's few hundred profiles never load them.
 
 **The product.** A need's expanded query (thesaurus and word-vector neighbours: about
 270 terms) shares a term with almost every profile, so its product with the profiles'
@@ -31,41 +34,61 @@ column's ``k``-th best and inserted only when higher (after the first blocks, ra
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["dense_product", "top_rows"]
+__all__ = ["KERNEL_FROM", "dense_product", "top_rows", "warm_kernels"]
 
+# blocks against this many profiles (columns) or more are made by the kernels
+KERNEL_FROM = 5000
 # up to this many columns the product is taken against them as dense columns
 FEW_COLUMNS = 4
 
+_LOADING = threading.Lock()
 
-def _compiled(signatures: Any, fn: Callable[..., None]) -> Callable[..., None]:
-    """``fn`` compiled for ``signatures`` now, kept in numba's cache; where numba finds no
+
+def warm_kernels() -> None:
+    """Load (or compile) the kernels now, not in the first large ranking."""
+    _kernels()
+
+
+def _kernels() -> tuple[Callable[..., None], Callable[..., None]]:
+    with _LOADING:  # the hubness pass's threads may ask at once
+        return _compiled_kernels()
+
+
+@functools.cache
+def _compiled_kernels() -> tuple[Callable[..., None], Callable[..., None]]:
+    """The product's kernel (for 32- and 64-bit indices) and the running top k's, compiled
+    for their argument types now and kept in numba's cache."""
+    import numba
+
+    def readonly(dtype: Any, ndim: int = 1) -> Any:
+        # takes read-only arrays too (a memory-mapped saved index)
+        return numba.types.Array(dtype, ndim, "C", readonly=True)
+
+    f64 = numba.types.float64
+    product = [
+        numba.types.void(*(readonly(t) for t in (index, index, f64) * 2), f64[:, ::1])
+        for index in (numba.types.int32, numba.types.int64)
+    ]
+    merge = numba.types.void(f64[:, ::1], readonly(f64, 2))
+    return _compiled(numba, product, _kernel), _compiled(numba, merge, _merge)
+
+
+def _compiled(numba: Any, signatures: Any, fn: Callable[..., None]) -> Callable[..., None]:
+    """``fn`` compiled for ``signatures``, kept in numba's cache; where numba finds no
     folder it may write its cache to (an install read-only to the service's user, no
     home folder), compiled without it: about a second more at each start."""
     try:
         return numba.njit(signatures, nogil=True, cache=True)(fn)
     except (RuntimeError, OSError):
         return numba.njit(signatures, nogil=True)(fn)
-
-
-def _readonly(dtype: numba.types.Type, ndim: int = 1) -> numba.types.Array:
-    """An argument type that takes read-only arrays too (a memory-mapped saved index)."""
-    return numba.types.Array(dtype, ndim, "C", readonly=True)
-
-
-_PRODUCT = [
-    numba.types.void(
-        *(_readonly(t) for t in (index, index, numba.types.float64) * 2),
-        numba.types.float64[:, ::1],
-    )
-    for index in (numba.types.int32, numba.types.int64)
-]
 
 
 def _kernel(
@@ -86,10 +109,6 @@ def _kernel(
                 row[c_idx[m]] += weight * c_val[m]
 
 
-# compiled for both index types when this module is imported (or read from numba's cache)
-_accumulate = _compiled(_PRODUCT, _kernel)
-
-
 def dense_product(rows: sp.csr_matrix, columns: sp.csr_matrix) -> np.ndarray:
     """``(rows @ columns).toarray()``: ``rows`` (n × terms) times ``columns`` (terms × m,
     CSR), a dense float64 n × m block with the same values."""
@@ -100,11 +119,13 @@ def dense_product(rows: sp.csr_matrix, columns: sp.csr_matrix) -> np.ndarray:
         return np.asarray((rows @ columns).toarray())
     if columns.shape[1] <= FEW_COLUMNS:
         return np.asarray(rows @ columns.toarray())
+    if columns.shape[1] < KERNEL_FROM:
+        return np.asarray((rows @ columns).toarray())
     arrays = (rows.indptr, rows.indices, columns.indptr, columns.indices)
     wide = any(a.dtype.itemsize > 4 for a in arrays)
     index = np.dtype(np.int64) if wide else np.dtype(np.int32)
     out = np.zeros((rows.shape[0], columns.shape[1]))
-    _accumulate(
+    _kernels()[0](
         *(np.ascontiguousarray(a, dtype=index) for a in (rows.indptr, rows.indices)),
         np.ascontiguousarray(rows.data),
         *(np.ascontiguousarray(a, dtype=index) for a in (columns.indptr, columns.indices)),
@@ -131,11 +152,6 @@ def _merge(best: np.ndarray, block: np.ndarray) -> None:
                 best[at, j] = value
 
 
-_merge_top = _compiled(
-    numba.types.void(numba.types.float64[:, ::1], _readonly(numba.types.float64, 2)), _merge
-)
-
-
 def top_rows(best: np.ndarray, block: np.ndarray) -> np.ndarray:
     """The ``len(best)`` largest values of each column of ``best`` (largest first) and
     ``block`` together: a running top k over blocks of rows. ``best`` is updated in place
@@ -143,5 +159,13 @@ def top_rows(best: np.ndarray, block: np.ndarray) -> np.ndarray:
     best = np.ascontiguousarray(best, dtype=np.float64)
     if best.shape[1] != block.shape[1]:
         raise ValueError(f"shapes {best.shape} and {block.shape} do not align")
-    _merge_top(best, np.ascontiguousarray(block, dtype=np.float64))
+    k = len(best)
+    if best.shape[1] >= KERNEL_FROM:
+        _kernels()[1](best, np.ascontiguousarray(block, dtype=np.float64))
+    elif k:
+        if len(block) > k:  # only the block's own top k are sorted with the kept ones
+            block = np.partition(block, len(block) - k, axis=0)[len(block) - k :]
+        both = np.concatenate([best, block])
+        both.sort(axis=0)
+        best[...] = both[::-1][:k]
     return best

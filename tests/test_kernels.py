@@ -1,6 +1,9 @@
-"""The text score's sparse product into a dense block (#14): every entry the same float64
-as scipy's sparse product, for the ranker's own queries and profiles and for the
-shapes and index types a caller can pass."""
+"""The ranker's compiled loops (#14): the sparse product into a dense block and the
+running top k give every number the NumPy/scipy code gives, for the ranker's own
+queries and profiles and for the shapes and index types a caller can pass; a ranker
+whose blocks all go through them ranks and measures hubness as one whose blocks do not.
+The kernels serve only blocks against ``KERNEL_FROM`` profiles or more: these tests
+lower it to 0 (``kernels_always``)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import matching._kernels as kernels
 from corpus import load_corpus
 from matching import TfidfRanker
 from matching._kernels import dense_product, top_rows
+
+
+@pytest.fixture(autouse=True)
+def kernels_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kernels, "KERNEL_FROM", 0)
 
 
 @pytest.fixture(scope="module")
@@ -103,14 +112,12 @@ def test_the_running_top_rows_are_a_sort_of_everything_seen() -> None:
 def test_kernels_compile_where_numba_may_not_keep_a_cache(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A copy of the module imported from a zip file, with numba's cache folder and the
     home folder unusable: numba finds nowhere to write its cache and the kernels are
-    compiled without it (the import does not fail)."""
+    compiled without it (the product does not fail)."""
     import os
     import subprocess
     import sys
     import zipfile
     from pathlib import Path
-
-    import matching._kernels as kernels
 
     archive = tmp_path / "copy.zip"
     with zipfile.ZipFile(archive, "w") as z:
@@ -120,7 +127,7 @@ def test_kernels_compile_where_numba_may_not_keep_a_cache(tmp_path) -> None:  # 
     env["HOME"] = unusable
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); import numpy as np; "
-        "import scipy.sparse as sp; import kernels_copy as k; "
+        "import scipy.sparse as sp; import kernels_copy as k; k.KERNEL_FROM = 0; "
         "m = sp.csr_matrix(np.array([[1.0, 2.0], [0.0, 3.0]])); "
         "print(k.dense_product(m, sp.csr_matrix(np.eye(2, 5))).tolist())"  # the kernel's width
     )
@@ -133,3 +140,30 @@ def test_kernels_compile_where_numba_may_not_keep_a_cache(tmp_path) -> None:  # 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[[1.0, 2.0, 0.0, 0.0, 0.0], [0.0, 3.0, 0.0, 0.0, 0.0]]"
+
+
+def test_a_ranker_through_the_kernels_ranks_as_one_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    needs, orgs, _ = load_corpus(("c",))
+    through = TfidfRanker().fit(needs, orgs)  # every block through the kernels
+    lists = through.rank_orgs(top=10)
+    reverse = through.rank_needs(top=10)
+    monkeypatch.setattr(kernels, "KERNEL_FROM", 10**9)
+    plain = TfidfRanker().fit(needs, orgs)
+    assert np.array_equal(through.hubness_, plain.hubness_)
+    assert np.array_equal(through.rank_top_, plain.rank_top_)
+    assert lists == plain.rank_orgs(top=10)
+    assert reverse == plain.rank_needs(top=10)
+
+
+def test_below_the_threshold_the_kernels_are_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(9)
+    rows = sp.random(10, 50, density=0.3, format="csr", random_state=rng)
+    columns = sp.random(50, 20, density=0.3, format="csr", random_state=rng)
+    monkeypatch.setattr(kernels, "KERNEL_FROM", 21)
+    monkeypatch.setattr(kernels, "_kernels", lambda: pytest.fail("a kernel was used"))
+    assert np.array_equal(dense_product(rows, columns), _scipy(rows, columns))
+    block = rng.random((6, 20))
+    best = top_rows(np.zeros((3, 20)), block)
+    assert np.array_equal(best, -np.sort(-block, axis=0)[:3])

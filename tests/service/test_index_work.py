@@ -96,6 +96,30 @@ def test_the_server_warms_the_index_up_in_the_background(api: Server) -> None:
     assert index.progress.state == "idle" and index.progress.last_state == "ranking"
 
 
+def test_the_warm_up_loads_the_rankers_loops_first_only_at_scale(
+    api: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``KERNEL_FROM`` profiles or more the compiled loops are loaded when the
+    warm-up starts (before the server accepts connections), not in the first ranking; a
+    city's few profiles leave them unloaded."""
+    from matching import _kernels
+    from service import warm_up as warm_up_module
+
+    coord = api.client("coord")
+    _, orgs = seed(coord)
+    _kernels._compiled_kernels.cache_clear()
+    loaded = _kernels._compiled_kernels.cache_info
+    index = MatchingIndex(api.engine)  # type: ignore[arg-type]
+    warm_up(api.engine, index, top=10).join(120)  # type: ignore[arg-type]
+    assert loaded().currsize == 0  # below the threshold: never loaded, ranked all the same
+    assert index.ranker is not None and len(index.ranker.org_ids_) == len(orgs)
+    monkeypatch.setattr(warm_up_module, "KERNEL_FROM", len(orgs))  # as if this were large
+    index = MatchingIndex(api.engine)  # type: ignore[arg-type]
+    thread = warm_up(api.engine, index, top=10)
+    assert loaded().currsize == 1  # already when warm_up returned, before any ranking
+    thread.join(120)
+
+
 def test_a_large_index_is_frozen_out_of_full_collections_and_let_go_after_a_refit(
     api: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
