@@ -94,9 +94,11 @@ def shot(page: Page, name: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, one for the whole run (each test page gets its own context)."""
+    """Debian's Chromium, one for the browser tests (each test page gets its own context),
+    closed after them: left open for the rest of the run, its GPU process kept 40–50% of
+    a core busy until the end (the suite's remaining half hour in CI)."""
     if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: ./scripts/test installs Debian's chromium "
@@ -122,7 +124,7 @@ def load_demo_city(engine: Engine, users: dict[str, tuple[Role, str | None]]) ->
             )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[Site]:
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.sqlite3'}"
     settings = Settings(database_url=url)
