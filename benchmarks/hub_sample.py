@@ -26,8 +26,7 @@ import time
 import numpy as np
 from scale import recombined_judged
 
-from matching import TfidfRanker, _ranker
-from matching._metrics import ndcg_at_k
+from matching import TfidfRanker, _ranker, evaluate_rankings
 
 EVERY_NEED = 10**9
 
@@ -39,9 +38,8 @@ def one_run(n_orgs: int, sample: int) -> dict[str, object]:
     ranker = TfidfRanker().fit(needs, orgs)
     fit = time.perf_counter() - start
     lists = {n: [o for o, _ in r] for n, r in ranker.rank_orgs(top=10)}
-    judged = [n for n in lists if any(g > 0 for g in qrels.get(n, {}).values())]
-    ndcg = float(np.mean([ndcg_at_k(lists[n], qrels[n], 10) for n in judged]))
-    return {"fit": fit, "ndcg": ndcg, "judged": len(judged), "lists": lists}
+    ndcg = evaluate_rankings(lists, qrels).metrics["nDCG@10"]
+    return {"fit": fit, "ndcg": ndcg, "lists": lists}
 
 
 def main() -> None:

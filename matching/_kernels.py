@@ -5,7 +5,7 @@ Both are compiled by numba and release the GIL: the hubness pass's threads run t
 by side. Neither changes a number: each gives what the NumPy/scipy code beside it gives,
 bit for bit, so the kernels serve only blocks against at least ``KERNEL_FROM`` profiles
 (a prefecture's or the nation's), where they pay: numba's import and the kernels' load
-from its cache take about 1.5 s and 100 MiB the first time (``warm_kernels``; the
+from its cache take about 1.5 s and 115 MiB the first time (``warm_kernels``; the
 service calls it before it accepts connections when it holds that many profiles), and a
 city's few hundred profiles never load them.
 
@@ -115,11 +115,10 @@ def dense_product(rows: sp.csr_matrix, columns: sp.csr_matrix) -> np.ndarray:
     if rows.shape[1] != columns.shape[0]:
         raise ValueError(f"shapes {rows.shape} and {columns.shape} do not align")
     rows, columns = sp.csr_matrix(rows), sp.csr_matrix(columns)
-    if rows.dtype != np.float64 or columns.dtype != np.float64:
-        return np.asarray((rows @ columns).toarray())
-    if columns.shape[1] <= FEW_COLUMNS:
+    float64 = rows.dtype == np.float64 and columns.dtype == np.float64
+    if float64 and columns.shape[1] <= FEW_COLUMNS:
         return np.asarray(rows @ columns.toarray())
-    if columns.shape[1] < KERNEL_FROM:
+    if not float64 or columns.shape[1] < KERNEL_FROM:
         return np.asarray((rows @ columns).toarray())
     arrays = (rows.indptr, rows.indices, columns.indptr, columns.indices)
     wide = any(a.dtype.itemsize > 4 for a in arrays)
