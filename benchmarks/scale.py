@@ -154,7 +154,8 @@ def one_scale(n_orgs: int) -> dict[str, float]:
     # a group on at least one need's list: its edit moves lists
     listed = ranker.orgs_[ranker.org_index_[top[0]]]
     edited = replace(listed, activities=listed.activities + "新しく見守り訪問を始めました。")
-    before, ranker = ranker, copy.copy(ranker)  # as the service does: copy on write
+    before: TfidfRanker | None = ranker
+    ranker = copy.copy(ranker)  # as the service does: copy on write
     _, out["upsert_one"] = _timed(lambda: ranker.upsert(orgs=[edited]))
 
     lists = {n: [(o, s) for o, s in r if s > 0] for n, r in every}  # the service keeps these
@@ -167,6 +168,10 @@ def one_scale(n_orgs: int) -> dict[str, float]:
         return len(scope.needs)
 
     out["refresh_needs"], out["refresh_one"] = _timed(refresh)
+    # refreshed, the service lets the old index go (``service/refresh.py``: its last
+    # refresh's lists name the new one); kept here through the rebuild, it held a second
+    # copy of every derived row at the peak (1,044-1,061 MiB at 50,000 profiles)
+    before = None
     _, out["remove_nothing"] = _timed(lambda: ranker.remove(org_ids=["no-such-id"]))
     need = replace(needs[0], goal=needs[0].goal + "見守り訪問の担い手を増やしたい。")
     _, out["upsert_need"] = _timed(lambda: ranker.upsert(needs=[need]))
